@@ -1,0 +1,371 @@
+import { Type } from 'typebox';
+import { audit } from '../audit/log.js';
+import type { Deps } from '../deps.js';
+import { ApiError, rateLimited } from '../http/errors.js';
+import {
+  actorOf,
+  clearSessionCookie,
+  principalOf,
+  safeReturnTo,
+  setSessionCookie,
+  userOf,
+} from '../http/request.js';
+import { Email, IdParams, Name, OrgShape, Timestamp, UserShape } from '../http/shapes.js';
+import type { App } from '../http/types.js';
+import { sha256Hex } from '../lib/secrets.js';
+import { magicLinkEmail } from '../mail/templates.js';
+import { listUserOrgs } from '../orgs/queries.js';
+import { type AccountLimiters, accountLimiters } from './limits.js';
+import { consumeMagicLink, issueMagicLink, MAGIC_LINK_TTL_MS } from './magic-link.js';
+import { checkPassword, hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_PROBLEM_TEXT, verifyPassword } from './passwords.js';
+import { createSession, listSessions, revokeAllSessions, revokeSession } from './sessions.js';
+import { cleanName, createAccount, findUserByEmail, isUniqueViolation, isValidEmail, normalizeEmail } from './users.js';
+import { renderMessage } from '../pages/render.js';
+
+const Password = Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH });
+const SignedIn = Type.Object({ user: UserShape, org: Type.Union([OrgShape, Type.Null()]) });
+
+function emailOrThrow(raw: string): string {
+  const email = normalizeEmail(raw);
+  if (!isValidEmail(email)) throw new ApiError('invalid_request', 'The email address is not valid.');
+  return email;
+}
+
+function nameOrThrow(raw: string): string {
+  const name = cleanName(raw);
+  if (name.length === 0) throw new ApiError('invalid_request', 'The name must not be empty.');
+  return name;
+}
+
+function passwordOrThrow(pw: string): void {
+  const problem = checkPassword(pw);
+  if (problem) throw new ApiError('weak_password', PASSWORD_PROBLEM_TEXT[problem], { extra: { reason: problem } });
+}
+
+async function limit(l: AccountLimiters[keyof AccountLimiters], key: string) {
+  const r = await l.consume(key);
+  if (!r.allowed) throw rateLimited(r.retryAfterSeconds);
+}
+
+/** Sign-up, sign-in, magic links, sign-out, sessions and password change: `/api/auth/*`. */
+export function accountRoutes(app: App, deps: Deps): void {
+  const { db, clock, config } = deps;
+  const limits = accountLimiters(deps.cache);
+
+  /** The org a new session starts in: the user's oldest membership. */
+  const firstOrg = async (userId: string) => (await listUserOrgs(db, userId))[0] ?? null;
+
+  app.post(
+    '/api/auth/signup',
+    {
+      config: { auth: 'none' },
+      schema: {
+        tags: ['auth'],
+        body: Type.Object({ email: Email, password: Password, name: Name }, { additionalProperties: false }),
+        response: { 201: SignedIn },
+      },
+    },
+    async (req, reply) => {
+      const email = emailOrThrow(req.body.email);
+      const name = nameOrThrow(req.body.name);
+      passwordOrThrow(req.body.password);
+      await limit(limits.signupsPerIp, req.ip);
+      if (await findUserByEmail(db, email)) throw new ApiError('email_taken', 'An account with this email exists.');
+      const passwordHash = await hashPassword(req.body.password);
+      const who = actorOf(req);
+      let result: Awaited<ReturnType<typeof createAccount>> & { token: string };
+      try {
+        result = await db.transaction().execute(async (trx) => {
+          const acct = await createAccount(trx, clock, who, { email, name, passwordHash, emailVerified: false, via: 'password' });
+          const s = await createSession(trx, clock, {
+            userId: acct.user.id,
+            orgId: acct.org.id,
+            ip: who.ip,
+            userAgent: who.userAgent,
+          });
+          return { ...acct, token: s.token };
+        });
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new ApiError('email_taken', 'An account with this email exists.');
+        throw err;
+      }
+      setSessionCookie(reply, config, result.token);
+      return reply.code(201).send({
+        user: result.user,
+        org: { id: result.org.id, slug: result.org.slug, name: result.org.name, role: 'owner' as const },
+      });
+    },
+  );
+
+  app.post(
+    '/api/auth/signin',
+    {
+      config: { auth: 'optional' },
+      schema: {
+        tags: ['auth'],
+        body: Type.Object({ email: Email, password: Password }, { additionalProperties: false }),
+        response: { 200: SignedIn },
+      },
+    },
+    async (req, reply) => {
+      const email = normalizeEmail(req.body.email);
+      const accountKey = sha256Hex(email);
+      for (const [l, key] of [
+        [limits.signinFailuresPerIp, req.ip],
+        [limits.signinFailuresPerAccount, accountKey],
+      ] as const) {
+        const r = await l.check(key);
+        if (!r.allowed) throw rateLimited(r.retryAfterSeconds, 'Too many failed sign-ins; try again later.');
+      }
+      const user = await findUserByEmail(db, email);
+      const ok = await verifyPassword(user?.password_hash ?? null, req.body.password);
+      const who = actorOf(req);
+      if (!user || !ok) {
+        await limits.signinFailuresPerIp.consume(req.ip);
+        await limits.signinFailuresPerAccount.consume(accountKey);
+        await audit(db, clock, who, {
+          orgId: null,
+          action: 'user.signin_failed',
+          target: user ? `user:${user.id}` : null,
+          data: { method: 'password', ...(user ? {} : { email_sha256: accountKey }) },
+        });
+        throw new ApiError('invalid_credentials', 'The email or password is wrong.');
+      }
+      await limits.signinFailuresPerAccount.reset(accountKey);
+      const org = await firstOrg(user.id);
+      const previous = req.principal?.kind === 'session' ? req.principal : null;
+      const s = await db.transaction().execute(async (trx) => {
+        // A new session at every sign-in; the one the browser held before (if any) ends.
+        if (previous?.user && previous.sessionId) await revokeSession(trx, clock, previous.user.id, previous.sessionId);
+        const created = await createSession(trx, clock, { userId: user.id, orgId: org?.id ?? null, ip: who.ip, userAgent: who.userAgent });
+        await audit(trx, clock, { ...who, actor: `user:${user.id}` }, {
+          orgId: null,
+          action: 'user.signin',
+          target: `user:${user.id}`,
+          data: { method: 'password', session_id: created.id },
+        });
+        return created;
+      });
+      setSessionCookie(reply, config, s.token);
+      return { user: { id: user.id, email: user.email, name: user.name }, org };
+    },
+  );
+
+  app.post(
+    '/api/auth/magic-link',
+    {
+      config: { auth: 'none' },
+      schema: {
+        tags: ['auth'],
+        body: Type.Object(
+          { email: Email, return_to: Type.Optional(Type.String({ maxLength: 2000 })) },
+          { additionalProperties: false },
+        ),
+        response: { 202: Type.Object({ status: Type.Literal('sent'), detail: Type.String() }) },
+      },
+    },
+    async (req, reply) => {
+      const email = emailOrThrow(req.body.email);
+      const returnTo = req.body.return_to === undefined ? null : safeReturnTo(req.body.return_to);
+      if (req.body.return_to !== undefined && returnTo === null) {
+        throw new ApiError('invalid_request', 'return_to must be a path on this server.');
+      }
+      await limit(limits.magicLinksPerIp, req.ip);
+      const perEmail = await limits.magicLinksPerEmail.consume(sha256Hex(email));
+      if (perEmail.allowed) {
+        const token = await issueMagicLink(db, clock, email, returnTo);
+        const link = `${config.publicUrl}/api/auth/magic-link/callback?token=${token}`;
+        try {
+          await deps.mailer.send(magicLinkEmail(email, link, MAGIC_LINK_TTL_MS / 60_000));
+        } catch (err) {
+          req.log.error({ err: (err as Error).message }, 'sending the magic link failed');
+        }
+      }
+      // The same answer whether or not the account exists, and whether or not mail went out.
+      return reply.code(202).send({ status: 'sent', detail: 'If the address can receive mail, a sign-in link is on its way.' });
+    },
+  );
+
+  app.get(
+    '/api/auth/magic-link/callback',
+    {
+      config: { auth: 'none' },
+      schema: {
+        tags: ['auth'],
+        querystring: Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
+      },
+    },
+    async (req, reply) => {
+      const who = actorOf(req);
+      const result = await db.transaction().execute(async (trx) => {
+        const link = await consumeMagicLink(trx, clock, req.query.token);
+        if (!link) return null;
+        let user = await findUserByEmail(trx, link.email);
+        let orgId: string | null;
+        if (!user) {
+          const acct = await createAccount(trx, clock, who, {
+            email: link.email,
+            name: link.email.split('@')[0]!,
+            passwordHash: null,
+            emailVerified: true,
+            via: 'magic_link',
+          });
+          orgId = acct.org.id;
+          user = { ...acct.user, password_hash: null, email_verified_at: clock.now() };
+        } else {
+          if (!user.email_verified_at) {
+            await trx.updateTable('users').set({ email_verified_at: clock.now() }).where('id', '=', user.id).execute();
+          }
+          orgId = (await listUserOrgs(trx, user.id))[0]?.id ?? null;
+        }
+        const s = await createSession(trx, clock, { userId: user.id, orgId, ip: who.ip, userAgent: who.userAgent });
+        await audit(trx, clock, { ...who, actor: `user:${user.id}` }, {
+          orgId: null,
+          action: 'user.signin',
+          target: `user:${user.id}`,
+          data: { method: 'magic_link', session_id: s.id },
+        });
+        return { token: s.token, returnTo: link.return_to };
+      });
+      if (!result) {
+        return reply
+          .code(400)
+          .type('text/html; charset=utf-8')
+          .send(renderMessage('Link expired', 'This sign-in link is invalid, expired or already used. Request a new one.'));
+      }
+      setSessionCookie(reply, config, result.token);
+      return reply.redirect(safeReturnTo(result.returnTo) ?? '/', 303);
+    },
+  );
+
+  app.post(
+    '/api/auth/signout',
+    { config: { auth: 'optional' }, schema: { tags: ['auth'], response: { 204: Type.Null() } } },
+    async (req, reply) => {
+      const p = req.principal;
+      if (p?.kind === 'session' && p.user && p.sessionId) {
+        await db.transaction().execute(async (trx) => {
+          await revokeSession(trx, clock, p.user!.id, p.sessionId!);
+          await audit(trx, clock, actorOf(req), { orgId: null, action: 'user.signout', target: `session:${p.sessionId}` });
+        });
+      }
+      clearSessionCookie(reply, config);
+      return reply.code(204).send(null);
+    },
+  );
+
+  const SessionShape = Type.Object({
+    id: Type.String(),
+    ip: Type.Union([Type.String(), Type.Null()]),
+    user_agent: Type.Union([Type.String(), Type.Null()]),
+    created_at: Timestamp,
+    last_seen_at: Timestamp,
+    expires_at: Timestamp,
+    current: Type.Boolean(),
+  });
+
+  app.get(
+    '/api/auth/session',
+    {
+      config: { auth: 'user' },
+      schema: {
+        tags: ['auth'],
+        response: { 200: Type.Object({ user: UserShape, session: Type.Object({ id: Type.String() }) }) },
+      },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      if (p.kind !== 'session' || !p.sessionId) throw new ApiError('unauthorized', 'No browser session.');
+      return { user: userOf(req), session: { id: p.sessionId } };
+    },
+  );
+
+  app.get(
+    '/api/auth/sessions',
+    {
+      config: { auth: 'user' },
+      schema: {
+        tags: ['auth'],
+        response: { 200: Type.Object({ data: Type.Array(SessionShape), next_cursor: Type.Null() }) },
+      },
+    },
+    async (req) => {
+      const user = userOf(req);
+      const rows = await listSessions(db, clock, user.id);
+      return {
+        data: rows.map((r) => ({
+          id: r.id,
+          ip: r.ip,
+          user_agent: r.user_agent,
+          created_at: r.created_at.toISOString(),
+          last_seen_at: r.last_seen_at.toISOString(),
+          expires_at: r.expires_at.toISOString(),
+          current: r.id === req.principal?.sessionId,
+        })),
+        next_cursor: null,
+      };
+    },
+  );
+
+  app.delete(
+    '/api/auth/sessions/:id',
+    { config: { auth: 'user' }, schema: { tags: ['auth'], params: IdParams, response: { 204: Type.Null() } } },
+    async (req, reply) => {
+      const user = userOf(req);
+      const revoked = await db.transaction().execute(async (trx) => {
+        const ok = await revokeSession(trx, clock, user.id, req.params.id);
+        if (ok) await audit(trx, clock, actorOf(req), { orgId: null, action: 'session.revoked', target: `session:${req.params.id}` });
+        return ok;
+      });
+      if (!revoked) throw new ApiError('not_found', 'No such session.');
+      if (req.params.id === req.principal?.sessionId) clearSessionCookie(reply, config);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/api/auth/password',
+    {
+      config: { auth: 'user' },
+      schema: {
+        tags: ['auth'],
+        body: Type.Object(
+          { current_password: Type.Optional(Password), new_password: Password },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ revoked_sessions: Type.Integer() }) },
+      },
+    },
+    async (req, reply) => {
+      const user = userOf(req);
+      passwordOrThrow(req.body.new_password);
+      const row = await findUserByEmail(db, user.email);
+      if (!row) throw new ApiError('unauthorized');
+      if (row.password_hash !== null) {
+        const r = await limits.passwordChangeFailuresPerUser.check(user.id);
+        if (!r.allowed) throw rateLimited(r.retryAfterSeconds);
+        if (!req.body.current_password || !(await verifyPassword(row.password_hash, req.body.current_password))) {
+          await limits.passwordChangeFailuresPerUser.consume(user.id);
+          throw new ApiError('invalid_credentials', 'The current password is wrong.');
+        }
+      }
+      const hash = await hashPassword(req.body.new_password);
+      const who = actorOf(req);
+      const out = await db.transaction().execute(async (trx) => {
+        await trx.updateTable('users').set({ password_hash: hash, updated_at: clock.now() }).where('id', '=', user.id).execute();
+        // Every session ends, this one included; the caller gets a fresh one.
+        const revoked = await revokeAllSessions(trx, clock, user.id);
+        const s = await createSession(trx, clock, {
+          userId: user.id,
+          orgId: req.principal?.defaultOrgId ?? null,
+          ip: who.ip,
+          userAgent: who.userAgent,
+        });
+        await audit(trx, clock, who, { orgId: null, action: 'user.password_changed', target: `user:${user.id}`, data: { revoked_sessions: revoked } });
+        return { revoked, token: s.token };
+      });
+      if (req.principal?.kind === 'session') setSessionCookie(reply, config, out.token);
+      return { revoked_sessions: out.revoked };
+    },
+  );
+}

@@ -1,0 +1,116 @@
+import { addMs, type Clock, DAY, MINUTE } from '../lib/clock.js';
+import { newId, newSecret, sha256Hex } from '../lib/secrets.js';
+import type { Db } from '../db/connection.js';
+import type { Transaction } from 'kysely';
+import type { Database } from '../db/schema.js';
+
+export const SESSION_COOKIE = 'lk_session';
+export const SESSION_TTL_MS = 30 * DAY;
+/** last_seen_at is written at most this often per session, so reads stay reads. */
+export const SESSION_TOUCH_INTERVAL_MS = 5 * MINUTE;
+
+type Executor = Db | Transaction<Database>;
+
+export interface SessionUser {
+  sessionId: string;
+  userId: string;
+  email: string;
+  name: string;
+  orgId: string | null;
+  lastSeenAt: Date;
+}
+
+export interface NewSession {
+  userId: string;
+  orgId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+/** Creates a session; returns the cookie value (shown once) and the row id. Only its hash is stored. */
+export async function createSession(db: Executor, clock: Clock, s: NewSession) {
+  const token = newSecret();
+  const id = newId();
+  const now = clock.now();
+  await db
+    .insertInto('sessions')
+    .values({
+      id,
+      token_hash: sha256Hex(token),
+      user_id: s.userId,
+      org_id: s.orgId,
+      ip: s.ip,
+      user_agent: s.userAgent?.slice(0, 512) ?? null,
+      created_at: now,
+      last_seen_at: now,
+      expires_at: addMs(now, SESSION_TTL_MS),
+    })
+    .execute();
+  return { id, token, expiresAt: addMs(now, SESSION_TTL_MS) };
+}
+
+/** One indexed lookup by hash. Unknown, revoked and expired sessions all return null. */
+export async function findSession(db: Db, clock: Clock, token: string): Promise<SessionUser | null> {
+  const now = clock.now();
+  const row = await db
+    .selectFrom('sessions')
+    .innerJoin('users', 'users.id', 'sessions.user_id')
+    .select([
+      'sessions.id as session_id',
+      'sessions.org_id',
+      'sessions.last_seen_at',
+      'users.id as user_id',
+      'users.email',
+      'users.name',
+    ])
+    .where('sessions.token_hash', '=', sha256Hex(token))
+    .where('sessions.revoked_at', 'is', null)
+    .where('sessions.expires_at', '>', now)
+    .executeTakeFirst();
+  if (!row) return null;
+  if (now.getTime() - row.last_seen_at.getTime() > SESSION_TOUCH_INTERVAL_MS) {
+    await db.updateTable('sessions').set({ last_seen_at: now }).where('id', '=', row.session_id).execute();
+  }
+  return {
+    sessionId: row.session_id,
+    userId: row.user_id,
+    email: row.email,
+    name: row.name,
+    orgId: row.org_id,
+    lastSeenAt: row.last_seen_at,
+  };
+}
+
+export async function listSessions(db: Db, clock: Clock, userId: string) {
+  return db
+    .selectFrom('sessions')
+    .select(['id', 'ip', 'user_agent', 'created_at', 'last_seen_at', 'expires_at'])
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', clock.now())
+    .orderBy('last_seen_at', 'desc')
+    .limit(500)
+    .execute();
+}
+
+/** Revokes one of the user's sessions; returns false when it is not theirs or already gone. */
+export async function revokeSession(db: Executor, clock: Clock, userId: string, sessionId: string) {
+  const res = await db
+    .updateTable('sessions')
+    .set({ revoked_at: clock.now() })
+    .where('id', '=', sessionId)
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return res.numUpdatedRows > 0n;
+}
+
+export async function revokeAllSessions(db: Executor, clock: Clock, userId: string) {
+  const res = await db
+    .updateTable('sessions')
+    .set({ revoked_at: clock.now() })
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows);
+}

@@ -1,0 +1,77 @@
+import type { Transaction } from 'kysely';
+import { type Actor, audit } from '../audit/log.js';
+import type { Db } from '../db/connection.js';
+import type { Database } from '../db/schema.js';
+import type { Clock } from '../lib/clock.js';
+import { newId } from '../lib/secrets.js';
+import { freeSlug, insertOrg } from '../orgs/queries.js';
+
+type Executor = Db | Transaction<Database>;
+
+export const EMAIL_MAX = 254;
+export const NAME_MAX = 100;
+
+/** Emails are compared in one form: trimmed and lower-cased. */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export function isValidEmail(email: string): boolean {
+  if (email.length > EMAIL_MAX) return false;
+  const m = /^([^\s@"<>(),;:\\[\]]{1,64})@([a-z0-9-]+(?:\.[a-z0-9-]+)+)$/.exec(email);
+  return m !== null && !m[2]!.split('.').some((label) => label.startsWith('-') || label.endsWith('-'));
+}
+
+/** Names are one line of visible text. */
+export function cleanName(name: string): string {
+  return name.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ').trim();
+}
+
+export async function findUserByEmail(db: Executor, email: string) {
+  return db
+    .selectFrom('users')
+    .select(['id', 'email', 'name', 'password_hash', 'email_verified_at'])
+    .where('email', '=', email)
+    .executeTakeFirst();
+}
+
+export interface NewAccount {
+  email: string;
+  name: string;
+  passwordHash: string | null;
+  emailVerified: boolean;
+  /** Name of the first org; default: "<name>'s org". */
+  orgName?: string;
+  /** How the account came to be, for the audit log: signup, magic_link, setup, invitation. */
+  via: string;
+}
+
+/**
+ * Creates a user, their first org and the owner membership, and audits it — inside the caller's
+ * transaction, so a crash leaves all of it or none of it.
+ */
+export async function createAccount(trx: Transaction<Database>, clock: Clock, who: Actor, a: NewAccount) {
+  const now = clock.now();
+  const user = { id: newId(), email: a.email, name: a.name };
+  await trx
+    .insertInto('users')
+    .values({
+      ...user,
+      password_hash: a.passwordHash,
+      email_verified_at: a.emailVerified ? now : null,
+      created_at: now,
+      updated_at: now,
+    })
+    .execute();
+  const orgName = a.orgName ?? `${a.name}'s org`;
+  const org = await insertOrg(trx, clock, { name: orgName, slug: await freeSlug(trx, orgName), ownerId: user.id });
+  const actor = { ...who, actor: `user:${user.id}` };
+  await audit(trx, clock, actor, { orgId: null, action: 'user.signup', target: `user:${user.id}`, data: { via: a.via } });
+  await audit(trx, clock, actor, { orgId: org.id, action: 'org.created', target: `org:${org.id}`, data: { slug: org.slug } });
+  return { user, org };
+}
+
+/** True when the unique index on users.email refused an insert. */
+export function isUniqueViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: string }).code === '23505';
+}

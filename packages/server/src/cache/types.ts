@@ -1,0 +1,41 @@
+/**
+ * The one cache interface: a small key/value store with TTLs, atomic consume and counters, plus
+ * publish/subscribe for fan-out between nodes. Memory (single node) and Redis (shared) implement it.
+ * Values are strings; callers serialise.
+ */
+export interface Cache {
+  readonly kind: 'memory' | 'redis';
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, ttlMs?: number): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Atomically returns the value and deletes it: a second caller gets null. */
+  getDel(key: string): Promise<string | null>;
+  /** Adds 1 (creating the key at 0); the TTL is set when the key is created. */
+  incr(key: string, ttlMs?: number): Promise<number>;
+  publish(channel: string, message: string): Promise<void>;
+  /** Resolves once the subscription is live; the returned function unsubscribes. */
+  subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>>;
+  /** A fixed-window limiter over this cache, shared across nodes when the cache is. */
+  limiter(opts: LimiterOptions): RateLimiter;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface LimiterOptions {
+  /** Distinguishes limiters sharing one cache. */
+  name: string;
+  /** Allowed events per window. */
+  points: number;
+  windowSeconds: number;
+}
+
+export type LimitResult = { allowed: true; remaining: number } | { allowed: false; retryAfterSeconds: number };
+
+export interface RateLimiter {
+  /** Counts one event for `key`. */
+  consume(key: string): Promise<LimitResult>;
+  /** Whether `key` is already over its budget, without counting. */
+  check(key: string): Promise<LimitResult>;
+  /** Forgets `key` (e.g. after a successful sign-in). */
+  reset(key: string): Promise<void>;
+}

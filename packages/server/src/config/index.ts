@@ -1,0 +1,205 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+
+/**
+ * Configuration: parsed once at start from the environment and an optional TOML file, validated,
+ * frozen and passed down. This is the only module that reads process.env.
+ * Environment variables win over the file. A bad value throws ConfigError naming the setting.
+ */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** Issuer / base URL, no trailing slash. */
+  readonly publicUrl: string;
+  readonly publicOrigin: string;
+  readonly secureCookies: boolean;
+  readonly dataDir: string;
+  /** null → embedded PGlite in dataDir. */
+  readonly databaseUrl: string | null;
+  /** null → in-process cache. */
+  readonly redisUrl: string | null;
+  /** null → dev outbox (.eml files under dataDir/outbox). */
+  readonly smtpUrl: string | null;
+  readonly mailFrom: string;
+  readonly adminToken: string | null;
+  readonly logLevel: LogLevel;
+  readonly trustProxy: boolean;
+  /** Path of the TOML file that was read, if any. */
+  readonly configFile: string | null;
+  /** Development defaults in effect; announced in the start-up log. */
+  readonly devDefaults: readonly string[];
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export class ConfigError extends Error {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(`${setting}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Settings: env name → TOML key. */
+const SETTINGS = {
+  PORT: 'port',
+  HOST: 'host',
+  PUBLIC_URL: 'public_url',
+  LATCHKEY_DATA_DIR: 'data_dir',
+  DATABASE_URL: 'database_url',
+  REDIS_URL: 'redis_url',
+  SMTP_URL: 'smtp_url',
+  MAIL_FROM: 'mail_from',
+  ADMIN_TOKEN: 'admin_token',
+  LOG_LEVEL: 'log_level',
+  TRUST_PROXY: 'trust_proxy',
+} as const;
+type SettingName = keyof typeof SETTINGS;
+
+/** Top-level TOML tables that other parts of the config own (validated where they are used). */
+const TOML_SECTIONS = new Set<string>(['resources', 'scopes']);
+
+export const ADMIN_TOKEN_MIN_LENGTH = 32;
+
+export interface LoadOptions {
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+}
+
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const { file, path: configFile } = readConfigFile(env, cwd);
+
+  const raw = (name: SettingName): string | undefined => {
+    const fromEnv = env[name];
+    if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+    const v = file[SETTINGS[name]];
+    if (v === undefined) return undefined;
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return String(v);
+    throw new ConfigError(SETTINGS[name], 'must be a string, number or boolean');
+  };
+  const devDefaults: string[] = [];
+
+  const port = parsePort(raw('PORT') ?? '8484');
+  const host = raw('HOST') ?? '127.0.0.1';
+
+  const publicUrlRaw = raw('PUBLIC_URL');
+  if (publicUrlRaw === undefined) devDefaults.push(`PUBLIC_URL=http://localhost:${port}`);
+  const publicUrl = parseHttpUrl('PUBLIC_URL', publicUrlRaw ?? `http://localhost:${port}`);
+
+  const dataDir = resolve(cwd, raw('LATCHKEY_DATA_DIR') ?? '.latchkey');
+
+  const databaseUrl = optionalUrl('DATABASE_URL', raw('DATABASE_URL'), ['postgres:', 'postgresql:']);
+  if (!databaseUrl) devDefaults.push(`embedded database in ${dataDir}`);
+  const redisUrl = optionalUrl('REDIS_URL', raw('REDIS_URL'), ['redis:', 'rediss:']);
+  if (!redisUrl) devDefaults.push('in-process cache (single node only)');
+  const smtpUrl = optionalUrl('SMTP_URL', raw('SMTP_URL'), ['smtp:', 'smtps:']);
+  if (!smtpUrl) devDefaults.push(`mail written to ${resolve(dataDir, 'outbox')}`);
+
+  const mailFrom = raw('MAIL_FROM') ?? `Latchkey <no-reply@${publicUrl.hostname}>`;
+  if (/[\r\n]/.test(mailFrom)) throw new ConfigError('MAIL_FROM', 'must be a single line');
+
+  const adminToken = raw('ADMIN_TOKEN') ?? null;
+  if (adminToken !== null && adminToken.length < ADMIN_TOKEN_MIN_LENGTH) {
+    throw new ConfigError('ADMIN_TOKEN', `must be at least ${ADMIN_TOKEN_MIN_LENGTH} characters`);
+  }
+
+  const logLevel = (raw('LOG_LEVEL') ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const trustProxy = parseBool('TRUST_PROXY', raw('TRUST_PROXY') ?? 'false');
+
+  const href = publicUrl.href.replace(/\/+$/, '');
+  return Object.freeze({
+    port,
+    host,
+    publicUrl: href,
+    publicOrigin: publicUrl.origin,
+    secureCookies: publicUrl.protocol === 'https:',
+    dataDir,
+    databaseUrl,
+    redisUrl,
+    smtpUrl,
+    mailFrom,
+    adminToken,
+    logLevel,
+    trustProxy,
+    configFile,
+    devDefaults: Object.freeze(devDefaults),
+  });
+}
+
+function readConfigFile(
+  env: Record<string, string | undefined>,
+  cwd: string,
+): { file: Record<string, unknown>; path: string | null } {
+  const named = env.LATCHKEY_CONFIG;
+  const path = resolve(cwd, named && named !== '' ? named : 'latchkey.toml');
+  if (!existsSync(path)) {
+    if (named) throw new ConfigError('LATCHKEY_CONFIG', `file not found: ${path}`);
+    return { file: {}, path: null };
+  }
+  let file: Record<string, unknown>;
+  try {
+    file = parseToml(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError('LATCHKEY_CONFIG', `${path} is not valid TOML: ${(err as Error).message}`);
+  }
+  const known = new Set<string>(Object.values(SETTINGS));
+  for (const key of Object.keys(file)) {
+    if (!known.has(key) && !TOML_SECTIONS.has(key)) {
+      throw new ConfigError(key, `unknown setting in ${path}`);
+    }
+  }
+  return { file, path };
+}
+
+function parsePort(v: string): number {
+  if (!/^\d{1,5}$/.test(v)) throw new ConfigError('PORT', `must be an integer 0–65535 (got "${v}")`);
+  const n = Number(v);
+  if (n > 65535) throw new ConfigError('PORT', `must be an integer 0–65535 (got "${v}")`);
+  return n;
+}
+
+function parseBool(name: string, v: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  throw new ConfigError(name, `must be true or false (got "${v}")`);
+}
+
+function parseHttpUrl(name: string, v: string): URL {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new ConfigError(name, 'must be an absolute http(s) URL');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new ConfigError(name, 'must be an absolute http(s) URL');
+  }
+  if (u.search || u.hash || u.username || u.password) {
+    throw new ConfigError(name, 'must not contain a query, fragment or credentials');
+  }
+  return u;
+}
+
+/** Validates a connection URL without ever echoing it (it may hold a password). */
+function optionalUrl(name: string, v: string | undefined, protocols: string[]): string | null {
+  if (v === undefined) return null;
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new ConfigError(name, `must be a URL (${protocols.map((p) => `${p}//…`).join(' or ')})`);
+  }
+  if (!protocols.includes(u.protocol)) {
+    throw new ConfigError(name, `must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+  }
+  return v;
+}

@@ -1,0 +1,73 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { PGliteDialect } from './pglite-dialect.js';
+import type { Database } from './schema.js';
+
+export type Db = Kysely<Database>;
+
+export interface Storage {
+  readonly db: Db;
+  readonly kind: 'pglite' | 'postgres';
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  /** PGlite only: a snapshot of the data directory (used to seed test databases). */
+  dump?(): Promise<Blob>;
+}
+
+export interface StorageOptions {
+  /** postgres:// URL; null → embedded PGlite. */
+  databaseUrl: string | null;
+  /** Embedded: the folder that holds the database (created if missing). Omit for in-memory. */
+  dataDir?: string;
+  /** Embedded: start from this snapshot instead of an empty database. */
+  loadDataDir?: Blob;
+  poolSize?: number;
+}
+
+export async function openStorage(opts: StorageOptions): Promise<Storage> {
+  if (opts.databaseUrl) return openPostgres(opts.databaseUrl, opts.poolSize ?? 10);
+  return openPGlite(opts);
+}
+
+function openPostgres(url: string, max: number): Storage {
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000 });
+  // An idle client that errors (server restart) must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    kind: 'postgres',
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
+    close: () => db.destroy(),
+  };
+}
+
+async function openPGlite(opts: StorageOptions): Promise<Storage> {
+  let dataDir: string | undefined;
+  if (opts.dataDir) {
+    mkdirSync(opts.dataDir, { recursive: true });
+    dataDir = join(opts.dataDir, 'pgdata');
+  }
+  const pglite = await PGlite.create({
+    ...(dataDir ? { dataDir } : {}),
+    ...(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {}),
+  });
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  return {
+    db,
+    kind: 'pglite',
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
+    close: async () => {
+      await db.destroy();
+      await pglite.close();
+    },
+    dump: () => pglite.dumpDataDir('none') as Promise<Blob>,
+  };
+}

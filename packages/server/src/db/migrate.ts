@@ -1,0 +1,47 @@
+import { type Kysely, type Migration, type MigrationResult, Migrator, sql } from 'kysely';
+import * as core from './migrations/2026-11-24T0000-core.js';
+
+/** Every migration, in order. Names are date-prefixed and never change once shipped. */
+const MIGRATIONS: Record<string, Migration> = {
+  '2026-11-24T0000-core': core,
+};
+
+// An arbitrary constant: the advisory lock key that serialises migrations across nodes.
+const MIGRATION_LOCK_KEY = 748_213_977;
+
+export interface MigrateResult {
+  applied: string[];
+}
+
+/**
+ * Applies pending migrations. Safe to call from several nodes at once: on PostgreSQL a session
+ * advisory lock serialises them (and Kysely's migrator takes its own transaction-level lock), so
+ * each migration runs exactly once and a second node waits, then finds nothing to do.
+ */
+export async function migrate(db: Kysely<unknown>, kind: 'pglite' | 'postgres'): Promise<MigrateResult> {
+  const run = async () => {
+    const migrator = new Migrator({
+      db,
+      provider: { getMigrations: async () => MIGRATIONS },
+      migrationTableName: 'latchkey_migrations',
+      migrationLockTableName: 'latchkey_migrations_lock',
+    });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) throw error instanceof Error ? error : new Error(String(error));
+    return { applied: (results ?? []).filter((r: MigrationResult) => r.status === 'Success').map((r) => r.migrationName) };
+  };
+  // PGlite is a single connection owned by this process: nothing to serialise against.
+  if (kind === 'pglite') return run();
+  return db.connection().execute(async (conn) => {
+    await sql`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`.execute(conn);
+    try {
+      return await run();
+    } finally {
+      await sql`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`.execute(conn);
+    }
+  });
+}
+
+export function migrationNames(): string[] {
+  return Object.keys(MIGRATIONS);
+}

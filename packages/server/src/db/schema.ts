@@ -1,0 +1,101 @@
+import type { ColumnType, Insertable, Selectable, Updateable } from 'kysely';
+
+/** Table types, matching the migrations. Rows are mapped to API shapes in each domain, never spread. */
+export type Role = 'owner' | 'admin' | 'member' | 'billing';
+
+type Timestamp = ColumnType<Date, Date, Date>;
+type Json = ColumnType<unknown, string | undefined, string>;
+
+export interface UsersTable {
+  id: string;
+  email: string;
+  name: string;
+  password_hash: string | null;
+  email_verified_at: Timestamp | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface OrgsTable {
+  id: string;
+  slug: string;
+  name: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface MembershipsTable {
+  org_id: string;
+  user_id: string;
+  role: Role;
+  created_at: Timestamp;
+}
+
+export interface SessionsTable {
+  id: string;
+  token_hash: string;
+  user_id: string;
+  org_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+}
+
+export interface MagicLinksTable {
+  token_hash: string;
+  email: string;
+  return_to: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  consumed_at: Timestamp | null;
+}
+
+export interface InvitationsTable {
+  id: string;
+  org_id: string;
+  email: string;
+  role: Role;
+  token_hash: string;
+  invited_by: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  accepted_at: Timestamp | null;
+  accepted_by: string | null;
+  revoked_at: Timestamp | null;
+}
+
+export interface AuditEventsTable {
+  id: string;
+  org_id: string | null;
+  actor: string;
+  action: string;
+  target: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: Timestamp;
+  data: Json;
+}
+
+export interface SetupTokensTable {
+  token_hash: string;
+  created_at: Timestamp;
+}
+
+export interface Database {
+  users: UsersTable;
+  orgs: OrgsTable;
+  memberships: MembershipsTable;
+  sessions: SessionsTable;
+  magic_links: MagicLinksTable;
+  invitations: InvitationsTable;
+  audit_events: AuditEventsTable;
+  setup_tokens: SetupTokensTable;
+}
+
+export type User = Selectable<UsersTable>;
+export type Org = Selectable<OrgsTable>;
+export type NewAuditEvent = Insertable<AuditEventsTable>;
+export type UserUpdate = Updateable<UsersTable>;

@@ -1,0 +1,112 @@
+import cookie from '@fastify/cookie';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { accountRoutes } from '../accounts/routes.js';
+import { auditRoutes } from '../audit/routes.js';
+import type { Deps } from '../deps.js';
+import { orgRoutes } from '../orgs/routes.js';
+import { pageRoutes } from '../pages/routes.js';
+import { authenticate, requirePermission, resolveOrg } from './auth.js';
+import { checkSameOrigin, isUnsafe } from './csrf.js';
+import { ApiError, sendProblem, toApiError } from './errors.js';
+import { redactUrl } from './logging.js';
+import { installMetrics } from './metrics.js';
+import { opsRoutes } from './ops-routes.js';
+import type { App } from './types.js';
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+/** Bodies are validated strictly (no type coercion); query strings and params are coerced from text. */
+function validators() {
+  const common = { useDefaults: true, removeAdditional: false, allErrors: false, strict: false } as const;
+  const body = addFormats(new Ajv({ ...common, coerceTypes: false }));
+  const text = addFormats(new Ajv({ ...common, coerceTypes: 'array' }));
+  return { body, text };
+}
+
+export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
+  const { body, text } = validators();
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: deps.config.trustProxy,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema));
+  app.decorateRequest('principal', null);
+  app.decorateRequest('org', null);
+
+  // Every /api route must say how it is authenticated: forgetting fails the build, not open.
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/api/') && route.url !== '/api/openapi.json' && !route.config?.auth) {
+      throw new Error(`route ${route.method} ${route.url} does not declare config.auth`);
+    }
+  });
+
+  await app.register(cookie);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Latchkey', version: '0.1.0', description: 'Identity and access for people and AI agents.' },
+      servers: [{ url: deps.config.publicUrl }],
+      components: {
+        securitySchemes: {
+          session: { type: 'apiKey', in: 'cookie', name: 'lk_session' },
+          bearer: { type: 'http', scheme: 'bearer' },
+        },
+      },
+    },
+  });
+  const metrics = installMetrics(app as unknown as FastifyInstance);
+
+  app.addHook('onRequest', async (req) => {
+    const cfg = req.routeOptions.config;
+    if (isUnsafe(req.method) && cfg.csrf !== false && req.headers.authorization === undefined) {
+      checkSameOrigin(req, deps.config.publicOrigin);
+    }
+    const mode = cfg.auth ?? 'none';
+    if (mode === 'none') return;
+    const principal = await authenticate(req, deps);
+    if (!principal) {
+      if (mode === 'optional') return;
+      throw new ApiError('unauthorized', 'Sign in or send a bearer token.', {
+        headers: { 'www-authenticate': 'Bearer realm="latchkey"' },
+      });
+    }
+    req.principal = principal;
+    if (mode === 'optional') return;
+    const header = req.headers['x-org-id'];
+    req.org = await resolveOrg(deps.db, principal, Array.isArray(header) ? header[0] : header);
+    if (mode === 'org') {
+      if (!req.org) throw new ApiError('org_required', 'Name the organisation with the x-org-id header.');
+      if (cfg.permission) requirePermission(req.org, principal, cfg.permission);
+    }
+  });
+
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('x-frame-options', 'DENY');
+    if (req.url.startsWith('/api/') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+  });
+
+  app.setErrorHandler((err, req, reply) => sendProblem(reply, toApiError(err, req)));
+  app.setNotFoundHandler((req, reply) =>
+    sendProblem(reply, new ApiError('not_found', `No route for ${req.method} ${redactUrl(req.url).slice(0, 200)}.`)),
+  );
+
+  opsRoutes(app, deps, metrics);
+  accountRoutes(app, deps);
+  orgRoutes(app, deps);
+  auditRoutes(app, deps);
+  await app.register(async (scope) => pageRoutes(scope as unknown as App, deps));
+  return app;
+}

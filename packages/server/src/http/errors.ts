@@ -1,0 +1,108 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+
+/**
+ * Every error code the management API (/api/v1, /api/auth) can answer, in one place. Codes are
+ * stable: clients and tests match on them, never on the prose in `detail`.
+ */
+export const PROBLEMS = {
+  invalid_request: { status: 400, title: 'Invalid request' },
+  org_required: { status: 400, title: 'Organisation required' },
+  weak_password: { status: 400, title: 'Password too weak' },
+  invalid_token: { status: 400, title: 'Invalid or expired token' },
+  setup_done: { status: 400, title: 'Setup already completed' },
+  unauthorized: { status: 401, title: 'Authentication required' },
+  invalid_credentials: { status: 401, title: 'Invalid email or password' },
+  forbidden: { status: 403, title: 'Forbidden' },
+  org_forbidden: { status: 403, title: 'No access to this organisation' },
+  csrf: { status: 403, title: 'Cross-site request refused' },
+  not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  conflict: { status: 409, title: 'Conflict' },
+  email_taken: { status: 409, title: 'Email already registered' },
+  slug_taken: { status: 409, title: 'Slug already taken' },
+  last_owner: { status: 409, title: 'An organisation needs an owner' },
+  payload_too_large: { status: 413, title: 'Payload too large' },
+  unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  rate_limited: { status: 429, title: 'Too many requests' },
+  internal_error: { status: 500, title: 'Internal error' },
+  unavailable: { status: 503, title: 'Service unavailable' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ProblemCode = keyof typeof PROBLEMS;
+
+export interface ProblemOptions {
+  headers?: Record<string, string>;
+  /** Extension members added to the problem body (RFC 9457 §3.2). */
+  extra?: Record<string, unknown>;
+}
+
+/** A typed API error. Thrown anywhere below a route; turned into problem+json by `sendProblem`. */
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ProblemCode,
+    readonly detail?: string,
+    readonly options: ProblemOptions = {},
+  ) {
+    super(detail ?? PROBLEMS[code].title);
+    this.name = 'ApiError';
+    this.status = PROBLEMS[code].status;
+  }
+}
+
+export function rateLimited(retryAfterSeconds: number, detail = 'Too many requests; try again later.'): ApiError {
+  return new ApiError('rate_limited', detail, { headers: { 'retry-after': String(retryAfterSeconds) } });
+}
+
+export function problemBody(code: ProblemCode, detail?: string, extra?: Record<string, unknown>) {
+  const p = PROBLEMS[code];
+  return {
+    type: `urn:latchkey:problem:${code}`,
+    title: p.title,
+    status: p.status,
+    code,
+    ...(detail ? { detail } : {}),
+    ...extra,
+  };
+}
+
+export function sendProblem(reply: FastifyReply, err: ApiError): FastifyReply {
+  for (const [k, v] of Object.entries(err.options.headers ?? {})) reply.header(k, v);
+  return reply
+    .code(err.status)
+    .type('application/problem+json')
+    .send(problemBody(err.code, err.detail, err.options.extra));
+}
+
+/** Fastify's own error codes for malformed requests, mapped to ours. */
+const FASTIFY_CODES: Record<string, ProblemCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_request',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_request',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_request',
+  FST_ERR_CTP_INVALID_TYPE: 'invalid_request',
+  FST_ERR_VALIDATION: 'invalid_request',
+  FST_ERR_BAD_URL: 'invalid_request',
+  FST_ERR_ASYNC_CONSTRAINT: 'invalid_request',
+};
+
+/**
+ * The single mapping from anything thrown to the wire, for the problem+json APIs. Internal
+ * detail goes to the log; the wire gets a stable code and a generic message.
+ */
+export function toApiError(err: unknown, req: FastifyRequest): ApiError {
+  if (err instanceof ApiError) return err;
+  const fe = err as Partial<FastifyError> & { validation?: unknown[]; validationContext?: string };
+  if (fe.validation) return new ApiError('invalid_request', fe.message);
+  const mapped = fe.code ? FASTIFY_CODES[fe.code] : undefined;
+  if (mapped) return new ApiError(mapped, mapped === 'invalid_request' ? fe.message : undefined);
+  if (err instanceof SyntaxError || fe.statusCode === 400) {
+    return new ApiError('invalid_request', 'The request body is not valid.');
+  }
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new ApiError(fe.statusCode === 413 ? 'payload_too_large' : 'invalid_request');
+  }
+  req.log.error({ err }, 'unhandled error');
+  return new ApiError('internal_error');
+}

@@ -1,0 +1,63 @@
+import type { Message } from './mailer.js';
+
+/** Escapes text for HTML element content and attribute values. */
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"'`=]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/**
+ * Makes user-provided text safe for a plain-text body or a subject line: one line, no control
+ * characters, bounded length. (A name cannot forge extra lines or headers.)
+ */
+export function plain(s: string, max = 200): string {
+  const one = s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
+  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+}
+
+function layout(title: string, bodyHtml: string): string {
+  return `<!doctype html><html><body style="font-family:system-ui,sans-serif;line-height:1.5;color:#111">
+<h1 style="font-size:20px">${escapeHtml(title)}</h1>${bodyHtml}
+<p style="color:#666;font-size:12px">Sent by Latchkey. If you did not expect this email, you can ignore it.</p>
+</body></html>`;
+}
+
+function button(href: string, label: string): string {
+  return `<p><a href="${escapeHtml(href)}" style="display:inline-block;padding:10px 16px;background:#111;color:#fff;text-decoration:none;border-radius:6px">${escapeHtml(label)}</a></p>
+<p style="font-size:12px;color:#666">Or paste this link into your browser: ${escapeHtml(href)}</p>`;
+}
+
+export function magicLinkEmail(to: string, link: string, minutes: number): Message {
+  return {
+    to,
+    subject: 'Your Latchkey sign-in link',
+    text: `Sign in to Latchkey with this link (valid ${minutes} minutes, usable once):\n\n${link}\n`,
+    html: layout(
+      'Sign in to Latchkey',
+      `<p>This link is valid for ${minutes} minutes and works once.</p>${button(link, 'Sign in')}`,
+    ),
+  };
+}
+
+export interface InvitationMail {
+  to: string;
+  orgName: string;
+  inviterName: string | null;
+  role: string;
+  link: string;
+  days: number;
+}
+
+export function invitationEmail(m: InvitationMail): Message {
+  const who = m.inviterName ? `${plain(m.inviterName, 100)} invited you` : 'You are invited';
+  const whoHtml = m.inviterName ? `${escapeHtml(plain(m.inviterName, 100))} invited you` : 'You are invited';
+  return {
+    to: m.to,
+    subject: `Invitation to join ${plain(m.orgName, 100)} on Latchkey`,
+    text: `${who} to join "${plain(m.orgName, 100)}" on Latchkey as ${m.role}.\n\nAccept the invitation (valid ${m.days} days):\n\n${m.link}\n`,
+    html: layout(
+      `Join ${plain(m.orgName, 100)}`,
+      `<p>${whoHtml} to join <strong>${escapeHtml(plain(m.orgName, 100))}</strong> as <strong>${escapeHtml(m.role)}</strong>.</p>
+${button(m.link, 'Accept invitation')}<p>The invitation is valid for ${m.days} days.</p>`,
+    ),
+  };
+}

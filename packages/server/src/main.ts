@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+import { createLogger } from './http/logging.js';
+import { ConfigError, loadConfig } from './config/index.js';
+import { openStorage } from './db/connection.js';
+import { migrate } from './db/migrate.js';
+import { startServer } from './server.js';
+
+const USAGE = `usage: latchkey-server <command>
+
+commands:
+  start     migrate, then serve (default)
+  migrate   apply pending database migrations and exit`;
+
+async function main(argv: string[]): Promise<number> {
+  const command = argv[0] ?? 'start';
+  if (command === '--help' || command === '-h' || command === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`latchkey: invalid configuration: ${err.message}`);
+      return 78; // EX_CONFIG
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+
+  if (command === 'migrate') {
+    const storage = await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    try {
+      const { applied } = await migrate(storage.db as never, storage.kind);
+      log.info({ applied }, applied.length ? 'migrations applied' : 'database is up to date');
+    } finally {
+      await storage.close();
+    }
+    return 0;
+  }
+  if (command !== 'start') {
+    console.error(USAGE);
+    return 64; // EX_USAGE
+  }
+
+  for (const d of config.devDefaults) log.warn(`development default: ${d}`);
+  const running = await startServer(config, log);
+  // The two lines a person needs, printed plainly (not as JSON) so they are easy to click.
+  process.stdout.write(`\n  Latchkey is running at ${running.url}\n`);
+  if (running.setupLink) process.stdout.write(`  Create the first owner (one-time link): ${running.setupLink}\n`);
+  process.stdout.write('\n');
+
+  const shutdown = (signal: string) => {
+    log.info({ signal }, 'shutting down: finishing in-flight requests');
+    const force = setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, 10_000);
+    force.unref();
+    running.close().then(
+      () => {
+        log.info('shut down cleanly');
+        process.exit(0);
+      },
+      (err) => {
+        log.error({ err }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  return -1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err) => {
+    console.error('latchkey: failed to start:', err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,168 @@
+import type { Transaction } from 'kysely';
+import { type Actor, audit } from '../audit/log.js';
+import type { Db } from '../db/connection.js';
+import type { Database, Role } from '../db/schema.js';
+import { addMs, type Clock, DAY } from '../lib/clock.js';
+import { newId, newSecret, sha256Hex } from '../lib/secrets.js';
+
+export const INVITATION_TTL_MS = 7 * DAY;
+
+type Executor = Db | Transaction<Database>;
+
+const COLUMNS = ['id', 'org_id', 'email', 'role', 'invited_by', 'created_at', 'expires_at'] as const;
+
+export async function findOpenInvitationByEmail(db: Executor, clock: Clock, orgId: string, email: string) {
+  return db
+    .selectFrom('invitations')
+    .select(COLUMNS)
+    .where('org_id', '=', orgId)
+    .where('email', '=', email)
+    .where('accepted_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', clock.now())
+    .executeTakeFirst();
+}
+
+/** Open = neither accepted nor revoked; an expired open invitation is closed when a new one is made. */
+export async function createInvitation(
+  trx: Transaction<Database>,
+  clock: Clock,
+  i: { orgId: string; email: string; role: Role; invitedBy: string | null },
+) {
+  const now = clock.now();
+  await trx
+    .updateTable('invitations')
+    .set({ revoked_at: now })
+    .where('org_id', '=', i.orgId)
+    .where('email', '=', i.email)
+    .where('accepted_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '<=', now)
+    .execute();
+  const token = newSecret();
+  const row = {
+    id: newId(),
+    org_id: i.orgId,
+    email: i.email,
+    role: i.role,
+    invited_by: i.invitedBy,
+    created_at: now,
+    expires_at: addMs(now, INVITATION_TTL_MS),
+  };
+  await trx.insertInto('invitations').values({ ...row, token_hash: sha256Hex(token) }).execute();
+  return { row, token };
+}
+
+export async function listOpenInvitations(db: Executor, clock: Clock, orgId: string, limit: number, after: { at: Date; id: string } | null) {
+  let q = db
+    .selectFrom('invitations')
+    .select(COLUMNS)
+    .where('org_id', '=', orgId)
+    .where('accepted_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', clock.now());
+  if (after) {
+    q = q.where((eb) =>
+      eb.or([eb('created_at', '<', after.at), eb.and([eb('created_at', '=', after.at), eb('id', '<', after.id)])]),
+    );
+  }
+  return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+}
+
+export async function revokeInvitation(trx: Transaction<Database>, clock: Clock, orgId: string, id: string) {
+  return trx
+    .updateTable('invitations')
+    .set({ revoked_at: clock.now() })
+    .where('id', '=', id)
+    .where('org_id', '=', orgId)
+    .where('accepted_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .returning(['id', 'email'])
+    .executeTakeFirst();
+}
+
+/** A new token and a fresh expiry for an open invitation (the old link stops working). */
+export async function rotateInvitation(trx: Transaction<Database>, clock: Clock, orgId: string, id: string) {
+  const token = newSecret();
+  const row = await trx
+    .updateTable('invitations')
+    .set({ token_hash: sha256Hex(token), expires_at: addMs(clock.now(), INVITATION_TTL_MS) })
+    .where('id', '=', id)
+    .where('org_id', '=', orgId)
+    .where('accepted_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .returning(COLUMNS)
+    .executeTakeFirst();
+  return row ? { row, token } : null;
+}
+
+/** Looks up a live invitation by its token, with the org it belongs to. */
+export async function findInvitationByToken(db: Executor, clock: Clock, token: string) {
+  return db
+    .selectFrom('invitations')
+    .innerJoin('orgs', 'orgs.id', 'invitations.org_id')
+    .select([
+      'invitations.id',
+      'invitations.org_id',
+      'invitations.email',
+      'invitations.role',
+      'orgs.slug as org_slug',
+      'orgs.name as org_name',
+    ])
+    .where('invitations.token_hash', '=', sha256Hex(token))
+    .where('invitations.accepted_at', 'is', null)
+    .where('invitations.revoked_at', 'is', null)
+    .where('invitations.expires_at', '>', clock.now())
+    .executeTakeFirst();
+}
+
+export type AcceptOutcome =
+  | { ok: true; org: { id: string; slug: string; name: string; role: Role } }
+  | { ok: false; reason: 'invalid' | 'wrong_email' | 'already_member' };
+
+/**
+ * Accepts an invitation for `user`: consumes it atomically (single use), adds the membership,
+ * marks the email verified (the token came by mail to it) and audits — in one transaction.
+ */
+export async function acceptInvitation(
+  trx: Transaction<Database>,
+  clock: Clock,
+  who: Actor,
+  token: string,
+  user: { id: string; email: string },
+): Promise<AcceptOutcome> {
+  const inv = await findInvitationByToken(trx, clock, token);
+  if (!inv) return { ok: false, reason: 'invalid' };
+  if (inv.email !== user.email) return { ok: false, reason: 'wrong_email' };
+  const member = await trx
+    .selectFrom('memberships')
+    .select('role')
+    .where('org_id', '=', inv.org_id)
+    .where('user_id', '=', user.id)
+    .executeTakeFirst();
+  if (member) return { ok: false, reason: 'already_member' };
+  const now = clock.now();
+  const consumed = await trx
+    .updateTable('invitations')
+    .set({ accepted_at: now, accepted_by: user.id })
+    .where('id', '=', inv.id)
+    .where('accepted_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .returning('id')
+    .executeTakeFirst();
+  if (!consumed) return { ok: false, reason: 'invalid' };
+  await trx.insertInto('memberships').values({ org_id: inv.org_id, user_id: user.id, role: inv.role, created_at: now }).execute();
+  await trx
+    .updateTable('users')
+    .set({ email_verified_at: now })
+    .where('id', '=', user.id)
+    .where('email_verified_at', 'is', null)
+    .execute();
+  await audit(trx, clock, who, {
+    orgId: inv.org_id,
+    action: 'invitation.accepted',
+    target: `user:${user.id}`,
+    data: { invitation_id: inv.id, role: inv.role },
+  });
+  return { ok: true, org: { id: inv.org_id, slug: inv.org_slug, name: inv.org_name, role: inv.role } };
+}

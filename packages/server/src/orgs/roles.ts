@@ -1,0 +1,43 @@
+import type { Role } from '../db/schema.js';
+
+export type { Role };
+export const ROLES: readonly Role[] = ['owner', 'admin', 'member', 'billing'];
+
+/** What a request may do inside an org. Routes name one permission; roles grant sets of them. */
+export type Permission =
+  | 'org:read'
+  | 'org:update'
+  | 'org:delete'
+  | 'org:transfer'
+  | 'members:read'
+  | 'members:manage'
+  | 'invitations:manage'
+  | 'audit:read'
+  | 'billing:read';
+
+const ADMIN: readonly Permission[] = [
+  'org:read',
+  'org:update',
+  'members:read',
+  'members:manage',
+  'invitations:manage',
+  'audit:read',
+  'billing:read',
+];
+
+export const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
+  owner: new Set<Permission>([...ADMIN, 'org:delete', 'org:transfer']),
+  admin: new Set<Permission>(ADMIN),
+  member: new Set<Permission>(['org:read', 'members:read']),
+  billing: new Set<Permission>(['org:read', 'billing:read']),
+};
+
+export function roleAllows(role: Role, permission: Permission): boolean {
+  return ROLE_PERMISSIONS[role].has(permission);
+}
+
+/** Owners may grant any role; admins may grant any role but owner. Nobody else grants roles. */
+export function mayGrant(actor: Role, role: Role): boolean {
+  if (actor === 'owner') return true;
+  return actor === 'admin' && role !== 'owner';
+}

@@ -1,0 +1,54 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { issueSetupLink } from './accounts/setup.js';
+import { openCache } from './cache/index.js';
+import type { Config } from './config/index.js';
+import { openStorage } from './db/connection.js';
+import { migrate } from './db/migrate.js';
+import type { Deps } from './deps.js';
+import { buildApp } from './http/app.js';
+import type { App } from './http/types.js';
+import { systemClock } from './lib/clock.js';
+import { createMailer } from './mail/mailer.js';
+
+export interface Running {
+  app: App;
+  deps: Deps;
+  url: string;
+  setupLink: string | null;
+  close(): Promise<void>;
+}
+
+/** Opens storage and cache, migrates, builds the app and listens. */
+export async function startServer(config: Config, log: Logger): Promise<Running> {
+  const started = performance.now();
+  const storage = await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const { applied } = await migrate(storage.db as never, storage.kind);
+  if (applied.length) log.info({ applied }, 'migrations applied');
+  const cache = await openCache({ redisUrl: config.redisUrl });
+  const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outboxDir: join(config.dataDir, 'outbox'), log });
+  const deps: Deps = { config, storage, db: storage.db, cache, clock: systemClock, mailer };
+  const app = await buildApp(deps, log);
+  await app.listen({ port: config.port, host: config.host });
+  const setupLink = await issueSetupLink(storage.db, systemClock, config.publicUrl);
+  log.info(
+    { storage: storage.kind, cache: cache.kind, mail: mailer.kind, ms: Math.round(performance.now() - started) },
+    `Latchkey listening on ${config.publicUrl}`,
+  );
+  let closing: Promise<void> | null = null;
+  return {
+    app,
+    deps,
+    url: config.publicUrl,
+    setupLink,
+    close: () => {
+      closing ??= (async () => {
+        await app.close();
+        mailer.close();
+        await cache.close();
+        await storage.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,193 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { LightMyRequestResponse } from 'fastify';
+import { simpleParser } from 'mailparser';
+import { loadConfig } from '../../src/config/index.js';
+import type { Deps } from '../../src/deps.js';
+import { buildApp } from '../../src/http/app.js';
+import { createLogger } from '../../src/http/logging.js';
+import type { App } from '../../src/http/types.js';
+import { type Clock, systemClock } from '../../src/lib/clock.js';
+import { createMailer } from '../../src/mail/mailer.js';
+import { openTestStorage, type TestStorage } from './storage.js';
+
+export const PUBLIC_URL = 'http://localhost:8484';
+
+export interface TestServer {
+  app: App;
+  deps: Deps;
+  storage: TestStorage;
+  /** Every log line the server wrote, as raw JSON text. */
+  logs: string[];
+  outboxDir: string;
+  client(opts?: { ip?: string }): Client;
+  close(): Promise<void>;
+}
+
+export interface TestServerOptions {
+  clock?: Clock;
+  env?: Record<string, string>;
+  /** Reuse storage (e.g. to restart an app over the same database). */
+  storage?: TestStorage;
+}
+
+/** An in-process Latchkey over fresh storage of the current backend, with its outbox in a temp folder. */
+export async function testServer(opts: TestServerOptions = {}): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-test-'));
+  const config = loadConfig({
+    cwd: dir,
+    env: { PUBLIC_URL, LATCHKEY_DATA_DIR: dir, LOG_LEVEL: 'info', ...opts.env },
+  });
+  const storage = opts.storage ?? (await openTestStorage());
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(String(chunk));
+      cb();
+    },
+  });
+  const log = createLogger('info', sink);
+  const outboxDir = join(dir, 'outbox');
+  const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outboxDir, log });
+  const deps: Deps = {
+    config,
+    storage: storage.storage,
+    db: storage.storage.db,
+    cache: storage.cache,
+    clock: opts.clock ?? systemClock,
+    mailer,
+  };
+  const app = await buildApp(deps, log);
+  await app.ready();
+  let n = 0;
+  return {
+    app,
+    deps,
+    storage,
+    logs,
+    outboxDir,
+    client: (o = {}) => new Client(app, o.ip ?? `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${++n % 250}`),
+    async close() {
+      await app.close();
+      mailer.close();
+      if (!opts.storage) await storage.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Req {
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'OPTIONS';
+  url: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Send `x-org-id`. */
+  org?: string;
+}
+
+/** A browser-like client: keeps the session cookie, sends our Origin on unsafe requests. */
+export class Client {
+  cookie: string | null = null;
+  constructor(
+    readonly app: App,
+    readonly ip: string,
+  ) {}
+
+  async req(r: Req): Promise<LightMyRequestResponse> {
+    const method = r.method ?? 'GET';
+    const headers: Record<string, string> = { ...r.headers };
+    if (this.cookie && headers.cookie === undefined) headers.cookie = `lk_session=${this.cookie}`;
+    if (r.org) headers['x-org-id'] = r.org;
+    if (method !== 'GET' && method !== 'HEAD' && headers.origin === undefined) headers.origin = PUBLIC_URL;
+    const res = await this.app.inject({
+      method,
+      url: r.url,
+      headers,
+      remoteAddress: this.ip,
+      ...(r.body !== undefined ? { payload: r.body as object } : {}),
+    });
+    const set = res.cookies.find((c) => c.name === 'lk_session');
+    if (set) this.cookie = set.value === '' || (set.maxAge !== undefined && set.maxAge <= 0) ? null : set.value;
+    return res;
+  }
+
+  get(url: string, org?: string) {
+    return this.req({ url, ...(org ? { org } : {}) });
+  }
+  post(url: string, body?: unknown, org?: string) {
+    return this.req({ method: 'POST', url, body, ...(org ? { org } : {}) });
+  }
+  patch(url: string, body?: unknown, org?: string) {
+    return this.req({ method: 'PATCH', url, body, ...(org ? { org } : {}) });
+  }
+  delete(url: string, org?: string) {
+    return this.req({ method: 'DELETE', url, ...(org ? { org } : {}) });
+  }
+
+  /** Signs up a fresh person; returns their user and personal org. */
+  async signup(p: { email?: string; name?: string; password?: string } = {}) {
+    const email = p.email ?? uniqueEmail();
+    const res = await this.post('/api/auth/signup', {
+      email,
+      name: p.name ?? 'Test Person',
+      password: p.password ?? DEFAULT_PASSWORD,
+    });
+    if (res.statusCode !== 201) throw new Error(`signup failed: ${res.statusCode} ${res.body}`);
+    const body = res.json() as { user: { id: string; email: string; name: string }; org: { id: string; slug: string } };
+    return { ...body, password: p.password ?? DEFAULT_PASSWORD };
+  }
+}
+
+export const DEFAULT_PASSWORD = 'a sturdy passphrase 42';
+
+let emailCounter = 0;
+export function uniqueEmail(tag = 'user'): string {
+  return `${tag}-${process.pid}-${Date.now().toString(36)}-${++emailCounter}@example.com`;
+}
+
+export interface Mail {
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+}
+
+/** Every message in the outbox, oldest first. */
+export async function readOutbox(dir: string): Promise<Mail[]> {
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.eml')).sort();
+  } catch {
+    return [];
+  }
+  const out: Mail[] = [];
+  for (const f of files) {
+    const m = await simpleParser(readFileSync(join(dir, f)));
+    const to = Array.isArray(m.to) ? m.to[0]?.text : m.to?.text;
+    out.push({ to: to ?? '', subject: m.subject ?? '', text: m.text ?? '', html: typeof m.html === 'string' ? m.html : '' });
+  }
+  return out;
+}
+
+/** The newest message to `to`, or throws. */
+export async function lastMailTo(dir: string, to: string): Promise<Mail> {
+  const all = (await readOutbox(dir)).filter((m) => m.to === to);
+  const last = all[all.length - 1];
+  if (!last) throw new Error(`no mail to ${to}`);
+  return last;
+}
+
+/** The first URL in a text that starts with `prefix`. */
+export function linkIn(text: string, prefix: string): string {
+  const m = new RegExp(`${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^\\s"<>]*`).exec(text);
+  if (!m) throw new Error(`no link starting ${prefix} in: ${text}`);
+  return m[0];
+}
+
+export function tokenFrom(link: string): string {
+  const t = new URL(link).searchParams.get('token');
+  if (!t) throw new Error(`no token in ${link}`);
+  return t;
+}

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { wrapLimiter } from './limiter.js';
-import type { Cache } from './types.js';
+import type { Cache, RateLimiter } from './types.js';
 
 interface Entry {
   value: string;
@@ -16,6 +16,7 @@ export function createMemoryCache(opts: { maxEntries?: number; now?: () => numbe
   const max = opts.maxEntries ?? MEMORY_CACHE_MAX_ENTRIES;
   const now = opts.now ?? Date.now;
   const map = new Map<string, Entry>();
+  const limiters = new Map<string, RateLimiter>();
   const bus = new EventEmitter();
   bus.setMaxListeners(0);
 
@@ -71,7 +72,14 @@ export function createMemoryCache(opts: { maxEntries?: number; now?: () => numbe
       };
     },
     limiter({ name, points, windowSeconds }) {
-      return wrapLimiter(new RateLimiterMemory({ keyPrefix: name, points, duration: windowSeconds }), points);
+      // One limiter per name, as Redis shares one keyspace per name.
+      const id = `${name}:${points}:${windowSeconds}`;
+      let l = limiters.get(id);
+      if (!l) {
+        l = wrapLimiter(new RateLimiterMemory({ keyPrefix: name, points, duration: windowSeconds }), points);
+        limiters.set(id, l);
+      }
+      return l;
     },
     async ping() {},
     async close() {

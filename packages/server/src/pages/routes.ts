@@ -8,6 +8,7 @@ import { actorOf, setSessionCookie } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { escapeHtml } from '../mail/templates.js';
 import { listUserOrgs } from '../orgs/queries.js';
+import { inviteRoutes } from './invite.js';
 import { PAGE_CSP, page, renderMessage } from './render.js';
 
 const SetupForm = Type.Object(
@@ -98,6 +99,8 @@ export async function pageRoutes(app: App, deps: Deps): Promise<void> {
       return reply.redirect('/', 303);
     },
   );
+
+  inviteRoutes(app, deps);
 
   app.get('/', { config: { auth: 'optional' }, schema: { hide: true } }, async (req, reply) => {
     reply.type('text/html; charset=utf-8');

@@ -1,0 +1,84 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+
+/**
+ * Latchkey token format: `<prefix>_<kind>_<secret><checksum>`.
+ *   secret   – 32 random bytes in base62, fixed width (43 chars)
+ *   checksum – CRC32 of everything before it, in base62, fixed width (6 chars)
+ * so that secret scanners can recognise a real token offline, and a typo or a random string is
+ * refused before any lookup. At rest only SHA-256 of the whole token is kept.
+ *
+ * This module depends on nothing but node:crypto and node:zlib, so it can be reused as is.
+ */
+export const TOKEN_KINDS = ['pat', 'svc', 'org', 'svc_agent', 'at', 'rt'] as const;
+export type TokenKind = (typeof TOKEN_KINDS)[number];
+
+export const DEFAULT_TOKEN_PREFIX = 'lk';
+export const SECRET_BYTES = 32;
+export const SECRET_CHARS = 43; // ceil(256 / log2(62))
+export const CHECKSUM_CHARS = 6; // ceil(32 / log2(62))
+/** Display prefix: kind + this many secret characters (e.g. `lk_pat_AbCd1234`). */
+export const DISPLAY_SECRET_CHARS = 8;
+
+const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+function base62(n: bigint, width: number): string {
+  let out = '';
+  while (n > 0n) {
+    out = ALPHABET[Number(n % 62n)] + out;
+    n /= 62n;
+  }
+  return out.padStart(width, '0');
+}
+
+function checksum(body: string): string {
+  return base62(BigInt(crc32(body)), CHECKSUM_CHARS);
+}
+
+export interface ParsedToken {
+  kind: TokenKind;
+  /** Display prefix, safe to show and log. */
+  display: string;
+}
+
+/** Mints a new token of `kind`. Returns the plaintext (shown once), its hash and display prefix. */
+export function mintToken(kind: TokenKind, prefix = DEFAULT_TOKEN_PREFIX) {
+  const secret = base62(BigInt(`0x${randomBytes(SECRET_BYTES).toString('hex')}`), SECRET_CHARS);
+  const body = `${prefix}_${kind}_${secret}`;
+  const token = body + checksum(body);
+  return { token, hash: hashToken(token), display: `${prefix}_${kind}_${secret.slice(0, DISPLAY_SECRET_CHARS)}` };
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+const patterns = new Map<string, RegExp>();
+function patternFor(prefix: string): RegExp {
+  let re = patterns.get(prefix);
+  if (!re) {
+    // Longest kinds first: `svc_agent` must not be read as `svc` + a secret starting with "agent".
+    const kinds = [...TOKEN_KINDS].sort((a, b) => b.length - a.length).join('|');
+    re = new RegExp(`^${prefix}_(${kinds})_([0-9A-Za-z]{${SECRET_CHARS}})([0-9A-Za-z]{${CHECKSUM_CHARS}})$`);
+    patterns.set(prefix, re);
+  }
+  return re;
+}
+
+/**
+ * Checks a string's shape and checksum, without a database. Returns null for anything that is
+ * not a well-formed Latchkey token. It does NOT say whether the token is live.
+ */
+export function parseToken(value: string, prefix = DEFAULT_TOKEN_PREFIX): ParsedToken | null {
+  if (value.length > 120) return null;
+  const m = patternFor(prefix).exec(value);
+  if (!m) return null;
+  const [, kind, secret, sum] = m as unknown as [string, TokenKind, string, string];
+  if (checksum(`${prefix}_${kind}_${secret}`) !== sum) return null;
+  return { kind, display: `${prefix}_${kind}_${secret.slice(0, DISPLAY_SECRET_CHARS)}` };
+}
+
+/** True when the string looks like a token of this prefix (any kind), checksum aside. */
+export function looksLikeToken(value: string, prefix = DEFAULT_TOKEN_PREFIX): boolean {
+  return value.startsWith(`${prefix}_`);
+}

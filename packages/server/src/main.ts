@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-import { createLogger } from './http/logging.js';
 import { ConfigError, loadConfig } from './config/index.js';
 import { openStorage } from './db/connection.js';
 import { migrate } from './db/migrate.js';
+import { createLogger } from './http/logging.js';
 import { startServer } from './server.js';
 
 const USAGE = `usage: latchkey-server <command>
@@ -48,7 +48,8 @@ async function main(argv: string[]): Promise<number> {
   const running = await startServer(config, log);
   // The two lines a person needs, printed plainly (not as JSON) so they are easy to click.
   process.stdout.write(`\n  Latchkey is running at ${running.url}\n`);
-  if (running.setupLink) process.stdout.write(`  Create the first owner (one-time link): ${running.setupLink}\n`);
+  if (running.setupLink)
+    process.stdout.write(`  Create the first owner (one-time link): ${running.setupLink}\n`);
   process.stdout.write('\n');
 
   const shutdown = (signal: string) => {
@@ -79,7 +80,8 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (err) => {
-    console.error('latchkey: failed to start:', err instanceof Error ? err.message : err);
+    const what = process.argv[2] === 'migrate' ? 'migration failed' : 'failed to start';
+    console.error(`latchkey: ${what}:`, err instanceof Error ? err.message : err);
     process.exit(1);
   },
 );

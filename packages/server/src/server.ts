@@ -11,6 +11,9 @@ import type { App } from './http/types.js';
 import { systemClock } from './lib/clock.js';
 import { createMailer } from './mail/mailer.js';
 
+/** How often a draining server closes connections that have just gone idle. */
+const SHUTDOWN_SWEEP_MS = 50;
+
 export interface Running {
   app: App;
   deps: Deps;
@@ -26,13 +29,23 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
   const { applied } = await migrate(storage.db as never, storage.kind);
   if (applied.length) log.info({ applied }, 'migrations applied');
   const cache = await openCache({ redisUrl: config.redisUrl });
-  const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outboxDir: join(config.dataDir, 'outbox'), log });
+  const mailer = createMailer({
+    smtpUrl: config.smtpUrl,
+    from: config.mailFrom,
+    outboxDir: join(config.dataDir, 'outbox'),
+    log,
+  });
   const deps: Deps = { config, storage, db: storage.db, cache, clock: systemClock, mailer };
   const app = await buildApp(deps, log);
   await app.listen({ port: config.port, host: config.host });
   const setupLink = await issueSetupLink(storage.db, systemClock, config.publicUrl);
   log.info(
-    { storage: storage.kind, cache: cache.kind, mail: mailer.kind, ms: Math.round(performance.now() - started) },
+    {
+      storage: storage.kind,
+      cache: cache.kind,
+      mail: mailer.kind,
+      ms: Math.round(performance.now() - started),
+    },
     `Latchkey listening on ${config.publicUrl}`,
   );
   let closing: Promise<void> | null = null;
@@ -43,7 +56,15 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
     setupLink,
     close: () => {
       closing ??= (async () => {
-        await app.close();
+        // app.close() stops listening, closes idle keep-alive connections and waits for in-flight
+        // requests. A connection whose request finishes during the drain turns idle afterwards and
+        // would hold the close until its keep-alive timeout (5 s): sweep those as they appear.
+        const sweep = setInterval(() => app.server.closeIdleConnections(), SHUTDOWN_SWEEP_MS);
+        try {
+          await app.close();
+        } finally {
+          clearInterval(sweep);
+        }
         mailer.close();
         await cache.close();
         await storage.close();

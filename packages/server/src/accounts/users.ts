@@ -1,10 +1,11 @@
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { type Actor, audit } from '../audit/log.js';
 import type { Db } from '../db/connection.js';
 import type { Database } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';
 import { freeSlug, insertOrg } from '../orgs/queries.js';
+import { slugify, suffixed } from '../orgs/slug.js';
 
 type Executor = Db | Transaction<Database>;
 
@@ -64,14 +65,34 @@ export async function createAccount(trx: Transaction<Database>, clock: Clock, wh
     })
     .execute();
   const orgName = a.orgName ?? `${a.name}'s org`;
-  const org = await insertOrg(trx, clock, { name: orgName, slug: await freeSlug(trx, orgName), ownerId: user.id });
+  const org = await insertOrgRetryingSlug(trx, clock, orgName, user.id);
   const actor = { ...who, actor: `user:${user.id}` };
   await audit(trx, clock, actor, { orgId: null, action: 'user.signup', target: `user:${user.id}`, data: { via: a.via } });
   await audit(trx, clock, actor, { orgId: org.id, action: 'org.created', target: `org:${org.id}`, data: { slug: org.slug } });
   return { user, org };
 }
 
-/** True when the unique index on users.email refused an insert. */
+/**
+ * Inserts an org with a free slug derived from its name. Two transactions can both see a slug
+ * free; the loser's insert hits the unique index, is rolled back to a savepoint and retried with
+ * a suffixed slug, so concurrent sign-ups with one name all succeed.
+ */
+async function insertOrgRetryingSlug(trx: Transaction<Database>, clock: Clock, name: string, ownerId: string) {
+  for (let attempt = 0; ; attempt++) {
+    const slug = attempt === 0 ? await freeSlug(trx, name) : suffixed(slugify(name));
+    await sql`savepoint org_slug`.execute(trx);
+    try {
+      const org = await insertOrg(trx, clock, { name, slug, ownerId });
+      await sql`release savepoint org_slug`.execute(trx);
+      return org;
+    } catch (err) {
+      await sql`rollback to savepoint org_slug`.execute(trx);
+      if (!isUniqueViolation(err) || attempt >= 5) throw err;
+    }
+  }
+}
+
+/** True when a unique index refused an insert. */
 export function isUniqueViolation(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: string }).code === '23505';
 }

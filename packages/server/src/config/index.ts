@@ -149,7 +149,14 @@ function readConfigFile(
   try {
     file = parseToml(readFileSync(path, 'utf8')) as Record<string, unknown>;
   } catch (err) {
-    throw new ConfigError('LATCHKEY_CONFIG', `${path} is not valid TOML: ${(err as Error).message}`);
+    // Only the parser's first line and the position: its code frame quotes the file, and the file
+    // may hold a database password.
+    const e = err as Error & { line?: number; column?: number };
+    const where = typeof e.line === 'number' ? ` (line ${e.line}, column ${e.column ?? '?'})` : '';
+    throw new ConfigError(
+      'LATCHKEY_CONFIG',
+      `${path} is not valid TOML${where}: ${e.message.split('\n')[0]}`,
+    );
   }
   const known = new Set<string>(Object.values(SETTINGS));
   for (const key of Object.keys(file)) {
@@ -160,10 +167,11 @@ function readConfigFile(
   return { file, path };
 }
 
+/** 1–65535. Not 0: an OS-chosen port cannot be known in advance, and PUBLIC_URL must name it. */
 function parsePort(v: string): number {
-  if (!/^\d{1,5}$/.test(v)) throw new ConfigError('PORT', `must be an integer 0–65535 (got "${v}")`);
-  const n = Number(v);
-  if (n > 65535) throw new ConfigError('PORT', `must be an integer 0–65535 (got "${v}")`);
+  const n = /^\d{1,5}$/.test(v) ? Number(v) : Number.NaN;
+  if (!(n >= 1 && n <= 65535))
+    throw new ConfigError('PORT', `must be an integer 1–65535 (got "${v.slice(0, 40)}")`);
   return n;
 }
 

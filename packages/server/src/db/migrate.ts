@@ -25,10 +25,17 @@ export async function migrate(db: Kysely<unknown>, kind: 'pglite' | 'postgres'):
       provider: { getMigrations: async () => MIGRATIONS },
       migrationTableName: 'latchkey_migrations',
       migrationLockTableName: 'latchkey_migrations_lock',
+      // Named explicitly: without it Kysely takes a `latchkey_migrations` table in ANY schema of the
+      // database as ours, and a fresh schema beside a migrated one never gets its own.
+      migrationTableSchema: await currentSchema(db),
     });
     const { error, results } = await migrator.migrateToLatest();
     if (error) throw error instanceof Error ? error : new Error(String(error));
-    return { applied: (results ?? []).filter((r: MigrationResult) => r.status === 'Success').map((r) => r.migrationName) };
+    return {
+      applied: (results ?? [])
+        .filter((r: MigrationResult) => r.status === 'Success')
+        .map((r) => r.migrationName),
+    };
   };
   // PGlite is a single connection owned by this process: nothing to serialise against.
   if (kind === 'pglite') return run();
@@ -40,6 +47,15 @@ export async function migrate(db: Kysely<unknown>, kind: 'pglite' | 'postgres'):
       await sql`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`.execute(conn);
     }
   });
+}
+
+/** The schema unqualified names resolve to (the first existing one on the search_path). */
+async function currentSchema(db: Kysely<unknown>): Promise<string> {
+  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+  const schema = rows[0]?.schema;
+  if (!schema)
+    throw new Error('the database search_path names no existing schema; create it or fix the search_path');
+  return schema;
 }
 
 export function migrationNames(): string[] {

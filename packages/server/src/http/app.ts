@@ -6,13 +6,14 @@ import addFormatsModule from 'ajv-formats';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { accountRoutes } from '../accounts/routes.js';
+import { SESSION_COOKIE } from '../accounts/sessions.js';
 import { auditRoutes } from '../audit/routes.js';
 import type { Deps } from '../deps.js';
 import { orgRoutes } from '../orgs/routes.js';
 import { pageRoutes } from '../pages/routes.js';
 import { authenticate, requirePermission, resolveOrg } from './auth.js';
 import { checkSameOrigin, isUnsafe } from './csrf.js';
-import { ApiError, sendProblem, toApiError } from './errors.js';
+import { ApiError, sendFrameworkError, sendProblem, toApiError } from './errors.js';
 import { redactUrl } from './logging.js';
 import { installMetrics } from './metrics.js';
 import { opsRoutes } from './ops-routes.js';
@@ -39,6 +40,8 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 200 },
+    // Errors Fastify finds before routing (bad percent-encoding, over-long parameters) are problems too.
+    frameworkErrors: sendFrameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema));
   app.decorateRequest('principal', null);
@@ -69,7 +72,11 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
 
   app.addHook('onRequest', async (req) => {
     const cfg = req.routeOptions.config;
-    if (isUnsafe(req.method) && cfg.csrf !== false && req.headers.authorization === undefined) {
+    // A request that a cookie could authenticate, or that carries no credential at all (sign-in
+    // forms), must come from our origin. Only bearer-only requests, which browsers cannot forge
+    // cross-site, skip the check.
+    const cookieBorne = req.cookies[SESSION_COOKIE] !== undefined || req.headers.authorization === undefined;
+    if (isUnsafe(req.method) && cfg.csrf !== false && cookieBorne) {
       checkSameOrigin(req, deps.config.publicOrigin);
     }
     const mode = cfg.auth ?? 'none';

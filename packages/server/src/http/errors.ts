@@ -22,6 +22,7 @@ export const PROBLEMS = {
   slug_taken: { status: 409, title: 'Slug already taken' },
   last_owner: { status: 409, title: 'An organisation needs an owner' },
   payload_too_large: { status: 413, title: 'Payload too large' },
+  uri_too_long: { status: 414, title: 'URI too long' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   rate_limited: { status: 429, title: 'Too many requests' },
   internal_error: { status: 500, title: 'Internal error' },
@@ -50,7 +51,10 @@ export class ApiError extends Error {
   }
 }
 
-export function rateLimited(retryAfterSeconds: number, detail = 'Too many requests; try again later.'): ApiError {
+export function rateLimited(
+  retryAfterSeconds: number,
+  detail = 'Too many requests; try again later.',
+): ApiError {
   return new ApiError('rate_limited', detail, { headers: { 'retry-after': String(retryAfterSeconds) } });
 }
 
@@ -84,6 +88,7 @@ const FASTIFY_CODES: Record<string, ProblemCode> = {
   FST_ERR_CTP_INVALID_TYPE: 'invalid_request',
   FST_ERR_VALIDATION: 'invalid_request',
   FST_ERR_BAD_URL: 'invalid_request',
+  FST_ERR_MAX_PARAM_LENGTH: 'uri_too_long',
   FST_ERR_ASYNC_CONSTRAINT: 'invalid_request',
 };
 
@@ -97,6 +102,15 @@ export function toApiError(err: unknown, req: FastifyRequest): ApiError {
   if (fe.validation) return new ApiError('invalid_request', fe.message);
   const mapped = fe.code ? FASTIFY_CODES[fe.code] : undefined;
   if (mapped) return new ApiError(mapped, mapped === 'invalid_request' ? fe.message : undefined);
+  if (isDataException(err)) {
+    // PostgreSQL refused a value the schemas let through (a NUL byte, a year 0, a malformed id):
+    // the input is bad, not the server. The value itself stays out of the log and the wire.
+    req.log.warn(
+      { sqlstate: (err as { code: string }).code },
+      'the database refused a value from the request',
+    );
+    return new ApiError('invalid_request', 'A value in the request is not valid.');
+  }
   if (err instanceof SyntaxError || fe.statusCode === 400) {
     return new ApiError('invalid_request', 'The request body is not valid.');
   }
@@ -105,4 +119,19 @@ export function toApiError(err: unknown, req: FastifyRequest): ApiError {
   }
   req.log.error({ err }, 'unhandled error');
   return new ApiError('internal_error');
+}
+
+/** SQLSTATE class 22 (data exception), from `pg` or PGlite: a value PostgreSQL cannot store or compare. */
+function isDataException(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { code?: unknown; severity?: unknown };
+  return typeof e.code === 'string' && /^22[0-9A-Z]{3}$/.test(e.code) && typeof e.severity === 'string';
+}
+
+/**
+ * Fastify's `frameworkErrors` option: errors found before routing (a malformed percent-encoding
+ * in the path, an over-long path parameter) answered as problem+json like everything else.
+ */
+export function sendFrameworkError(err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return sendProblem(reply, toApiError(err, req));
 }

@@ -22,6 +22,7 @@ export interface TestServer {
   /** Every log line the server wrote, as raw JSON text. */
   logs: string[];
   outboxDir: string;
+  queries: QueryCounter;
   client(opts?: { ip?: string }): Client;
   close(): Promise<void>;
 }
@@ -31,6 +32,18 @@ export interface TestServerOptions {
   env?: Record<string, string>;
   /** Reuse storage (e.g. to restart an app over the same database). */
   storage?: TestStorage;
+}
+
+/** Counts the queries the app sends to the database (a Kysely plugin on the app's handle). */
+export class QueryCounter {
+  count = 0;
+  transformQuery<T extends { node: unknown }>(args: T): T['node'] {
+    this.count++;
+    return args.node;
+  }
+  async transformResult<T extends { result: unknown }>(args: T): Promise<T['result']> {
+    return args.result;
+  }
 }
 
 /** An in-process Latchkey over fresh storage of the current backend, with its outbox in a temp folder. */
@@ -51,10 +64,11 @@ export async function testServer(opts: TestServerOptions = {}): Promise<TestServ
   const log = createLogger('info', sink);
   const outboxDir = join(dir, 'outbox');
   const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outboxDir, log });
+  const queries = new QueryCounter();
   const deps: Deps = {
     config,
     storage: storage.storage,
-    db: storage.storage.db,
+    db: storage.storage.db.withPlugin(queries as never),
     cache: storage.cache,
     clock: opts.clock ?? systemClock,
     mailer,
@@ -68,6 +82,7 @@ export async function testServer(opts: TestServerOptions = {}): Promise<TestServ
     storage,
     logs,
     outboxDir,
+    queries,
     client: (o = {}) => new Client(app, o.ip ?? `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${++n % 250}`),
     async close() {
       await app.close();

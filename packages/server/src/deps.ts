@@ -1,6 +1,7 @@
 import type { Cache } from './cache/index.js';
 import type { Config } from './config/index.js';
 import type { Db, Storage } from './db/connection.js';
+import type { AuthCache } from './http/auth-cache.js';
 import type { Clock } from './lib/clock.js';
 import type { Mailer } from './mail/mailer.js';
 
@@ -12,4 +13,6 @@ export interface Deps {
   readonly cache: Cache;
   readonly clock: Clock;
   readonly mailer: Mailer;
+  /** This node's credential cache, invalidated across nodes through `cache` pub/sub. */
+  readonly auth: AuthCache;
 }

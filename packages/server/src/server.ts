@@ -7,6 +7,7 @@ import { openStorage } from './db/connection.js';
 import { migrate } from './db/migrate.js';
 import type { Deps } from './deps.js';
 import { buildApp } from './http/app.js';
+import { AuthCache } from './http/auth-cache.js';
 import type { App } from './http/types.js';
 import { systemClock } from './lib/clock.js';
 import { createMailer } from './mail/mailer.js';
@@ -35,7 +36,8 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
     outboxDir: join(config.dataDir, 'outbox'),
     log,
   });
-  const deps: Deps = { config, storage, db: storage.db, cache, clock: systemClock, mailer };
+  const auth = new AuthCache(cache, config.authCacheEntries);
+  const deps: Deps = { config, storage, db: storage.db, cache, clock: systemClock, mailer, auth };
   const app = await buildApp(deps, log);
   await app.listen({ port: config.port, host: config.host });
   const setupLink = await issueSetupLink(storage.db, systemClock, config.publicUrl);

@@ -21,6 +21,7 @@ import { checkPassword, hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_PROBLEM_TEXT
 import { createSession, listSessions, revokeAllSessions, revokeSession } from './sessions.js';
 import { cleanName, createAccount, findUserByEmail, isUniqueViolation, isValidEmail, normalizeEmail } from './users.js';
 import { renderMessage } from '../pages/render.js';
+import { revokeUserPats } from '../tokens/queries.js';
 
 const Password = Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH });
 const SignedIn = Type.Object({ user: UserShape, org: Type.Union([OrgShape, Type.Null()]) });
@@ -134,9 +135,10 @@ export function accountRoutes(app: App, deps: Deps): void {
       await limits.signinFailuresPerAccount.reset(accountKey);
       const org = await firstOrg(user.id);
       const previous = req.principal?.kind === 'session' ? req.principal : null;
+      let ended: string | null = null;
       const s = await db.transaction().execute(async (trx) => {
         // A new session at every sign-in; the one the browser held before (if any) ends.
-        if (previous?.user && previous.sessionId) await revokeSession(trx, clock, previous.user.id, previous.sessionId);
+        if (previous?.user && previous.sessionId) ended = await revokeSession(trx, clock, previous.user.id, previous.sessionId);
         const created = await createSession(trx, clock, { userId: user.id, orgId: org?.id ?? null, ip: who.ip, userAgent: who.userAgent });
         await audit(trx, clock, { ...who, actor: `user:${user.id}` }, {
           orgId: null,
@@ -146,6 +148,7 @@ export function accountRoutes(app: App, deps: Deps): void {
         });
         return created;
       });
+      if (ended) await deps.auth.changed({ token: ended });
       setSessionCookie(reply, config, s.token);
       return { user: { id: user.id, email: user.email, name: user.name }, org };
     },
@@ -244,10 +247,12 @@ export function accountRoutes(app: App, deps: Deps): void {
     async (req, reply) => {
       const p = req.principal;
       if (p?.kind === 'session' && p.user && p.sessionId) {
-        await db.transaction().execute(async (trx) => {
-          await revokeSession(trx, clock, p.user!.id, p.sessionId!);
+        const ended = await db.transaction().execute(async (trx) => {
+          const hash = await revokeSession(trx, clock, p.user!.id, p.sessionId!);
           await audit(trx, clock, actorOf(req), { orgId: null, action: 'user.signout', target: `session:${p.sessionId}` });
+          return hash;
         });
+        if (ended) await deps.auth.changed({ token: ended });
       }
       clearSessionCookie(reply, config);
       return reply.code(204).send(null);
@@ -313,11 +318,12 @@ export function accountRoutes(app: App, deps: Deps): void {
     async (req, reply) => {
       const user = userOf(req);
       const revoked = await db.transaction().execute(async (trx) => {
-        const ok = await revokeSession(trx, clock, user.id, req.params.id);
-        if (ok) await audit(trx, clock, actorOf(req), { orgId: null, action: 'session.revoked', target: `session:${req.params.id}` });
-        return ok;
+        const hash = await revokeSession(trx, clock, user.id, req.params.id);
+        if (hash) await audit(trx, clock, actorOf(req), { orgId: null, action: 'session.revoked', target: `session:${req.params.id}` });
+        return hash;
       });
       if (!revoked) throw new ApiError('not_found', 'No such session.');
+      await deps.auth.changed({ token: revoked });
       if (req.params.id === req.principal?.sessionId) clearSessionCookie(reply, config);
       return reply.code(204).send(null);
     },
@@ -355,15 +361,18 @@ export function accountRoutes(app: App, deps: Deps): void {
         await trx.updateTable('users').set({ password_hash: hash, updated_at: clock.now() }).where('id', '=', user.id).execute();
         // Every session ends, this one included; the caller gets a fresh one.
         const revoked = await revokeAllSessions(trx, clock, user.id);
+        // Personal access tokens act as the person: a new password ends them too.
+        const pats = await revokeUserPats(trx, clock, user.id, 'password_changed');
         const s = await createSession(trx, clock, {
           userId: user.id,
           orgId: req.principal?.defaultOrgId ?? null,
           ip: who.ip,
           userAgent: who.userAgent,
         });
-        await audit(trx, clock, who, { orgId: null, action: 'user.password_changed', target: `user:${user.id}`, data: { revoked_sessions: revoked } });
+        await audit(trx, clock, who, { orgId: null, action: 'user.password_changed', target: `user:${user.id}`, data: { revoked_sessions: revoked, revoked_tokens: pats.map((p) => p.prefix) } });
         return { revoked, token: s.token };
       });
+      await deps.auth.changed({ user: user.id });
       if (req.principal?.kind === 'session') setSessionCookie(reply, config, out.token);
       return { revoked_sessions: out.revoked };
     },

@@ -18,6 +18,7 @@ export interface SessionUser {
   name: string;
   orgId: string | null;
   lastSeenAt: Date;
+  expiresAt: Date;
 }
 
 export interface NewSession {
@@ -59,6 +60,7 @@ export async function findSession(db: Db, clock: Clock, token: string): Promise<
       'sessions.id as session_id',
       'sessions.org_id',
       'sessions.last_seen_at',
+      'sessions.expires_at',
       'users.id as user_id',
       'users.email',
       'users.name',
@@ -78,6 +80,7 @@ export async function findSession(db: Db, clock: Clock, token: string): Promise<
     name: row.name,
     orgId: row.org_id,
     lastSeenAt: row.last_seen_at,
+    expiresAt: row.expires_at,
   };
 }
 
@@ -93,16 +96,17 @@ export async function listSessions(db: Db, clock: Clock, userId: string) {
     .execute();
 }
 
-/** Revokes one of the user's sessions; returns false when it is not theirs or already gone. */
-export async function revokeSession(db: Executor, clock: Clock, userId: string, sessionId: string) {
-  const res = await db
+/** Revokes one of the user's sessions; returns its hash (for cache invalidation), or null when it is not theirs or already gone. */
+export async function revokeSession(db: Executor, clock: Clock, userId: string, sessionId: string): Promise<string | null> {
+  const row = await db
     .updateTable('sessions')
     .set({ revoked_at: clock.now() })
     .where('id', '=', sessionId)
     .where('user_id', '=', userId)
     .where('revoked_at', 'is', null)
+    .returning('token_hash')
     .executeTakeFirst();
-  return res.numUpdatedRows > 0n;
+  return row?.token_hash ?? null;
 }
 
 export async function revokeAllSessions(db: Executor, clock: Clock, userId: string) {

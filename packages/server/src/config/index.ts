@@ -25,6 +25,12 @@ export interface Config {
   readonly adminToken: string | null;
   readonly logLevel: LogLevel;
   readonly trustProxy: boolean;
+  /** The first part of every Latchkey token (`lk` → `lk_pat_…`). */
+  readonly tokenPrefix: string;
+  /** Bearer key a secret scanner uses to report leaked tokens; null disables reporting. */
+  readonly tokenScannerKey: string | null;
+  /** Entries in each node's credential cache; 0 disables the cache. */
+  readonly authCacheEntries: number;
   /** Path of the TOML file that was read, if any. */
   readonly configFile: string | null;
   /** Development defaults in effect; announced in the start-up log. */
@@ -57,6 +63,9 @@ const SETTINGS = {
   ADMIN_TOKEN: 'admin_token',
   LOG_LEVEL: 'log_level',
   TRUST_PROXY: 'trust_proxy',
+  TOKEN_PREFIX: 'token_prefix',
+  TOKEN_SCANNER_KEY: 'token_scanner_key',
+  AUTH_CACHE_ENTRIES: 'auth_cache_entries',
 } as const;
 type SettingName = keyof typeof SETTINGS;
 
@@ -114,6 +123,17 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
   }
   const trustProxy = parseBool('TRUST_PROXY', raw('TRUST_PROXY') ?? 'false');
+  const tokenPrefix = raw('TOKEN_PREFIX') ?? 'lk';
+  if (!/^[a-z][a-z0-9]{1,9}$/.test(tokenPrefix)) {
+    throw new ConfigError('TOKEN_PREFIX', 'must be 2–10 lowercase letters or digits, starting with a letter');
+  }
+  const tokenScannerKey = raw('TOKEN_SCANNER_KEY') ?? null;
+  if (tokenScannerKey !== null && tokenScannerKey.length < ADMIN_TOKEN_MIN_LENGTH) {
+    throw new ConfigError('TOKEN_SCANNER_KEY', `must be at least ${ADMIN_TOKEN_MIN_LENGTH} characters`);
+  }
+  const cacheRaw = raw('AUTH_CACHE_ENTRIES') ?? '10000';
+  if (!/^\d{1,7}$/.test(cacheRaw)) throw new ConfigError('AUTH_CACHE_ENTRIES', 'must be an integer 0–9999999 (0 disables)');
+  const authCacheEntries = Number(cacheRaw);
 
   const href = publicUrl.href.replace(/\/+$/, '');
   return Object.freeze({
@@ -130,6 +150,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     adminToken,
     logLevel,
     trustProxy,
+    tokenPrefix,
+    tokenScannerKey,
+    authCacheEntries,
     configFile,
     devDefaults: Object.freeze(devDefaults),
   });

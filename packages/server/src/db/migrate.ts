@@ -1,9 +1,11 @@
 import { type Kysely, type Migration, type MigrationResult, Migrator, sql } from 'kysely';
 import * as core from './migrations/2026-11-24T0000-core.js';
+import * as apiTokens from './migrations/2026-11-24T0100-api-tokens.js';
 
 /** Every migration, in order. Names are date-prefixed and never change once shipped. */
 const MIGRATIONS: Record<string, Migration> = {
   '2026-11-24T0000-core': core,
+  '2026-11-24T0100-api-tokens': apiTokens,
 };
 
 // An arbitrary constant: the advisory lock key that serialises migrations across nodes.

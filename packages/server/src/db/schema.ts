@@ -84,6 +84,28 @@ export interface SetupTokensTable {
   created_at: Timestamp;
 }
 
+export type ApiTokenKind = 'pat' | 'svc' | 'org' | 'svc_agent';
+
+export interface ApiTokensTable {
+  id: string;
+  kind: ApiTokenKind;
+  token_hash: string;
+  prefix: string;
+  name: string | null;
+  /** JSON array of scope strings; null = everything the holder's role allows. */
+  scopes: ColumnType<string[] | null, string | null, string | null>;
+  user_id: string | null;
+  org_id: string | null;
+  role: Role | null;
+  created_by: string;
+  created_by_user: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+  revoked_reason: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   orgs: OrgsTable;
@@ -93,6 +115,7 @@ export interface Database {
   invitations: InvitationsTable;
   audit_events: AuditEventsTable;
   setup_tokens: SetupTokensTable;
+  api_tokens: ApiTokensTable;
 }
 
 export type User = Selectable<UsersTable>;

@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { accountRoutes } from '../accounts/routes.js';
 import { SESSION_COOKIE } from '../accounts/sessions.js';
@@ -11,7 +11,20 @@ import { auditRoutes } from '../audit/routes.js';
 import type { Deps } from '../deps.js';
 import { orgRoutes } from '../orgs/routes.js';
 import { pageRoutes } from '../pages/routes.js';
-import { authenticate, requirePermission, resolveOrg } from './auth.js';
+import { leakRoutes } from '../tokens/leaks.js';
+import { tokenAuthenticator } from '../tokens/authenticate.js';
+import { tokenRoutes } from '../tokens/routes.js';
+import { audit } from '../audit/log.js';
+import {
+  adminTokenAuthenticator,
+  type Authenticator,
+  authenticate,
+  requirePermission,
+  requireScope,
+  resolveOrg,
+  sessionAuthenticator,
+} from './auth.js';
+import { actorOf } from './request.js';
 import { checkSameOrigin, isUnsafe } from './csrf.js';
 import { ApiError, sendFrameworkError, sendProblem, toApiError } from './errors.js';
 import { redactUrl } from './logging.js';
@@ -68,6 +81,25 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
       },
     },
   });
+  /**
+   * The authentication tiers, in their documented order: 1. session cookie, 2. Latchkey tokens
+   * (lk_org_, lk_pat_, lk_svc_, lk_svc_agent_), 3. OAuth access tokens for Latchkey's own API,
+   * 4. ADMIN_TOKEN. The first that recognises the credential decides; an unrecognised credential
+   * is a 401, never anonymous access.
+   */
+  const tiers: Authenticator[] = [sessionAuthenticator, tokenAuthenticator(), adminTokenAuthenticator];
+  await deps.auth.start();
+  app.addHook('onClose', async () => deps.auth.stop());
+
+  /** Every use of the break-glass ADMIN_TOKEN is on the record, allowed or not. */
+  const auditBreakGlass = (req: FastifyRequest) =>
+    audit(deps.db, deps.clock, actorOf(req), {
+      orgId: req.org?.id ?? null,
+      action: 'admin_token.used',
+      target: null,
+      data: { method: req.method, route: req.routeOptions.url ?? null },
+    });
+
   const metrics = installMetrics(app as unknown as FastifyInstance);
 
   app.addHook('onRequest', async (req) => {
@@ -81,7 +113,7 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
     }
     const mode = cfg.auth ?? 'none';
     if (mode === 'none') return;
-    const principal = await authenticate(req, deps);
+    const principal = await authenticate(req, deps, tiers);
     if (!principal) {
       if (mode === 'optional') return;
       throw new ApiError('unauthorized', 'Sign in or send a bearer token.', {
@@ -89,9 +121,18 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
       });
     }
     req.principal = principal;
+    if (mode !== 'optional') {
+      if (cfg.scope) requireScope(principal, cfg.scope);
+      const header = req.headers['x-org-id'];
+      try {
+        req.org = await resolveOrg(deps, principal, Array.isArray(header) ? header[0] : header);
+      } finally {
+        if (principal.kind === 'admin-token') await auditBreakGlass(req);
+      }
+    } else if (principal.kind === 'admin-token') {
+      await auditBreakGlass(req);
+    }
     if (mode === 'optional') return;
-    const header = req.headers['x-org-id'];
-    req.org = await resolveOrg(deps.db, principal, Array.isArray(header) ? header[0] : header);
     if (mode === 'org') {
       if (!req.org) throw new ApiError('org_required', 'Name the organisation with the x-org-id header.');
       if (cfg.permission) requirePermission(req.org, principal, cfg.permission);
@@ -114,6 +155,8 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
   accountRoutes(app, deps);
   orgRoutes(app, deps);
   auditRoutes(app, deps);
+  tokenRoutes(app, deps);
+  leakRoutes(app, deps);
   await app.register(async (scope) => pageRoutes(scope as unknown as App, deps));
   return app;
 }

@@ -1,19 +1,21 @@
 import type { FastifyRequest } from 'fastify';
 import { findSession, SESSION_COOKIE } from '../accounts/sessions.js';
-import type { Db } from '../db/connection.js';
 import type { Deps } from '../deps.js';
-import { safeEqual, UUID_RE } from '../lib/secrets.js';
+import { safeEqual, sha256Hex, UUID_RE } from '../lib/secrets.js';
+import { listUserOrgs } from '../orgs/queries.js';
 import { type Permission, type Role, roleAllows } from '../orgs/roles.js';
 import { ApiError } from './errors.js';
 
+export type CredentialKind = 'session' | 'pat' | 'svc' | 'org' | 'svc_agent' | 'admin-token';
+
 /** Who is calling. Built by the first authenticator that recognises the request's credential. */
 export interface Principal {
-  readonly kind: 'session' | 'admin-token';
+  readonly kind: CredentialKind;
   /** The person behind the credential; null for credentials that are not a person. */
   readonly user: { readonly id: string; readonly email: string; readonly name: string } | null;
   readonly sessionId: string | null;
-  /** The org a credential is bound to: it may act in no other. */
-  readonly boundOrgId: string | null;
+  /** Org-bound credentials (service tokens, org keys): the one org they act in, and their role there. */
+  readonly boundOrg: OrgContext | null;
   /** The org used when the request names none (a session's current org). */
   readonly defaultOrgId: string | null;
   /** null: everything the role allows. */
@@ -22,7 +24,7 @@ export interface Principal {
   readonly prefix: string | null;
   /** How the audit log names this caller. */
   readonly actor: string;
-  /** True for break-glass credentials that act as owner in any org. */
+  /** Break-glass credentials act as owner in any org. */
   readonly superuser: boolean;
 }
 
@@ -34,47 +36,17 @@ export interface OrgContext {
 }
 
 /**
- * The documented order of authentication tiers. Each returns a principal, null (not my kind of
- * credential) or throws 401 (my kind, but invalid). The first non-null wins.
+ * An authentication tier. Returns a principal, null (not my kind of credential) or throws 401
+ * (my kind, but not valid). `authenticate` tries the tiers in their documented order.
  */
 export type Authenticator = (req: FastifyRequest, deps: Deps) => Promise<Principal | null>;
 
-const sessionCookie: Authenticator = async (req, deps) => {
-  const token = req.cookies[SESSION_COOKIE];
-  if (!token) return null;
-  const s = await findSession(deps.db, deps.clock, token);
-  // A stale cookie is no credential at all; the route decides whether one is needed.
-  if (!s) return null;
-  return {
-    kind: 'session',
-    user: { id: s.userId, email: s.email, name: s.name },
-    sessionId: s.sessionId,
-    boundOrgId: null,
-    defaultOrgId: s.orgId,
-    scopes: null,
-    prefix: null,
-    actor: `user:${s.userId}`,
-    superuser: false,
-  };
-};
-
-const adminToken: Authenticator = async (req, deps) => {
-  const bearer = bearerToken(req);
-  if (!bearer || !deps.config.adminToken || !safeEqual(bearer, deps.config.adminToken)) return null;
-  return {
-    kind: 'admin-token',
-    user: null,
-    sessionId: null,
-    boundOrgId: null,
-    defaultOrgId: null,
-    scopes: null,
-    prefix: null,
-    actor: 'admin-token',
-    superuser: true,
-  };
-};
-
-export const AUTHENTICATORS: Authenticator[] = [sessionCookie, adminToken];
+/** Every invalid credential — unknown, revoked, expired, malformed — answers exactly this. */
+export function invalidCredential(): ApiError {
+  return new ApiError('unauthorized', 'The credential is not valid.', {
+    headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+  });
+}
 
 export function bearerToken(req: FastifyRequest): string | null {
   const h = req.headers.authorization;
@@ -83,69 +55,131 @@ export function bearerToken(req: FastifyRequest): string | null {
   return m ? m[1]! : null;
 }
 
-export async function authenticate(req: FastifyRequest, deps: Deps): Promise<Principal | null> {
-  for (const a of AUTHENTICATORS) {
-    const p = await a(req, deps);
+/** Tier 1: the browser session cookie. A stale cookie is no credential (the route decides). */
+export const sessionAuthenticator: Authenticator = async (req, deps) => {
+  const token = req.cookies[SESSION_COOKIE];
+  if (!token || token.length > 100) return null;
+  const hash = sha256Hex(token);
+  let cred = deps.auth.credential(hash);
+  if (cred === undefined) {
+    const generation = deps.auth.generation();
+    const s = await findSession(deps.db, deps.clock, token);
+    cred = s
+      ? {
+          id: s.sessionId,
+          expiresAt: s.expiresAt.getTime(),
+          boundOrg: null,
+          principal: {
+            kind: 'session',
+            user: { id: s.userId, email: s.email, name: s.name },
+            sessionId: s.sessionId,
+            boundOrg: null,
+            defaultOrgId: s.orgId,
+            scopes: null,
+            prefix: null,
+            actor: `user:${s.userId}`,
+            superuser: false,
+          },
+        }
+      : null;
+    deps.auth.putCredential(hash, cred, generation);
+  }
+  if (!cred || (cred.expiresAt !== null && cred.expiresAt <= deps.clock.now().getTime())) return null;
+  return cred.principal;
+};
+
+/** Last tier: the ADMIN_TOKEN break-glass credential, compared in constant time. */
+export const adminTokenAuthenticator: Authenticator = async (req, deps) => {
+  const bearer = bearerToken(req);
+  if (!bearer || !deps.config.adminToken || !safeEqual(bearer, deps.config.adminToken)) return null;
+  return {
+    kind: 'admin-token',
+    user: null,
+    sessionId: null,
+    boundOrg: null,
+    defaultOrgId: null,
+    scopes: null,
+    prefix: null,
+    actor: 'admin-token',
+    superuser: true,
+  };
+};
+
+/** Runs the tiers in order. A credential nobody recognises is a 401, never anonymous access. */
+export async function authenticate(req: FastifyRequest, deps: Deps, tiers: readonly Authenticator[]): Promise<Principal | null> {
+  for (const tier of tiers) {
+    const p = await tier(req, deps);
     if (p) return p;
   }
-  if (req.headers.authorization !== undefined) {
-    throw new ApiError('unauthorized', 'The credential is not valid.', {
-      headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
-    });
-  }
+  if (req.headers.authorization !== undefined) throw invalidCredential();
   return null;
 }
 
 const ORG_FORBIDDEN = 'You cannot act in this organisation.';
+
+/** A person's orgs and roles: from the node's cache, else the database. */
+export async function membershipsOf(deps: Deps, userId: string): Promise<OrgContext[]> {
+  const cached = deps.auth.memberships(userId);
+  if (cached) return cached;
+  const generation = deps.auth.generation();
+  const rows = await listUserOrgs(deps.db, userId);
+  const orgs = rows.map((r) => ({ id: r.id, slug: r.slug, name: r.name, role: r.role }));
+  deps.auth.putMemberships(userId, orgs, generation);
+  return orgs;
+}
+
+const matches = (org: OrgContext, ref: string) => org.id === ref.toLowerCase() || org.slug === ref;
 
 /**
  * Resolves the org a request acts in: the x-org-id header (id or slug), else the credential's
  * bound org, else its default org. An org the caller cannot act in answers the same 403 whether
  * or not it exists, so org ids cannot be probed.
  */
-export async function resolveOrg(
-  db: Db,
-  principal: Principal,
-  header: string | undefined,
-): Promise<OrgContext | null> {
+export async function resolveOrg(deps: Deps, principal: Principal, header: string | undefined): Promise<OrgContext | null> {
   const named = header?.trim() || null;
-  if (named !== null) {
-    const org = await lookupOrg(db, named, principal);
+  if (principal.boundOrg) {
+    if (named !== null && !matches(principal.boundOrg, named)) throw new ApiError('org_forbidden', ORG_FORBIDDEN);
+    return principal.boundOrg;
+  }
+  if (principal.superuser) {
+    if (named === null) return null;
+    const org = named.length <= 100 ? await findOrg(deps, named) : undefined;
     if (!org) throw new ApiError('org_forbidden', ORG_FORBIDDEN);
-    if (principal.boundOrgId && principal.boundOrgId !== org.id) throw new ApiError('org_forbidden', ORG_FORBIDDEN);
+    return { ...org, role: 'owner' };
+  }
+  if (!principal.user) {
+    if (named !== null) throw new ApiError('org_forbidden', ORG_FORBIDDEN);
+    return null;
+  }
+  const orgs = await membershipsOf(deps, principal.user.id);
+  if (named !== null) {
+    const org = orgs.find((o) => matches(o, named));
+    if (!org) throw new ApiError('org_forbidden', ORG_FORBIDDEN);
     return org;
   }
-  const fallback = principal.boundOrgId ?? principal.defaultOrgId;
-  if (!fallback) return null;
-  const org = await lookupOrg(db, fallback, principal);
-  if (!org && principal.boundOrgId) throw new ApiError('org_forbidden', ORG_FORBIDDEN);
-  // A session whose current org the user has since left simply has no current org.
-  return org;
+  // A session whose current org the person has since left simply has no current org.
+  return principal.defaultOrgId ? (orgs.find((o) => o.id === principal.defaultOrgId) ?? null) : null;
 }
 
-async function lookupOrg(db: Db, ref: string, principal: Principal): Promise<OrgContext | null> {
-  if (ref.length > 100) return null;
+async function findOrg(deps: Deps, ref: string) {
   const byId = UUID_RE.test(ref);
-  const userId = principal.user?.id ?? null;
-  const row = await db
+  return deps.db
     .selectFrom('orgs')
-    .leftJoin('memberships', (j) =>
-      j.onRef('memberships.org_id', '=', 'orgs.id').on('memberships.user_id', '=', userId ?? '00000000-0000-0000-0000-000000000000'),
-    )
-    .select(['orgs.id', 'orgs.slug', 'orgs.name', 'memberships.role'])
-    .where(byId ? 'orgs.id' : 'orgs.slug', '=', byId ? ref.toLowerCase() : ref)
+    .select(['id', 'slug', 'name'])
+    .where(byId ? 'id' : 'slug', '=', byId ? ref.toLowerCase() : ref)
     .executeTakeFirst();
-  if (!row) return null;
-  const role: Role | null = principal.superuser ? 'owner' : (row.role ?? null);
-  if (!role) return null;
-  return { id: row.id, slug: row.slug, name: row.name, role };
 }
 
+/** Effective permission = the role in the org ∩ the credential's scopes. */
 export function requirePermission(org: OrgContext, principal: Principal, permission: Permission): void {
   if (!roleAllows(org.role, permission)) {
     throw new ApiError('forbidden', `The ${org.role} role may not do this.`);
   }
-  if (principal.scopes !== null && !principal.scopes.includes(permission)) {
-    throw new ApiError('forbidden', 'The credential does not carry the scope this needs.');
+  requireScope(principal, permission);
+}
+
+export function requireScope(principal: Principal, scope: string): void {
+  if (principal.scopes !== null && !principal.scopes.includes(scope)) {
+    throw new ApiError('forbidden', `The credential lacks the ${scope} scope.`, { extra: { scope } });
   }
 }

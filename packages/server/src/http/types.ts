@@ -30,6 +30,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     auth?: AuthMode;
     permission?: Permission;
+    /** A scope a scoped credential must carry for a person-level route (e.g. `orgs:create`). */
+    scope?: string;
     /** Origin check on unsafe cookie-borne requests; only OAuth's bearer/client-auth routes opt out. */
     csrf?: boolean;
   }

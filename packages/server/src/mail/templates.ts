@@ -61,3 +61,26 @@ ${button(m.link, 'Accept invitation')}<p>The invitation is valid for ${m.days} d
     ),
   };
 }
+
+export interface TokenLeakMail {
+  to: string;
+  prefix: string;
+  name: string | null;
+  url: string | null;
+}
+
+/** Tells a token's owner that it was found in public and has been revoked. */
+export function tokenLeakEmail(m: TokenLeakMail): Message {
+  const label = m.name ? `"${plain(m.name, 100)}" (${m.prefix}…)` : `${m.prefix}…`;
+  const where = m.url ? `\n\nWhere it was found: ${plain(m.url, 500)}` : '';
+  return {
+    to: m.to,
+    subject: `A Latchkey token was exposed and has been revoked (${m.prefix}…)`,
+    text: `A secret scanner reported your Latchkey token ${label} in a public place. It has been revoked and no longer works.${where}\n\nMint a new token if you still need one, and remove the old one from where it was published.\n`,
+    html: layout(
+      'A token was exposed and revoked',
+      `<p>A secret scanner reported your Latchkey token <code>${escapeHtml(label)}</code> in a public place. It has been revoked and no longer works.</p>
+${m.url ? `<p>Where it was found: ${escapeHtml(plain(m.url, 500))}</p>` : ''}<p>Mint a new token if you still need one, and remove the old one from where it was published.</p>`,
+    ),
+  };
+}

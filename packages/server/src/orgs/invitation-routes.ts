@@ -189,7 +189,7 @@ export function invitationRoutes(app: App, deps: Deps): void {
   app.post(
     '/api/v1/invitations/accept',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', scope: 'account:write' },
       schema: {
         tags: ['invitations'],
         body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
@@ -199,7 +199,10 @@ export function invitationRoutes(app: App, deps: Deps): void {
     async (req) => {
       const user = userOf(req);
       const out = await db.transaction().execute((trx) => acceptInvitation(trx, clock, actorOf(req), req.body.token, user));
-      if (out.ok) return { org: out.org };
+      if (out.ok) {
+        await deps.auth.changed({ user: user.id });
+        return { org: out.org };
+      }
       switch (out.reason) {
         case 'invalid':
           throw new ApiError('invalid_token', 'The invitation is invalid, expired or already used.');

@@ -13,7 +13,8 @@ export type Permission =
   | 'members:manage'
   | 'invitations:manage'
   | 'audit:read'
-  | 'billing:read';
+  | 'billing:read'
+  | 'tokens:manage';
 
 const ADMIN: readonly Permission[] = [
   'org:read',
@@ -23,6 +24,7 @@ const ADMIN: readonly Permission[] = [
   'invitations:manage',
   'audit:read',
   'billing:read',
+  'tokens:manage',
 ];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {

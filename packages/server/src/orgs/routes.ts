@@ -4,6 +4,7 @@ import { cleanName } from '../accounts/users.js';
 import type { Deps } from '../deps.js';
 import { ApiError } from '../http/errors.js';
 import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';
+import { membershipsOf } from '../http/auth.js';
 import { actorOf, orgOf, principalOf, userOf } from '../http/request.js';
 import { Name, OrgShape, RoleShape, Timestamp, UserShape, Uuid } from '../http/shapes.js';
 import type { App } from '../http/types.js';
@@ -52,7 +53,7 @@ export function orgRoutes(app: App, deps: Deps): void {
     },
     async (req) => {
       const p = principalOf(req);
-      const orgs = p.user ? await listUserOrgs(db, p.user.id) : [];
+      const orgs = p.user ? await membershipsOf(deps, p.user.id) : [];
       return {
         user: p.user,
         org: req.org,
@@ -69,7 +70,7 @@ export function orgRoutes(app: App, deps: Deps): void {
   app.patch(
     '/api/v1/me',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', scope: 'account:write' },
       schema: { tags: ['me'], body: Type.Object({ name: Name }, { additionalProperties: false }), response: { 200: UserShape } },
     },
     async (req) => {
@@ -80,6 +81,7 @@ export function orgRoutes(app: App, deps: Deps): void {
         await trx.updateTable('users').set({ name, updated_at: clock.now() }).where('id', '=', user.id).execute();
         await audit(trx, clock, actorOf(req), { orgId: null, action: 'user.updated', target: `user:${user.id}`, data: { fields: ['name'] } });
       });
+      await deps.auth.changed({ user: user.id });
       return { ...user, name };
     },
   );
@@ -87,7 +89,7 @@ export function orgRoutes(app: App, deps: Deps): void {
   app.post(
     '/api/v1/orgs',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', scope: 'orgs:create' },
       schema: {
         tags: ['orgs'],
         body: Type.Object({ name: Name, slug: Type.Optional(Slug) }, { additionalProperties: false }),
@@ -106,6 +108,7 @@ export function orgRoutes(app: App, deps: Deps): void {
           await audit(trx, clock, actorOf(req), { orgId: o.id, action: 'org.created', target: `org:${o.id}`, data: { slug: o.slug } });
           return o;
         });
+        await deps.auth.changed({ user: user.id });
         return reply.code(201).send({ id: org.id, slug: org.slug, name: org.name, role: 'owner' });
       } catch (err) {
         if (isUniqueViolation(err)) throw new ApiError('slug_taken', 'This slug is taken.');
@@ -156,6 +159,7 @@ export function orgRoutes(app: App, deps: Deps): void {
           });
           return updated;
         });
+        await deps.auth.changed({ org: org.id });
         return { id: row.id, slug: row.slug, name: row.name, role: org.role, created_at: row.created_at.toISOString() };
       } catch (err) {
         if (isUniqueViolation(err)) throw new ApiError('slug_taken', 'This slug is taken.');
@@ -174,6 +178,8 @@ export function orgRoutes(app: App, deps: Deps): void {
         await audit(trx, clock, actorOf(req), { orgId: org.id, action: 'org.deleted', target: `org:${org.id}`, data: { slug: org.slug, name: org.name } });
         await trx.deleteFrom('orgs').where('id', '=', org.id).execute();
       });
+      // Its members' memberships and every token bound to it end on every node.
+      await deps.auth.changed({ org: org.id });
       return reply.code(204).send(null);
     },
   );
@@ -237,6 +243,7 @@ export function orgRoutes(app: App, deps: Deps): void {
         await setRole(trx, org.id, target, role);
         await audit(trx, clock, actorOf(req), { orgId: org.id, action: 'member.role_changed', target: `user:${target}`, data: { from: m.role, to: role } });
       });
+      await deps.auth.changed({ user: target });
       return { user_id: target, role };
     },
   );
@@ -267,6 +274,7 @@ export function orgRoutes(app: App, deps: Deps): void {
           data: { role: m.role },
         });
       });
+      await deps.auth.changed({ user: target });
       return reply.code(204).send(null);
     },
   );
@@ -299,6 +307,8 @@ export function orgRoutes(app: App, deps: Deps): void {
           data: { from: me.id, to: target, target_previous_role: m.role },
         });
       });
+      await deps.auth.changed({ user: target });
+      await deps.auth.changed({ user: me.id });
       return { owner: target, previous_owner_role: 'admin' as const };
     },
   );

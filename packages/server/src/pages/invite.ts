@@ -88,6 +88,7 @@ export function inviteRoutes(app: App, deps: Deps): void {
         const msg = out.reason === 'already_member' ? 'You are already a member of this organisation.' : out.reason === 'wrong_email' ? 'This invitation was sent to another email address.' : INVALID;
         return reply.code(out.reason === 'wrong_email' ? 403 : 400).send(renderMessage('Invitation', msg));
       }
+      await deps.auth.changed({ user: sessionUser.id });
       return reply.redirect('/', 303);
     }
 
@@ -112,6 +113,7 @@ export function inviteRoutes(app: App, deps: Deps): void {
         return s.token;
       });
       if (!result) return reply.code(400).send(renderMessage('Invitation not valid', INVALID));
+      await deps.auth.changed({ user: existing.id });
       setSessionCookie(reply, config, result);
       return reply.redirect('/', 303);
     }

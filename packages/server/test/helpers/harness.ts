@@ -7,6 +7,7 @@ import { simpleParser } from 'mailparser';
 import { loadConfig } from '../../src/config/index.js';
 import type { Deps } from '../../src/deps.js';
 import { buildApp } from '../../src/http/app.js';
+import { AuthCache } from '../../src/http/auth-cache.js';
 import { createLogger } from '../../src/http/logging.js';
 import type { App } from '../../src/http/types.js';
 import { type Clock, systemClock } from '../../src/lib/clock.js';
@@ -72,6 +73,7 @@ export async function testServer(opts: TestServerOptions = {}): Promise<TestServ
     cache: storage.cache,
     clock: opts.clock ?? systemClock,
     mailer,
+    auth: new AuthCache(storage.cache, config.authCacheEntries, () => (opts.clock ?? systemClock).now().getTime()),
   };
   const app = await buildApp(deps, log);
   await app.ready();

@@ -277,8 +277,10 @@ export function sampleOf(s: JsonSchema | undefined, key = ''): unknown {
       return typeof s.minimum === 'number' ? s.minimum : 1;
     case 'boolean':
       return true;
-    case 'array':
-      return [];
+    case 'array': {
+      const min = typeof s.minItems === 'number' ? s.minItems : 0;
+      return Array.from({ length: min }, () => sampleOf(s.items as JsonSchema | undefined, key));
+    }
     default:
       return null;
   }

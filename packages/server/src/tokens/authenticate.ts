@@ -1,0 +1,70 @@
+import type { FastifyRequest } from 'fastify';
+import type { Deps } from '../deps.js';
+import type { Authenticator, Principal } from '../http/auth.js';
+import { bearerToken, invalidCredential } from '../http/auth.js';
+import type { CachedCredential } from '../http/auth-cache.js';
+import { MINUTE } from '../lib/clock.js';
+import { hashToken, parseToken } from './format.js';
+import { findLiveToken, touchLastUsed } from './queries.js';
+
+/** last_used_at is written at most this often per token, off the request path. */
+export const LAST_USED_INTERVAL_MS = MINUTE;
+
+/** Latchkey API tokens handled by this tier; OAuth access tokens (`at`) belong to the next one. */
+const KINDS = new Set(['pat', 'svc', 'org', 'svc_agent']);
+
+/**
+ * Tier 2: Latchkey tokens. Shape and checksum first (a malformed or mistyped token never reaches
+ * the database), then the node's cache, then one indexed lookup by hash on live rows.
+ */
+export function tokenAuthenticator(): Authenticator {
+  const lastWrite = new Map<string, number>();
+
+  const touch = (deps: Deps, id: string, req: FastifyRequest) => {
+    const now = deps.clock.now();
+    const prev = lastWrite.get(id) ?? 0;
+    if (now.getTime() - prev < LAST_USED_INTERVAL_MS) return;
+    if (lastWrite.size > 50_000) lastWrite.clear();
+    lastWrite.set(id, now.getTime());
+    touchLastUsed(deps.db, id, now).catch((err: Error) => req.log.warn({ err: err.message }, 'could not record token use'));
+  };
+
+  return async (req, deps) => {
+    const bearer = bearerToken(req);
+    const prefix = deps.config.tokenPrefix;
+    if (!bearer || !bearer.startsWith(`${prefix}_`)) return null;
+    const parsed = parseToken(bearer, prefix);
+    if (!parsed) throw invalidCredential();
+    if (!KINDS.has(parsed.kind)) return null;
+    const hash = hashToken(bearer);
+    let cred = deps.auth.credential(hash);
+    if (cred === undefined) {
+      const generation = deps.auth.generation();
+      cred = await load(deps, hash);
+      deps.auth.putCredential(hash, cred, generation);
+    }
+    if (!cred || (cred.expiresAt !== null && cred.expiresAt <= deps.clock.now().getTime())) throw invalidCredential();
+    touch(deps, cred.id, req);
+    return cred.principal;
+  };
+}
+
+async function load(deps: Deps, hash: string): Promise<CachedCredential | null> {
+  const row = await findLiveToken(deps.db, deps.clock, hash);
+  if (!row) return null;
+  const scopes = row.scopes ? (typeof row.scopes === 'string' ? (JSON.parse(row.scopes) as string[]) : row.scopes) : null;
+  const boundOrg =
+    row.org_id && row.role ? { id: row.org_id, slug: row.org_slug!, name: row.org_name!, role: row.role } : null;
+  const principal: Principal = {
+    kind: row.kind,
+    user: row.kind === 'pat' && row.user_id ? { id: row.user_id, email: row.user_email!, name: row.user_name! } : null,
+    sessionId: null,
+    boundOrg,
+    defaultOrgId: null,
+    scopes,
+    prefix: row.prefix,
+    actor: `${row.kind === 'org' ? 'org-token' : row.kind}:${row.prefix}`,
+    superuser: false,
+  };
+  return { principal, expiresAt: row.expires_at ? row.expires_at.getTime() : null, id: row.id, boundOrg };
+}

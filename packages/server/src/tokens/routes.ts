@@ -1,0 +1,236 @@
+import type { FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { audit } from '../audit/log.js';
+import type { Deps } from '../deps.js';
+import { type Principal, requirePermission } from '../http/auth.js';
+import { ApiError, rateLimited } from '../http/errors.js';
+import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';
+import { actorOf, orgOf, principalOf, userOf } from '../http/request.js';
+import { IdParams, Timestamp } from '../http/shapes.js';
+import type { App } from '../http/types.js';
+import { mint, TOKEN_MAX_LIFETIME_S, TOKEN_MIN_LIFETIME_S, TOKEN_NAME_MAX } from './mint.js';
+import { findToken, listTokens, revokeToken } from './queries.js';
+import { API_SCOPES, scopesForRole } from './scopes.js';
+
+/** Mints (PAT, SVC, org keys together) one IP may make per hour, across every node. */
+export const MINTS_PER_IP_PER_HOUR = 10;
+
+const TokenType = Type.Union([Type.Literal('pat'), Type.Literal('svc')]);
+const MintBody = {
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: TOKEN_NAME_MAX })),
+  scopes: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 50 })),
+  expires_in: Type.Optional(Type.Integer({ minimum: TOKEN_MIN_LIFETIME_S, maximum: TOKEN_MAX_LIFETIME_S })),
+};
+const Token = Type.Object({
+  id: Type.String(),
+  type: Type.String(),
+  token: Type.Optional(Type.String()),
+  prefix: Type.String(),
+  name: Type.Union([Type.String(), Type.Null()]),
+  scopes: Type.Array(Type.String()),
+  org_id: Type.Union([Type.String(), Type.Null()]),
+  created_at: Timestamp,
+  expires_at: Type.Union([Timestamp, Type.Null()]),
+  created_by: Type.String(),
+  last_used_at: Type.Optional(Type.Union([Timestamp, Type.Null()])),
+});
+
+/** What a token of a kind may carry at most. */
+const ORG_TOKEN_SCOPES = scopesForRole('admin');
+
+interface ListedRow {
+  id: string;
+  kind: string;
+  prefix: string;
+  name: string | null;
+  scopes: string[] | null;
+  org_id: string | null;
+  created_by: string;
+  created_at: Date;
+  expires_at: Date | null;
+  last_used_at: Date | null;
+}
+
+function shape(r: ListedRow, withLastUsed: boolean) {
+  const scopes = typeof r.scopes === 'string' ? (JSON.parse(r.scopes) as string[]) : r.scopes;
+  return {
+    id: r.id,
+    type: r.kind,
+    prefix: r.prefix,
+    name: r.name,
+    scopes: scopes ?? [...(r.kind === 'pat' ? API_SCOPES : ORG_TOKEN_SCOPES)],
+    org_id: r.org_id,
+    created_at: r.created_at.toISOString(),
+    expires_at: r.expires_at?.toISOString() ?? null,
+    created_by: r.created_by,
+    ...(withLastUsed ? { last_used_at: r.last_used_at?.toISOString() ?? null } : {}),
+  };
+}
+
+/** An empty POST body mints with defaults. */
+async function emptyBodyIsObject(req: FastifyRequest) {
+  if (req.body === undefined) req.body = {};
+}
+
+/** `/api/v1/tokens` (personal and service tokens) and `/api/v1/org/tokens` (org API keys). */
+export function tokenRoutes(app: App, deps: Deps): void {
+  const { db, clock, config } = deps;
+  const mints = deps.cache.limiter({ name: 'tokens:mint', points: MINTS_PER_IP_PER_HOUR, windowSeconds: 3600 });
+  const spendMint = async (req: FastifyRequest) => {
+    const r = await mints.consume(req.ip);
+    if (!r.allowed) throw rateLimited(r.retryAfterSeconds, `At most ${MINTS_PER_IP_PER_HOUR} tokens an hour from one address.`);
+  };
+  const revoke = async (req: FastifyRequest, id: string, orgId: string | null) => {
+    const done = await db.transaction().execute(async (trx) => {
+      const r = await revokeToken(trx, clock, id, 'revoked');
+      if (r) await audit(trx, clock, actorOf(req), { orgId, action: 'token.revoked', target: `token:${id}`, data: { prefix: r.prefix } });
+      return r;
+    });
+    if (done) await deps.auth.changed({ token: done.token_hash });
+  };
+
+  app.post(
+    '/api/v1/tokens',
+    {
+      config: { auth: 'user' },
+      preValidation: emptyBodyIsObject,
+      schema: {
+        tags: ['tokens'],
+        body: Type.Object({ ...MintBody, type: Type.Optional(TokenType) }, { additionalProperties: false }),
+        response: { 201: Token },
+      },
+    },
+    async (req, reply) => {
+      const p = principalOf(req);
+      const type = req.body.type ?? 'pat';
+      let target: { userId: string | null; orgId: string | null; allowed: readonly string[] };
+      if (type === 'pat') {
+        target = { userId: userOf(req).id, orgId: null, allowed: API_SCOPES };
+      } else {
+        const org = orgOf(req);
+        requirePermission(org, p, 'tokens:manage');
+        target = { userId: null, orgId: org.id, allowed: ORG_TOKEN_SCOPES };
+      }
+      await spendMint(req);
+      const out = await db.transaction().execute((trx) =>
+        mint(trx, clock, actorOf(req), {
+          kind: type,
+          name: req.body.name ?? null,
+          scopes: req.body.scopes,
+          expiresIn: req.body.expires_in,
+          role: type === 'svc' ? 'admin' : null,
+          minter: p,
+          tokenPrefix: config.tokenPrefix,
+          ...target,
+        }),
+      );
+      return reply.code(201).send({ ...shape({ ...out.row, scopes: out.scopes, last_used_at: null }, false), token: out.token });
+    },
+  );
+
+  app.get(
+    '/api/v1/tokens',
+    {
+      config: { auth: 'user' },
+      schema: {
+        tags: ['tokens'],
+        querystring: Type.Object({ ...PageQuery, type: Type.Optional(TokenType) }, { additionalProperties: false }),
+        response: { 200: PageOf(Token) },
+      },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      const limit = req.query.limit ?? 50;
+      const after = decodeCursor(req.query.cursor);
+      const rows =
+        (req.query.type ?? 'pat') === 'pat'
+          ? await listTokens(db, { userId: userOf(req).id, kinds: ['pat'], limit, after, now: clock.now() })
+          : await (async () => {
+              const org = orgOf(req);
+              requirePermission(org, p, 'tokens:manage');
+              return listTokens(db, { orgId: org.id, kinds: ['svc'], limit, after, now: clock.now() });
+            })();
+      const pg = page(rows, limit, (r) => ({ at: r.created_at, id: r.id }));
+      return { data: pg.data.map((r) => shape(r, true)), next_cursor: pg.next_cursor };
+    },
+  );
+
+  app.delete(
+    '/api/v1/tokens/:id',
+    { config: { auth: 'user' }, schema: { tags: ['tokens'], params: IdParams, response: { 204: Type.Null() } } },
+    async (req, reply) => {
+      const p = principalOf(req);
+      const t = await findToken(db, req.params.id);
+      if (!t || !(await mayRevoke(p, req, t))) throw new ApiError('not_found', 'No such token.');
+      await revoke(req, t.id, t.org_id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  /** A person revokes their own PATs; an org admin revokes the org's service tokens. Anything else is "not found". */
+  async function mayRevoke(p: Principal, req: FastifyRequest, t: { kind: string; user_id: string | null; org_id: string | null }) {
+    if (t.kind === 'pat') return p.user !== null && t.user_id === p.user.id;
+    if (t.kind !== 'svc' || !req.org || req.org.id !== t.org_id) return false;
+    requirePermission(req.org, p, 'tokens:manage');
+    return true;
+  }
+
+  app.post(
+    '/api/v1/org/tokens',
+    {
+      config: { auth: 'org', permission: 'tokens:manage' },
+      preValidation: emptyBodyIsObject,
+      schema: { tags: ['tokens'], body: Type.Object(MintBody, { additionalProperties: false }), response: { 201: Token } },
+    },
+    async (req, reply) => {
+      const org = orgOf(req);
+      await spendMint(req);
+      const out = await db.transaction().execute((trx) =>
+        mint(trx, clock, actorOf(req), {
+          kind: 'org',
+          name: req.body.name ?? null,
+          scopes: req.body.scopes,
+          expiresIn: req.body.expires_in,
+          allowed: ORG_TOKEN_SCOPES,
+          userId: null,
+          orgId: org.id,
+          role: 'admin',
+          minter: principalOf(req),
+          tokenPrefix: config.tokenPrefix,
+        }),
+      );
+      return reply.code(201).send({ ...shape({ ...out.row, scopes: out.scopes, last_used_at: null }, true), token: out.token });
+    },
+  );
+
+  app.get(
+    '/api/v1/org/tokens',
+    {
+      config: { auth: 'org', permission: 'tokens:manage' },
+      schema: { tags: ['tokens'], querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: PageOf(Token) } },
+    },
+    async (req) => {
+      const org = orgOf(req);
+      const limit = req.query.limit ?? 50;
+      const rows = await listTokens(db, { orgId: org.id, kinds: ['org'], limit, after: decodeCursor(req.query.cursor), now: clock.now() });
+      const pg = page(rows, limit, (r) => ({ at: r.created_at, id: r.id }));
+      return { data: pg.data.map((r) => shape(r, true)), next_cursor: pg.next_cursor };
+    },
+  );
+
+  app.delete(
+    '/api/v1/org/tokens/:id',
+    {
+      config: { auth: 'org', permission: 'tokens:manage' },
+      schema: { tags: ['tokens'], params: IdParams, response: { 204: Type.Null() } },
+    },
+    async (req, reply) => {
+      const org = orgOf(req);
+      const t = await findToken(db, req.params.id);
+      if (!t || t.kind !== 'org' || t.org_id !== org.id) throw new ApiError('not_found', 'No such token.');
+      await revoke(req, t.id, org.id);
+      return reply.code(204).send(null);
+    },
+  );
+}
+

@@ -6,7 +6,6 @@ import type { Config } from './config/index.js';
 import { openStorage } from './db/connection.js';
 import { migrate } from './db/migrate.js';
 import type { Deps } from './deps.js';
-import { buildApp } from './http/app.js';
 import { AuthCache } from './http/auth-cache.js';
 import type { App } from './http/types.js';
 import { systemClock } from './lib/clock.js';
@@ -26,7 +25,11 @@ export interface Running {
 /** Opens storage and cache, migrates, builds the app and listens. */
 export async function startServer(config: Config, log: Logger): Promise<Running> {
   const started = performance.now();
-  const storage = await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  // Opening the embedded database is the slowest step of a start; load the HTTP layer meanwhile.
+  const [storage, { buildApp }] = await Promise.all([
+    openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }),
+    import('./http/app.js'),
+  ]);
   const { applied } = await migrate(storage.db as never, storage.kind);
   if (applied.length) log.info({ applied }, 'migrations applied');
   const cache = await openCache({ redisUrl: config.redisUrl });

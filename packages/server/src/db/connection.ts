@@ -2,7 +2,6 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
 import { PGliteDialect } from './pglite-dialect.js';
 import type { Database } from './schema.js';
 
@@ -32,7 +31,9 @@ export async function openStorage(opts: StorageOptions): Promise<Storage> {
   return openPGlite(opts);
 }
 
-function openPostgres(url: string, max: number): Storage {
+async function openPostgres(url: string, max: number): Promise<Storage> {
+  // Loaded only when used: the embedded shape never pays for the PostgreSQL driver.
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000 });
   // An idle client that errors (server restart) must not crash the process; the pool replaces it.
   pool.on('error', () => {});

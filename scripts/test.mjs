@@ -34,15 +34,20 @@ if (files.length === 0) {
 // A migrated PGlite snapshot, rebuilt whenever a migration changes.
 const migrationsDir = join(root, 'packages/server/src/db/migrations');
 const hash = createHash('sha256');
-for (const f of readdirSync(migrationsDir).sort()) hash.update(f).update(readFileSync(join(migrationsDir, f)));
+for (const f of readdirSync(migrationsDir).sort())
+  hash.update(f).update(readFileSync(join(migrationsDir, f)));
 const cacheDir = join(root, '.test-cache');
 mkdirSync(cacheDir, { recursive: true });
 const template = join(cacheDir, `pglite-${hash.digest('hex').slice(0, 16)}.bin`);
 if (!existsSync(template)) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'packages/server/test/helpers/make-template.ts', template], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', 'packages/server/test/helpers/make-template.ts', template],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
@@ -52,7 +57,9 @@ else console.log('DATABASE_URL / REDIS_URL not set: running the embedded backend
 
 let failed = false;
 for (const backend of backends) {
-  console.log(`\n=== tests on the ${backend} backend (${backend === 'embedded' ? 'PGlite + memory' : 'PostgreSQL + Redis'}) ===\n`);
+  console.log(
+    `\n=== tests on the ${backend} backend (${backend === 'embedded' ? 'PGlite + memory' : 'PostgreSQL + Redis'}) ===\n`,
+  );
   const started = Date.now();
   const r = spawnSync(
     process.execPath,
@@ -60,10 +67,17 @@ for (const backend of backends) {
     {
       cwd: root,
       stdio: 'inherit',
-      env: { ...process.env, LATCHKEY_TEST_BACKEND: backend, LATCHKEY_TEST_TEMPLATE: template, LOG_LEVEL: 'silent' },
+      env: {
+        ...process.env,
+        LATCHKEY_TEST_BACKEND: backend,
+        LATCHKEY_TEST_TEMPLATE: template,
+        LOG_LEVEL: 'silent',
+      },
     },
   );
-  console.log(`=== ${backend}: ${r.status === 0 ? 'passed' : 'FAILED'} in ${Math.round((Date.now() - started) / 1000)} s ===`);
+  console.log(
+    `=== ${backend}: ${r.status === 0 ? 'passed' : 'FAILED'} in ${Math.round((Date.now() - started) / 1000)} s ===`,
+  );
   if (r.status !== 0) failed = true;
 }
 process.exit(failed ? 1 : 0);

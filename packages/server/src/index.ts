@@ -1,3 +1,3 @@
+export { type Config, loadConfig } from './config/index.js';
 export { buildApp } from './http/app.js';
-export { loadConfig, type Config } from './config/index.js';
 export { startServer } from './server.js';

@@ -1,14 +1,19 @@
+import type { Transaction } from 'kysely';
+import type { Db } from '../db/connection.js';
+import type { Database } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { addMs, MINUTE } from '../lib/clock.js';
 import { newSecret, sha256Hex } from '../lib/secrets.js';
-import type { Db } from '../db/connection.js';
-import type { Transaction } from 'kysely';
-import type { Database } from '../db/schema.js';
 
 export const MAGIC_LINK_TTL_MS = 15 * MINUTE;
 
 /** Stores a single-use sign-in token (hashed) and returns the plaintext for the email. */
-export async function issueMagicLink(db: Db, clock: Clock, email: string, returnTo: string | null): Promise<string> {
+export async function issueMagicLink(
+  db: Db,
+  clock: Clock,
+  email: string,
+  returnTo: string | null,
+): Promise<string> {
   const token = newSecret();
   const now = clock.now();
   await db

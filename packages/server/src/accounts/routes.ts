@@ -15,13 +15,26 @@ import type { App } from '../http/types.js';
 import { sha256Hex } from '../lib/secrets.js';
 import { magicLinkEmail } from '../mail/templates.js';
 import { listUserOrgs } from '../orgs/queries.js';
-import { type AccountLimiters, accountLimiters } from './limits.js';
-import { consumeMagicLink, issueMagicLink, MAGIC_LINK_TTL_MS } from './magic-link.js';
-import { checkPassword, hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_PROBLEM_TEXT, verifyPassword } from './passwords.js';
-import { createSession, listSessions, revokeAllSessions, revokeSession } from './sessions.js';
-import { cleanName, createAccount, findUserByEmail, isUniqueViolation, isValidEmail, normalizeEmail } from './users.js';
 import { renderMessage } from '../pages/render.js';
 import { revokeUserPats } from '../tokens/queries.js';
+import { type AccountLimiters, accountLimiters } from './limits.js';
+import { consumeMagicLink, issueMagicLink, MAGIC_LINK_TTL_MS } from './magic-link.js';
+import {
+  checkPassword,
+  hashPassword,
+  PASSWORD_MAX_LENGTH,
+  PASSWORD_PROBLEM_TEXT,
+  verifyPassword,
+} from './passwords.js';
+import { createSession, listSessions, revokeAllSessions, revokeSession } from './sessions.js';
+import {
+  cleanName,
+  createAccount,
+  findUserByEmail,
+  isUniqueViolation,
+  isValidEmail,
+  normalizeEmail,
+} from './users.js';
 
 const Password = Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH });
 const SignedIn = Type.Object({ user: UserShape, org: Type.Union([OrgShape, Type.Null()]) });
@@ -40,7 +53,8 @@ function nameOrThrow(raw: string): string {
 
 function passwordOrThrow(pw: string): void {
   const problem = checkPassword(pw);
-  if (problem) throw new ApiError('weak_password', PASSWORD_PROBLEM_TEXT[problem], { extra: { reason: problem } });
+  if (problem)
+    throw new ApiError('weak_password', PASSWORD_PROBLEM_TEXT[problem], { extra: { reason: problem } });
 }
 
 async function limit(l: AccountLimiters[keyof AccountLimiters], key: string) {
@@ -71,13 +85,20 @@ export function accountRoutes(app: App, deps: Deps): void {
       const name = nameOrThrow(req.body.name);
       passwordOrThrow(req.body.password);
       await limit(limits.signupsPerIp, req.ip);
-      if (await findUserByEmail(db, email)) throw new ApiError('email_taken', 'An account with this email exists.');
+      if (await findUserByEmail(db, email))
+        throw new ApiError('email_taken', 'An account with this email exists.');
       const passwordHash = await hashPassword(req.body.password);
       const who = actorOf(req);
       let result: Awaited<ReturnType<typeof createAccount>> & { token: string };
       try {
         result = await db.transaction().execute(async (trx) => {
-          const acct = await createAccount(trx, clock, who, { email, name, passwordHash, emailVerified: false, via: 'password' });
+          const acct = await createAccount(trx, clock, who, {
+            email,
+            name,
+            passwordHash,
+            emailVerified: false,
+            via: 'password',
+          });
           const s = await createSession(trx, clock, {
             userId: acct.user.id,
             orgId: acct.org.id,
@@ -138,14 +159,25 @@ export function accountRoutes(app: App, deps: Deps): void {
       let ended: string | null = null;
       const s = await db.transaction().execute(async (trx) => {
         // A new session at every sign-in; the one the browser held before (if any) ends.
-        if (previous?.user && previous.sessionId) ended = await revokeSession(trx, clock, previous.user.id, previous.sessionId);
-        const created = await createSession(trx, clock, { userId: user.id, orgId: org?.id ?? null, ip: who.ip, userAgent: who.userAgent });
-        await audit(trx, clock, { ...who, actor: `user:${user.id}` }, {
-          orgId: null,
-          action: 'user.signin',
-          target: `user:${user.id}`,
-          data: { method: 'password', session_id: created.id },
+        if (previous?.user && previous.sessionId)
+          ended = await revokeSession(trx, clock, previous.user.id, previous.sessionId);
+        const created = await createSession(trx, clock, {
+          userId: user.id,
+          orgId: org?.id ?? null,
+          ip: who.ip,
+          userAgent: who.userAgent,
         });
+        await audit(
+          trx,
+          clock,
+          { ...who, actor: `user:${user.id}` },
+          {
+            orgId: null,
+            action: 'user.signin',
+            target: `user:${user.id}`,
+            data: { method: 'password', session_id: created.id },
+          },
+        );
         return created;
       });
       if (ended) await deps.auth.changed({ token: ended });
@@ -185,7 +217,9 @@ export function accountRoutes(app: App, deps: Deps): void {
         }
       }
       // The same answer whether or not the account exists, and whether or not mail went out.
-      return reply.code(202).send({ status: 'sent', detail: 'If the address can receive mail, a sign-in link is on its way.' });
+      return reply
+        .code(202)
+        .send({ status: 'sent', detail: 'If the address can receive mail, a sign-in link is on its way.' });
     },
   );
 
@@ -195,7 +229,10 @@ export function accountRoutes(app: App, deps: Deps): void {
       config: { auth: 'none' },
       schema: {
         tags: ['auth'],
-        querystring: Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
+        querystring: Type.Object(
+          { token: Type.String({ minLength: 1, maxLength: 200 }) },
+          { additionalProperties: false },
+        ),
       },
     },
     async (req, reply) => {
@@ -217,24 +254,43 @@ export function accountRoutes(app: App, deps: Deps): void {
           user = { ...acct.user, password_hash: null, email_verified_at: clock.now() };
         } else {
           if (!user.email_verified_at) {
-            await trx.updateTable('users').set({ email_verified_at: clock.now() }).where('id', '=', user.id).execute();
+            await trx
+              .updateTable('users')
+              .set({ email_verified_at: clock.now() })
+              .where('id', '=', user.id)
+              .execute();
           }
           orgId = (await listUserOrgs(trx, user.id))[0]?.id ?? null;
         }
-        const s = await createSession(trx, clock, { userId: user.id, orgId, ip: who.ip, userAgent: who.userAgent });
-        await audit(trx, clock, { ...who, actor: `user:${user.id}` }, {
-          orgId: null,
-          action: 'user.signin',
-          target: `user:${user.id}`,
-          data: { method: 'magic_link', session_id: s.id },
+        const s = await createSession(trx, clock, {
+          userId: user.id,
+          orgId,
+          ip: who.ip,
+          userAgent: who.userAgent,
         });
+        await audit(
+          trx,
+          clock,
+          { ...who, actor: `user:${user.id}` },
+          {
+            orgId: null,
+            action: 'user.signin',
+            target: `user:${user.id}`,
+            data: { method: 'magic_link', session_id: s.id },
+          },
+        );
         return { token: s.token, returnTo: link.return_to };
       });
       if (!result) {
         return reply
           .code(400)
           .type('text/html; charset=utf-8')
-          .send(renderMessage('Link expired', 'This sign-in link is invalid, expired or already used. Request a new one.'));
+          .send(
+            renderMessage(
+              'Link expired',
+              'This sign-in link is invalid, expired or already used. Request a new one.',
+            ),
+          );
       }
       setSessionCookie(reply, config, result.token);
       return reply.redirect(safeReturnTo(result.returnTo) ?? '/', 303);
@@ -249,7 +305,11 @@ export function accountRoutes(app: App, deps: Deps): void {
       if (p?.kind === 'session' && p.user && p.sessionId) {
         const ended = await db.transaction().execute(async (trx) => {
           const hash = await revokeSession(trx, clock, p.user!.id, p.sessionId!);
-          await audit(trx, clock, actorOf(req), { orgId: null, action: 'user.signout', target: `session:${p.sessionId}` });
+          await audit(trx, clock, actorOf(req), {
+            orgId: null,
+            action: 'user.signout',
+            target: `session:${p.sessionId}`,
+          });
           return hash;
         });
         if (ended) await deps.auth.changed({ token: ended });
@@ -314,12 +374,20 @@ export function accountRoutes(app: App, deps: Deps): void {
 
   app.delete(
     '/api/auth/sessions/:id',
-    { config: { auth: 'user' }, schema: { tags: ['auth'], params: IdParams, response: { 204: Type.Null() } } },
+    {
+      config: { auth: 'user' },
+      schema: { tags: ['auth'], params: IdParams, response: { 204: Type.Null() } },
+    },
     async (req, reply) => {
       const user = userOf(req);
       const revoked = await db.transaction().execute(async (trx) => {
         const hash = await revokeSession(trx, clock, user.id, req.params.id);
-        if (hash) await audit(trx, clock, actorOf(req), { orgId: null, action: 'session.revoked', target: `session:${req.params.id}` });
+        if (hash)
+          await audit(trx, clock, actorOf(req), {
+            orgId: null,
+            action: 'session.revoked',
+            target: `session:${req.params.id}`,
+          });
         return hash;
       });
       if (!revoked) throw new ApiError('not_found', 'No such session.');
@@ -350,7 +418,10 @@ export function accountRoutes(app: App, deps: Deps): void {
       if (row.password_hash !== null) {
         const r = await limits.passwordChangeFailuresPerUser.check(user.id);
         if (!r.allowed) throw rateLimited(r.retryAfterSeconds);
-        if (!req.body.current_password || !(await verifyPassword(row.password_hash, req.body.current_password))) {
+        if (
+          !req.body.current_password ||
+          !(await verifyPassword(row.password_hash, req.body.current_password))
+        ) {
           await limits.passwordChangeFailuresPerUser.consume(user.id);
           throw new ApiError('invalid_credentials', 'The current password is wrong.');
         }
@@ -358,7 +429,11 @@ export function accountRoutes(app: App, deps: Deps): void {
       const hash = await hashPassword(req.body.new_password);
       const who = actorOf(req);
       const out = await db.transaction().execute(async (trx) => {
-        await trx.updateTable('users').set({ password_hash: hash, updated_at: clock.now() }).where('id', '=', user.id).execute();
+        await trx
+          .updateTable('users')
+          .set({ password_hash: hash, updated_at: clock.now() })
+          .where('id', '=', user.id)
+          .execute();
         // Every session ends, this one included; the caller gets a fresh one.
         const revoked = await revokeAllSessions(trx, clock, user.id);
         // Personal access tokens act as the person: a new password ends them too.
@@ -369,7 +444,12 @@ export function accountRoutes(app: App, deps: Deps): void {
           ip: who.ip,
           userAgent: who.userAgent,
         });
-        await audit(trx, clock, who, { orgId: null, action: 'user.password_changed', target: `user:${user.id}`, data: { revoked_sessions: revoked, revoked_tokens: pats.map((p) => p.prefix) } });
+        await audit(trx, clock, who, {
+          orgId: null,
+          action: 'user.password_changed',
+          target: `user:${user.id}`,
+          data: { revoked_sessions: revoked, revoked_tokens: pats.map((p) => p.prefix) },
+        });
         return { revoked, token: s.token };
       });
       await deps.auth.changed({ user: user.id });

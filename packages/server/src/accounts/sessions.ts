@@ -1,8 +1,8 @@
+import type { Transaction } from 'kysely';
+import type { Db } from '../db/connection.js';
+import type { Database } from '../db/schema.js';
 import { addMs, type Clock, DAY, MINUTE } from '../lib/clock.js';
 import { newId, newSecret, sha256Hex } from '../lib/secrets.js';
-import type { Db } from '../db/connection.js';
-import type { Transaction } from 'kysely';
-import type { Database } from '../db/schema.js';
 
 export const SESSION_COOKIE = 'lk_session';
 export const SESSION_TTL_MS = 30 * DAY;
@@ -97,7 +97,12 @@ export async function listSessions(db: Db, clock: Clock, userId: string) {
 }
 
 /** Revokes one of the user's sessions; returns its hash (for cache invalidation), or null when it is not theirs or already gone. */
-export async function revokeSession(db: Executor, clock: Clock, userId: string, sessionId: string): Promise<string | null> {
+export async function revokeSession(
+  db: Executor,
+  clock: Clock,
+  userId: string,
+  sessionId: string,
+): Promise<string | null> {
   const row = await db
     .updateTable('sessions')
     .set({ revoked_at: clock.now() })

@@ -21,12 +21,19 @@ export async function needsSetup(db: Db): Promise<boolean> {
 export async function issueSetupLink(db: Db, clock: Clock, publicUrl: string): Promise<string | null> {
   if (!(await needsSetup(db))) return null;
   const token = newSecret();
-  await db.insertInto('setup_tokens').values({ token_hash: sha256Hex(token), created_at: clock.now() }).execute();
+  await db
+    .insertInto('setup_tokens')
+    .values({ token_hash: sha256Hex(token), created_at: clock.now() })
+    .execute();
   return `${publicUrl}/setup?token=${token}`;
 }
 
 export async function setupTokenValid(db: Db, token: string): Promise<boolean> {
-  const row = await db.selectFrom('setup_tokens').select('token_hash').where('token_hash', '=', sha256Hex(token)).executeTakeFirst();
+  const row = await db
+    .selectFrom('setup_tokens')
+    .select('token_hash')
+    .where('token_hash', '=', sha256Hex(token))
+    .executeTakeFirst();
   return row !== undefined && (await needsSetup(db));
 }
 
@@ -42,7 +49,11 @@ export interface SetupInput {
 export async function completeSetup(db: Db, clock: Clock, who: Actor, input: SetupInput) {
   return db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(${SETUP_LOCK_KEY})`.execute(trx);
-    const used = await trx.deleteFrom('setup_tokens').where('token_hash', '=', sha256Hex(input.token)).returning('token_hash').executeTakeFirst();
+    const used = await trx
+      .deleteFrom('setup_tokens')
+      .where('token_hash', '=', sha256Hex(input.token))
+      .returning('token_hash')
+      .executeTakeFirst();
     if (!used) return null;
     const anyone = await trx.selectFrom('users').select('id').limit(1).executeTakeFirst();
     if (anyone) return null;
@@ -55,8 +66,18 @@ export async function completeSetup(db: Db, clock: Clock, who: Actor, input: Set
       orgName: input.orgName,
       via: 'setup',
     });
-    const s = await createSession(trx, clock, { userId: acct.user.id, orgId: acct.org.id, ip: who.ip, userAgent: who.userAgent });
-    await audit(trx, clock, { ...who, actor: `user:${acct.user.id}` }, { orgId: acct.org.id, action: 'setup.completed', target: `user:${acct.user.id}` });
+    const s = await createSession(trx, clock, {
+      userId: acct.user.id,
+      orgId: acct.org.id,
+      ip: who.ip,
+      userAgent: who.userAgent,
+    });
+    await audit(
+      trx,
+      clock,
+      { ...who, actor: `user:${acct.user.id}` },
+      { orgId: acct.org.id, action: 'setup.completed', target: `user:${acct.user.id}` },
+    );
     return { ...acct, token: s.token };
   });
 }

@@ -67,8 +67,18 @@ export async function createAccount(trx: Transaction<Database>, clock: Clock, wh
   const orgName = a.orgName ?? `${a.name}'s org`;
   const org = await insertOrgRetryingSlug(trx, clock, orgName, user.id);
   const actor = { ...who, actor: `user:${user.id}` };
-  await audit(trx, clock, actor, { orgId: null, action: 'user.signup', target: `user:${user.id}`, data: { via: a.via } });
-  await audit(trx, clock, actor, { orgId: org.id, action: 'org.created', target: `org:${org.id}`, data: { slug: org.slug } });
+  await audit(trx, clock, actor, {
+    orgId: null,
+    action: 'user.signup',
+    target: `user:${user.id}`,
+    data: { via: a.via },
+  });
+  await audit(trx, clock, actor, {
+    orgId: org.id,
+    action: 'org.created',
+    target: `org:${org.id}`,
+    data: { slug: org.slug },
+  });
   return { user, org };
 }
 
@@ -77,7 +87,12 @@ export async function createAccount(trx: Transaction<Database>, clock: Clock, wh
  * free; the loser's insert hits the unique index, is rolled back to a savepoint and retried with
  * a suffixed slug, so concurrent sign-ups with one name all succeed.
  */
-async function insertOrgRetryingSlug(trx: Transaction<Database>, clock: Clock, name: string, ownerId: string) {
+async function insertOrgRetryingSlug(
+  trx: Transaction<Database>,
+  clock: Clock,
+  name: string,
+  ownerId: string,
+) {
   for (let attempt = 0; ; attempt++) {
     const slug = attempt === 0 ? await freeSlug(trx, name) : suffixed(slugify(name));
     await sql`savepoint org_slug`.execute(trx);

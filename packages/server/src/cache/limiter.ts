@@ -1,4 +1,4 @@
-import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { type RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import type { LimitResult, RateLimiter } from './types.js';
 
 /** Adapts a rate-limiter-flexible limiter (memory or Redis) to our RateLimiter interface. */

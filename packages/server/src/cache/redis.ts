@@ -12,7 +12,11 @@ export interface RedisCacheOptions {
 /** Redis-backed cache: shared by every node, so limits and revocations hold across the cluster. */
 export async function createRedisCache(opts: RedisCacheOptions): Promise<Cache> {
   const prefix = opts.prefix ?? 'latchkey:';
-  const client = new Redis(opts.url, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: true });
+  const client = new Redis(opts.url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 2,
+    enableOfflineQueue: true,
+  });
   // Errors surface on commands (and /readyz); the client reconnects by itself.
   client.on('error', () => {});
   await client.connect();
@@ -74,7 +78,12 @@ export async function createRedisCache(opts: RedisCacheOptions): Promise<Cache> 
     },
     limiter({ name, points, windowSeconds }) {
       return wrapLimiter(
-        new RateLimiterRedis({ storeClient: client, keyPrefix: `${prefix}rl:${name}`, points, duration: windowSeconds }),
+        new RateLimiterRedis({
+          storeClient: client,
+          keyPrefix: `${prefix}rl:${name}`,
+          points,
+          duration: windowSeconds,
+        }),
         points,
       );
     },

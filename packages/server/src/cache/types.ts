@@ -29,7 +29,9 @@ export interface LimiterOptions {
   windowSeconds: number;
 }
 
-export type LimitResult = { allowed: true; remaining: number } | { allowed: false; retryAfterSeconds: number };
+export type LimitResult =
+  | { allowed: true; remaining: number }
+  | { allowed: false; retryAfterSeconds: number };
 
 export interface RateLimiter {
   /** Counts one event for `key`. */

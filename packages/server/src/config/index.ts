@@ -132,7 +132,8 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     throw new ConfigError('TOKEN_SCANNER_KEY', `must be at least ${ADMIN_TOKEN_MIN_LENGTH} characters`);
   }
   const cacheRaw = raw('AUTH_CACHE_ENTRIES') ?? '10000';
-  if (!/^\d{1,7}$/.test(cacheRaw)) throw new ConfigError('AUTH_CACHE_ENTRIES', 'must be an integer 0–9999999 (0 disables)');
+  if (!/^\d{1,7}$/.test(cacheRaw))
+    throw new ConfigError('AUTH_CACHE_ENTRIES', 'must be an integer 0–9999999 (0 disables)');
   const authCacheEntries = Number(cacheRaw);
 
   const href = publicUrl.href.replace(/\/+$/, '');

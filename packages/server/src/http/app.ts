@@ -7,29 +7,29 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { accountRoutes } from '../accounts/routes.js';
 import { SESSION_COOKIE } from '../accounts/sessions.js';
+import { audit } from '../audit/log.js';
 import { auditRoutes } from '../audit/routes.js';
 import type { Deps } from '../deps.js';
 import { orgRoutes } from '../orgs/routes.js';
 import { pageRoutes } from '../pages/routes.js';
-import { leakRoutes } from '../tokens/leaks.js';
 import { tokenAuthenticator } from '../tokens/authenticate.js';
+import { leakRoutes } from '../tokens/leaks.js';
 import { tokenRoutes } from '../tokens/routes.js';
-import { audit } from '../audit/log.js';
 import {
-  adminTokenAuthenticator,
   type Authenticator,
+  adminTokenAuthenticator,
   authenticate,
   requirePermission,
   requireScope,
   resolveOrg,
   sessionAuthenticator,
 } from './auth.js';
-import { actorOf } from './request.js';
 import { checkSameOrigin, isUnsafe } from './csrf.js';
 import { ApiError, sendFrameworkError, sendProblem, toApiError } from './errors.js';
 import { redactUrl } from './logging.js';
 import { installMetrics } from './metrics.js';
 import { opsRoutes } from './ops-routes.js';
+import { actorOf } from './request.js';
 import type { App } from './types.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -71,7 +71,11 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Latchkey', version: '0.1.0', description: 'Identity and access for people and AI agents.' },
+      info: {
+        title: 'Latchkey',
+        version: '0.1.0',
+        description: 'Identity and access for people and AI agents.',
+      },
       servers: [{ url: deps.config.publicUrl }],
       components: {
         securitySchemes: {
@@ -143,12 +147,16 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
     reply.header('x-frame-options', 'DENY');
-    if (req.url.startsWith('/api/') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    if (req.url.startsWith('/api/') && !reply.hasHeader('cache-control'))
+      reply.header('cache-control', 'no-store');
   });
 
   app.setErrorHandler((err, req, reply) => sendProblem(reply, toApiError(err, req)));
   app.setNotFoundHandler((req, reply) =>
-    sendProblem(reply, new ApiError('not_found', `No route for ${req.method} ${redactUrl(req.url).slice(0, 200)}.`)),
+    sendProblem(
+      reply,
+      new ApiError('not_found', `No route for ${req.method} ${redactUrl(req.url).slice(0, 200)}.`),
+    ),
   );
 
   opsRoutes(app, deps, metrics);

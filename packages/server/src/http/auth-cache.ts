@@ -121,10 +121,13 @@ export class AuthCache {
       this.#credentials.delete(change.token);
     } else if ('user' in change) {
       this.#memberships.delete(change.user);
-      for (const [k, e] of this.#credentials) if (e.value?.principal.user?.id === change.user) this.#credentials.delete(k);
+      for (const [k, e] of this.#credentials)
+        if (e.value?.principal.user?.id === change.user) this.#credentials.delete(k);
     } else if ('org' in change) {
-      for (const [k, e] of this.#memberships) if (e.value.some((o) => o.id === change.org)) this.#memberships.delete(k);
-      for (const [k, e] of this.#credentials) if (e.value?.boundOrg?.id === change.org) this.#credentials.delete(k);
+      for (const [k, e] of this.#memberships)
+        if (e.value.some((o) => o.id === change.org)) this.#memberships.delete(k);
+      for (const [k, e] of this.#credentials)
+        if (e.value?.boundOrg?.id === change.org) this.#credentials.delete(k);
     }
   }
 

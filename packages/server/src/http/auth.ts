@@ -106,7 +106,11 @@ export const adminTokenAuthenticator: Authenticator = async (req, deps) => {
 };
 
 /** Runs the tiers in order. A credential nobody recognises is a 401, never anonymous access. */
-export async function authenticate(req: FastifyRequest, deps: Deps, tiers: readonly Authenticator[]): Promise<Principal | null> {
+export async function authenticate(
+  req: FastifyRequest,
+  deps: Deps,
+  tiers: readonly Authenticator[],
+): Promise<Principal | null> {
   for (const tier of tiers) {
     const p = await tier(req, deps);
     if (p) return p;
@@ -135,10 +139,15 @@ const matches = (org: OrgContext, ref: string) => org.id === ref.toLowerCase() |
  * bound org, else its default org. An org the caller cannot act in answers the same 403 whether
  * or not it exists, so org ids cannot be probed.
  */
-export async function resolveOrg(deps: Deps, principal: Principal, header: string | undefined): Promise<OrgContext | null> {
+export async function resolveOrg(
+  deps: Deps,
+  principal: Principal,
+  header: string | undefined,
+): Promise<OrgContext | null> {
   const named = header?.trim() || null;
   if (principal.boundOrg) {
-    if (named !== null && !matches(principal.boundOrg, named)) throw new ApiError('org_forbidden', ORG_FORBIDDEN);
+    if (named !== null && !matches(principal.boundOrg, named))
+      throw new ApiError('org_forbidden', ORG_FORBIDDEN);
     return principal.boundOrg;
   }
   if (principal.superuser) {

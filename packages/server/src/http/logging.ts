@@ -24,7 +24,11 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     serializers: {
       // Request logs carry method, path and query keys: never headers, bodies or query values.
-      req: (req: { method: string; url: string; id: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
+      req: (req: { method: string; url: string; id: string }) => ({
+        id: req.id,
+        method: req.method,
+        url: redactUrl(req.url),
+      }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       err: pino.stdSerializers.err,
     },

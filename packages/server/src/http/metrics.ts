@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 /** Request counts and latencies by method, route pattern and status, in Prometheus text. */
 export function installMetrics(app: FastifyInstance): Registry {

@@ -1,5 +1,5 @@
-import { Type } from 'typebox';
 import type { Registry } from 'prom-client';
+import { Type } from 'typebox';
 import type { Deps } from '../deps.js';
 import type { App } from './types.js';
 

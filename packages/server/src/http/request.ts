@@ -8,7 +8,11 @@ import { ApiError } from './errors.js';
 /** Who is acting, for the audit log. */
 export function actorOf(req: FastifyRequest): Actor {
   const ua = req.headers['user-agent'];
-  return { actor: req.principal?.actor ?? 'anonymous', ip: req.ip ?? null, userAgent: typeof ua === 'string' ? ua : null };
+  return {
+    actor: req.principal?.actor ?? 'anonymous',
+    ip: req.ip ?? null,
+    userAgent: typeof ua === 'string' ? ua : null,
+  };
 }
 
 export function principalOf(req: FastifyRequest): Principal {
@@ -39,7 +43,12 @@ export function setSessionCookie(reply: FastifyReply, config: Config, token: str
 }
 
 export function clearSessionCookie(reply: FastifyReply, config: Config): void {
-  reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure: config.secureCookies });
+  reply.clearCookie(SESSION_COOKIE, {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: config.secureCookies,
+  });
 }
 
 /**

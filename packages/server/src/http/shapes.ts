@@ -8,7 +8,12 @@ export const RoleShape = Type.Union([
   Type.Literal('member'),
   Type.Literal('billing'),
 ]);
-export const OrgShape = Type.Object({ id: Type.String(), slug: Type.String(), name: Type.String(), role: RoleShape });
+export const OrgShape = Type.Object({
+  id: Type.String(),
+  slug: Type.String(),
+  name: Type.String(),
+  role: RoleShape,
+});
 export const Timestamp = Type.String({ format: 'date-time' });
 export const Email = Type.String({ minLength: 3, maxLength: 254 });
 export const Name = Type.String({ minLength: 1, maxLength: 100 });

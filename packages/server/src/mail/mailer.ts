@@ -37,7 +37,11 @@ export function createMailer(opts: MailerOptions): Mailer {
       close: () => transport.close(),
     };
   }
-  const transport: Transporter = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  const transport: Transporter = nodemailer.createTransport({
+    streamTransport: true,
+    buffer: true,
+    newline: 'unix',
+  });
   return {
     kind: 'outbox',
     async send(msg) {

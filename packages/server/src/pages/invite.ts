@@ -1,6 +1,12 @@
 import { Type } from 'typebox';
 import { accountLimiters } from '../accounts/limits.js';
-import { checkPassword, hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_PROBLEM_TEXT, verifyPassword } from '../accounts/passwords.js';
+import {
+  checkPassword,
+  hashPassword,
+  PASSWORD_MAX_LENGTH,
+  PASSWORD_PROBLEM_TEXT,
+  verifyPassword,
+} from '../accounts/passwords.js';
 import { createSession } from '../accounts/sessions.js';
 import { cleanName, createAccount, findUserByEmail, isUniqueViolation, NAME_MAX } from '../accounts/users.js';
 import { audit } from '../audit/log.js';
@@ -29,7 +35,12 @@ interface Invite {
   org_name: string;
 }
 
-function invitePage(token: string, inv: Invite, mode: 'accept' | 'signin' | 'signup', error?: string): string {
+function invitePage(
+  token: string,
+  inv: Invite,
+  mode: 'accept' | 'signin' | 'signup',
+  error?: string,
+): string {
   const hidden = `<input type="hidden" name="token" value="${escapeHtml(token)}">`;
   const intro = `<p>You are invited to join <strong>${escapeHtml(inv.org_name)}</strong> as <strong>${escapeHtml(inv.role)}</strong>.</p>
 ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}`;
@@ -42,8 +53,12 @@ ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}`;
         : `<p>Create your account for ${escapeHtml(inv.email)} to accept.</p>
 <label for="name">Your name</label><input id="name" name="name" autocomplete="name" required maxlength="${NAME_MAX}">
 <label for="password">Password (at least 10 characters)</label><input id="password" name="password" type="password" autocomplete="new-password" required minlength="10">`;
-  const label = mode === 'signup' ? 'Create account and join' : mode === 'signin' ? 'Sign in and join' : 'Join';
-  return page('Invitation', `${intro}<form method="post" action="/invite">${hidden}${fields}<button type="submit">${label}</button></form>`);
+  const label =
+    mode === 'signup' ? 'Create account and join' : mode === 'signin' ? 'Sign in and join' : 'Join';
+  return page(
+    'Invitation',
+    `${intro}<form method="post" action="/invite">${hidden}${fields}<button type="submit">${label}</button></form>`,
+  );
 }
 
 /** `/invite?token=…`: the page an invitation email links to; accepts as the signed-in person, or signs in / up first. */
@@ -55,7 +70,10 @@ export function inviteRoutes(app: App, deps: Deps): void {
     '/invite',
     {
       config: { auth: 'optional' },
-      schema: { hide: true, querystring: Type.Object({ token: Type.Optional(Type.String({ maxLength: 200 })) }) },
+      schema: {
+        hide: true,
+        querystring: Type.Object({ token: Type.Optional(Type.String({ maxLength: 200 })) }),
+      },
     },
     async (req, reply) => {
       reply.type('text/html; charset=utf-8');
@@ -66,82 +84,148 @@ export function inviteRoutes(app: App, deps: Deps): void {
       if (user && user.email !== inv.email) {
         return reply
           .code(403)
-          .send(renderMessage('Invitation for someone else', 'This invitation was sent to another email address. Sign out and open the link again.'));
+          .send(
+            renderMessage(
+              'Invitation for someone else',
+              'This invitation was sent to another email address. Sign out and open the link again.',
+            ),
+          );
       }
       if (user) return invitePage(token, inv, 'accept');
       return invitePage(token, inv, (await findUserByEmail(db, inv.email)) ? 'signin' : 'signup');
     },
   );
 
-  app.post('/invite', { config: { auth: 'optional' }, schema: { hide: true, body: Form } }, async (req, reply) => {
-    reply.type('text/html; charset=utf-8');
-    const { token } = req.body;
-    const inv = await findInvitationByToken(db, clock, token);
-    if (!inv) return reply.code(400).send(renderMessage('Invitation not valid', INVALID));
-    const who = actorOf(req);
-    const sessionUser = req.principal?.kind === 'session' ? req.principal.user : null;
-    const existing = sessionUser ? null : await findUserByEmail(db, inv.email);
+  app.post(
+    '/invite',
+    { config: { auth: 'optional' }, schema: { hide: true, body: Form } },
+    async (req, reply) => {
+      reply.type('text/html; charset=utf-8');
+      const { token } = req.body;
+      const inv = await findInvitationByToken(db, clock, token);
+      if (!inv) return reply.code(400).send(renderMessage('Invitation not valid', INVALID));
+      const who = actorOf(req);
+      const sessionUser = req.principal?.kind === 'session' ? req.principal.user : null;
+      const existing = sessionUser ? null : await findUserByEmail(db, inv.email);
 
-    if (sessionUser) {
-      const out = await db.transaction().execute((trx) => acceptInvitation(trx, clock, who, token, sessionUser));
-      if (!out.ok) {
-        const msg = out.reason === 'already_member' ? 'You are already a member of this organisation.' : out.reason === 'wrong_email' ? 'This invitation was sent to another email address.' : INVALID;
-        return reply.code(out.reason === 'wrong_email' ? 403 : 400).send(renderMessage('Invitation', msg));
+      if (sessionUser) {
+        const out = await db
+          .transaction()
+          .execute((trx) => acceptInvitation(trx, clock, who, token, sessionUser));
+        if (!out.ok) {
+          const msg =
+            out.reason === 'already_member'
+              ? 'You are already a member of this organisation.'
+              : out.reason === 'wrong_email'
+                ? 'This invitation was sent to another email address.'
+                : INVALID;
+          return reply.code(out.reason === 'wrong_email' ? 403 : 400).send(renderMessage('Invitation', msg));
+        }
+        await deps.auth.changed({ user: sessionUser.id });
+        return reply.redirect('/', 303);
       }
-      await deps.auth.changed({ user: sessionUser.id });
-      return reply.redirect('/', 303);
-    }
 
-    if (existing) {
-      const key = sha256Hex(inv.email);
-      const ipOk = await limits.signinFailuresPerIp.check(req.ip);
-      const acctOk = await limits.signinFailuresPerAccount.check(key);
-      if (!ipOk.allowed || !acctOk.allowed) {
-        return reply.code(429).send(invitePage(token, inv, 'signin', 'Too many failed sign-ins; try again later.'));
+      if (existing) {
+        const key = sha256Hex(inv.email);
+        const ipOk = await limits.signinFailuresPerIp.check(req.ip);
+        const acctOk = await limits.signinFailuresPerAccount.check(key);
+        if (!ipOk.allowed || !acctOk.allowed) {
+          return reply
+            .code(429)
+            .send(invitePage(token, inv, 'signin', 'Too many failed sign-ins; try again later.'));
+        }
+        if (!(await verifyPassword(existing.password_hash, req.body.password ?? ''))) {
+          await limits.signinFailuresPerIp.consume(req.ip);
+          await limits.signinFailuresPerAccount.consume(key);
+          await audit(db, clock, who, {
+            orgId: null,
+            action: 'user.signin_failed',
+            target: `user:${existing.id}`,
+            data: { method: 'password' },
+          });
+          return reply.code(401).send(invitePage(token, inv, 'signin', 'The password is wrong.'));
+        }
+        const result = await db.transaction().execute(async (trx) => {
+          const out = await acceptInvitation(
+            trx,
+            clock,
+            { ...who, actor: `user:${existing.id}` },
+            token,
+            existing,
+          );
+          if (!out.ok) return null;
+          const s = await createSession(trx, clock, {
+            userId: existing.id,
+            orgId: out.org.id,
+            ip: who.ip,
+            userAgent: who.userAgent,
+          });
+          await audit(
+            trx,
+            clock,
+            { ...who, actor: `user:${existing.id}` },
+            {
+              orgId: null,
+              action: 'user.signin',
+              target: `user:${existing.id}`,
+              data: { method: 'password', session_id: s.id },
+            },
+          );
+          return s.token;
+        });
+        if (!result) return reply.code(400).send(renderMessage('Invitation not valid', INVALID));
+        await deps.auth.changed({ user: existing.id });
+        setSessionCookie(reply, config, result);
+        return reply.redirect('/', 303);
       }
-      if (!(await verifyPassword(existing.password_hash, req.body.password ?? ''))) {
-        await limits.signinFailuresPerIp.consume(req.ip);
-        await limits.signinFailuresPerAccount.consume(key);
-        await audit(db, clock, who, { orgId: null, action: 'user.signin_failed', target: `user:${existing.id}`, data: { method: 'password' } });
-        return reply.code(401).send(invitePage(token, inv, 'signin', 'The password is wrong.'));
+
+      const name = cleanName(req.body.name ?? '');
+      if (!name)
+        return reply.code(400).send(invitePage(token, inv, 'signup', 'Your name must not be empty.'));
+      const problem = checkPassword(req.body.password ?? '');
+      if (problem)
+        return reply.code(400).send(invitePage(token, inv, 'signup', PASSWORD_PROBLEM_TEXT[problem]));
+      const passwordHash = await hashPassword(req.body.password ?? '');
+      class Gone extends Error {}
+      let result: string | null;
+      try {
+        result = await db.transaction().execute(async (trx) => {
+          if (await findUserByEmail(trx, inv.email)) return null;
+          const acct = await createAccount(trx, clock, who, {
+            email: inv.email,
+            name,
+            passwordHash,
+            emailVerified: true,
+            via: 'invitation',
+          });
+          const out = await acceptInvitation(
+            trx,
+            clock,
+            { ...who, actor: `user:${acct.user.id}` },
+            token,
+            acct.user,
+          );
+          // Used up by someone else meanwhile: roll the new account back too.
+          if (!out.ok) throw new Gone();
+          const s = await createSession(trx, clock, {
+            userId: acct.user.id,
+            orgId: out.org.id,
+            ip: who.ip,
+            userAgent: who.userAgent,
+          });
+          return s.token;
+        });
+      } catch (err) {
+        if (err instanceof Gone) return reply.code(400).send(renderMessage('Invitation not valid', INVALID));
+        if (!isUniqueViolation(err)) throw err;
+        result = null;
       }
-      const result = await db.transaction().execute(async (trx) => {
-        const out = await acceptInvitation(trx, clock, { ...who, actor: `user:${existing.id}` }, token, existing);
-        if (!out.ok) return null;
-        const s = await createSession(trx, clock, { userId: existing.id, orgId: out.org.id, ip: who.ip, userAgent: who.userAgent });
-        await audit(trx, clock, { ...who, actor: `user:${existing.id}` }, { orgId: null, action: 'user.signin', target: `user:${existing.id}`, data: { method: 'password', session_id: s.id } });
-        return s.token;
-      });
-      if (!result) return reply.code(400).send(renderMessage('Invitation not valid', INVALID));
-      await deps.auth.changed({ user: existing.id });
+      if (!result)
+        return reply
+          .code(409)
+          .send(invitePage(token, inv, 'signin', 'An account with this email now exists; sign in.'));
       setSessionCookie(reply, config, result);
       return reply.redirect('/', 303);
-    }
-
-    const name = cleanName(req.body.name ?? '');
-    if (!name) return reply.code(400).send(invitePage(token, inv, 'signup', 'Your name must not be empty.'));
-    const problem = checkPassword(req.body.password ?? '');
-    if (problem) return reply.code(400).send(invitePage(token, inv, 'signup', PASSWORD_PROBLEM_TEXT[problem]));
-    const passwordHash = await hashPassword(req.body.password ?? '');
-    class Gone extends Error {}
-    let result: string | null;
-    try {
-      result = await db.transaction().execute(async (trx) => {
-        if (await findUserByEmail(trx, inv.email)) return null;
-        const acct = await createAccount(trx, clock, who, { email: inv.email, name, passwordHash, emailVerified: true, via: 'invitation' });
-        const out = await acceptInvitation(trx, clock, { ...who, actor: `user:${acct.user.id}` }, token, acct.user);
-        // Used up by someone else meanwhile: roll the new account back too.
-        if (!out.ok) throw new Gone();
-        const s = await createSession(trx, clock, { userId: acct.user.id, orgId: out.org.id, ip: who.ip, userAgent: who.userAgent });
-        return s.token;
-      });
-    } catch (err) {
-      if (err instanceof Gone) return reply.code(400).send(renderMessage('Invitation not valid', INVALID));
-      if (!isUniqueViolation(err)) throw err;
-      result = null;
-    }
-    if (!result) return reply.code(409).send(invitePage(token, inv, 'signin', 'An account with this email now exists; sign in.'));
-    setSessionCookie(reply, config, result);
-    return reply.redirect('/', 303);
-  });
+    },
+  );
 }

@@ -27,4 +27,5 @@ export function renderMessage(title: string, message: string): string {
   return page(title, `<p>${escapeHtml(message)}</p>`);
 }
 
-export const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+export const PAGE_CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";

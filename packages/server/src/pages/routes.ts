@@ -1,6 +1,11 @@
 import formbody from '@fastify/formbody';
 import { Type } from 'typebox';
-import { checkPassword, hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_PROBLEM_TEXT } from '../accounts/passwords.js';
+import {
+  checkPassword,
+  hashPassword,
+  PASSWORD_MAX_LENGTH,
+  PASSWORD_PROBLEM_TEXT,
+} from '../accounts/passwords.js';
 import { completeSetup, setupTokenValid } from '../accounts/setup.js';
 import { cleanName, isValidEmail, NAME_MAX, normalizeEmail } from '../accounts/users.js';
 import type { Deps } from '../deps.js';
@@ -22,7 +27,11 @@ const SetupForm = Type.Object(
   { additionalProperties: false },
 );
 
-function setupForm(token: string, error?: string, values: { email?: string; name?: string; org_name?: string } = {}) {
+function setupForm(
+  token: string,
+  error?: string,
+  values: { email?: string; name?: string; org_name?: string } = {},
+) {
   const v = (s?: string) => escapeHtml(s ?? '');
   return page(
     'Set up Latchkey',
@@ -52,7 +61,10 @@ export async function pageRoutes(app: App, deps: Deps): Promise<void> {
     '/setup',
     {
       config: { auth: 'none' },
-      schema: { hide: true, querystring: Type.Object({ token: Type.Optional(Type.String({ maxLength: 200 })) }) },
+      schema: {
+        hide: true,
+        querystring: Type.Object({ token: Type.Optional(Type.String({ maxLength: 200 })) }),
+      },
     },
     async (req, reply) => {
       reply.type('text/html; charset=utf-8');
@@ -60,7 +72,12 @@ export async function pageRoutes(app: App, deps: Deps): Promise<void> {
       if (!token || !(await setupTokenValid(db, token))) {
         return reply
           .code(404)
-          .send(renderMessage('Setup link not valid', 'This setup link is not valid, or setup is already complete.'));
+          .send(
+            renderMessage(
+              'Setup link not valid',
+              'This setup link is not valid, or setup is already complete.',
+            ),
+          );
       }
       return setupForm(token);
     },
@@ -92,7 +109,12 @@ export async function pageRoutes(app: App, deps: Deps): Promise<void> {
       if (!done) {
         return reply
           .code(400)
-          .send(renderMessage('Setup link not valid', 'This setup link is not valid, or setup is already complete.'));
+          .send(
+            renderMessage(
+              'Setup link not valid',
+              'This setup link is not valid, or setup is already complete.',
+            ),
+          );
       }
       req.log.info({ user_id: done.user.id, org_id: done.org.id }, 'setup completed: first owner created');
       setSessionCookie(reply, config, done.token);
@@ -115,7 +137,10 @@ The API is described at <a href="/api/openapi.json">/api/openapi.json</a>.</p>`,
     }
     const orgs = await listUserOrgs(db, user.id);
     const items = orgs
-      .map((o) => `<li><strong>${escapeHtml(o.name)}</strong> <span class="muted">(${escapeHtml(o.slug)}, ${escapeHtml(o.role)})</span></li>`)
+      .map(
+        (o) =>
+          `<li><strong>${escapeHtml(o.name)}</strong> <span class="muted">(${escapeHtml(o.slug)}, ${escapeHtml(o.role)})</span></li>`,
+      )
       .join('');
     return page(
       'Latchkey',

@@ -26,13 +26,15 @@ export function tokenAuthenticator(): Authenticator {
     if (now.getTime() - prev < LAST_USED_INTERVAL_MS) return;
     if (lastWrite.size > 50_000) lastWrite.clear();
     lastWrite.set(id, now.getTime());
-    touchLastUsed(deps.db, id, now).catch((err: Error) => req.log.warn({ err: err.message }, 'could not record token use'));
+    touchLastUsed(deps.db, id, now).catch((err: Error) =>
+      req.log.warn({ err: err.message }, 'could not record token use'),
+    );
   };
 
   return async (req, deps) => {
     const bearer = bearerToken(req);
     const prefix = deps.config.tokenPrefix;
-    if (!bearer || !bearer.startsWith(`${prefix}_`)) return null;
+    if (!bearer?.startsWith(`${prefix}_`)) return null;
     const parsed = parseToken(bearer, prefix);
     if (!parsed) throw invalidCredential();
     if (!KINDS.has(parsed.kind)) return null;
@@ -43,7 +45,8 @@ export function tokenAuthenticator(): Authenticator {
       cred = await load(deps, hash);
       deps.auth.putCredential(hash, cred, generation);
     }
-    if (!cred || (cred.expiresAt !== null && cred.expiresAt <= deps.clock.now().getTime())) throw invalidCredential();
+    if (!cred || (cred.expiresAt !== null && cred.expiresAt <= deps.clock.now().getTime()))
+      throw invalidCredential();
     touch(deps, cred.id, req);
     return cred.principal;
   };
@@ -52,12 +55,21 @@ export function tokenAuthenticator(): Authenticator {
 async function load(deps: Deps, hash: string): Promise<CachedCredential | null> {
   const row = await findLiveToken(deps.db, deps.clock, hash);
   if (!row) return null;
-  const scopes = row.scopes ? (typeof row.scopes === 'string' ? (JSON.parse(row.scopes) as string[]) : row.scopes) : null;
+  const scopes = row.scopes
+    ? typeof row.scopes === 'string'
+      ? (JSON.parse(row.scopes) as string[])
+      : row.scopes
+    : null;
   const boundOrg =
-    row.org_id && row.role ? { id: row.org_id, slug: row.org_slug!, name: row.org_name!, role: row.role } : null;
+    row.org_id && row.role
+      ? { id: row.org_id, slug: row.org_slug!, name: row.org_name!, role: row.role }
+      : null;
   const principal: Principal = {
     kind: row.kind,
-    user: row.kind === 'pat' && row.user_id ? { id: row.user_id, email: row.user_email!, name: row.user_name! } : null,
+    user:
+      row.kind === 'pat' && row.user_id
+        ? { id: row.user_id, email: row.user_email!, name: row.user_name! }
+        : null,
     sessionId: null,
     boundOrg,
     defaultOrgId: null,

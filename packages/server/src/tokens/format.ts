@@ -46,7 +46,11 @@ export function mintToken(kind: TokenKind, prefix = DEFAULT_TOKEN_PREFIX) {
   const secret = base62(BigInt(`0x${randomBytes(SECRET_BYTES).toString('hex')}`), SECRET_CHARS);
   const body = `${prefix}_${kind}_${secret}`;
   const token = body + checksum(body);
-  return { token, hash: hashToken(token), display: `${prefix}_${kind}_${secret.slice(0, DISPLAY_SECRET_CHARS)}` };
+  return {
+    token,
+    hash: hashToken(token),
+    display: `${prefix}_${kind}_${secret.slice(0, DISPLAY_SECRET_CHARS)}`,
+  };
 }
 
 export function hashToken(token: string): string {

@@ -30,7 +30,10 @@ export function leakRoutes(app: App, deps: Deps): void {
         tags: ['tokens'],
         body: Type.Array(
           Type.Object(
-            { token: Type.String({ minLength: 1, maxLength: 200 }), url: Type.Optional(Type.String({ maxLength: 2000 })) },
+            {
+              token: Type.String({ minLength: 1, maxLength: 200 }),
+              url: Type.Optional(Type.String({ maxLength: 2000 })),
+            },
             { additionalProperties: false },
           ),
           { minItems: 1, maxItems: LEAK_REPORT_MAX_ITEMS },
@@ -56,7 +59,10 @@ export function leakRoutes(app: App, deps: Deps): void {
           results.push({ status: 'not_a_latchkey_token' });
           continue;
         }
-        results.push({ status: await revokeLeaked(item.token, parsed.display, item.url ?? null), prefix: parsed.display });
+        results.push({
+          status: await revokeLeaked(item.token, parsed.display, item.url ?? null),
+          prefix: parsed.display,
+        });
       }
       return { results };
 
@@ -67,12 +73,17 @@ export function leakRoutes(app: App, deps: Deps): void {
         const done = await db.transaction().execute(async (trx) => {
           const r = await revokeToken(trx, clock, live.id, 'leaked');
           if (!r) return null;
-          await audit(trx, clock, { actor: 'token-scanner', ip: req.ip, userAgent: req.headers['user-agent'] ?? null }, {
-            orgId: live.org_id,
-            action: 'token.leak_revoked',
-            target: `token:${live.id}`,
-            data: { prefix, kind: live.kind, url },
-          });
+          await audit(
+            trx,
+            clock,
+            { actor: 'token-scanner', ip: req.ip, userAgent: req.headers['user-agent'] ?? null },
+            {
+              orgId: live.org_id,
+              action: 'token.leak_revoked',
+              target: `token:${live.id}`,
+              data: { prefix, kind: live.kind, url },
+            },
+          );
           return r;
         });
         if (!done) return 'already_inactive';
@@ -80,7 +91,9 @@ export function leakRoutes(app: App, deps: Deps): void {
         for (const to of await recipients(live)) {
           await deps.mailer
             .send(tokenLeakEmail({ to, prefix, name: null, url }))
-            .catch((err: Error) => req.log.error({ err: err.message }, 'could not email the owner of a leaked token'));
+            .catch((err: Error) =>
+              req.log.error({ err: err.message }, 'could not email the owner of a leaked token'),
+            );
         }
         return 'revoked';
       }
@@ -88,7 +101,11 @@ export function leakRoutes(app: App, deps: Deps): void {
   );
 
   /** Who hears about a leak: a PAT's person; for org-bound tokens the minting person, else the org's owners. */
-  async function recipients(t: { id: string; user_email: string | null; org_id: string | null }): Promise<string[]> {
+  async function recipients(t: {
+    id: string;
+    user_email: string | null;
+    org_id: string | null;
+  }): Promise<string[]> {
     if (t.user_email) return [t.user_email];
     const creator = await db
       .selectFrom('api_tokens')

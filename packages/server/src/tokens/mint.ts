@@ -48,13 +48,20 @@ export interface MintRequest {
 export async function mint(trx: Transaction<Database>, clock: Clock, who: Actor, r: MintRequest) {
   if (r.scopes) {
     const unknown = outside(r.scopes, r.allowed);
-    if (unknown.length) throw new ApiError('invalid_request', `Scopes not available here: ${unknown.join(', ')}.`, { extra: { scopes: unknown } });
+    if (unknown.length)
+      throw new ApiError('invalid_request', `Scopes not available here: ${unknown.join(', ')}.`, {
+        extra: { scopes: unknown },
+      });
   }
   let scopes: string[] | null = r.scopes ? [...new Set(r.scopes)] : null;
   if (r.minter.scopes !== null) {
     if (scopes === null) scopes = r.allowed.filter((s) => r.minter.scopes!.includes(s));
     const beyond = outside(scopes, r.minter.scopes);
-    if (beyond.length) throw new ApiError('forbidden', `The credential cannot grant scopes it does not hold: ${beyond.join(', ')}.`);
+    if (beyond.length)
+      throw new ApiError(
+        'forbidden',
+        `The credential cannot grant scopes it does not hold: ${beyond.join(', ')}.`,
+      );
   }
   const t = mintToken(r.kind, r.tokenPrefix);
   const now = clock.now();
@@ -75,7 +82,13 @@ export async function mint(trx: Transaction<Database>, clock: Clock, who: Actor,
     orgId: r.orgId,
     action: 'token.created',
     target: `token:${row.id}`,
-    data: { kind: r.kind, prefix: t.display, name: r.name, scopes, expires_at: row.expires_at?.toISOString() ?? null },
+    data: {
+      kind: r.kind,
+      prefix: t.display,
+      name: r.name,
+      scopes,
+      expires_at: row.expires_at?.toISOString() ?? null,
+    },
   });
   return { row, token: t.token, scopes: scopes ?? [...r.allowed] };
 }

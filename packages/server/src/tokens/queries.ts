@@ -76,7 +76,9 @@ export async function findLiveToken(db: Db, clock: Clock, hash: string) {
     ])
     .where('api_tokens.token_hash', '=', hash)
     .where('api_tokens.revoked_at', 'is', null)
-    .where((eb) => eb.or([eb('api_tokens.expires_at', 'is', null), eb('api_tokens.expires_at', '>', clock.now())]))
+    .where((eb) =>
+      eb.or([eb('api_tokens.expires_at', 'is', null), eb('api_tokens.expires_at', '>', clock.now())]),
+    )
     .executeTakeFirst();
 }
 
@@ -108,7 +110,11 @@ export async function listTokens(db: Executor, f: ListFilter) {
       ]),
     );
   }
-  return q.orderBy('api_tokens.created_at', 'desc').orderBy('api_tokens.id', 'desc').limit(f.limit + 1).execute();
+  return q
+    .orderBy('api_tokens.created_at', 'desc')
+    .orderBy('api_tokens.id', 'desc')
+    .limit(f.limit + 1)
+    .execute();
 }
 
 export async function findToken(db: Executor, id: string) {
@@ -132,7 +138,12 @@ export async function revokeToken(trx: Transaction<Database>, clock: Clock, id: 
 }
 
 /** Revokes every live PAT of a user (password change); returns their hashes and prefixes. */
-export async function revokeUserPats(trx: Transaction<Database>, clock: Clock, userId: string, reason: string) {
+export async function revokeUserPats(
+  trx: Transaction<Database>,
+  clock: Clock,
+  userId: string,
+  reason: string,
+) {
   return trx
     .updateTable('api_tokens')
     .set({ revoked_at: clock.now(), revoked_reason: reason })

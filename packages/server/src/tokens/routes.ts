@@ -75,15 +75,29 @@ async function emptyBodyIsObject(req: FastifyRequest) {
 /** `/api/v1/tokens` (personal and service tokens) and `/api/v1/org/tokens` (org API keys). */
 export function tokenRoutes(app: App, deps: Deps): void {
   const { db, clock, config } = deps;
-  const mints = deps.cache.limiter({ name: 'tokens:mint', points: MINTS_PER_IP_PER_HOUR, windowSeconds: 3600 });
+  const mints = deps.cache.limiter({
+    name: 'tokens:mint',
+    points: MINTS_PER_IP_PER_HOUR,
+    windowSeconds: 3600,
+  });
   const spendMint = async (req: FastifyRequest) => {
     const r = await mints.consume(req.ip);
-    if (!r.allowed) throw rateLimited(r.retryAfterSeconds, `At most ${MINTS_PER_IP_PER_HOUR} tokens an hour from one address.`);
+    if (!r.allowed)
+      throw rateLimited(
+        r.retryAfterSeconds,
+        `At most ${MINTS_PER_IP_PER_HOUR} tokens an hour from one address.`,
+      );
   };
   const revoke = async (req: FastifyRequest, id: string, orgId: string | null) => {
     const done = await db.transaction().execute(async (trx) => {
       const r = await revokeToken(trx, clock, id, 'revoked');
-      if (r) await audit(trx, clock, actorOf(req), { orgId, action: 'token.revoked', target: `token:${id}`, data: { prefix: r.prefix } });
+      if (r)
+        await audit(trx, clock, actorOf(req), {
+          orgId,
+          action: 'token.revoked',
+          target: `token:${id}`,
+          data: { prefix: r.prefix },
+        });
       return r;
     });
     if (done) await deps.auth.changed({ token: done.token_hash });
@@ -124,7 +138,9 @@ export function tokenRoutes(app: App, deps: Deps): void {
           ...target,
         }),
       );
-      return reply.code(201).send({ ...shape({ ...out.row, scopes: out.scopes, last_used_at: null }, false), token: out.token });
+      return reply
+        .code(201)
+        .send({ ...shape({ ...out.row, scopes: out.scopes, last_used_at: null }, false), token: out.token });
     },
   );
 
@@ -134,7 +150,10 @@ export function tokenRoutes(app: App, deps: Deps): void {
       config: { auth: 'user' },
       schema: {
         tags: ['tokens'],
-        querystring: Type.Object({ ...PageQuery, type: Type.Optional(TokenType) }, { additionalProperties: false }),
+        querystring: Type.Object(
+          { ...PageQuery, type: Type.Optional(TokenType) },
+          { additionalProperties: false },
+        ),
         response: { 200: PageOf(Token) },
       },
     },
@@ -157,7 +176,10 @@ export function tokenRoutes(app: App, deps: Deps): void {
 
   app.delete(
     '/api/v1/tokens/:id',
-    { config: { auth: 'user' }, schema: { tags: ['tokens'], params: IdParams, response: { 204: Type.Null() } } },
+    {
+      config: { auth: 'user' },
+      schema: { tags: ['tokens'], params: IdParams, response: { 204: Type.Null() } },
+    },
     async (req, reply) => {
       const p = principalOf(req);
       const t = await findToken(db, req.params.id);
@@ -168,7 +190,11 @@ export function tokenRoutes(app: App, deps: Deps): void {
   );
 
   /** A person revokes their own PATs; an org admin revokes the org's service tokens. Anything else is "not found". */
-  async function mayRevoke(p: Principal, req: FastifyRequest, t: { kind: string; user_id: string | null; org_id: string | null }) {
+  async function mayRevoke(
+    p: Principal,
+    req: FastifyRequest,
+    t: { kind: string; user_id: string | null; org_id: string | null },
+  ) {
     if (t.kind === 'pat') return p.user !== null && t.user_id === p.user.id;
     if (t.kind !== 'svc' || !req.org || req.org.id !== t.org_id) return false;
     requirePermission(req.org, p, 'tokens:manage');
@@ -180,7 +206,11 @@ export function tokenRoutes(app: App, deps: Deps): void {
     {
       config: { auth: 'org', permission: 'tokens:manage' },
       preValidation: emptyBodyIsObject,
-      schema: { tags: ['tokens'], body: Type.Object(MintBody, { additionalProperties: false }), response: { 201: Token } },
+      schema: {
+        tags: ['tokens'],
+        body: Type.Object(MintBody, { additionalProperties: false }),
+        response: { 201: Token },
+      },
     },
     async (req, reply) => {
       const org = orgOf(req);
@@ -199,7 +229,9 @@ export function tokenRoutes(app: App, deps: Deps): void {
           tokenPrefix: config.tokenPrefix,
         }),
       );
-      return reply.code(201).send({ ...shape({ ...out.row, scopes: out.scopes, last_used_at: null }, true), token: out.token });
+      return reply
+        .code(201)
+        .send({ ...shape({ ...out.row, scopes: out.scopes, last_used_at: null }, true), token: out.token });
     },
   );
 
@@ -207,12 +239,22 @@ export function tokenRoutes(app: App, deps: Deps): void {
     '/api/v1/org/tokens',
     {
       config: { auth: 'org', permission: 'tokens:manage' },
-      schema: { tags: ['tokens'], querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: PageOf(Token) } },
+      schema: {
+        tags: ['tokens'],
+        querystring: Type.Object(PageQuery, { additionalProperties: false }),
+        response: { 200: PageOf(Token) },
+      },
     },
     async (req) => {
       const org = orgOf(req);
       const limit = req.query.limit ?? 50;
-      const rows = await listTokens(db, { orgId: org.id, kinds: ['org'], limit, after: decodeCursor(req.query.cursor), now: clock.now() });
+      const rows = await listTokens(db, {
+        orgId: org.id,
+        kinds: ['org'],
+        limit,
+        after: decodeCursor(req.query.cursor),
+        now: clock.now(),
+      });
       const pg = page(rows, limit, (r) => ({ at: r.created_at, id: r.id }));
       return { data: pg.data.map((r) => shape(r, true)), next_cursor: pg.next_cursor };
     },
@@ -227,10 +269,9 @@ export function tokenRoutes(app: App, deps: Deps): void {
     async (req, reply) => {
       const org = orgOf(req);
       const t = await findToken(db, req.params.id);
-      if (!t || t.kind !== 'org' || t.org_id !== org.id) throw new ApiError('not_found', 'No such token.');
+      if (t?.kind !== 'org' || t.org_id !== org.id) throw new ApiError('not_found', 'No such token.');
       await revoke(req, t.id, org.id);
       return reply.code(204).send(null);
     },
   );
 }
-

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DEFAULT_PASSWORD, lastMailTo, linkIn, PUBLIC_URL, type TestServer, testServer, tokenFrom, uniqueEmail } from '../helpers/harness.js';
+import {
+  DEFAULT_PASSWORD,
+  lastMailTo,
+  linkIn,
+  PUBLIC_URL,
+  type TestServer,
+  testServer,
+  tokenFrom,
+  uniqueEmail,
+} from '../helpers/harness.js';
 
 let t: TestServer;
 before(async () => {
@@ -42,7 +51,11 @@ describe('/invite page', () => {
     const me = (await c.get('/api/v1/me', org.id)).json();
     assert.equal(me.user.email, email);
     assert.equal(me.org.role, 'admin');
-    const verified = await t.deps.db.selectFrom('users').select('email_verified_at').where('email', '=', email).executeTakeFirstOrThrow();
+    const verified = await t.deps.db
+      .selectFrom('users')
+      .select('email_verified_at')
+      .where('email', '=', email)
+      .executeTakeFirstOrThrow();
     assert.ok(verified.email_verified_at, 'the invitation proves the address');
     assert.equal((await t.client().get(`/invite?token=${token}`)).statusCode, 404, 'single use');
   });

@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MINUTE, manualClock } from '../../src/lib/clock.js';
-import { lastMailTo, linkIn, PUBLIC_URL, readOutbox, type TestServer, testServer, tokenFrom, uniqueEmail } from '../helpers/harness.js';
+import {
+  lastMailTo,
+  linkIn,
+  PUBLIC_URL,
+  readOutbox,
+  type TestServer,
+  testServer,
+  tokenFrom,
+  uniqueEmail,
+} from '../helpers/harness.js';
 
 const clock = manualClock(new Date());
 let t: TestServer;
@@ -66,7 +75,13 @@ describe('magic link', () => {
     const link = await requestLink(email, { return_to: '/app/settings?tab=tokens' });
     const res = await t.client().req({ url: `/api/auth/magic-link/callback?token=${tokenFrom(link)}` });
     assert.equal(res.headers.location, '/app/settings?tab=tokens');
-    for (const bad of ['https://evil.example/', '//evil.example/x', '/\\evil.example', 'javascript:alert(1)', '/%0d%0aSet-Cookie:x=y'.replace('%0d%0a', '\r\n')]) {
+    for (const bad of [
+      'https://evil.example/',
+      '//evil.example/x',
+      '/\\evil.example',
+      'javascript:alert(1)',
+      '/%0d%0aSet-Cookie:x=y'.replace('%0d%0a', '\r\n'),
+    ]) {
       const r = await t.client().post('/api/auth/magic-link', { email, return_to: bad });
       assert.equal(r.statusCode, 400, bad);
       assert.equal(r.json().code, 'invalid_request');
@@ -87,12 +102,17 @@ describe('magic link', () => {
   it('limits one IP to 10 requests an hour with 429', async () => {
     const c = t.client();
     let last = 0;
-    for (let i = 0; i < 11; i++) last = (await c.post('/api/auth/magic-link', { email: uniqueEmail('ip') })).statusCode;
+    for (let i = 0; i < 11; i++)
+      last = (await c.post('/api/auth/magic-link', { email: uniqueEmail('ip') })).statusCode;
     assert.equal(last, 429);
   });
 
   it('refuses a malformed token without a 5xx', async () => {
-    for (const url of ['/api/auth/magic-link/callback', '/api/auth/magic-link/callback?token=', `/api/auth/magic-link/callback?token=${'x'.repeat(500)}`]) {
+    for (const url of [
+      '/api/auth/magic-link/callback',
+      '/api/auth/magic-link/callback?token=',
+      `/api/auth/magic-link/callback?token=${'x'.repeat(500)}`,
+    ]) {
       const r = await t.client().get(url);
       assert.ok(r.statusCode >= 400 && r.statusCode < 500, `${url} → ${r.statusCode}`);
     }

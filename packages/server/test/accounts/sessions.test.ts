@@ -15,7 +15,11 @@ describe('sessions', () => {
   it('stores only a hash of the session id', async () => {
     const c = t.client();
     const { user } = await c.signup();
-    const rows = await t.deps.db.selectFrom('sessions').select('token_hash').where('user_id', '=', user.id).execute();
+    const rows = await t.deps.db
+      .selectFrom('sessions')
+      .select('token_hash')
+      .where('user_id', '=', user.id)
+      .execute();
     assert.equal(rows.length, 1);
     assert.equal(rows[0]!.token_hash, sha256Hex(c.cookie!));
     assert.notEqual(rows[0]!.token_hash, c.cookie);
@@ -101,21 +105,34 @@ describe('password change', () => {
     const { user } = await a.signup();
     const b = t.client();
     await b.post('/api/auth/signin', { email: user.email, password: DEFAULT_PASSWORD });
-    const wrong = await a.post('/api/auth/password', { current_password: 'not my password', new_password: 'a brand new passphrase' });
+    const wrong = await a.post('/api/auth/password', {
+      current_password: 'not my password',
+      new_password: 'a brand new passphrase',
+    });
     assert.equal(wrong.statusCode, 401);
-    const weak = await a.post('/api/auth/password', { current_password: DEFAULT_PASSWORD, new_password: 'short' });
+    const weak = await a.post('/api/auth/password', {
+      current_password: DEFAULT_PASSWORD,
+      new_password: 'short',
+    });
     assert.equal(weak.statusCode, 400);
     assert.equal(weak.json().code, 'weak_password');
     const old = a.cookie;
-    const ok = await a.post('/api/auth/password', { current_password: DEFAULT_PASSWORD, new_password: 'a brand new passphrase' });
+    const ok = await a.post('/api/auth/password', {
+      current_password: DEFAULT_PASSWORD,
+      new_password: 'a brand new passphrase',
+    });
     assert.equal(ok.statusCode, 200);
     assert.equal(ok.json().revoked_sessions, 2);
     assert.notEqual(a.cookie, old);
     assert.equal((await a.get('/api/v1/me')).statusCode, 200);
     assert.equal((await b.get('/api/v1/me')).statusCode, 401);
-    const signin = await t.client().post('/api/auth/signin', { email: user.email, password: 'a brand new passphrase' });
+    const signin = await t
+      .client()
+      .post('/api/auth/signin', { email: user.email, password: 'a brand new passphrase' });
     assert.equal(signin.statusCode, 200);
-    const oldPw = await t.client().post('/api/auth/signin', { email: user.email, password: DEFAULT_PASSWORD });
+    const oldPw = await t
+      .client()
+      .post('/api/auth/signin', { email: user.email, password: DEFAULT_PASSWORD });
     assert.equal(oldPw.statusCode, 401);
   });
 });

@@ -12,7 +12,11 @@ describe('POST /api/auth/signup', () => {
   it('creates the user, a personal org they own and a session', async () => {
     const c = t.client();
     const email = uniqueEmail();
-    const res = await c.post('/api/auth/signup', { email: `  ${email.toUpperCase()} `, password: DEFAULT_PASSWORD, name: 'Ada' });
+    const res = await c.post('/api/auth/signup', {
+      email: `  ${email.toUpperCase()} `,
+      password: DEFAULT_PASSWORD,
+      name: 'Ada',
+    });
     assert.equal(res.statusCode, 201);
     const body = res.json();
     assert.equal(body.user.email, email);
@@ -22,7 +26,9 @@ describe('POST /api/auth/signup', () => {
     assert.doesNotMatch(cookie, /Secure/, 'no Secure flag on an http PUBLIC_URL');
     const me = await c.get('/api/v1/me');
     assert.equal(me.statusCode, 200);
-    assert.deepEqual(me.json().orgs, [{ id: body.org.id, slug: body.org.slug, name: body.org.name, role: 'owner' }]);
+    assert.deepEqual(me.json().orgs, [
+      { id: body.org.id, slug: body.org.slug, name: body.org.name, role: 'owner' },
+    ]);
     assert.equal(me.json().org.id, body.org.id);
     assert.deepEqual(me.json().credential, { kind: 'session' });
   });
@@ -30,7 +36,9 @@ describe('POST /api/auth/signup', () => {
   it('refuses a duplicate email, whatever its case, with 409', async () => {
     const email = uniqueEmail();
     await t.client().signup({ email });
-    const res = await t.client().post('/api/auth/signup', { email: email.toUpperCase(), password: DEFAULT_PASSWORD, name: 'B' });
+    const res = await t
+      .client()
+      .post('/api/auth/signup', { email: email.toUpperCase(), password: DEFAULT_PASSWORD, name: 'B' });
     assert.equal(res.statusCode, 409);
     assert.equal(res.json().code, 'email_taken');
     assert.match(res.headers['content-type'] as string, /application\/problem\+json/);
@@ -50,7 +58,10 @@ describe('POST /api/auth/signup', () => {
   });
 
   it('refuses bad emails, unknown fields and wrong types with 400 and creates nothing', async () => {
-    const before = await t.deps.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const before = await t.deps.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     for (const body of [
       { email: 'not-an-email', password: DEFAULT_PASSWORD, name: 'X' },
       { email: uniqueEmail(), password: DEFAULT_PASSWORD, name: 'X', admin: true },
@@ -61,7 +72,10 @@ describe('POST /api/auth/signup', () => {
       const res = await t.client().post('/api/auth/signup', body);
       assert.equal(res.statusCode, 400, JSON.stringify(body));
     }
-    const afterCount = await t.deps.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const afterCount = await t.deps.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     assert.equal(Number(afterCount.n), Number(before.n));
   });
 });
@@ -82,8 +96,12 @@ describe('POST /api/auth/signin', () => {
 
   it('answers a wrong password and an unknown email identically', async () => {
     const { user } = await t.client().signup();
-    const wrongPw = await t.client().post('/api/auth/signin', { email: user.email, password: 'not the password!' });
-    const noUser = await t.client().post('/api/auth/signin', { email: uniqueEmail('ghost'), password: 'not the password!' });
+    const wrongPw = await t
+      .client()
+      .post('/api/auth/signin', { email: user.email, password: 'not the password!' });
+    const noUser = await t
+      .client()
+      .post('/api/auth/signin', { email: uniqueEmail('ghost'), password: 'not the password!' });
     assert.equal(wrongPw.statusCode, 401);
     assert.equal(noUser.statusCode, 401);
     assert.equal(wrongPw.body, noUser.body);
@@ -93,10 +111,14 @@ describe('POST /api/auth/signin', () => {
   it('throttles repeated failures against one account with 429 and Retry-After, even with the right password', async () => {
     const { user } = await t.client().signup();
     for (let i = 0; i < 5; i++) {
-      const r = await t.client().post('/api/auth/signin', { email: user.email, password: 'wrong password here' });
+      const r = await t
+        .client()
+        .post('/api/auth/signin', { email: user.email, password: 'wrong password here' });
       assert.equal(r.statusCode, 401);
     }
-    const blocked = await t.client().post('/api/auth/signin', { email: user.email, password: DEFAULT_PASSWORD });
+    const blocked = await t
+      .client()
+      .post('/api/auth/signin', { email: user.email, password: DEFAULT_PASSWORD });
     assert.equal(blocked.statusCode, 429);
     assert.equal(blocked.json().code, 'rate_limited');
     assert.ok(Number(blocked.headers['retry-after']) > 0);
@@ -106,7 +128,9 @@ describe('POST /api/auth/signin', () => {
     const c = t.client();
     let last = 0;
     for (let i = 0; i < 21; i++) {
-      last = (await c.post('/api/auth/signin', { email: uniqueEmail('spray'), password: 'wrong password here' })).statusCode;
+      last = (
+        await c.post('/api/auth/signin', { email: uniqueEmail('spray'), password: 'wrong password here' })
+      ).statusCode;
     }
     assert.equal(last, 429);
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createMemoryCache } from '../../src/cache/memory.js';
 import { createRedisCache } from '../../src/cache/redis.js';
 import type { Cache } from '../../src/cache/types.js';
@@ -14,7 +14,10 @@ const redisUrl = process.env.REDIS_URL ?? '';
 /** Two handles on "the same" cache, as two nodes would have. Memory is per process: one shared object. */
 async function open(): Promise<[Cache, Cache]> {
   if (BACKEND === 'external') {
-    return [await createRedisCache({ url: redisUrl, prefix }), await createRedisCache({ url: redisUrl, prefix })];
+    return [
+      await createRedisCache({ url: redisUrl, prefix }),
+      await createRedisCache({ url: redisUrl, prefix }),
+    ];
   }
   const c = createMemoryCache();
   return [c, c];
@@ -62,7 +65,10 @@ describe(`cache (${BACKEND === 'external' ? 'redis' : 'memory'})`, () => {
   it('increments atomically and sets the TTL when the counter is created', async () => {
     const k = key();
     const values = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).incr(k, 60_000)));
-    assert.deepEqual([...values].sort((x, y) => x - y), Array.from({ length: 40 }, (_, i) => i + 1));
+    assert.deepEqual(
+      [...values].sort((x, y) => x - y),
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    );
     const k2 = key();
     await a.incr(k2, 40);
     await sleep(120);

@@ -73,7 +73,9 @@ export async function testServer(opts: TestServerOptions = {}): Promise<TestServ
     cache: storage.cache,
     clock: opts.clock ?? systemClock,
     mailer,
-    auth: new AuthCache(storage.cache, config.authCacheEntries, () => (opts.clock ?? systemClock).now().getTime()),
+    auth: new AuthCache(storage.cache, config.authCacheEntries, () =>
+      (opts.clock ?? systemClock).now().getTime(),
+    ),
   };
   const app = await buildApp(deps, log);
   await app.ready();
@@ -85,7 +87,11 @@ export async function testServer(opts: TestServerOptions = {}): Promise<TestServ
     logs,
     outboxDir,
     queries,
-    client: (o = {}) => new Client(app, o.ip ?? `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${++n % 250}`),
+    client: (o = {}) =>
+      new Client(
+        app,
+        o.ip ?? `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${++n % 250}`,
+      ),
     async close() {
       await app.close();
       mailer.close();
@@ -126,7 +132,8 @@ export class Client {
       ...(r.body !== undefined ? { payload: r.body as object } : {}),
     });
     const set = res.cookies.find((c) => c.name === 'lk_session');
-    if (set) this.cookie = set.value === '' || (set.maxAge !== undefined && set.maxAge <= 0) ? null : set.value;
+    if (set)
+      this.cookie = set.value === '' || (set.maxAge !== undefined && set.maxAge <= 0) ? null : set.value;
     return res;
   }
 
@@ -152,7 +159,10 @@ export class Client {
       password: p.password ?? DEFAULT_PASSWORD,
     });
     if (res.statusCode !== 201) throw new Error(`signup failed: ${res.statusCode} ${res.body}`);
-    const body = res.json() as { user: { id: string; email: string; name: string }; org: { id: string; slug: string } };
+    const body = res.json() as {
+      user: { id: string; email: string; name: string };
+      org: { id: string; slug: string };
+    };
     return { ...body, password: p.password ?? DEFAULT_PASSWORD };
   }
 }
@@ -175,7 +185,9 @@ export interface Mail {
 export async function readOutbox(dir: string): Promise<Mail[]> {
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.eml')).sort();
+    files = readdirSync(dir)
+      .filter((f) => f.endsWith('.eml'))
+      .sort();
   } catch {
     return [];
   }
@@ -183,7 +195,12 @@ export async function readOutbox(dir: string): Promise<Mail[]> {
   for (const f of files) {
     const m = await simpleParser(readFileSync(join(dir, f)));
     const to = Array.isArray(m.to) ? m.to[0]?.text : m.to?.text;
-    out.push({ to: to ?? '', subject: m.subject ?? '', text: m.text ?? '', html: typeof m.html === 'string' ? m.html : '' });
+    out.push({
+      to: to ?? '',
+      subject: m.subject ?? '',
+      text: m.text ?? '',
+      html: typeof m.html === 'string' ? m.html : '',
+    });
   }
   return out;
 }

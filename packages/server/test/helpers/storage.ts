@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import pg from 'pg';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { openCache } from '../../src/cache/index.js';
 import type { Cache } from '../../src/cache/types.js';
 import { openStorage, type Storage } from '../../src/db/connection.js';

@@ -68,7 +68,6 @@ interface Shot {
   invalid: boolean;
 }
 
-
 async function fire(s: Shot): Promise<LightMyRequestResponse> {
   return t.app.inject({
     method: s.method,

@@ -64,11 +64,19 @@ describe('auth tiers', () => {
     const { org } = await orgWithRoles(t);
     const r = await bearer(t, ADMIN_TOKEN, { url: '/api/v1/org/members', org: org.id });
     assert.equal(r.statusCode, 200);
-    const ghost = await bearer(t, ADMIN_TOKEN, { url: '/api/v1/org/members', org: '00000000-0000-4000-8000-000000000000' });
+    const ghost = await bearer(t, ADMIN_TOKEN, {
+      url: '/api/v1/org/members',
+      org: '00000000-0000-4000-8000-000000000000',
+    });
     assert.equal(ghost.statusCode, 403);
     const wrong = await bearer(t, `${ADMIN_TOKEN}x`, { url: '/api/v1/org/members', org: org.id });
     assert.equal(wrong.statusCode, 401);
-    const key = await bearer(t, ADMIN_TOKEN, { method: 'POST', url: '/api/v1/org/tokens', body: {}, org: org.id });
+    const key = await bearer(t, ADMIN_TOKEN, {
+      method: 'POST',
+      url: '/api/v1/org/tokens',
+      body: {},
+      org: org.id,
+    });
     assert.equal(key.json().created_by, 'admin-token');
     const uses = await t.deps.db
       .selectFrom('audit_events')
@@ -109,9 +117,18 @@ describe('leaked-token reports', () => {
     assert.match(mail.subject, /revoked/);
     assert.ok(mail.text.includes(live.prefix));
     assert.ok(!mail.text.includes(live.token), 'the mail never repeats the secret');
-    const ev = await t.deps.db.selectFrom('audit_events').select(['actor', 'data']).where('action', '=', 'token.leak_revoked').where('target', '=', `token:${live.id}`).executeTakeFirstOrThrow();
+    const ev = await t.deps.db
+      .selectFrom('audit_events')
+      .select(['actor', 'data'])
+      .where('action', '=', 'token.leak_revoked')
+      .where('target', '=', `token:${live.id}`)
+      .executeTakeFirstOrThrow();
     assert.equal(ev.actor, 'token-scanner');
-    const again = await bearer(t, SCANNER_KEY, { method: 'POST', url: '/api/v1/token-leaks', body: [{ token: live.token }] });
+    const again = await bearer(t, SCANNER_KEY, {
+      method: 'POST',
+      url: '/api/v1/token-leaks',
+      body: [{ token: live.token }],
+    });
     assert.equal(again.json().results[0].status, 'already_inactive');
   });
 

@@ -23,18 +23,30 @@ describe('token format', () => {
   it('rejects any single-character change (checksum)', () => {
     const { token } = mintToken('pat');
     fc.assert(
-      fc.property(fc.integer({ min: 7, max: token.length - 1 }), fc.constantFrom(...'0123456789abcXYZ'), (i, ch) => {
-        fc.pre(token[i] !== ch);
-        const changed = token.slice(0, i) + ch + token.slice(i + 1);
-        return parseToken(changed) === null;
-      }),
+      fc.property(
+        fc.integer({ min: 7, max: token.length - 1 }),
+        fc.constantFrom(...'0123456789abcXYZ'),
+        (i, ch) => {
+          fc.pre(token[i] !== ch);
+          const changed = token.slice(0, i) + ch + token.slice(i + 1);
+          return parseToken(changed) === null;
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
   it('rejects other prefixes, kinds, lengths and random strings', () => {
     const { token } = mintToken('org');
-    for (const bad of ['', 'lk_', token.slice(0, -1), `${token}0`, token.replace('lk_', 'xx_'), token.replace('_org_', '_foo_'), ` ${token}`]) {
+    for (const bad of [
+      '',
+      'lk_',
+      token.slice(0, -1),
+      `${token}0`,
+      token.replace('lk_', 'xx_'),
+      token.replace('_org_', '_foo_'),
+      ` ${token}`,
+    ]) {
       assert.equal(parseToken(bad), null, bad);
     }
     fc.assert(fc.property(fc.string({ maxLength: 200 }), (s) => parseToken(s) === null));

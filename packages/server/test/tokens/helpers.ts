@@ -3,7 +3,11 @@ import type { Client, TestServer } from '../helpers/harness.js';
 import { lastMailTo, linkIn, PUBLIC_URL, tokenFrom, uniqueEmail } from '../helpers/harness.js';
 
 /** Calls the API with a bearer token (no cookie, no Origin). */
-export function bearer(t: TestServer, token: string, r: { method?: 'GET' | 'POST' | 'PATCH' | 'DELETE'; url: string; body?: unknown; org?: string; ip?: string }) {
+export function bearer(
+  t: TestServer,
+  token: string,
+  r: { method?: 'GET' | 'POST' | 'PATCH' | 'DELETE'; url: string; body?: unknown; org?: string; ip?: string },
+) {
   return t.app.inject({
     method: r.method ?? 'GET',
     url: r.url,

@@ -19,7 +19,18 @@ describe('personal access tokens', () => {
     const res = await c.post('/api/v1/tokens', { name: 'laptop', type: 'pat' });
     assert.equal(res.statusCode, 201);
     const body = res.json();
-    assert.deepEqual(Object.keys(body).sort(), ['created_at', 'created_by', 'expires_at', 'id', 'name', 'org_id', 'prefix', 'scopes', 'token', 'type']);
+    assert.deepEqual(Object.keys(body).sort(), [
+      'created_at',
+      'created_by',
+      'expires_at',
+      'id',
+      'name',
+      'org_id',
+      'prefix',
+      'scopes',
+      'token',
+      'type',
+    ]);
     assert.equal(body.type, 'pat');
     assert.equal(parseToken(body.token)?.kind, 'pat');
     assert.equal(body.prefix, body.token.slice(0, 15));
@@ -30,7 +41,11 @@ describe('personal access tokens', () => {
     assert.equal(list.json().data.length, 1);
     assert.equal(list.json().data[0].token, undefined);
     assert.ok(!list.body.includes(body.token), 'the plaintext never appears in a list');
-    const row = await t.deps.db.selectFrom('api_tokens').select('token_hash').where('id', '=', body.id).executeTakeFirstOrThrow();
+    const row = await t.deps.db
+      .selectFrom('api_tokens')
+      .select('token_hash')
+      .where('id', '=', body.id)
+      .executeTakeFirstOrThrow();
     assert.ok(!list.body.includes(row.token_hash), 'nor does its hash');
     const me = await bearer(t, body.token, { url: '/api/v1/me' });
     assert.equal(me.statusCode, 200);
@@ -45,7 +60,14 @@ describe('personal access tokens', () => {
     const empty = await c.req({ method: 'POST', url: '/api/v1/tokens' });
     assert.equal(empty.statusCode, 201, empty.body);
     assert.equal(empty.json().name, null);
-    for (const body of [{ name: 'x'.repeat(101) }, { name: '' }, { scopes: ['root'] }, { expires_in: 10 }, { type: 'org' }, { name: 5 }]) {
+    for (const body of [
+      { name: 'x'.repeat(101) },
+      { name: '' },
+      { scopes: ['root'] },
+      { expires_in: 10 },
+      { type: 'org' },
+      { name: 5 },
+    ]) {
       const r = await c.post('/api/v1/tokens', body);
       assert.equal(r.statusCode, 400, JSON.stringify(body));
       assert.match(r.headers['content-type'] as string, /problem\+json/);
@@ -61,7 +83,12 @@ describe('personal access tokens', () => {
     const audit = await bearer(t, pat.token, { url: '/api/v1/audit', org: org.id });
     assert.equal(audit.statusCode, 403);
     assert.equal(audit.json().code, 'forbidden');
-    const inv = await bearer(t, pat.token, { method: 'POST', url: '/api/v1/org/invitations', body: { email: 'x@example.com', role: 'member' }, org: org.id });
+    const inv = await bearer(t, pat.token, {
+      method: 'POST',
+      url: '/api/v1/org/invitations',
+      body: { email: 'x@example.com', role: 'member' },
+      org: org.id,
+    });
     assert.equal(inv.statusCode, 403);
     // No org named and a PAT has no default org.
     assert.equal((await bearer(t, pat.token, { url: '/api/v1/org/members' })).json().code, 'org_required');
@@ -74,13 +101,21 @@ describe('personal access tokens', () => {
     const members = await bearer(t, narrow.token, { url: '/api/v1/org/members', org: org.id });
     assert.equal(members.statusCode, 403);
     assert.equal(members.json().scope, 'members:read');
-    const escalate = await bearer(t, narrow.token, { method: 'POST', url: '/api/v1/tokens', body: { scopes: ['audit:read'] } });
+    const escalate = await bearer(t, narrow.token, {
+      method: 'POST',
+      url: '/api/v1/tokens',
+      body: { scopes: ['audit:read'] },
+    });
     assert.equal(escalate.statusCode, 403);
     const same = await bearer(t, narrow.token, { method: 'POST', url: '/api/v1/tokens', body: {} });
     assert.equal(same.statusCode, 201);
     assert.deepEqual(same.json().scopes, ['org:read']);
     assert.equal(same.json().created_by, `pat:${narrow.prefix}`);
-    const createOrg = await bearer(t, narrow.token, { method: 'POST', url: '/api/v1/orgs', body: { name: 'Nope' } });
+    const createOrg = await bearer(t, narrow.token, {
+      method: 'POST',
+      url: '/api/v1/orgs',
+      body: { name: 'Nope' },
+    });
     assert.equal(createOrg.statusCode, 403);
   });
 
@@ -96,7 +131,7 @@ describe('personal access tokens', () => {
     assert.equal((await a.delete(`/api/v1/tokens/${pat.id}`)).statusCode, 204, 'again');
     assert.equal((await a.delete('/api/v1/tokens/00000000-0000-4000-8000-000000000000')).statusCode, 404);
     const revoked = await bearer(t, pat.token, { url: '/api/v1/me' });
-    const unknown = await bearer(t, pat.token.slice(0, -10) + 'AAAAAAAAAA', { url: '/api/v1/me' });
+    const unknown = await bearer(t, `${pat.token.slice(0, -10)}AAAAAAAAAA`, { url: '/api/v1/me' });
     assert.equal(revoked.statusCode, 401);
     assert.equal(unknown.statusCode, 401);
     assert.equal(revoked.body, unknown.body);
@@ -120,7 +155,15 @@ describe('personal access tokens', () => {
     const { password } = await c.signup();
     const pat = await mintPat(c);
     assert.equal((await bearer(t, pat.token, { url: '/api/v1/me' })).statusCode, 200);
-    assert.equal((await c.post('/api/auth/password', { current_password: password, new_password: 'another long passphrase' })).statusCode, 200);
+    assert.equal(
+      (
+        await c.post('/api/auth/password', {
+          current_password: password,
+          new_password: 'another long passphrase',
+        })
+      ).statusCode,
+      200,
+    );
     assert.equal((await bearer(t, pat.token, { url: '/api/v1/me' })).statusCode, 401);
   });
 
@@ -165,15 +208,34 @@ describe('org API keys', () => {
     assert.equal(parseToken(key.token)?.kind, 'org');
     assert.equal(key.created_by, 'session');
     assert.equal(key.last_used_at, null);
-    for (const url of ['/api/v1/org', '/api/v1/org/members', '/api/v1/org/invitations', '/api/v1/audit', '/api/v1/org/tokens']) {
+    for (const url of [
+      '/api/v1/org',
+      '/api/v1/org/members',
+      '/api/v1/org/invitations',
+      '/api/v1/audit',
+      '/api/v1/org/tokens',
+    ]) {
       assert.equal((await bearer(t, key.token, { url })).statusCode, 200, url);
     }
-    assert.equal((await bearer(t, key.token, { method: 'DELETE', url: '/api/v1/org' })).statusCode, 403, 'admin scope, not owner');
-    const child = await bearer(t, key.token, { method: 'POST', url: '/api/v1/org/tokens', body: { name: 'child' } });
+    assert.equal(
+      (await bearer(t, key.token, { method: 'DELETE', url: '/api/v1/org' })).statusCode,
+      403,
+      'admin scope, not owner',
+    );
+    const child = await bearer(t, key.token, {
+      method: 'POST',
+      url: '/api/v1/org/tokens',
+      body: { name: 'child' },
+    });
     assert.equal(child.statusCode, 201);
     assert.equal(child.json().created_by, `org-token:${key.prefix}`);
     const pat = await mintPat(owner);
-    const viaPat = await bearer(t, pat.token, { method: 'POST', url: '/api/v1/org/tokens', body: {}, org: org.id });
+    const viaPat = await bearer(t, pat.token, {
+      method: 'POST',
+      url: '/api/v1/org/tokens',
+      body: {},
+      org: org.id,
+    });
     assert.equal(viaPat.json().created_by, `pat:${pat.prefix}`);
     const list = await owner.get('/api/v1/org/tokens', org.id);
     const mine = list.json().data.find((k: { id: string }) => k.id === key.id);
@@ -187,7 +249,10 @@ describe('org API keys', () => {
     const { org: orgB } = await b.signup();
     const key = (await a.owner.post('/api/v1/org/tokens', {}, a.org.id)).json();
     const cross = await bearer(t, key.token, { url: '/api/v1/org/members', org: orgB.id });
-    const ghost = await bearer(t, key.token, { url: '/api/v1/org/members', org: '00000000-0000-4000-8000-000000000000' });
+    const ghost = await bearer(t, key.token, {
+      url: '/api/v1/org/members',
+      org: '00000000-0000-4000-8000-000000000000',
+    });
     assert.equal(cross.statusCode, 403);
     assert.equal(cross.json().code, 'org_forbidden');
     assert.equal(cross.body, ghost.body);
@@ -220,7 +285,8 @@ describe('org API keys', () => {
     const ip = '10.250.1.1';
     const c = t.client({ ip });
     c.cookie = owner.cookie;
-    for (let i = 0; i < 3; i++) assert.equal((await c.post('/api/v1/org/tokens', { name: `k${i}` }, org.id)).statusCode, 201);
+    for (let i = 0; i < 3; i++)
+      assert.equal((await c.post('/api/v1/org/tokens', { name: `k${i}` }, org.id)).statusCode, 201);
     const p1 = (await owner.get('/api/v1/org/tokens?limit=2', org.id)).json();
     assert.equal(p1.data.length, 2);
     assert.ok(p1.next_cursor);

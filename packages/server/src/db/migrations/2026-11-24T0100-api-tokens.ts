@@ -35,8 +35,16 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .unique()
     .where(sql.ref('revoked_at'), 'is', null)
     .execute();
-  await db.schema.createIndex('api_tokens_user_idx').on('api_tokens').columns(['user_id', 'created_at desc', 'id desc']).execute();
-  await db.schema.createIndex('api_tokens_org_idx').on('api_tokens').columns(['org_id', 'created_at desc', 'id desc']).execute();
+  await db.schema
+    .createIndex('api_tokens_user_idx')
+    .on('api_tokens')
+    .columns(['user_id', 'created_at desc', 'id desc'])
+    .execute();
+  await db.schema
+    .createIndex('api_tokens_org_idx')
+    .on('api_tokens')
+    .columns(['org_id', 'created_at desc', 'id desc'])
+    .execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {

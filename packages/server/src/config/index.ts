@@ -31,6 +31,8 @@ export interface Config {
   readonly tokenScannerKey: string | null;
   /** Entries in each node's credential cache; 0 disables the cache. */
   readonly authCacheEntries: number;
+  /** Requests per minute one IP may make to /api (the general limiter); 0 disables it. */
+  readonly apiRateLimit: number;
   /** Path of the TOML file that was read, if any. */
   readonly configFile: string | null;
   /** Development defaults in effect; announced in the start-up log. */
@@ -66,6 +68,7 @@ const SETTINGS = {
   TOKEN_PREFIX: 'token_prefix',
   TOKEN_SCANNER_KEY: 'token_scanner_key',
   AUTH_CACHE_ENTRIES: 'auth_cache_entries',
+  API_RATE_LIMIT: 'api_rate_limit',
 } as const;
 type SettingName = keyof typeof SETTINGS;
 
@@ -135,6 +138,10 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   if (!/^\d{1,7}$/.test(cacheRaw))
     throw new ConfigError('AUTH_CACHE_ENTRIES', 'must be an integer 0–9999999 (0 disables)');
   const authCacheEntries = Number(cacheRaw);
+  const limitRaw = raw('API_RATE_LIMIT') ?? '3000';
+  if (!/^\d{1,9}$/.test(limitRaw))
+    throw new ConfigError('API_RATE_LIMIT', 'must be an integer (requests per minute per IP; 0 disables)');
+  const apiRateLimit = Number(limitRaw);
 
   const href = publicUrl.href.replace(/\/+$/, '');
   return Object.freeze({
@@ -154,6 +161,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     tokenPrefix,
     tokenScannerKey,
     authCacheEntries,
+    apiRateLimit,
     configFile,
     devDefaults: Object.freeze(devDefaults),
   });

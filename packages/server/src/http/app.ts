@@ -25,7 +25,7 @@ import {
   sessionAuthenticator,
 } from './auth.js';
 import { checkSameOrigin, isUnsafe } from './csrf.js';
-import { ApiError, sendFrameworkError, sendProblem, toApiError } from './errors.js';
+import { ApiError, rateLimited, sendFrameworkError, sendProblem, toApiError } from './errors.js';
 import { redactUrl } from './logging.js';
 import { installMetrics } from './metrics.js';
 import { opsRoutes } from './ops-routes.js';
@@ -106,7 +106,16 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
 
   const metrics = installMetrics(app as unknown as FastifyInstance);
 
+  // The general limiter: every /api request counts against its IP's per-minute budget.
+  const general =
+    deps.config.apiRateLimit > 0
+      ? deps.cache.limiter({ name: 'api:general', points: deps.config.apiRateLimit, windowSeconds: 60 })
+      : null;
   app.addHook('onRequest', async (req) => {
+    if (general && req.url.startsWith('/api/')) {
+      const r = await general.consume(req.ip);
+      if (!r.allowed) throw rateLimited(r.retryAfterSeconds);
+    }
     const cfg = req.routeOptions.config;
     // A request that a cookie could authenticate, or that carries no credential at all (sign-in
     // forms), must come from our origin. Only bearer-only requests, which browsers cannot forge

@@ -27,6 +27,7 @@ import {
   verifyPassword,
 } from './passwords.js';
 import { createSession, listSessions, revokeAllSessions, revokeSession } from './sessions.js';
+import { signIn } from './signin.js';
 import {
   cleanName,
   createAccount,
@@ -161,24 +162,7 @@ export function accountRoutes(app: App, deps: Deps): void {
         // A new session at every sign-in; the one the browser held before (if any) ends.
         if (previous?.user && previous.sessionId)
           ended = await revokeSession(trx, clock, previous.user.id, previous.sessionId);
-        const created = await createSession(trx, clock, {
-          userId: user.id,
-          orgId: org?.id ?? null,
-          ip: who.ip,
-          userAgent: who.userAgent,
-        });
-        await audit(
-          trx,
-          clock,
-          { ...who, actor: `user:${user.id}` },
-          {
-            orgId: null,
-            action: 'user.signin',
-            target: `user:${user.id}`,
-            data: { method: 'password', session_id: created.id },
-          },
-        );
-        return created;
+        return signIn(trx, clock, who, { userId: user.id, orgId: org?.id ?? null, method: 'password' });
       });
       if (ended) await deps.auth.changed({ token: ended });
       setSessionCookie(reply, config, s.token);
@@ -262,23 +246,7 @@ export function accountRoutes(app: App, deps: Deps): void {
           }
           orgId = (await listUserOrgs(trx, user.id))[0]?.id ?? null;
         }
-        const s = await createSession(trx, clock, {
-          userId: user.id,
-          orgId,
-          ip: who.ip,
-          userAgent: who.userAgent,
-        });
-        await audit(
-          trx,
-          clock,
-          { ...who, actor: `user:${user.id}` },
-          {
-            orgId: null,
-            action: 'user.signin',
-            target: `user:${user.id}`,
-            data: { method: 'magic_link', session_id: s.id },
-          },
-        );
+        const s = await signIn(trx, clock, who, { userId: user.id, orgId, method: 'magic_link' });
         return { token: s.token, returnTo: link.return_to };
       });
       if (!result) {

@@ -8,6 +8,7 @@ import {
   verifyPassword,
 } from '../accounts/passwords.js';
 import { createSession } from '../accounts/sessions.js';
+import { signIn } from '../accounts/signin.js';
 import { cleanName, createAccount, findUserByEmail, isUniqueViolation, NAME_MAX } from '../accounts/users.js';
 import { audit } from '../audit/log.js';
 import type { Deps } from '../deps.js';
@@ -154,23 +155,11 @@ export function inviteRoutes(app: App, deps: Deps): void {
             existing,
           );
           if (!out.ok) return null;
-          const s = await createSession(trx, clock, {
+          const s = await signIn(trx, clock, who, {
             userId: existing.id,
             orgId: out.org.id,
-            ip: who.ip,
-            userAgent: who.userAgent,
+            method: 'password',
           });
-          await audit(
-            trx,
-            clock,
-            { ...who, actor: `user:${existing.id}` },
-            {
-              orgId: null,
-              action: 'user.signin',
-              target: `user:${existing.id}`,
-              data: { method: 'password', session_id: s.id },
-            },
-          );
           return s.token;
         });
         if (!result) return reply.code(400).send(renderMessage('Invitation not valid', INVALID));

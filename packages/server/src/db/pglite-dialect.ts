@@ -90,7 +90,7 @@ class PGliteConnection implements DatabaseConnection {
       ...(affected !== undefined ? { numAffectedRows: BigInt(affected) } : {}),
     };
   }
-  // biome-ignore lint/correctness/useYield: streaming is not supported on PGlite
+  // Streaming is not supported on PGlite.
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error('streaming queries are not supported on PGlite');
   }

@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { BACKEND, openTestStorage, type TestStorage } from '../helpers/storage.js';
+import { type Child, ensureBuilt, killAll, randomIp, removeDir, spawnServer, tempDir } from './proc.js';
+
+// Revocation is instant on every node: two real server processes share PostgreSQL and Redis; a
+// credential revoked on node A is refused by node B on its very next request, although B had it
+// cached a moment before.
+
+const external = BACKEND === 'external';
+let storage: TestStorage | null = null;
+let dir: string;
+let a: Child;
+let b: Child;
+
+before(async () => {
+  if (!external) return;
+  ensureBuilt();
+  storage = await openTestStorage();
+  dir = tempDir('two-nodes');
+  const env = {
+    DATABASE_URL: storage.databaseUrl!,
+    REDIS_URL: process.env.REDIS_URL!,
+    TRUST_PROXY: 'true',
+    LATCHKEY_DATA_DIR: dir,
+    LOG_LEVEL: 'warn',
+  };
+  [a, b] = await Promise.all([spawnServer({ cwd: dir, env }), spawnServer({ cwd: dir, env })]);
+  await Promise.all([a.waitReady(), b.waitReady()]);
+});
+after(async () => {
+  await killAll();
+  if (storage) await storage.close();
+  if (dir) removeDir(dir);
+});
+
+function call(
+  node: Child,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
+) {
+  return fetch(`${node.url}${path}`, {
+    method: init.method ?? 'GET',
+    headers: {
+      'x-forwarded-for': randomIp(),
+      ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(init.method && init.method !== 'GET' ? { origin: node.url } : {}),
+      ...init.headers,
+    },
+    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+  });
+}
+
+async function signedIn(node: Child) {
+  const res = await call(node, '/api/auth/signup', {
+    method: 'POST',
+    body: {
+      email: `two-nodes-${Date.now()}-${Math.random()}@example.com`,
+      password: 'a sturdy passphrase 42',
+      name: 'N',
+    },
+  });
+  assert.equal(res.status, 201);
+  const body = (await res.json()) as { org: { id: string } };
+  return { cookie: res.headers.get('set-cookie')!.split(';')[0]!, orgId: body.org.id };
+}
+
+/** Uses the credential twice on B (so B has it cached), revokes it on A, then B must refuse it. */
+async function revokedEverywhere(use: (node: Child) => Promise<Response>, revoke: () => Promise<Response>) {
+  assert.equal((await use(b)).status, 200);
+  assert.equal((await use(b)).status, 200, 'warm on node B');
+  const r = await revoke();
+  assert.ok(r.status === 204 || r.status === 200, `revoke answered ${r.status}`);
+  assert.equal((await use(b)).status, 401, 'node B refuses it on the very next request');
+  assert.equal((await use(a)).status, 401);
+}
+
+describe(
+  'revocation across two nodes sharing PostgreSQL and Redis',
+  { skip: external ? false : 'needs shared PostgreSQL and Redis' },
+  () => {
+    it('a personal access token revoked on A is refused by B at once', async () => {
+      const { cookie } = await signedIn(a);
+      const minted = await call(a, '/api/v1/tokens', {
+        method: 'POST',
+        headers: { cookie },
+        body: { name: 'n' },
+      });
+      assert.equal(minted.status, 201);
+      const pat = (await minted.json()) as { id: string; token: string };
+      await revokedEverywhere(
+        (node) => call(node, '/api/v1/me', { headers: { authorization: `Bearer ${pat.token}` } }),
+        () => call(a, `/api/v1/tokens/${pat.id}`, { method: 'DELETE', headers: { cookie } }),
+      );
+    });
+
+    it('an org API key revoked on A is refused by B at once', async () => {
+      const { cookie, orgId } = await signedIn(a);
+      const minted = await call(a, '/api/v1/org/tokens', {
+        method: 'POST',
+        headers: { cookie, 'x-org-id': orgId },
+        body: {},
+      });
+      assert.equal(minted.status, 201);
+      const key = (await minted.json()) as { id: string; token: string };
+      await revokedEverywhere(
+        (node) => call(node, '/api/v1/org/members', { headers: { authorization: `Bearer ${key.token}` } }),
+        () =>
+          call(a, `/api/v1/org/tokens/${key.id}`, {
+            method: 'DELETE',
+            headers: { cookie, 'x-org-id': orgId },
+          }),
+      );
+    });
+
+    it('a session signed out on A is refused by B at once', async () => {
+      const { cookie } = await signedIn(a);
+      await revokedEverywhere(
+        (node) => call(node, '/api/v1/me', { headers: { cookie } }),
+        () => call(a, '/api/auth/signout', { method: 'POST', headers: { cookie } }),
+      );
+    });
+
+    it('a member removed on A loses the org on B at once', async () => {
+      const owner = await signedIn(a);
+      const member = await signedIn(a);
+      // The second person joins the first org through a real invitation.
+      const me = (await (await call(a, '/api/v1/me', { headers: { cookie: member.cookie } })).json()) as {
+        user: { id: string; email: string };
+      };
+      const inv = await call(a, '/api/v1/org/invitations', {
+        method: 'POST',
+        headers: { cookie: owner.cookie, 'x-org-id': owner.orgId },
+        body: { email: me.user.email, role: 'member' },
+      });
+      assert.equal(inv.status, 201);
+      const token = await invitationToken(me.user.email);
+      assert.equal(
+        (
+          await call(a, '/api/v1/invitations/accept', {
+            method: 'POST',
+            headers: { cookie: member.cookie },
+            body: { token },
+          })
+        ).status,
+        200,
+      );
+      const read = (node: Child) =>
+        call(node, '/api/v1/org', { headers: { cookie: member.cookie, 'x-org-id': owner.orgId } });
+      assert.equal((await read(b)).status, 200);
+      assert.equal((await read(b)).status, 200);
+      const removed = await call(a, `/api/v1/org/members/${me.user.id}`, {
+        method: 'DELETE',
+        headers: { cookie: owner.cookie, 'x-org-id': owner.orgId },
+      });
+      assert.equal(removed.status, 204);
+      assert.equal((await read(b)).status, 403);
+    });
+  },
+);
+
+/** The invitation link from the dev outbox the nodes share (both write .eml files under LATCHKEY_DATA_DIR). */
+async function invitationToken(email: string): Promise<string> {
+  const { readOutbox } = await import('../helpers/harness.js');
+  const mails = (await readOutbox(`${dir}/outbox`)).filter((m) => m.to === email);
+  const m = /\/invite\?token=([A-Za-z0-9_-]+)/.exec(mails[mails.length - 1]?.text ?? '');
+  assert.ok(m, 'the invitation mail is in the outbox');
+  return m[1]!;
+}

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { audit } from '../audit/log.js';
-import { isValidEmail, normalizeEmail } from '../accounts/users.js';
+import { isUniqueViolation, isValidEmail, normalizeEmail } from '../accounts/users.js';
 import type { Deps } from '../deps.js';
 import { ApiError, rateLimited } from '../http/errors.js';
 import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';
@@ -77,7 +77,11 @@ async function sendInvitation(
 /** `/api/v1/org/invitations` and `/api/v1/invitations/accept`. */
 export function invitationRoutes(app: App, deps: Deps): void {
   const { db, clock, config, mailer } = deps;
-  const perOrg = deps.cache.limiter({ name: 'orgs:invitations', points: INVITATIONS_PER_ORG_PER_HOUR, windowSeconds: 3600 });
+  const perOrg = deps.cache.limiter({
+    name: 'orgs:invitations',
+    points: INVITATIONS_PER_ORG_PER_HOUR,
+    windowSeconds: 3600,
+  });
 
   app.post(
     '/api/v1/org/invitations',
@@ -93,26 +97,49 @@ export function invitationRoutes(app: App, deps: Deps): void {
       const org = orgOf(req);
       const email = normalizeEmail(req.body.email);
       if (!isValidEmail(email)) throw new ApiError('invalid_request', 'The email address is not valid.');
-      if (!mayGrant(org.role, req.body.role)) throw new ApiError('forbidden', `The ${org.role} role may not invite a ${req.body.role}.`);
+      if (!mayGrant(org.role, req.body.role))
+        throw new ApiError('forbidden', `The ${org.role} role may not invite a ${req.body.role}.`);
       const limited = await perOrg.consume(org.id);
-      if (!limited.allowed) throw rateLimited(limited.retryAfterSeconds, 'This organisation has sent too many invitations; try later.');
+      if (!limited.allowed)
+        throw rateLimited(
+          limited.retryAfterSeconds,
+          'This organisation has sent too many invitations; try later.',
+        );
       const inviter = principalOf(req).user;
-      const created = await db.transaction().execute(async (trx) => {
-        const member = await trx
-          .selectFrom('memberships')
-          .innerJoin('users', 'users.id', 'memberships.user_id')
-          .select('users.id')
-          .where('memberships.org_id', '=', org.id)
-          .where('users.email', '=', email)
-          .executeTakeFirst();
-        if (member) throw new ApiError('conflict', 'This person is already a member.');
-        if (await findOpenInvitationByEmail(trx, clock, org.id, email)) {
-          throw new ApiError('conflict', 'An invitation for this email is pending; resend or cancel it.');
-        }
-        const inv = await createInvitation(trx, clock, { orgId: org.id, email, role: req.body.role, invitedBy: inviter?.id ?? null });
-        await audit(trx, clock, actorOf(req), { orgId: org.id, action: 'invitation.created', target: `invitation:${inv.row.id}`, data: { email, role: req.body.role } });
-        return inv;
-      });
+      const created = await db
+        .transaction()
+        .execute(async (trx) => {
+          const member = await trx
+            .selectFrom('memberships')
+            .innerJoin('users', 'users.id', 'memberships.user_id')
+            .select('users.id')
+            .where('memberships.org_id', '=', org.id)
+            .where('users.email', '=', email)
+            .executeTakeFirst();
+          if (member) throw new ApiError('conflict', 'This person is already a member.');
+          if (await findOpenInvitationByEmail(trx, clock, org.id, email)) {
+            throw new ApiError('conflict', 'An invitation for this email is pending; resend or cancel it.');
+          }
+          const inv = await createInvitation(trx, clock, {
+            orgId: org.id,
+            email,
+            role: req.body.role,
+            invitedBy: inviter?.id ?? null,
+          });
+          await audit(trx, clock, actorOf(req), {
+            orgId: org.id,
+            action: 'invitation.created',
+            target: `invitation:${inv.row.id}`,
+            data: { email, role: req.body.role },
+          });
+          return inv;
+        })
+        .catch((err: unknown) => {
+          // Two identical invitations raced past the check: the open-invitation unique index refused one.
+          if (isUniqueViolation(err))
+            throw new ApiError('conflict', 'An invitation for this email is pending; resend or cancel it.');
+          throw err;
+        });
       const sent = await sendInvitation(mailer, req.log, {
         to: email,
         orgName: org.name,
@@ -128,7 +155,11 @@ export function invitationRoutes(app: App, deps: Deps): void {
     '/api/v1/org/invitations',
     {
       config: { auth: 'org', permission: 'invitations:manage' },
-      schema: { tags: ['invitations'], querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: PageOf(Invitation) } },
+      schema: {
+        tags: ['invitations'],
+        querystring: Type.Object(PageQuery, { additionalProperties: false }),
+        response: { 200: PageOf(Invitation) },
+      },
     },
     async (req) => {
       const org = orgOf(req);
@@ -149,7 +180,13 @@ export function invitationRoutes(app: App, deps: Deps): void {
       const org = orgOf(req);
       const done = await db.transaction().execute(async (trx) => {
         const r = await revokeInvitation(trx, clock, org.id, req.params.id);
-        if (r) await audit(trx, clock, actorOf(req), { orgId: org.id, action: 'invitation.revoked', target: `invitation:${r.id}`, data: { email: r.email } });
+        if (r)
+          await audit(trx, clock, actorOf(req), {
+            orgId: org.id,
+            action: 'invitation.revoked',
+            target: `invitation:${r.id}`,
+            data: { email: r.email },
+          });
         return r;
       });
       if (!done) throw new ApiError('not_found', 'No such pending invitation.');
@@ -166,12 +203,27 @@ export function invitationRoutes(app: App, deps: Deps): void {
     async (req) => {
       const org = orgOf(req);
       const limited = await perOrg.consume(org.id);
-      if (!limited.allowed) throw rateLimited(limited.retryAfterSeconds, 'This organisation has sent too many invitations; try later.');
+      if (!limited.allowed)
+        throw rateLimited(
+          limited.retryAfterSeconds,
+          'This organisation has sent too many invitations; try later.',
+        );
       const rotated = await db.transaction().execute(async (trx) => {
-        const open = await trx.selectFrom('invitations').select('role').where('id', '=', req.params.id).where('org_id', '=', org.id).executeTakeFirst();
-        if (open && !mayGrant(org.role, open.role)) throw new ApiError('forbidden', `The ${org.role} role may not invite a ${open.role}.`);
+        const open = await trx
+          .selectFrom('invitations')
+          .select('role')
+          .where('id', '=', req.params.id)
+          .where('org_id', '=', org.id)
+          .executeTakeFirst();
+        if (open && !mayGrant(org.role, open.role))
+          throw new ApiError('forbidden', `The ${org.role} role may not invite a ${open.role}.`);
         const r = await rotateInvitation(trx, clock, org.id, req.params.id);
-        if (r) await audit(trx, clock, actorOf(req), { orgId: org.id, action: 'invitation.resent', target: `invitation:${r.row.id}` });
+        if (r)
+          await audit(trx, clock, actorOf(req), {
+            orgId: org.id,
+            action: 'invitation.resent',
+            target: `invitation:${r.row.id}`,
+          });
         return r;
       });
       if (!rotated) throw new ApiError('not_found', 'No such pending invitation.');
@@ -192,13 +244,18 @@ export function invitationRoutes(app: App, deps: Deps): void {
       config: { auth: 'user', scope: 'account:write' },
       schema: {
         tags: ['invitations'],
-        body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
+        body: Type.Object(
+          { token: Type.String({ minLength: 1, maxLength: 200 }) },
+          { additionalProperties: false },
+        ),
         response: { 200: Type.Object({ org: OrgShape }) },
       },
     },
     async (req) => {
       const user = userOf(req);
-      const out = await db.transaction().execute((trx) => acceptInvitation(trx, clock, actorOf(req), req.body.token, user));
+      const out = await db
+        .transaction()
+        .execute((trx) => acceptInvitation(trx, clock, actorOf(req), req.body.token, user));
       if (out.ok) {
         await deps.auth.changed({ user: user.id });
         return { org: out.org };

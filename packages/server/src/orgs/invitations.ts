@@ -3,7 +3,8 @@ import { type Actor, audit } from '../audit/log.js';
 import type { Db } from '../db/connection.js';
 import type { Database, Role } from '../db/schema.js';
 import { addMs, type Clock, DAY } from '../lib/clock.js';
-import { newId, newSecret, sha256Hex } from '../lib/secrets.js';
+import { newSecret, sha256Hex } from '../lib/secrets.js';
+import { orderedId } from '../audit/ordered-id.js';
 
 export const INVITATION_TTL_MS = 7 * DAY;
 
@@ -41,7 +42,7 @@ export async function createInvitation(
     .execute();
   const token = newSecret();
   const row = {
-    id: newId(),
+    id: orderedId(now.getTime()),
     org_id: i.orgId,
     email: i.email,
     role: i.role,
@@ -49,11 +50,20 @@ export async function createInvitation(
     created_at: now,
     expires_at: addMs(now, INVITATION_TTL_MS),
   };
-  await trx.insertInto('invitations').values({ ...row, token_hash: sha256Hex(token) }).execute();
+  await trx
+    .insertInto('invitations')
+    .values({ ...row, token_hash: sha256Hex(token) })
+    .execute();
   return { row, token };
 }
 
-export async function listOpenInvitations(db: Executor, clock: Clock, orgId: string, limit: number, after: { at: Date; id: string } | null) {
+export async function listOpenInvitations(
+  db: Executor,
+  clock: Clock,
+  orgId: string,
+  limit: number,
+  after: { at: Date; id: string } | null,
+) {
   let q = db
     .selectFrom('invitations')
     .select(COLUMNS)
@@ -63,10 +73,17 @@ export async function listOpenInvitations(db: Executor, clock: Clock, orgId: str
     .where('expires_at', '>', clock.now());
   if (after) {
     q = q.where((eb) =>
-      eb.or([eb('created_at', '<', after.at), eb.and([eb('created_at', '=', after.at), eb('id', '<', after.id)])]),
+      eb.or([
+        eb('created_at', '<', after.at),
+        eb.and([eb('created_at', '=', after.at), eb('id', '<', after.id)]),
+      ]),
     );
   }
-  return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+  return q
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit + 1)
+    .execute();
 }
 
 export async function revokeInvitation(trx: Transaction<Database>, clock: Clock, orgId: string, id: string) {
@@ -96,9 +113,12 @@ export async function rotateInvitation(trx: Transaction<Database>, clock: Clock,
   return row ? { row, token } : null;
 }
 
-/** Looks up a live invitation by its token, with the org it belongs to. */
-export async function findInvitationByToken(db: Executor, clock: Clock, token: string) {
-  return db
+/**
+ * Looks up a live invitation by its token, with the org it belongs to. `lock` takes the row lock
+ * (inside a transaction), so a concurrent accept waits and then sees it consumed.
+ */
+export async function findInvitationByToken(db: Executor, clock: Clock, token: string, lock = false) {
+  const q = db
     .selectFrom('invitations')
     .innerJoin('orgs', 'orgs.id', 'invitations.org_id')
     .select([
@@ -112,8 +132,8 @@ export async function findInvitationByToken(db: Executor, clock: Clock, token: s
     .where('invitations.token_hash', '=', sha256Hex(token))
     .where('invitations.accepted_at', 'is', null)
     .where('invitations.revoked_at', 'is', null)
-    .where('invitations.expires_at', '>', clock.now())
-    .executeTakeFirst();
+    .where('invitations.expires_at', '>', clock.now());
+  return (lock ? q.forUpdate('invitations') : q).executeTakeFirst();
 }
 
 export type AcceptOutcome =
@@ -131,7 +151,8 @@ export async function acceptInvitation(
   token: string,
   user: { id: string; email: string },
 ): Promise<AcceptOutcome> {
-  const inv = await findInvitationByToken(trx, clock, token);
+  // Locked first: two racing accepts of one token serialise here, and the second finds it used.
+  const inv = await findInvitationByToken(trx, clock, token, true);
   if (!inv) return { ok: false, reason: 'invalid' };
   if (inv.email !== user.email) return { ok: false, reason: 'wrong_email' };
   const member = await trx
@@ -151,7 +172,10 @@ export async function acceptInvitation(
     .returning('id')
     .executeTakeFirst();
   if (!consumed) return { ok: false, reason: 'invalid' };
-  await trx.insertInto('memberships').values({ org_id: inv.org_id, user_id: user.id, role: inv.role, created_at: now }).execute();
+  await trx
+    .insertInto('memberships')
+    .values({ org_id: inv.org_id, user_id: user.id, role: inv.role, created_at: now })
+    .execute();
   await trx
     .updateTable('users')
     .set({ email_verified_at: now })

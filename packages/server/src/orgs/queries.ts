@@ -37,7 +37,10 @@ export async function insertOrg(
   const now = clock.now();
   const org = { id: newId(), slug: o.slug, name: o.name, created_at: now, updated_at: now };
   await db.insertInto('orgs').values(org).execute();
-  await db.insertInto('memberships').values({ org_id: org.id, user_id: o.ownerId, role: 'owner', created_at: now }).execute();
+  await db
+    .insertInto('memberships')
+    .values({ org_id: org.id, user_id: o.ownerId, role: 'owner', created_at: now })
+    .execute();
   return org;
 }
 
@@ -62,8 +65,13 @@ export async function getMembership(db: Executor, orgId: string, userId: string)
     .executeTakeFirst();
 }
 
-/** Locks the org's owner memberships (so two concurrent demotions cannot both pass) and counts them. */
-export async function lockOwners(trx: Transaction<Database>, orgId: string): Promise<number> {
+/**
+ * Locks the org's owner memberships (so two concurrent demotions or transfers cannot both pass)
+ * and returns the owners' user ids. Under READ COMMITTED a row that stopped being an owner while
+ * this waited for its lock is left out; one that became an owner meanwhile is not seen, which
+ * only ever errs towards refusing.
+ */
+export async function lockOwners(trx: Transaction<Database>, orgId: string): Promise<string[]> {
   const rows = await trx
     .selectFrom('memberships')
     .select('user_id')
@@ -71,9 +79,14 @@ export async function lockOwners(trx: Transaction<Database>, orgId: string): Pro
     .where('role', '=', 'owner')
     .forUpdate()
     .execute();
-  return rows.length;
+  return rows.map((r) => r.user_id);
 }
 
 export async function setRole(db: Executor, orgId: string, userId: string, role: Role) {
-  await db.updateTable('memberships').set({ role }).where('org_id', '=', orgId).where('user_id', '=', userId).execute();
+  await db
+    .updateTable('memberships')
+    .set({ role })
+    .where('org_id', '=', orgId)
+    .where('user_id', '=', userId)
+    .execute();
 }

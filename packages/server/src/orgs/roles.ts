@@ -14,7 +14,8 @@ export type Permission =
   | 'invitations:manage'
   | 'audit:read'
   | 'billing:read'
-  | 'tokens:manage';
+  | 'tokens:manage'
+  | 'oauth:manage';
 
 const ADMIN: readonly Permission[] = [
   'org:read',
@@ -25,6 +26,7 @@ const ADMIN: readonly Permission[] = [
   'audit:read',
   'billing:read',
   'tokens:manage',
+  'oauth:manage',
 ];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {

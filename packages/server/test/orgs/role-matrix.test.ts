@@ -1,0 +1,345 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type Permission, ROLES, type Role, roleAllows } from '../../src/orgs/roles.js';
+import { type TestServer, testServer, uniqueEmail } from '../helpers/harness.js';
+import { authorizeUrl, consent, REDIRECT, register } from '../oauth/helpers.js';
+import { assertProblem, auditRows, inviteToken, join, stranger, type Team, team } from './helpers.js';
+
+let t: TestServer;
+before(async () => {
+  t = await testServer();
+});
+after(() => t.close());
+
+type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+/** What one attempt sends; built fresh per caller so that allowed mutations do not interfere. */
+interface Attempt {
+  url: string;
+  body?: unknown;
+}
+
+interface Row {
+  method: Method;
+  path: string;
+  /** The permission the route needs, as named in src/orgs/roles.ts. */
+  permission: Permission;
+  /** Exactly the roles that may; every other role gets 403 forbidden. */
+  allow: readonly Role[];
+  /** The status an allowed caller gets. */
+  ok: number;
+  attempt: (tm: Team) => Promise<Attempt>;
+}
+
+const fixed = (url: string, body?: unknown) => async (): Promise<Attempt> => ({
+  url,
+  ...(body !== undefined ? { body } : {}),
+});
+
+const freshMember = async (tm: Team) => join(t, tm.people.owner.client, tm.org.id, 'member', 'Target');
+const freshInvitation = async (tm: Team) =>
+  inviteToken(t, tm.people.owner.client, tm.org.id, uniqueEmail('matrix'), 'member');
+
+const OWNER_ADMIN = ['owner', 'admin'] as const;
+
+/** An OAuth app of the org, made by its owner. */
+const freshApp = async (tm: Team) => {
+  const res = await tm.people.owner.client.post(
+    '/api/v1/oauth/clients',
+    { name: 'Matrix app', type: 'confidential', redirect_uris: [REDIRECT] },
+    tm.org.id,
+  );
+  assert.equal(res.statusCode, 201, res.body);
+  return res.json() as { id: string };
+};
+
+/** A grant the owner gave a registered client on Latchkey's own API, in the org. */
+const freshGrant = async (tm: Team) => {
+  const c = await register(t);
+  const back = await consent(
+    tm.people.owner.client,
+    authorizeUrl({ clientId: c.client_id, resource: 'http://localhost:8484/api', scope: 'org:read' }),
+    { org: tm.org.id },
+  );
+  assert.ok(back.searchParams.get('code'), back.href);
+  const list = await tm.people.owner.client.get('/api/v1/me/grants');
+  const grant = (list.json() as { data: { id: string; client_id: string }[] }).data.find(
+    (g) => g.client_id === c.client_id,
+  );
+  assert.ok(grant);
+  return grant;
+};
+
+/** The spec: every org-scoped route, who may call it, and what success looks like. */
+const MATRIX: readonly Row[] = [
+  {
+    method: 'GET',
+    path: '/api/v1/org',
+    permission: 'org:read',
+    allow: ROLES,
+    ok: 200,
+    attempt: fixed('/api/v1/org'),
+  },
+  {
+    method: 'PATCH',
+    path: '/api/v1/org',
+    permission: 'org:update',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: fixed('/api/v1/org', { name: 'Renamed by matrix' }),
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/org',
+    permission: 'org:delete',
+    allow: ['owner'],
+    ok: 204,
+    attempt: fixed('/api/v1/org'),
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/org/members',
+    permission: 'members:read',
+    allow: ['owner', 'admin', 'member'],
+    ok: 200,
+    attempt: fixed('/api/v1/org/members'),
+  },
+  {
+    method: 'PATCH',
+    path: '/api/v1/org/members/:user_id',
+    permission: 'members:manage',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: async (tm) => ({
+      url: `/api/v1/org/members/${(await freshMember(tm)).id}`,
+      body: { role: 'billing' },
+    }),
+  },
+  {
+    // Removing someone else (leaving is allowed to everyone, see members.test.ts).
+    method: 'DELETE',
+    path: '/api/v1/org/members/:user_id',
+    permission: 'members:manage',
+    allow: OWNER_ADMIN,
+    ok: 204,
+    attempt: async (tm) => ({ url: `/api/v1/org/members/${(await freshMember(tm)).id}` }),
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/org/invitations',
+    permission: 'invitations:manage',
+    allow: OWNER_ADMIN,
+    ok: 201,
+    attempt: async () => ({
+      url: '/api/v1/org/invitations',
+      body: { email: uniqueEmail('matrix'), role: 'member' },
+    }),
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/org/invitations',
+    permission: 'invitations:manage',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: fixed('/api/v1/org/invitations'),
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/org/invitations/:id',
+    permission: 'invitations:manage',
+    allow: OWNER_ADMIN,
+    ok: 204,
+    attempt: async (tm) => ({ url: `/api/v1/org/invitations/${(await freshInvitation(tm)).id}` }),
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/org/invitations/:id/resend',
+    permission: 'invitations:manage',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: async (tm) => ({ url: `/api/v1/org/invitations/${(await freshInvitation(tm)).id}/resend` }),
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/org/transfer-ownership',
+    permission: 'org:transfer',
+    allow: ['owner'],
+    ok: 200,
+    attempt: async (tm) => ({
+      url: '/api/v1/org/transfer-ownership',
+      body: { user_id: (await freshMember(tm)).id },
+    }),
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/audit',
+    permission: 'audit:read',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: fixed('/api/v1/audit'),
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/org/tokens',
+    permission: 'tokens:manage',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: fixed('/api/v1/org/tokens'),
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/org/tokens',
+    permission: 'tokens:manage',
+    allow: OWNER_ADMIN,
+    ok: 201,
+    attempt: fixed('/api/v1/org/tokens', { name: 'matrix key' }),
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/org/tokens/:id',
+    permission: 'tokens:manage',
+    allow: OWNER_ADMIN,
+    ok: 204,
+    attempt: async (tm) => {
+      const key = await tm.people.owner.client.post('/api/v1/org/tokens', { name: 'to revoke' }, tm.org.id);
+      assert.equal(key.statusCode, 201, key.body);
+      return { url: `/api/v1/org/tokens/${key.json().id}` };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/org/grants',
+    permission: 'oauth:manage',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: fixed('/api/v1/org/grants'),
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/org/grants/:id',
+    permission: 'oauth:manage',
+    allow: OWNER_ADMIN,
+    ok: 204,
+    attempt: async (tm) => ({ url: `/api/v1/org/grants/${(await freshGrant(tm)).id}` }),
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/oauth/clients',
+    permission: 'oauth:manage',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: fixed('/api/v1/oauth/clients'),
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/oauth/clients',
+    permission: 'oauth:manage',
+    allow: OWNER_ADMIN,
+    ok: 201,
+    attempt: fixed('/api/v1/oauth/clients', {
+      name: 'matrix app',
+      type: 'public',
+      redirect_uris: [REDIRECT],
+    }),
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/oauth/clients/:id',
+    permission: 'oauth:manage',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: async (tm) => ({ url: `/api/v1/oauth/clients/${(await freshApp(tm)).id}` }),
+  },
+  {
+    method: 'PATCH',
+    path: '/api/v1/oauth/clients/:id',
+    permission: 'oauth:manage',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: async (tm) => ({
+      url: `/api/v1/oauth/clients/${(await freshApp(tm)).id}`,
+      body: { name: 'Renamed' },
+    }),
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/oauth/clients/:id/secret',
+    permission: 'oauth:manage',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: async (tm) => ({ url: `/api/v1/oauth/clients/${(await freshApp(tm)).id}/secret` }),
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/oauth/clients/:id',
+    permission: 'oauth:manage',
+    allow: OWNER_ADMIN,
+    ok: 204,
+    attempt: async (tm) => ({ url: `/api/v1/oauth/clients/${(await freshApp(tm)).id}` }),
+  },
+];
+
+/** Denied callers first, the owner last: an allowed owner may delete or give away the org. */
+const CALLERS = ['outsider', 'billing', 'member', 'admin', 'owner'] as const;
+
+describe('role matrix', () => {
+  it('agrees with src/orgs/roles.ts: each row allows exactly the roles that hold its permission', () => {
+    for (const row of MATRIX) {
+      const holders = ROLES.filter((r) => roleAllows(r, row.permission));
+      assert.deepEqual([...row.allow].sort(), [...holders].sort(), `${row.method} ${row.path}`);
+    }
+  });
+
+  it('covers every org-scoped route the server registers, and only those', async () => {
+    const spec = (await t.app.inject({ url: '/api/openapi.json' })).json() as {
+      paths: Record<string, object>;
+    };
+    const orgScoped = Object.entries(spec.paths)
+      .filter(
+        ([path]) =>
+          path === '/api/v1/audit' ||
+          path === '/api/v1/org' ||
+          path.startsWith('/api/v1/org/') ||
+          path.startsWith('/api/v1/oauth/clients'),
+      )
+      .flatMap(([path, ops]) =>
+        Object.keys(ops)
+          .filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))
+          .map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
+      );
+    assert.deepEqual(MATRIX.map((r) => `${r.method} ${r.path}`).sort(), orgScoped.sort());
+  });
+
+  for (const row of MATRIX) {
+    it(`${row.method} ${row.path}: ${row.allow.join(', ')} may; others get forbidden, outsiders org_forbidden`, async () => {
+      const tm = await team(t);
+      const outsider = await stranger(t);
+      const denied: string[] = [];
+      const before = new Set((await auditRows(t, tm.org.id)).map((e) => e.id));
+      for (const caller of CALLERS) {
+        const who = caller === 'outsider' ? outsider : tm.people[caller];
+        const a = await row.attempt(tm);
+        const res = await who.client.req({ method: row.method, url: a.url, body: a.body, org: tm.org.id });
+        const what = `${row.method} ${row.path} as ${caller}`;
+        if (caller === 'outsider') {
+          assertProblem(res, 403, 'org_forbidden', what);
+          denied.push(`user:${who.id}`);
+        } else if (row.allow.includes(caller)) {
+          assert.equal(res.statusCode, row.ok, `${what}: ${res.body}`);
+        } else {
+          assertProblem(res, 403, 'forbidden', what);
+          denied.push(`user:${who.id}`);
+        }
+      }
+      // A refused request changes nothing, so it leaves no trace in the org's audit log.
+      const traces = (await auditRows(t, tm.org.id)).filter(
+        (e) => !before.has(e.id) && denied.includes(e.actor),
+      );
+      assert.deepEqual(
+        traces.map((e) => e.action),
+        [],
+        `${row.method} ${row.path}: refused callers left audit events`,
+      );
+    });
+  }
+});

@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import { audit } from '../audit/log.js';
 import type { Deps } from '../deps.js';
+import { membershipsOf } from '../http/auth.js';
 import { ApiError, rateLimited } from '../http/errors.js';
 import {
   actorOf,
@@ -27,6 +28,7 @@ import {
   verifyPassword,
 } from './passwords.js';
 import { createSession, listSessions, revokeAllSessions, revokeSession } from './sessions.js';
+import { passwordSignIn } from './password-signin.js';
 import { signIn } from './signin.js';
 import {
   cleanName,
@@ -131,42 +133,21 @@ export function accountRoutes(app: App, deps: Deps): void {
       },
     },
     async (req, reply) => {
-      const email = normalizeEmail(req.body.email);
-      const accountKey = sha256Hex(email);
-      for (const [l, key] of [
-        [limits.signinFailuresPerIp, req.ip],
-        [limits.signinFailuresPerAccount, accountKey],
-      ] as const) {
-        const r = await l.check(key);
-        if (!r.allowed) throw rateLimited(r.retryAfterSeconds, 'Too many failed sign-ins; try again later.');
-      }
-      const user = await findUserByEmail(db, email);
-      const ok = await verifyPassword(user?.password_hash ?? null, req.body.password);
-      const who = actorOf(req);
-      if (!user || !ok) {
-        await limits.signinFailuresPerIp.consume(req.ip);
-        await limits.signinFailuresPerAccount.consume(accountKey);
-        await audit(db, clock, who, {
-          orgId: null,
-          action: 'user.signin_failed',
-          target: user ? `user:${user.id}` : null,
-          data: { method: 'password', ...(user ? {} : { email_sha256: accountKey }) },
-        });
-        throw new ApiError('invalid_credentials', 'The email or password is wrong.');
-      }
-      await limits.signinFailuresPerAccount.reset(accountKey);
-      const org = await firstOrg(user.id);
       const previous = req.principal?.kind === 'session' ? req.principal : null;
-      let ended: string | null = null;
-      const s = await db.transaction().execute(async (trx) => {
-        // A new session at every sign-in; the one the browser held before (if any) ends.
-        if (previous?.user && previous.sessionId)
-          ended = await revokeSession(trx, clock, previous.user.id, previous.sessionId);
-        return signIn(trx, clock, who, { userId: user.id, orgId: org?.id ?? null, method: 'password' });
-      });
-      if (ended) await deps.auth.changed({ token: ended });
-      setSessionCookie(reply, config, s.token);
-      return { user: { id: user.id, email: user.email, name: user.name }, org };
+      const out = await passwordSignIn(
+        deps,
+        { ...actorOf(req), ip: req.ip },
+        {
+          email: req.body.email,
+          password: req.body.password,
+          previous:
+            previous?.user && previous.sessionId
+              ? { userId: previous.user.id, sessionId: previous.sessionId }
+              : null,
+        },
+      );
+      setSessionCookie(reply, config, out.token);
+      return { user: out.user, org: out.org };
     },
   );
 
@@ -310,6 +291,37 @@ export function accountRoutes(app: App, deps: Deps): void {
       const p = principalOf(req);
       if (p.kind !== 'session' || !p.sessionId) throw new ApiError('unauthorized', 'No browser session.');
       return { user: userOf(req), session: { id: p.sessionId } };
+    },
+  );
+
+  /**
+   * For apps that share the sign-in cookie on a parent domain: is the browser behind this cookie
+   * a member of the org `slug`, and with which role. An unknown org answers like a non-member.
+   */
+  app.get(
+    '/api/v1/session/tenant-member',
+    {
+      config: { auth: 'user' },
+      schema: {
+        tags: ['auth'],
+        querystring: Type.Object(
+          { slug: Type.String({ minLength: 1, maxLength: 100 }) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            member: Type.Boolean(),
+            role: Type.Union([Type.String(), Type.Null()]),
+            user_id: Type.String(),
+          }),
+        },
+      },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      if (p.kind !== 'session' || !p.user) throw new ApiError('unauthorized', 'No browser session.');
+      const org = (await membershipsOf(deps, p.user.id)).find((o) => o.slug === req.query.slug);
+      return { member: org !== undefined, role: org?.role ?? null, user_id: p.user.id };
     },
   );
 

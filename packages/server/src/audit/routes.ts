@@ -46,19 +46,30 @@ export function auditRoutes(app: App, deps: Deps): void {
       const after = decodeCursor(req.query.cursor);
       const sinceAt = since ? new Date(since) : null;
       const untilAt = until ? new Date(until) : null;
-      if (sinceAt && untilAt && sinceAt > untilAt) throw new ApiError('invalid_request', 'since must not be after until.');
+      if (sinceAt && untilAt && sinceAt > untilAt)
+        throw new ApiError('invalid_request', 'since must not be after until.');
       let q = deps.db.selectFrom('audit_events').selectAll().where('org_id', '=', org.id);
       // An action filter ending in ".*" matches the family (e.g. "member.*").
-      if (action) q = action.endsWith('.*') ? q.where('action', 'like', `${action.slice(0, -2).replace(/[\\%_]/g, '\\$&')}.%`) : q.where('action', '=', action);
+      if (action)
+        q = action.endsWith('.*')
+          ? q.where('action', 'like', `${action.slice(0, -2).replace(/[\\%_]/g, '\\$&')}.%`)
+          : q.where('action', '=', action);
       if (actor) q = q.where('actor', '=', actor);
       if (sinceAt) q = q.where('created_at', '>=', sinceAt);
       if (untilAt) q = q.where('created_at', '<', untilAt);
       if (after) {
         q = q.where((eb) =>
-          eb.or([eb('created_at', '<', after.at), eb.and([eb('created_at', '=', after.at), eb('id', '<', after.id)])]),
+          eb.or([
+            eb('created_at', '<', after.at),
+            eb.and([eb('created_at', '=', after.at), eb('id', '<', after.id)]),
+          ]),
         );
       }
-      const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+      const rows = await q
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit + 1)
+        .execute();
       const p = page(rows, limit, (r) => ({ at: r.created_at, id: r.id }));
       return {
         data: p.data.map((r) => ({

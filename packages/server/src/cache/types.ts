@@ -30,8 +30,7 @@ export interface LimiterOptions {
 }
 
 export type LimitResult =
-  | { allowed: true; remaining: number }
-  | { allowed: false; retryAfterSeconds: number };
+  { allowed: true; remaining: number } | { allowed: false; retryAfterSeconds: number };
 
 export interface RateLimiter {
   /** Counts one event for `key`. */

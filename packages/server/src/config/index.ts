@@ -1,6 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
+import { parseResources, parseScopes, type ResourceConfig, type ScopeConfig } from './catalogue.js';
+import { ConfigError } from './errors.js';
+
+export { ConfigError };
+export type { ResourceConfig, ScopeConfig };
 
 /**
  * Configuration: parsed once at start from the environment and an optional TOML file, validated,
@@ -33,6 +38,12 @@ export interface Config {
   readonly authCacheEntries: number;
   /** Requests per minute one IP may make to /api (the general limiter); 0 disables it. */
   readonly apiRateLimit: number;
+  /** Protected resources from `[[resources]]` (Latchkey's own API is added by the OAuth catalogue). */
+  readonly resources: readonly ResourceConfig[];
+  /** Per-scope overrides from `[scopes."…"]`. */
+  readonly scopes: ReadonlyMap<string, ScopeConfig>;
+  /** Testing only: Client ID Metadata Documents may be fetched from loopback addresses over http. */
+  readonly cimdAllowLoopback: boolean;
   /** Path of the TOML file that was read, if any. */
   readonly configFile: string | null;
   /** Development defaults in effect; announced in the start-up log. */
@@ -41,16 +52,6 @@ export interface Config {
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-export class ConfigError extends Error {
-  constructor(
-    readonly setting: string,
-    message: string,
-  ) {
-    super(`${setting}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
 
 /** Settings: env name → TOML key. */
 const SETTINGS = {
@@ -69,6 +70,7 @@ const SETTINGS = {
   TOKEN_SCANNER_KEY: 'token_scanner_key',
   AUTH_CACHE_ENTRIES: 'auth_cache_entries',
   API_RATE_LIMIT: 'api_rate_limit',
+  CIMD_ALLOW_LOOPBACK: 'cimd_allow_loopback',
 } as const;
 type SettingName = keyof typeof SETTINGS;
 
@@ -143,6 +145,20 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     throw new ConfigError('API_RATE_LIMIT', 'must be an integer (requests per minute per IP; 0 disables)');
   const apiRateLimit = Number(limitRaw);
 
+  const cimdAllowLoopback = parseBool('CIMD_ALLOW_LOOPBACK', raw('CIMD_ALLOW_LOOPBACK') ?? 'false');
+  if (cimdAllowLoopback)
+    devDefaults.push('CIMD_ALLOW_LOOPBACK=true (testing only: client metadata from loopback)');
+  const resources = parseResources(file.resources);
+  for (const [i, r] of resources.entries()) {
+    if (r.id === 'latchkey' || r.url === `${publicUrl.href.replace(/\/+$/, '')}/api`) {
+      throw new ConfigError(
+        `resources[${i}]`,
+        'the id "latchkey" and the URL PUBLIC_URL/api are Latchkey\'s own API',
+      );
+    }
+  }
+  const scopes = parseScopes(file.scopes);
+
   const href = publicUrl.href.replace(/\/+$/, '');
   return Object.freeze({
     port,
@@ -162,6 +178,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     tokenScannerKey,
     authCacheEntries,
     apiRateLimit,
+    resources: Object.freeze(resources),
+    scopes,
+    cimdAllowLoopback,
     configFile,
     devDefaults: Object.freeze(devDefaults),
   });

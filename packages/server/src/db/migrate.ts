@@ -1,11 +1,15 @@
 import { type Kysely, type Migration, type MigrationResult, Migrator, sql } from 'kysely';
 import * as core from './migrations/2026-11-24T0000-core.js';
 import * as apiTokens from './migrations/2026-11-24T0100-api-tokens.js';
+import * as oauth from './migrations/2026-11-24T0200-oauth.js';
+import * as revocationEvents from './migrations/2026-11-24T0300-revocation-events.js';
 
 /** Every migration, in order. Names are date-prefixed and never change once shipped. */
 const MIGRATIONS: Record<string, Migration> = {
   '2026-11-24T0000-core': core,
   '2026-11-24T0100-api-tokens': apiTokens,
+  '2026-11-24T0200-oauth': oauth,
+  '2026-11-24T0300-revocation-events': revocationEvents,
 };
 
 // An arbitrary constant: the advisory lock key that serialises migrations across nodes.

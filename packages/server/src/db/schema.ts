@@ -106,6 +106,105 @@ export interface ApiTokensTable {
   revoked_reason: string | null;
 }
 
+type JsonOf<T> = ColumnType<T, string, string>;
+
+export type OAuthClientKind = 'dcr' | 'cimd' | 'app';
+export type ClientAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post';
+
+export interface OAuthClientsTable {
+  /** The client_id: `lkc_…` for registered clients and apps, the document URL for CIMD clients. */
+  id: string;
+  kind: OAuthClientKind;
+  org_id: string | null;
+  name: string;
+  redirect_uris: JsonOf<string[]>;
+  auth_method: ClientAuthMethod;
+  secret_hash: string | null;
+  grant_types: JsonOf<string[]>;
+  /** Scopes the client may ask for; null = any in the catalogue. */
+  scopes: ColumnType<string[] | null, string | null, string | null>;
+  /** Display metadata (client_uri, logo_uri, software_id…), never trusted for decisions. */
+  metadata: JsonOf<Record<string, unknown>>;
+  created_by: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  /** CIMD: the fetched document may be used until then. */
+  fetched_until: Timestamp | null;
+}
+
+export interface OAuthGrantsTable {
+  id: string;
+  user_id: string;
+  org_id: string;
+  client_id: string;
+  resource: string;
+  scopes: JsonOf<string[]>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  revoked_at: Timestamp | null;
+}
+
+export interface OAuthCodesTable {
+  code_hash: string;
+  client_id: string;
+  grant_id: string;
+  user_id: string;
+  org_id: string;
+  redirect_uri: string;
+  resource: string;
+  scopes: JsonOf<string[]>;
+  code_challenge: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  consumed_at: Timestamp | null;
+  family_id: string | null;
+}
+
+export interface OAuthTokensTable {
+  id: string;
+  kind: 'at' | 'rt';
+  token_hash: string;
+  prefix: string;
+  family_id: string;
+  client_id: string;
+  grant_id: string | null;
+  user_id: string | null;
+  org_id: string;
+  resource: string;
+  scopes: JsonOf<string[]>;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  rotated_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+export type DeviceCodeStatus = 'pending' | 'approved' | 'denied' | 'consumed';
+
+export interface OAuthDeviceCodesTable {
+  id: string;
+  device_code_hash: string;
+  user_code: string;
+  client_id: string;
+  resource: string;
+  scopes: JsonOf<string[]>;
+  status: DeviceCodeStatus;
+  user_id: string | null;
+  org_id: string | null;
+  grant_id: string | null;
+  granted_scopes: ColumnType<string[] | null, string | null, string | null>;
+  interval_ms: number;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  last_polled_at: Timestamp | null;
+}
+
+export interface RevocationEventsTable {
+  id: ColumnType<string, never, never>;
+  kind: 'token' | 'user' | 'org';
+  value: string;
+  created_at: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
   orgs: OrgsTable;
@@ -116,6 +215,12 @@ export interface Database {
   audit_events: AuditEventsTable;
   setup_tokens: SetupTokensTable;
   api_tokens: ApiTokensTable;
+  oauth_clients: OAuthClientsTable;
+  oauth_grants: OAuthGrantsTable;
+  oauth_codes: OAuthCodesTable;
+  oauth_tokens: OAuthTokensTable;
+  oauth_device_codes: OAuthDeviceCodesTable;
+  revocation_events: RevocationEventsTable;
 }
 
 export type User = Selectable<UsersTable>;

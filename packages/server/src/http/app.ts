@@ -10,6 +10,15 @@ import { SESSION_COOKIE } from '../accounts/sessions.js';
 import { audit } from '../audit/log.js';
 import { auditRoutes } from '../audit/routes.js';
 import type { Deps } from '../deps.js';
+import { appRoutes } from '../oauth/app-routes.js';
+import { buildCatalogue } from '../oauth/catalogue.js';
+import { consentRoutes } from '../oauth/consent-routes.js';
+import { deviceRoutes } from '../oauth/device-routes.js';
+import { grantRoutes } from '../oauth/grant-routes.js';
+import type { OAuthDeps } from '../oauth/grants/types.js';
+import { recordRevocation, revocationStreamRoutes } from '../oauth/revocation-stream.js';
+import { oauthRoutes } from '../oauth/routes.js';
+import { oauthAuthenticator } from '../oauth/validate.js';
 import { orgRoutes } from '../orgs/routes.js';
 import { pageRoutes } from '../pages/routes.js';
 import { tokenAuthenticator } from '../tokens/authenticate.js';
@@ -91,8 +100,18 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
    * 4. ADMIN_TOKEN. The first that recognises the credential decides; an unrecognised credential
    * is a 401, never anonymous access.
    */
-  const tiers: Authenticator[] = [sessionAuthenticator, tokenAuthenticator(), adminTokenAuthenticator];
+  const oauthDeps: OAuthDeps = { ...deps, catalogue: buildCatalogue(deps.config) };
+  const tiers: Authenticator[] = [
+    sessionAuthenticator,
+    tokenAuthenticator(),
+    oauthAuthenticator(oauthDeps.catalogue.api.url),
+    adminTokenAuthenticator,
+  ];
   await deps.auth.start();
+  deps.auth.onChange = (change) =>
+    recordRevocation(deps, change).catch((err: Error) =>
+      app.log.warn({ err: err.message }, 'could not log a credential change for the revocation stream'),
+    );
   app.addHook('onClose', async () => deps.auth.stop());
 
   /** Every use of the break-glass ADMIN_TOKEN is on the record, allowed or not. */
@@ -130,7 +149,10 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
     if (!principal) {
       if (mode === 'optional') return;
       throw new ApiError('unauthorized', 'Sign in or send a bearer token.', {
-        headers: { 'www-authenticate': 'Bearer realm="latchkey"' },
+        // RFC 9728 §5.1: tells an OAuth client where to start.
+        headers: {
+          'www-authenticate': `Bearer realm="latchkey", resource_metadata="${deps.config.publicUrl}/.well-known/oauth-protected-resource/api"`,
+        },
       });
     }
     req.principal = principal;
@@ -174,6 +196,12 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
   auditRoutes(app, deps);
   tokenRoutes(app, deps);
   leakRoutes(app, deps);
+  appRoutes(app, oauthDeps);
+  revocationStreamRoutes(app, oauthDeps);
+  grantRoutes(app, deps);
   await app.register(async (scope) => pageRoutes(scope as unknown as App, deps));
+  await app.register(async (scope) => oauthRoutes(scope as unknown as App, oauthDeps));
+  await app.register(async (scope) => consentRoutes(scope as unknown as App, oauthDeps));
+  await app.register(async (scope) => deviceRoutes(scope as unknown as App, oauthDeps));
   return app;
 }

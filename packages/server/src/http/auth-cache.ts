@@ -9,7 +9,7 @@ export const AUTH_CACHE_DEFAULT_ENTRIES = 10_000;
 const CHANNEL = 'auth:changes';
 
 /** What changed: one credential (by hash), everything of one user, or everything of one org. */
-export type AuthChange = { token: string } | { user: string } | { org: string };
+export type AuthChange = { token: string } | { user: string } | { org: string } | { client: string };
 
 export interface CachedCredential {
   readonly principal: Principal;
@@ -19,6 +19,22 @@ export interface CachedCredential {
   readonly id: string;
   /** For org-bound credentials: the org and the role the credential holds in it. */
   readonly boundOrg: OrgContext | null;
+  /** OAuth tokens: what introspection reports. */
+  readonly oauth?: OAuthTokenInfo;
+}
+
+/** An OAuth access or refresh token as introspection (RFC 7662) describes it. */
+export interface OAuthTokenInfo {
+  readonly kind: 'at' | 'rt';
+  readonly clientId: string;
+  readonly userId: string | null;
+  readonly orgId: string;
+  /** The audience. */
+  readonly resource: string;
+  readonly scopes: readonly string[];
+  /** Seconds since the epoch. */
+  readonly iat: number;
+  readonly exp: number;
 }
 
 interface Entry<T> {
@@ -36,6 +52,7 @@ interface Entry<T> {
 export class AuthCache {
   readonly #credentials = new Map<string, Entry<CachedCredential | null>>();
   readonly #memberships = new Map<string, Entry<OrgContext[]>>();
+  readonly #clients = new Map<string, Entry<unknown>>();
   #unsubscribe: (() => Promise<void>) | null = null;
   #generation = 0;
 
@@ -108,16 +125,42 @@ export class AuthCache {
     this.#put(this.#memberships, userId, { value: orgs, until: this.now() + AUTH_CACHE_POSITIVE_TTL_MS });
   }
 
+  /** An OAuth client by client_id, as stored by `putClient`. Changes to a client publish `{client}`. */
+  client<T>(id: string): T | undefined {
+    const e = this.#clients.get(id);
+    if (!e) return undefined;
+    if (e.until <= this.now()) {
+      this.#clients.delete(id);
+      return undefined;
+    }
+    return e.value as T;
+  }
+
+  putClient(id: string, value: unknown, generation: number): void {
+    if (!this.enabled || generation !== this.#generation) return;
+    this.#put(this.#clients, id, { value, until: this.now() + AUTH_CACHE_POSITIVE_TTL_MS });
+  }
+
+  /** Called after every change this node makes (e.g. to append it to the revocation log). */
+  onChange: ((change: AuthChange) => Promise<void>) | null = null;
+
   /** Drops what `change` affects on this node and tells every other node to do the same. */
   async changed(change: AuthChange): Promise<void> {
     this.apply(change);
-    await this.bus.publish(CHANNEL, JSON.stringify(change));
+    try {
+      // Logged before it is announced, so a reader woken by the announcement finds it.
+      await this.onChange?.(change);
+    } finally {
+      await this.bus.publish(CHANNEL, JSON.stringify(change));
+    }
   }
 
   /** Applies a change on this node only. */
   apply(change: AuthChange): void {
     this.#generation++;
-    if ('token' in change) {
+    if ('client' in change) {
+      this.#clients.delete(change.client);
+    } else if ('token' in change) {
       this.#credentials.delete(change.token);
     } else if ('user' in change) {
       this.#memberships.delete(change.user);

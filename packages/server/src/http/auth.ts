@@ -6,7 +6,7 @@ import { listUserOrgs } from '../orgs/queries.js';
 import { type Permission, type Role, roleAllows } from '../orgs/roles.js';
 import { ApiError } from './errors.js';
 
-export type CredentialKind = 'session' | 'pat' | 'svc' | 'org' | 'svc_agent' | 'admin-token';
+export type CredentialKind = 'session' | 'pat' | 'svc' | 'org' | 'svc_agent' | 'oauth' | 'admin-token';
 
 /** Who is calling. Built by the first authenticator that recognises the request's credential. */
 export interface Principal {

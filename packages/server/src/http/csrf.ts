@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import { safeEqual } from '../lib/secrets.js';
 import { ApiError } from './errors.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -23,4 +25,18 @@ export function checkSameOrigin(req: FastifyRequest, publicOrigin: string): void
   if (site !== undefined && site !== 'same-origin' && site !== 'none') {
     throw new ApiError('csrf', 'The request comes from another site.');
   }
+}
+
+/**
+ * The synchronizer token a server-rendered form carries, bound to the browser's session: the
+ * SHA-256 of the session secret under a label. Unguessable without the cookie, reveals nothing
+ * about it, and changes with every sign-in.
+ */
+export function formToken(sessionSecret: string): string {
+  return createHash('sha256').update(`latchkey-form:${sessionSecret}`).digest('base64url');
+}
+
+export function formTokenValid(sessionSecret: string | undefined, presented: unknown): boolean {
+  if (!sessionSecret || typeof presented !== 'string' || presented.length > 100) return false;
+  return safeEqual(formToken(sessionSecret), presented);
 }

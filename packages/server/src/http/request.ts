@@ -57,7 +57,7 @@ export function clearSessionCookie(reply: FastifyReply, config: Config): void {
  */
 export function safeReturnTo(value: string | undefined | null): string | null {
   if (!value) return null;
-  if (value.length > 2000) return null;
+  if (value.length > 4000) return null;
   if (!value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return null;
   if (/[\u0000-\u001f\u007f\\]/.test(value)) return null;
   try {

@@ -27,5 +27,26 @@ export function renderMessage(title: string, message: string): string {
   return page(title, `<p>${escapeHtml(message)}</p>`);
 }
 
-export const PAGE_CSP =
-  "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/** An http(s) origin that is safe to name in a CSP source list, or null. */
+function cspOrigin(url: string): string | null {
+  try {
+    const { protocol, origin } = new URL(url);
+    if (protocol !== 'https:' && protocol !== 'http:') return null;
+    return /^https?:\/\/[A-Za-z0-9.\-[\]:]+$/.test(origin) ? origin : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The pages' Content-Security-Policy. Browsers apply `form-action` to every redirect a form
+ * submission follows, so a form whose submission ends at an OAuth client's redirect URI (consent,
+ * or sign-in that resumes an authorisation already consented to) names that URI's origin too.
+ */
+export function pageCsp(formRedirects: readonly string[] = []): string {
+  const extra = [...new Set(formRedirects.map(cspOrigin).filter((o) => o !== null))];
+  const formAction = ["'self'", ...extra].join(' ');
+  return `default-src 'none'; style-src 'unsafe-inline'; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`;
+}
+
+export const PAGE_CSP = pageCsp();

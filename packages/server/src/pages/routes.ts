@@ -14,6 +14,7 @@ import type { App } from '../http/types.js';
 import { escapeHtml } from '../mail/templates.js';
 import { listUserOrgs } from '../orgs/queries.js';
 import { inviteRoutes } from './invite.js';
+import { loginRoutes } from './login.js';
 import { PAGE_CSP, page, renderMessage } from './render.js';
 
 const SetupForm = Type.Object(
@@ -53,7 +54,7 @@ export async function pageRoutes(app: App, deps: Deps): Promise<void> {
   const { db, clock, config } = deps;
   await app.register(formbody, { bodyLimit: 64 * 1024 });
   app.addHook('onSend', async (_req, reply) => {
-    reply.header('content-security-policy', PAGE_CSP);
+    if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', PAGE_CSP);
     reply.header('cache-control', 'no-store');
   });
 
@@ -123,6 +124,7 @@ export async function pageRoutes(app: App, deps: Deps): Promise<void> {
   );
 
   inviteRoutes(app, deps);
+  loginRoutes(app, deps);
 
   app.get('/', { config: { auth: 'optional' }, schema: { hide: true } }, async (req, reply) => {
     reply.type('text/html; charset=utf-8');

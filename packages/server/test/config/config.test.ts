@@ -114,9 +114,7 @@ describe('loadConfig: latchkey.toml', () => {
   });
 
   it('file values apply, the environment wins over them, and an empty variable does not erase them', () => {
-    const cwd = folder(
-      'port = 9000\npublic_url = "https://id.example.com/"\ntrust_proxy = true\n[resources]\n[scopes]\n',
-    );
+    const cwd = folder('port = 9000\npublic_url = "https://id.example.com/"\ntrust_proxy = true\n[scopes]\n');
     const fromFile = loadConfig({ env: {}, cwd });
     assert.equal(fromFile.port, 9000);
     assert.equal(fromFile.publicUrl, 'https://id.example.com');
@@ -193,4 +191,63 @@ describe('a bad configuration stops the real server', () => {
     assert.match(child.stderr(), /DATABASE_URL/);
     assert.ok(!(child.stdout() + child.stderr()).includes('s3cret-db-pw'));
   });
+});
+
+describe('loadConfig: resources and scopes', () => {
+  const secret = 'a-resource-secret-of-at-least-32-chars';
+  it('reads [[resources]] and [scopes."…"] overrides', () => {
+    const cwd = folder(
+      `[[resources]]\nid = "example-mcp"\nurl = "https://mcp.example.com/mcp"\nname = "Example MCP"\nscopes = ["mcp:read", "mcp:run"]\nsecret = "${secret}"\n\n[scopes."mcp:run"]\ndescription = "Run it"\nrisk = "high"\n`,
+    );
+    const c = loadConfig({ env: {}, cwd });
+    assert.equal(c.resources.length, 1);
+    assert.deepEqual(
+      { ...c.resources[0] },
+      {
+        id: 'example-mcp',
+        url: 'https://mcp.example.com/mcp',
+        name: 'Example MCP',
+        scopes: ['mcp:read', 'mcp:run'],
+        secret,
+      },
+    );
+    assert.deepEqual({ ...c.scopes.get('mcp:run') }, { description: 'Run it', risk: 'high' });
+  });
+
+  for (const [what, toml, setting] of [
+    ['a table instead of an array of tables', '[resources]\nid = "x"\n', 'resources'],
+    ['a bad id', `[[resources]]\nid = "Bad Id"\nurl = "https://x.example/mcp"\n`, 'resources[0].id'],
+    [
+      'a duplicate id',
+      `[[resources]]\nid = "a"\nurl = "https://x.example/1"\n[[resources]]\nid = "a"\nurl = "https://x.example/2"\n`,
+      'resources[1].id',
+    ],
+    [
+      'a URL with a fragment',
+      `[[resources]]\nid = "a"\nurl = "https://x.example/mcp#f"\n`,
+      'resources[0].url',
+    ],
+    ['a non-http URL', `[[resources]]\nid = "a"\nurl = "ftp://x.example/mcp"\n`, 'resources[0].url'],
+    [
+      'a short secret',
+      `[[resources]]\nid = "a"\nurl = "https://x.example/mcp"\nsecret = "short"\n`,
+      'resources[0].secret',
+    ],
+    [
+      'an unknown key',
+      `[[resources]]\nid = "a"\nurl = "https://x.example/mcp"\nsecrett = "x"\n`,
+      'resources[0].secrett',
+    ],
+    [
+      'empty scopes',
+      `[[resources]]\nid = "a"\nurl = "https://x.example/mcp"\nscopes = []\n`,
+      'resources[0].scopes',
+    ],
+    ["Latchkey's own API", `[[resources]]\nid = "a"\nurl = "http://localhost:8484/api"\n`, 'resources[0]'],
+    ['a bad risk', `[scopes."mcp:read"]\nrisk = "extreme"\n`, 'scopes."mcp:read".risk'],
+  ] as const) {
+    it(`refuses ${what}, naming ${setting}`, () => {
+      refused({}, setting, { cwd: folder(toml) });
+    });
+  }
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -33,6 +33,8 @@ export interface TestServerOptions {
   env?: Record<string, string>;
   /** Reuse storage (e.g. to restart an app over the same database). */
   storage?: TestStorage;
+  /** Contents of the latchkey.toml the server reads (resources, scopes). */
+  toml?: string;
 }
 
 /** Counts the queries the app sends to the database (a Kysely plugin on the app's handle). */
@@ -50,6 +52,7 @@ export class QueryCounter {
 /** An in-process Latchkey over fresh storage of the current backend, with its outbox in a temp folder. */
 export async function testServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-test-'));
+  if (opts.toml !== undefined) writeFileSync(join(dir, 'latchkey.toml'), opts.toml);
   const config = loadConfig({
     cwd: dir,
     env: { PUBLIC_URL, LATCHKEY_DATA_DIR: dir, LOG_LEVEL: 'info', ...opts.env },

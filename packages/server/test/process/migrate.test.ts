@@ -66,52 +66,60 @@ async function appliedIn(schema: string): Promise<Record<string, number>> {
 const once = () => Object.fromEntries(migrationNames().map((n) => [n, 1]));
 
 describe('latchkey-server migrate on PostgreSQL', () => {
-  it('two concurrent migrate processes on one fresh schema both exit 0, each migration applied once', {
-    skip: PG_ONLY,
-  }, async () => {
-    const { schema, url } = await freshSchema();
-    const env = { DATABASE_URL: url, LATCHKEY_DATA_DIR: join(dir, 'unused') };
-    const [a, b] = await Promise.all([
-      spawnServer({ command: 'migrate', cwd: dir, env }),
-      spawnServer({ command: 'migrate', cwd: dir, env }),
-    ]);
-    const [ea, eb] = await Promise.all([a.exited, b.exited]);
-    assert.deepEqual(ea, { code: 0, signal: null }, a.stderr() + a.stdout());
-    assert.deepEqual(eb, { code: 0, signal: null }, b.stderr() + b.stdout());
-    assert.deepEqual(await appliedIn(schema), once());
-    // Exactly one of them applied the migrations; the other found the schema up to date.
-    const said = [a.stdout(), b.stdout()].map((o) =>
-      o.includes('"msg":"migrations applied"')
-        ? 'applied'
-        : o.includes('database is up to date')
-          ? 'up to date'
-          : o,
-    );
-    assert.deepEqual(said.sort(), ['applied', 'up to date']);
+  it(
+    'two concurrent migrate processes on one fresh schema both exit 0, each migration applied once',
+    {
+      skip: PG_ONLY,
+    },
+    async () => {
+      const { schema, url } = await freshSchema();
+      const env = { DATABASE_URL: url, LATCHKEY_DATA_DIR: join(dir, 'unused') };
+      const [a, b] = await Promise.all([
+        spawnServer({ command: 'migrate', cwd: dir, env }),
+        spawnServer({ command: 'migrate', cwd: dir, env }),
+      ]);
+      const [ea, eb] = await Promise.all([a.exited, b.exited]);
+      assert.deepEqual(ea, { code: 0, signal: null }, a.stderr() + a.stdout());
+      assert.deepEqual(eb, { code: 0, signal: null }, b.stderr() + b.stdout());
+      assert.deepEqual(await appliedIn(schema), once());
+      // Exactly one of them applied the migrations; the other found the schema up to date.
+      const said = [a.stdout(), b.stdout()].map((o) =>
+        o.includes('"msg":"migrations applied"')
+          ? 'applied'
+          : o.includes('database is up to date')
+            ? 'up to date'
+            : o,
+      );
+      assert.deepEqual(said.sort(), ['applied', 'up to date']);
 
-    const again = await spawnServer({ command: 'migrate', cwd: dir, env });
-    assert.deepEqual(await again.exited, { code: 0, signal: null });
-    assert.match(again.stdout(), /database is up to date/);
-    assert.deepEqual(await appliedIn(schema), once());
-  });
+      const again = await spawnServer({ command: 'migrate', cwd: dir, env });
+      assert.deepEqual(await again.exited, { code: 0, signal: null });
+      assert.match(again.stdout(), /database is up to date/);
+      assert.deepEqual(await appliedIn(schema), once());
+    },
+  );
 
-  it('two nodes starting at once on one fresh schema both serve, migrations applied once', {
-    skip: PG_ONLY,
-  }, async () => {
-    const { schema, url } = await freshSchema();
-    const env = {
-      DATABASE_URL: url,
-      REDIS_URL: process.env.REDIS_URL ?? '',
-      LATCHKEY_DATA_DIR: join(dir, 'nodes'),
-    };
-    const nodes = await Promise.all([spawnServer({ cwd: dir, env }), spawnServer({ cwd: dir, env })]);
-    await Promise.all(nodes.map((n) => n.waitReady()));
-    assert.deepEqual(await appliedIn(schema), once());
-    for (const n of nodes) {
-      n.proc.kill('SIGTERM');
-      assert.deepEqual(await n.exited, { code: 0, signal: null });
-    }
-  });
+  it(
+    'two nodes starting at once on one fresh schema both serve, migrations applied once',
+    {
+      skip: PG_ONLY,
+    },
+    async () => {
+      const { schema, url } = await freshSchema();
+      const env = {
+        DATABASE_URL: url,
+        REDIS_URL: process.env.REDIS_URL ?? '',
+        LATCHKEY_DATA_DIR: join(dir, 'nodes'),
+      };
+      const nodes = await Promise.all([spawnServer({ cwd: dir, env }), spawnServer({ cwd: dir, env })]);
+      await Promise.all(nodes.map((n) => n.waitReady()));
+      assert.deepEqual(await appliedIn(schema), once());
+      for (const n of nodes) {
+        n.proc.kill('SIGTERM');
+        assert.deepEqual(await n.exited, { code: 0, signal: null });
+      }
+    },
+  );
 
   it('an unreachable DATABASE_URL makes migrate exit non-zero without echoing the password', async () => {
     const m = await spawnServer({

@@ -1,0 +1,130 @@
+import { ConfigError } from './errors.js';
+
+/**
+ * The `[[resources]]` and `[scopes."…"]` sections of latchkey.toml, checked once at start.
+ * This is the shape users write; `oauth/catalogue.ts` adds Latchkey's own API and the defaults.
+ */
+export type ScopeRisk = 'low' | 'medium' | 'high';
+export const SCOPE_RISKS: readonly ScopeRisk[] = ['low', 'medium', 'high'];
+
+export interface ResourceConfig {
+  /** The resource server's introspection client id. */
+  readonly id: string;
+  /** The RFC 8707 resource indicator and token audience. */
+  readonly url: string;
+  readonly name: string;
+  /** null: the whole catalogue. */
+  readonly scopes: readonly string[] | null;
+  /** The resource server's credential for introspection (HTTP Basic id:secret); null: none. */
+  readonly secret: string | null;
+}
+
+export interface ScopeConfig {
+  readonly description?: string;
+  readonly risk?: ScopeRisk;
+}
+
+export const RESOURCE_SECRET_MIN_LENGTH = 32;
+const ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export const SCOPE_RE = /^[\x21\x23-\x5b\x5d-\x7e]{1,64}$/; // RFC 6749 §3.3 scope-token, bounded
+
+export function parseResources(value: unknown): ResourceConfig[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new ConfigError('resources', 'must be an array of tables ([[resources]])');
+  const seenIds = new Set<string>();
+  const seenUrls = new Set<string>();
+  return value.map((r: unknown, i) => {
+    const at = `resources[${i}]`;
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new ConfigError(at, 'must be a table');
+    const o = r as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      if (!['id', 'url', 'name', 'scopes', 'secret'].includes(k))
+        throw new ConfigError(`${at}.${k}`, 'unknown key');
+    }
+    if (typeof o.id !== 'string' || !ID_RE.test(o.id) || o.id.startsWith('lkc_')) {
+      throw new ConfigError(
+        `${at}.id`,
+        'must be 1–64 lowercase letters, digits, ".", "_" or "-" (not starting "lkc_")',
+      );
+    }
+    if (seenIds.has(o.id)) throw new ConfigError(`${at}.id`, `"${o.id}" is used twice`);
+    seenIds.add(o.id);
+    const url = parseResourceUrl(`${at}.url`, o.url);
+    if (seenUrls.has(url)) throw new ConfigError(`${at}.url`, `${url} is used twice`);
+    seenUrls.add(url);
+    const name = o.name === undefined ? o.id : o.name;
+    if (typeof name !== 'string' || name.length < 1 || name.length > 100) {
+      throw new ConfigError(`${at}.name`, 'must be 1–100 characters');
+    }
+    let scopes: string[] | null = null;
+    if (o.scopes !== undefined) {
+      if (
+        !Array.isArray(o.scopes) ||
+        o.scopes.length === 0 ||
+        !o.scopes.every((s) => typeof s === 'string' && SCOPE_RE.test(s))
+      ) {
+        throw new ConfigError(`${at}.scopes`, 'must be a non-empty array of scope names');
+      }
+      scopes = [...new Set(o.scopes as string[])];
+    }
+    let secret: string | null = null;
+    if (o.secret !== undefined) {
+      if (typeof o.secret !== 'string' || o.secret.length < RESOURCE_SECRET_MIN_LENGTH) {
+        throw new ConfigError(`${at}.secret`, `must be at least ${RESOURCE_SECRET_MIN_LENGTH} characters`);
+      }
+      secret = o.secret;
+    }
+    return Object.freeze({ id: o.id, url, name, scopes: scopes && Object.freeze(scopes), secret });
+  });
+}
+
+export function parseScopes(value: unknown): Map<string, ScopeConfig> {
+  const out = new Map<string, ScopeConfig>();
+  if (value === undefined) return out;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError('scopes', 'must be a table of [scopes."name"] tables');
+  }
+  for (const [name, v] of Object.entries(value)) {
+    const at = `scopes."${name}"`;
+    if (!SCOPE_RE.test(name)) throw new ConfigError(at, 'is not a valid scope name');
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(at, 'must be a table');
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      if (k !== 'description' && k !== 'risk') throw new ConfigError(`${at}.${k}`, 'unknown key');
+    }
+    if (o.description !== undefined && (typeof o.description !== 'string' || o.description.length > 300)) {
+      throw new ConfigError(`${at}.description`, 'must be a string of at most 300 characters');
+    }
+    if (o.risk !== undefined && !SCOPE_RISKS.includes(o.risk as ScopeRisk)) {
+      throw new ConfigError(`${at}.risk`, `must be one of ${SCOPE_RISKS.join(', ')}`);
+    }
+    out.set(
+      name,
+      Object.freeze({
+        description: o.description as string | undefined,
+        risk: o.risk as ScopeRisk | undefined,
+      }),
+    );
+  }
+  return out;
+}
+
+function parseResourceUrl(at: string, v: unknown): string {
+  if (typeof v !== 'string') throw new ConfigError(at, 'must be an absolute http(s) URL');
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new ConfigError(at, 'must be an absolute http(s) URL');
+  }
+  if (
+    (u.protocol !== 'https:' && u.protocol !== 'http:') ||
+    u.hash ||
+    v.includes('#') ||
+    u.username ||
+    u.password
+  ) {
+    throw new ConfigError(at, 'must be an absolute http(s) URL without fragment or credentials (RFC 8707)');
+  }
+  return v;
+}

@@ -1,0 +1,325 @@
+import type { Kysely, Transaction } from 'kysely';
+import { type Actor, audit } from '../audit/log.js';
+import type { Database } from '../db/schema.js';
+import type { OrgContext } from '../http/auth.js';
+import { addMs, type Clock } from '../lib/clock.js';
+import { newId, newSecret, sha256Hex } from '../lib/secrets.js';
+import type { Resource } from './catalogue.js';
+import { type Client, findClient } from './clients.js';
+import { OAuthError } from './errors.js';
+import type { OAuthDeps } from './grants/types.js';
+import { S256_CHALLENGE_RE } from './pkce.js';
+import { matchRedirectUri } from './redirect-uri.js';
+import { requestedResource, requestedScopes } from './scope.js';
+import { revokeGrantTokens, scopesOf } from './tokens.js';
+
+type Executor = Kysely<Database> | Transaction<Database>;
+
+export const CODE_TTL_MS = 60_000;
+export const STATE_MAX_LENGTH = 2000;
+
+/** A checked authorization request (RFC 6749 §4.1.1 + PKCE + RFC 8707). */
+export interface AuthorizationRequest {
+  readonly client: Client;
+  readonly redirectUri: string;
+  readonly state: string | undefined;
+  readonly codeChallenge: string;
+  readonly resource: Resource;
+  /** What the client asks for (defaults applied). */
+  readonly scopes: readonly string[];
+  readonly prompt: string | undefined;
+}
+
+/** An error found before the redirect URI is trusted: rendered as a page, never redirected. */
+export class UntrustedRedirectError extends Error {
+  constructor(readonly description: string) {
+    super(description);
+    this.name = 'UntrustedRedirectError';
+  }
+}
+
+/** An error to send back to the client's (trusted) redirect URI. */
+export class RedirectError extends Error {
+  constructor(
+    readonly redirectUri: string,
+    readonly state: string | undefined,
+    readonly error: OAuthError,
+  ) {
+    super(error.description);
+    this.name = 'RedirectError';
+  }
+}
+
+type Params = Record<string, unknown>;
+
+/** The authorization request parameters Latchkey reads; anything else is ignored. */
+const AUTHORIZE_PARAMS = [
+  'client_id',
+  'redirect_uri',
+  'response_type',
+  'state',
+  'code_challenge',
+  'code_challenge_method',
+  'resource',
+  'scope',
+  'prompt',
+] as const;
+
+/** A recognised parameter's value; sent without a value, it counts as omitted (RFC 6749 §3.1). */
+function single(params: Params, name: string): string | undefined {
+  const v = params[name];
+  if (v === undefined || v === '') return undefined;
+  if (typeof v !== 'string') throw new OAuthError('invalid_request', `${name} must be given once.`);
+  return v;
+}
+
+/** Step 1: the client, by client_id. Unknown → a page. */
+async function checkClient(deps: OAuthDeps, params: Params): Promise<Client> {
+  const v = params.client_id;
+  if (typeof v !== 'string' || v === '')
+    throw new UntrustedRedirectError('The request names no client (client_id).');
+  try {
+    const client = await findClient(deps, v, { fresh: true });
+    if (!client) throw new UntrustedRedirectError('The client is unknown.');
+    return client;
+  } catch (err) {
+    if (err instanceof OAuthError) throw new UntrustedRedirectError(err.description);
+    throw err;
+  }
+}
+
+/** Step 2: the redirect URI, required and registered (exact match; any port on loopback). */
+function checkRedirectUri(client: Client, params: Params): string {
+  const v = params.redirect_uri;
+  if (typeof v !== 'string' || v === '')
+    throw new UntrustedRedirectError('The request names no single redirect_uri.');
+  if (!matchRedirectUri(client.redirectUris, v)) {
+    throw new UntrustedRedirectError('The redirect_uri is not registered for this client.');
+  }
+  return v;
+}
+
+/** Step 3 onwards: everything else, reported to the now-trusted redirect URI. */
+function checkRest(
+  deps: OAuthDeps,
+  client: Client,
+  redirectUri: string,
+  params: Params,
+): AuthorizationRequest {
+  const rawState = params.state;
+  const state = typeof rawState === 'string' && rawState.length <= STATE_MAX_LENGTH ? rawState : undefined;
+  const fail = (e: OAuthError) => new RedirectError(redirectUri, state, e);
+  try {
+    if (rawState !== undefined && state === undefined) {
+      throw new OAuthError(
+        'invalid_request',
+        `state must be given once and be at most ${STATE_MAX_LENGTH} characters.`,
+      );
+    }
+    // RFC 6749 §3.1: unrecognised parameters are ignored; recognised ones come at most once.
+    for (const k of AUTHORIZE_PARAMS) {
+      const v = params[k];
+      if (v === undefined) continue;
+      if (typeof v !== 'string') {
+        if (k === 'resource')
+          throw new OAuthError('invalid_target', 'A token serves exactly one resource; name one.');
+        throw new OAuthError('invalid_request', `${k} must be given once.`);
+      }
+      if (v.length > 4000) throw new OAuthError('invalid_request', `${k} is too long.`);
+    }
+    const responseType = single(params, 'response_type');
+    if (responseType === undefined) throw new OAuthError('invalid_request', 'response_type is required.');
+    if (responseType !== 'code') {
+      throw new OAuthError('unsupported_response_type', 'Only response_type=code is supported.');
+    }
+    if (!client.grantTypes.includes('authorization_code')) {
+      throw new OAuthError('unauthorized_client', 'This client may not use the authorization code grant.');
+    }
+    const challenge = single(params, 'code_challenge');
+    const method = single(params, 'code_challenge_method');
+    if (challenge === undefined)
+      throw new OAuthError('invalid_request', 'PKCE is required: send code_challenge with method S256.');
+    if (method !== 'S256') throw new OAuthError('invalid_request', 'code_challenge_method must be S256.');
+    if (!S256_CHALLENGE_RE.test(challenge))
+      throw new OAuthError('invalid_request', 'code_challenge is not a valid S256 challenge.');
+    const resource = requestedResource(deps.catalogue, single(params, 'resource'));
+    const scopes = requestedScopes(deps.catalogue, resource, client, single(params, 'scope'));
+    return {
+      client,
+      redirectUri,
+      state,
+      codeChallenge: challenge,
+      resource,
+      scopes,
+      prompt: single(params, 'prompt'),
+    };
+  } catch (err) {
+    if (err instanceof OAuthError) throw fail(err);
+    throw err;
+  }
+}
+
+/**
+ * Checks an authorization request in the documented order. Errors before the redirect URI is
+ * trusted throw `UntrustedRedirectError`; later ones throw `RedirectError`.
+ */
+export async function checkAuthorizationRequest(
+  deps: OAuthDeps,
+  params: Params,
+): Promise<AuthorizationRequest> {
+  const client = await checkClient(deps, params);
+  const redirectUri = checkRedirectUri(client, params);
+  return checkRest(deps, client, redirectUri, params);
+}
+
+/** The orgs the person may authorise this client in: all theirs, or only the app's own org. */
+export function eligibleOrgs(client: Client, orgs: readonly OrgContext[]): OrgContext[] {
+  return client.kind === 'app' ? orgs.filter((o) => o.id === client.orgId) : [...orgs];
+}
+
+/** A live grant in one of `orgs` that already covers every requested scope, when exactly one does. */
+export async function rememberedGrant(
+  db: Executor,
+  a: {
+    userId: string;
+    clientId: string;
+    resource: string;
+    scopes: readonly string[];
+    orgIds: readonly string[];
+  },
+): Promise<{ id: string; orgId: string } | null> {
+  if (a.orgIds.length === 0) return null;
+  const rows = await db
+    .selectFrom('oauth_grants')
+    .select(['id', 'org_id', 'scopes'])
+    .where('user_id', '=', a.userId)
+    .where('client_id', '=', a.clientId)
+    .where('resource', '=', a.resource)
+    .where('org_id', 'in', a.orgIds)
+    .where('revoked_at', 'is', null)
+    .execute();
+  const covering = rows.filter((r) => {
+    const held = scopesOf(r.scopes);
+    return a.scopes.every((s) => held.includes(s));
+  });
+  return covering.length === 1 ? { id: covering[0]!.id, orgId: covering[0]!.org_id } : null;
+}
+
+/**
+ * Records consent: the live grant for (person, client, org, resource) gains `scopes` (created
+ * when there is none). Returns the grant id. Audited as `oauth.consent_given`.
+ */
+export async function recordConsent(
+  trx: Transaction<Database>,
+  clock: Clock,
+  who: Actor,
+  c: { userId: string; orgId: string; clientId: string; resource: string; scopes: readonly string[] },
+): Promise<string> {
+  const now = clock.now();
+  const existing = await trx
+    .selectFrom('oauth_grants')
+    .select(['id', 'scopes'])
+    .where('user_id', '=', c.userId)
+    .where('client_id', '=', c.clientId)
+    .where('org_id', '=', c.orgId)
+    .where('resource', '=', c.resource)
+    .where('revoked_at', 'is', null)
+    .forUpdate()
+    .executeTakeFirst();
+  let id: string;
+  if (existing) {
+    id = existing.id;
+    const scopes = [...new Set([...scopesOf(existing.scopes), ...c.scopes])];
+    await trx
+      .updateTable('oauth_grants')
+      .set({ scopes: JSON.stringify(scopes), updated_at: now })
+      .where('id', '=', id)
+      .execute();
+  } else {
+    id = newId();
+    await trx
+      .insertInto('oauth_grants')
+      .values({
+        id,
+        user_id: c.userId,
+        org_id: c.orgId,
+        client_id: c.clientId,
+        resource: c.resource,
+        scopes: JSON.stringify(c.scopes),
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+  }
+  await audit(trx, clock, who, {
+    orgId: c.orgId,
+    action: 'oauth.consent_given',
+    target: `client:${c.clientId}`,
+    data: { client_id: c.clientId, user_id: c.userId, resource: c.resource, scopes: c.scopes, grant_id: id },
+  });
+  return id;
+}
+
+/** Issues a single-use authorization code (60 s) for a consented request. Returns the plaintext. */
+export async function issueCode(
+  db: Executor,
+  clock: Clock,
+  c: {
+    request: AuthorizationRequest;
+    grantId: string;
+    userId: string;
+    orgId: string;
+    scopes: readonly string[];
+  },
+): Promise<string> {
+  const code = newSecret(32);
+  const now = clock.now();
+  await db
+    .insertInto('oauth_codes')
+    .values({
+      code_hash: sha256Hex(code),
+      client_id: c.request.client.id,
+      grant_id: c.grantId,
+      user_id: c.userId,
+      org_id: c.orgId,
+      redirect_uri: c.request.redirectUri,
+      resource: c.request.resource.url,
+      scopes: JSON.stringify(c.scopes),
+      code_challenge: c.request.codeChallenge,
+      created_at: now,
+      expires_at: addMs(now, CODE_TTL_MS),
+    })
+    .execute();
+  return code;
+}
+
+/** Withdraws a grant and revokes every token issued under it. Returns the revoked token hashes, or null if no live grant. */
+export async function revokeGrant(
+  trx: Transaction<Database>,
+  clock: Clock,
+  who: Actor,
+  g: { id: string; orgId: string; clientId: string; userId: string },
+): Promise<string[] | null> {
+  const done = await trx
+    .updateTable('oauth_grants')
+    .set({ revoked_at: clock.now() })
+    .where('id', '=', g.id)
+    .where('revoked_at', 'is', null)
+    .returning('id')
+    .executeTakeFirst();
+  if (!done) return null;
+  const revoked = await revokeGrantTokens(trx, clock, g.id);
+  await trx
+    .updateTable('oauth_device_codes')
+    .set({ status: 'denied' })
+    .where('grant_id', '=', g.id)
+    .where('status', '=', 'approved')
+    .execute();
+  await audit(trx, clock, who, {
+    orgId: g.orgId,
+    action: 'oauth.grant_revoked',
+    target: `client:${g.clientId}`,
+    data: { grant_id: g.id, client_id: g.clientId, user_id: g.userId, revoked: revoked.prefixes },
+  });
+  return revoked.hashes;
+}

@@ -1,0 +1,146 @@
+import { Type } from 'typebox';
+import type { Deps } from '../deps.js';
+import { ApiError } from '../http/errors.js';
+import { actorOf, orgOf, userOf } from '../http/request.js';
+import { IdParams, Timestamp } from '../http/shapes.js';
+import type { App } from '../http/types.js';
+import { revokeGrant } from './authorize.js';
+import { scopesOf } from './tokens.js';
+
+/** Grants listed at most per request: a person or org rarely has more; no pagination needed below it. */
+export const GRANTS_LIST_MAX = 500;
+
+const Grant = Type.Object({
+  id: Type.String(),
+  client_id: Type.String(),
+  client_name: Type.String(),
+  org_id: Type.String(),
+  org_name: Type.String(),
+  user_id: Type.String(),
+  resource: Type.String(),
+  scopes: Type.Array(Type.String()),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+const GrantList = Type.Object({ data: Type.Array(Grant) });
+
+function grantsQuery(deps: Deps) {
+  return deps.db
+    .selectFrom('oauth_grants as g')
+    .innerJoin('oauth_clients as c', 'c.id', 'g.client_id')
+    .innerJoin('orgs as o', 'o.id', 'g.org_id')
+    .select([
+      'g.id',
+      'g.client_id',
+      'c.name as client_name',
+      'g.org_id',
+      'o.name as org_name',
+      'g.user_id',
+      'g.resource',
+      'g.scopes',
+      'g.created_at',
+      'g.updated_at',
+    ])
+    .where('g.revoked_at', 'is', null);
+}
+
+type GrantRow = Awaited<ReturnType<ReturnType<typeof grantsQuery>['execute']>>[number];
+
+function shape(r: GrantRow) {
+  return {
+    id: r.id,
+    client_id: r.client_id,
+    client_name: r.client_name,
+    org_id: r.org_id,
+    org_name: r.org_name,
+    user_id: r.user_id,
+    resource: r.resource,
+    scopes: scopesOf(r.scopes),
+    created_at: r.created_at.toISOString(),
+    updated_at: r.updated_at.toISOString(),
+  };
+}
+
+/**
+ * The apps a person has authorised (`/api/v1/me/grants`, in every org) and, for admins, the
+ * org's grants (`/api/v1/org/grants`). Revoking a grant revokes its tokens at once.
+ */
+export function grantRoutes(app: App, deps: Deps): void {
+  const { db, clock } = deps;
+
+  const revoke = async (
+    req: Parameters<typeof actorOf>[0],
+    row: { id: string; org_id: string; client_id: string; user_id: string },
+  ) => {
+    const hashes = await db.transaction().execute((trx) =>
+      revokeGrant(trx, clock, actorOf(req), {
+        id: row.id,
+        orgId: row.org_id,
+        clientId: row.client_id,
+        userId: row.user_id,
+      }),
+    );
+    for (const h of hashes ?? []) await deps.auth.changed({ token: h });
+  };
+
+  app.get(
+    '/api/v1/me/grants',
+    { config: { auth: 'user' }, schema: { tags: ['grants'], response: { 200: GrantList } } },
+    async (req) => {
+      const user = userOf(req);
+      const rows = await grantsQuery(deps)
+        .where('g.user_id', '=', user.id)
+        .orderBy('g.created_at', 'desc')
+        .limit(GRANTS_LIST_MAX)
+        .execute();
+      return { data: rows.map(shape) };
+    },
+  );
+
+  app.delete(
+    '/api/v1/me/grants/:id',
+    { config: { auth: 'user', scope: 'account:write' }, schema: { tags: ['grants'], params: IdParams } },
+    async (req, reply) => {
+      const user = userOf(req);
+      const row = await grantsQuery(deps)
+        .where('g.id', '=', req.params.id)
+        .where('g.user_id', '=', user.id)
+        .executeTakeFirst();
+      if (!row) throw new ApiError('not_found', 'No such grant.');
+      await revoke(req, row);
+      return reply.code(204).send();
+    },
+  );
+
+  app.get(
+    '/api/v1/org/grants',
+    {
+      config: { auth: 'org', permission: 'oauth:manage' },
+      schema: { tags: ['grants'], response: { 200: GrantList } },
+    },
+    async (req) => {
+      const org = orgOf(req);
+      const rows = await grantsQuery(deps)
+        .where('g.org_id', '=', org.id)
+        .orderBy('g.created_at', 'desc')
+        .limit(GRANTS_LIST_MAX)
+        .execute();
+      return { data: rows.map(shape) };
+    },
+  );
+
+  app.delete(
+    '/api/v1/org/grants/:id',
+    { config: { auth: 'org', permission: 'oauth:manage' }, schema: { tags: ['grants'], params: IdParams } },
+    async (req, reply) => {
+      const org = orgOf(req);
+      const row = await grantsQuery(deps)
+        .where('g.id', '=', req.params.id)
+        .where('g.org_id', '=', org.id)
+        .executeTakeFirst();
+      if (!row) throw new ApiError('not_found', 'No such grant.');
+      await revoke(req, row);
+      return reply.code(204).send();
+    },
+  );
+}

@@ -1,0 +1,128 @@
+import { audit } from '../../audit/log.js';
+import { newId, sha256Hex } from '../../lib/secrets.js';
+import { OAuthError } from '../errors.js';
+import { exchangeCode } from '../fast-paths.js';
+import { s256, verifyPkce } from '../pkce.js';
+import { issueTokens, revokeFamily, scopesOf, tokenResponse } from '../tokens.js';
+import type { Grant, GrantRequest } from './types.js';
+
+const invalidGrant = () =>
+  new OAuthError('invalid_grant', 'The authorization code is invalid, expired or already used.');
+
+/**
+ * `authorization_code` (RFC 6749 §4.1.3, OAuth 2.1 §4.1.3): single use, PKCE verified,
+ * `redirect_uri` and `resource` equal to the authorization's. A second use of a code revokes
+ * every token the first use issued (RFC 6749 §4.1.2).
+ */
+export const authorizationCodeGrant: Grant = {
+  type: 'authorization_code',
+  async handle({ deps, client, params, actor }: GrantRequest) {
+    const { db, clock } = deps;
+    const code = params.code;
+    if (!code) throw new OAuthError('invalid_request', 'code is required.');
+    if (!params.redirect_uri) throw new OAuthError('invalid_request', 'redirect_uri is required.');
+    if (!params.code_verifier) throw new OAuthError('invalid_request', 'code_verifier is required (PKCE).');
+    if (!params.resource) throw new OAuthError('invalid_target', 'resource is required (RFC 8707).');
+    if (code.length > 200) throw invalidGrant();
+    const codeHash = sha256Hex(code);
+    const refresh = client.grantTypes.includes('refresh_token');
+    const challenge = s256(params.code_verifier);
+    if (challenge) {
+      const fast = await exchangeCode(db, clock, actor, {
+        codeHash,
+        clientId: client.id,
+        redirectUri: params.redirect_uri,
+        resource: params.resource,
+        challenge,
+        refresh,
+        tokenPrefix: deps.config.tokenPrefix,
+      });
+      if (fast) return tokenResponse(fast);
+    }
+    // Something does not hold: find out what, step by step, under the same row lock.
+
+    const out = await db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('oauth_codes')
+        .selectAll()
+        .where('code_hash', '=', codeHash)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!row) return { error: invalidGrant() };
+      if (row.consumed_at) {
+        // Replay: whoever holds this code now, what it issued is no longer trustworthy.
+        const revoked = row.family_id
+          ? await revokeFamily(trx, clock, row.family_id)
+          : { hashes: [], prefixes: [] };
+        await audit(trx, clock, actor, {
+          orgId: row.org_id,
+          action: 'oauth.code_replayed',
+          target: `client:${row.client_id}`,
+          data: { client_id: row.client_id, presented_by: client.id, revoked: revoked.prefixes },
+        });
+        return { error: invalidGrant(), revoked: revoked.hashes };
+      }
+      if (row.expires_at <= clock.now() || row.client_id !== client.id) return { error: invalidGrant() };
+      if (row.redirect_uri !== params.redirect_uri) {
+        return {
+          error: new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request.'),
+        };
+      }
+      if (params.resource !== row.resource) {
+        return {
+          error: new OAuthError('invalid_target', 'resource does not match the authorization request.'),
+        };
+      }
+      if (!verifyPkce(row.code_challenge, params.code_verifier)) {
+        return {
+          error: new OAuthError('invalid_grant', 'The PKCE code_verifier does not match the code_challenge.'),
+        };
+      }
+      const grant = await trx
+        .selectFrom('oauth_grants')
+        .select('id')
+        .where('id', '=', row.grant_id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      if (!grant) return { error: invalidGrant() };
+      const familyId = newId();
+      await trx
+        .updateTable('oauth_codes')
+        .set({ consumed_at: clock.now(), family_id: familyId })
+        .where('code_hash', '=', codeHash)
+        .execute();
+      const scopes = scopesOf(row.scopes);
+      const issued = await issueTokens(trx, clock, {
+        familyId,
+        subject: {
+          clientId: client.id,
+          grantId: row.grant_id,
+          userId: row.user_id,
+          orgId: row.org_id,
+          resource: row.resource,
+          scopes,
+        },
+        refresh,
+        tokenPrefix: deps.config.tokenPrefix,
+      });
+      await audit(trx, clock, actor, {
+        orgId: row.org_id,
+        action: 'oauth.token_issued',
+        target: `client:${client.id}`,
+        data: {
+          client_id: client.id,
+          grant_type: 'authorization_code',
+          user_id: row.user_id,
+          resource: row.resource,
+          scopes,
+          access_token: issued.accessPrefix,
+          refresh_token: issued.refreshPrefix,
+        },
+      });
+      return { issued };
+    });
+    for (const h of out.revoked ?? []) await deps.auth.changed({ token: h });
+    if ('error' in out && out.error) throw out.error;
+    return tokenResponse(out.issued!);
+  },
+};

@@ -1,0 +1,52 @@
+import { audit } from '../../audit/log.js';
+import { newId } from '../../lib/secrets.js';
+import { OAuthError } from '../errors.js';
+import { requestedResource, requestedScopes } from '../scope.js';
+import { issueTokens, tokenResponse } from '../tokens.js';
+import type { Grant, GrantRequest } from './types.js';
+
+/**
+ * `client_credentials` (RFC 6749 §4.4) for confidential apps an org admin made: an access token
+ * (no refresh token) that acts as the app in its org, for one resource, within the app's scopes.
+ */
+export const clientCredentialsGrant: Grant = {
+  type: 'client_credentials',
+  async handle({ deps, client, params, actor }: GrantRequest) {
+    if (
+      client.kind !== 'app' ||
+      !client.orgId ||
+      client.authMethod === 'none' ||
+      !client.grantTypes.includes('client_credentials')
+    ) {
+      throw new OAuthError(
+        'unauthorized_client',
+        'Only confidential org apps allowed client_credentials may use it.',
+      );
+    }
+    const resource = requestedResource(deps.catalogue, params.resource);
+    const scopes = requestedScopes(deps.catalogue, resource, client, params.scope);
+    const orgId = client.orgId;
+    const issued = await deps.db.transaction().execute(async (trx) => {
+      const t = await issueTokens(trx, deps.clock, {
+        familyId: newId(),
+        subject: { clientId: client.id, grantId: null, userId: null, orgId, resource: resource.url, scopes },
+        refresh: false,
+        tokenPrefix: deps.config.tokenPrefix,
+      });
+      await audit(trx, deps.clock, actor, {
+        orgId,
+        action: 'oauth.token_issued',
+        target: `client:${client.id}`,
+        data: {
+          client_id: client.id,
+          grant_type: 'client_credentials',
+          resource: resource.url,
+          scopes,
+          access_token: t.accessPrefix,
+        },
+      });
+      return t;
+    });
+    return tokenResponse(issued);
+  },
+};

@@ -1,0 +1,131 @@
+import { audit } from '../../audit/log.js';
+import { OAuthError } from '../errors.js';
+import { rotateRefresh } from '../fast-paths.js';
+import { parseScope } from '../scope.js';
+import { hashToken, parseToken } from '../../tokens/format.js';
+import { issueTokens, revokeFamily, scopesOf, tokenResponse } from '../tokens.js';
+import type { Grant, GrantRequest } from './types.js';
+
+const invalidGrant = () =>
+  new OAuthError('invalid_grant', 'The refresh token is invalid, expired or revoked.');
+
+/**
+ * `refresh_token` (RFC 6749 §6, OAuth 2.1 §4.3): rotates on every use. Presenting a token that
+ * was already rotated is reuse: the whole family (its refresh and access tokens) is revoked and
+ * the event audited. Two concurrent refreshes of one token: the row lock lets exactly one rotate;
+ * the other sees a rotated token, which is reuse. Scopes may narrow, never widen; a narrowing
+ * applies to the new access token, while the new refresh token keeps the scope it was granted.
+ */
+export const refreshTokenGrant: Grant = {
+  type: 'refresh_token',
+  async handle({ deps, client, params, actor }: GrantRequest) {
+    const { db, clock } = deps;
+    const token = params.refresh_token;
+    if (!token) throw new OAuthError('invalid_request', 'refresh_token is required.');
+    if (!client.grantTypes.includes('refresh_token')) {
+      throw new OAuthError('unauthorized_client', 'This client may not use refresh tokens.');
+    }
+    const narrowed = parseScope(params.scope);
+    if (parseToken(token, deps.config.tokenPrefix)?.kind !== 'rt') throw invalidGrant();
+    if (narrowed === undefined || narrowed.length > 0) {
+      const fast = await rotateRefresh(db, clock, actor, {
+        tokenHash: hashToken(token),
+        clientId: client.id,
+        resource: params.resource,
+        scopes: narrowed,
+        tokenPrefix: deps.config.tokenPrefix,
+      });
+      if (fast) return tokenResponse(fast);
+    }
+    // Something does not hold (reuse, expiry, widening…): find out what under the row lock.
+
+    const out = await db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('oauth_tokens')
+        .selectAll()
+        .where('token_hash', '=', hashToken(token))
+        .forUpdate()
+        .executeTakeFirst();
+      if (!row || row.kind !== 'rt' || row.client_id !== client.id || row.revoked_at)
+        return { error: invalidGrant() };
+      if (row.rotated_at) {
+        const revoked = await revokeFamily(trx, clock, row.family_id);
+        await audit(trx, clock, actor, {
+          orgId: row.org_id,
+          action: 'oauth.refresh_reuse_detected',
+          target: `client:${client.id}`,
+          data: {
+            client_id: client.id,
+            user_id: row.user_id,
+            refresh_token: row.prefix,
+            revoked: revoked.prefixes,
+          },
+        });
+        return { error: invalidGrant(), revoked: revoked.hashes };
+      }
+      if (row.expires_at <= clock.now()) return { error: invalidGrant() };
+      if (params.resource !== undefined && params.resource !== row.resource) {
+        return {
+          error: new OAuthError(
+            'invalid_target',
+            'A refresh token serves only the resource it was issued for.',
+          ),
+        };
+      }
+      const held = scopesOf(row.scopes);
+      const scopes = narrowed ?? held;
+      const wider = scopes.find((s) => !held.includes(s));
+      if (wider || scopes.length === 0) {
+        return {
+          error: new OAuthError('invalid_scope', 'A refresh may narrow the scopes, never widen them.'),
+        };
+      }
+      if (row.user_id) {
+        const still = await trx
+          .selectFrom('memberships')
+          .select('role')
+          .where('org_id', '=', row.org_id)
+          .where('user_id', '=', row.user_id)
+          .executeTakeFirst();
+        if (!still) return { error: invalidGrant() };
+      }
+      await trx
+        .updateTable('oauth_tokens')
+        .set({ rotated_at: clock.now() })
+        .where('id', '=', row.id)
+        .execute();
+      const issued = await issueTokens(trx, clock, {
+        familyId: row.family_id,
+        subject: {
+          clientId: client.id,
+          grantId: row.grant_id,
+          userId: row.user_id,
+          orgId: row.org_id,
+          resource: row.resource,
+          scopes,
+        },
+        refresh: true,
+        refreshScopes: held,
+        tokenPrefix: deps.config.tokenPrefix,
+      });
+      await audit(trx, clock, actor, {
+        orgId: row.org_id,
+        action: 'oauth.token_refreshed',
+        target: `client:${client.id}`,
+        data: {
+          client_id: client.id,
+          user_id: row.user_id,
+          resource: row.resource,
+          scopes,
+          previous: row.prefix,
+          access_token: issued.accessPrefix,
+          refresh_token: issued.refreshPrefix,
+        },
+      });
+      return { issued };
+    });
+    for (const h of out.revoked ?? []) await deps.auth.changed({ token: h });
+    if ('error' in out && out.error) throw out.error;
+    return tokenResponse(out.issued!);
+  },
+};

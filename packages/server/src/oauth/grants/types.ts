@@ -1,0 +1,26 @@
+import type { Actor } from '../../audit/log.js';
+import type { Deps } from '../../deps.js';
+import type { Catalogue } from '../catalogue.js';
+import type { Client } from '../clients.js';
+import type { tokenResponse } from '../tokens.js';
+
+/** What the OAuth endpoints are built from: the app's dependencies plus the resource catalogue. */
+export interface OAuthDeps extends Deps {
+  readonly catalogue: Catalogue;
+}
+
+/** One token request, after client authentication. Parameters are single-valued strings. */
+export interface GrantRequest {
+  readonly deps: OAuthDeps;
+  readonly client: Client;
+  readonly params: Readonly<Record<string, string | undefined>>;
+  readonly actor: Actor;
+}
+
+export type TokenResponse = ReturnType<typeof tokenResponse>;
+
+/** A grant type: one file each under `grants/`, looked up by `grant_type` in `grants/index.ts`. */
+export interface Grant {
+  readonly type: string;
+  handle(req: GrantRequest): Promise<TokenResponse>;
+}

@@ -1,0 +1,154 @@
+import type { Deps } from '../deps.js';
+import { ApiError } from '../http/errors.js';
+import type { AuthChange } from '../http/auth-cache.js';
+import type { App } from '../http/types.js';
+import { safeEqual } from '../lib/secrets.js';
+import type { Catalogue } from './catalogue.js';
+
+/** How often a stream looks for new events when no node has announced one; heartbeats keep proxies open. */
+export const STREAM_POLL_MS = 1_000;
+export const STREAM_HEARTBEAT_MS = 15_000;
+/** Events sent per read: a reconnecting reader catches up in pages. */
+export const STREAM_PAGE = 500;
+
+/** Appends a credential change to the revocation log (tokens by hash, people and orgs by id). */
+export async function recordRevocation(deps: Pick<Deps, 'db' | 'clock'>, change: AuthChange): Promise<void> {
+  const [kind, value] =
+    'token' in change
+      ? ['token', change.token]
+      : 'user' in change
+        ? ['user', change.user]
+        : 'org' in change
+          ? ['org', change.org]
+          : [null, null];
+  if (!kind || !value) return;
+  await deps.db
+    .insertInto('revocation_events')
+    .values({ kind: kind as 'token' | 'user' | 'org', value, created_at: deps.clock.now() })
+    .execute();
+}
+
+function resourceFromBasic(catalogue: Catalogue, header: string | undefined) {
+  const m = header ? /^Basic +([A-Za-z0-9+/=]{1,1000}) *$/i.exec(header) : null;
+  if (!m) return null;
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return null;
+  let id: string;
+  let secret: string;
+  try {
+    id = decodeURIComponent(decoded.slice(0, colon));
+    secret = decodeURIComponent(decoded.slice(colon + 1));
+  } catch {
+    return null;
+  }
+  const r = catalogue.resources.find((x) => x.secret !== null && x.id === id);
+  return r && safeEqual(secret, r.secret!) ? r : null;
+}
+
+/**
+ * `GET /api/v1/revocations/stream`: server-sent events for resource servers (HTTP Basic with a
+ * configured resource's id:secret). Each event is `{kind: "token" | "user" | "org", value}` —
+ * a revoked token's SHA-256, or a person or org whose credentials changed — with the log's id, so
+ * a reader resumes with `Last-Event-ID`. New events are announced on the cache's pub/sub channel
+ * and also polled, so a missed announcement costs at most a second.
+ */
+export function revocationStreamRoutes(app: App, deps: Deps & { catalogue: Catalogue }): void {
+  // Open streams never go idle: end them when the server starts to close, so shutdown drains.
+  const open = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const end of open) end();
+  });
+  app.get(
+    '/api/v1/revocations/stream',
+    {
+      config: { auth: 'none' },
+      schema: {
+        tags: ['revocations'],
+        summary: 'Server-sent events of revoked credentials, for resource servers (HTTP Basic id:secret)',
+      },
+    },
+    async (req, reply) => {
+      const resource = resourceFromBasic(deps.catalogue, req.headers.authorization);
+      if (!resource) {
+        throw new ApiError('unauthorized', "Send a resource server's id:secret with HTTP Basic.", {
+          headers: { 'www-authenticate': 'Basic realm="latchkey"' },
+        });
+      }
+      const lastHeader = req.headers['last-event-id'];
+      let last = typeof lastHeader === 'string' && /^\d{1,18}$/.test(lastHeader) ? lastHeader : null;
+      if (last === null) {
+        // A new reader starts from now: what was revoked before is already refused by introspection.
+        const row = await deps.db
+          .selectFrom('revocation_events')
+          .select((eb) => eb.fn.max('id').as('id'))
+          .executeTakeFirst();
+        last = row?.id ? String(row.id) : '0';
+      }
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      res.write(': latchkey revocations\nretry: 2000\n\n');
+      let closed = false;
+      let reading = false;
+      let again = false;
+      const read = async () => {
+        if (closed) return;
+        if (reading) {
+          again = true;
+          return;
+        }
+        reading = true;
+        try {
+          do {
+            again = false;
+            const rows = await deps.db
+              .selectFrom('revocation_events')
+              .select(['id', 'kind', 'value'])
+              .where('id', '>', last!)
+              .orderBy('id')
+              .limit(STREAM_PAGE)
+              .execute();
+            for (const r of rows) {
+              res.write(
+                `id: ${r.id}\nevent: revoked\ndata: ${JSON.stringify({ kind: r.kind, value: r.value })}\n\n`,
+              );
+              last = String(r.id);
+            }
+            if (rows.length === STREAM_PAGE) again = true;
+          } while (again && !closed);
+        } catch (err) {
+          req.log.warn({ err: (err as Error).message }, 'revocation stream read failed');
+        } finally {
+          reading = false;
+        }
+      };
+      const unsubscribe = await deps.cache.subscribe('auth:changes', () => void read());
+      const poll = setInterval(() => void read(), STREAM_POLL_MS);
+      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), STREAM_HEARTBEAT_MS);
+      const stop = () => {
+        if (closed) return;
+        closed = true;
+        clearInterval(poll);
+        clearInterval(heartbeat);
+        void unsubscribe();
+      };
+      const end = () => {
+        stop();
+        res.end();
+      };
+      open.add(end);
+      req.raw.on('close', stop);
+      res.on('close', () => {
+        stop();
+        open.delete(end);
+      });
+      await read();
+    },
+  );
+}

@@ -1,0 +1,338 @@
+import formbody from '@fastify/formbody';
+import type { FastifyRequest } from 'fastify';
+import { audit } from '../audit/log.js';
+import { actorOf } from '../http/request.js';
+import type { App } from '../http/types.js';
+import { safeEqual } from '../lib/secrets.js';
+import { authenticateClient, presentedClient } from './client-auth.js';
+import { DEVICE_CODE_GRANT, GRANT_TYPES, parseClientMetadata } from './client-metadata.js';
+import { insertClient, newClientId, newClientSecret } from './clients.js';
+import {
+  createDeviceAuthorization,
+  DEVICE_CODE_TTL_MS,
+  DEVICE_POLL_INTERVAL_MS,
+  formatUserCode,
+} from './device.js';
+import { OAuthError, sendOAuthError, toOAuthError } from './errors.js';
+import { GRANTS } from './grants/index.js';
+import type { OAuthDeps } from './grants/types.js';
+import { requestedResource, requestedScopes } from './scope.js';
+import { findTokenRow, revokeFamily, revokeToken } from './tokens.js';
+import { liveOAuthToken } from './validate.js';
+
+/** Dynamic registrations one IP may make per hour. */
+export const REGISTRATIONS_PER_IP_PER_HOUR = 20;
+/** Device authorizations one IP may start per hour. */
+export const DEVICE_STARTS_PER_IP_PER_HOUR = 60;
+
+/** The parameters the form endpoints understand: these must each come at most once. */
+const KNOWN_PARAMS = new Set([
+  'grant_type',
+  'code',
+  'redirect_uri',
+  'code_verifier',
+  'refresh_token',
+  'device_code',
+  'scope',
+  'resource',
+  'client_id',
+  'client_secret',
+  'token',
+  'token_type_hint',
+]);
+
+/**
+ * A form body as single-valued strings (RFC 6749 §3.2): a parameter sent without a value counts as
+ * omitted, an unrecognised one is ignored (repeated or not), and a recognised one given twice is
+ * `invalid_request` — `resource` twice is `invalid_target`, as one token serves one resource.
+ */
+export function formParams(body: unknown): Record<string, string> {
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body))
+    throw new OAuthError('invalid_request', 'The body must be form-encoded.');
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(body)) {
+    if (!KNOWN_PARAMS.has(k)) continue;
+    if (typeof v !== 'string') {
+      if (k === 'resource')
+        throw new OAuthError('invalid_target', 'A token serves exactly one resource; name one.');
+      throw new OAuthError('invalid_request', `${k} must be given once.`);
+    }
+    if (v.length > 4000) throw new OAuthError('invalid_request', `${k} is too long.`);
+    if (v !== '') out[k] = v;
+  }
+  return out;
+}
+
+function requireForm(req: FastifyRequest): void {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') {
+    throw new OAuthError('invalid_request', 'Send the parameters as application/x-www-form-urlencoded.');
+  }
+}
+
+/** The authorization server metadata (RFC 8414), also served as the OpenID configuration. */
+export function serverMetadata(deps: OAuthDeps) {
+  const issuer = deps.config.publicUrl;
+  return {
+    issuer,
+    authorization_endpoint: `${issuer}/api/oauth/authorize`,
+    token_endpoint: `${issuer}/api/oauth/token`,
+    registration_endpoint: `${issuer}/api/oauth/register`,
+    revocation_endpoint: `${issuer}/api/oauth/revoke`,
+    introspection_endpoint: `${issuer}/api/oauth/introspect`,
+    device_authorization_endpoint: `${issuer}/api/oauth/device`,
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    grant_types_supported: [...GRANT_TYPES],
+    code_challenge_methods_supported: ['S256'],
+    token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
+    revocation_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    scopes_supported: [...deps.catalogue.allScopes],
+    authorization_response_iss_parameter_supported: true,
+    client_id_metadata_document_supported: true,
+    service_documentation: `${issuer}/api/openapi.json`,
+  };
+}
+
+/** The protected resource metadata (RFC 9728) of Latchkey's own API. */
+export function apiResourceMetadata(deps: OAuthDeps) {
+  return {
+    resource: deps.catalogue.api.url,
+    authorization_servers: [deps.config.publicUrl],
+    scopes_supported: [...deps.catalogue.api.scopes],
+    bearer_methods_supported: ['header'],
+    resource_name: deps.catalogue.api.name,
+  };
+}
+
+/**
+ * The OAuth protocol endpoints: discovery, registration, token, revocation, introspection and
+ * device authorization. Registered in their own scope so that every error — ours, a hook's,
+ * Fastify's — leaves as RFC 6749 JSON with `Cache-Control: no-store`.
+ */
+export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
+  const { db, clock, config, catalogue } = deps;
+  await app.register(formbody, { bodyLimit: 64 * 1024 });
+  app.setErrorHandler((err, req, reply) => sendOAuthError(reply, toOAuthError(err, req)));
+  // Browser-based clients call these endpoints cross-origin; none of them uses cookies.
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('access-control-allow-origin', '*');
+    reply.header('access-control-expose-headers', 'www-authenticate, retry-after');
+  });
+  const registrations = deps.cache.limiter({
+    name: 'oauth:register',
+    points: REGISTRATIONS_PER_IP_PER_HOUR,
+    windowSeconds: 3600,
+  });
+  const deviceStarts = deps.cache.limiter({
+    name: 'oauth:device',
+    points: DEVICE_STARTS_PER_IP_PER_HOUR,
+    windowSeconds: 3600,
+  });
+  const none = { auth: 'none', csrf: false } as const;
+
+  const metadata = serverMetadata(deps);
+  for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
+    app.get(path, { config: none, schema: { hide: true } }, async (_req, reply) => {
+      reply.header('cache-control', 'public, max-age=3600');
+      return metadata;
+    });
+  }
+  const resourceDoc = apiResourceMetadata(deps);
+  app.get(
+    '/.well-known/oauth-protected-resource/api',
+    { config: none, schema: { hide: true } },
+    async (_req, reply) => {
+      reply.header('cache-control', 'public, max-age=3600');
+      return resourceDoc;
+    },
+  );
+
+  app.options('/api/oauth/*', { config: none, schema: { hide: true } }, async (_req, reply) => {
+    reply
+      .header('access-control-allow-methods', 'GET, POST')
+      .header('access-control-allow-headers', 'authorization, content-type')
+      .header('access-control-max-age', '600')
+      .code(204)
+      .send();
+  });
+
+  app.post('/api/oauth/register', { config: none, schema: { hide: true } }, async (req, reply) => {
+    const limited = await registrations.consume(req.ip);
+    if (!limited.allowed) {
+      throw new OAuthError(
+        'temporarily_unavailable',
+        'Too many registrations from this address; try later.',
+        {
+          status: 429,
+          headers: { 'retry-after': String(limited.retryAfterSeconds) },
+        },
+      );
+    }
+    const meta = parseClientMetadata(req.body, 'dcr', catalogue);
+    const secret = meta.authMethod === 'none' ? null : newClientSecret();
+    const client = await db.transaction().execute(async (trx) => {
+      const c = await insertClient(trx, clock, {
+        id: newClientId(),
+        kind: 'dcr',
+        orgId: null,
+        meta,
+        secretHash: secret?.hash ?? null,
+        createdBy: 'dcr',
+      });
+      await audit(trx, clock, actorOf(req), {
+        orgId: null,
+        action: 'oauth.client_registered',
+        target: `client:${c.id}`,
+        data: { client_id: c.id, name: c.name, redirect_uris: c.redirectUris, auth_method: c.authMethod },
+      });
+      return c;
+    });
+    return reply.code(201).send({
+      client_id: client.id,
+      ...(secret ? { client_secret: secret.secret, client_secret_expires_at: 0 } : {}),
+      client_id_issued_at: Math.floor(client.createdAt.getTime() / 1000),
+      client_name: client.name,
+      redirect_uris: client.redirectUris,
+      grant_types: client.grantTypes,
+      response_types: ['code'],
+      token_endpoint_auth_method: client.authMethod,
+      ...(client.scopes ? { scope: client.scopes.join(' ') } : {}),
+      ...client.display,
+    });
+  });
+
+  app.post('/api/oauth/token', { config: none, schema: { hide: true } }, async (req, reply) => {
+    requireForm(req);
+    const params = formParams(req.body);
+    const client = await authenticateClient(deps, presentedClient(req, params));
+    const grantType = params.grant_type;
+    if (!grantType) throw new OAuthError('invalid_request', 'grant_type is required.');
+    const grant = GRANTS.get(grantType);
+    if (!grant) throw new OAuthError('unsupported_grant_type', 'This grant type is not supported.');
+    if (!client.grantTypes.includes(grantType as never)) {
+      throw new OAuthError('unauthorized_client', 'This client is not registered for this grant type.');
+    }
+    const body = await grant.handle({
+      deps,
+      client,
+      params,
+      actor: { ...actorOf(req), actor: `client:${client.id}` },
+    });
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+    return body;
+  });
+
+  app.post('/api/oauth/revoke', { config: none, schema: { hide: true } }, async (req, reply) => {
+    requireForm(req);
+    const params = formParams(req.body);
+    const client = await authenticateClient(deps, presentedClient(req, params));
+    const token = params.token;
+    if (!token) throw new OAuthError('invalid_request', 'token is required.');
+    // RFC 7009 §2.2: an unknown, already revoked or someone else's token answers 200 all the same.
+    const row = token.length <= 200 ? await findTokenRow(db, token) : undefined;
+    if (row && row.client_id === client.id && !row.revoked_at) {
+      const revoked = await db.transaction().execute(async (trx) => {
+        const r =
+          row.kind === 'rt'
+            ? await revokeFamily(trx, clock, row.family_id)
+            : await revokeToken(trx, clock, row.id);
+        await audit(
+          trx,
+          clock,
+          { ...actorOf(req), actor: `client:${client.id}` },
+          {
+            orgId: row.org_id,
+            action: 'oauth.token_revoked',
+            target: `client:${client.id}`,
+            data: { client_id: client.id, token: row.prefix, revoked: r.prefixes },
+          },
+        );
+        return r;
+      });
+      for (const h of revoked.hashes) await deps.auth.changed({ token: h });
+    }
+    reply.header('cache-control', 'no-store');
+    return reply.code(200).send();
+  });
+
+  app.post('/api/oauth/introspect', { config: none, schema: { hide: true } }, async (req, reply) => {
+    requireForm(req);
+    const params = formParams(req.body);
+    reply.header('cache-control', 'no-store');
+    const presented = presentedClient(req, params);
+    // A resource server (its configured id:secret) sees the tokens for its audience; a confidential
+    // client sees only its own tokens.
+    const resource =
+      presented && catalogue.resources.find((r) => r.secret !== null && r.id === presented.clientId);
+    let may: (aud: string, clientId: string, kind: 'at' | 'rt') => boolean;
+    if (resource) {
+      if (presented.method === 'none' || !safeEqual(presented.secret ?? '', resource.secret!)) {
+        throw new OAuthError('invalid_client', 'Client authentication failed.', {
+          headers: { 'www-authenticate': 'Basic realm="latchkey", charset="UTF-8"' },
+        });
+      }
+      may = (aud, _c, kind) => kind === 'at' && aud === resource.url;
+    } else {
+      const client = await authenticateClient(deps, presented);
+      if (client.authMethod === 'none')
+        throw new OAuthError('invalid_client', 'Public clients may not introspect.');
+      may = (_aud, clientId) => clientId === client.id;
+    }
+    const token = params.token;
+    if (!token) throw new OAuthError('invalid_request', 'token is required.');
+    const live = await liveOAuthToken(deps, token);
+    const t = live?.oauth;
+    if (!t || !may(t.resource, t.clientId, t.kind)) return { active: false };
+    return {
+      active: true,
+      scope: t.scopes.join(' '),
+      client_id: t.clientId,
+      sub: t.userId ?? t.clientId,
+      org_id: t.orgId,
+      aud: t.resource,
+      iss: config.publicUrl,
+      exp: t.exp,
+      iat: t.iat,
+      token_type: t.kind === 'at' ? 'Bearer' : 'refresh_token',
+    };
+  });
+
+  app.post('/api/oauth/device', { config: none, schema: { hide: true } }, async (req, reply) => {
+    requireForm(req);
+    const params = formParams(req.body);
+    const client = await authenticateClient(deps, presentedClient(req, params));
+    if (!client.grantTypes.includes(DEVICE_CODE_GRANT)) {
+      throw new OAuthError(
+        'unauthorized_client',
+        'This client is not registered for the device authorization grant.',
+      );
+    }
+    const limited = await deviceStarts.consume(req.ip);
+    if (!limited.allowed) {
+      throw new OAuthError('slow_down', 'Too many device authorizations from this address; try later.', {
+        status: 429,
+        headers: { 'retry-after': String(limited.retryAfterSeconds) },
+      });
+    }
+    const resource = requestedResource(catalogue, params.resource);
+    const scopes = requestedScopes(catalogue, resource, client, params.scope);
+    const started = await createDeviceAuthorization(db, clock, {
+      clientId: client.id,
+      resource: resource.url,
+      scopes,
+    });
+    const userCode = formatUserCode(started.userCode);
+    reply.header('cache-control', 'no-store');
+    return {
+      device_code: started.deviceCode,
+      user_code: userCode,
+      verification_uri: `${config.publicUrl}/device`,
+      verification_uri_complete: `${config.publicUrl}/device?user_code=${userCode}`,
+      expires_in: DEVICE_CODE_TTL_MS / 1000,
+      interval: DEVICE_POLL_INTERVAL_MS / 1000,
+    };
+  });
+}

@@ -2,7 +2,7 @@
 // autocannon. Every bench compares against a baseline route measured on the same server in the same
 // run, and prints ratios: absolute numbers on a shared machine mean little.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,23 +28,33 @@ export async function startServer(env = {}) {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [join(root, 'packages/server/dist/main.js'), 'start'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: '',
-      REDIS_URL: '',
-      PORT: String(port),
-      PUBLIC_URL: url,
-      LATCHKEY_DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
-      // The general limiter stays on (its cost is part of every request) but cannot bind here.
-      API_RATE_LIMIT: '100000000',
-      ...env,
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      join(root, 'packages/server/dist/main.js'),
+      'start',
+    ],
+    {
+      env: {
+        ...process.env,
+        // Embedded by default; BENCH_DATABASE_URL / BENCH_REDIS_URL measure the production shape.
+        DATABASE_URL: process.env.BENCH_DATABASE_URL ?? '',
+        REDIS_URL: process.env.BENCH_REDIS_URL ?? '',
+        PORT: String(port),
+        PUBLIC_URL: url,
+        LATCHKEY_DATA_DIR: dataDir,
+        LOG_LEVEL: 'warn',
+        // The general limiter stays on (its cost is part of every request) but cannot bind here.
+        API_RATE_LIMIT: '100000000',
+        ...env,
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  );
   const stop = () => {
-    child.kill('SIGKILL');
+    // Profiling (BENCH_NODE_ARGS=--cpu-prof) needs a clean exit to write its profile.
+    child.kill(process.env.BENCH_NODE_ARGS ? 'SIGTERM' : 'SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
   };
   process.once('exit', stop);
@@ -102,4 +112,75 @@ export async function compare(url, target, baseline) {
 
 export function row(label, m) {
   return `${label.padEnd(34)} ${m.rps.toFixed(0).padStart(9)} req/s   p99 ${String(m.p99.toFixed(1)).padStart(6)} ms`;
+}
+
+/** Starts node-oidc-provider (bench/peer/oidc-provider.mjs) in its own process on loopback. */
+export async function startPeer(env = {}) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(root, 'bench/peer/oidc-provider.mjs'), String(port)], {
+    env: { ...process.env, NODE_ENV: 'production', ...env },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const stop = () => child.kill('SIGKILL');
+  process.once('exit', stop);
+  await new Promise((resolve, reject) => {
+    child.stdout.once('data', resolve);
+    child.once('exit', (code) => reject(new Error(`oidc-provider exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, stop };
+}
+
+/** Writes a latchkey.toml into a fresh folder; returns its path. */
+export function writeConfig(toml) {
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-bench-config-'));
+  const path = join(dir, 'latchkey.toml');
+  writeFileSync(path, toml);
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return path;
+}
+
+/**
+ * POSTs each of `bodies` once (form-encoded) with autocannon: a fixed amount of work, since codes
+ * and refresh tokens are single-use. Fails loudly on any non-2xx answer. `onBody(text)` sees each
+ * 2xx response body (e.g. to keep the refresh tokens an exchange run hands out).
+ */
+export async function measureForms(url, path, bodies, headers = {}, onBody = null) {
+  let i = 0;
+  const started = performance.now();
+  // autocannon ends a fixed-amount run on its next one-second tick: time the responses instead.
+  let last = started;
+  const result = await autocannon({
+    url: url + path,
+    connections: CONNECTIONS,
+    amount: bodies.length,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        setupRequest: (req) => ({ ...req, body: bodies[i++ % bodies.length] }),
+        onResponse: (status, body) => {
+          last = performance.now();
+          if (onBody && status >= 200 && status < 300) onBody(body);
+        },
+      },
+    ],
+  });
+  const bad = result.non2xx + result.errors + result.timeouts;
+  if (bad > 0) throw new Error(`${path}: ${bad} failed requests of ${result.requests.total}`);
+  return { rps: result.requests.total / ((last - started) / 1000), p99: result.latency.p99 };
+}
+
+/** Runs `fn` over `items` with at most `n` at once, keeping order. */
+export async function pool(items, n, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < items.length) {
+        const k = next++;
+        out[k] = await fn(items[k], k);
+      }
+    }),
+  );
+  return out;
 }

@@ -1,0 +1,98 @@
+// POST /api/oauth/token: authorization-code exchange and refresh-token rotation, on Latchkey and on
+// node-oidc-provider configured equivalently (bench/peer/oidc-provider.mjs), in the same run.
+// Codes and refresh tokens are single use, so each run posts a fixed number of fresh ones: codes
+// minted beforehand (untimed), then each refresh token the measured exchanges handed out, once.
+// BENCH_OAUTH_N sets how many. Target: Latchkey ≥ 1.5 × the peer's throughput at equal or better p99.
+import { measureForms, startPeer, startServer, writeConfig } from './lib.mjs';
+import { latchkeyClient, peerCodes, REDIRECT, RESOURCE, RS_SECRET, TOML } from './oauth-lib.mjs';
+
+const N = Number(process.env.BENCH_OAUTH_N ?? 2000);
+const WARM = Number(process.env.BENCH_OAUTH_WARM ?? 200);
+
+const exchangeBody = (clientId, c) =>
+  new URLSearchParams({
+    grant_type: 'authorization_code',
+    code: c.code,
+    code_verifier: c.verifier,
+    redirect_uri: REDIRECT,
+    client_id: clientId,
+    resource: RESOURCE,
+  }).toString();
+
+const refreshBody = (clientId, rt) =>
+  new URLSearchParams({ grant_type: 'refresh_token', refresh_token: rt, client_id: clientId }).toString();
+
+/** Exchanges `codes`, then rotates each refresh token those exchanges handed out, once. */
+async function exchangeThenRefresh(tokenUrl, clientId, codes) {
+  const refreshTokens = [];
+  const exchange = await measureForms(
+    tokenUrl,
+    '',
+    codes.map((c) => exchangeBody(clientId, c)),
+    {},
+    (body) => refreshTokens.push(JSON.parse(body).refresh_token),
+  );
+  if (refreshTokens.length !== codes.length || refreshTokens.some((t) => typeof t !== 'string'))
+    throw new Error(`${tokenUrl}: ${refreshTokens.length} refresh tokens from ${codes.length} exchanges`);
+  const refresh = await measureForms(
+    tokenUrl,
+    '',
+    refreshTokens.map((t) => refreshBody(clientId, t)),
+  );
+  return { exchange, refresh };
+}
+
+/** Measures both operations on one server given its token endpoint, client id and a code source. */
+async function measureServer(label, tokenUrl, clientId, mintCodes) {
+  // Warm-up (JIT, caches) of both operations, then the measured runs. The refresh tokens rotated
+  // in the measured refresh run are those the measured exchange run handed out (each used once).
+  await exchangeThenRefresh(tokenUrl, clientId, await mintCodes(WARM));
+  const { exchange, refresh } = await exchangeThenRefresh(tokenUrl, clientId, await mintCodes(N));
+  console.log(
+    `${label.padEnd(16)} code exchange ${exchange.rps.toFixed(0).padStart(6)} req/s p99 ${exchange.p99.toFixed(1).padStart(6)} ms   refresh ${refresh.rps.toFixed(0).padStart(6)} req/s p99 ${refresh.p99.toFixed(1).padStart(6)} ms`,
+  );
+  return { exchange, refresh };
+}
+
+console.log(`bench/oauth-token (${N} fresh codes and refresh tokens per measured run)`);
+const config = writeConfig(TOML);
+// Storage on both sides: embedded Latchkey vs the peer in memory by default; with BENCH_DATABASE_URL,
+// Latchkey on PostgreSQL + Redis vs the peer on the same PostgreSQL (both durable).
+const [latchkey, peer] = await Promise.all([
+  startServer({ LATCHKEY_CONFIG: config }),
+  startPeer({ RESOURCE, RS_SECRET, PEER_DATABASE_URL: process.env.BENCH_DATABASE_URL ?? '' }),
+]);
+console.log(
+  process.env.BENCH_DATABASE_URL
+    ? 'shape: Latchkey on PostgreSQL + Redis; oidc-provider on the same PostgreSQL'
+    : 'shape: Latchkey embedded (PGlite); oidc-provider in memory',
+);
+try {
+  const lk = await latchkeyClient(latchkey.url);
+  const ours = await measureServer('latchkey', `${latchkey.url}/api/oauth/token`, lk.clientId, lk.codes);
+  const theirs = await measureServer('oidc-provider', `${peer.url}/token`, 'bench', (n) =>
+    peerCodes(peer.url, n),
+  );
+  const ratio = (op) => ({
+    rps: ours[op].rps / theirs[op].rps,
+    p99: ours[op].p99 / Math.max(theirs[op].p99, 0.1),
+  });
+  for (const op of ['exchange', 'refresh']) {
+    const r = ratio(op);
+    console.log(
+      `ratio latchkey/oidc-provider ${op}: ${r.rps.toFixed(2)} × req/s, ${r.p99.toFixed(2)} × p99 — target ≥ 1.5 × at ≤ 1 × p99: ${r.rps >= 1.5 && r.p99 <= 1 ? 'met' : 'NOT met'}`,
+    );
+  }
+  console.log(
+    JSON.stringify({
+      bench: 'oauth-token',
+      latchkey: ours,
+      peer: theirs,
+      exchange: ratio('exchange'),
+      refresh: ratio('refresh'),
+    }),
+  );
+} finally {
+  latchkey.stop();
+  peer.stop();
+}

@@ -1,0 +1,40 @@
+/**
+ * A bounded map with per-entry expiry: at the cap the oldest entry goes first. Reads drop expired
+ * entries. Used for verification results, keyed by the SHA-256 of the token (never the token).
+ */
+export class TtlCache<V> {
+  readonly #entries = new Map<string, { value: V; until: number }>();
+
+  constructor(
+    readonly maxEntries: number,
+    private readonly now: () => number,
+  ) {}
+
+  get(key: string): V | undefined {
+    const e = this.#entries.get(key);
+    if (!e) return undefined;
+    if (e.until <= this.now()) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return e.value;
+  }
+
+  set(key: string, value: V, ttlMs: number): void {
+    if (this.maxEntries <= 0 || ttlMs <= 0) return;
+    this.#entries.delete(key);
+    if (this.#entries.size >= this.maxEntries) {
+      const oldest = this.#entries.keys().next();
+      if (!oldest.done) this.#entries.delete(oldest.value);
+    }
+    this.#entries.set(key, { value, until: this.now() + ttlMs });
+  }
+
+  delete(key: string): void {
+    this.#entries.delete(key);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+}

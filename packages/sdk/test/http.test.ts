@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import Fastify, { type FastifyInstance } from 'fastify';
+import {
+  createVerifier,
+  fastifyHook,
+  metadataUrl,
+  protectedResourceMetadata,
+  protectRequest,
+} from '../src/index.js';
+import { type TestServer, testServer } from '../../server/test/helpers/harness.js';
+import { MCP_ID, MCP_SECRET, MCP_URL, OAUTH_TOML, tokensFor } from '../../server/test/oauth/helpers.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+describe('HTTP adapters against a real Latchkey', () => {
+  let t: TestServer;
+  let api: FastifyInstance;
+  let issuer: string;
+  let token: string;
+  const prm = metadataUrl(MCP_URL);
+
+  before(async () => {
+    const port = await freePort();
+    issuer = `http://127.0.0.1:${port}`;
+    t = await testServer({ toml: OAUTH_TOML, env: { PUBLIC_URL: issuer } });
+    await t.app.listen({ port, host: '127.0.0.1' });
+    const b = t.client();
+    const signup = await t.app.inject({
+      method: 'POST',
+      url: '/api/auth/signup',
+      headers: { origin: issuer },
+      payload: {
+        email: `sdk-http-${Date.now()}@example.com`,
+        password: 'a sturdy passphrase 42',
+        name: 'SDK',
+      },
+    });
+    b.cookie = signup.cookies.find((c) => c.name === 'lk_session')!.value;
+    const orig = b.req.bind(b);
+    b.req = (r) => orig({ ...r, headers: { origin: issuer, ...r.headers } });
+    token = (await tokensFor(t, b, { scope: 'mcp:read mcp:run' })).tokens.access_token;
+
+    const verifier = createVerifier({
+      issuer,
+      resource: MCP_URL,
+      credentials: { id: MCP_ID, secret: MCP_SECRET },
+    });
+    api = Fastify();
+    api.get(new URL(prm).pathname, async () =>
+      protectedResourceMetadata({ resource: MCP_URL, issuer, scopes: ['mcp:read', 'mcp:act'] }),
+    );
+    api.get(
+      '/read',
+      { preHandler: fastifyHook(verifier, { resourceMetadataUrl: prm, scopes: ['mcp:read'] }) },
+      async (req) => ({
+        sub: (req as unknown as { latchkey: { sub: string } }).latchkey.sub,
+      }),
+    );
+    api.get(
+      '/act',
+      { preHandler: fastifyHook(verifier, { resourceMetadataUrl: prm, scopes: ['mcp:act'] }) },
+      async () => ({ ok: true }),
+    );
+    await api.ready();
+  });
+  after(async () => {
+    await api.close();
+    await t.close();
+  });
+
+  it('serves the request with the principal when the token holds the scope', async () => {
+    const res = await api.inject({ url: '/read', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.ok(res.json().sub);
+  });
+
+  it('401 with resource_metadata when no token is sent; 401 invalid_token for a bad one', async () => {
+    const none = await api.inject({ url: '/read' });
+    assert.equal(none.statusCode, 401);
+    assert.equal(none.headers['www-authenticate'], `Bearer resource_metadata="${prm}"`);
+    const bad = await api.inject({ url: '/read', headers: { authorization: 'Bearer lk_at_nope' } });
+    assert.equal(bad.statusCode, 401);
+    assert.match(
+      String(bad.headers['www-authenticate']),
+      /^Bearer error="invalid_token", resource_metadata="/,
+    );
+  });
+
+  it('403 insufficient_scope naming the scope, so the client can step up', async () => {
+    const res = await api.inject({ url: '/act', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.statusCode, 403);
+    assert.match(String(res.headers['www-authenticate']), /error="insufficient_scope", scope="mcp:act"/);
+    assert.equal(res.json().error, 'insufficient_scope');
+  });
+
+  it('serves the RFC 9728 document at the path-suffixed well-known URL', async () => {
+    assert.equal(prm, 'https://mcp.example.com/.well-known/oauth-protected-resource/mcp');
+    const doc = await api.inject({ url: '/.well-known/oauth-protected-resource/mcp' });
+    assert.deepEqual(doc.json().authorization_servers, [issuer]);
+    assert.equal(doc.json().resource, MCP_URL);
+  });
+
+  it('the fetch-runtime adapter answers a Response or the principal', async () => {
+    const verifier = createVerifier({
+      issuer,
+      resource: MCP_URL,
+      credentials: { id: MCP_ID, secret: MCP_SECRET },
+    });
+    const guard = protectRequest(verifier, { resourceMetadataUrl: prm });
+    const ok = await guard(
+      new Request('https://mcp.example.com/mcp', { headers: { authorization: `Bearer ${token}` } }),
+      ['mcp:run'],
+    );
+    assert.ok(!(ok instanceof Response));
+    const refused = await guard(new Request('https://mcp.example.com/mcp'));
+    assert.ok(refused instanceof Response);
+    assert.equal(refused.status, 401);
+    const down = protectRequest(
+      createVerifier({
+        issuer: 'http://127.0.0.1:9',
+        resource: MCP_URL,
+        credentials: { id: 'a', secret: 'b' },
+      }),
+      {
+        resourceMetadataUrl: prm,
+      },
+    );
+    const closed = await down(
+      new Request('https://mcp.example.com/mcp', { headers: { authorization: `Bearer ${token}` } }),
+    );
+    assert.ok(closed instanceof Response);
+    assert.equal(closed.status, 503);
+  });
+});

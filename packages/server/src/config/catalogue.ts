@@ -17,6 +17,8 @@ export interface ResourceConfig {
   readonly scopes: readonly string[] | null;
   /** The resource server's credential for introspection (HTTP Basic id:secret); null: none. */
   readonly secret: string | null;
+  /** Whether introspection also answers for Latchkey API tokens (PAT, service, org, agent keys). */
+  readonly acceptApiTokens: boolean;
 }
 
 export interface ScopeConfig {
@@ -38,7 +40,7 @@ export function parseResources(value: unknown): ResourceConfig[] {
     if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new ConfigError(at, 'must be a table');
     const o = r as Record<string, unknown>;
     for (const k of Object.keys(o)) {
-      if (!['id', 'url', 'name', 'scopes', 'secret'].includes(k))
+      if (!['id', 'url', 'name', 'scopes', 'secret', 'accept_api_tokens'].includes(k))
         throw new ConfigError(`${at}.${k}`, 'unknown key');
     }
     if (typeof o.id !== 'string' || !ID_RE.test(o.id) || o.id.startsWith('lkc_')) {
@@ -74,7 +76,21 @@ export function parseResources(value: unknown): ResourceConfig[] {
       }
       secret = o.secret;
     }
-    return Object.freeze({ id: o.id, url, name, scopes: scopes && Object.freeze(scopes), secret });
+    if (o.accept_api_tokens !== undefined && typeof o.accept_api_tokens !== 'boolean') {
+      throw new ConfigError(`${at}.accept_api_tokens`, 'must be true or false');
+    }
+    const acceptApiTokens = o.accept_api_tokens === true;
+    if (acceptApiTokens && secret === null) {
+      throw new ConfigError(`${at}.accept_api_tokens`, 'needs the resource to have a secret');
+    }
+    return Object.freeze({
+      id: o.id,
+      url,
+      name,
+      scopes: scopes && Object.freeze(scopes),
+      secret,
+      acceptApiTokens,
+    });
   });
 }
 

@@ -19,6 +19,8 @@ export interface Resource {
   readonly name: string;
   readonly scopes: readonly string[];
   readonly secret: string | null;
+  /** Introspection answers for Latchkey API tokens too (`accept_api_tokens`). */
+  readonly acceptApiTokens: boolean;
   /** Latchkey's own API. */
   readonly builtin: boolean;
 }
@@ -88,6 +90,7 @@ export function buildCatalogue(config: Pick<Config, 'publicUrl' | 'resources' | 
     name: 'Latchkey API',
     scopes: Object.freeze([...API_SCOPES]),
     secret: null,
+    acceptApiTokens: false,
     builtin: true,
   });
   const configured = config.resources.map((r: ResourceConfig): Resource => {
@@ -99,6 +102,7 @@ export function buildCatalogue(config: Pick<Config, 'publicUrl' | 'resources' | 
       name: r.name,
       scopes: Object.freeze([...list]),
       secret: r.secret,
+      acceptApiTokens: r.acceptApiTokens,
       builtin: false,
     });
   });

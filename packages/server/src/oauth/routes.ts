@@ -19,6 +19,8 @@ import type { OAuthDeps } from './grants/types.js';
 import { requestedResource, requestedScopes } from './scope.js';
 import { findTokenRow, revokeFamily, revokeToken } from './tokens.js';
 import { liveOAuthToken } from './validate.js';
+import { apiTokenIntrospection, isApiToken } from './introspect-api-token.js';
+import { liveApiToken } from '../tokens/authenticate.js';
 
 /** Dynamic registrations one IP may make per hour. */
 export const REGISTRATIONS_PER_IP_PER_HOUR = 20;
@@ -283,6 +285,9 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
     }
     const token = params.token;
     if (!token) throw new OAuthError('invalid_request', 'token is required.');
+    if (resource?.acceptApiTokens && isApiToken(token, config.tokenPrefix)) {
+      return apiTokenIntrospection(await liveApiToken(deps, token), resource, deps);
+    }
     const live = await liveOAuthToken(deps, token);
     const t = live?.oauth;
     if (!t || !may(t.resource, t.clientId, t.kind)) return { active: false };
@@ -297,6 +302,7 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
       exp: t.exp,
       iat: t.iat,
       token_type: t.kind === 'at' ? 'Bearer' : 'refresh_token',
+      token_kind: 'oauth',
     };
   });
 

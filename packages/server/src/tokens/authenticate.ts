@@ -38,21 +38,37 @@ export function tokenAuthenticator(): Authenticator {
     const parsed = parseToken(bearer, prefix);
     if (!parsed) throw invalidCredential();
     if (!KINDS.has(parsed.kind)) return null;
-    const hash = hashToken(bearer);
-    let cred = deps.auth.credential(hash);
-    if (cred === undefined) {
-      const generation = deps.auth.generation();
-      cred = await load(deps, hash);
-      deps.auth.putCredential(hash, cred, generation);
-    }
-    if (!cred || (cred.expiresAt !== null && cred.expiresAt <= deps.clock.now().getTime()))
-      throw invalidCredential();
+    const cred = await liveApiToken(deps, bearer);
+    if (!cred) throw invalidCredential();
     touch(deps, cred.id, req);
     return cred.principal;
   };
 }
 
-async function load(deps: Deps, hash: string): Promise<CachedCredential | null> {
+/**
+ * A live Latchkey API token (PAT, service, org or agent key) by its plaintext: shape and checksum
+ * first, then this node's credential cache, then one indexed lookup. Null for anything else —
+ * malformed, another kind, unknown, revoked or expired.
+ */
+export async function liveApiToken(
+  deps: Pick<Deps, 'db' | 'clock' | 'auth' | 'config'>,
+  token: string,
+): Promise<CachedCredential | null> {
+  const parsed = parseToken(token, deps.config.tokenPrefix);
+  if (!parsed || !KINDS.has(parsed.kind)) return null;
+  const hash = hashToken(token);
+  let cred = deps.auth.credential(hash);
+  if (cred === undefined) {
+    const generation = deps.auth.generation();
+    cred = await load(deps, hash);
+    deps.auth.putCredential(hash, cred, generation);
+  }
+  if (!cred || cred.oauth || (cred.expiresAt !== null && cred.expiresAt <= deps.clock.now().getTime()))
+    return null;
+  return cred;
+}
+
+async function load(deps: Pick<Deps, 'db' | 'clock'>, hash: string): Promise<CachedCredential | null> {
   const row = await findLiveToken(deps.db, deps.clock, hash);
   if (!row) return null;
   const scopes = row.scopes

@@ -1,0 +1,54 @@
+import type { CachedCredential } from '../http/auth-cache.js';
+import { parseToken } from '../tokens/format.js';
+import type { Catalogue, Resource } from './catalogue.js';
+import type { OAuthDeps } from './grants/types.js';
+
+const API_TOKEN_KINDS = new Set(['pat', 'svc', 'org', 'svc_agent']);
+
+/** Whether `token` has the shape of a Latchkey API token (PAT, service, org or agent key). */
+export function isApiToken(token: string, tokenPrefix: string): boolean {
+  const kind = parseToken(token, tokenPrefix)?.kind;
+  return kind !== undefined && API_TOKEN_KINDS.has(kind);
+}
+
+/**
+ * The scopes an API token holds at a resource: the resource's scopes among those the token was
+ * given, or — for a token minted with its kind's defaults — the resource's default scopes (never
+ * the high-risk ones, which need a person's explicit consent).
+ */
+export function scopesAtResource(
+  catalogue: Catalogue,
+  resource: Resource,
+  tokenScopes: readonly string[] | null,
+): string[] {
+  if (tokenScopes === null) return catalogue.defaultScopes(resource);
+  return resource.scopes.filter((s) => tokenScopes.includes(s));
+}
+
+/**
+ * RFC 7662 answer for a Latchkey API token presented to a resource configured with
+ * `accept_api_tokens`. A token that is not live, or that holds none of the resource's scopes, is
+ * just `{active: false}`. The audience is the asking resource; `token_kind` says what it is; a PAT
+ * acts as its person in any of their orgs, so its `org_id` is null.
+ */
+export function apiTokenIntrospection(
+  cred: CachedCredential | null,
+  resource: Resource,
+  deps: Pick<OAuthDeps, 'catalogue' | 'config'>,
+) {
+  if (!cred) return { active: false as const };
+  const p = cred.principal;
+  const scopes = scopesAtResource(deps.catalogue, resource, p.scopes);
+  if (scopes.length === 0) return { active: false as const };
+  return {
+    active: true as const,
+    scope: scopes.join(' '),
+    sub: p.user?.id ?? `${p.kind}:${cred.id}`,
+    org_id: cred.boundOrg?.id ?? null,
+    aud: resource.url,
+    iss: deps.config.publicUrl,
+    ...(cred.expiresAt !== null ? { exp: Math.floor(cred.expiresAt / 1000) } : {}),
+    token_type: 'Bearer',
+    token_kind: p.kind,
+  };
+}

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type TestServer, testServer } from '../helpers/harness.js';
+import { mintPat } from '../tokens/helpers.js';
+import {
+  introspect,
+  MCP_ID,
+  MCP_SECRET,
+  MCP_URL,
+  OAUTH_TOML,
+  OTHER_ID,
+  OTHER_SECRET,
+  tokensFor,
+} from './helpers.js';
+
+const OPEN_ID = 'api-token-mcp';
+const OPEN_URL = 'https://tools.example.com/mcp';
+const OPEN_SECRET = 'api-token-resource-secret-0123456789ab';
+
+const TOML = `${OAUTH_TOML}
+[[resources]]
+id = "${OPEN_ID}"
+url = "${OPEN_URL}"
+name = "Tools MCP"
+secret = "${OPEN_SECRET}"
+accept_api_tokens = true
+`;
+
+describe('introspection of Latchkey API tokens (resources with accept_api_tokens)', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await testServer({ toml: TOML });
+  });
+  after(() => t.close());
+
+  it('answers a PAT as its person, with the resource as audience and its default scopes', async () => {
+    const c = t.client();
+    const { user } = await c.signup();
+    const pat = await mintPat(c, { name: 'laptop' });
+    const res = await introspect(t, pat.token, [OPEN_ID, OPEN_SECRET]);
+    assert.equal(res.statusCode, 200);
+    const body = res.json();
+    assert.equal(body.active, true);
+    assert.equal(body.token_kind, 'pat');
+    assert.equal(body.sub, user.id);
+    assert.equal(body.org_id, null);
+    assert.equal(body.aud, OPEN_URL);
+    assert.equal(body.exp, undefined, 'a token without expiry has no exp');
+    // The resource's default scopes: never the high-risk ones.
+    const scopes = String(body.scope).split(' ');
+    assert.ok(scopes.includes('mcp:read'));
+    for (const high of ['mcp:explore', 'mcp:act', 'mcp:identity']) assert.ok(!scopes.includes(high));
+  });
+
+  it('answers a service token with its org, and an expiring token with exp', async () => {
+    const c = t.client();
+    const { org } = await c.signup();
+    const svc = await mintPat(c, { name: 'ci', type: 'svc', expires_in: 3600 }, org.id);
+    const body = (await introspect(t, svc.token, [OPEN_ID, OPEN_SECRET])).json();
+    assert.equal(body.active, true);
+    assert.equal(body.token_kind, 'svc');
+    assert.equal(body.org_id, org.id);
+    assert.match(String(body.sub), /^svc:/);
+    assert.equal(typeof body.exp, 'number');
+  });
+
+  it('is inactive to resources that do not accept API tokens, and once revoked', async () => {
+    const c = t.client();
+    await c.signup();
+    const pat = await mintPat(c, {});
+    assert.deepEqual((await introspect(t, pat.token)).json(), { active: false });
+    assert.deepEqual((await introspect(t, pat.token, [OTHER_ID, OTHER_SECRET])).json(), { active: false });
+    assert.equal((await introspect(t, pat.token, [OPEN_ID, OPEN_SECRET])).json().active, true);
+    assert.equal((await c.delete(`/api/v1/tokens/${pat.id}`)).statusCode, 204);
+    assert.deepEqual((await introspect(t, pat.token, [OPEN_ID, OPEN_SECRET])).json(), { active: false });
+  });
+
+  it('is inactive for a token minted with scopes none of which the resource has', async () => {
+    const c = t.client();
+    await c.signup();
+    const narrow = await mintPat(c, { scopes: ['org:read'] });
+    assert.deepEqual((await introspect(t, narrow.token, [OPEN_ID, OPEN_SECRET])).json(), { active: false });
+  });
+
+  it('still answers OAuth tokens, marked token_kind oauth, and refuses a malformed token', async () => {
+    const c = t.client();
+    await c.signup();
+    const { tokens } = await tokensFor(t, c);
+    const oauth = (await introspect(t, tokens.access_token, [MCP_ID, MCP_SECRET])).json();
+    assert.equal(oauth.active, true);
+    assert.equal(oauth.token_kind, 'oauth');
+    assert.equal(oauth.aud, MCP_URL);
+    const pat = await mintPat(c, {});
+    const broken = `${pat.token.slice(0, -1)}${pat.token.endsWith('a') ? 'b' : 'a'}`;
+    assert.deepEqual((await introspect(t, broken, [OPEN_ID, OPEN_SECRET])).json(), { active: false });
+  });
+
+  it('refuses accept_api_tokens on a resource without a secret, naming the setting', async () => {
+    await assert.rejects(
+      testServer({
+        toml: `[[resources]]\nid = "x"\nurl = "https://x.example.com/"\naccept_api_tokens = true\n`,
+      }),
+      /resources\[0\]\.accept_api_tokens/,
+    );
+  });
+});

@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import { type Actor, audit } from '../audit/log.js';
 import type { Insertable } from 'kysely';
 import type { Database, OAuthTokensTable } from '../db/schema.js';
 import { addMs, type Clock, DAY, HOUR } from '../lib/clock.js';
@@ -88,6 +89,35 @@ export async function issueTokens(
     expiresIn: ACCESS_TOKEN_TTL_MS / 1000,
     scopes: o.subject.scopes,
   };
+}
+
+/**
+ * Issues a new token family for a grant and audits it as `oauth.token_issued`, in `trx`: what
+ * the authorization-code, device-code and client-credentials grants share.
+ */
+export async function issueAndAudit(
+  trx: Executor,
+  clock: Clock,
+  who: Actor,
+  o: { grantType: string; familyId: string; subject: TokenSubject; refresh: boolean; tokenPrefix: string },
+): Promise<IssuedTokens> {
+  const issued = await issueTokens(trx, clock, o);
+  const s = o.subject;
+  await audit(trx, clock, who, {
+    orgId: s.orgId,
+    action: 'oauth.token_issued',
+    target: `client:${s.clientId}`,
+    data: {
+      client_id: s.clientId,
+      grant_type: o.grantType,
+      user_id: s.userId,
+      resource: s.resource,
+      scopes: s.scopes,
+      access_token: issued.accessPrefix,
+      refresh_token: issued.refreshPrefix,
+    },
+  });
+  return issued;
 }
 
 /** The token endpoint's success body (RFC 6749 §5.1). */

@@ -3,7 +3,7 @@ import { newId, sha256Hex } from '../../lib/secrets.js';
 import { OAuthError } from '../errors.js';
 import { exchangeCode } from '../fast-paths.js';
 import { s256, verifyPkce } from '../pkce.js';
-import { issueTokens, revokeFamily, scopesOf, tokenResponse } from '../tokens.js';
+import { issueAndAudit, revokeFamily, scopesOf, tokenResponse } from '../tokens.js';
 import type { Grant, GrantRequest } from './types.js';
 
 const invalidGrant = () =>
@@ -92,7 +92,8 @@ export const authorizationCodeGrant: Grant = {
         .where('code_hash', '=', codeHash)
         .execute();
       const scopes = scopesOf(row.scopes);
-      const issued = await issueTokens(trx, clock, {
+      const issued = await issueAndAudit(trx, clock, actor, {
+        grantType: 'authorization_code',
         familyId,
         subject: {
           clientId: client.id,
@@ -104,20 +105,6 @@ export const authorizationCodeGrant: Grant = {
         },
         refresh,
         tokenPrefix: deps.config.tokenPrefix,
-      });
-      await audit(trx, clock, actor, {
-        orgId: row.org_id,
-        action: 'oauth.token_issued',
-        target: `client:${client.id}`,
-        data: {
-          client_id: client.id,
-          grant_type: 'authorization_code',
-          user_id: row.user_id,
-          resource: row.resource,
-          scopes,
-          access_token: issued.accessPrefix,
-          refresh_token: issued.refreshPrefix,
-        },
       });
       return { issued };
     });

@@ -1,8 +1,7 @@
-import { audit } from '../../audit/log.js';
 import { newId } from '../../lib/secrets.js';
 import { OAuthError } from '../errors.js';
 import { requestedResource, requestedScopes } from '../scope.js';
-import { issueTokens, tokenResponse } from '../tokens.js';
+import { issueAndAudit, tokenResponse } from '../tokens.js';
 import type { Grant, GrantRequest } from './types.js';
 
 /**
@@ -27,23 +26,12 @@ export const clientCredentialsGrant: Grant = {
     const scopes = requestedScopes(deps.catalogue, resource, client, params.scope);
     const orgId = client.orgId;
     const issued = await deps.db.transaction().execute(async (trx) => {
-      const t = await issueTokens(trx, deps.clock, {
+      const t = await issueAndAudit(trx, deps.clock, actor, {
+        grantType: 'client_credentials',
         familyId: newId(),
         subject: { clientId: client.id, grantId: null, userId: null, orgId, resource: resource.url, scopes },
         refresh: false,
         tokenPrefix: deps.config.tokenPrefix,
-      });
-      await audit(trx, deps.clock, actor, {
-        orgId,
-        action: 'oauth.token_issued',
-        target: `client:${client.id}`,
-        data: {
-          client_id: client.id,
-          grant_type: 'client_credentials',
-          resource: resource.url,
-          scopes,
-          access_token: t.accessPrefix,
-        },
       });
       return t;
     });

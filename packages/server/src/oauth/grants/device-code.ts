@@ -1,10 +1,9 @@
-import { audit } from '../../audit/log.js';
 import { addMs } from '../../lib/clock.js';
 import { newId, sha256Hex } from '../../lib/secrets.js';
 import { DEVICE_CODE_GRANT } from '../client-metadata.js';
 import { SLOW_DOWN_STEP_MS } from '../device.js';
 import { OAuthError } from '../errors.js';
-import { issueTokens, scopesOf, tokenResponse } from '../tokens.js';
+import { issueAndAudit, scopesOf, tokenResponse } from '../tokens.js';
 import type { Grant, GrantRequest } from './types.js';
 
 /**
@@ -75,7 +74,8 @@ export const deviceCodeGrant: Grant = {
         .where('id', '=', row.id)
         .execute();
       const scopes = scopesOf(row.granted_scopes);
-      const issued = await issueTokens(trx, clock, {
+      const issued = await issueAndAudit(trx, clock, actor, {
+        grantType: 'device_code',
         familyId: newId(),
         subject: {
           clientId: client.id,
@@ -87,20 +87,6 @@ export const deviceCodeGrant: Grant = {
         },
         refresh: client.grantTypes.includes('refresh_token'),
         tokenPrefix: deps.config.tokenPrefix,
-      });
-      await audit(trx, clock, actor, {
-        orgId: row.org_id,
-        action: 'oauth.token_issued',
-        target: `client:${client.id}`,
-        data: {
-          client_id: client.id,
-          grant_type: 'device_code',
-          user_id: row.user_id,
-          resource: row.resource,
-          scopes,
-          access_token: issued.accessPrefix,
-          refresh_token: issued.refreshPrefix,
-        },
       });
       return { issued };
     });

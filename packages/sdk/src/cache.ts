@@ -34,6 +34,24 @@ export class TtlCache<V> {
     this.#entries.delete(key);
   }
 
+  /** Drops every entry whose value matches; returns how many went. Walks the whole map. */
+  deleteWhere(match: (value: V) => boolean): number {
+    let n = 0;
+    for (const [k, e] of this.#entries) {
+      if (match(e.value)) {
+        this.#entries.delete(k);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Shortens every entry that would live longer than `ttlMs` from now to exactly that. */
+  capTtl(ttlMs: number): void {
+    const until = this.now() + ttlMs;
+    for (const e of this.#entries.values()) if (e.until > until) e.until = until;
+  }
+
   get size(): number {
     return this.#entries.size;
   }

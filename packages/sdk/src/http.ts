@@ -1,3 +1,4 @@
+import { type Quota, QuotaExceededError } from './quota.js';
 import type { Principal, Verifier } from './verifier.js';
 import { VerifyError } from './verifier.js';
 
@@ -11,6 +12,8 @@ export interface ProtectOptions {
   resourceMetadataUrl: string;
   /** Scopes every request must hold. */
   scopes?: readonly string[];
+  /** Spends one call of the principal's budget once the token and scopes pass; 429 when spent. */
+  quota?: Quota;
 }
 
 /** What to answer instead of serving the request. */
@@ -48,6 +51,13 @@ export function refusal(err: unknown, resourceMetadataUrl: string): Refusal {
       body: { error: 'invalid_token', error_description: 'The access token is not valid.' },
     };
   }
+  if (err instanceof QuotaExceededError) {
+    return {
+      status: 429,
+      headers: { 'retry-after': String(err.retryAfterSeconds) },
+      body: { error: 'quota_exceeded', error_description: err.message },
+    };
+  }
   if (err === null) {
     return {
       status: 401,
@@ -55,7 +65,7 @@ export function refusal(err: unknown, resourceMetadataUrl: string): Refusal {
       body: { error: 'invalid_request', error_description: 'Send an access token (Authorization: Bearer).' },
     };
   }
-  // Latchkey could not be asked: fail closed.
+  // Latchkey (or the quota store) could not be asked: fail closed.
   return {
     status: 503,
     headers: { 'retry-after': '5' },
@@ -63,7 +73,10 @@ export function refusal(err: unknown, resourceMetadataUrl: string): Refusal {
   };
 }
 
-/** Verifies the request's bearer token; a principal, or the refusal to send. Never throws for bad input. */
+/**
+ * Verifies the request's bearer token, then spends one call of its quota when `o.quota` is set;
+ * a principal, or the refusal to send. Never throws for bad input.
+ */
 export async function check(
   verifier: Verifier,
   authorization: string | null | undefined,
@@ -72,7 +85,12 @@ export async function check(
   const token = bearerFrom(authorization);
   if (!token) return { refusal: refusal(null, o.resourceMetadataUrl) };
   try {
-    return { principal: await verifier.verify(token, { scopes: o.scopes ?? [] }) };
+    const principal = await verifier.verify(token, { scopes: o.scopes ?? [] });
+    if (o.quota) {
+      const q = await o.quota.consume(principal);
+      if (!q.allowed) throw new QuotaExceededError(q.retryAfterSeconds);
+    }
+    return { principal };
   } catch (err) {
     return { refusal: refusal(err, o.resourceMetadataUrl) };
   }

@@ -22,8 +22,36 @@ export {
   refusal,
 } from './http.js';
 export {
+  FALLBACK_POSITIVE_TTL_MS,
+  type TokenKind,
+  type VerifierHealth,
+  type VerifierLogger,
+} from './verifier.js';
+export {
+  createQuota,
+  memoryQuotaStore,
+  type Quota,
+  QuotaExceededError,
+  type QuotaOptions,
+  type QuotaResult,
+  type QuotaStore,
+  type RedisEvalClient,
+  redisQuotaStore,
+} from './quota.js';
+export {
   createSessionChecker,
   type SessionChecker,
   type SessionCheckerOptions,
   type TenantMembership,
 } from './session.js';
+export { expressMiddleware } from './express.js';
+export { honoMiddleware, type LatchkeyEnv } from './hono.js';
+export {
+  checkProxyPath,
+  latchkeyFetchProxy,
+  latchkeyProxy,
+  MAX_PROXY_PATH_LENGTH,
+  PROXY_TIMEOUT_MS,
+  type ProxyOptions,
+  type ProxyPathDecision,
+} from './proxy.js';

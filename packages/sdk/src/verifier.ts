@@ -1,22 +1,35 @@
 import { createHash } from 'node:crypto';
 import { TtlCache } from './cache.js';
+import { type RevocationEvent, type RevocationSubscriber, subscribeRevocations } from './revocations.js';
 
 /** Limits, in one place. */
 export const POSITIVE_TTL_MS = 30_000;
+/** The positive TTL while the revocation stream is not connected (revocations may go unheard). */
+export const FALLBACK_POSITIVE_TTL_MS = 5_000;
 export const NEGATIVE_TTL_MS = 5_000;
 export const DEFAULT_CACHE_ENTRIES = 10_000;
 export const INTROSPECTION_TIMEOUT_MS = 5_000;
+export const MAX_TOKEN_LENGTH = 512;
+
+/** `oauth`: an OAuth access token; the others are Latchkey API tokens (see `acceptApiTokens`). */
+export type TokenKind = 'oauth' | 'pat' | 'svc' | 'org' | 'svc_agent';
 
 /** Who a verified token speaks for. */
 export interface Principal {
   /** The person (user id), or the client for client-credentials tokens. */
   readonly sub: string;
-  readonly org_id: string;
-  readonly client_id: string;
+  /** Null for credentials not bound to one org (a PAT acts as its person in any of their orgs). */
+  readonly org_id: string | null;
+  /** The OAuth client; null for API tokens. */
+  readonly client_id: string | null;
   readonly scopes: readonly string[];
-  readonly token_kind: 'oauth';
-  /** Seconds since the epoch. */
-  readonly expires_at: number;
+  readonly token_kind: TokenKind;
+  /** For agent keys: the agent, and whether a human overseer has claimed it. */
+  readonly agent?: { readonly id: string; readonly claimed: boolean };
+  /** Seconds since the epoch; null for tokens that do not expire. */
+  readonly expires_at: number | null;
+  /** Budgets Latchkey attaches to the credential (see `createQuota`). */
+  readonly limits?: { readonly mcp_calls_per_day?: number };
 }
 
 export type VerifyErrorCode = 'invalid_token' | 'insufficient_scope' | 'unavailable';
@@ -39,6 +52,12 @@ export class VerifyError extends Error {
   }
 }
 
+/** Where the verifier reports the revocation stream going down and coming back. Never given a token. */
+export interface VerifierLogger {
+  warn(msg: string): void;
+  info?(msg: string): void;
+}
+
 export interface VerifierOptions {
   /** Latchkey's issuer URL (its PUBLIC_URL). */
   issuer: string;
@@ -46,10 +65,31 @@ export interface VerifierOptions {
   resource: string;
   /** This resource's introspection credentials (`[[resources]]` id and secret). */
   credentials: { id: string; secret: string };
+  /**
+   * Accept Latchkey API tokens (PAT, service, org and agent keys). Latchkey answers them as active
+   * only to resources configured with `accept_api_tokens = true`; when this is false (the default)
+   * they are refused here too, whatever Latchkey says.
+   */
+  acceptApiTokens?: boolean;
+  /**
+   * Follow Latchkey's revocation stream (default true), started by the first `verify`: revoked
+   * tokens are dropped from the cache at once. While it is not connected, positive results are
+   * cached at most `FALLBACK_POSITIVE_TTL_MS`. When false, positives are cached `POSITIVE_TTL_MS`.
+   */
+  revocationStream?: boolean;
+  /** Default: `console.warn`. */
+  logger?: VerifierLogger;
   /** Test seams. */
   fetch?: typeof fetch;
   now?: () => number;
   cacheEntries?: number;
+}
+
+export interface VerifierHealth {
+  /** `connecting` also before the first `verify`; `off` when disabled or after `close()`. */
+  revocations: 'connected' | 'connecting' | 'down' | 'off';
+  /** The id of the last revocation event applied. */
+  lastEventId: string | null;
 }
 
 export interface Verifier {
@@ -60,6 +100,9 @@ export interface Verifier {
   verify(token: string, opts?: { scopes?: readonly string[] }): Promise<Principal>;
   /** Forgets a token at once (e.g. on a revocation event). */
   forget(tokenHash: string): void;
+  health(): VerifierHealth;
+  /** Stops the revocation stream and its timers. `verify` still answers, without the stream. */
+  close(): void;
 }
 
 interface Metadata {
@@ -67,23 +110,92 @@ interface Metadata {
   introspection_endpoint: string;
 }
 
-type Result = { active: true; principal: Principal; aud: string | string[] } | { active: false };
+type Result = { active: true; principal: Principal; aud: readonly string[] } | { active: false };
+
+interface Inflight {
+  promise: Promise<Result>;
+  /** Set when a revocation may concern this call: its answer is not cached, nor trusted if active. */
+  stale: boolean;
+}
 
 export const tokenHash = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
 
+const KINDS: ReadonlySet<string> = new Set<TokenKind>(['oauth', 'pat', 'svc', 'org', 'svc_agent']);
+
+const malformed = () => new VerifyError('unavailable', "Latchkey's introspection answer is malformed.");
+
+const optionalString = (v: unknown): string | null => {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string') throw malformed();
+  return v;
+};
+
+/**
+ * An RFC 7662 answer as a result. A `token_kind` this SDK does not know is inactive; a missing one
+ * means `oauth` (older servers). An answer that cannot be read safely is `unavailable`, not active.
+ */
+function resultOf(b: Record<string, unknown>): Result {
+  if (b.active !== true) return { active: false };
+  const kind = b.token_kind ?? 'oauth';
+  if (typeof kind !== 'string' || !KINDS.has(kind)) return { active: false };
+  if (typeof b.sub !== 'string' || b.sub === '') throw malformed();
+  const aud = b.aud === undefined ? [] : Array.isArray(b.aud) ? b.aud : [b.aud];
+  if (!aud.every((a) => typeof a === 'string')) throw malformed();
+  if (b.scope !== undefined && typeof b.scope !== 'string') throw malformed();
+  const clientId = optionalString(b.client_id);
+  const orgId = optionalString(b.org_id);
+  if (b.exp !== undefined && b.exp !== null && !Number.isFinite(b.exp)) throw malformed();
+  const exp = typeof b.exp === 'number' ? b.exp : null;
+  // OAuth access tokens always name their client and expire.
+  if (kind === 'oauth' && (clientId === null || exp === null)) throw malformed();
+  let agent: Principal['agent'];
+  if (b.agent !== undefined && b.agent !== null) {
+    const a = b.agent as { id?: unknown; claimed?: unknown };
+    if (typeof a !== 'object' || typeof a.id !== 'string' || typeof a.claimed !== 'boolean')
+      throw malformed();
+    agent = Object.freeze({ id: a.id, claimed: a.claimed });
+  }
+  let limits: Principal['limits'];
+  const calls = b.mcp_calls_per_day;
+  if (calls !== undefined && calls !== null) {
+    if (!Number.isSafeInteger(calls) || (calls as number) < 0) throw malformed();
+    limits = Object.freeze({ mcp_calls_per_day: calls as number });
+  }
+  const principal: Principal = Object.freeze({
+    sub: b.sub,
+    org_id: orgId,
+    client_id: clientId,
+    scopes: Object.freeze(typeof b.scope === 'string' ? b.scope.split(' ').filter(Boolean) : []),
+    token_kind: kind as TokenKind,
+    ...(agent ? { agent } : {}),
+    expires_at: exp,
+    ...(limits ? { limits } : {}),
+  });
+  return { active: true, principal, aud: Object.freeze(aud as string[]) };
+}
+
+const invalid = () => new VerifyError('invalid_token', 'The access token is not valid.');
+
 /**
  * A token verifier for one resource: introspection (RFC 7662) with a bounded cache — positive
- * results at most 30 s and never past `exp`, negative results 5 s, transport errors and 5xx never
- * cached — and one shared introspection call for concurrent checks of the same uncached token.
- * The audience is checked on every call, cached or not.
+ * results at most 30 s (5 s while the revocation stream is not connected) and never past `exp`,
+ * negative results 5 s, transport errors and 5xx never cached — and one shared introspection call
+ * for concurrent checks of the same uncached token. Revocation events drop matching results from
+ * the cache and from calls in flight. Token kind and audience are checked on every call, cached
+ * or not.
  */
 export function createVerifier(o: VerifierOptions): Verifier {
   const doFetch = o.fetch ?? fetch;
   const now = o.now ?? Date.now;
+  const logger: VerifierLogger = o.logger ?? { warn: (m) => console.warn(m) };
   const cache = new TtlCache<Result>(o.cacheEntries ?? DEFAULT_CACHE_ENTRIES, now);
-  const inflight = new Map<string, Promise<Result>>();
+  const inflight = new Map<string, Inflight>();
   const issuer = o.issuer.replace(/\/+$/, '');
   const basic = `Basic ${Buffer.from(`${encodeURIComponent(o.credentials.id)}:${encodeURIComponent(o.credentials.secret)}`).toString('base64')}`;
+  const streamWanted = o.revocationStream !== false;
+  let stream: RevocationSubscriber | null = null;
+  let closed = false;
+  let degraded = false;
   let metadata: Promise<Metadata> | null = null;
 
   const call = async (url: string, init: RequestInit): Promise<Response> => {
@@ -127,50 +239,113 @@ export function createVerifier(o: VerifierOptions): Verifier {
       throw new VerifyError('unavailable', `Latchkey answered ${res.status}.`);
     if (!res.ok)
       throw new VerifyError('unavailable', `Latchkey refused this resource's credentials (${res.status}).`);
-    const b = (await res.json()) as Record<string, unknown>;
-    if (b.active !== true) return { active: false };
-    return {
-      active: true,
-      aud: b.aud as string | string[],
-      principal: {
-        sub: String(b.sub),
-        org_id: String(b.org_id),
-        client_id: String(b.client_id),
-        scopes: typeof b.scope === 'string' ? b.scope.split(' ').filter(Boolean) : [],
-        token_kind: 'oauth',
-        expires_at: Number(b.exp),
-      },
-    };
+    let body: unknown;
+    try {
+      body = await res.json();
+    } catch {
+      throw malformed();
+    }
+    if (typeof body !== 'object' || body === null) throw malformed();
+    return resultOf(body as Record<string, unknown>);
   };
 
-  const lookup = async (key: string, token: string): Promise<Result> => {
+  const connected = () => stream?.state === 'connected';
+
+  const ttlFor = (r: Result): number => {
+    if (!r.active) return NEGATIVE_TTL_MS;
+    const cap = streamWanted && !connected() ? FALLBACK_POSITIVE_TTL_MS : POSITIVE_TTL_MS;
+    const exp = r.principal.expires_at;
+    return exp === null ? cap : Math.min(cap, exp * 1000 - now());
+  };
+
+  const lookup = async (key: string, token: string, retried = false): Promise<Result> => {
     const cached = cache.get(key);
     if (cached) return cached;
-    let p = inflight.get(key);
-    if (!p) {
-      p = introspect(token).finally(() => inflight.delete(key));
-      inflight.set(key, p);
-      const r = await p;
-      const ttl = r.active
-        ? Math.min(POSITIVE_TTL_MS, r.principal.expires_at * 1000 - now())
-        : NEGATIVE_TTL_MS;
-      cache.set(key, r, ttl);
-      return r;
+    let f = inflight.get(key);
+    if (!f) {
+      const entry: Inflight = { promise: introspect(token), stale: false };
+      inflight.set(key, entry);
+      entry.promise.then(
+        (r) => {
+          if (inflight.get(key) === entry) inflight.delete(key);
+          if (!entry.stale) cache.set(key, r, ttlFor(r));
+        },
+        () => {
+          if (inflight.get(key) === entry) inflight.delete(key);
+        },
+      );
+      f = entry;
     }
-    return p;
+    const r = await f.promise;
+    // Revoked while Latchkey was being asked: ask again once, so the answer postdates the event.
+    if (f.stale && r.active && !retried) return lookup(key, token, true);
+    return r;
+  };
+
+  const staleInflight = (key?: string) => {
+    for (const [k, f] of inflight) {
+      if (key !== undefined && k !== key) continue;
+      f.stale = true;
+      inflight.delete(k);
+    }
+  };
+
+  const revoked = (e: RevocationEvent) => {
+    if (e.kind === 'token') {
+      cache.delete(e.value);
+      staleInflight(e.value);
+      return;
+    }
+    // Calls in flight have no principal yet: none of them may be cached.
+    const field = e.kind === 'user' ? 'sub' : 'org_id';
+    cache.deleteWhere((r) => r.active && r.principal[field] === e.value);
+    staleInflight();
+  };
+
+  const onState = (state: string, detail: string) => {
+    if (state === 'connected') {
+      if (degraded) {
+        degraded = false;
+        (logger.info ?? logger.warn).call(
+          logger,
+          `Latchkey revocation stream connected; positive results are cached up to ${POSITIVE_TTL_MS / 1000} s again.`,
+        );
+      }
+      return;
+    }
+    // Revocations may now go unheard: nothing positive outlives the short TTL.
+    cache.capTtl(FALLBACK_POSITIVE_TTL_MS);
+    if (state === 'down' && !degraded) {
+      degraded = true;
+      logger.warn(
+        `Latchkey revocation stream is down (${detail}); positive results are cached at most ${FALLBACK_POSITIVE_TTL_MS / 1000} s until it reconnects.`,
+      );
+    }
+  };
+
+  const startStream = () => {
+    if (!streamWanted || stream || closed) return;
+    stream = subscribeRevocations({
+      url: `${issuer}/api/v1/revocations/stream`,
+      authorization: basic,
+      fetch: doFetch,
+      onRevoked: revoked,
+      onState,
+    });
   };
 
   return {
     async verify(token, opts = {}) {
-      if (!token || token.length > 512)
-        throw new VerifyError('invalid_token', 'The access token is not valid.');
+      startStream();
+      if (!token || token.length > MAX_TOKEN_LENGTH) throw invalid();
       const r = await lookup(tokenHash(token), token);
-      if (!r.active) throw new VerifyError('invalid_token', 'The access token is not valid.');
-      if (r.principal.expires_at * 1000 <= now())
-        throw new VerifyError('invalid_token', 'The access token is not valid.');
+      if (!r.active) throw invalid();
+      // Defence in depth: API tokens only where this resource asked for them.
+      if (r.principal.token_kind !== 'oauth' && o.acceptApiTokens !== true) throw invalid();
+      const exp = r.principal.expires_at;
+      if (exp !== null && exp * 1000 <= now()) throw invalid();
       // The confused-deputy defence: a token for another resource is refused even if it is live.
-      const aud = Array.isArray(r.aud) ? r.aud : [r.aud];
-      if (!aud.includes(o.resource)) throw new VerifyError('invalid_token', 'The access token is not valid.');
+      if (!r.aud.includes(o.resource)) throw invalid();
       const missing = (opts.scopes ?? []).filter((s) => !r.principal.scopes.includes(s));
       if (missing.length > 0) {
         throw new VerifyError(
@@ -183,6 +358,15 @@ export function createVerifier(o: VerifierOptions): Verifier {
     },
     forget(hash) {
       cache.delete(hash);
+      staleInflight(hash);
+    },
+    health() {
+      if (!streamWanted || closed) return { revocations: 'off', lastEventId: stream?.lastEventId ?? null };
+      return { revocations: stream?.state ?? 'connecting', lastEventId: stream?.lastEventId ?? null };
+    },
+    close() {
+      closed = true;
+      stream?.close();
     },
   };
 }

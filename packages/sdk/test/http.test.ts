@@ -4,11 +4,15 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import {
+  createQuota,
   createVerifier,
   fastifyHook,
+  memoryQuotaStore,
   metadataUrl,
   protectedResourceMetadata,
   protectRequest,
+  type Verifier,
+  type VerifierOptions,
 } from '../src/index.js';
 import { type TestServer, testServer } from '../../server/test/helpers/harness.js';
 import { MCP_ID, MCP_SECRET, MCP_URL, OAUTH_TOML, tokensFor } from '../../server/test/oauth/helpers.js';
@@ -21,6 +25,14 @@ function freePort(): Promise<number> {
     });
   });
 }
+
+/** Every verifier is closed when the suite ends, so no revocation stream outlives it. */
+const open: Verifier[] = [];
+const make = (o: VerifierOptions) => {
+  const v = createVerifier(o);
+  open.push(v);
+  return v;
+};
 
 describe('HTTP adapters against a real Latchkey', () => {
   let t: TestServer;
@@ -50,7 +62,7 @@ describe('HTTP adapters against a real Latchkey', () => {
     b.req = (r) => orig({ ...r, headers: { origin: issuer, ...r.headers } });
     token = (await tokensFor(t, b, { scope: 'mcp:read mcp:run' })).tokens.access_token;
 
-    const verifier = createVerifier({
+    const verifier = make({
       issuer,
       resource: MCP_URL,
       credentials: { id: MCP_ID, secret: MCP_SECRET },
@@ -75,6 +87,10 @@ describe('HTTP adapters against a real Latchkey', () => {
   });
   after(async () => {
     await api.close();
+    for (const v of open.splice(0)) v.close();
+    // Aborting a streaming fetch makes Node's undici open a fresh socket that never carries a
+    // request; server.close() would wait on it until the headers timeout: drop it.
+    t.app.server.closeAllConnections();
     await t.close();
   });
 
@@ -111,7 +127,7 @@ describe('HTTP adapters against a real Latchkey', () => {
   });
 
   it('the fetch-runtime adapter answers a Response or the principal', async () => {
-    const verifier = createVerifier({
+    const verifier = make({
       issuer,
       resource: MCP_URL,
       credentials: { id: MCP_ID, secret: MCP_SECRET },
@@ -126,10 +142,11 @@ describe('HTTP adapters against a real Latchkey', () => {
     assert.ok(refused instanceof Response);
     assert.equal(refused.status, 401);
     const down = protectRequest(
-      createVerifier({
+      make({
         issuer: 'http://127.0.0.1:9',
         resource: MCP_URL,
         credentials: { id: 'a', secret: 'b' },
+        revocationStream: false,
       }),
       {
         resourceMetadataUrl: prm,
@@ -140,5 +157,47 @@ describe('HTTP adapters against a real Latchkey', () => {
     );
     assert.ok(closed instanceof Response);
     assert.equal(closed.status, 503);
+  });
+
+  it('a quota answers 429 quota_exceeded with Retry-After once the budget is spent, after token and scope pass', async () => {
+    // A fresh store, and the default key (the token's org).
+    const quota = createQuota({ store: memoryQuotaStore(), limit: () => 2 });
+    const verifier = make({ issuer, resource: MCP_URL, credentials: { id: MCP_ID, secret: MCP_SECRET } });
+    const metered = Fastify();
+    metered.get(
+      '/read',
+      { preHandler: fastifyHook(verifier, { resourceMetadataUrl: prm, scopes: ['mcp:read'], quota }) },
+      async () => ({ ok: true }),
+    );
+    metered.get(
+      '/act',
+      { preHandler: fastifyHook(verifier, { resourceMetadataUrl: prm, scopes: ['mcp:act'], quota }) },
+      async () => ({ ok: true }),
+    );
+    try {
+      const auth = { authorization: `Bearer ${token}` };
+      // Refusals for the token or its scopes come first and spend nothing.
+      assert.equal((await metered.inject({ url: '/read' })).statusCode, 401);
+      assert.equal((await metered.inject({ url: '/act', headers: auth })).statusCode, 403);
+      for (let i = 0; i < 2; i++) {
+        const ok = await metered.inject({ url: '/read', headers: auth });
+        assert.equal(ok.statusCode, 200, ok.body);
+      }
+      const spent = await metered.inject({ url: '/read', headers: auth });
+      assert.equal(spent.statusCode, 429);
+      assert.equal(spent.json().error, 'quota_exceeded');
+      assert.equal(spent.headers['cache-control'], 'no-store');
+      assert.match(String(spent.headers['retry-after']), /^[1-9]\d*$/);
+      assert.ok(Number(spent.headers['retry-after']) <= 86_400);
+      assert.equal(spent.headers['www-authenticate'], undefined);
+      // The fetch-runtime adapter shares the same budget through check().
+      const guard = protectRequest(verifier, { resourceMetadataUrl: prm, quota });
+      const r = await guard(new Request('https://mcp.example.com/mcp', { headers: auth }));
+      assert.ok(r instanceof Response);
+      assert.equal(r.status, 429);
+      assert.equal(((await r.json()) as { error: string }).error, 'quota_exceeded');
+    } finally {
+      await metered.close();
+    }
   });
 });

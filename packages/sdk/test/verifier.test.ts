@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, it } from 'node:test';
-import { createVerifier, VerifyError } from '../src/index.js';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { createVerifier, type Verifier, type VerifierOptions, VerifyError } from '../src/index.js';
 // The SDK imports nothing from the server; its tests run against a real one.
 import { type TestServer, testServer } from '../../server/test/helpers/harness.js';
 import {
@@ -18,7 +18,14 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => vo
   const s = createServer(handler);
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
-  return { url, close: () => new Promise<void>((r) => s.close(() => r())) };
+  return {
+    url,
+    close: () =>
+      new Promise<void>((r) => {
+        s.closeAllConnections();
+        s.close(() => r());
+      }),
+  };
 }
 
 /** fetch that counts introspection calls (the network is real). */
@@ -32,6 +39,30 @@ function countingFetch() {
   );
   return f;
 }
+
+/** Waits for `cond`, polling; fails after `ms`. */
+async function until(cond: () => boolean, what: string, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Every verifier a test makes is closed after it, so no stream outlives the test. */
+const open: Verifier[] = [];
+const make = (o: VerifierOptions) => {
+  const v = createVerifier(o);
+  open.push(v);
+  return v;
+};
+afterEach(() => {
+  for (const v of open.splice(0)) v.close();
+});
+
+const invalidToken = (e: unknown) =>
+  e instanceof VerifyError && e.code === 'invalid_token' && e.status === 401;
+const unavailable = (e: unknown) => e instanceof VerifyError && e.code === 'unavailable' && e.status === 503;
 
 describe('createVerifier against a real Latchkey', () => {
   let t: TestServer;
@@ -60,12 +91,17 @@ describe('createVerifier against a real Latchkey', () => {
     b.req = (r) => origReq({ ...r, headers: { origin: issuer, ...r.headers } });
     token = (await tokensFor(t, b, { scope: 'mcp:read mcp:run' })).tokens.access_token;
   });
-  after(() => t.close());
+  after(async () => {
+    // Aborting a streaming fetch makes Node's undici open a fresh socket that never carries a
+    // request; server.close() would wait on it until the headers timeout: drop it.
+    t.app.server.closeAllConnections();
+    await t.close();
+  });
 
   const verifier = (
     o: { now?: () => number; f?: ReturnType<typeof countingFetch>; resource?: string } = {},
   ) =>
-    createVerifier({
+    make({
       issuer,
       resource: o.resource ?? MCP_URL,
       credentials: { id: MCP_ID, secret: MCP_SECRET },
@@ -78,6 +114,9 @@ describe('createVerifier against a real Latchkey', () => {
     assert.equal(p.token_kind, 'oauth');
     assert.deepEqual(p.scopes, ['mcp:read', 'mcp:run']);
     assert.ok(p.org_id && p.sub && p.client_id);
+    assert.equal(typeof p.expires_at, 'number');
+    assert.equal(p.agent, undefined);
+    assert.equal(p.limits, undefined);
   });
 
   it('answers insufficient_scope (403) naming the scopes needed', async () => {
@@ -92,166 +131,262 @@ describe('createVerifier against a real Latchkey', () => {
 
   it('refuses unknown and malformed tokens with invalid_token (401)', async () => {
     for (const bad of ['lk_at_nope', '', 'x'.repeat(600)]) {
-      await assert.rejects(
-        verifier().verify(bad),
-        (e: unknown) => e instanceof VerifyError && e.status === 401,
-      );
+      await assert.rejects(verifier().verify(bad), invalidToken);
     }
   });
 
-  it('caches positives up to 30 s, negatives 5 s, and shares one call between concurrent checks', async () => {
+  it('with the stream connected: positives cached up to 30 s, negatives 5 s, one call for concurrent checks', async () => {
     let now = Date.now();
     const f = countingFetch();
     const v = verifier({ now: () => now, f });
+    await assert.rejects(v.verify('lk_at_warm_up'));
+    await until(() => v.health().revocations === 'connected', 'the revocation stream');
+    assert.equal(f.calls, 1);
     await Promise.all(Array.from({ length: 5 }, () => v.verify(token)));
-    assert.equal(f.calls, 1);
-    await v.verify(token);
-    assert.equal(f.calls, 1);
-    now += 31_000;
+    assert.equal(f.calls, 2);
+    now += 29_000;
     await v.verify(token);
     assert.equal(f.calls, 2);
-    await assert.rejects(v.verify('lk_at_unknown'));
-    await assert.rejects(v.verify('lk_at_unknown'));
+    now += 2_000;
+    await v.verify(token);
     assert.equal(f.calls, 3);
-    now += 5_001;
+    await assert.rejects(v.verify('lk_at_unknown'));
     await assert.rejects(v.verify('lk_at_unknown'));
     assert.equal(f.calls, 4);
+    now += 5_001;
+    await assert.rejects(v.verify('lk_at_unknown'));
+    assert.equal(f.calls, 5);
   });
 
   it('a verifier for another resource never accepts this token', async () => {
-    await assert.rejects(
-      verifier({ resource: OTHER_URL }).verify(token),
-      (e: unknown) => e instanceof VerifyError && e.status === 401,
-    );
+    await assert.rejects(verifier({ resource: OTHER_URL }).verify(token), invalidToken);
   });
 });
 
+/** A real local HTTP server standing in for Latchkey: metadata and introspection, no stream. */
+async function standIn(answer: (token: string) => Record<string, unknown> | number) {
+  const state = { calls: 0, authorization: '' };
+  const s = await listen((req, res) => {
+    if (req.url === '/.well-known/oauth-authorization-server') {
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ issuer: s.url, introspection_endpoint: `${s.url}/introspect` }));
+      return;
+    }
+    if (req.url !== '/introspect') return void res.writeHead(404).end();
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+    req.on('end', () => {
+      state.calls++;
+      state.authorization = req.headers.authorization ?? '';
+      const a = answer(new URLSearchParams(body).get('token') ?? '');
+      if (typeof a === 'number') return void res.writeHead(a).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(a));
+    });
+  });
+  return Object.assign(state, { url: s.url, close: s.close });
+}
+
+const live = (extra: Record<string, unknown> = {}) => ({
+  active: true,
+  aud: MCP_URL,
+  sub: 'u',
+  org_id: 'o',
+  client_id: 'c',
+  scope: 'mcp:read',
+  exp: Math.floor(Date.now() / 1000) + 3600,
+  ...extra,
+});
+
+/** A stand-in's verifier, without the revocation stream (revocations.test.ts covers it). */
+const quiet = (url: string, o: Partial<VerifierOptions> = {}) =>
+  make({
+    issuer: url,
+    resource: MCP_URL,
+    credentials: { id: 'a', secret: 'b' },
+    revocationStream: false,
+    ...o,
+  });
+
 describe('createVerifier failure modes (real local servers standing in for Latchkey)', () => {
   it('fails closed with 503 when Latchkey cannot be reached, and does not cache it', async () => {
-    const v = createVerifier({
-      issuer: 'http://127.0.0.1:9',
-      resource: MCP_URL,
-      credentials: { id: 'a', secret: 'b' },
-    });
-    for (let i = 0; i < 2; i++) {
-      await assert.rejects(
-        v.verify('lk_at_x'),
-        (e: unknown) => e instanceof VerifyError && e.code === 'unavailable' && e.status === 503,
-      );
-    }
+    const v = quiet('http://127.0.0.1:9');
+    for (let i = 0; i < 2; i++) await assert.rejects(v.verify('lk_at_x'), unavailable);
   });
 
   it('fails closed on a 5xx from introspection, then recovers without a stale answer', async () => {
     let broken = true;
-    let calls = 0;
-    const aud = MCP_URL;
-    const s = await listen((req, res) => {
-      if (req.url === '/.well-known/oauth-authorization-server') {
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ issuer: base(), introspection_endpoint: `${base()}/introspect` }));
-        return;
-      }
-      calls++;
-      if (broken) return void res.writeHead(500).end();
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({
-          active: true,
-          aud,
-          sub: 'u',
-          org_id: 'o',
-          client_id: 'c',
-          scope: 'mcp:read',
-          exp: Math.floor(Date.now() / 1000) + 3600,
-        }),
-      );
-    });
-    const base = () => s.url;
+    const s = await standIn(() => (broken ? 500 : live()));
     try {
-      const v = createVerifier({ issuer: s.url, resource: MCP_URL, credentials: { id: 'a', secret: 'b' } });
-      await assert.rejects(
-        v.verify('tok'),
-        (e: unknown) => e instanceof VerifyError && e.code === 'unavailable',
-      );
+      const v = quiet(s.url);
+      await assert.rejects(v.verify('tok'), unavailable);
       broken = false;
       assert.equal((await v.verify('tok')).sub, 'u');
-      assert.equal(calls, 2);
+      assert.equal(s.calls, 2);
     } finally {
       await s.close();
     }
   });
 
   it('refuses an active token whose audience is another resource (confused deputy)', async () => {
-    const s = await listen((req, res) => {
-      if (req.url === '/.well-known/oauth-authorization-server') {
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ issuer: s.url, introspection_endpoint: `${s.url}/introspect` }));
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({
-          active: true,
-          aud: 'https://elsewhere.example/api',
-          sub: 'u',
-          org_id: 'o',
-          client_id: 'c',
-          scope: 'mcp:read',
-          exp: Math.floor(Date.now() / 1000) + 3600,
-        }),
-      );
-    });
+    const s = await standIn(() => live({ aud: 'https://elsewhere.example/api' }));
     try {
-      const v = createVerifier({ issuer: s.url, resource: MCP_URL, credentials: { id: 'a', secret: 'b' } });
-      await assert.rejects(
-        v.verify('tok'),
-        (e: unknown) => e instanceof VerifyError && e.code === 'invalid_token',
-      );
+      await assert.rejects(quiet(s.url).verify('tok'), invalidToken);
     } finally {
       await s.close();
     }
   });
 
   it("never caches a positive past the token's exp", async () => {
-    let calls = 0;
     let now = Date.now();
     const exp = Math.floor(now / 1000) + 2;
-    const s = await listen((req, res) => {
-      if (req.url === '/.well-known/oauth-authorization-server') {
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ issuer: s.url, introspection_endpoint: `${s.url}/introspect` }));
-        return;
-      }
-      calls++;
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({
-          active: true,
-          aud: MCP_URL,
-          sub: 'u',
-          org_id: 'o',
-          client_id: 'c',
-          scope: '',
-          exp,
-        }),
-      );
-    });
+    const s = await standIn(() => live({ scope: '', exp }));
     try {
-      const v = createVerifier({
-        issuer: s.url,
-        resource: MCP_URL,
-        credentials: { id: 'a', secret: 'b' },
-        now: () => now,
-      });
+      const v = quiet(s.url, { now: () => now });
       await v.verify('tok');
       now = exp * 1000 + 1;
-      await assert.rejects(
-        v.verify('tok'),
-        (e: unknown) => e instanceof VerifyError && e.code === 'invalid_token',
-      );
-      assert.equal(calls, 2);
+      await assert.rejects(v.verify('tok'), invalidToken);
+      assert.equal(s.calls, 2);
     } finally {
       await s.close();
     }
+  });
+
+  it('answers 503 for an active answer it cannot read, and does not cache it', async () => {
+    const bad: Record<string, unknown>[] = [
+      live({ sub: undefined }),
+      live({ exp: undefined }), // an OAuth access token always expires
+      live({ client_id: undefined }),
+      live({ org_id: 42 }),
+      live({ scope: ['mcp:read'] }),
+      live({ token_kind: 'pat', mcp_calls_per_day: 'lots' }),
+      live({ token_kind: 'pat', mcp_calls_per_day: -1 }),
+      live({ token_kind: 'svc_agent', agent: { id: 'a1' } }),
+    ];
+    let i = 0;
+    const s = await standIn(() => bad[i]!);
+    try {
+      const v = quiet(s.url, { acceptApiTokens: true });
+      for (; i < bad.length; i++) await assert.rejects(v.verify('tok'), unavailable, JSON.stringify(bad[i]));
+      assert.equal(s.calls, bad.length);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('sends the resource id:secret URL-encoded in HTTP Basic', async () => {
+    const s = await standIn(() => live());
+    try {
+      await quiet(s.url, { credentials: { id: 'my api', secret: 'p:ss/wörd' } }).verify('tok');
+      const sent = Buffer.from(s.authorization.replace(/^Basic /, ''), 'base64').toString('utf8');
+      assert.equal(sent, 'my%20api:p%3Ass%2Fw%C3%B6rd');
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('Latchkey API tokens (stand-in Latchkey answering token_kind)', () => {
+  const pat = {
+    active: true,
+    token_kind: 'pat',
+    aud: MCP_URL,
+    sub: 'user-1',
+    org_id: null,
+    scope: 'mcp:read',
+  };
+  const agentKey = {
+    active: true,
+    token_kind: 'svc_agent',
+    aud: [MCP_URL],
+    sub: 'svc-9',
+    org_id: 'org-3',
+    scope: 'mcp:read mcp:run',
+    exp: Math.floor(Date.now() / 1000) + 600,
+    agent: { id: 'agent-7', claimed: false },
+    mcp_calls_per_day: 250,
+  };
+  const answers: Record<string, Record<string, unknown>> = {
+    pat,
+    agent: agentKey,
+    svc: { ...pat, token_kind: 'svc', sub: 'svc-1', org_id: 'org-1' },
+    org: { ...pat, token_kind: 'org', sub: 'org-key-1', org_id: 'org-1' },
+    oauth: live({ token_kind: 'oauth' }),
+    legacy: live(),
+    future: { ...pat, token_kind: 'something_new' },
+    elsewhere: { ...pat, aud: OTHER_URL },
+  };
+
+  it('are refused as invalid_token unless the verifier accepts them, even when Latchkey says active', async () => {
+    const s = await standIn((tok) => answers[tok] ?? { active: false });
+    try {
+      const v = quiet(s.url);
+      for (const tok of ['pat', 'agent', 'svc', 'org'])
+        await assert.rejects(v.verify(tok), invalidToken, tok);
+      assert.equal((await v.verify('oauth')).token_kind, 'oauth');
+      // A server that predates token_kind speaks only of OAuth tokens.
+      assert.equal((await v.verify('legacy')).token_kind, 'oauth');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('when accepted, map to the principal: no client, org and expiry may be null, agents and limits carried', async () => {
+    const s = await standIn((tok) => answers[tok] ?? { active: false });
+    try {
+      const v = quiet(s.url, { acceptApiTokens: true });
+      assert.deepEqual(await v.verify('pat', { scopes: ['mcp:read'] }), {
+        sub: 'user-1',
+        org_id: null,
+        client_id: null,
+        scopes: ['mcp:read'],
+        token_kind: 'pat',
+        expires_at: null,
+      });
+      assert.deepEqual(await v.verify('agent'), {
+        sub: 'svc-9',
+        org_id: 'org-3',
+        client_id: null,
+        scopes: ['mcp:read', 'mcp:run'],
+        token_kind: 'svc_agent',
+        agent: { id: 'agent-7', claimed: false },
+        expires_at: agentKey.exp,
+        limits: { mcp_calls_per_day: 250 },
+      });
+      assert.equal((await v.verify('svc')).token_kind, 'svc');
+      assert.equal((await v.verify('org')).token_kind, 'org');
+      // Audience and scope still hold on every call; an unknown kind is never accepted.
+      await assert.rejects(v.verify('elsewhere'), invalidToken);
+      await assert.rejects(v.verify('future'), invalidToken);
+      await assert.rejects(
+        v.verify('pat', { scopes: ['mcp:write'] }),
+        (e: unknown) => e instanceof VerifyError && e.code === 'insufficient_scope',
+      );
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a principal without expires_at is cached the normal positive TTL (30 s), never refused as expired', async () => {
+    let now = Date.now();
+    const s = await standIn(() => pat);
+    try {
+      const v = quiet(s.url, { acceptApiTokens: true, now: () => now });
+      await v.verify('pat');
+      now += 29_999;
+      await v.verify('pat');
+      assert.equal(s.calls, 1);
+      now += 2;
+      await v.verify('pat');
+      assert.equal(s.calls, 2);
+      now += 10 * 365 * 86_400_000;
+      assert.equal((await v.verify('pat')).expires_at, null);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('health() is off when the stream is disabled', () => {
+    assert.deepEqual(quiet('http://127.0.0.1:9').health(), { revocations: 'off', lastEventId: null });
   });
 });

@@ -1,0 +1,76 @@
+import { check, type ProtectOptions } from './http.js';
+import type { Principal, Verifier } from './verifier.js';
+
+/** Minimal shapes of an Express (or Connect) request and response, so the SDK does not depend on Express. */
+interface ExpressLikeRequest {
+  headers: { authorization?: string | string[] | undefined };
+  latchkey?: Principal;
+}
+interface ExpressLikeResponse {
+  headersSent: boolean;
+  statusCode: number;
+  setHeader(name: string, value: string): unknown;
+  end(body: string): unknown;
+}
+type ExpressLikeNext = (err?: unknown) => void;
+
+/**
+ * Checks what every adapter is given, so a typo fails at start-up, not on the first request.
+ * Unknown option fields are passed through to `check` untouched.
+ */
+export function assertProtectOptions(adapter: string, verifier: Verifier, o: ProtectOptions): void {
+  if (!verifier || typeof verifier.verify !== 'function')
+    throw new TypeError(`${adapter}: verifier must come from createVerifier().`);
+  if (!o || typeof o.resourceMetadataUrl !== 'string' || /[\x00-\x20\x7f"\\]/.test(o.resourceMetadataUrl))
+    throw new TypeError(`${adapter}: resourceMetadataUrl must be an absolute URL (see metadataUrl()).`);
+  try {
+    new URL(o.resourceMetadataUrl);
+  } catch {
+    throw new TypeError(`${adapter}: resourceMetadataUrl must be an absolute URL (see metadataUrl()).`);
+  }
+  if (
+    o.scopes !== undefined &&
+    (!Array.isArray(o.scopes) ||
+      o.scopes.some((s) => typeof s !== 'string' || !/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s)))
+  )
+    throw new TypeError(`${adapter}: scopes must be a list of scope names.`);
+}
+
+/**
+ * Express (4 or 5) middleware: sets `req.latchkey` to the principal and calls `next()`, or answers
+ * the refusal — its status, its headers (`WWW-Authenticate` and the rest) with
+ * `Cache-Control: no-store`, and its JSON body — without calling `next()`.
+ *
+ * Scopes per route: create one middleware per scope set and put it on the route —
+ * `app.get('/read', expressMiddleware(verifier, { resourceMetadataUrl, scopes: ['mcp:read'] }), handler)`.
+ * Options are checked here, once; an error while answering goes to `next(err)`, never thrown.
+ * `req.latchkey` is not on Express's `Request` type: read it as `(req as Request & { latchkey: Principal })`.
+ */
+export function expressMiddleware(verifier: Verifier, options: ProtectOptions) {
+  assertProtectOptions('expressMiddleware', verifier, options);
+
+  return function latchkey(req: ExpressLikeRequest, res: ExpressLikeResponse, next: ExpressLikeNext): void {
+    const h = req.headers.authorization;
+    check(verifier, Array.isArray(h) ? h[0] : h, options).then(
+      (r) => {
+        if ('principal' in r) {
+          req.latchkey = r.principal;
+          next();
+          return;
+        }
+        try {
+          if (res.headersSent) throw new Error('latchkey: the response was already started.');
+          const { status, headers, body } = r.refusal;
+          res.statusCode = status;
+          res.setHeader('content-type', 'application/json; charset=utf-8');
+          res.setHeader('cache-control', 'no-store');
+          for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+          res.end(JSON.stringify(body));
+        } catch (err) {
+          next(err);
+        }
+      },
+      (err: unknown) => next(err),
+    );
+  };
+}

@@ -209,6 +209,7 @@ describe('loadConfig: resources and scopes', () => {
         name: 'Example MCP',
         scopes: ['mcp:read', 'mcp:run'],
         secret,
+        acceptApiTokens: false,
       },
     );
     assert.deepEqual({ ...c.scopes.get('mcp:run') }, { description: 'Run it', risk: 'high' });
@@ -237,6 +238,16 @@ describe('loadConfig: resources and scopes', () => {
       'an unknown key',
       `[[resources]]\nid = "a"\nurl = "https://x.example/mcp"\nsecrett = "x"\n`,
       'resources[0].secrett',
+    ],
+    [
+      'accept_api_tokens that is not a boolean',
+      `[[resources]]\nid = "a"\nurl = "https://x.example/mcp"\nsecret = "${secret}"\naccept_api_tokens = "yes"\n`,
+      'resources[0].accept_api_tokens',
+    ],
+    [
+      'accept_api_tokens without a secret',
+      `[[resources]]\nid = "a"\nurl = "https://x.example/mcp"\naccept_api_tokens = true\n`,
+      'resources[0].accept_api_tokens',
     ],
     [
       'empty scopes',

@@ -1,0 +1,54 @@
+import type { AgentPlans } from '../config/index.js';
+import type { AgentStatus } from '../db/schema.js';
+import { type Catalogue, DEFAULT_SCOPES } from '../oauth/catalogue.js';
+
+/** The plan every self-registered agent's org is on. */
+export const AGENT_PLAN = 'free';
+
+export interface AgentRights {
+  readonly allowed: readonly string[];
+  readonly blocked: readonly string[];
+  readonly mcpCallsPerDay: number;
+  readonly guardRunsPerMonth: number;
+}
+
+/**
+ * The MCP scopes an agent could be given: the default catalogue and every configured resource's
+ * scopes (Latchkey's own management scopes are governed by the key's role, not by plans).
+ */
+function agentCatalogue(catalogue: Catalogue): string[] {
+  const all = new Set<string>(DEFAULT_SCOPES.map((s) => s.name));
+  for (const r of catalogue.resources) if (!r.builtin) for (const s of r.scopes) all.add(s);
+  return [...all];
+}
+
+/**
+ * What an agent's key may do now: the unclaimed restrictions, or the free plan once a human has
+ * claimed it (nothing once denied or revoked). High-risk scopes need a person's explicit consent,
+ * so no plan can give them to an agent key, whatever the configuration says.
+ */
+export function agentRights(plans: AgentPlans, catalogue: Catalogue, status: AgentStatus): AgentRights {
+  const plan =
+    status === 'claimed'
+      ? plans.free
+      : status === 'unclaimed'
+        ? plans.unclaimed
+        : { scopes: [], mcpCallsPerDay: 0, guardRunsPerMonth: 0 };
+  const allowed = plan.scopes.filter((s) => catalogue.scope(s).risk !== 'high');
+  return {
+    allowed,
+    blocked: agentCatalogue(catalogue).filter((s) => !allowed.includes(s)),
+    mcpCallsPerDay: plan.mcpCallsPerDay,
+    guardRunsPerMonth: plan.guardRunsPerMonth,
+  };
+}
+
+/** The wire form of the restrictions (status, org agent lists). */
+export function restrictionsShape(r: AgentRights) {
+  return {
+    allowed_scopes: [...r.allowed],
+    blocked_scopes: [...r.blocked],
+    mcp_calls_per_day: r.mcpCallsPerDay,
+    guard_runs_per_month: r.guardRunsPerMonth,
+  };
+}

@@ -1,0 +1,229 @@
+import type { FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { cleanName, isValidEmail, normalizeEmail } from '../accounts/users.js';
+import { bearerToken, invalidCredential } from '../http/auth.js';
+import { ApiError, rateLimited } from '../http/errors.js';
+import { actorOf, principalOf } from '../http/request.js';
+import type { App } from '../http/types.js';
+import { agentSignupEmail } from '../mail/templates.js';
+import type { OAuthDeps } from '../oauth/grants/types.js';
+import { hashToken } from '../tokens/format.js';
+import { verifyCode } from './claim.js';
+import { CODE_RE } from './code.js';
+import { HARNESS_NAMES, HARNESSES, type Harness, installHint, installUrl, mcpServers } from './install.js';
+import {
+  AGENT_SIGNUPS_PER_IP_PER_HOUR,
+  CODE_TTL_MS,
+  DISPLAY_NAME_MAX,
+  MAX_CODE_ATTEMPTS,
+  NOTE_MAX,
+  PENDING_SIGNUPS_PER_EMAIL,
+} from './limits.js';
+import { orgAgentRoutes } from './org-routes.js';
+import { agentPageRoutes, reviewLink } from './pages.js';
+import { findAgentByTokenHash } from './queries.js';
+import { AGENT_PLAN, agentRights, restrictionsShape } from './rights.js';
+import { Restrictions } from './shapes.js';
+import { startSignup } from './signup.js';
+
+const SignupBody = Type.Object(
+  {
+    human_email: Type.String({ minLength: 3, maxLength: 254 }),
+    display_name: Type.String({ minLength: 1, maxLength: DISPLAY_NAME_MAX }),
+    note_to_human: Type.Optional(Type.String({ maxLength: NOTE_MAX })),
+    harness: Type.Optional(Type.Enum([...HARNESSES])),
+  },
+  { additionalProperties: false },
+);
+
+const Signed = Type.Object({
+  api_key: Type.String(),
+  org_id: Type.String(),
+  agent_id: Type.String(),
+  status: Type.Literal('unclaimed'),
+  email_address: Type.Union([Type.String(), Type.Null()]),
+});
+
+const Verified = Type.Object({
+  status: Type.Literal('claimed'),
+  scopes_upgraded: Type.Array(Type.String()),
+  mcp_install_url: Type.String(),
+  install_hint: Type.String(),
+});
+
+const Status = Type.Object({
+  claim_status: Type.Union([Type.Literal('unclaimed'), Type.Literal('claimed')]),
+  restrictions: Restrictions,
+  entitlements: Type.Object({ plan: Type.String(), mcp_install_ready: Type.Boolean() }),
+});
+
+/** Text on one line, without control characters (the agent's own words, shown to a person). */
+function oneLine(s: string | undefined): string | null {
+  return s === undefined ? null : cleanName(s).replace(/\s+/g, ' ') || null;
+}
+
+/**
+ * Agent self-signup: `POST /api/v1/agent-signup` (no credential), then, with the agent's key,
+ * `POST /api/v1/agent-signup/verify` and `GET /api/v1/agent-signup/status`. Also registers the
+ * org's agent management API and the review and install pages.
+ */
+export async function agentRoutes(app: App, deps: OAuthDeps): Promise<void> {
+  const { db, clock, config, catalogue } = deps;
+  const perIp = deps.cache.limiter({
+    name: 'agents:signup',
+    points: AGENT_SIGNUPS_PER_IP_PER_HOUR,
+    windowSeconds: 3600,
+  });
+  const servers = mcpServers(catalogue.resources);
+
+  /** The agent calling with its own key; any other credential is refused. */
+  const callingAgent = async (req: FastifyRequest) => {
+    if (principalOf(req).kind !== 'svc_agent')
+      throw new ApiError('forbidden', 'This needs an agent key (from POST /api/v1/agent-signup).');
+    const agent = await findAgentByTokenHash(db, hashToken(bearerToken(req) ?? ''));
+    if (!agent) throw invalidCredential();
+    return agent;
+  };
+
+  app.post(
+    '/api/v1/agent-signup',
+    {
+      config: { auth: 'none' },
+      schema: { tags: ['agents'], body: SignupBody, response: { 201: Signed } },
+    },
+    async (req, reply) => {
+      const humanEmail = normalizeEmail(req.body.human_email);
+      if (!isValidEmail(humanEmail))
+        throw new ApiError('invalid_request', 'human_email is not a valid email address.');
+      const displayName = oneLine(req.body.display_name);
+      if (!displayName) throw new ApiError('invalid_request', 'display_name must not be empty.');
+      const limited = await perIp.consume(req.ip);
+      if (!limited.allowed)
+        throw rateLimited(
+          limited.retryAfterSeconds,
+          `At most ${AGENT_SIGNUPS_PER_IP_PER_HOUR} agent signups an hour from one address.`,
+        );
+      const harness = req.body.harness ?? null;
+      const note = oneLine(req.body.note_to_human);
+      const out = await db.transaction().execute((trx) =>
+        startSignup(trx, clock, actorOf(req), {
+          humanEmail,
+          displayName,
+          note,
+          harness,
+          scopes: config.agentPlans.unclaimed.scopes,
+          tokenPrefix: config.tokenPrefix,
+        }),
+      );
+      if (!out.ok)
+        throw new ApiError(
+          'too_many_pending',
+          `${PENDING_SIGNUPS_PER_EMAIL} agent signups already await this person; try again when a code expires.`,
+          { headers: { 'retry-after': String(out.retryAfterSeconds) } },
+        );
+      try {
+        await deps.mailer.send(
+          agentSignupEmail({
+            to: humanEmail,
+            agentName: displayName,
+            note,
+            harness: harness ? HARNESS_NAMES[harness] : null,
+            code: out.code,
+            minutes: CODE_TTL_MS / 60_000,
+            reviewLink: reviewLink(config.publicUrl, out.agentId),
+          }),
+        );
+      } catch (err) {
+        req.log.error({ err: (err as Error).message }, 'sending the agent verification code failed');
+      }
+      return reply.code(201).send({
+        api_key: out.apiKey,
+        org_id: out.orgId,
+        agent_id: out.agentId,
+        status: 'unclaimed' as const,
+        email_address: null,
+      });
+    },
+  );
+
+  app.post(
+    '/api/v1/agent-signup/verify',
+    {
+      config: { auth: 'user' },
+      schema: {
+        tags: ['agents'],
+        body: Type.Object(
+          { verification_code: Type.String({ minLength: 1, maxLength: 20 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Verified },
+      },
+    },
+    async (req) => {
+      const agent = await callingAgent(req);
+      const code = req.body.verification_code.trim();
+      if (!CODE_RE.test(code))
+        throw new ApiError('invalid_request', 'verification_code is the 6-digit code from the email.');
+      const out = await db.transaction().execute((trx) =>
+        verifyCode(trx, clock, actorOf(req), {
+          agentId: agent.id,
+          code,
+          scopes: config.agentPlans.free.scopes,
+        }),
+      );
+      if (!out.ok) {
+        switch (out.reason) {
+          case 'wrong_code':
+            throw new ApiError(
+              'invalid_code',
+              out.attemptsRemaining > 0
+                ? `The code is wrong; ${out.attemptsRemaining} attempts left.`
+                : 'The code is wrong, and no attempts are left: sign up again for a new code.',
+              { extra: { attempts_remaining: out.attemptsRemaining } },
+            );
+          case 'locked':
+            throw new ApiError(
+              'verification_locked',
+              `${MAX_CODE_ATTEMPTS} wrong codes: sign up again for a new code, or ask the person to approve the agent from the email.`,
+              { extra: { attempts_remaining: 0 } },
+            );
+          case 'expired':
+            throw new ApiError(
+              'code_expired',
+              `The code is older than ${CODE_TTL_MS / 60_000} minutes: sign up again for a new one.`,
+            );
+          case 'already_claimed':
+            throw new ApiError('conflict', 'This agent is already claimed.');
+          case 'closed':
+            throw invalidCredential();
+        }
+      }
+      if (out.claimed.keyHash) await deps.auth.changed({ token: out.claimed.keyHash });
+      await deps.auth.changed({ user: out.claimed.userId });
+      const harness = (agent.harness ?? 'other') as Harness;
+      return {
+        status: 'claimed' as const,
+        scopes_upgraded: [...agentRights(config.agentPlans, catalogue, 'claimed').allowed],
+        mcp_install_url: installUrl(config.publicUrl, harness),
+        install_hint: installHint(harness, servers),
+      };
+    },
+  );
+
+  app.get(
+    '/api/v1/agent-signup/status',
+    { config: { auth: 'user' }, schema: { tags: ['agents'], response: { 200: Status } } },
+    async (req) => {
+      const agent = await callingAgent(req);
+      const claimed = agent.status === 'claimed';
+      return {
+        claim_status: claimed ? ('claimed' as const) : ('unclaimed' as const),
+        restrictions: restrictionsShape(agentRights(config.agentPlans, catalogue, agent.status)),
+        entitlements: { plan: AGENT_PLAN, mcp_install_ready: claimed && servers.length > 0 },
+      };
+    },
+  );
+
+  orgAgentRoutes(app, deps);
+  await app.register(async (scope) => agentPageRoutes(scope as unknown as App, deps));
+}

@@ -1,4 +1,5 @@
 import type { Cache, RateLimiter } from '../cache/index.js';
+import { HOUR, MINUTE } from '../lib/clock.js';
 
 /** Every account-related limit, in one place. */
 export const ACCOUNT_LIMITS = {
@@ -11,6 +12,18 @@ export const ACCOUNT_LIMITS = {
   /** Beyond this, requests still answer 202 but no mail is sent (no mail bombing, no enumeration). */
   magicLinksPerEmail: { points: 5, windowSeconds: 60 * 60 },
   passwordChangeFailuresPerUser: { points: 5, windowSeconds: 15 * 60 },
+  /** GitHub / Google sign-ins one IP may start (each holds a login transaction for a while). */
+  socialStartsPerIp: { points: 30, windowSeconds: 10 * 60 },
+} as const;
+
+/** Social sign-in: how long a started sign-in may take, and how long a provider may. */
+export const SOCIAL_LIMITS = {
+  /** A login transaction (state, PKCE verifier, nonce) lives this long, and its cookie too. */
+  transactionTtlMs: 10 * MINUTE,
+  /** Each request to a provider (discovery, token, user info) gives up after this. */
+  providerTimeoutMs: 10_000,
+  /** An OpenID provider's discovery document is reused for this long. */
+  discoveryTtlMs: HOUR,
 } as const;
 
 export type AccountLimiters = Record<keyof typeof ACCOUNT_LIMITS, RateLimiter>;

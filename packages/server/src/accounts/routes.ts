@@ -3,23 +3,15 @@ import { audit } from '../audit/log.js';
 import type { Deps } from '../deps.js';
 import { membershipsOf } from '../http/auth.js';
 import { ApiError, rateLimited } from '../http/errors.js';
-import {
-  actorOf,
-  clearSessionCookie,
-  principalOf,
-  safeReturnTo,
-  setSessionCookie,
-  userOf,
-} from '../http/request.js';
+import { actorOf, clearSessionCookie, principalOf, setSessionCookie, userOf } from '../http/request.js';
 import { Email, IdParams, Name, OrgShape, Timestamp, UserShape } from '../http/shapes.js';
 import type { App } from '../http/types.js';
-import { sha256Hex } from '../lib/secrets.js';
-import { magicLinkEmail } from '../mail/templates.js';
 import { listUserOrgs } from '../orgs/queries.js';
-import { renderMessage } from '../pages/render.js';
 import { revokeUserPats } from '../tokens/queries.js';
-import { type AccountLimiters, accountLimiters } from './limits.js';
-import { consumeMagicLink, issueMagicLink, MAGIC_LINK_TTL_MS } from './magic-link.js';
+import { identityRoutes } from './identity-routes.js';
+import { emailOrThrow, limit, WAITLISTED } from './input.js';
+import { accountLimiters } from './limits.js';
+import { magicLinkRoutes } from './magic-link-routes.js';
 import {
   checkPassword,
   hashPassword,
@@ -29,24 +21,14 @@ import {
 } from './passwords.js';
 import { createSession, listSessions, revokeAllSessions, revokeSession } from './sessions.js';
 import { passwordSignIn } from './password-signin.js';
-import { signIn } from './signin.js';
-import {
-  cleanName,
-  createAccount,
-  findUserByEmail,
-  isUniqueViolation,
-  isValidEmail,
-  normalizeEmail,
-} from './users.js';
+import { seedSignupPolicy, SignupRefused } from './signup-policy.js';
+import { socialRoutes } from './social/routes.js';
+import { cleanName, createAccount, findUserByEmail, isUniqueViolation } from './users.js';
+import { joinWaitlist } from './waitlist.js';
 
 const Password = Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH });
 const SignedIn = Type.Object({ user: UserShape, org: Type.Union([OrgShape, Type.Null()]) });
-
-function emailOrThrow(raw: string): string {
-  const email = normalizeEmail(raw);
-  if (!isValidEmail(email)) throw new ApiError('invalid_request', 'The email address is not valid.');
-  return email;
-}
+const Waitlisted = Type.Object({ status: Type.Literal('waitlisted'), detail: Type.String() });
 
 function nameOrThrow(raw: string): string {
   const name = cleanName(raw);
@@ -60,11 +42,6 @@ function passwordOrThrow(pw: string): void {
     throw new ApiError('weak_password', PASSWORD_PROBLEM_TEXT[problem], { extra: { reason: problem } });
 }
 
-async function limit(l: AccountLimiters[keyof AccountLimiters], key: string) {
-  const r = await l.consume(key);
-  if (!r.allowed) throw rateLimited(r.retryAfterSeconds);
-}
-
 /** Sign-up, sign-in, magic links, sign-out, sessions and password change: `/api/auth/*`. */
 export function accountRoutes(app: App, deps: Deps): void {
   const { db, clock, config } = deps;
@@ -73,6 +50,15 @@ export function accountRoutes(app: App, deps: Deps): void {
   /** The org a new session starts in: the user's oldest membership. */
   const firstOrg = async (userId: string) => (await listUserOrgs(db, userId))[0] ?? null;
 
+  // SIGNUP_POLICY is the policy a new instance starts with; one an instance admin set wins.
+  app.addHook('onReady', async () => {
+    const policy = await seedSignupPolicy(db, clock, config.signupPolicy);
+    if (policy !== config.signupPolicy)
+      app.log.info({ policy }, 'sign-up policy: the stored one, set by an instance admin, is in force');
+  });
+  socialRoutes(app, deps);
+  identityRoutes(app, deps);
+
   app.post(
     '/api/auth/signup',
     {
@@ -80,7 +66,7 @@ export function accountRoutes(app: App, deps: Deps): void {
       schema: {
         tags: ['auth'],
         body: Type.Object({ email: Email, password: Password, name: Name }, { additionalProperties: false }),
-        response: { 201: SignedIn },
+        response: { 201: SignedIn, 202: Waitlisted },
       },
     },
     async (req, reply) => {
@@ -92,16 +78,23 @@ export function accountRoutes(app: App, deps: Deps): void {
         throw new ApiError('email_taken', 'An account with this email exists.');
       const passwordHash = await hashPassword(req.body.password);
       const who = actorOf(req);
-      let result: Awaited<ReturnType<typeof createAccount>> & { token: string };
+      let result: (Awaited<ReturnType<typeof createAccount>> & { token: string }) | null;
       try {
         result = await db.transaction().execute(async (trx) => {
-          const acct = await createAccount(trx, clock, who, {
-            email,
-            name,
-            passwordHash,
-            emailVerified: false,
-            via: 'password',
-          });
+          let acct: Awaited<ReturnType<typeof createAccount>>;
+          try {
+            acct = await createAccount(trx, clock, who, {
+              email,
+              name,
+              passwordHash,
+              emailVerified: false,
+              via: 'password',
+            });
+          } catch (err) {
+            if (!(err instanceof SignupRefused && err.policy === 'waitlist')) throw err;
+            await joinWaitlist(trx, clock, who, { email, name, via: 'password' });
+            return null;
+          }
           const s = await createSession(trx, clock, {
             userId: acct.user.id,
             orgId: acct.org.id,
@@ -114,6 +107,7 @@ export function accountRoutes(app: App, deps: Deps): void {
         if (isUniqueViolation(err)) throw new ApiError('email_taken', 'An account with this email exists.');
         throw err;
       }
+      if (!result) return reply.code(202).send({ status: 'waitlisted', detail: WAITLISTED });
       setSessionCookie(reply, config, result.token);
       return reply.code(201).send({
         user: result.user,
@@ -151,100 +145,7 @@ export function accountRoutes(app: App, deps: Deps): void {
     },
   );
 
-  app.post(
-    '/api/auth/magic-link',
-    {
-      config: { auth: 'none' },
-      schema: {
-        tags: ['auth'],
-        body: Type.Object(
-          { email: Email, return_to: Type.Optional(Type.String({ maxLength: 2000 })) },
-          { additionalProperties: false },
-        ),
-        response: { 202: Type.Object({ status: Type.Literal('sent'), detail: Type.String() }) },
-      },
-    },
-    async (req, reply) => {
-      const email = emailOrThrow(req.body.email);
-      const returnTo = req.body.return_to === undefined ? null : safeReturnTo(req.body.return_to);
-      if (req.body.return_to !== undefined && returnTo === null) {
-        throw new ApiError('invalid_request', 'return_to must be a path on this server.');
-      }
-      await limit(limits.magicLinksPerIp, req.ip);
-      const perEmail = await limits.magicLinksPerEmail.consume(sha256Hex(email));
-      if (perEmail.allowed) {
-        const token = await issueMagicLink(db, clock, email, returnTo);
-        const link = `${config.publicUrl}/api/auth/magic-link/callback?token=${token}`;
-        try {
-          await deps.mailer.send(magicLinkEmail(email, link, MAGIC_LINK_TTL_MS / 60_000));
-        } catch (err) {
-          req.log.error({ err: (err as Error).message }, 'sending the magic link failed');
-        }
-      }
-      // The same answer whether or not the account exists, and whether or not mail went out.
-      return reply
-        .code(202)
-        .send({ status: 'sent', detail: 'If the address can receive mail, a sign-in link is on its way.' });
-    },
-  );
-
-  app.get(
-    '/api/auth/magic-link/callback',
-    {
-      config: { auth: 'none' },
-      schema: {
-        tags: ['auth'],
-        querystring: Type.Object(
-          { token: Type.String({ minLength: 1, maxLength: 200 }) },
-          { additionalProperties: false },
-        ),
-      },
-    },
-    async (req, reply) => {
-      const who = actorOf(req);
-      const result = await db.transaction().execute(async (trx) => {
-        const link = await consumeMagicLink(trx, clock, req.query.token);
-        if (!link) return null;
-        let user = await findUserByEmail(trx, link.email);
-        let orgId: string | null;
-        if (!user) {
-          const acct = await createAccount(trx, clock, who, {
-            email: link.email,
-            name: link.email.split('@')[0]!,
-            passwordHash: null,
-            emailVerified: true,
-            via: 'magic_link',
-          });
-          orgId = acct.org.id;
-          user = { ...acct.user, password_hash: null, email_verified_at: clock.now() };
-        } else {
-          if (!user.email_verified_at) {
-            await trx
-              .updateTable('users')
-              .set({ email_verified_at: clock.now() })
-              .where('id', '=', user.id)
-              .execute();
-          }
-          orgId = (await listUserOrgs(trx, user.id))[0]?.id ?? null;
-        }
-        const s = await signIn(trx, clock, who, { userId: user.id, orgId, method: 'magic_link' });
-        return { token: s.token, returnTo: link.return_to };
-      });
-      if (!result) {
-        return reply
-          .code(400)
-          .type('text/html; charset=utf-8')
-          .send(
-            renderMessage(
-              'Link expired',
-              'This sign-in link is invalid, expired or already used. Request a new one.',
-            ),
-          );
-      }
-      setSessionCookie(reply, config, result.token);
-      return reply.redirect(safeReturnTo(result.returnTo) ?? '/', 303);
-    },
-  );
+  magicLinkRoutes(app, deps);
 
   app.post(
     '/api/auth/signout',

@@ -45,7 +45,10 @@ export interface SetupInput {
   orgName: string;
 }
 
-/** Creates the first owner and their org; consumes every setup token. Null when the token is not valid. */
+/**
+ * Creates the first owner (an instance admin) and their org, whatever the sign-up policy; consumes
+ * every setup token. Null when the token is not valid.
+ */
 export async function completeSetup(db: Db, clock: Clock, who: Actor, input: SetupInput) {
   return db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(${SETUP_LOCK_KEY})`.execute(trx);
@@ -65,7 +68,10 @@ export async function completeSetup(db: Db, clock: Clock, who: Actor, input: Set
       emailVerified: false,
       orgName: input.orgName,
       via: 'setup',
+      admission: { kind: 'setup' },
     });
+    // The first owner runs the instance: sign-up policy, waitlist.
+    await trx.updateTable('users').set({ instance_admin: true }).where('id', '=', acct.user.id).execute();
     const s = await createSession(trx, clock, {
       userId: acct.user.id,
       orgId: acct.org.id,
@@ -76,7 +82,12 @@ export async function completeSetup(db: Db, clock: Clock, who: Actor, input: Set
       trx,
       clock,
       { ...who, actor: `user:${acct.user.id}` },
-      { orgId: acct.org.id, action: 'setup.completed', target: `user:${acct.user.id}` },
+      {
+        orgId: acct.org.id,
+        action: 'setup.completed',
+        target: `user:${acct.user.id}`,
+        data: { instance_admin: true },
+      },
     );
     return { ...acct, token: s.token };
   });

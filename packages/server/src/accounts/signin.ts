@@ -1,15 +1,20 @@
 import type { Transaction } from 'kysely';
 import { type Actor, audit } from '../audit/log.js';
 import type { Database } from '../db/schema.js';
+import { ApiError } from '../http/errors.js';
 import type { Clock } from '../lib/clock.js';
+import { enforcingOrgOf } from '../sso/queries.js';
 import { createSession } from './sessions.js';
 
 /** How a person proved who they are, as recorded in the audit log. */
-export type SigninMethod = 'password' | 'magic_link';
+export type SigninMethod = 'password' | 'magic_link' | 'github' | 'google' | 'sso';
 
 /**
  * Signs a person in: a new session (starting in `orgId`) and its `user.signin` audit event, in the
  * caller's transaction. Returns the session; its `token` goes into the cookie.
+ *
+ * The one place SSO enforcement is checked: a member of an org that enforces SSO signs in only
+ * by `sso`; any other method throws `sso_required` (naming where to go) and nothing is written.
  */
 export async function signIn(
   trx: Transaction<Database>,
@@ -17,6 +22,14 @@ export async function signIn(
   who: Actor,
   s: { userId: string; orgId: string | null; method: SigninMethod },
 ) {
+  if (s.method !== 'sso') {
+    const org = await enforcingOrgOf(trx, s.userId);
+    if (org) {
+      throw new ApiError('sso_required', `Members of ${org.name} sign in with single sign-on.`, {
+        extra: { org: org.slug, sso_url: `/api/sso/start?org=${encodeURIComponent(org.slug)}` },
+      });
+    }
+  }
   const session = await createSession(trx, clock, {
     userId: s.userId,
     orgId: s.orgId,

@@ -6,6 +6,7 @@ import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';
 import { freeSlug, insertOrg } from '../orgs/queries.js';
 import { slugify, suffixed } from '../orgs/slug.js';
+import { type Admission, admitSignup } from './signup-policy.js';
 
 type Executor = Db | Transaction<Database>;
 
@@ -43,15 +44,26 @@ export interface NewAccount {
   emailVerified: boolean;
   /** Name of the first org; default: "<name>'s org". */
   orgName?: string;
-  /** How the account came to be, for the audit log: signup, magic_link, setup, invitation. */
+  /**
+   * How the account came to be, for the audit log and the waitlist: password, magic_link, setup,
+   * invitation, github, google, waitlist, agent_overseer…
+   */
   via: string;
+  /** Why the sign-up policy does not apply (an invitation, SSO, an approval, setup); see `admitSignup`. */
+  admission?: Admission;
 }
 
 /**
  * Creates a user, their first org and the owner membership, and audits it — inside the caller's
- * transaction, so a crash leaves all of it or none of it.
+ * transaction, so a crash leaves all of it or none of it. The sign-up policy is checked first:
+ * `SignupRefused` (403 `signup_closed`) is thrown before anything is written.
  */
 export async function createAccount(trx: Transaction<Database>, clock: Clock, who: Actor, a: NewAccount) {
+  const admitted = await admitSignup(trx, clock, {
+    email: a.email,
+    emailVerified: a.emailVerified,
+    ...(a.admission ? { admission: a.admission } : {}),
+  });
   const now = clock.now();
   const user = { id: newId(), email: a.email, name: a.name };
   await trx
@@ -71,7 +83,7 @@ export async function createAccount(trx: Transaction<Database>, clock: Clock, wh
     orgId: null,
     action: 'user.signup',
     target: `user:${user.id}`,
-    data: { via: a.via },
+    data: { via: a.via, admitted },
   });
   await audit(trx, clock, actor, {
     orgId: org.id,

@@ -1,0 +1,65 @@
+import { SsoError } from './errors.js';
+import { fetchText, toSsoError } from './idp-fetch.js';
+import { discover, type OidcSettings } from './oidc.js';
+import type { ConnectionRow } from './queries.js';
+import { type IdpMetadata, parseIdpMetadata } from './saml-metadata.js';
+import type { SamlSettings } from './saml.js';
+
+/** Latchkey's own SAML URLs for a connection. */
+export function spUrls(publicUrl: string, connectionId: string) {
+  return {
+    spEntityId: `${publicUrl}/api/sso/saml/metadata/${connectionId}`,
+    acsUrl: `${publicUrl}/api/sso/saml/acs/${connectionId}`,
+  };
+}
+
+export const OIDC_REDIRECT_PATH = '/api/sso/oidc/callback';
+
+export function oidcSettingsOf(c: ConnectionRow): OidcSettings {
+  if (c.kind !== 'oidc' || !c.oidc_issuer || !c.oidc_client_id || !c.oidc_client_secret) {
+    throw new SsoError('no_connection', 'the connection is not a complete OIDC connection');
+  }
+  return { issuer: c.oidc_issuer, clientId: c.oidc_client_id, clientSecret: c.oidc_client_secret };
+}
+
+export function samlSettingsOf(c: ConnectionRow, publicUrl: string): SamlSettings {
+  if (c.kind !== 'saml' || !c.saml_idp_entity_id || !c.saml_idp_sso_url || !c.saml_idp_certs) {
+    throw new SsoError('no_connection', 'the SAML connection has no parsed IdP metadata; test it first');
+  }
+  return {
+    connectionId: c.id,
+    idpEntityId: c.saml_idp_entity_id,
+    idpSsoUrl: c.saml_idp_sso_url,
+    idpCerts: c.saml_idp_certs.split('\n\n'),
+    ...spUrls(publicUrl, c.id),
+  };
+}
+
+export type TestOutcome =
+  | { result: 'pass'; detail: string; metadata: IdpMetadata | null }
+  | { result: 'fail'; detail: string; code: string };
+
+/**
+ * Tests a connection before it may be enabled: OIDC — discovery answers with the endpoints and
+ * keys; SAML — the metadata (pasted, or fetched from its URL) parses to an entity id, a
+ * redirect SSO URL and a signing certificate. Never throws for the IdP's faults.
+ */
+export async function testConnection(c: ConnectionRow): Promise<TestOutcome> {
+  try {
+    if (c.kind === 'oidc') {
+      const as = await discover(oidcSettingsOf(c));
+      return { result: 'pass', detail: `discovery answered for ${as.issuer}`, metadata: null };
+    }
+    const xml = c.saml_metadata_xml ?? (c.saml_metadata_url ? await fetchText(c.saml_metadata_url) : null);
+    if (!xml) return { result: 'fail', detail: 'no metadata XML nor URL', code: 'idp_error' };
+    const metadata = parseIdpMetadata(xml);
+    return { result: 'pass', detail: `metadata for ${metadata.entityId}`, metadata };
+  } catch (err) {
+    const e = toSsoError(err);
+    return { result: 'fail', detail: e.message.slice(0, 300), code: e.code };
+  }
+}
+
+export function certsText(certs: readonly string[]): string {
+  return certs.join('\n\n');
+}

@@ -1,24 +1,54 @@
 import { escapeHtml } from '../mail/templates.js';
 
-/** Server-rendered pages: plain HTML forms that work without JavaScript, no external assets. */
+/**
+ * The pages' look: the dashboard's palette (packages/dashboard/src/styles/), light and dark by
+ * `prefers-color-scheme`, in one inline style sheet (no external assets).
+ */
+const STYLE = `
+:root{color-scheme:light dark;--bg:#f5f6f8;--surface:#fff;--surface-2:#eef0f4;--fg:#14171f;--muted:#565d6b;--border:#d4d8df;--accent:#1f4fd1;--accent-hover:#173fae;--accent-fg:#fff;--danger:#b3261e;--danger-soft:#fbeaea;--success:#1d6f3a;--success-soft:#e6f4ea;--focus:#1f4fd1}
+@media (prefers-color-scheme:dark){:root{--bg:#0f1115;--surface:#171a21;--surface-2:#1f232c;--fg:#e8eaee;--muted:#a4abb8;--border:#323846;--accent:#8fb0ff;--accent-hover:#adc6ff;--accent-fg:#0b1330;--danger:#ff8a80;--danger-soft:#3a1a19;--success:#7fd99a;--success-soft:#15301f;--focus:#8fb0ff}}
+*,*::before,*::after{box-sizing:border-box}
+body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:var(--fg);background:var(--bg);margin:0;display:flex;flex-direction:column;align-items:center;min-height:100vh;padding:2rem 1rem}
+.brand{display:flex;align-items:center;gap:.45rem;font-weight:700;font-size:1.1rem;margin:0 0 1rem}
+.brand svg{color:var(--accent)}
+main{max-width:30rem;width:100%;background:var(--surface);border:1px solid var(--border);border-radius:8px;box-shadow:0 1px 2px rgb(16 24 40/6%),0 1px 3px rgb(16 24 40/10%);padding:1.5rem}
+h1{font-size:1.5rem;line-height:1.25;margin:0 0 1rem}
+h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
+p{margin:0 0 .75rem}
+label{display:block;margin:.9rem 0 .3rem;font-weight:600}
+input,select,textarea{width:100%;min-height:2.5rem;padding:.45rem .6rem;border:1px solid var(--border);border-radius:6px;font:inherit;background:var(--surface);color:var(--fg)}
+input[type=checkbox],input[type=radio]{width:1.1rem;height:1.1rem;min-height:0;margin:.2rem .5rem 0 0;accent-color:var(--accent);vertical-align:-.15em}
+fieldset{border:1px solid var(--border);border-radius:8px;margin:1rem 0 0;padding:.5rem 1rem}
+legend{font-weight:600;padding:0 .25rem}
+fieldset li{margin:.4rem 0}
+button{margin:1rem .5rem 0 0;min-height:2.5rem;padding:.5rem 1.1rem;border:1px solid var(--accent);border-radius:6px;background:var(--accent);color:var(--accent-fg);font:inherit;font-weight:600;cursor:pointer}
+button:hover{background:var(--accent-hover)}
+button[value=deny]{background:var(--surface)!important;color:var(--fg);border-color:var(--border)}
+button[value=deny]:hover{background:var(--surface-2)!important}
+:focus-visible{outline:3px solid var(--focus);outline-offset:2px}
+.error{color:var(--fg);background:var(--danger-soft);border:1px solid var(--danger);padding:.6rem .8rem;border-radius:8px}
+[role=status]{background:var(--success-soft);border:1px solid var(--success);padding:.6rem .8rem;border-radius:8px}
+.risk{color:var(--danger)}
+.muted{color:var(--muted)}
+code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;font-size:.9em}
+pre{background:var(--surface-2);border:1px solid var(--border);border-radius:6px;padding:.75rem;overflow:auto}
+a{color:var(--accent)}
+`;
+
+const LOGO = `<svg viewBox="0 0 24 24" width="24" height="24" aria-hidden="true"><circle cx="8" cy="12" r="5" fill="none" stroke="currentColor" stroke-width="2.5"/><path d="M13 12h9M19 12v4M16 12v3" stroke="currentColor" stroke-width="2.5" fill="none"/></svg>`;
+
+/**
+ * Server-rendered pages: plain HTML forms that work without JavaScript, no external assets.
+ * The document's referrer policy is `same-origin`: with the `no-referrer` header alone, browsers
+ * send `Origin: null` on form posts, which the CSRF check (rightly) refuses.
+ */
 export function page(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="referrer" content="same-origin">
 <title>${escapeHtml(title)} · Latchkey</title>
-<style>
-:root{color-scheme:light dark;--fg:#111;--bg:#fff;--muted:#666;--accent:#1f4fd1;--border:#ccc}
-@media (prefers-color-scheme:dark){:root{--fg:#eee;--bg:#121212;--muted:#aaa;--accent:#8fb0ff;--border:#444}}
-body{font:16px/1.5 system-ui,sans-serif;color:var(--fg);background:var(--bg);margin:0;display:flex;justify-content:center}
-main{max-width:28rem;width:100%;padding:2rem 1rem}
-label{display:block;margin:.75rem 0 .25rem;font-weight:600}
-input{width:100%;box-sizing:border-box;padding:.5rem;border:1px solid var(--border);border-radius:6px;font:inherit;background:var(--bg);color:var(--fg)}
-button{margin-top:1rem;padding:.6rem 1rem;border:0;border-radius:6px;background:var(--accent);color:#fff;font:inherit;cursor:pointer}
-button:focus-visible,input:focus-visible,a:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
-.error{color:#b00020;border:1px solid #b00020;padding:.5rem;border-radius:6px}
-.muted{color:var(--muted)}
-a{color:var(--accent)}
-</style></head>
-<body><main><h1>${escapeHtml(title)}</h1>
+<style>${STYLE}</style></head>
+<body><p class="brand">${LOGO}<span>Latchkey</span></p><main><h1>${escapeHtml(title)}</h1>
 ${body}
 </main></body></html>`;
 }

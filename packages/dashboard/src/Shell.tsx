@@ -1,0 +1,201 @@
+import { type ReactNode, useEffect, useRef, useState } from 'react';
+import { Button } from './components/Button';
+import { Logo } from './components/Logo';
+import { OrgSwitcher } from './components/OrgSwitcher';
+import { Empty } from './components/States';
+import { Account } from './pages/Account';
+import { Admin } from './pages/Admin';
+import { Agents } from './pages/Agents';
+import { Audit } from './pages/Audit';
+import { ConnectedApps } from './pages/ConnectedApps';
+import { Members } from './pages/Members';
+import { OAuthApps } from './pages/OAuthApps';
+import { OrgSettings } from './pages/OrgSettings';
+import { Scim } from './pages/Scim';
+import { Tokens } from './pages/Tokens';
+import { Link, navigate, useLocation } from './router';
+import { type SessionState, useSession } from './session';
+
+interface Route {
+  path: string;
+  label: string;
+  group: 'org' | 'you' | 'instance';
+  /** Whether the signed-in person sees it in this org. */
+  visible(s: SessionState): boolean;
+  render(): ReactNode;
+}
+
+const ROUTES: Route[] = [
+  {
+    path: '/members',
+    label: 'Members',
+    group: 'org',
+    visible: (s) => !!s.org && s.can('members:read'),
+    render: () => <Members />,
+  },
+  { path: '/tokens', label: 'API tokens', group: 'org', visible: () => true, render: () => <Tokens /> },
+  {
+    path: '/audit',
+    label: 'Audit log',
+    group: 'org',
+    visible: (s) => s.can('audit:read'),
+    render: () => <Audit />,
+  },
+  {
+    path: '/oauth-apps',
+    label: 'OAuth apps',
+    group: 'org',
+    visible: (s) => s.can('oauth:manage'),
+    render: () => <OAuthApps />,
+  },
+  {
+    path: '/agents',
+    label: 'Agents',
+    group: 'org',
+    visible: (s) => s.features.has('/api/v1/org/agents') && s.can('tokens:manage'),
+    render: () => <Agents />,
+  },
+  {
+    path: '/scim',
+    label: 'SCIM',
+    group: 'org',
+    visible: (s) => s.features.has('/api/v1/org/scim') && s.can('members:manage'),
+    render: () => <Scim />,
+  },
+  {
+    path: '/settings',
+    label: 'Settings',
+    group: 'org',
+    visible: (s) => !!s.org,
+    render: () => <OrgSettings />,
+  },
+  { path: '/account', label: 'Account', group: 'you', visible: () => true, render: () => <Account /> },
+  {
+    path: '/connected-apps',
+    label: 'Connected apps',
+    group: 'you',
+    visible: () => true,
+    render: () => <ConnectedApps />,
+  },
+  {
+    path: '/admin',
+    label: 'Sign-ups',
+    group: 'instance',
+    visible: (s) => s.features.has('/api/v1/admin/signup-policy') && s.instanceAdmin,
+    render: () => <Admin />,
+  },
+];
+
+const GROUPS: { id: Route['group']; label: (s: SessionState) => string }[] = [
+  { id: 'org', label: (s) => s.org?.name ?? 'Organisation' },
+  { id: 'you', label: () => 'You' },
+  { id: 'instance', label: () => 'Instance' },
+];
+
+export function Shell() {
+  const session = useSession();
+  const { me, org, signOut } = session;
+  const { path } = useLocation();
+  const [menuOpen, setMenuOpen] = useState(false);
+  const visible = ROUTES.filter((r) => r.visible(session));
+  const route = ROUTES.find((r) => path === r.path || path.startsWith(`${r.path}/`));
+  const first = useRef(true);
+
+  // "/" (where sign-in lands) opens the first page this person can see here.
+  const home = visible[0]?.path ?? '/account';
+  useEffect(() => {
+    if (path === '/' || path === '') navigate(home, { replace: true });
+  }, [path, home]);
+
+  useEffect(() => {
+    document.title = route ? `${route.label} · Latchkey` : 'Latchkey';
+    setMenuOpen(false);
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    // After client-side navigation, put focus where a screen reader user expects: the page title.
+    requestAnimationFrame(() => document.getElementById('page-title')?.focus());
+  }, [path, route]);
+
+  let content: ReactNode;
+  if (!route) content = path === '/' ? null : <NotFound />;
+  else if (!route.visible(session)) content = <NotAllowed />;
+  else content = route.render();
+
+  return (
+    <div className="shell">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <Button
+          variant="ghost"
+          className="menu-toggle"
+          aria-expanded={menuOpen}
+          aria-controls="sidenav"
+          onClick={() => setMenuOpen((o) => !o)}
+        >
+          Menu
+        </Button>
+        <Link to="/" className="brand" aria-label="Latchkey home">
+          <Logo />
+        </Link>
+        <OrgSwitcher />
+        <div className="topbar-user">
+          <span className="user-name" title={me.user?.email}>
+            {me.user?.name}
+          </span>
+          <Button variant="ghost" onClick={() => void signOut()}>
+            Sign out
+          </Button>
+        </div>
+      </header>
+      <div className="layout">
+        <nav id="sidenav" className={`sidenav${menuOpen ? ' open' : ''}`} aria-label="Main">
+          {GROUPS.map((g) => {
+            const items = visible.filter((r) => r.group === g.id);
+            if (items.length === 0) return null;
+            return (
+              <div key={g.id} className="nav-group">
+                <p className="nav-heading">{g.label(session)}</p>
+                <ul>
+                  {items.map((r) => (
+                    <li key={r.path}>
+                      <Link
+                        to={r.path}
+                        className="nav-link"
+                        aria-current={route?.path === r.path ? 'page' : undefined}
+                      >
+                        {r.label}
+                      </Link>
+                    </li>
+                  ))}
+                </ul>
+              </div>
+            );
+          })}
+        </nav>
+        <main id="main" className="content" key={org?.id ?? 'none'}>
+          {content}
+        </main>
+      </div>
+    </div>
+  );
+}
+
+function NotFound() {
+  return (
+    <Empty title="There is no page here" action={<Link to="/">Go to the start page</Link>}>
+      The link may be old, or mistyped.
+    </Empty>
+  );
+}
+
+function NotAllowed() {
+  return (
+    <Empty title="Not available to you here" action={<Link to="/">Go to the start page</Link>}>
+      Your role in this organisation does not include this page. Switch organisation, or ask an owner.
+    </Empty>
+  );
+}

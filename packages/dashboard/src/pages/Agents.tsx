@@ -1,0 +1,256 @@
+import { useState } from 'react';
+import { del, get, type Page, path, post } from '../api';
+import { ErrorAlert } from '../components/Alert';
+import { Button } from '../components/Button';
+import { ConfirmDialog } from '../components/ConfirmDialog';
+import { PageHeader } from '../components/PageHeader';
+import { Empty, Loadable, LoadMore } from '../components/States';
+import { Time } from '../components/Time';
+import { useToast } from '../components/Toast';
+import { useAction, usePaged } from '../hooks';
+import { Link } from '../router';
+import { useSession } from '../session';
+
+export interface Agent {
+  id: string;
+  org_id: string;
+  display_name: string;
+  note_to_human: string | null;
+  harness: string | null;
+  human_email: string;
+  status: 'unclaimed' | 'claimed' | 'denied' | 'revoked';
+  key_prefix: string;
+  created_at: string;
+  claimed_at: string | null;
+  claimed_by: string | null;
+  restrictions: {
+    allowed_scopes: string[];
+    blocked_scopes: string[];
+    mcp_calls_per_day: number;
+    guard_runs_per_month: number;
+  };
+}
+
+const STATUS: Record<Agent['status'], { label: string; badge: string }> = {
+  unclaimed: { label: 'Waiting for approval', badge: 'badge-warning' },
+  claimed: { label: 'Approved', badge: 'badge-success' },
+  denied: { label: 'Denied', badge: 'badge-danger' },
+  revoked: { label: 'Revoked', badge: 'badge-danger' },
+};
+
+const GROUPS: { title: string; statuses: Agent['status'][]; empty: string }[] = [
+  {
+    title: 'Waiting for approval',
+    statuses: ['unclaimed'],
+    empty: 'No agent is waiting. An agent that signs up names a person, who gets a code by email.',
+  },
+  { title: 'Approved agents', statuses: ['claimed'], empty: 'No approved agents in this organisation.' },
+  { title: 'Denied and revoked', statuses: ['denied', 'revoked'], empty: 'None.' },
+];
+
+function limit(n: number): string {
+  return n < 0 ? 'unlimited' : n.toLocaleString();
+}
+
+/** AI agents registered to this org: approve or deny the pending ones, revoke approved ones. */
+export function Agents() {
+  const { org } = useSession();
+  const list = usePaged((cursor) => get<Page<Agent>>('/api/v1/org/agents', { query: { cursor } }), [org?.id]);
+  const [revoking, setRevoking] = useState<Agent | null>(null);
+  const [denying, setDenying] = useState<Agent | null>(null);
+  const toast = useToast();
+  const replace = (a: Agent) =>
+    list.update(
+      (x) => x.id === a.id,
+      () => a,
+    );
+
+  return (
+    <>
+      <PageHeader title="Agents">
+        AI agents that signed themselves up, and what they may do until a person approves them and after.
+      </PageHeader>
+      <Loadable loading={list.loading} error={list.error} retry={list.reload}>
+        {list.items.length === 0 ? (
+          <Empty title="No agents">
+            Agents appear here when they sign up with this organisation’s overseers, or are approved into it.
+          </Empty>
+        ) : (
+          GROUPS.map((g) => {
+            const items = list.items.filter((a) => g.statuses.includes(a.status));
+            if (items.length === 0 && g.statuses[0] === 'denied') return null;
+            return (
+              <section key={g.title} className="section" aria-label={g.title}>
+                <h2>{g.title}</h2>
+                {items.length === 0 ? (
+                  <p className="muted">{g.empty}</p>
+                ) : (
+                  <ul className="app-list">
+                    {items.map((a) => (
+                      <AgentCard
+                        key={a.id}
+                        agent={a}
+                        onApproved={(next) => {
+                          replace(next);
+                          toast(`${a.display_name} was approved.`);
+                        }}
+                        onDeny={() => setDenying(a)}
+                        onRevoke={() => setRevoking(a)}
+                      />
+                    ))}
+                  </ul>
+                )}
+              </section>
+            );
+          })
+        )}
+        <LoadMore hasMore={list.hasMore} busy={list.loadingMore} onClick={list.loadMore} />
+      </Loadable>
+      {denying && (
+        <ConfirmDialog
+          title={`Deny ${denying.display_name}?`}
+          confirmLabel="Deny agent"
+          busyLabel="Denying…"
+          onClose={() => setDenying(null)}
+          onConfirm={async () => {
+            replace(await post<Agent>(path`/api/v1/org/agents/${denying.id}/deny`));
+            toast(`${denying.display_name} was denied; its key no longer works.`);
+          }}
+        >
+          <p>Its key ({denying.key_prefix}…) stops working at once. This cannot be undone.</p>
+        </ConfirmDialog>
+      )}
+      {revoking && (
+        <ConfirmDialog
+          title={`Revoke ${revoking.display_name}?`}
+          confirmLabel="Revoke agent"
+          busyLabel="Revoking…"
+          onClose={() => setRevoking(null)}
+          onConfirm={async () => {
+            await del(path`/api/v1/org/agents/${revoking.id}`);
+            replace({ ...revoking, status: 'revoked' });
+            toast(`${revoking.display_name} was revoked.`);
+          }}
+        >
+          <p>
+            Its key ({revoking.key_prefix}…) is refused from now on, on every server. This cannot be undone.
+          </p>
+        </ConfirmDialog>
+      )}
+    </>
+  );
+}
+
+function AgentCard({
+  agent: a,
+  onApproved,
+  onDeny,
+  onRevoke,
+}: {
+  agent: Agent;
+  onApproved: (a: Agent) => void;
+  onDeny: () => void;
+  onRevoke: () => void;
+}) {
+  const approve = useAction(async () =>
+    onApproved(await post<Agent>(path`/api/v1/org/agents/${a.id}/approve`)),
+  );
+  const { me } = useSession();
+  const r = a.restrictions;
+  return (
+    <li className="card app-card">
+      <div className="app-head">
+        <h3>{a.display_name}</h3>
+        <span className={`badge ${STATUS[a.status].badge}`}>{STATUS[a.status].label}</span>
+      </div>
+      {a.note_to_human && <blockquote className="agent-note">“{a.note_to_human}”</blockquote>}
+      <dl className="facts">
+        <dt>Overseer</dt>
+        <dd>{a.human_email}</dd>
+        <dt>Harness</dt>
+        <dd>{a.harness ?? <span className="muted">Not given</span>}</dd>
+        <dt>Key</dt>
+        <dd className="mono">{a.key_prefix}…</dd>
+        <dt>Signed up</dt>
+        <dd>
+          <Time iso={a.created_at} />
+        </dd>
+        {a.claimed_at && (
+          <>
+            <dt>Approved</dt>
+            <dd>
+              <Time iso={a.claimed_at} />
+              {a.claimed_by && (
+                <span className="muted small">
+                  {' '}
+                  by {a.claimed_by === me.user?.id ? 'you' : <span className="mono">{a.claimed_by}</span>}
+                </span>
+              )}
+            </dd>
+          </>
+        )}
+        <dt>May use</dt>
+        <dd>
+          {r.allowed_scopes.length ? (
+            <ul className="chips">
+              {r.allowed_scopes.map((s) => (
+                <li key={s}>{s}</li>
+              ))}
+            </ul>
+          ) : (
+            <span className="muted">No scopes</span>
+          )}
+        </dd>
+        {r.blocked_scopes.length > 0 && (
+          <>
+            <dt>Blocked</dt>
+            <dd>
+              <ul className="chips">
+                {r.blocked_scopes.map((s) => (
+                  <li key={s}>{s}</li>
+                ))}
+              </ul>
+            </dd>
+          </>
+        )}
+        <dt>Limits</dt>
+        <dd>
+          {limit(r.mcp_calls_per_day)} MCP calls a day, {limit(r.guard_runs_per_month)} guard runs a month
+        </dd>
+      </dl>
+      <div className="form-actions">
+        {a.status === 'unclaimed' && (
+          <>
+            <Button
+              small
+              variant="primary"
+              busy={approve.busy}
+              onClick={() => void approve.run()}
+              aria-label={`Approve ${a.display_name}`}
+            >
+              {approve.busy ? 'Approving…' : 'Approve'}
+            </Button>
+            <Button
+              small
+              variant="danger"
+              onClick={onDeny}
+              disabled={approve.busy}
+              aria-label={`Deny ${a.display_name}`}
+            >
+              Deny
+            </Button>
+          </>
+        )}
+        {a.status === 'claimed' && (
+          <Button small variant="danger" onClick={onRevoke} aria-label={`Revoke ${a.display_name}`}>
+            Revoke
+          </Button>
+        )}
+        <Link to={`/audit?actor=${encodeURIComponent(`agent:${a.id}`)}`} className="btn btn-small btn-ghost">
+          Audit trail
+        </Link>
+      </div>
+      <ErrorAlert error={approve.error} />
+    </li>
+  );
+}

@@ -1,0 +1,205 @@
+import { useState } from 'react';
+import { del, get, type Page, path } from '../api';
+import { Button } from '../components/Button';
+import { ConfirmDialog } from '../components/ConfirmDialog';
+import { PageHeader } from '../components/PageHeader';
+import { Empty, Loadable, LoadMore } from '../components/States';
+import { Tabs } from '../components/Tabs';
+import { Time } from '../components/Time';
+import { useToast } from '../components/Toast';
+import { createdBy } from '../format';
+import { usePaged } from '../hooks';
+import { ORG_KEY_SCOPES, PAT_SCOPES } from '../permissions';
+import { setQuery, useLocation } from '../router';
+import { useSession } from '../session';
+import type { ApiToken } from '../types';
+import { MintTokenDialog } from './MintTokenDialog';
+
+export interface TokenKind {
+  id: 'personal' | 'service' | 'org';
+  label: string;
+  noun: string;
+  about: string;
+  list(cursor: string | null): Promise<Page<ApiToken>>;
+  mintPath: string;
+  mintBody: Record<string, unknown>;
+  revokePath(id: string): string;
+  scopes: readonly string[];
+}
+
+const KINDS: Record<TokenKind['id'], TokenKind> = {
+  personal: {
+    id: 'personal',
+    label: 'Personal tokens',
+    noun: 'personal token',
+    about: 'Act as you, in any of your organisations (name the org with x-org-id). For scripts and the CLI.',
+    list: (cursor) => get('/api/v1/tokens', { query: { type: 'pat', cursor } }),
+    mintPath: '/api/v1/tokens',
+    mintBody: { type: 'pat' },
+    revokePath: (id) => path`/api/v1/tokens/${id}`,
+    scopes: PAT_SCOPES,
+  },
+  service: {
+    id: 'service',
+    label: 'Service tokens',
+    noun: 'service token',
+    about: 'Bound to this organisation, not to a person: they keep working when people leave.',
+    list: (cursor) => get('/api/v1/tokens', { query: { type: 'svc', cursor } }),
+    mintPath: '/api/v1/tokens',
+    mintBody: { type: 'svc' },
+    revokePath: (id) => path`/api/v1/tokens/${id}`,
+    scopes: ORG_KEY_SCOPES,
+  },
+  org: {
+    id: 'org',
+    label: 'Org API keys',
+    noun: 'org API key',
+    about: 'Admin access to this organisation’s API, optionally narrowed to some scopes.',
+    list: (cursor) => get('/api/v1/org/tokens', { query: { cursor } }),
+    mintPath: '/api/v1/org/tokens',
+    mintBody: {},
+    revokePath: (id) => path`/api/v1/org/tokens/${id}`,
+    scopes: ORG_KEY_SCOPES,
+  },
+};
+
+export function Tokens() {
+  const { can, org } = useSession();
+  const { query } = useLocation();
+  const tabs = [KINDS.personal, ...(org && can('tokens:manage') ? [KINDS.service, KINDS.org] : [])];
+  const current = tabs.find((t) => t.id === query.get('tab')) ?? tabs[0]!;
+  return (
+    <>
+      <PageHeader title="API tokens">
+        Credentials for scripts, servers and the CLI. Each is shown once, when it is made.
+      </PageHeader>
+      {tabs.length > 1 && (
+        <Tabs
+          tabs={tabs}
+          current={current.id}
+          onSelect={(id) => setQuery({ tab: id }, { replace: true })}
+          label="Kinds of token"
+          idBase="tokens"
+        />
+      )}
+      <div
+        id="tokens-panel"
+        role={tabs.length > 1 ? 'tabpanel' : undefined}
+        aria-labelledby={tabs.length > 1 ? `tokens-${current.id}` : undefined}
+      >
+        <TokenPanel key={current.id} kind={current} />
+      </div>
+    </>
+  );
+}
+
+function TokenPanel({ kind }: { kind: TokenKind }) {
+  const { org } = useSession();
+  const list = usePaged((cursor) => kind.list(cursor), [kind.id, org?.id]);
+  const [minting, setMinting] = useState(false);
+  const [revoking, setRevoking] = useState<ApiToken | null>(null);
+  const toast = useToast();
+  const now = Date.now();
+  return (
+    <section className="section" aria-labelledby="token-list-heading">
+      <div className="section-header">
+        <div>
+          <h2 id="token-list-heading">{kind.label}</h2>
+          <p className="muted">{kind.about}</p>
+        </div>
+        <Button variant="primary" onClick={() => setMinting(true)}>
+          New {kind.noun}
+        </Button>
+      </div>
+      <Loadable loading={list.loading} error={list.error} retry={list.reload}>
+        {list.items.length === 0 ? (
+          <Empty title={`No ${kind.noun}s`}>Make one with “New {kind.noun}”. Its secret is shown once.</Empty>
+        ) : (
+          <table className="table responsive">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Token</th>
+                <th scope="col">Created by</th>
+                <th scope="col">Created</th>
+                <th scope="col">Last used</th>
+                <th scope="col">Expires</th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.items.map((t) => {
+                const expired = t.expires_at !== null && new Date(t.expires_at).getTime() <= now;
+                return (
+                  <tr key={t.id}>
+                    <td data-label="Name">
+                      {t.name ?? <span className="muted">Unnamed</span>}
+                      <div className="muted small scopes-line" title={t.scopes.join(' ')}>
+                        {t.scopes.length} {t.scopes.length === 1 ? 'scope' : 'scopes'}
+                      </div>
+                    </td>
+                    <td data-label="Token">
+                      <code>{t.prefix}…</code>
+                    </td>
+                    <td data-label="Created by">{createdBy(t.created_by)}</td>
+                    <td data-label="Created">
+                      <Time iso={t.created_at} />
+                    </td>
+                    <td data-label="Last used">
+                      <Time iso={t.last_used_at} never="Never" />
+                    </td>
+                    <td data-label="Expires">
+                      {expired ? (
+                        <span className="badge badge-danger">Expired</span>
+                      ) : (
+                        <Time iso={t.expires_at} never="Never" />
+                      )}
+                    </td>
+                    <td className="actions">
+                      <Button
+                        small
+                        variant="danger"
+                        onClick={() => setRevoking(t)}
+                        aria-label={`Revoke ${t.name ?? t.prefix}`}
+                      >
+                        Revoke
+                      </Button>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        )}
+        <LoadMore hasMore={list.hasMore} busy={list.loadingMore} onClick={list.loadMore} />
+      </Loadable>
+      {minting && (
+        <MintTokenDialog
+          kind={kind}
+          onClose={() => setMinting(false)}
+          onMinted={(t) => list.prepend({ ...t, token: undefined })}
+        />
+      )}
+      {revoking && (
+        <ConfirmDialog
+          title={`Revoke ${revoking.name ?? revoking.prefix}?`}
+          confirmLabel="Revoke"
+          busyLabel="Revoking…"
+          onClose={() => setRevoking(null)}
+          onConfirm={async () => {
+            await del(kind.revokePath(revoking.id));
+            list.remove((x) => x.id === revoking.id);
+            toast(`${revoking.name ?? revoking.prefix} was revoked.`);
+          }}
+        >
+          <p>
+            Anything using <code>{revoking.prefix}…</code> is refused from now on, on every server. This
+            cannot be undone.
+          </p>
+        </ConfirmDialog>
+      )}
+    </section>
+  );
+}

@@ -137,11 +137,12 @@ function downstreamHeaders(upstream: Headers): Headers {
   const connection = upstream.get('connection');
   const encoding = upstream.get('content-encoding')?.trim().toLowerCase();
   const decoded = encoding !== undefined && DECODED_BY_FETCH.has(encoding);
-  for (const [k, v] of upstream) {
-    if (hopByHop(k, connection) || k === 'set-cookie') continue;
-    if (decoded && (k === 'content-encoding' || k === 'content-length')) continue;
+  // forEach, not for…of: it type-checks whichever Headers typing (Node's or the DOM's) is in scope.
+  upstream.forEach((v, k) => {
+    if (hopByHop(k, connection) || k === 'set-cookie') return;
+    if (decoded && (k === 'content-encoding' || k === 'content-length')) return;
     out.append(k, v);
-  }
+  });
   for (const c of upstream.getSetCookie()) out.append('set-cookie', c);
   return out;
 }
@@ -261,12 +262,14 @@ export function latchkeyProxy(o: ProxyOptions) {
         method !== 'GET' &&
         method !== 'HEAD' &&
         (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0);
-      const body = hasBody ? Readable.toWeb(req) : null;
+      const body = hasBody ? (Readable.toWeb(req) as unknown as ReadableStream<Uint8Array>) : null;
       const sent = await exchange(doFetch, base + decision.forward, { method, headers, body }, cancel);
       if ('failure' in sent) return fail(res, sent.failure);
       const r = sent.response;
       const out: Record<string, string | string[]> = {};
-      for (const [k, v] of downstreamHeaders(r.headers)) if (k !== 'set-cookie') out[k] = v;
+      downstreamHeaders(r.headers).forEach((v, k) => {
+        if (k !== 'set-cookie') out[k] = v;
+      });
       const cookies = r.headers.getSetCookie();
       if (cookies.length > 0) out['set-cookie'] = cookies;
       res.writeHead(r.status, out);
@@ -275,7 +278,7 @@ export function latchkeyProxy(o: ProxyOptions) {
         res.end();
         return;
       }
-      await pipeline(Readable.fromWeb(r.body), res);
+      await pipeline(Readable.fromWeb(r.body as unknown as Parameters<typeof Readable.fromWeb>[0]), res);
     })()
       .catch(() => fail(res, BAD_GATEWAY))
       .finally(() => cancel.abort());
@@ -305,7 +308,9 @@ export function latchkeyFetchProxy(o: ProxyOptions) {
     const cancel = new AbortController();
     request.signal.addEventListener('abort', () => cancel.abort(), { once: true });
     try {
-      const headers = upstreamHeaders(request.headers, request.headers.get('connection'), {
+      const pairs: [string, string][] = [];
+      request.headers.forEach((v, k) => pairs.push([k, v]));
+      const headers = upstreamHeaders(pairs, request.headers.get('connection'), {
         for: info.remoteAddress,
         proto: url.protocol.slice(0, -1),
         host: url.host,

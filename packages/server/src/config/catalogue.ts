@@ -144,3 +144,75 @@ function parseResourceUrl(at: string, v: unknown): string {
   }
   return v;
 }
+
+/**
+ * The `[agent_plans.unclaimed]` and `[agent_plans.free]` sections: what a self-registered agent's
+ * key may do before a human claims it, and on the free plan after. Every key is optional.
+ */
+export interface AgentPlan {
+  readonly scopes: readonly string[];
+  readonly mcpCallsPerDay: number;
+  readonly guardRunsPerMonth: number;
+}
+
+export interface AgentPlans {
+  readonly unclaimed: AgentPlan;
+  readonly free: AgentPlan;
+}
+
+export const DEFAULT_AGENT_PLANS: AgentPlans = Object.freeze({
+  unclaimed: Object.freeze({
+    scopes: Object.freeze(['mcp:read', 'mcp:run']),
+    mcpCallsPerDay: 200,
+    guardRunsPerMonth: 10,
+  }),
+  free: Object.freeze({
+    scopes: Object.freeze(['mcp:read', 'mcp:write', 'mcp:run', 'mcp:clone:write', 'mcp:trace:read']),
+    mcpCallsPerDay: 1000,
+    guardRunsPerMonth: 100,
+  }),
+});
+
+const PLAN_NUMBER_MAX = 1_000_000_000;
+
+export function parseAgentPlans(value: unknown): AgentPlans {
+  if (value === undefined) return DEFAULT_AGENT_PLANS;
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ConfigError('agent_plans', 'must be a table of [agent_plans.unclaimed] / [agent_plans.free]');
+  const o = value as Record<string, unknown>;
+  for (const k of Object.keys(o))
+    if (k !== 'unclaimed' && k !== 'free') throw new ConfigError(`agent_plans.${k}`, 'unknown plan');
+  return Object.freeze({
+    unclaimed: parseAgentPlan('unclaimed', o.unclaimed, DEFAULT_AGENT_PLANS.unclaimed),
+    free: parseAgentPlan('free', o.free, DEFAULT_AGENT_PLANS.free),
+  });
+}
+
+function parseAgentPlan(name: string, value: unknown, base: AgentPlan): AgentPlan {
+  const at = `agent_plans.${name}`;
+  if (value === undefined) return base;
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ConfigError(at, 'must be a table');
+  const o = value as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!['scopes', 'mcp_calls_per_day', 'guard_runs_per_month'].includes(k))
+      throw new ConfigError(`${at}.${k}`, 'unknown key');
+  }
+  if (
+    o.scopes !== undefined &&
+    (!Array.isArray(o.scopes) || !o.scopes.every((s) => typeof s === 'string' && SCOPE_RE.test(s)))
+  )
+    throw new ConfigError(`${at}.scopes`, 'must be an array of scope names');
+  const count = (key: string, fallback: number): number => {
+    const v = o[key];
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > PLAN_NUMBER_MAX)
+      throw new ConfigError(`${at}.${key}`, `must be an integer 0–${PLAN_NUMBER_MAX}`);
+    return v;
+  };
+  return Object.freeze({
+    scopes: Object.freeze(o.scopes ? [...new Set(o.scopes as string[])] : [...base.scopes]),
+    mcpCallsPerDay: count('mcp_calls_per_day', base.mcpCallsPerDay),
+    guardRunsPerMonth: count('guard_runs_per_month', base.guardRunsPerMonth),
+  });
+}

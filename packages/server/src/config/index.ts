@@ -1,11 +1,19 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
-import { parseResources, parseScopes, type ResourceConfig, type ScopeConfig } from './catalogue.js';
+import {
+  type AgentPlans,
+  parseAgentPlans,
+  parseResources,
+  parseScopes,
+  type ResourceConfig,
+  type ScopeConfig,
+} from './catalogue.js';
 import { ConfigError } from './errors.js';
 
 export { ConfigError };
-export type { ResourceConfig, ScopeConfig };
+export type { AgentPlans, ResourceConfig, ScopeConfig };
 
 /**
  * Configuration: parsed once at start from the environment and an optional TOML file, validated,
@@ -42,13 +50,45 @@ export interface Config {
   readonly resources: readonly ResourceConfig[];
   /** Per-scope overrides from `[scopes."…"]`. */
   readonly scopes: ReadonlyMap<string, ScopeConfig>;
+  /** What self-registered agents may do before and after a human claims them (`[agent_plans.*]`). */
+  readonly agentPlans: AgentPlans;
   /** Testing only: Client ID Metadata Documents may be fetched from loopback addresses over http. */
   readonly cimdAllowLoopback: boolean;
+  /** Testing only: SSO identity providers may be plain http on loopback addresses. */
+  readonly ssoAllowLoopback: boolean;
+  /** GitHub sign-in; null unless both the client id and secret are set. */
+  readonly github: GithubConfig | null;
+  /** Google sign-in (OpenID Connect, by discovery); null unless both the client id and secret are set. */
+  readonly google: GoogleConfig | null;
+  /** The sign-up policy a new instance starts with; instance admins change it at runtime. */
+  readonly signupPolicy: SignupPolicy;
+  /** The built dashboard: static files served at `/app/`. */
+  readonly dashboardDir: string;
   /** Path of the TOML file that was read, if any. */
   readonly configFile: string | null;
   /** Development defaults in effect; announced in the start-up log. */
   readonly devDefaults: readonly string[];
 }
+
+export interface GithubConfig {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly authorizeUrl: string;
+  readonly tokenUrl: string;
+  /** Base of the REST API (`/user`, `/user/emails`), no trailing slash. */
+  readonly apiUrl: string;
+}
+
+export interface GoogleConfig {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** The OpenID issuer; its endpoints and keys come from discovery. */
+  readonly issuer: string;
+}
+
+/** Who may create an account: anyone, only people holding an invitation, or people an operator approves. */
+export type SignupPolicy = 'open' | 'invite-only' | 'waitlist';
+export const SIGNUP_POLICIES: readonly SignupPolicy[] = ['open', 'invite-only', 'waitlist'];
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -71,13 +111,27 @@ const SETTINGS = {
   AUTH_CACHE_ENTRIES: 'auth_cache_entries',
   API_RATE_LIMIT: 'api_rate_limit',
   CIMD_ALLOW_LOOPBACK: 'cimd_allow_loopback',
+  SSO_ALLOW_LOOPBACK: 'sso_allow_loopback',
+  DASHBOARD_DIR: 'dashboard_dir',
+  GITHUB_CLIENT_ID: 'github_client_id',
+  GITHUB_CLIENT_SECRET: 'github_client_secret',
+  GITHUB_AUTHORIZE_URL: 'github_authorize_url',
+  GITHUB_TOKEN_URL: 'github_token_url',
+  GITHUB_API_URL: 'github_api_url',
+  GOOGLE_CLIENT_ID: 'google_client_id',
+  GOOGLE_CLIENT_SECRET: 'google_client_secret',
+  GOOGLE_ISSUER: 'google_issuer',
+  SIGNUP_POLICY: 'signup_policy',
 } as const;
 type SettingName = keyof typeof SETTINGS;
 
 /** Top-level TOML tables that other parts of the config own (validated where they are used). */
-const TOML_SECTIONS = new Set<string>(['resources', 'scopes']);
+const TOML_SECTIONS = new Set<string>(['resources', 'scopes', 'agent_plans']);
 
 export const ADMIN_TOKEN_MIN_LENGTH = 32;
+
+/** Where the build puts the dashboard (packages/dashboard/dist), found from this module in src/ or dist/. */
+const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../../dashboard/dist', import.meta.url));
 
 export interface LoadOptions {
   env?: Record<string, string | undefined>;
@@ -148,6 +202,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const cimdAllowLoopback = parseBool('CIMD_ALLOW_LOOPBACK', raw('CIMD_ALLOW_LOOPBACK') ?? 'false');
   if (cimdAllowLoopback)
     devDefaults.push('CIMD_ALLOW_LOOPBACK=true (testing only: client metadata from loopback)');
+  const ssoAllowLoopback = parseBool('SSO_ALLOW_LOOPBACK', raw('SSO_ALLOW_LOOPBACK') ?? 'false');
+  if (ssoAllowLoopback) devDefaults.push('SSO_ALLOW_LOOPBACK=true (testing only: SSO providers on loopback)');
+  const dashboardDir = resolve(cwd, raw('DASHBOARD_DIR') ?? DEFAULT_DASHBOARD_DIR);
   const resources = parseResources(file.resources);
   for (const [i, r] of resources.entries()) {
     if (r.id === 'latchkey' || r.url === `${publicUrl.href.replace(/\/+$/, '')}/api`) {
@@ -158,6 +215,25 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     }
   }
   const scopes = parseScopes(file.scopes);
+  const agentPlans = parseAgentPlans(file.agent_plans);
+
+  const github = pairOrNull(raw, 'GITHUB_CLIENT_ID', 'GITHUB_CLIENT_SECRET');
+  const google = pairOrNull(raw, 'GOOGLE_CLIENT_ID', 'GOOGLE_CLIENT_SECRET');
+  const providerUrl = (name: SettingName, fallback: string) => {
+    const v = raw(name) ?? fallback;
+    if (parseProviderUrl(name, v)) devDefaults.push(`${name}=${v} (plain http to a loopback provider)`);
+    return v;
+  };
+  const githubUrls = {
+    authorizeUrl: providerUrl('GITHUB_AUTHORIZE_URL', 'https://github.com/login/oauth/authorize'),
+    tokenUrl: providerUrl('GITHUB_TOKEN_URL', 'https://github.com/login/oauth/access_token'),
+    apiUrl: providerUrl('GITHUB_API_URL', 'https://api.github.com').replace(/\/+$/, ''),
+  };
+  const googleIssuer = providerUrl('GOOGLE_ISSUER', 'https://accounts.google.com');
+  const signupPolicy = (raw('SIGNUP_POLICY') ?? 'open') as SignupPolicy;
+  if (!SIGNUP_POLICIES.includes(signupPolicy)) {
+    throw new ConfigError('SIGNUP_POLICY', `must be one of ${SIGNUP_POLICIES.join(', ')}`);
+  }
 
   const href = publicUrl.href.replace(/\/+$/, '');
   return Object.freeze({
@@ -180,7 +256,13 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     apiRateLimit,
     resources: Object.freeze(resources),
     scopes,
+    agentPlans,
     cimdAllowLoopback,
+    ssoAllowLoopback,
+    github: github ? Object.freeze({ ...github, ...githubUrls }) : null,
+    google: google ? Object.freeze({ ...google, issuer: googleIssuer }) : null,
+    signupPolicy,
+    dashboardDir,
     configFile,
     devDefaults: Object.freeze(devDefaults),
   });
@@ -246,6 +328,37 @@ function parseHttpUrl(name: string, v: string): URL {
     throw new ConfigError(name, 'must not contain a query, fragment or credentials');
   }
   return u;
+}
+
+/** A client id and secret that come together: both set, or neither (then null). Never echoes the secret. */
+function pairOrNull(
+  raw: (name: SettingName) => string | undefined,
+  idName: SettingName,
+  secretName: SettingName,
+): { clientId: string; clientSecret: string } | null {
+  const clientId = raw(idName);
+  const clientSecret = raw(secretName);
+  if (clientId === undefined && clientSecret === undefined) return null;
+  if (clientId === undefined) throw new ConfigError(idName, `must be set when ${secretName} is`);
+  if (clientSecret === undefined) throw new ConfigError(secretName, `must be set when ${idName} is`);
+  if (!/^[\x21-\x7e]{1,200}$/.test(clientId))
+    throw new ConfigError(idName, 'must be 1–200 visible ASCII characters');
+  if (!/^[\x21-\x7e]{1,500}$/.test(clientSecret))
+    throw new ConfigError(secretName, 'must be 1–500 visible ASCII characters');
+  return { clientId, clientSecret };
+}
+
+/**
+ * A sign-in provider's endpoint: https, or plain http to a loopback host (a local stand-in).
+ * Returns true for the plain-http case, which the start-up log announces.
+ */
+function parseProviderUrl(name: string, v: string): boolean {
+  const u = parseHttpUrl(name, v);
+  if (u.protocol === 'https:') return false;
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) {
+    throw new ConfigError(name, 'must be an https URL (plain http only to a loopback host)');
+  }
+  return true;
 }
 
 /** Validates a connection URL without ever echoing it (it may hold a password). */

@@ -3,6 +3,10 @@ import * as core from './migrations/2026-11-24T0000-core.js';
 import * as apiTokens from './migrations/2026-11-24T0100-api-tokens.js';
 import * as oauth from './migrations/2026-11-24T0200-oauth.js';
 import * as revocationEvents from './migrations/2026-11-24T0300-revocation-events.js';
+import * as agents from './migrations/2026-12-01T0100-agents.js';
+import * as identitiesSignupPolicy from './migrations/2026-12-01T0200-identities-signup-policy.js';
+import * as scim from './migrations/2026-12-01T0300-scim.js';
+import * as sso from './migrations/2026-12-01T0400-sso.js';
 
 /** Every migration, in order. Names are date-prefixed and never change once shipped. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -10,6 +14,10 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-11-24T0100-api-tokens': apiTokens,
   '2026-11-24T0200-oauth': oauth,
   '2026-11-24T0300-revocation-events': revocationEvents,
+  '2026-12-01T0100-agents': agents,
+  '2026-12-01T0200-identities-signup-policy': identitiesSignupPolicy,
+  '2026-12-01T0300-scim': scim,
+  '2026-12-01T0400-sso': sso,
 };
 
 // An arbitrary constant: the advisory lock key that serialises migrations across nodes.

@@ -14,6 +14,8 @@ export interface UsersTable {
   email_verified_at: Timestamp | null;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** Operator: manages the sign-up policy and the waitlist. */
+  instance_admin: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 export interface OrgsTable {
@@ -205,6 +207,164 @@ export interface RevocationEventsTable {
   created_at: Timestamp;
 }
 
+export type IdentityProvider = 'github' | 'google';
+
+export interface IdentitiesTable {
+  id: string;
+  provider: IdentityProvider;
+  /** The provider's stable id for the account (GitHub's numeric id, Google's `sub`). */
+  subject: string;
+  user_id: string;
+  email: string | null;
+  email_verified: boolean;
+  created_at: Timestamp;
+}
+
+export interface InstanceSettingsTable {
+  name: string;
+  value: string;
+  updated_at: Timestamp;
+  updated_by: string | null;
+}
+
+export type WaitlistStatus = 'pending' | 'approved' | 'denied';
+
+export interface WaitlistTable {
+  id: string;
+  email: string;
+  name: string | null;
+  via: string;
+  status: WaitlistStatus;
+  created_at: Timestamp;
+  decided_at: Timestamp | null;
+  decided_by: string | null;
+  /** SHA-256 of the approval link's token; set while an approval is outstanding. */
+  token_hash: string | null;
+  expires_at: Timestamp | null;
+  used_at: Timestamp | null;
+}
+
+export type AgentStatus = 'unclaimed' | 'claimed' | 'denied' | 'revoked';
+
+export interface AgentsTable {
+  id: string;
+  org_id: string;
+  token_id: string;
+  display_name: string;
+  note_to_human: string | null;
+  harness: string | null;
+  /** The human overseer, normalised. */
+  human_email: string;
+  status: AgentStatus;
+  /** SHA-256 of the 6-digit code, salted with the agent id; null once claimed or closed. */
+  code_hash: string | null;
+  code_expires_at: Timestamp;
+  failed_attempts: ColumnType<number, number | undefined, number>;
+  claimed_by: string | null;
+  created_at: Timestamp;
+  claimed_at: Timestamp | null;
+  /** When it was denied or revoked. */
+  closed_at: Timestamp | null;
+}
+
+export interface ScimConfigsTable {
+  org_id: string;
+  /** SHA-256 of the org's SCIM bearer secret; null when SCIM is off. */
+  token_hash: string | null;
+  token_prefix: string | null;
+  token_created_at: Timestamp | null;
+  token_created_by: string | null;
+  last_sync_at: Timestamp | null;
+  last_sync_result: 'success' | 'failure' | null;
+  last_sync_status: number | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ScimUsersTable {
+  /** The SCIM resource id (one per org and person). */
+  id: string;
+  org_id: string;
+  user_id: string;
+  external_id: string | null;
+  given_name: string | null;
+  family_name: string | null;
+  formatted_name: string | null;
+  display_name: string | null;
+  emails: JsonOf<{ value: string; type?: string; primary?: boolean }[]>;
+  version: number;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ScimGroupsTable {
+  id: string;
+  org_id: string;
+  display_name: string;
+  external_id: string | null;
+  /** The role the group's members get; null maps none. */
+  role: Exclude<Role, 'owner'> | null;
+  version: number;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ScimGroupMembersTable {
+  group_id: string;
+  scim_user_id: string;
+  org_id: string;
+  created_at: Timestamp;
+}
+
+export interface SsoSettingsTable {
+  org_id: string;
+  sso_enforced: boolean;
+  status_page_url: string | null;
+  updated_at: Timestamp;
+}
+
+export interface SsoConnectionsTable {
+  id: string;
+  org_id: string;
+  kind: 'oidc' | 'saml';
+  name: string;
+  /** Enabled only after a passing test; a later failing test is recorded and leaves it enabled. */
+  enabled: boolean;
+  /** The role a just-in-time member gets. */
+  default_role: Exclude<Role, 'owner'>;
+  oidc_issuer: string | null;
+  oidc_client_id: string | null;
+  /** Needed in plaintext to redeem codes; never returned by the API nor logged. */
+  oidc_client_secret: string | null;
+  saml_metadata_xml: string | null;
+  saml_metadata_url: string | null;
+  saml_idp_entity_id: string | null;
+  saml_idp_sso_url: string | null;
+  /** The IdP's signing certificates (PEM), newline-separated. */
+  saml_idp_certs: string | null;
+  tested_at: Timestamp | null;
+  test_result: 'pass' | 'fail' | null;
+  test_detail: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface SsoDomainsTable {
+  id: string;
+  org_id: string;
+  domain: string;
+  verified_at: Timestamp | null;
+  verified_by: string | null;
+  created_at: Timestamp;
+}
+
+export interface SsoIdentitiesTable {
+  connection_id: string;
+  subject: string;
+  user_id: string;
+  created_at: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
   orgs: OrgsTable;
@@ -221,6 +381,18 @@ export interface Database {
   oauth_tokens: OAuthTokensTable;
   oauth_device_codes: OAuthDeviceCodesTable;
   revocation_events: RevocationEventsTable;
+  agents: AgentsTable;
+  identities: IdentitiesTable;
+  instance_settings: InstanceSettingsTable;
+  waitlist: WaitlistTable;
+  scim_configs: ScimConfigsTable;
+  scim_users: ScimUsersTable;
+  scim_groups: ScimGroupsTable;
+  scim_group_members: ScimGroupMembersTable;
+  sso_settings: SsoSettingsTable;
+  sso_connections: SsoConnectionsTable;
+  sso_domains: SsoDomainsTable;
+  sso_identities: SsoIdentitiesTable;
 }
 
 export type User = Selectable<UsersTable>;

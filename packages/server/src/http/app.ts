@@ -6,6 +6,8 @@ import addFormatsModule from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { accountRoutes } from '../accounts/routes.js';
+import { adminRoutes } from '../admin/routes.js';
+import { agentRoutes } from '../agents/routes.js';
 import { SESSION_COOKIE } from '../accounts/sessions.js';
 import { audit } from '../audit/log.js';
 import { auditRoutes } from '../audit/routes.js';
@@ -20,7 +22,12 @@ import { recordRevocation, revocationStreamRoutes } from '../oauth/revocation-st
 import { oauthRoutes } from '../oauth/routes.js';
 import { oauthAuthenticator } from '../oauth/validate.js';
 import { orgRoutes } from '../orgs/routes.js';
+import { dashboardRoutes } from '../pages/dashboard-routes.js';
 import { pageRoutes } from '../pages/routes.js';
+import { scimAdminRoutes } from '../scim/admin-routes.js';
+import { sendScimError, toScimError } from '../scim/errors.js';
+import { SCIM_PREFIX, scimRoutes } from '../scim/routes.js';
+import { ssoRoutes } from '../sso/routes.js';
 import { tokenAuthenticator } from '../tokens/authenticate.js';
 import { leakRoutes } from '../tokens/leaks.js';
 import { tokenRoutes } from '../tokens/routes.js';
@@ -63,7 +70,10 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 200 },
     // Errors Fastify finds before routing (bad percent-encoding, over-long parameters) are problems too.
-    frameworkErrors: sendFrameworkError,
+    frameworkErrors: (err, req, reply) =>
+      req.url.startsWith(`${SCIM_PREFIX}/`)
+        ? sendScimError(reply, toScimError(err, req))
+        : sendFrameworkError(err, req, reply),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema));
   app.decorateRequest('principal', null);
@@ -192,6 +202,7 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
 
   opsRoutes(app, deps, metrics);
   accountRoutes(app, deps);
+  adminRoutes(app, deps);
   orgRoutes(app, deps);
   auditRoutes(app, deps);
   tokenRoutes(app, deps);
@@ -199,9 +210,15 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
   appRoutes(app, oauthDeps);
   revocationStreamRoutes(app, oauthDeps);
   grantRoutes(app, deps);
+  scimAdminRoutes(app, deps);
+  await agentRoutes(app, oauthDeps);
   await app.register(async (scope) => pageRoutes(scope as unknown as App, deps));
+  await app.register(async (scope) => dashboardRoutes(scope as unknown as App, deps));
   await app.register(async (scope) => oauthRoutes(scope as unknown as App, oauthDeps));
   await app.register(async (scope) => consentRoutes(scope as unknown as App, oauthDeps));
   await app.register(async (scope) => deviceRoutes(scope as unknown as App, oauthDeps));
+  // SCIM authenticates with the org's SCIM secret and answers RFC 7644 errors, in its own scope.
+  await app.register(async (scope) => scimRoutes(scope as unknown as App, deps), { prefix: SCIM_PREFIX });
+  await ssoRoutes(app, deps);
   return app;
 }

@@ -84,3 +84,50 @@ ${m.url ? `<p>Where it was found: ${escapeHtml(plain(m.url, 500))}</p>` : ''}<p>
     ),
   };
 }
+
+export interface AgentSignupMail {
+  to: string;
+  agentName: string;
+  note: string | null;
+  harness: string | null;
+  code: string;
+  minutes: number;
+  /** The page where the person, signed in, approves or denies the agent. */
+  reviewLink: string;
+}
+
+/**
+ * Asks the human an agent named as its overseer to verify it: the 6-digit code to give the agent,
+ * and a link to approve or deny it. The agent's name and note are its own words: one line each,
+ * bounded, escaped, and quoted as the agent's.
+ */
+export function agentSignupEmail(m: AgentSignupMail): Message {
+  const name = plain(m.agentName, 100);
+  const note = m.note ? plain(m.note, 500) : null;
+  const via = m.harness ? ` (running in ${plain(m.harness, 40)})` : '';
+  return {
+    to: m.to,
+    subject: `An AI agent, "${name}", asks you to verify it on Latchkey`,
+    text: `An AI agent calling itself "${name}"${via} signed up on Latchkey and named you as the person who oversees it.
+${note ? `\nIts note to you: "${note}"\n` : ''}
+If you started this agent, give it this verification code (valid ${m.minutes} minutes):
+
+    ${m.code}
+
+Or approve or deny it here, signed in with this email address:
+
+${m.reviewLink}
+
+Until you verify it, the agent works with restricted rights and a small daily budget. If you do not know this agent, deny it or ignore this email.
+`,
+    html: layout(
+      'An AI agent asks you to verify it',
+      `<p>An AI agent calling itself <strong>${escapeHtml(name)}</strong>${escapeHtml(via)} signed up on Latchkey and named you as the person who oversees it.</p>
+${note ? `<p>Its note to you:</p><blockquote style="border-left:3px solid #ccc;margin:0;padding-left:12px">${escapeHtml(note)}</blockquote>` : ''}
+<p>If you started this agent, give it this verification code (valid ${m.minutes} minutes):</p>
+<p style="font-size:28px;font-weight:700;letter-spacing:4px;font-family:monospace">${escapeHtml(m.code)}</p>
+<p>Or approve or deny it, signed in with this email address:</p>${button(m.reviewLink, 'Review the agent')}
+<p>Until you verify it, the agent works with restricted rights and a small daily budget. If you do not know this agent, deny it or ignore this email.</p>`,
+    ),
+  };
+}

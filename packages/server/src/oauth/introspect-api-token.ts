@@ -1,3 +1,5 @@
+import { agentOfKey } from '../agents/queries.js';
+import { agentRights } from '../agents/rights.js';
 import type { CachedCredential } from '../http/auth-cache.js';
 import { parseToken } from '../tokens/format.js';
 import type { Catalogue, Resource } from './catalogue.js';
@@ -29,16 +31,24 @@ export function scopesAtResource(
  * RFC 7662 answer for a Latchkey API token presented to a resource configured with
  * `accept_api_tokens`. A token that is not live, or that holds none of the resource's scopes, is
  * just `{active: false}`. The audience is the asking resource; `token_kind` says what it is; a PAT
- * acts as its person in any of their orgs, so its `org_id` is null.
+ * acts as its person in any of their orgs, so its `org_id` is null. An agent key holds what its
+ * agent's state allows now (unclaimed restrictions or the free plan, from configuration) and is
+ * answered with `agent: {id, claimed}` and its `mcp_calls_per_day` budget.
  */
-export function apiTokenIntrospection(
+export async function apiTokenIntrospection(
   cred: CachedCredential | null,
   resource: Resource,
-  deps: Pick<OAuthDeps, 'catalogue' | 'config'>,
+  deps: Pick<OAuthDeps, 'catalogue' | 'config' | 'db'>,
 ) {
   if (!cred) return { active: false as const };
   const p = cred.principal;
-  const scopes = scopesAtResource(deps.catalogue, resource, p.scopes);
+  const agent = p.kind === 'svc_agent' ? await agentOfKey(deps.db, cred.id) : null;
+  if (p.kind === 'svc_agent' && agent?.status !== 'unclaimed' && agent?.status !== 'claimed')
+    return { active: false as const };
+  const rights = agent ? agentRights(deps.config.agentPlans, deps.catalogue, agent.status) : null;
+  const scopes = rights
+    ? resource.scopes.filter((s) => rights.allowed.includes(s))
+    : scopesAtResource(deps.catalogue, resource, p.scopes);
   if (scopes.length === 0) return { active: false as const };
   return {
     active: true as const,
@@ -50,5 +60,11 @@ export function apiTokenIntrospection(
     ...(cred.expiresAt !== null ? { exp: Math.floor(cred.expiresAt / 1000) } : {}),
     token_type: 'Bearer',
     token_kind: p.kind,
+    ...(agent && rights
+      ? {
+          agent: { id: agent.id, claimed: agent.status === 'claimed' },
+          mcp_calls_per_day: rights.mcpCallsPerDay,
+        }
+      : {}),
   };
 }

@@ -186,6 +186,7 @@ export function inviteRoutes(app: App, deps: Deps): void {
             passwordHash,
             emailVerified: true,
             via: 'invitation',
+            admission: { kind: 'invitation', token },
           });
           const out = await acceptInvitation(
             trx,

@@ -13,9 +13,11 @@ import { actorOf, setSessionCookie } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { escapeHtml } from '../mail/templates.js';
 import { listUserOrgs } from '../orgs/queries.js';
+import { dashboardBuilt } from './dashboard-routes.js';
 import { inviteRoutes } from './invite.js';
 import { loginRoutes } from './login.js';
 import { PAGE_CSP, page, renderMessage } from './render.js';
+import { signupRoutes } from './signup.js';
 
 const SetupForm = Type.Object(
   {
@@ -125,8 +127,10 @@ export async function pageRoutes(app: App, deps: Deps): Promise<void> {
 
   inviteRoutes(app, deps);
   loginRoutes(app, deps);
+  signupRoutes(app, deps);
 
   app.get('/', { config: { auth: 'optional' }, schema: { hide: true } }, async (req, reply) => {
+    if (dashboardBuilt(config.dashboardDir)) return reply.redirect('/app/', 303);
     reply.type('text/html; charset=utf-8');
     const user = req.principal?.kind === 'session' ? req.principal.user : null;
     if (!user) {

@@ -10,7 +10,7 @@ import { crc32 } from 'node:zlib';
  *
  * This module depends on nothing but node:crypto and node:zlib, so it can be reused as is.
  */
-export const TOKEN_KINDS = ['pat', 'svc', 'org', 'svc_agent', 'at', 'rt'] as const;
+export const TOKEN_KINDS = ['pat', 'svc', 'org', 'svc_agent', 'at', 'rt', 'scim'] as const;
 export type TokenKind = (typeof TOKEN_KINDS)[number];
 
 export const DEFAULT_TOKEN_PREFIX = 'lk';

@@ -189,7 +189,12 @@ describe('end to end with oauth4webapi', () => {
       assert.equal(page.status, 200);
       const f = formFields(await page.text());
       const signedIn = await b('/login', {
-        form: new URLSearchParams({ ...f.hidden, email: person.email, password: DEFAULT_PASSWORD }),
+        // The password form's own fields, as a browser submits them (the page has other forms).
+        form: new URLSearchParams({
+          return_to: f.hidden.return_to ?? '',
+          email: person.email,
+          password: DEFAULT_PASSWORD,
+        }),
       });
       assert.equal(signedIn.status, 303, await signedIn.clone().text());
       assert.equal(signedIn.headers.get('location'), authorizePath);

@@ -41,6 +41,8 @@ const freshInvitation = async (tm: Team) =>
   inviteToken(t, tm.people.owner.client, tm.org.id, uniqueEmail('matrix'), 'member');
 
 const OWNER_ADMIN = ['owner', 'admin'] as const;
+/** An id no row has. */
+const NO_ID = '00000000-0000-4000-8000-000000000000';
 
 /** An OAuth app of the org, made by its owner. */
 const freshApp = async (tm: Team) => {
@@ -70,8 +72,164 @@ const freshGrant = async (tm: Team) => {
   return grant;
 };
 
+/** The org's SCIM secret, (re)issued by its owner. */
+const freshScimSecret = async (tm: Team) => {
+  const res = await tm.people.owner.client.post('/api/v1/org/scim/token', undefined, tm.org.id);
+  assert.equal(res.statusCode, 201, res.body);
+  return (res.json() as { token: string }).token;
+};
+
+/** A group the org's identity provider pushed over SCIM. */
+const freshScimGroup = async (tm: Team) => {
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/api/v1/scim/v2/Groups',
+    headers: { authorization: `Bearer ${await freshScimSecret(tm)}` },
+    payload: {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+      displayName: `Matrix ${uniqueEmail()}`,
+    },
+  });
+  assert.equal(res.statusCode, 201, res.body);
+  return (res.json() as { id: string }).id;
+};
+
 /** The spec: every org-scoped route, who may call it, and what success looks like. */
 const MATRIX: readonly Row[] = [
+  // Agents that signed themselves up into this org's care (src/agents/org-routes.ts). Deciding on
+  // one agent (approve, deny, revoke) is checked against that agent's own org — an agent never
+  // belongs to an existing team — and is covered in test/agents/decisions.test.ts.
+  {
+    method: 'GET',
+    path: '/api/v1/org/agents',
+    permission: 'tokens:manage',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: fixed('/api/v1/org/agents'),
+  },
+  // SSO settings (src/sso/*-routes.ts). Routes on one connection or domain are driven with an id
+  // that does not exist: the role gate answers before the lookup, so allowed roles get 404.
+  ...(
+    [
+      ['GET', '/api/v1/org/sso', 200, async () => ({ url: '/api/v1/org/sso' })],
+      [
+        'PATCH',
+        '/api/v1/org/sso',
+        200,
+        async () => ({ url: '/api/v1/org/sso', body: { sso_enforced: false } }),
+      ],
+      ['GET', '/api/v1/org/sso/connections', 200, async () => ({ url: '/api/v1/org/sso/connections' })],
+      [
+        'POST',
+        '/api/v1/org/sso/connections',
+        201,
+        async () => ({
+          url: '/api/v1/org/sso/connections',
+          body: {
+            kind: 'oidc',
+            name: 'Matrix IdP',
+            oidc_issuer: 'https://idp.example.com',
+            oidc_client_id: 'matrix',
+            oidc_client_secret: 'matrix-client-secret-0123456789',
+          },
+        }),
+      ],
+      [
+        'GET',
+        '/api/v1/org/sso/connections/:id',
+        404,
+        async () => ({ url: `/api/v1/org/sso/connections/${NO_ID}` }),
+      ],
+      [
+        'PATCH',
+        '/api/v1/org/sso/connections/:id',
+        404,
+        async () => ({ url: `/api/v1/org/sso/connections/${NO_ID}`, body: { name: 'x' } }),
+      ],
+      [
+        'DELETE',
+        '/api/v1/org/sso/connections/:id',
+        404,
+        async () => ({ url: `/api/v1/org/sso/connections/${NO_ID}` }),
+      ],
+      [
+        'POST',
+        '/api/v1/org/sso/connections/:id/test',
+        404,
+        async () => ({ url: `/api/v1/org/sso/connections/${NO_ID}/test` }),
+      ],
+      ['GET', '/api/v1/org/sso/domains', 200, async () => ({ url: '/api/v1/org/sso/domains' })],
+      [
+        'POST',
+        '/api/v1/org/sso/domains',
+        201,
+        async () => ({
+          url: '/api/v1/org/sso/domains',
+          body: { domain: `m${Math.random().toString(36).slice(2, 10)}.example.com` },
+        }),
+      ],
+      [
+        'DELETE',
+        '/api/v1/org/sso/domains/:domain',
+        404,
+        async () => ({ url: '/api/v1/org/sso/domains/nothing-here.example.com' }),
+      ],
+    ] as const
+  ).map(([method, path, ok, attempt]): Row => ({
+    method,
+    path,
+    permission: 'org:update',
+    allow: OWNER_ADMIN,
+    ok,
+    attempt,
+  })),
+  // SCIM: the org's secret and its groups' role mappings (src/scim/admin-routes.ts).
+  {
+    method: 'GET',
+    path: '/api/v1/org/scim',
+    permission: 'members:manage',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: fixed('/api/v1/org/scim'),
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/org/scim/token',
+    permission: 'members:manage',
+    allow: OWNER_ADMIN,
+    ok: 201,
+    attempt: fixed('/api/v1/org/scim/token'),
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/org/scim/token',
+    permission: 'members:manage',
+    allow: OWNER_ADMIN,
+    ok: 204,
+    attempt: async (tm) => {
+      await freshScimSecret(tm);
+      return { url: '/api/v1/org/scim/token' };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/org/scim/groups',
+    permission: 'members:manage',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: fixed('/api/v1/org/scim/groups'),
+  },
+  {
+    method: 'PATCH',
+    path: '/api/v1/org/scim/groups/:id',
+    permission: 'members:manage',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: async (tm) => ({
+      url: `/api/v1/org/scim/groups/${await freshScimGroup(tm)}`,
+      body: { role: 'billing' },
+    }),
+  },
   {
     method: 'GET',
     path: '/api/v1/org',
@@ -302,6 +460,10 @@ describe('role matrix', () => {
           path.startsWith('/api/v1/org/') ||
           path.startsWith('/api/v1/oauth/clients'),
       )
+      // Per-agent decisions: authorised by the agent's org, see the MATRIX comment.
+      .filter(([path]) => !path.startsWith('/api/v1/org/agents/'))
+      // Verifying a domain is for owners only, checked in the handler: test/sso/roles.test.ts.
+      .filter(([path]) => path !== '/api/v1/org/sso/domains/{domain}/verify')
       .flatMap(([path, ops]) =>
         Object.keys(ops)
           .filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))

@@ -12,6 +12,7 @@ import { Members } from './pages/Members';
 import { OAuthApps } from './pages/OAuthApps';
 import { OrgSettings } from './pages/OrgSettings';
 import { Scim } from './pages/Scim';
+import { Sso } from './pages/Sso';
 import { Tokens } from './pages/Tokens';
 import { Link, navigate, useLocation } from './router';
 import { type SessionState, useSession } from './session';
@@ -69,6 +70,13 @@ const ROUTES: Route[] = [
     visible: (s) => !!s.org,
     render: () => <OrgSettings />,
   },
+  {
+    path: '/settings/sso',
+    label: 'SSO',
+    group: 'org',
+    visible: (s) => s.features.has('/api/v1/org/sso') && s.can('org:update'),
+    render: () => <Sso />,
+  },
   { path: '/account', label: 'Account', group: 'you', visible: () => true, render: () => <Account /> },
   {
     path: '/connected-apps',
@@ -98,7 +106,10 @@ export function Shell() {
   const { path } = useLocation();
   const [menuOpen, setMenuOpen] = useState(false);
   const visible = ROUTES.filter((r) => r.visible(session));
-  const route = ROUTES.find((r) => path === r.path || path.startsWith(`${r.path}/`));
+  // The longest matching path wins: /settings/sso is its own page, not part of /settings.
+  const route = ROUTES.filter((r) => path === r.path || path.startsWith(`${r.path}/`)).sort(
+    (a, b) => b.path.length - a.path.length,
+  )[0];
   const first = useRef(true);
 
   // "/" (where sign-in lands) opens the first page this person can see here.

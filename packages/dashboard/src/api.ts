@@ -170,6 +170,8 @@ const MESSAGES: Record<string, (p: Problem) => string> = {
   last_sign_in_method: (p) => p.detail ?? 'This is your only way to sign in; add another first.',
   too_many_pending: (p) => p.detail ?? 'Too many requests are waiting already; try again later.',
   weak_password: (p) => p.detail ?? 'Choose a longer, less common password.',
+  sso_untested: () => 'Test the connection and see the test pass before enabling it.',
+  domain_taken: (p) => p.detail ?? 'Another organisation verified this domain already.',
   invalid_token: () => 'This link or code is invalid, expired or already used.',
   invalid_request: (p) => (p.detail ? validationText(p.detail) : 'Some of the values are not valid.'),
   payload_too_large: () => 'That is too much to send at once.',

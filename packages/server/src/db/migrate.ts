@@ -20,8 +20,12 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-12-01T0400-sso': sso,
 };
 
-// An arbitrary constant: the advisory lock key that serialises migrations across nodes.
-const MIGRATION_LOCK_KEY = 748_213_977;
+/**
+ * An arbitrary constant: the advisory lock key that serialises migrations across nodes. Whoever
+ * drops a schema on a shared server takes it too: the migrator scans every schema's catalog, and
+ * a schema dropped during that scan fails it.
+ */
+export const MIGRATION_LOCK_KEY = 748_213_977;
 
 export interface MigrateResult {
   applied: string[];

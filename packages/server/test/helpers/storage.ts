@@ -5,7 +5,7 @@ import pg from 'pg';
 import { openCache } from '../../src/cache/index.js';
 import type { Cache } from '../../src/cache/types.js';
 import { openStorage, type Storage } from '../../src/db/connection.js';
-import { migrate } from '../../src/db/migrate.js';
+import { MIGRATION_LOCK_KEY, migrate } from '../../src/db/migrate.js';
 
 /**
  * Which storage the suite runs on: `embedded` (PGlite + memory cache) or `external` (PostgreSQL
@@ -32,6 +32,19 @@ export function withSearchPath(url: string, schema: string): string {
   const u = new URL(url);
   u.searchParams.set('options', `-c search_path=${schema}`);
   return u.toString();
+}
+
+/**
+ * Drops a test schema under the migration lock: another file's migrator scans every schema in
+ * the catalog and fails if one disappears during the scan.
+ */
+export async function dropSchema(c: pg.Client, schema: string): Promise<void> {
+  await c.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+  try {
+    await c.query(`drop schema if exists ${schema} cascade`);
+  } finally {
+    await c.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+  }
 }
 
 /** Fresh, migrated storage for one test file: its own PostgreSQL schema / PGlite instance and Redis prefix. */
@@ -61,7 +74,7 @@ export async function openTestStorage(): Promise<TestStorage> {
         await storage.close();
         const c = new pg.Client({ connectionString: base });
         await c.connect();
-        await c.query(`drop schema ${schema} cascade`);
+        await dropSchema(c, schema);
         await c.end();
         await deleteRedisPrefix(redisUrl, redisPrefix);
       },

@@ -6,7 +6,13 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { openStorage } from '../../src/db/connection.js';
 import { migrationNames } from '../../src/db/migrate.js';
-import { BACKEND, openTestStorage, type TestStorage, withSearchPath } from '../helpers/storage.js';
+import {
+  BACKEND,
+  dropSchema,
+  openTestStorage,
+  type TestStorage,
+  withSearchPath,
+} from '../helpers/storage.js';
 import { ensureBuilt, killAll, removeDir, spawnServer, tempDir } from './proc.js';
 
 // `latchkey-server migrate` applies each migration exactly once, even when two nodes run it (or
@@ -34,7 +40,7 @@ after(async () => {
   if (schemas.length) {
     const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
     await admin.connect();
-    for (const s of schemas) await admin.query(`drop schema if exists ${s} cascade`);
+    for (const s of schemas) await dropSchema(admin, s);
     await admin.end();
   }
   removeDir(dir);

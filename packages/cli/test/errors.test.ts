@@ -99,20 +99,22 @@ describe('usage errors exit 2', () => {
   });
 });
 
+// A real local HTTP server that answers what each test scripts (5xx, 401, non-JSON…), standing in
+// for a misbehaving Latchkey.
 describe('server errors', () => {
-  let stub: Server;
-  let stubUrl: string;
+  let fakeServer: Server;
+  let fakeServerUrl: string;
   let answer: (path: string) => { status: number; type: string; body: string };
 
   before(async () => {
-    stub = createServer((req, res) => {
+    fakeServer = createServer((req, res) => {
       const a = answer(req.url ?? '/');
       res.writeHead(a.status, { 'content-type': a.type }).end(a.body);
     });
-    await new Promise<void>((r) => stub.listen(0, '127.0.0.1', r));
-    stubUrl = `http://127.0.0.1:${(stub.address() as AddressInfo).port}`;
+    await new Promise<void>((r) => fakeServer.listen(0, '127.0.0.1', r));
+    fakeServerUrl = `http://127.0.0.1:${(fakeServer.address() as AddressInfo).port}`;
   });
-  after(() => new Promise<void>((r) => stub.close(() => r())));
+  after(() => new Promise<void>((r) => fakeServer.close(() => r())));
 
   it('an unreachable server exits 4, with or without --json', async () => {
     const closed = `http://127.0.0.1:${await freePort()}`;
@@ -132,7 +134,7 @@ describe('server errors', () => {
       type: 'application/problem+json',
       body: JSON.stringify({ type: `urn:latchkey:problem:${code}`, title: code, status, code, detail }),
     });
-    const env = { LATCHKEY_TOKEN: 'lk_pat_whatever', LATCHKEY_URL: stubUrl };
+    const env = { LATCHKEY_TOKEN: 'lk_pat_whatever', LATCHKEY_URL: fakeServerUrl };
     answer = () => problem(503, 'unavailable', 'Down for maintenance.');
     assertFails(await lk(['whoami'], env), 4, /failed to answer \(HTTP 503\): Down for maintenance\./);
     answer = () => problem(401, 'unauthorized', 'The credential is not valid.');
@@ -149,10 +151,10 @@ describe('server errors', () => {
 
   it('something that is not a Latchkey server exits 4', async () => {
     answer = () => ({ status: 200, type: 'text/html', body: '<!doctype html><p>hello' });
-    assertFails(await lk(['login', '--server', stubUrl]), 4, /not JSON/);
+    assertFails(await lk(['login', '--server', fakeServerUrl]), 4, /not JSON/);
     answer = () => ({ status: 404, type: 'text/plain', body: '' });
     assertFails(
-      await lk(['login', '--server', stubUrl]),
+      await lk(['login', '--server', fakeServerUrl]),
       4,
       /did not serve valid OAuth metadata\.\n.*Latchkey server/,
     );
@@ -167,7 +169,11 @@ describe('server errors', () => {
         token_endpoint: 'https://auth.example.com/t',
       }),
     });
-    assertFails(await lk(['login', '--server', stubUrl]), 2, /names itself https:\/\/auth\.example\.com/);
+    assertFails(
+      await lk(['login', '--server', fakeServerUrl]),
+      2,
+      /names itself https:\/\/auth\.example\.com/,
+    );
   });
 });
 

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
@@ -64,6 +65,11 @@ export interface Config {
   readonly signupPolicy: SignupPolicy;
   /** The built dashboard: static files served at `/app/`. */
   readonly dashboardDir: string;
+  /**
+   * DNS servers for the lookups Latchkey makes itself (domain verification, outbound fetches), as
+   * `node:dns` `setServers` takes them (`1.2.3.4`, `1.2.3.4:53`, `[::1]:53`); null → the system's.
+   */
+  readonly dnsServers: readonly string[] | null;
   /** Path of the TOML file that was read, if any. */
   readonly configFile: string | null;
   /** Development defaults in effect; announced in the start-up log. */
@@ -122,6 +128,7 @@ const SETTINGS = {
   GOOGLE_CLIENT_SECRET: 'google_client_secret',
   GOOGLE_ISSUER: 'google_issuer',
   SIGNUP_POLICY: 'signup_policy',
+  DNS_SERVERS: 'dns_servers',
 } as const;
 type SettingName = keyof typeof SETTINGS;
 
@@ -235,6 +242,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     throw new ConfigError('SIGNUP_POLICY', `must be one of ${SIGNUP_POLICIES.join(', ')}`);
   }
 
+  const dnsRaw = raw('DNS_SERVERS');
+  const dnsServers = dnsRaw === undefined ? null : Object.freeze(parseDnsServers(dnsRaw));
+
   const href = publicUrl.href.replace(/\/+$/, '');
   return Object.freeze({
     port,
@@ -263,6 +273,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     google: google ? Object.freeze({ ...google, issuer: googleIssuer }) : null,
     signupPolicy,
     dashboardDir,
+    dnsServers,
     configFile,
     devDefaults: Object.freeze(devDefaults),
   });
@@ -359,6 +370,43 @@ function parseProviderUrl(name: string, v: string): boolean {
     throw new ConfigError(name, 'must be an https URL (plain http only to a loopback host)');
   }
   return true;
+}
+
+/**
+ * `DNS_SERVERS`: comma-separated `host[:port]`, each host an IP address (a resolver cannot be found
+ * by name), IPv6 with a port in brackets. Returned in the form `Resolver.setServers` takes.
+ */
+function parseDnsServers(v: string): string[] {
+  const bad = (what: string) =>
+    new ConfigError(
+      'DNS_SERVERS',
+      `must be comma-separated IP addresses with an optional port (1.1.1.1, 10.0.0.2:5353, [::1]:53); ${what}`,
+    );
+  const out: string[] = [];
+  for (const part of v.split(',').map((p) => p.trim())) {
+    if (part === '') throw bad('an entry is empty');
+    const shown = `"${part.slice(0, 60)}"`;
+    let host = part;
+    let port: string | null = null;
+    const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(part);
+    if (bracketed) {
+      host = bracketed[1]!;
+      port = bracketed[2] ?? null;
+      if (isIP(host) !== 6) throw bad(`${shown} is not an IPv6 address`);
+    } else if (isIP(part) === 6) {
+      host = part;
+    } else {
+      const m = /^([^:]+)(?::(\d{1,5}))?$/.exec(part);
+      if (!m || isIP(m[1]!) !== 4) throw bad(`${shown} is not an IP address`);
+      host = m[1]!;
+      port = m[2] ?? null;
+    }
+    if (port !== null && !(Number(port) >= 1 && Number(port) <= 65535))
+      throw bad(`${shown} has a port outside 1–65535`);
+    const p = port === null ? null : Number(port);
+    out.push(isIP(host) === 6 ? (p === null ? host : `[${host}]:${p}`) : p === null ? host : `${host}:${p}`);
+  }
+  return out;
 }
 
 /** Validates a connection URL without ever echoing it (it may hold a password). */

@@ -7,6 +7,7 @@ import * as agents from './migrations/2026-12-01T0100-agents.js';
 import * as identitiesSignupPolicy from './migrations/2026-12-01T0200-identities-signup-policy.js';
 import * as scim from './migrations/2026-12-01T0300-scim.js';
 import * as sso from './migrations/2026-12-01T0400-sso.js';
+import * as domainProof from './migrations/2026-12-05T0100-domain-proof.js';
 
 /** Every migration, in order. Names are date-prefixed and never change once shipped. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -18,6 +19,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-12-01T0200-identities-signup-policy': identitiesSignupPolicy,
   '2026-12-01T0300-scim': scim,
   '2026-12-01T0400-sso': sso,
+  '2026-12-05T0100-domain-proof': domainProof,
 };
 
 /**

@@ -356,6 +356,12 @@ export interface SsoDomainsTable {
   verified_at: Timestamp | null;
   verified_by: string | null;
   created_at: Timestamp;
+  /** The value the TXT record `_latchkey-challenge.<domain>` must hold (public, not a secret). */
+  challenge_token: string;
+  /** When the daily re-check last resolved the record (null until the first re-check). */
+  last_checked_at: Timestamp | null;
+  /** When the record was last seen holding the token (at verification, then by re-checks). */
+  record_seen_at: Timestamp | null;
 }
 
 export interface SsoIdentitiesTable {

@@ -13,6 +13,7 @@ export const PROBLEMS = {
   invalid_code: { status: 400, title: 'Wrong verification code' },
   code_expired: { status: 400, title: 'Verification code expired' },
   verification_locked: { status: 400, title: 'Too many wrong codes' },
+  domain_not_verified: { status: 400, title: 'The domain’s DNS record was not found' },
   unauthorized: { status: 401, title: 'Authentication required' },
   invalid_credentials: { status: 401, title: 'Invalid email or password' },
   forbidden: { status: 403, title: 'Forbidden' },
@@ -28,7 +29,7 @@ export const PROBLEMS = {
   last_owner: { status: 409, title: 'An organisation needs an owner' },
   last_sign_in_method: { status: 409, title: 'The last way to sign in cannot be removed' },
   sso_untested: { status: 409, title: 'The SSO connection has not passed a test' },
-  domain_taken: { status: 409, title: 'Another organisation verified this domain' },
+  domain_claimed: { status: 409, title: 'Another organisation verified this domain' },
   payload_too_large: { status: 413, title: 'Payload too large' },
   uri_too_long: { status: 414, title: 'URI too long' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
@@ -36,6 +37,7 @@ export const PROBLEMS = {
   too_many_pending: { status: 429, title: 'Too many pending agent signups' },
   internal_error: { status: 500, title: 'Internal error' },
   unavailable: { status: 503, title: 'Service unavailable' },
+  dns_lookup_failed: { status: 503, title: 'The DNS lookup failed' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemCode = keyof typeof PROBLEMS;

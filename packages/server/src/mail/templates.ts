@@ -131,3 +131,43 @@ ${note ? `<p>Its note to you:</p><blockquote style="border-left:3px solid #ccc;m
     ),
   };
 }
+
+export interface DomainUnverifiedMail {
+  to: string;
+  orgName: string;
+  domain: string;
+  /** The TXT record that proves the domain again. */
+  recordName: string;
+  recordValue: string;
+  days: number;
+  /** Where an owner re-checks it (the dashboard's SSO settings). */
+  settingsLink: string;
+}
+
+/**
+ * Tells an org's owner that one of its SSO domains lost its verified state because its DNS record
+ * has been gone for `days` days. The org name comes from users: one line, escaped.
+ */
+export function domainUnverifiedEmail(m: DomainUnverifiedMail): Message {
+  const org = plain(m.orgName, 100);
+  const domain = plain(m.domain, 253);
+  const record = `${plain(m.recordName, 300)} TXT "${plain(m.recordValue, 100)}"`;
+  return {
+    to: m.to,
+    subject: `${domain} is no longer a verified domain of ${org} on Latchkey`,
+    text: `The DNS record that proves "${org}" controls ${domain} has been missing for ${m.days} days, so ${domain} is no longer verified. Until it is verified again, sign-ins with ${domain} addresses are not routed to your SSO connection and new accounts at ${domain} are not created by it.
+
+To verify it again, publish this record and press "Check DNS" in the SSO settings:
+
+    ${record}
+
+${m.settingsLink}
+`,
+    html: layout(
+      `${domain} is no longer verified`,
+      `<p>The DNS record that proves <strong>${escapeHtml(org)}</strong> controls <strong>${escapeHtml(domain)}</strong> has been missing for ${m.days} days, so the domain is no longer verified. Until it is verified again, sign-ins with its addresses are not routed to your SSO connection and new accounts there are not created by it.</p>
+<p>To verify it again, publish this record and press “Check DNS” in the SSO settings:</p>
+<p><code>${escapeHtml(record)}</code></p>${button(m.settingsLink, 'Open SSO settings')}`,
+    ),
+  };
+}

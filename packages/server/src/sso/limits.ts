@@ -19,6 +19,10 @@ export const SSO_LIMITS = {
   samlResponseMaxBytes: 256 * 1024,
   connectionsPerOrg: 10,
   domainsPerOrg: 50,
+  /** A verified domain's DNS record is looked up again once it was last checked this long ago. */
+  domainRecheckMs: 24 * 60 * MINUTE,
+  /** A verified domain whose record has not been seen for this long loses its verified state. */
+  domainGraceMs: 7 * 24 * 60 * MINUTE,
   /** SSO sign-ins one IP may start (each holds a transaction). */
   startsPerIp: { points: 30, windowSeconds: 10 * 60 },
 } as const;

@@ -119,13 +119,109 @@ export async function saveSettings(
     .execute();
 }
 
+const DOMAIN_COLUMNS = [
+  'id',
+  'domain',
+  'verified_at',
+  'verified_by',
+  'created_at',
+  'challenge_token',
+  'last_checked_at',
+  'record_seen_at',
+] as const;
+
 export async function listDomains(db: Executor, orgId: string) {
   return db
     .selectFrom('sso_domains')
-    .select(['id', 'domain', 'verified_at', 'verified_by', 'created_at'])
+    .select(DOMAIN_COLUMNS)
     .where('org_id', '=', orgId)
     .orderBy('domain')
     .execute();
+}
+
+/** One of the org's domains (verified or not). */
+export async function getDomain(db: Executor, orgId: string, domain: string) {
+  return db
+    .selectFrom('sso_domains')
+    .select(DOMAIN_COLUMNS)
+    .where('org_id', '=', orgId)
+    .where('domain', '=', domain)
+    .executeTakeFirst();
+}
+
+/**
+ * Marks the org's unverified domain verified, its record seen now. Null when it is not there or
+ * already verified; a unique violation (`sso_domains_verified_key`) when another org verified it.
+ */
+export async function markDomainVerified(
+  db: Executor,
+  p: { orgId: string; domain: string; by: string; now: Date },
+) {
+  return db
+    .updateTable('sso_domains')
+    .set({ verified_at: p.now, verified_by: p.by, last_checked_at: p.now, record_seen_at: p.now })
+    .where('org_id', '=', p.orgId)
+    .where('domain', '=', p.domain)
+    .where('verified_at', 'is', null)
+    .returning(DOMAIN_COLUMNS)
+    .executeTakeFirst();
+}
+
+/** Verified domains (any org) last checked before `before`, or never re-checked, with their org. */
+export async function dueForRecheck(db: Executor, before: Date) {
+  const rows = await db
+    .selectFrom('sso_domains')
+    .innerJoin('orgs', 'orgs.id', 'sso_domains.org_id')
+    .select([
+      'sso_domains.id',
+      'sso_domains.org_id',
+      'orgs.name as org_name',
+      'sso_domains.domain',
+      'sso_domains.challenge_token',
+      'sso_domains.verified_at',
+      'sso_domains.record_seen_at',
+    ])
+    .where('sso_domains.verified_at', 'is not', null)
+    .where((eb) =>
+      eb.or([eb('sso_domains.last_checked_at', 'is', null), eb('sso_domains.last_checked_at', '<', before)]),
+    )
+    .orderBy('sso_domains.last_checked_at')
+    .execute();
+  return rows.map((r) => ({ ...r, verified_at: r.verified_at as Date }));
+}
+
+/** Records a re-check of a verified domain; `seen` when the record held the token. */
+export async function markChecked(db: Executor, id: string, now: Date, seen: boolean) {
+  await db
+    .updateTable('sso_domains')
+    .set(seen ? { last_checked_at: now, record_seen_at: now } : { last_checked_at: now })
+    .where('id', '=', id)
+    .where('verified_at', 'is not', null)
+    .execute();
+}
+
+/** Drops a domain's verified state, unless it changed since it was read (verified again). */
+export async function unverifyDomain(db: Executor, id: string, verifiedAt: Date, now: Date) {
+  const r = await db
+    .updateTable('sso_domains')
+    .set({ verified_at: null, verified_by: null, last_checked_at: now })
+    .where('id', '=', id)
+    .where('verified_at', '=', verifiedAt)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+/** The email addresses of an org's owners. */
+export async function orgOwnersEmails(db: Executor, orgId: string) {
+  const rows = await db
+    .selectFrom('memberships')
+    .innerJoin('users', 'users.id', 'memberships.user_id')
+    .select('users.email')
+    .where('memberships.org_id', '=', orgId)
+    .where('memberships.role', '=', 'owner')
+    .orderBy('users.email')
+    .execute();
+  return rows.map((r) => r.email);
 }
 
 export async function orgBySlugOrId(db: Executor, by: { slug: string } | { id: string }) {

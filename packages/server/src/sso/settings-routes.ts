@@ -6,9 +6,19 @@ import { actorOf, orgOf } from '../http/request.js';
 import { Timestamp } from '../http/shapes.js';
 import type { App } from '../http/types.js';
 import { isUniqueViolation } from '../accounts/users.js';
+import { resolverFor } from '../lib/dns.js';
 import { newId } from '../lib/secrets.js';
 import { SSO_LIMITS } from './limits.js';
-import { activeConnection, getSettings, listDomains, saveSettings } from './queries.js';
+import { challengeName, checkChallenge, newChallengeToken } from './domains.js';
+import {
+  activeConnection,
+  getDomain,
+  getSettings,
+  listDomains,
+  markDomainVerified,
+  orgOfVerifiedDomain,
+  saveSettings,
+} from './queries.js';
 
 const Settings = Type.Object({
   sso_enforced: Type.Boolean(),
@@ -16,14 +26,52 @@ const Settings = Type.Object({
   /** Whether members are refused other sign-ins now: enforced and a connection is enabled. */
   enforcement_active: Type.Boolean(),
 });
+const Challenge = Type.Object({
+  /** The DNS name to publish the record at: `_latchkey-challenge.<domain>`. */
+  name: Type.String(),
+  type: Type.Literal('TXT'),
+  /** The record's value: the token this org was given for this domain. */
+  value: Type.String(),
+});
 const Domain = Type.Object({
   domain: Type.String(),
   verified: Type.Boolean(),
   verified_at: Type.Union([Timestamp, Type.Null()]),
+  /** When the record was last looked up by the daily re-check (or the verification). */
+  last_checked_at: Type.Union([Timestamp, Type.Null()]),
+  /** The TXT record that proves control; shown while the domain is unverified, null once verified. */
+  challenge: Type.Union([Challenge, Type.Null()]),
   created_at: Timestamp,
 });
 const DomainParams = Type.Object({ domain: Type.String({ minLength: 1, maxLength: 253 }) });
 const DOMAIN_RE = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+const claimed = () =>
+  new ApiError(
+    'domain_claimed',
+    'Another organisation has verified this domain. A domain is verified by one organisation at a time.',
+  );
+
+/** The API shape of a domain row; its challenge record only while it is unverified. */
+function domainOut(d: {
+  domain: string;
+  verified_at: Date | null;
+  last_checked_at: Date | null;
+  challenge_token: string;
+  created_at: Date;
+}) {
+  return {
+    domain: d.domain,
+    verified: d.verified_at !== null,
+    verified_at: d.verified_at?.toISOString() ?? null,
+    last_checked_at: d.last_checked_at?.toISOString() ?? null,
+    challenge:
+      d.verified_at === null
+        ? { name: challengeName(d.domain), type: 'TXT' as const, value: d.challenge_token }
+        : null,
+    created_at: d.created_at.toISOString(),
+  };
+}
 
 function domainOrThrow(raw: string): string {
   const d = raw.trim().toLowerCase().replace(/\.$/, '');
@@ -33,13 +81,14 @@ function domainOrThrow(raw: string): string {
 }
 
 /**
- * `/api/v1/org/sso` (enforcement, status page) and `/api/v1/org/sso/domains`. Admins add domains;
- * only an owner verifies one (`POST …/domains/{domain}/verify`), which asserts the org controls
- * it. A verified domain belongs to one org; only verified domains route sign-ins and admit
- * just-in-time accounts.
+ * `/api/v1/org/sso` (enforcement, status page) and `/api/v1/org/sso/domains`. Admins add domains
+ * and verify them by proof of control: adding one gives a TXT record to publish, and
+ * `POST …/domains/{domain}/verify` looks it up (through `DNS_SERVERS`). Nothing else marks a
+ * domain verified. A verified domain belongs to one org; only verified domains route sign-ins and
+ * admit just-in-time accounts; `recheckDomains` keeps checking that the record is still there.
  */
 export function ssoSettingsRoutes(app: App, deps: Deps): void {
-  const { db, clock } = deps;
+  const { db, clock, config } = deps;
   const admin = { auth: 'org', permission: 'org:update' } as const;
   const tags = ['sso'];
 
@@ -100,14 +149,17 @@ export function ssoSettingsRoutes(app: App, deps: Deps): void {
   app.get(
     '/api/v1/org/sso/domains',
     { config: admin, schema: { tags, response: { 200: Type.Object({ data: Type.Array(Domain) }) } } },
-    async (req) => ({
-      data: (await listDomains(db, orgOf(req).id)).map((d) => ({
-        domain: d.domain,
-        verified: d.verified_at !== null,
-        verified_at: d.verified_at?.toISOString() ?? null,
-        created_at: d.created_at.toISOString(),
-      })),
-    }),
+    async (req) => ({ data: (await listDomains(db, orgOf(req).id)).map(domainOut) }),
+  );
+
+  app.get(
+    '/api/v1/org/sso/domains/:domain',
+    { config: admin, schema: { tags, params: DomainParams, response: { 200: Domain } } },
+    async (req) => {
+      const row = await getDomain(db, orgOf(req).id, domainOrThrow(req.params.domain));
+      if (!row) throw new ApiError('not_found', 'No such domain in this organisation.');
+      return domainOut(row);
+    },
   );
 
   app.post(
@@ -124,6 +176,7 @@ export function ssoSettingsRoutes(app: App, deps: Deps): void {
       const org = orgOf(req);
       const domain = domainOrThrow(req.body.domain);
       const now = clock.now();
+      const token = newChallengeToken();
       try {
         await db.transaction().execute(async (trx) => {
           const n = (await listDomains(trx, org.id)).length;
@@ -135,7 +188,7 @@ export function ssoSettingsRoutes(app: App, deps: Deps): void {
           }
           await trx
             .insertInto('sso_domains')
-            .values({ id: newId(), org_id: org.id, domain, created_at: now })
+            .values({ id: newId(), org_id: org.id, domain, created_at: now, challenge_token: token })
             .execute();
           await audit(trx, clock, actorOf(req), {
             orgId: org.id,
@@ -148,9 +201,15 @@ export function ssoSettingsRoutes(app: App, deps: Deps): void {
           throw new ApiError('conflict', 'The organisation already has this domain.');
         throw err;
       }
-      return reply
-        .code(201)
-        .send({ domain, verified: false, verified_at: null, created_at: now.toISOString() });
+      return reply.code(201).send(
+        domainOut({
+          domain,
+          verified_at: null,
+          last_checked_at: null,
+          challenge_token: token,
+          created_at: now,
+        }),
+      );
     },
   );
 
@@ -159,37 +218,52 @@ export function ssoSettingsRoutes(app: App, deps: Deps): void {
     { config: admin, schema: { tags, params: DomainParams, response: { 200: Domain } } },
     async (req) => {
       const org = orgOf(req);
-      if (org.role !== 'owner') throw new ApiError('forbidden', 'Only an owner may verify a domain.');
       const domain = domainOrThrow(req.params.domain);
+      const row = await getDomain(db, org.id, domain);
+      if (!row) throw new ApiError('not_found', 'No such domain in this organisation.');
+      if (row.verified_at !== null) return domainOut(row);
+      const holder = await orgOfVerifiedDomain(db, domain);
+      if (holder) throw claimed();
+
+      const name = challengeName(domain);
+      const found = await checkChallenge(resolverFor(config), domain, row.challenge_token);
+      if (found.kind === 'lookup_failed') {
+        req.log.warn({ domain, code: found.code }, 'sso domain verification: DNS lookup failed');
+        throw new ApiError(
+          'dns_lookup_failed',
+          `The DNS lookup of ${name} failed (${found.code}); nothing was changed. Try again shortly.`,
+        );
+      }
+      if (found.kind === 'absent')
+        throw new ApiError(
+          'domain_not_verified',
+          `No TXT record at ${name}. Publish a TXT record there whose value is this domain's challenge, then check again (DNS changes can take a while to appear).`,
+        );
+      if (found.kind === 'mismatch')
+        throw new ApiError(
+          'domain_not_verified',
+          `The TXT records at ${name} do not hold this organisation's challenge value for ${domain}.`,
+        );
+
       const now = clock.now();
       try {
-        const row = await db.transaction().execute(async (trx) => {
-          const r = await trx
-            .updateTable('sso_domains')
-            .set({ verified_at: now, verified_by: actorOf(req).actor })
-            .where('org_id', '=', org.id)
-            .where('domain', '=', domain)
-            .where('verified_at', 'is', null)
-            .returning(['created_at'])
-            .executeTakeFirst();
-          if (!r) throw new ApiError('not_found', 'No unverified domain by that name in this organisation.');
+        const verified = await db.transaction().execute(async (trx) => {
+          const r = await markDomainVerified(trx, { orgId: org.id, domain, by: actorOf(req).actor, now });
+          if (!r) return undefined;
           await audit(trx, clock, actorOf(req), {
             orgId: org.id,
             action: 'sso.domain_verified',
             target: `domain:${domain}`,
-            data: { method: 'owner_confirmation' },
+            data: { method: 'dns_txt', record: name },
           });
           return r;
         });
-        return {
-          domain,
-          verified: true,
-          verified_at: now.toISOString(),
-          created_at: row.created_at.toISOString(),
-        };
+        // Verified or removed by a concurrent request meanwhile: answer what is there now.
+        const current = verified ?? (await getDomain(db, org.id, domain));
+        if (!current) throw new ApiError('not_found', 'No such domain in this organisation.');
+        return domainOut(current);
       } catch (err) {
-        if (isUniqueViolation(err))
-          throw new ApiError('domain_taken', 'Another organisation verified this domain.');
+        if (isUniqueViolation(err)) throw claimed();
         throw err;
       }
     },

@@ -12,6 +12,7 @@ import { createLogger } from '../../src/http/logging.js';
 import type { App } from '../../src/http/types.js';
 import { type Clock, systemClock } from '../../src/lib/clock.js';
 import { createMailer } from '../../src/mail/mailer.js';
+import { dnsServersSetting } from './dns.js';
 import { openTestStorage, type TestStorage } from './storage.js';
 
 export const PUBLIC_URL = 'http://localhost:8484';
@@ -55,7 +56,14 @@ export async function testServer(opts: TestServerOptions = {}): Promise<TestServ
   if (opts.toml !== undefined) writeFileSync(join(dir, 'latchkey.toml'), opts.toml);
   const config = loadConfig({
     cwd: dir,
-    env: { PUBLIC_URL, LATCHKEY_DATA_DIR: dir, LOG_LEVEL: 'info', ...opts.env },
+    env: {
+      PUBLIC_URL,
+      LATCHKEY_DATA_DIR: dir,
+      LOG_LEVEL: 'info',
+      // Every lookup the server makes goes to this process's DNS server on loopback (test/helpers/dns.ts).
+      DNS_SERVERS: await dnsServersSetting(),
+      ...opts.env,
+    },
   });
   const storage = opts.storage ?? (await openTestStorage());
   const logs: string[] = [];

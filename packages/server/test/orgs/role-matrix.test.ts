@@ -169,6 +169,18 @@ const MATRIX: readonly Row[] = [
         }),
       ],
       [
+        'GET',
+        '/api/v1/org/sso/domains/:domain',
+        404,
+        async () => ({ url: '/api/v1/org/sso/domains/nothing-here.example.com' }),
+      ],
+      [
+        'POST',
+        '/api/v1/org/sso/domains/:domain/verify',
+        404,
+        async () => ({ url: '/api/v1/org/sso/domains/nothing-here.example.com/verify' }),
+      ],
+      [
         'DELETE',
         '/api/v1/org/sso/domains/:domain',
         404,
@@ -462,8 +474,8 @@ describe('role matrix', () => {
       )
       // Per-agent decisions: authorised by the agent's org, see the MATRIX comment.
       .filter(([path]) => !path.startsWith('/api/v1/org/agents/'))
-      // Verifying a domain is for owners only, checked in the handler: test/sso/roles.test.ts.
-      .filter(([path]) => path !== '/api/v1/org/sso/domains/{domain}/verify')
+      // Leaving an org (one's own membership, every role): covered in members.test.ts.
+      .filter(([path]) => path !== '/api/v1/org/membership')
       .flatMap(([path, ops]) =>
         Object.keys(ops)
           .filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))

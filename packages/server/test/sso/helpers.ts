@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { setTxt } from '../helpers/dns.js';
 import type { Client, TestServer } from '../helpers/harness.js';
 
 let n = 0;
@@ -15,17 +16,37 @@ export interface SsoOrg {
   ownerEmail: string;
 }
 
-/** An org whose owner signed up with a password at `domain`, the domain added and verified. */
+/**
+ * An org whose owner signed up with a password at `domain`, the domain added and verified the way
+ * a customer does it: the challenge record published in (the test process's) DNS, then checked.
+ */
 export async function orgWithDomain(t: TestServer, domain = uniqueDomain()): Promise<SsoOrg> {
   const owner = t.client();
   const ownerEmail = `boss@${domain}`;
   const s = await owner.signup({ email: ownerEmail });
   const orgId = s.org.id;
-  const add = await owner.post('/api/v1/org/sso/domains', { domain }, orgId);
-  assert.equal(add.statusCode, 201, add.body);
-  const v = await owner.post(`/api/v1/org/sso/domains/${domain}/verify`, undefined, orgId);
-  assert.equal(v.statusCode, 200, v.body);
+  await verifyDomain(owner, orgId, domain);
   return { owner, orgId, slug: s.org.slug, domain, ownerEmail };
+}
+
+/** Adds `domain` to the org (unless it is there), publishes its challenge record and verifies it. */
+export async function verifyDomain(c: Client, orgId: string, domain: string): Promise<void> {
+  const challenge = await addDomain(c, orgId, domain);
+  setTxt(challenge.name, [challenge.value]);
+  const v = await c.post(`/api/v1/org/sso/domains/${domain}/verify`, undefined, orgId);
+  assert.equal(v.statusCode, 200, v.body);
+  assert.equal(v.json().verified, true, v.body);
+}
+
+/** Adds `domain` to the org; returns the TXT record the org must publish. */
+export async function addDomain(
+  c: Client,
+  orgId: string,
+  domain: string,
+): Promise<{ name: string; type: 'TXT'; value: string }> {
+  const add = await c.post('/api/v1/org/sso/domains', { domain }, orgId);
+  assert.equal(add.statusCode, 201, add.body);
+  return add.json().challenge;
 }
 
 /** Creates a connection, tests it and enables it; returns its API shape. */

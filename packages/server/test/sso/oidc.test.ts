@@ -182,7 +182,7 @@ describe('OIDC SSO', () => {
     await other.post('/api/v1/org/sso/domains', { domain: o.domain }, s.org.id);
     const v = await other.post(`/api/v1/org/sso/domains/${o.domain}/verify`, undefined, s.org.id);
     assert.equal(v.statusCode, 409);
-    assert.equal(v.json().code, 'domain_taken');
+    assert.equal(v.json().code, 'domain_claimed');
   });
 
   it('state must match: a callback not started by this browser is refused', async () => {

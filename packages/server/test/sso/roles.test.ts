@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type TestServer, testServer } from '../helpers/harness.js';
 import { team } from '../orgs/helpers.js';
-import { uniqueDomain } from './helpers.js';
+import { setTxt } from '../helpers/dns.js';
+import { addDomain, uniqueDomain } from './helpers.js';
 
 // Who may use /api/v1/org/sso: admins and owners read and change it; members and billing get 403
-// forbidden; only an owner verifies a domain. Outsiders never reach another org's settings.
+// forbidden, verifying a domain included (admins verify by DNS proof). Outsiders never reach another org's settings.
 
 let t: TestServer;
 before(async () => {
@@ -14,7 +15,7 @@ before(async () => {
 after(async () => t.close());
 
 describe('SSO settings API roles', () => {
-  it('admin+ manage SSO; member and billing are refused; only owners verify domains', async () => {
+  it('admin+ manage SSO and verify domains by DNS; member and billing are refused', async () => {
     const tm = await team(t);
     const org = tm.org.id;
     for (const role of ['member', 'billing'] as const) {
@@ -37,16 +38,20 @@ describe('SSO settings API roles', () => {
     }
     const admin = tm.people.admin.client;
     const domain = uniqueDomain();
-    assert.equal((await admin.post('/api/v1/org/sso/domains', { domain }, org)).statusCode, 201);
+    const challenge = await addDomain(admin, org, domain);
+    setTxt(challenge.name, [challenge.value]);
+    for (const role of ['member', 'billing'] as const) {
+      const res = await tm.people[role].client.post(
+        `/api/v1/org/sso/domains/${domain}/verify`,
+        undefined,
+        org,
+      );
+      assert.equal(res.statusCode, 403, `${role}: ${res.body}`);
+      assert.equal(res.json().code, 'forbidden');
+    }
     const byAdmin = await admin.post(`/api/v1/org/sso/domains/${domain}/verify`, undefined, org);
-    assert.equal(byAdmin.statusCode, 403);
-    const byOwner = await tm.people.owner.client.post(
-      `/api/v1/org/sso/domains/${domain}/verify`,
-      undefined,
-      org,
-    );
-    assert.equal(byOwner.statusCode, 200, byOwner.body);
-    assert.equal(byOwner.json().verified, true);
+    assert.equal(byAdmin.statusCode, 200, byAdmin.body);
+    assert.equal(byAdmin.json().verified, true);
     const settings = await admin.patch(
       '/api/v1/org/sso',
       { status_page_url: 'https://status.example/' },

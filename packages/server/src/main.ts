@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { bootstrapLink } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config/index.js';
 import { openStorage } from './db/connection.js';
 import { migrate } from './db/migrate.js';
@@ -8,8 +9,10 @@ import { startServer } from './server.js';
 const USAGE = `usage: latchkey-server <command>
 
 commands:
-  start     migrate, then serve (default)
-  migrate   apply pending database migrations and exit`;
+  start            migrate, then serve (default)
+  migrate          apply pending database migrations and exit
+  admin bootstrap  print a fresh one-time link that makes its opener an instance admin
+                   (while none exists), using this server's configuration and database`;
 
 async function main(argv: string[]): Promise<number> {
   const command = argv[0] ?? 'start';
@@ -38,6 +41,24 @@ async function main(argv: string[]): Promise<number> {
       await storage.close();
     }
     return 0;
+  }
+  if (command === 'admin') {
+    if (argv[1] !== 'bootstrap' || argv.length > 2) {
+      console.error(USAGE);
+      return 64; // EX_USAGE
+    }
+    const out = await bootstrapLink(config);
+    if (out.ok) {
+      process.stdout.write(`  Make yourself an instance admin (one-time link): ${out.link}\n`);
+      return 0;
+    }
+    console.error(
+      out.reason === 'admin_exists'
+        ? 'latchkey: an instance admin exists already; they manage the instance (no setup link is needed).'
+        : `latchkey: a server (pid ${out.pid}) is running on the embedded database in ${config.dataDir}; ` +
+            'stop it first, or restart it: every start prints a setup link while no instance admin exists.',
+    );
+    return out.reason === 'admin_exists' ? 1 : 75; // EX_TEMPFAIL
   }
   if (command !== 'start') {
     console.error(USAGE);
@@ -80,7 +101,12 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (err) => {
-    const what = process.argv[2] === 'migrate' ? 'migration failed' : 'failed to start';
+    const what =
+      process.argv[2] === 'migrate'
+        ? 'migration failed'
+        : process.argv[2] === 'admin'
+          ? 'admin command failed'
+          : 'failed to start';
     console.error(`latchkey: ${what}:`, err instanceof Error ? err.message : err);
     process.exit(1);
   },

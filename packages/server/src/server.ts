@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { issueSetupLink } from './accounts/setup.js';
+import { markDataDirInUse } from './bootstrap.js';
 import { openCache } from './cache/index.js';
 import type { Config } from './config/index.js';
 import { openStorage } from './db/connection.js';
@@ -30,6 +31,7 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
     openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }),
     import('./http/app.js'),
   ]);
+  const releaseDataDir = markDataDirInUse(config);
   const { applied } = await migrate(storage.db as never, storage.kind);
   if (applied.length) log.info({ applied }, 'migrations applied');
   const cache = await openCache({ redisUrl: config.redisUrl });
@@ -43,6 +45,7 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
   const deps: Deps = { config, storage, db: storage.db, cache, clock: systemClock, mailer, auth };
   const app = await buildApp(deps, log);
   await app.listen({ port: config.port, host: config.host });
+  // Until an instance admin exists, every start prints a fresh one-time link.
   const setupLink = await issueSetupLink(storage.db, systemClock, config.publicUrl);
   log.info(
     {
@@ -73,6 +76,7 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
         mailer.close();
         await cache.close();
         await storage.close();
+        releaseDataDir();
       })();
       return closing;
     },

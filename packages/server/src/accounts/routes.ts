@@ -19,7 +19,8 @@ import {
   PASSWORD_PROBLEM_TEXT,
   verifyPassword,
 } from './passwords.js';
-import { createSession, listSessions, revokeAllSessions, revokeSession } from './sessions.js';
+import { listSessions, revokeAllSessions, revokeSession } from './sessions.js';
+import { signIn } from './signin.js';
 import { passwordSignIn } from './password-signin.js';
 import { seedSignupPolicy, SignupRefused } from './signup-policy.js';
 import { socialRoutes } from './social/routes.js';
@@ -95,11 +96,10 @@ export function accountRoutes(app: App, deps: Deps): void {
             await joinWaitlist(trx, clock, who, { email, name, via: 'password' });
             return null;
           }
-          const s = await createSession(trx, clock, {
+          const s = await signIn(trx, clock, who, {
             userId: acct.user.id,
             orgId: acct.org.id,
-            ip: who.ip,
-            userAgent: who.userAgent,
+            method: 'password',
           });
           return { ...acct, token: s.token };
         });
@@ -319,11 +319,10 @@ export function accountRoutes(app: App, deps: Deps): void {
         const revoked = await revokeAllSessions(trx, clock, user.id);
         // Personal access tokens act as the person: a new password ends them too.
         const pats = await revokeUserPats(trx, clock, user.id, 'password_changed');
-        const s = await createSession(trx, clock, {
+        const s = await signIn(trx, clock, who, {
           userId: user.id,
           orgId: req.principal?.defaultOrgId ?? null,
-          ip: who.ip,
-          userAgent: who.userAgent,
+          method: 'password_change',
         });
         await audit(trx, clock, who, {
           orgId: null,

@@ -1,8 +1,8 @@
 import type { Transaction } from 'kysely';
 import type { Db } from '../db/connection.js';
 import type { Database } from '../db/schema.js';
-import { addMs, type Clock, DAY, MINUTE } from '../lib/clock.js';
-import { newId, newSecret, sha256Hex } from '../lib/secrets.js';
+import { type Clock, DAY, MINUTE } from '../lib/clock.js';
+import { sha256Hex } from '../lib/secrets.js';
 
 export const SESSION_COOKIE = 'lk_session';
 export const SESSION_TTL_MS = 30 * DAY;
@@ -19,35 +19,6 @@ export interface SessionUser {
   orgId: string | null;
   lastSeenAt: Date;
   expiresAt: Date;
-}
-
-export interface NewSession {
-  userId: string;
-  orgId: string | null;
-  ip: string | null;
-  userAgent: string | null;
-}
-
-/** Creates a session; returns the cookie value (shown once) and the row id. Only its hash is stored. */
-export async function createSession(db: Executor, clock: Clock, s: NewSession) {
-  const token = newSecret();
-  const id = newId();
-  const now = clock.now();
-  await db
-    .insertInto('sessions')
-    .values({
-      id,
-      token_hash: sha256Hex(token),
-      user_id: s.userId,
-      org_id: s.orgId,
-      ip: s.ip,
-      user_agent: s.userAgent?.slice(0, 512) ?? null,
-      created_at: now,
-      last_seen_at: now,
-      expires_at: addMs(now, SESSION_TTL_MS),
-    })
-    .execute();
-  return { id, token, expiresAt: addMs(now, SESSION_TTL_MS) };
 }
 
 /** One indexed lookup by hash. Unknown, revoked and expired sessions all return null. */

@@ -7,11 +7,11 @@ import {
   PASSWORD_PROBLEM_TEXT,
   verifyPassword,
 } from '../accounts/passwords.js';
-import { createSession } from '../accounts/sessions.js';
 import { signIn } from '../accounts/signin.js';
 import { cleanName, createAccount, findUserByEmail, isUniqueViolation, NAME_MAX } from '../accounts/users.js';
 import { audit } from '../audit/log.js';
 import type { Deps } from '../deps.js';
+import { ApiError } from '../http/errors.js';
 import { actorOf, setSessionCookie } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { sha256Hex } from '../lib/secrets.js';
@@ -59,6 +59,23 @@ ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}`;
   return page(
     'Invitation',
     `${intro}<form method="post" action="/invite">${hidden}${fields}<button type="submit">${label}</button></form>`,
+  );
+}
+
+/**
+ * The page for a sign-in that `signIn` refused because the org enforces single sign-on: it names
+ * the code (`data-code`) and links to the org's identity provider. Null for any other error.
+ */
+function ssoRequiredPage(err: unknown): string | null {
+  if (!(err instanceof ApiError) || err.code !== 'sso_required') return null;
+  const url = err.options.extra?.sso_url;
+  const link =
+    typeof url === 'string'
+      ? `<p><a href="${escapeHtml(url)}">Sign in with single sign-on</a> to join.</p>`
+      : '';
+  return page(
+    'Single sign-on required',
+    `<p class="error" role="alert" data-code="sso_required">${escapeHtml(err.detail ?? err.message)}</p>${link}`,
   );
 }
 
@@ -146,22 +163,31 @@ export function inviteRoutes(app: App, deps: Deps): void {
           });
           return reply.code(401).send(invitePage(token, inv, 'signin', 'The password is wrong.'));
         }
-        const result = await db.transaction().execute(async (trx) => {
-          const out = await acceptInvitation(
-            trx,
-            clock,
-            { ...who, actor: `user:${existing.id}` },
-            token,
-            existing,
-          );
-          if (!out.ok) return null;
-          const s = await signIn(trx, clock, who, {
-            userId: existing.id,
-            orgId: out.org.id,
-            method: 'password',
+        let result: string | null;
+        try {
+          // Joining and signing in are one transaction: when `signIn` refuses (the org enforces
+          // SSO), the acceptance is rolled back with it.
+          result = await db.transaction().execute(async (trx) => {
+            const out = await acceptInvitation(
+              trx,
+              clock,
+              { ...who, actor: `user:${existing.id}` },
+              token,
+              existing,
+            );
+            if (!out.ok) return null;
+            const s = await signIn(trx, clock, who, {
+              userId: existing.id,
+              orgId: out.org.id,
+              method: 'password',
+            });
+            return s.token;
           });
-          return s.token;
-        });
+        } catch (err) {
+          const refused = ssoRequiredPage(err);
+          if (refused) return reply.code(403).send(refused);
+          throw err;
+        }
         if (!result) return reply.code(400).send(renderMessage('Invitation not valid', INVALID));
         await deps.auth.changed({ user: existing.id });
         setSessionCookie(reply, config, result);
@@ -197,16 +223,18 @@ export function inviteRoutes(app: App, deps: Deps): void {
           );
           // Used up by someone else meanwhile: roll the new account back too.
           if (!out.ok) throw new Gone();
-          const s = await createSession(trx, clock, {
+          // Refused (`sso_required`) when the org enforces SSO: the new account is rolled back.
+          const s = await signIn(trx, clock, who, {
             userId: acct.user.id,
             orgId: out.org.id,
-            ip: who.ip,
-            userAgent: who.userAgent,
+            method: 'password',
           });
           return s.token;
         });
       } catch (err) {
         if (err instanceof Gone) return reply.code(400).send(renderMessage('Invitation not valid', INVALID));
+        const refused = ssoRequiredPage(err);
+        if (refused) return reply.code(403).send(refused);
         if (!isUniqueViolation(err)) throw err;
         result = null;
       }

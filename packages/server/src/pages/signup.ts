@@ -5,7 +5,7 @@ import {
   PASSWORD_MAX_LENGTH,
   PASSWORD_PROBLEM_TEXT,
 } from '../accounts/passwords.js';
-import { createSession } from '../accounts/sessions.js';
+import { signIn } from '../accounts/signin.js';
 import { SignupRefused } from '../accounts/signup-policy.js';
 import { enabledProviderIds, PROVIDER_NAMES } from '../accounts/social/registry.js';
 import { cleanName, createAccount, findUserByEmail, isUniqueViolation, NAME_MAX } from '../accounts/users.js';
@@ -105,11 +105,10 @@ export function signupRoutes(app: App, deps: Deps): void {
             via: 'waitlist',
             admission: { kind: 'approval', token },
           });
-          const s = await createSession(trx, clock, {
+          const s = await signIn(trx, clock, who, {
             userId: acct.user.id,
             orgId: acct.org.id,
-            ip: who.ip,
-            userAgent: who.userAgent,
+            method: 'password',
           });
           return s.token;
         });

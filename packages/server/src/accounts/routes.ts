@@ -8,6 +8,7 @@ import { Email, IdParams, Name, OrgShape, Timestamp, UserShape } from '../http/s
 import type { App } from '../http/types.js';
 import { listUserOrgs } from '../orgs/queries.js';
 import { revokeUserPats } from '../tokens/queries.js';
+import { activityRoutes } from './activity-routes.js';
 import { identityRoutes } from './identity-routes.js';
 import { emailOrThrow, limit, WAITLISTED } from './input.js';
 import { accountLimiters } from './limits.js';
@@ -59,6 +60,7 @@ export function accountRoutes(app: App, deps: Deps): void {
   });
   socialRoutes(app, deps);
   identityRoutes(app, deps);
+  activityRoutes(app, deps);
 
   app.post(
     '/api/auth/signup',

@@ -8,6 +8,8 @@ import { orderedId } from './ordered-id.js';
 export interface Actor {
   /** `user:<id>`, `admin-token`, `system`, later `pat:<prefix>` … */
   readonly actor: string;
+  /** The person behind the credential (a session's, a personal token's owner), when there is one. */
+  readonly userId?: string | null;
   readonly ip: string | null;
   readonly userAgent: string | null;
 }
@@ -17,6 +19,28 @@ export interface AuditEntry {
   action: string;
   target?: string | null;
   data?: Record<string, unknown>;
+  /**
+   * The account the event is about, for that person's activity log. Derived when absent (see
+   * `subjectOf`); `null` says explicitly that it concerns no one account.
+   */
+  subjectUserId?: string | null;
+}
+
+const USER_REF = /^user:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+
+/**
+ * Whose activity log an event belongs to: the explicit subject; else the account acted on (a
+ * `user:<id>` target — an admin's change to a member shows on the member's log); else, for an
+ * account-level event (no org: sign-ins, sessions, personal tokens), the person who acted (a
+ * `user:<id>` actor, or the person behind the personal token or OAuth token that acted).
+ * Org-level events a person did (an app created, a domain added) belong to the org's log only.
+ */
+export function subjectOf(who: Actor, e: AuditEntry): string | null {
+  if (e.subjectUserId !== undefined) return e.subjectUserId;
+  const target = e.target ? USER_REF.exec(e.target) : null;
+  if (target) return target[1]!.toLowerCase();
+  if (e.orgId !== null) return null;
+  return USER_REF.exec(who.actor)?.[1]!.toLowerCase() ?? who.userId ?? null;
 }
 
 /** Writes one audit event. Call it with the same transaction as the change it records. */
@@ -39,6 +63,7 @@ export async function audit(
       user_agent: who.userAgent?.slice(0, 512) ?? null,
       created_at: now,
       data: JSON.stringify(e.data ?? {}),
+      subject_user_id: subjectOf(who, e),
     })
     .execute();
 }

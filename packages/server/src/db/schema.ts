@@ -79,6 +79,8 @@ export interface AuditEventsTable {
   user_agent: string | null;
   created_at: Timestamp;
   data: Json;
+  /** The account the event is about (its activity log); set by `audit()`. */
+  subject_user_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface SetupTokensTable {

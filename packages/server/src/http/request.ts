@@ -10,6 +10,7 @@ export function actorOf(req: FastifyRequest): Actor {
   const ua = req.headers['user-agent'];
   return {
     actor: req.principal?.actor ?? 'anonymous',
+    userId: req.principal?.user?.id ?? null,
     ip: req.ip ?? null,
     userAgent: typeof ua === 'string' ? ua : null,
   };

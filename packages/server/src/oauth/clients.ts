@@ -162,7 +162,8 @@ async function refreshMetadataClient(deps: ClientDeps, url: string, exists: bool
   const { fetchClientMetadata, MetadataFetchError } = await import('./metadata-fetch.js');
   let fetched: Awaited<ReturnType<typeof fetchClientMetadata>>;
   try {
-    fetched = await fetchClientMetadata(url, { allowLoopback: deps.config.cimdAllowLoopback });
+    const { outboundPolicy } = await import('../lib/outbound-fetch.js');
+    fetched = await fetchClientMetadata(url, outboundPolicy(deps.config, deps.config.cimdAllowLoopback));
   } catch (err) {
     if (err instanceof MetadataFetchError) {
       throw new OAuthError('invalid_client', `The client metadata document could not be used (${err.code}).`);

@@ -271,7 +271,7 @@ export function ssoConnectionRoutes(app: App, deps: Deps): void {
     async (req) => {
       const org = orgOf(req);
       const c = await load(req.params.id, org.id);
-      const t = await testConnection(c);
+      const t = await testConnection(c, config);
       await db.transaction().execute(async (trx) => {
         await updateConnection(trx, clock, c.id, org.id, {
           tested_at: clock.now(),

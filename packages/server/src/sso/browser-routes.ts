@@ -132,7 +132,7 @@ export async function ssoBrowserRoutes(app: App, deps: Deps): Promise<void> {
       try {
         let url: string;
         if (c.kind === 'oidc') {
-          const s = oidcSettingsOf(c);
+          const s = oidcSettingsOf(c, config);
           const as = await discover(s);
           url = (await oidcAuthorizationUrl(as, s, { ...tx, redirectUri }, email)).href;
           reply.setCookie(SSO_TX_COOKIE, txId, {
@@ -182,7 +182,7 @@ export async function ssoBrowserRoutes(app: App, deps: Deps): Promise<void> {
       if (!c || !c.enabled || c.kind !== 'oidc') return fail(reply, 'no_connection');
       let profile: SsoProfile;
       try {
-        const s = oidcSettingsOf(c);
+        const s = oidcSettingsOf(c, config);
         const as = await discover(s);
         const query = new URL(req.raw.url ?? '', 'http://latchkey.invalid').searchParams;
         profile = await oidcComplete(as, s, query, { ...tx, redirectUri });

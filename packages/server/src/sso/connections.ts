@@ -1,5 +1,6 @@
+import type { Config } from '../config/index.js';
 import { SsoError } from './errors.js';
-import { fetchText, toSsoError } from './idp-fetch.js';
+import { fetchText, ssoOutbound, toSsoError } from './idp-fetch.js';
 import { discover, type OidcSettings } from './oidc.js';
 import type { ConnectionRow } from './queries.js';
 import { type IdpMetadata, parseIdpMetadata } from './saml-metadata.js';
@@ -15,11 +16,19 @@ export function spUrls(publicUrl: string, connectionId: string) {
 
 export const OIDC_REDIRECT_PATH = '/api/sso/oidc/callback';
 
-export function oidcSettingsOf(c: ConnectionRow): OidcSettings {
+/** Where requests to an IdP may go: see `ssoOutbound`. */
+export type SsoNetConfig = Pick<Config, 'dnsServers' | 'ssoAllowLoopback'>;
+
+export function oidcSettingsOf(c: ConnectionRow, config: SsoNetConfig): OidcSettings {
   if (c.kind !== 'oidc' || !c.oidc_issuer || !c.oidc_client_id || !c.oidc_client_secret) {
     throw new SsoError('no_connection', 'the connection is not a complete OIDC connection');
   }
-  return { issuer: c.oidc_issuer, clientId: c.oidc_client_id, clientSecret: c.oidc_client_secret };
+  return {
+    issuer: c.oidc_issuer,
+    clientId: c.oidc_client_id,
+    clientSecret: c.oidc_client_secret,
+    net: ssoOutbound(config),
+  };
 }
 
 export function samlSettingsOf(c: ConnectionRow, publicUrl: string): SamlSettings {
@@ -44,13 +53,15 @@ export type TestOutcome =
  * keys; SAML — the metadata (pasted, or fetched from its URL) parses to an entity id, a
  * redirect SSO URL and a signing certificate. Never throws for the IdP's faults.
  */
-export async function testConnection(c: ConnectionRow): Promise<TestOutcome> {
+export async function testConnection(c: ConnectionRow, config: SsoNetConfig): Promise<TestOutcome> {
   try {
     if (c.kind === 'oidc') {
-      const as = await discover(oidcSettingsOf(c));
+      const as = await discover(oidcSettingsOf(c, config));
       return { result: 'pass', detail: `discovery answered for ${as.issuer}`, metadata: null };
     }
-    const xml = c.saml_metadata_xml ?? (c.saml_metadata_url ? await fetchText(c.saml_metadata_url) : null);
+    const xml =
+      c.saml_metadata_xml ??
+      (c.saml_metadata_url ? await fetchText(c.saml_metadata_url, ssoOutbound(config)) : null);
     if (!xml) return { result: 'fail', detail: 'no metadata XML nor URL', code: 'idp_error' };
     const metadata = parseIdpMetadata(xml);
     return { result: 'pass', detail: `metadata for ${metadata.entityId}`, metadata };

@@ -1,48 +1,52 @@
-import { isIP } from 'node:net';
 import * as oauth from 'oauth4webapi';
 import { toSocialError } from '../accounts/social/provider.js';
+import type { Config } from '../config/index.js';
+import {
+  checkOutboundUrl,
+  OutboundFetchError,
+  outboundFetch,
+  outboundFetcher,
+  type OutboundPolicy,
+  outboundPolicy,
+} from '../lib/outbound-fetch.js';
 import { SSO_LIMITS } from './limits.js';
 import { SsoError } from './errors.js';
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+/** Where requests to an org's IdP may go: public addresses only, loopback with `SSO_ALLOW_LOOPBACK` (tests). */
+export function ssoOutbound(config: Pick<Config, 'dnsServers' | 'ssoAllowLoopback'>): OutboundPolicy {
+  return outboundPolicy(config, config.ssoAllowLoopback);
+}
 
 /**
- * Whether an admin-supplied IdP URL may be used: https to a named host or a public address. Plain
- * http (and loopback) only with `SSO_ALLOW_LOOPBACK`, for tests. Returns the reason, or null.
+ * Whether an admin-supplied IdP URL may be saved: https (plain http only to loopback with
+ * `SSO_ALLOW_LOOPBACK`), no credentials or fragment, and not an IP literal outside public unicast
+ * (`127.1`, `0x7f000001`, `[::ffff:127.0.0.1]` are read as the URL parser normalises them).
+ * Returns the reason, or null.
  *
- * Does NOT resolve DNS: a public name that resolves to a private address is not caught here.
+ * Does NOT resolve DNS: a name that resolves to a private address is refused when it is fetched
+ * (every request goes through `lib/outbound-fetch.ts`).
  */
 export function idpUrlProblem(raw: string, allowLoopback: boolean): string | null {
   let u: URL;
   try {
-    u = new URL(raw);
-  } catch {
-    return 'is not a URL';
+    u = checkOutboundUrl(raw, allowLoopback);
+  } catch (err) {
+    if (!(err instanceof OutboundFetchError)) throw err;
+    if (err.code === 'forbidden_address') return 'must not point at a private address';
+    return /credentials/.test(err.message) ? 'must not carry credentials' : 'must be https';
   }
-  if (u.username || u.password) return 'must not carry credentials';
-  if (u.hash) return 'must not have a fragment';
-  const loopback = LOOPBACK.has(u.hostname);
-  if (allowLoopback && loopback)
-    return u.protocol === 'http:' || u.protocol === 'https:' ? null : 'must be http(s)';
-  if (u.protocol !== 'https:') return 'must be https';
-  if (loopback || isPrivateLiteral(u.hostname)) return 'must not point at a private address';
+  if (u.hash || raw.includes('#')) return 'must not have a fragment';
   return null;
 }
 
-function isPrivateLiteral(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '');
-  if (isIP(h) === 4)
-    return /^(0|10|127|169\.254|172\.(1[6-9]|2\d|3[01])|192\.168|100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7]))\./.test(
-      h,
-    );
-  if (isIP(h) === 6) return /^(::|::1|f[cd]|fe[89ab])/i.test(h);
-  return false;
-}
-
-/** Options for every request to an IdP: the timeout, and plain http where allowed. */
-export function idpRequestOptions(url: string) {
+/**
+ * Options for every oauth4webapi request to an IdP (discovery, token, JWKS): all of them go
+ * through the guarded outbound fetch, with the IdP timeout; plain http where the policy allows it.
+ */
+export function idpRequestOptions(url: string, net: OutboundPolicy) {
   return {
     signal: AbortSignal.timeout(SSO_LIMITS.idpTimeoutMs),
+    [oauth.customFetch]: outboundFetcher({ ...net, timeoutMs: SSO_LIMITS.idpTimeoutMs }),
     ...(new URL(url).protocol === 'http:' ? { [oauth.allowInsecureRequests]: true } : {}),
   };
 }
@@ -60,16 +64,18 @@ export function toSsoError(err: unknown): SsoError {
 }
 
 /** GETs a small text document (SAML metadata) from an IdP, classified like the OIDC calls. */
-export async function fetchText(url: string): Promise<string> {
-  let res: Response;
+export async function fetchText(url: string, net: OutboundPolicy): Promise<string> {
+  let res;
   try {
-    res = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(SSO_LIMITS.idpTimeoutMs) });
+    res = await outboundFetch(
+      url,
+      { headers: { accept: 'application/samlmetadata+xml, application/xml, text/xml' } },
+      { ...net, timeoutMs: SSO_LIMITS.idpTimeoutMs, maxBytes: SSO_LIMITS.metadataMaxBytes },
+    );
   } catch (err) {
     throw toSsoError(err);
   }
   if (res.status >= 500) throw new SsoError('idp_unreachable', `HTTP ${res.status}`);
   if (res.status !== 200) throw new SsoError('idp_error', `HTTP ${res.status}`);
-  const text = await res.text();
-  if (text.length > SSO_LIMITS.metadataMaxBytes) throw new SsoError('idp_error', 'metadata too large');
-  return text;
+  return res.body.toString('utf8');
 }

@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import { normalizeEmail } from '../accounts/users.js';
+import type { OutboundPolicy } from '../lib/outbound-fetch.js';
 import { SsoError } from './errors.js';
 import { idpRequestOptions } from './idp-fetch.js';
 
@@ -8,6 +9,8 @@ export interface OidcSettings {
   issuer: string;
   clientId: string;
   clientSecret: string;
+  /** Where requests to the IdP may go (every one goes through `lib/outbound-fetch.ts`). */
+  net: OutboundPolicy;
 }
 
 /** What the authorization request carries and the callback must match. */
@@ -31,9 +34,9 @@ const SCOPE = 'openid email profile';
  * The IdP's discovery document, fetched at every use: a sign-in that starts is also a probe, so an
  * IdP that went down is noticed before the browser is sent to it (see failover).
  */
-export async function discover(s: Pick<OidcSettings, 'issuer'>): Promise<oauth.AuthorizationServer> {
+export async function discover(s: Pick<OidcSettings, 'issuer' | 'net'>): Promise<oauth.AuthorizationServer> {
   const issuer = new URL(s.issuer);
-  const res = await oauth.discoveryRequest(issuer, idpRequestOptions(s.issuer));
+  const res = await oauth.discoveryRequest(issuer, idpRequestOptions(s.issuer, s.net));
   const as = await oauth.processDiscoveryResponse(issuer, res);
   if (!as.authorization_endpoint || !as.token_endpoint || !as.jwks_uri) {
     throw new SsoError('idp_error', 'the discovery document lacks an endpoint');
@@ -79,13 +82,13 @@ export async function oidcComplete(
     params,
     f.redirectUri,
     f.codeVerifier,
-    idpRequestOptions(as.token_endpoint!),
+    idpRequestOptions(as.token_endpoint!, s.net),
   );
   const tokens = await oauth.processAuthorizationCodeResponse(as, client, res, {
     expectedNonce: f.nonce,
     requireIdToken: true,
   });
-  await oauth.validateApplicationLevelSignature(as, res, idpRequestOptions(as.jwks_uri!));
+  await oauth.validateApplicationLevelSignature(as, res, idpRequestOptions(as.jwks_uri!, s.net));
   const claims = oauth.getValidatedIdTokenClaims(tokens);
   if (!claims) throw new SsoError('idp_error', 'no ID token');
   // An IdP that says the address is unverified does not vouch for it.

@@ -3,11 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { type TestServer, testServer } from '../helpers/harness.js';
-import {
-  fetchClientMetadata,
-  isForbiddenAddress,
-  type MetadataFetchError,
-} from '../../src/oauth/metadata-fetch.js';
+import { fetchClientMetadata, type MetadataFetchError } from '../../src/oauth/metadata-fetch.js';
+import { isForbiddenAddress } from '../../src/lib/outbound-fetch.js';
 import { authorizeUrl, consent, form, MCP_URL, OAUTH_TOML, pkce } from './helpers.js';
 
 /** A real HTTP server on loopback serving client metadata documents, counting fetches per path. */

@@ -5,7 +5,6 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
   fetchClientMetadata,
-  isForbiddenAddress,
   METADATA_DEFAULT_CACHE_MS,
   METADATA_MAX_BYTES,
   METADATA_MAX_CACHE_MS,
@@ -14,6 +13,7 @@ import {
   type MetadataFetchErrorCode,
   type MetadataFetchOptions,
 } from '../../src/oauth/metadata-fetch.js';
+import { isForbiddenAddress } from '../../src/lib/outbound-fetch.js';
 
 /**
  * The metadata fetcher against real HTTP servers on 127.0.0.1 (port 0). Nothing here reaches the

@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import type { GithubConfig } from '../../config/index.js';
+import { isLoopbackUrl, type OutboundPolicy } from '../../lib/outbound-fetch.js';
 import { isValidEmail, normalizeEmail } from '../users.js';
 import {
   type FlowSecrets,
@@ -23,8 +24,16 @@ const API_HEADERS = {
  * GitHub sign-in: OAuth 2.0 authorization code with PKCE (GitHub is not an OpenID provider),
  * then `GET /user` for the stable numeric id and `GET /user/emails` for the primary address and
  * whether GitHub verified it. Does not read organisations or repositories.
+ *
+ * Every request goes through the guarded outbound fetch under `net`; the endpoints are the
+ * operator's settings, so one they pointed at a loopback stand-in may be reached (nothing else
+ * private may).
  */
-export function githubProvider(c: GithubConfig): SocialProvider {
+export function githubProvider(c: GithubConfig, net: OutboundPolicy): SocialProvider {
+  const netFor = (url: string): OutboundPolicy => ({
+    ...net,
+    allowLoopback: net.allowLoopback || isLoopbackUrl(url),
+  });
   const as: oauth.AuthorizationServer = {
     issuer: new URL(c.authorizeUrl).origin,
     authorization_endpoint: c.authorizeUrl,
@@ -54,11 +63,12 @@ export function githubProvider(c: GithubConfig): SocialProvider {
         params,
         f.redirectUri,
         f.codeVerifier,
-        requestOptions(c.tokenUrl),
+        requestOptions(c.tokenUrl, netFor(c.tokenUrl)),
       );
       const tokens = await oauth.processAuthorizationCodeResponse(as, client, res);
-      const user = await getJson(`${c.apiUrl}/user`, tokens.access_token, API_HEADERS);
-      const emails = await getJson(`${c.apiUrl}/user/emails`, tokens.access_token, API_HEADERS);
+      const api = netFor(c.apiUrl);
+      const user = await getJson(`${c.apiUrl}/user`, tokens.access_token, API_HEADERS, api);
+      const emails = await getJson(`${c.apiUrl}/user/emails`, tokens.access_token, API_HEADERS, api);
       return profileOf(user, emails);
     },
   };

@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import type { GoogleConfig } from '../../config/index.js';
+import { isLoopbackUrl, type OutboundPolicy } from '../../lib/outbound-fetch.js';
 import { SOCIAL_LIMITS } from '../limits.js';
 import { isValidEmail, normalizeEmail } from '../users.js';
 import {
@@ -17,8 +18,17 @@ const SCOPE = 'openid email profile';
  * discovery, authorization code with PKCE, `state` and `nonce`; the ID token's issuer, audience,
  * expiry, nonce and signature are all checked. The person is Google's `sub`; their email counts
  * as verified only when the ID token says `email_verified`.
+ *
+ * Every request (discovery, token, JWKS) goes through the guarded outbound fetch under `net`.
+ * The issuer is the operator's setting, so one they pointed at a loopback stand-in may be
+ * reached; the endpoints its discovery document names get the same allowance and no more.
  */
-export function googleProvider(c: GoogleConfig, now: () => number = Date.now): SocialProvider {
+export function googleProvider(
+  c: GoogleConfig,
+  base: OutboundPolicy,
+  now: () => number = Date.now,
+): SocialProvider {
+  const net: OutboundPolicy = { ...base, allowLoopback: base.allowLoopback || isLoopbackUrl(c.issuer) };
   const client: oauth.Client = { client_id: c.clientId };
   const jwks: oauth.JWKSCacheInput = {};
   let cached: { as: oauth.AuthorizationServer; until: number } | null = null;
@@ -27,7 +37,7 @@ export function googleProvider(c: GoogleConfig, now: () => number = Date.now): S
   async function metadata(): Promise<oauth.AuthorizationServer> {
     if (cached && cached.until > now()) return cached.as;
     const issuer = new URL(c.issuer);
-    const res = await oauth.discoveryRequest(issuer, requestOptions(c.issuer));
+    const res = await oauth.discoveryRequest(issuer, requestOptions(c.issuer, net));
     const as = await oauth.processDiscoveryResponse(issuer, res);
     if (!as.authorization_endpoint || !as.token_endpoint || !as.jwks_uri) {
       throw new SocialError('provider_error', 'the discovery document lacks an endpoint');
@@ -62,14 +72,14 @@ export function googleProvider(c: GoogleConfig, now: () => number = Date.now): S
         params,
         f.redirectUri,
         f.codeVerifier,
-        requestOptions(as.token_endpoint!),
+        requestOptions(as.token_endpoint!, net),
       );
       const tokens = await oauth.processAuthorizationCodeResponse(as, client, res, {
         expectedNonce: f.nonce,
         requireIdToken: true,
       });
       await oauth.validateApplicationLevelSignature(as, res, {
-        ...requestOptions(as.jwks_uri!),
+        ...requestOptions(as.jwks_uri!, net),
         [oauth.jwksCache]: jwks,
       });
       const claims = oauth.getValidatedIdTokenClaims(tokens);

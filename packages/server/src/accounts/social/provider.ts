@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import type { IdentityProvider } from '../../db/schema.js';
+import { OutboundFetchError, outboundFetcher, type OutboundPolicy } from '../../lib/outbound-fetch.js';
 import { SOCIAL_LIMITS } from '../limits.js';
 
 export type ProviderId = IdentityProvider;
@@ -69,10 +70,18 @@ export interface SocialProvider {
   complete(callback: URLSearchParams, f: FlowSecrets): Promise<Profile>;
 }
 
-/** Options for every request to a provider: a timeout, and plain http only to a loopback stand-in. */
-export function requestOptions(url: string, timeoutMs: number = SOCIAL_LIMITS.providerTimeoutMs) {
+/**
+ * Options for every request to a provider: each goes through the guarded outbound fetch
+ * (`lib/outbound-fetch.ts`) with a timeout; plain http only where the policy allows loopback.
+ */
+export function requestOptions(
+  url: string,
+  net: OutboundPolicy,
+  timeoutMs: number = SOCIAL_LIMITS.providerTimeoutMs,
+) {
   return {
     signal: AbortSignal.timeout(timeoutMs),
+    [oauth.customFetch]: outboundFetcher({ ...net, timeoutMs }),
     ...(new URL(url).protocol === 'http:' ? { [oauth.allowInsecureRequests]: true } : {}),
   };
 }
@@ -83,6 +92,11 @@ export function requestOptions(url: string, timeoutMs: number = SOCIAL_LIMITS.pr
  */
 export function toSocialError(err: unknown): SocialError {
   if (err instanceof SocialError) return err;
+  if (err instanceof OutboundFetchError) {
+    // A refused address or URL is the configuration's fault, not an outage: no failover for it.
+    const down = err.code === 'timeout' || err.code === 'network';
+    return new SocialError(down ? 'provider_unreachable' : 'provider_error', err.message);
+  }
   if (err instanceof oauth.AuthorizationResponseError) {
     return new SocialError(err.error === 'access_denied' ? 'access_denied' : 'provider_error', err.error);
   }
@@ -103,14 +117,19 @@ export function toSocialError(err: unknown): SocialError {
 }
 
 /** Reads a JSON resource with the access token; a non-2xx answer is an error, 5xx unreachable. */
-export async function getJson(url: string, accessToken: string, headers: Record<string, string>) {
+export async function getJson(
+  url: string,
+  accessToken: string,
+  headers: Record<string, string>,
+  net: OutboundPolicy,
+) {
   const res = await oauth.protectedResourceRequest(
     accessToken,
     'GET',
     new URL(url),
     new Headers(headers),
     null,
-    requestOptions(url),
+    requestOptions(url, net),
   );
   if (res.status >= 500) throw new SocialError('provider_unreachable', `HTTP ${res.status} from ${url}`);
   if (res.status !== 200) throw new SocialError('provider_error', `HTTP ${res.status} from ${url}`);

@@ -1,5 +1,6 @@
 import type { Config } from '../../config/index.js';
 import type { Clock } from '../../lib/clock.js';
+import { outboundPolicy } from '../../lib/outbound-fetch.js';
 import { githubProvider } from './github.js';
 import { googleProvider } from './google.js';
 import type { ProviderId, SocialProvider } from './provider.js';
@@ -13,17 +14,22 @@ export function isProviderId(v: unknown): v is ProviderId {
   return typeof v === 'string' && (PROVIDER_IDS as readonly string[]).includes(v);
 }
 
-/** The providers this instance has a client id and secret for. */
+/**
+ * The providers this instance has a client id and secret for. Their requests resolve names with
+ * the `DNS_SERVERS` resolver and reach only public addresses (or the loopback stand-in an
+ * operator setting names).
+ */
 export function configuredProviders(
-  config: Pick<Config, 'github' | 'google'>,
+  config: Pick<Config, 'github' | 'google' | 'dnsServers'>,
   clock: Clock,
 ): ReadonlyMap<ProviderId, SocialProvider> {
   const out = new Map<ProviderId, SocialProvider>();
-  if (config.github) out.set('github', githubProvider(config.github));
+  const net = outboundPolicy(config, false);
+  if (config.github) out.set('github', githubProvider(config.github, net));
   if (config.google)
     out.set(
       'google',
-      googleProvider(config.google, () => clock.now().getTime()),
+      googleProvider(config.google, net, () => clock.now().getTime()),
     );
   return out;
 }

@@ -32,6 +32,8 @@ export interface Env {
   readonly token: string | undefined;
   /** `$XDG_CONFIG_HOME/latchkey/config.toml`, else `~/.config/latchkey/config.toml`. */
   readonly configPath: string;
+  /** LATCHKEY_SERVER_BIN: the `latchkey-server` program `admin` commands run (default: from PATH). */
+  readonly serverBin: string | undefined;
 }
 
 export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
@@ -42,6 +44,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
     url: env.LATCHKEY_URL?.trim() || undefined,
     token: env.LATCHKEY_TOKEN?.trim() || undefined,
     configPath: join(base, 'latchkey', 'config.toml'),
+    serverBin: env.LATCHKEY_SERVER_BIN?.trim() || undefined,
   });
 }
 

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Command } from 'commander';
+import { registerAdmin } from './commands/admin.js';
 import { registerAgent } from './commands/agent.js';
 import { registerLogin } from './commands/login.js';
 import { registerLogout } from './commands/logout.js';
@@ -37,5 +38,6 @@ Exit codes: 0 ok, 1 request refused, 2 usage error, 3 sign-in needed, 4 server e
   registerWhoami(program);
   registerTokens(program);
   registerAgent(program);
+  registerAdmin(program);
   return program;
 }

@@ -5,6 +5,7 @@ import type { Database, Role } from '../db/schema.js';
 import { addMs, type Clock, DAY } from '../lib/clock.js';
 import { newSecret, sha256Hex } from '../lib/secrets.js';
 import { orderedId } from '../audit/ordered-id.js';
+import { linkAcceptedInvitation } from '../scim/accept.js';
 
 export const INVITATION_TTL_MS = 7 * DAY;
 
@@ -188,5 +189,7 @@ export async function acceptInvitation(
     target: `user:${user.id}`,
     data: { invitation_id: inv.id, role: inv.role },
   });
+  // An invitation SCIM sent for a pending record: the record now stands for this account.
+  await linkAcceptedInvitation(trx, clock, who, { id: inv.id, orgId: inv.org_id }, user.id);
   return { ok: true, org: { id: inv.org_id, slug: inv.org_slug, name: inv.org_name, role: inv.role } };
 }

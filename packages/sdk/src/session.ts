@@ -33,14 +33,20 @@ export interface SessionChecker {
   close(): void;
 }
 
-/** The session cookie alone: nothing else the browser sent is forwarded to Latchkey. */
+/**
+ * The session cookie alone: nothing else the browser sent is forwarded to Latchkey. On an https
+ * Latchkey it is `__Host-lk_session` (and a plain `lk_session` there is ignored by the server).
+ */
 function sessionCookie(header: string | null | undefined): string | null {
   if (!header) return null;
+  let plain: string | null = null;
   for (const part of header.split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === 'lk_session' && v.length) return `lk_session=${v.join('=')}`;
+    if (!v.length) continue;
+    if (k === '__Host-lk_session') return `__Host-lk_session=${v.join('=')}`;
+    if (k === 'lk_session' && plain === null) plain = `lk_session=${v.join('=')}`;
   }
-  return null;
+  return plain;
 }
 
 /**

@@ -5,8 +5,19 @@ import { HOUR, MINUTE } from '../lib/clock.js';
 export const ACCOUNT_LIMITS = {
   /** Failed sign-ins from one IP before it must wait. */
   signinFailuresPerIp: { points: 20, windowSeconds: 15 * 60 },
-  /** Failed sign-ins against one email before it must wait (slows guessing one account from many IPs). */
-  signinFailuresPerAccount: { points: 5, windowSeconds: 15 * 60 },
+  /** Failed sign-ins against one account from one IP before that IP must wait for that account. */
+  signinFailuresPerAccountIp: { points: 5, windowSeconds: 15 * 60 },
+  /**
+   * Failed sign-ins against one account from browsers it does not know (no device cookie of
+   * it), from anywhere, before they must wait: slows guessing one account from many IPs. A
+   * browser that signed in to the account before is exempt (it has its own budget below), so
+   * an attacker cannot lock the owner out.
+   */
+  signinFailuresPerAccount: { points: 10, windowSeconds: 60 * 60 },
+  /** Failed sign-ins against one account from one browser that signed in to it before. */
+  signinFailuresPerAccountDevice: { points: 5, windowSeconds: 15 * 60 },
+  /** Verification links one signed-in person may ask to be sent again. */
+  verificationResendsPerUser: { points: 3, windowSeconds: 60 * 60 },
   signupsPerIp: { points: 20, windowSeconds: 60 * 60 },
   magicLinksPerIp: { points: 10, windowSeconds: 60 * 60 },
   /** Beyond this, requests still answer 202 but no mail is sent (no mail bombing, no enumeration). */

@@ -4,38 +4,60 @@ import type { Deps } from '../deps.js';
 import { ApiError, rateLimited } from '../http/errors.js';
 import { sha256Hex } from '../lib/secrets.js';
 import { listUserOrgs } from '../orgs/queries.js';
+import { deviceCookieValue, isKnownDevice, rememberDevice } from './devices.js';
+import type { RateLimiter } from '../cache/index.js';
 import { accountLimiters } from './limits.js';
 import { verifyPassword } from './passwords.js';
 import { revokeSession } from './sessions.js';
 import { signIn } from './signin.js';
 import { findUserByEmail, normalizeEmail } from './users.js';
 
+type Budget = readonly [RateLimiter, string];
+
 /**
- * Signs a person in with email and password: failure budgets per IP and per account checked
- * first, every failure audited and counted, a new session on success (the browser's previous one
- * ends). Throws `rate_limited` or `invalid_credentials`; the caller sets the cookie.
+ * Signs a person in with email and password. Failure budgets are checked first, then every
+ * failure is audited and counted against them:
+ * - per IP (any account), and per (account, IP);
+ * - per account from browsers the account does not know — a slower limit across all IPs;
+ * - a browser that signed in to the account before (its device cookie) is exempt from that
+ *   account-wide limit and has its own per-(account, device) budget instead, so failures from
+ *   elsewhere never lock the owner out of their own browser.
+ * Success: a new session (the browser's previous one ends) and the device cookie to keep.
+ * Throws `rate_limited` or `invalid_credentials`; the caller sets the cookies.
  */
 export async function passwordSignIn(
   deps: Pick<Deps, 'db' | 'clock' | 'cache' | 'auth'>,
   who: Actor & { ip: string },
-  c: { email: string; password: string; previous: { userId: string; sessionId: string } | null },
+  c: {
+    email: string;
+    password: string;
+    previous: { userId: string; sessionId: string } | null;
+    /** The browser's device cookie, if it sent one. */
+    device?: string | undefined;
+  },
 ) {
   const { db, clock } = deps;
   const limits = accountLimiters(deps.cache);
   const email = normalizeEmail(c.email);
   const accountKey = sha256Hex(email);
-  for (const [l, key] of [
+  const user = await findUserByEmail(db, email);
+  const known = user ? await isKnownDevice(db, clock, user.id, c.device) : false;
+  const perAccountIp: Budget = [limits.signinFailuresPerAccountIp, `${accountKey}:${who.ip}`];
+  const perDevice: Budget | null = known
+    ? [limits.signinFailuresPerAccountDevice, `${accountKey}:${sha256Hex(c.device!)}`]
+    : null;
+  const budgets: Budget[] = [
     [limits.signinFailuresPerIp, who.ip],
-    [limits.signinFailuresPerAccount, accountKey],
-  ] as const) {
+    perAccountIp,
+    perDevice ?? [limits.signinFailuresPerAccount, accountKey],
+  ];
+  for (const [l, key] of budgets) {
     const r = await l.check(key);
     if (!r.allowed) throw rateLimited(r.retryAfterSeconds, 'Too many failed sign-ins; try again later.');
   }
-  const user = await findUserByEmail(db, email);
   const ok = await verifyPassword(user?.password_hash ?? null, c.password);
   if (!user || !ok) {
-    await limits.signinFailuresPerIp.consume(who.ip);
-    await limits.signinFailuresPerAccount.consume(accountKey);
+    for (const [l, key] of budgets) await l.consume(key);
     await audit(db, clock, who, {
       orgId: null,
       action: 'user.signin_failed',
@@ -44,14 +66,23 @@ export async function passwordSignIn(
     });
     throw new ApiError('invalid_credentials', 'The email or password is wrong.');
   }
-  await limits.signinFailuresPerAccount.reset(accountKey);
+  // The account-wide budget is not reset here: a success must not hand a guesser elsewhere a new one.
+  await perAccountIp[0].reset(perAccountIp[1]);
+  if (perDevice) await perDevice[0].reset(perDevice[1]);
   const org = (await listUserOrgs(db, user.id))[0] ?? null;
+  const device = deviceCookieValue(c.device);
   let ended: string | null = null;
   const s = await db.transaction().execute(async (trx) => {
     // A new session at every sign-in; the one the browser held before (if any) ends.
     if (c.previous) ended = await revokeSession(trx, clock, c.previous.userId, c.previous.sessionId);
-    return signIn(trx, clock, who, { userId: user.id, orgId: org?.id ?? null, method: 'password' });
+    const session = await signIn(trx, clock, who, {
+      userId: user.id,
+      orgId: org?.id ?? null,
+      method: 'password',
+    });
+    await rememberDevice(trx, clock, user.id, device);
+    return session;
   });
   if (ended) await deps.auth.changed({ token: ended });
-  return { user: { id: user.id, email: user.email, name: user.name }, org, token: s.token };
+  return { user: { id: user.id, email: user.email, name: user.name }, org, token: s.token, device };
 }

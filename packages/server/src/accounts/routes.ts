@@ -3,12 +3,14 @@ import { audit } from '../audit/log.js';
 import type { Deps } from '../deps.js';
 import { membershipsOf } from '../http/auth.js';
 import { ApiError, rateLimited } from '../http/errors.js';
-import { actorOf, clearSessionCookie, principalOf, setSessionCookie, userOf } from '../http/request.js';
+import { actorOf, clearSessionCookie, principalOf, setHostCookie, setSessionCookie, userOf } from '../http/request.js';
 import { Email, IdParams, Name, OrgShape, Timestamp, UserShape } from '../http/shapes.js';
 import type { App } from '../http/types.js';
 import { listUserOrgs } from '../orgs/queries.js';
 import { revokeUserPats } from '../tokens/queries.js';
 import { activityRoutes } from './activity-routes.js';
+import { DEVICE_COOKIE, DEVICE_TTL_MS } from './devices.js';
+import { sendEmailVerification } from './email-verification.js';
 import { identityRoutes } from './identity-routes.js';
 import { emailOrThrow, limit, WAITLISTED } from './input.js';
 import { accountLimiters } from './limits.js';
@@ -27,6 +29,7 @@ import { seedSignupPolicy, SignupRefused } from './signup-policy.js';
 import { socialRoutes } from './social/routes.js';
 import { cleanName, createAccount, findUserByEmail, isUniqueViolation } from './users.js';
 import { joinWaitlist } from './waitlist.js';
+import { verifyEmailRoutes } from './verify-email-routes.js';
 
 const Password = Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH });
 const SignedIn = Type.Object({ user: UserShape, org: Type.Union([OrgShape, Type.Null()]) });
@@ -110,6 +113,8 @@ export function accountRoutes(app: App, deps: Deps): void {
         throw err;
       }
       if (!result) return reply.code(202).send({ status: 'waitlisted', detail: WAITLISTED });
+      // The address is unproven until the link mailed to it is used.
+      await sendEmailVerification(deps, result.user, req.log);
       setSessionCookie(reply, config, result.token);
       return reply.code(201).send({
         user: result.user,
@@ -140,14 +145,17 @@ export function accountRoutes(app: App, deps: Deps): void {
             previous?.user && previous.sessionId
               ? { userId: previous.user.id, sessionId: previous.sessionId }
               : null,
+          device: req.cookies[DEVICE_COOKIE],
         },
       );
       setSessionCookie(reply, config, out.token);
+      setHostCookie(reply, config, { name: DEVICE_COOKIE, value: out.device, maxAgeSeconds: DEVICE_TTL_MS / 1000 });
       return { user: out.user, org: out.org };
     },
   );
 
   magicLinkRoutes(app, deps);
+  verifyEmailRoutes(app, deps);
 
   app.post(
     '/api/auth/signout',

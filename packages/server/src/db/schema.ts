@@ -53,6 +53,28 @@ export interface MagicLinksTable {
   created_at: Timestamp;
   expires_at: Timestamp;
   consumed_at: Timestamp | null;
+  /** SHA-256 of the cookie of the browser that asked for the link (null: asked without one). */
+  browser_hash: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** Single-use links that prove a sign-up's address (hashed, 24 h). */
+export interface EmailVerificationsTable {
+  token_hash: string;
+  user_id: string;
+  /** The address the link was sent to: it proves nothing once the account's email changed. */
+  email: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  consumed_at: Timestamp | null;
+}
+
+/** Browsers that signed in to an account before (SHA-256 of their device cookie). */
+export interface TrustedDevicesTable {
+  user_id: string;
+  device_hash: string;
+  created_at: Timestamp;
+  last_used_at: Timestamp;
+  expires_at: Timestamp;
 }
 
 export interface InvitationsTable {
@@ -287,12 +309,7 @@ export interface ScimUsersTable {
   /** The SCIM resource id (one per org and person). */
   id: string;
   org_id: string;
-  /** The account; null while the record is pending (waiting on `invitation_id`). */
-  user_id: string | null;
-  /** The userName the identity provider sent (normalised email): the org's own view. */
-  user_name: string;
-  /** The invitation a pending record waits on; null once linked (or when none is open). */
-  invitation_id: string | null;
+  user_id: string;
   external_id: string | null;
   given_name: string | null;
   family_name: string | null;
@@ -384,6 +401,8 @@ export interface Database {
   memberships: MembershipsTable;
   sessions: SessionsTable;
   magic_links: MagicLinksTable;
+  email_verifications: EmailVerificationsTable;
+  trusted_devices: TrustedDevicesTable;
   invitations: InvitationsTable;
   audit_events: AuditEventsTable;
   setup_tokens: SetupTokensTable;

@@ -45,7 +45,7 @@ import { ApiError, rateLimited, sendFrameworkError, sendProblem, toApiError } fr
 import { redactUrl } from './logging.js';
 import { installMetrics } from './metrics.js';
 import { opsRoutes } from './ops-routes.js';
-import { actorOf } from './request.js';
+import { actorOf, secureTransport } from './request.js';
 import type { App } from './types.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -87,6 +87,8 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
   });
 
   await app.register(cookie);
+  // On https: HSTS, and only the `__Host-` cookies count (read under their base names).
+  app.addHook('onRequest', secureTransport(deps.config));
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

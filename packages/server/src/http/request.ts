@@ -33,8 +33,57 @@ export function userOf(req: FastifyRequest): { id: string; email: string; name: 
   return p.user;
 }
 
+/** Browsers drop HSTS on plain http; on https they keep to https for this long (two years). */
+export const HSTS_MAX_AGE_SECONDS = 2 * 365 * 24 * 60 * 60;
+
+/** The cookies Latchkey sets that `__Host-` guards on https (their plain names on http). */
+export const HOST_COOKIES = [SESSION_COOKIE, 'lk_ml', 'lk_device'] as const;
+export type HostCookie = (typeof HOST_COOKIES)[number];
+
+/**
+ * The name a cookie has on the wire: `__Host-<base>` when PUBLIC_URL is https, so no sibling
+ * subdomain or plain-http page can set or shadow it (it must be Secure, Path=/, no Domain).
+ */
+export function cookieName(config: Pick<Config, 'secureCookies'>, base: HostCookie): string {
+  return config.secureCookies ? `__Host-${base}` : base;
+}
+
+/**
+ * An onRequest hook, run right after cookies are parsed: on https, sends
+ * `Strict-Transport-Security`, and lets only the `__Host-` cookies count — a plain `lk_session`
+ * (which a sibling subdomain could have planted) is dropped, and the `__Host-` value is read
+ * under its base name, so the rest of the server reads `req.cookies[SESSION_COOKIE]` either way.
+ */
+export function secureTransport(config: Pick<Config, 'secureCookies'>) {
+  return async function secureTransportHook(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (!config.secureCookies) return;
+    reply.header('strict-transport-security', `max-age=${HSTS_MAX_AGE_SECONDS}; includeSubDomains`);
+    const cookies = req.cookies as Record<string, string | undefined>;
+    for (const base of HOST_COOKIES) {
+      const value = cookies[`__Host-${base}`];
+      delete cookies[base];
+      if (value !== undefined) cookies[base] = value;
+    }
+  };
+}
+
+/** Sets one of Latchkey's own cookies: HttpOnly, SameSite=Lax, Path=/, Secure (and `__Host-`) on https. */
+export function setHostCookie(
+  reply: FastifyReply,
+  config: Pick<Config, 'secureCookies'>,
+  c: { name: HostCookie; value: string; maxAgeSeconds: number },
+): void {
+  reply.setCookie(cookieName(config, c.name), c.value, {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: config.secureCookies,
+    maxAge: c.maxAgeSeconds,
+  });
+}
+
 export function setSessionCookie(reply: FastifyReply, config: Config, token: string): void {
-  reply.setCookie(SESSION_COOKIE, token, {
+  reply.setCookie(cookieName(config, SESSION_COOKIE), token, {
     path: '/',
     httpOnly: true,
     sameSite: 'lax',
@@ -44,7 +93,7 @@ export function setSessionCookie(reply: FastifyReply, config: Config, token: str
 }
 
 export function clearSessionCookie(reply: FastifyReply, config: Config): void {
-  reply.clearCookie(SESSION_COOKIE, {
+  reply.clearCookie(cookieName(config, SESSION_COOKIE), {
     path: '/',
     httpOnly: true,
     sameSite: 'lax',
@@ -52,20 +101,38 @@ export function clearSessionCookie(reply: FastifyReply, config: Config): void {
   });
 }
 
+/** Longest return_to considered; longer is refused. */
+export const RETURN_TO_MAX_LENGTH = 4000;
+
 /**
- * A same-origin path to send the browser to after sign-in, or null. Absolute URLs,
- * protocol-relative `//host`, backslash tricks and control characters are all refused.
+ * The one check of where a browser may be sent after sign-in: `raw` resolved against
+ * `publicUrl` must stay on its origin, as a path (`/…`). Refused outright: anything not starting
+ * with one `/`, backslashes and control characters anywhere, encoded dots, slashes and
+ * backslashes (`%2e`, `%2f`, `%5c`), and a path that normalises to `//…` (`/./\/x`, `/x/..//y`).
+ * The normalised result is checked again, so what is returned is what a browser will follow.
+ * Returns null when refused.
  */
-export function safeReturnTo(value: string | undefined | null): string | null {
-  if (!value) return null;
-  if (value.length > 4000) return null;
-  if (!value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return null;
-  if (/[\u0000-\u001f\u007f\\]/.test(value)) return null;
-  try {
-    const u = new URL(value, 'http://latchkey.invalid');
-    if (u.origin !== 'http://latchkey.invalid') return null;
-    return u.pathname + u.search + u.hash;
-  } catch {
-    return null;
-  }
+export function checkReturnTo(raw: string | undefined | null, publicUrl: string): string | null {
+  if (typeof raw !== 'string' || raw.length === 0 || raw.length > RETURN_TO_MAX_LENGTH) return null;
+  if (!raw.startsWith('/') || raw.startsWith('//')) return null;
+  if (/[\u0000-\u001f\u007f-\u009f\\]/.test(raw)) return null;
+  if (/%(2e|2f|5c)/i.test(raw.split(/[?#]/, 1)[0]!)) return null;
+  const base = new URL(publicUrl);
+  const resolve = (s: string) => {
+    try {
+      const u = new URL(s, base);
+      return u.origin === base.origin ? u.pathname + u.search + u.hash : null;
+    } catch {
+      return null;
+    }
+  };
+  const out = resolve(raw);
+  if (out === null || !out.startsWith('/') || out.startsWith('//') || out.startsWith('/\\')) return null;
+  // What the browser follows must resolve to itself: no second normalisation changes it.
+  return resolve(out) === out ? out : null;
+}
+
+/** A same-origin path to send the browser to after sign-in: `raw` when safe, else `/`. */
+export function safeReturnTo(raw: string | undefined | null, publicUrl: string): string {
+  return checkReturnTo(raw, publicUrl) ?? '/';
 }

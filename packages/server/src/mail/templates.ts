@@ -171,3 +171,26 @@ ${m.settingsLink}
     ),
   };
 }
+
+export interface VerifyEmailMail {
+  to: string;
+  /** The name the sign-up gave (user text: escaped, one line). */
+  name: string;
+  link: string;
+  hours: number;
+}
+
+/** Asks the owner of an address to confirm it after a password sign-up. */
+export function verifyEmailEmail(m: VerifyEmailMail): Message {
+  const name = plain(m.name, 100);
+  return {
+    to: m.to,
+    subject: 'Confirm your email address for Latchkey',
+    text: `Hello ${name},\n\nConfirm that this address is yours (the link is valid ${m.hours} hours and works once):\n\n${m.link}\n\nIf you did not sign up for Latchkey, someone else used your address. Opening the link and confirming ends the password and sessions they set, and the account is then yours alone.\n`,
+    html: layout(
+      'Confirm your email address',
+      `<p>Hello ${escapeHtml(name)},</p><p>Confirm that this address is yours. The link is valid for ${m.hours} hours and works once.</p>${button(m.link, 'Confirm my address')}
+<p>If you did not sign up for Latchkey, someone else used your address: confirming ends the password and sessions they set, and the account is then yours alone.</p>`,
+    ),
+  };
+}

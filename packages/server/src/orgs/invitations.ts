@@ -1,4 +1,5 @@
 import type { Transaction } from 'kysely';
+import { proveEmail } from '../accounts/email-proof.js';
 import { type Actor, audit } from '../audit/log.js';
 import type { Db } from '../db/connection.js';
 import type { Database, Role } from '../db/schema.js';
@@ -177,12 +178,13 @@ export async function acceptInvitation(
     .insertInto('memberships')
     .values({ org_id: inv.org_id, user_id: user.id, role: inv.role, created_at: now })
     .execute();
-  await trx
-    .updateTable('users')
-    .set({ email_verified_at: now })
+  // The token came by mail to the address, and the acceptor is signed in as the account.
+  const owner = await trx
+    .selectFrom('users')
+    .select(['id', 'password_hash', 'email_verified_at'])
     .where('id', '=', user.id)
-    .where('email_verified_at', 'is', null)
-    .execute();
+    .executeTakeFirstOrThrow();
+  await proveEmail(trx, clock, who, owner, 'invitation', { holder: true });
   await audit(trx, clock, who, {
     orgId: inv.org_id,
     action: 'invitation.accepted',

@@ -1,11 +1,12 @@
 import { Type } from 'typebox';
+import { DEVICE_COOKIE, DEVICE_TTL_MS } from '../accounts/devices.js';
 import { passwordSignIn } from '../accounts/password-signin.js';
 import { PASSWORD_MAX_LENGTH } from '../accounts/passwords.js';
 import type { ProviderId, SocialErrorCode } from '../accounts/social/provider.js';
 import { enabledProviderIds, isProviderId, PROVIDER_NAMES } from '../accounts/social/registry.js';
 import type { Deps } from '../deps.js';
 import { ApiError } from '../http/errors.js';
-import { actorOf, safeReturnTo, setSessionCookie } from '../http/request.js';
+import { actorOf, checkReturnTo, setHostCookie, setSessionCookie } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { escapeHtml } from '../mail/templates.js';
 import { page, pageCsp } from './render.js';
@@ -108,7 +109,7 @@ export function loginRoutes(app: App, deps: Deps): void {
   app.get(
     '/login',
     {
-      config: { auth: 'optional' },
+      config: { auth: 'optional', credentials: ['session'] },
       schema: {
         hide: true,
         querystring: Type.Object({
@@ -119,7 +120,7 @@ export function loginRoutes(app: App, deps: Deps): void {
       },
     },
     async (req, reply) => {
-      const returnTo = safeReturnTo(req.query.return_to);
+      const returnTo = checkReturnTo(req.query.return_to, deps.config.publicUrl);
       const said = socialMessage(req.query.error, req.query.provider);
       if (req.principal?.kind === 'session') {
         if (!said) return reply.redirect(returnTo ?? '/', 303);
@@ -147,9 +148,9 @@ export function loginRoutes(app: App, deps: Deps): void {
 
   app.post(
     '/login',
-    { config: { auth: 'optional' }, schema: { hide: true, body: LoginForm } },
+    { config: { auth: 'optional', credentials: ['session'] }, schema: { hide: true, body: LoginForm } },
     async (req, reply) => {
-      const returnTo = safeReturnTo(req.body.return_to);
+      const returnTo = checkReturnTo(req.body.return_to, deps.config.publicUrl);
       const previous = req.principal?.kind === 'session' ? req.principal : null;
       try {
         const out = await passwordSignIn(
@@ -162,9 +163,15 @@ export function loginRoutes(app: App, deps: Deps): void {
               previous?.user && previous.sessionId
                 ? { userId: previous.user.id, sessionId: previous.sessionId }
                 : null,
+            device: req.cookies[DEVICE_COOKIE],
           },
         );
         setSessionCookie(reply, deps.config, out.token);
+        setHostCookie(reply, deps.config, {
+          name: DEVICE_COOKIE,
+          value: out.device,
+          maxAgeSeconds: DEVICE_TTL_MS / 1000,
+        });
         return reply.redirect(returnTo ?? '/', 303);
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;

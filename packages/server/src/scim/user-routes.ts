@@ -5,7 +5,6 @@ import type { App } from '../http/types.js';
 import { UUID_RE } from '../lib/secrets.js';
 import { SCIM_CONTENT_TYPE, ScimError } from './errors.js';
 import { USER_ATTRS } from './filter-sql.js';
-import { sendInvitationMail } from './link.js';
 import { listBody, listRequest } from './list.js';
 import { parsePatchRequest } from './patch.js';
 import { carries, FULL, parseProjection, type Projection, project } from './projection.js';
@@ -112,8 +111,7 @@ export function userRoutes(app: App, deps: Deps, base: string, cfg: { auth: 'non
     },
     async (req, reply) => {
       const c = callerOf(req);
-      const { row, invite } = await createUser(deps, c, req.body);
-      if (invite) await sendInvitationMail(deps, req.log, invite);
+      const row = await createUser(deps, c, req.body);
       reply.header('location', `${base}/Users/${row.id}`);
       return sendResource(reply, 201, await one(c.orgId, row), row.version);
     },
@@ -134,8 +132,7 @@ export function userRoutes(app: App, deps: Deps, base: string, cfg: { auth: 'non
     async (req, reply) => {
       const c = callerOf(req);
       const id = scimId(req.params.id, 'user');
-      const { row, invite } = await updateUser(deps, c, id, { replace: req.body }, req.headers['if-match']);
-      if (invite) await sendInvitationMail(deps, req.log, invite);
+      const row = await updateUser(deps, c, id, { replace: req.body }, req.headers['if-match']);
       return sendResource(reply, 200, await one(c.orgId, row), row.version);
     },
   );
@@ -156,8 +153,7 @@ export function userRoutes(app: App, deps: Deps, base: string, cfg: { auth: 'non
       const c = callerOf(req);
       const id = scimId(req.params.id, 'user');
       const ops = parsePatchRequest(req.body);
-      const { row, invite } = await updateUser(deps, c, id, { patch: ops }, req.headers['if-match']);
-      if (invite) await sendInvitationMail(deps, req.log, invite);
+      const row = await updateUser(deps, c, id, { patch: ops }, req.headers['if-match']);
       return sendResource(reply, 200, await one(c.orgId, row), row.version);
     },
   );

@@ -5,7 +5,7 @@ import { isValidEmail, normalizeEmail } from '../accounts/users.js';
 import { audit } from '../audit/log.js';
 import type { Deps } from '../deps.js';
 import { rateLimited } from '../http/errors.js';
-import { actorOf, safeReturnTo, setSessionCookie } from '../http/request.js';
+import { actorOf, checkReturnTo, safeReturnTo, setSessionCookie } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { safeEqual, UUID_RE } from '../lib/secrets.js';
 import { PAGE_CSP } from '../pages/render.js';
@@ -89,7 +89,7 @@ export async function ssoBrowserRoutes(app: App, deps: Deps): Promise<void> {
     try {
       const out = await completeSsoSignIn(deps, actorOf(req), { connection: c, profile });
       setSessionCookie(reply, config, out.token);
-      return reply.redirect(safeReturnTo(returnTo) ?? '/', 303);
+      return reply.redirect(safeReturnTo(returnTo, config.publicUrl), 303);
     } catch (err) {
       if (!(err instanceof SsoError)) throw err;
       req.log.warn({ connection: c.id, code: err.code }, 'SSO sign-in refused');
@@ -118,7 +118,7 @@ export async function ssoBrowserRoutes(app: App, deps: Deps): Promise<void> {
     async (req, reply) => {
       const r = await starts.consume(req.ip);
       if (!r.allowed) throw rateLimited(r.retryAfterSeconds, 'Too many sign-ins started; try again later.');
-      const returnTo = safeReturnTo(req.query.return_to);
+      const returnTo = checkReturnTo(req.query.return_to, config.publicUrl);
       const email = req.query.email ? normalizeEmail(req.query.email) : null;
       if (email && !isValidEmail(email)) return fail(reply, 'no_connection');
       const org = email

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { ACCOUNT_LIMITS } from '../../src/accounts/limits.js';
 import { DEFAULT_PASSWORD, type TestServer, testServer, uniqueEmail } from '../helpers/harness.js';
 
 let t: TestServer;
@@ -108,9 +109,9 @@ describe('POST /api/auth/signin', () => {
     assert.equal(wrongPw.headers['set-cookie'], undefined);
   });
 
-  it('throttles repeated failures against one account with 429 and Retry-After, even with the right password', async () => {
+  it('throttles repeated failures against one account with 429 and Retry-After, even with the right password, from a browser it does not know', async () => {
     const { user } = await t.client().signup();
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < ACCOUNT_LIMITS.signinFailuresPerAccount.points; i++) {
       const r = await t
         .client()
         .post('/api/auth/signin', { email: user.email, password: 'wrong password here' });

@@ -85,7 +85,7 @@ describe('approve, deny and revoke through the API', () => {
 
   it('a person who only signed up with the address (unproven) may not decide; a stranger finds nothing', async () => {
     const c = t.client();
-    const { user } = await c.signup();
+    const { user } = await c.signup({ verify: false });
     const a = await signupAgent(t, { human_email: user.email });
     assertProblem(await c.post(`/api/v1/org/agents/${a.agent_id}/approve`), 403, 'forbidden');
     const other = await stranger(t);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
 import {
   type Client,
+  followLink,
   lastMailTo,
   linkIn,
   PUBLIC_URL,
@@ -103,7 +104,7 @@ export async function signInByMagicLink(t: TestServer, email: string, returnTo?:
     (await lastMailTo(t.outboxDir, email)).text,
     `${PUBLIC_URL}/api/auth/magic-link/callback`,
   );
-  const back = await c.get(link.slice(PUBLIC_URL.length));
+  const back = await followLink(c, link);
   assert.equal(back.statusCode, 303, back.body);
   assert.ok(c.cookie, 'signed in');
   return c;

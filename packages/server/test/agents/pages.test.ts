@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   type Client,
+  followLink,
   lastMailTo,
   linkIn,
   PUBLIC_URL,
@@ -69,7 +70,7 @@ describe('the emailed approve / deny link', () => {
     assert.equal(sent.statusCode, 202, sent.body);
     const mail = await lastMailTo(t.outboxDir, a.human);
     const link = linkIn(mail.text, `${PUBLIC_URL}/api/auth/magic-link/callback`);
-    const back = await anon.get(link.slice(PUBLIC_URL.length));
+    const back = await followLink(anon, link);
     assert.equal(back.statusCode, 303);
     assert.equal(back.headers.location, path);
     const review = await anon.get(path);

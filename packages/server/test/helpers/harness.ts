@@ -90,6 +90,7 @@ export async function testServer(opts: TestServerOptions = {}): Promise<TestServ
   };
   const app = await buildApp(deps, log);
   await app.ready();
+  OUTBOXES.set(app, outboxDir);
   let n = 0;
   return {
     app,
@@ -161,8 +162,13 @@ export class Client {
     return this.req({ method: 'DELETE', url, ...(org ? { org } : {}) });
   }
 
-  /** Signs up a fresh person; returns their user and personal org. */
-  async signup(p: { email?: string; name?: string; password?: string } = {}) {
+  /**
+   * Signs up a fresh person; returns their user and personal org. The address is then verified
+   * through the real link (the mail is read from the outbox, its button posted from this
+   * browser, and that mail removed so other tests' mail counts stay as they were), unless
+   * `verify: false` (an account that has not proven its address).
+   */
+  async signup(p: { email?: string; name?: string; password?: string; verify?: boolean } = {}) {
     const email = p.email ?? uniqueEmail();
     const res = await this.post('/api/auth/signup', {
       email,
@@ -174,8 +180,51 @@ export class Client {
       user: { id: string; email: string; name: string };
       org: { id: string; slug: string };
     };
+    if (p.verify !== false) await this.verifyEmail(email);
     return { ...body, password: p.password ?? DEFAULT_PASSWORD };
   }
+
+  /** Uses the verification link mailed to `email` from this browser, then deletes that mail. */
+  private async verifyEmail(email: string): Promise<void> {
+    const dir = OUTBOXES.get(this.app);
+    if (!dir) throw new Error('no outbox known for this app: make it with testServer()');
+    const found = await takeMail(dir, (m) => m.to === email && m.subject === VERIFY_SUBJECT);
+    if (!found) throw new Error(`no verification mail to ${email}`);
+    const token = tokenFrom(linkIn(found.text, `${PUBLIC_URL}/verify-email`));
+    const res = await this.req({
+      method: 'POST',
+      url: '/verify-email',
+      body: new URLSearchParams({ token }).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    if (res.statusCode !== 200) throw new Error(`verification failed: ${res.statusCode} ${res.body}`);
+  }
+}
+
+/** The outbox folder of each test server's app, for `Client.signup`. */
+const OUTBOXES = new WeakMap<App, string>();
+const VERIFY_SUBJECT = 'Confirm your email address for Latchkey';
+
+/** Finds the newest outbox message matching `pick` and deletes its file; returns it, or null. */
+async function takeMail(dir: string, pick: (m: Mail) => boolean): Promise<Mail | null> {
+  let files: string[];
+  try {
+    files = readdirSync(dir)
+      .filter((f) => f.endsWith('.eml'))
+      .sort()
+      .reverse();
+  } catch {
+    return null;
+  }
+  for (const f of files) {
+    const path = join(dir, f);
+    const m = await parseMail(readFileSync(path));
+    if (pick(m)) {
+      rmSync(path, { force: true });
+      return m;
+    }
+  }
+  return null;
 }
 
 export const DEFAULT_PASSWORD = 'a sturdy passphrase 42';
@@ -216,6 +265,17 @@ export async function readOutbox(dir: string): Promise<Mail[]> {
   return out;
 }
 
+async function parseMail(raw: Buffer): Promise<Mail> {
+  const m = await simpleParser(raw);
+  const to = Array.isArray(m.to) ? m.to[0]?.text : m.to?.text;
+  return {
+    to: to ?? '',
+    subject: m.subject ?? '',
+    text: m.text ?? '',
+    html: typeof m.html === 'string' ? m.html : '',
+  };
+}
+
 /** The newest message to `to`, or throws. */
 export async function lastMailTo(dir: string, to: string): Promise<Mail> {
   const all = (await readOutbox(dir)).filter((m) => m.to === to);
@@ -229,6 +289,35 @@ export function linkIn(text: string, prefix: string): string {
   const m = new RegExp(`${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^\\s"<>]*`).exec(text);
   if (!m) throw new Error(`no link starting ${prefix} in: ${text}`);
   return m[0];
+}
+
+/** The one form of a server-rendered page: where it posts and its hidden fields (unescaped). */
+export function formOf(html: string): { action: string; fields: Record<string, string> } {
+  const unescape = (v: string) =>
+    v.replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n))).replace(/&amp;/g, '&');
+  const form = /<form method="post" action="([^"]*)">([\s\S]*?)<\/form>/.exec(html);
+  if (!form) throw new Error(`no form in: ${html.slice(0, 500)}`);
+  const fields: Record<string, string> = {};
+  for (const m of form[2]!.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g))
+    fields[unescape(m[1]!)] = unescape(m[2]!);
+  return { action: unescape(form[1]!), fields };
+}
+
+/**
+ * Opens a mailed link as a person does: GET its page (which changes nothing), then press its one
+ * button (the form POST). Answers the page when it is not 200, else the POST's answer.
+ */
+export async function followLink(c: Client, link: string, headers: Record<string, string> = {}) {
+  const url = link.startsWith(PUBLIC_URL) ? link.slice(PUBLIC_URL.length) : link;
+  const page = await c.req({ url, headers });
+  if (page.statusCode !== 200) return page;
+  const form = formOf(page.body);
+  return c.req({
+    method: 'POST',
+    url: form.action,
+    body: new URLSearchParams(form.fields).toString(),
+    headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
+  });
 }
 
 export function tokenFrom(link: string): string {

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
+  followLink,
   lastMailTo,
   linkIn,
   PUBLIC_URL,
@@ -78,9 +79,12 @@ describe('logs of the in-process server', () => {
       linkIn((await lastMailTo(t.outboxDir, user.email)).text, `${PUBLIC_URL}/api/auth/magic-link/callback`),
     );
     secrets.set('magic-link token', magic);
-    assert.equal((await m.get(`/api/auth/magic-link/callback?token=${magic}`)).statusCode, 303);
+    assert.equal((await followLink(m, `/api/auth/magic-link/callback?token=${magic}`)).statusCode, 303);
     secrets.set('magic-link cookie', m.cookie!);
-    assert.equal((await t.client().get(`/api/auth/magic-link/callback?token=${magic}`)).statusCode, 400);
+    assert.equal(
+      (await followLink(t.client(), `/api/auth/magic-link/callback?token=${magic}`)).statusCode,
+      400,
+    );
 
     // Invitation: create, open the page, accept with a wrong token and the right one.
     const inviteeEmail = uniqueEmail('invitee');
@@ -230,10 +234,11 @@ describe('logs of the real server process', () => {
       ),
     );
     secrets.set('magic-link token', magic);
-    const cb = await fetch(`${child.url}/api/auth/magic-link/callback?token=${magic}`, {
-      redirect: 'manual',
-      headers: { 'x-forwarded-for': ip },
-    });
+    const cb = await post(
+      '/api/auth/magic-link/callback',
+      new URLSearchParams({ token: magic, confirm: 'yes' }).toString(),
+      'application/x-www-form-urlencoded',
+    );
     assert.equal(cb.status, 303);
     secrets.set('magic-link cookie', cb.headers.getSetCookie()[0]!.split(';')[0]!.split('=')[1]!);
 

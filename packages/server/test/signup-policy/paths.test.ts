@@ -5,6 +5,7 @@ import { sha256Hex } from '../../src/lib/secrets.js';
 import {
   type Client,
   DEFAULT_PASSWORD,
+  followLink,
   lastMailTo,
   linkIn,
   PUBLIC_URL,
@@ -59,7 +60,7 @@ async function magicLink(email: string) {
     (await lastMailTo(t.outboxDir, email)).text,
     `${PUBLIC_URL}/api/auth/magic-link/callback`,
   );
-  return c.get(link.slice(PUBLIC_URL.length));
+  return followLink(c, link);
 }
 
 /** Each path: tries to create an account for `email`, and says what happened. */

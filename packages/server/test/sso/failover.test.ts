@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { lastMailTo, linkIn, PUBLIC_URL, type TestServer, testServer } from '../helpers/harness.js';
+import { lastMailTo, linkIn, PUBLIC_URL, type TestServer, testServer, tokenFrom } from '../helpers/harness.js';
 import { Browser } from '../social/browser.js';
 import { type GoogleStandIn, startGoogle } from '../social/stand-ins/google.js';
 import { auditActions, enabledConnection, orgWithDomain, pageCode, type SsoOrg } from './helpers.js';
@@ -50,7 +50,11 @@ describe('SSO failover when the IdP is down', () => {
       (await lastMailTo(t.outboxDir, email)).text,
       `${PUBLIC_URL}/api/auth/magic-link/callback`,
     );
-    const signedIn = await b.latchkey('GET', link);
+    assert.equal((await b.latchkey('GET', link)).statusCode, 200, 'the link opens a page');
+    const signedIn = await b.latchkey('POST', '/api/auth/magic-link/callback', {
+      token: tokenFrom(link),
+      confirm: 'yes',
+    });
     assert.equal(signedIn.statusCode, 303, signedIn.body);
     assert.ok(b.cookie('lk_session'));
     assert.ok((await auditActions(t, relaxed.orgId)).includes('sso.idp_unreachable'));

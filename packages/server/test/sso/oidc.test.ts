@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { lastMailTo, linkIn, PUBLIC_URL, type TestServer, testServer } from '../helpers/harness.js';
+import { followLink, lastMailTo, linkIn, PUBLIC_URL, type TestServer, testServer } from '../helpers/harness.js';
 import { Browser } from '../social/browser.js';
 import { googleAccount, type GoogleStandIn, startGoogle } from '../social/stand-ins/google.js';
 import { auditActions, enabledConnection, orgWithDomain, pageCode, uniqueDomain } from './helpers.js';
@@ -107,7 +107,7 @@ describe('OIDC SSO', () => {
       (await lastMailTo(t.outboxDir, o.ownerEmail)).text,
       `${PUBLIC_URL}/api/auth/magic-link/callback`,
     );
-    const ml = await c.get(link.slice(PUBLIC_URL.length));
+    const ml = await followLink(c, link);
     assert.equal(ml.statusCode, 403);
     assert.equal(ml.json().code, 'sso_required');
     assert.equal(c.cookie, null, 'no session');

@@ -1,12 +1,12 @@
 import type { Transaction } from 'kysely';
-import { type Actor, audit } from '../../audit/log.js';
+import type { Actor } from '../../audit/log.js';
 import type { Db } from '../../db/connection.js';
 import type { Database } from '../../db/schema.js';
 import type { Clock } from '../../lib/clock.js';
 import { listUserOrgs } from '../../orgs/queries.js';
-import { revokeUserPats } from '../../tokens/queries.js';
+import { type EmailProof, proveEmail } from '../email-proof.js';
 import { findIdentity, linkIdentity } from '../identities.js';
-import { revokeAllSessions, revokeSession } from '../sessions.js';
+import { revokeSession } from '../sessions.js';
 import { signIn } from '../signin.js';
 import { SignupRefused } from '../signup-policy.js';
 import { cleanName, createAccount, findUserByEmail, isUniqueViolation, NAME_MAX } from '../users.js';
@@ -20,8 +20,8 @@ export type SocialOutcome =
       token: string;
       /** Hash of the browser's previous session, now ended (for cache invalidation). */
       ended: string | null;
-      /** The account's unproven credentials were reset (see `joinByVerifiedEmail`). */
-      reset: boolean;
+      /** The account's unproven credentials were reset (see `proveEmail`), to announce after commit. */
+      proof: EmailProof | null;
     }
   | { kind: 'linked'; userId: string }
   | { kind: 'refused'; code: SocialErrorCode };
@@ -91,7 +91,7 @@ async function resolve(
     return { kind: 'linked', userId: r.link.userId };
   }
 
-  if (existing) return session(trx, clock, who, r, existing.user_id, false);
+  if (existing) return session(trx, clock, who, r, existing.user_id, null);
   if (!profile.email || !profile.emailVerified) return { kind: 'refused', code: 'email_unverified' };
 
   const user = await findUserByEmail(trx, profile.email);
@@ -104,7 +104,10 @@ async function resolve(
       .executeTakeFirst();
     // The account has another account at this provider: joining by email would add a second one.
     if (taken) return { kind: 'refused', code: 'identity_taken' };
-    const reset = await joinByVerifiedEmail(trx, clock, { ...who, actor: `user:${user.id}` }, user);
+    // Whoever made the account may not own the address the provider just proved.
+    const proof = await proveEmail(trx, clock, { ...who, actor: `user:${user.id}` }, user, 'provider', {
+      holder: r.previous?.userId === user.id,
+    });
     await linkIdentity(
       trx,
       clock,
@@ -116,7 +119,7 @@ async function resolve(
         via: 'verified_email',
       },
     );
-    return session(trx, clock, who, r, user.id, reset);
+    return session(trx, clock, who, r, user.id, proof);
   }
 
   const name = cleanName(profile.name ?? '').slice(0, NAME_MAX) || profile.email.split('@')[0]!;
@@ -147,41 +150,7 @@ async function resolve(
       via: 'signup',
     },
   );
-  return session(trx, clock, who, r, acct.user.id, false);
-}
-
-/**
- * A provider proved the address of an account that never proved it itself. Whoever made that
- * account may not own the address (a sign-up made in someone else's name, waiting for them):
- * its password, sessions and personal tokens end, so the proven owner holds it alone.
- * Returns true when that happened.
- */
-async function joinByVerifiedEmail(
-  trx: Transaction<Database>,
-  clock: Clock,
-  who: Actor,
-  user: { id: string; password_hash: string | null; email_verified_at: Date | null },
-): Promise<boolean> {
-  if (user.email_verified_at) return false;
-  await trx
-    .updateTable('users')
-    .set({ email_verified_at: clock.now(), password_hash: null, updated_at: clock.now() })
-    .where('id', '=', user.id)
-    .execute();
-  const sessions = await revokeAllSessions(trx, clock, user.id);
-  const pats = await revokeUserPats(trx, clock, user.id, 'email_proven_by_provider');
-  await audit(trx, clock, who, {
-    orgId: null,
-    action: 'user.email_verified',
-    target: `user:${user.id}`,
-    data: {
-      by: 'provider',
-      password_cleared: user.password_hash !== null,
-      revoked_sessions: sessions,
-      revoked_tokens: pats.map((p) => p.prefix),
-    },
-  });
-  return true;
+  return session(trx, clock, who, r, acct.user.id, null);
 }
 
 async function session(
@@ -190,11 +159,11 @@ async function session(
   who: Actor,
   r: SocialSignIn,
   userId: string,
-  reset: boolean,
+  proof: EmailProof | null,
 ): Promise<SocialOutcome> {
   // A new session at every sign-in; the one the browser held before (if any) ends.
   const ended = r.previous ? await revokeSession(trx, clock, r.previous.userId, r.previous.sessionId) : null;
   const orgId = (await listUserOrgs(trx, userId))[0]?.id ?? null;
   const s = await signIn(trx, clock, who, { userId, orgId, method: r.provider });
-  return { kind: 'signed_in', userId, token: s.token, ended, reset };
+  return { kind: 'signed_in', userId, token: s.token, ended, proof };
 }

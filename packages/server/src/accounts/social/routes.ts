@@ -2,9 +2,10 @@ import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import type { Deps } from '../../deps.js';
 import { ApiError, rateLimited } from '../../http/errors.js';
-import { actorOf, principalOf, safeReturnTo, setSessionCookie } from '../../http/request.js';
+import { actorOf, checkReturnTo, principalOf, setSessionCookie } from '../../http/request.js';
 import type { App } from '../../http/types.js';
 import { safeEqual } from '../../lib/secrets.js';
+import { proofChanges } from '../email-proof.js';
 import { accountLimiters, SOCIAL_LIMITS } from '../limits.js';
 import { type ProviderId, type SocialErrorCode, toSocialError } from './provider.js';
 import { configuredProviders, PROVIDER_IDS, PROVIDER_NAMES } from './registry.js';
@@ -82,7 +83,7 @@ export function socialRoutes(app: App, deps: Deps): void {
         },
       },
       async (req, reply) => {
-        const returnTo = safeReturnTo(req.query.return_to);
+        const returnTo = checkReturnTo(req.query.return_to, config.publicUrl);
         const out = await begin(reply, req.ip, { returnTo, link: null });
         if ('code' in out) return reply.redirect(loginErrorUrl(out.code, id, returnTo), 303);
         return reply.redirect(out.url, 302);
@@ -105,7 +106,7 @@ export function socialRoutes(app: App, deps: Deps): void {
         if (p.kind !== 'session' || !p.user || !p.sessionId) {
           throw new ApiError('forbidden', 'Linking an account needs a browser session.');
         }
-        const returnTo = safeReturnTo(req.body.return_to);
+        const returnTo = checkReturnTo(req.body.return_to, config.publicUrl);
         if (req.body.return_to !== undefined && returnTo === null) {
           throw new ApiError('invalid_request', 'return_to must be a path on this server.');
         }
@@ -177,7 +178,7 @@ export function socialRoutes(app: App, deps: Deps): void {
             return reply.redirect(tx.returnTo ?? '/', 303);
           case 'signed_in':
             if (out.ended) await deps.auth.changed({ token: out.ended });
-            if (out.reset) await deps.auth.changed({ user: out.userId });
+            for (const change of proofChanges(out.proof)) await deps.auth.changed(change);
             setSessionCookie(reply, config, out.token);
             return reply.redirect(tx.returnTo ?? '/', 303);
         }

@@ -3,7 +3,11 @@ import { call, errorFrom, send } from './http.js';
 
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 /** What the CLI asks for: reading the org (whoami) and managing tokens. */
-export const CLI_SCOPES = ['org:read', 'tokens:manage'] as const;
+/**
+ * What `latchkey login` asks for: reading who you are and your org, and managing the org's keys.
+ * An OAuth sign-in never changes the account itself (password, sessions, personal tokens).
+ */
+export const CLI_SCOPES = ['account:read', 'org:read', 'tokens:manage'] as const;
 /** RFC 8628 §3.5: the default interval, and what each `slow_down` adds to it. */
 export const DEVICE_INTERVAL_S = 5;
 export const SLOW_DOWN_S = 5;

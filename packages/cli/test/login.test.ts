@@ -47,7 +47,8 @@ describe('latchkey login / whoami / logout', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`${url}/device\\n\\s+Code: [A-Z]{4}-[A-Z]{4}`));
     assert.match(r.stdout, new RegExp(`Signed in to ${url} as CLI Person <${person.email}>`));
-    assert.match(r.stdout, /Scopes: org:read tokens:manage/);
+    // Reading who you are, your org, and the org's keys: never the account itself.
+    assert.match(r.stdout, /Scopes: account:read org:read tokens:manage/);
     // Nothing secret on the terminal.
     assert.doesNotMatch(r.stdout + r.stderr, /lk_(at|rt)_/);
   });
@@ -87,7 +88,7 @@ describe('latchkey login / whoami / logout', () => {
     assert.equal(me.user.email, person.email);
     assert.equal(me.org.id, person.org.id);
     assert.equal(me.credential.kind, 'oauth');
-    assert.deepEqual(me.credential.scopes.sort(), ['org:read', 'tokens:manage']);
+    assert.deepEqual(me.credential.scopes.sort(), ['account:read', 'org:read', 'tokens:manage']);
   });
 
   it('refreshes an expired access token and stores the rotated refresh token', async () => {
@@ -122,7 +123,9 @@ describe('latchkey login / whoami / logout', () => {
   });
 
   it('uses LATCHKEY_TOKEN as the bearer and never writes it', async () => {
-    const minted = await b('/api/v1/tokens', { json: { name: 'env', type: 'pat' } });
+    const minted = await b('/api/v1/tokens', {
+      json: { name: 'env', type: 'pat', scopes: ['account:read', 'org:read'] },
+    });
     assert.equal(minted.status, 201, await minted.clone().text());
     const pat = ((await minted.json()) as { token: string }).token;
 

@@ -35,6 +35,9 @@ describe('latchkey tokens / org tokens', () => {
   const h = tempHome();
   const opts = { home: h.home };
   const lk = (...args: string[]) => run(args, opts);
+  /** A personal token the browser session created with account:write: what manages personal tokens. */
+  let account = '';
+  const lkAccount = (...args: string[]) => run(args, { ...opts, env: { LATCHKEY_TOKEN: account } });
 
   before(async () => {
     ({ t, url } = await startLatchkey());
@@ -42,6 +45,14 @@ describe('latchkey tokens / org tokens', () => {
     person = await signUp(b);
     const r = await deviceLogin({ ...opts, server: url, b });
     assert.equal(r.code, 0, r.stderr);
+    const minted = await b('/api/v1/tokens', {
+      json: {
+        name: 'account',
+        scopes: ['account:write', 'account:read', 'org:read', 'tokens:manage', 'members:read'],
+      },
+    });
+    assert.equal(minted.status, 201, await minted.clone().text());
+    account = ((await minted.json()) as { token: string }).token;
   });
   after(async () => {
     stopAll();
@@ -50,58 +61,95 @@ describe('latchkey tokens / org tokens', () => {
   });
 
   const list = async (...args: string[]) => {
-    const r = await lk(...args, '--json');
+    const r = await (args[0] === 'tokens' ? lkAccount : lk)(...args, '--json');
     assert.equal(r.code, 0, r.stderr);
     return json<{ data: Token[] }>(r).data;
   };
 
+  it('with the sign-in of `latchkey login`, personal tokens are refused with an explanation (exit 1)', async () => {
+    for (const args of [
+      ['tokens', 'create', '--name', 'ci'],
+      ['tokens', 'list'],
+      ['tokens', 'create', '--type', 'svc'],
+    ]) {
+      const r = await lk(...args);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /managed from a browser session, not with the sign-in of `latchkey login`/);
+      assert.match(r.stderr, /LATCHKEY_TOKEN/);
+      assert.match(r.stderr, /latchkey org tokens create/);
+      assertNoStack(r);
+    }
+    const doc = json<{ error: { code: string; status: number } }>(await lk('tokens', 'create', '--json'));
+    assert.equal(doc.error.code, 'session_required');
+    assert.equal(doc.error.status, 403);
+  });
+
   it('creates a personal access token, showing its secret once', async () => {
-    const r = await lk('tokens', 'create', '--name', 'ci', '--expires-in', '30d', '--json');
+    const r = await lkAccount(
+      'tokens',
+      'create',
+      '--name',
+      'ci',
+      '--expires-in',
+      '30d',
+      '--scope',
+      'org:read tokens:manage',
+      '--json',
+    );
     assert.equal(r.code, 0, r.stderr);
     const tok = json<Token>(r);
     assert.equal(tok.type, 'pat');
     assert.equal(tok.name, 'ci');
     assert.match(tok.token!, /^lk_pat_/);
     assert.ok(tok.token!.startsWith(tok.prefix));
-    // A token minted by the CLI's sign-in never holds more than the sign-in.
     assert.deepEqual(tok.scopes.sort(), ['org:read', 'tokens:manage']);
     const days = (Date.parse(tok.expires_at!) - Date.now()) / 86_400_000;
     assert.ok(days > 29.9 && days <= 30, String(days));
     assert.ok(!readFileSync(h.configPath, 'utf8').includes(tok.token!), 'a created token is not stored');
+    // A token minted by a token never holds more than it.
+    const wider = await lkAccount('tokens', 'create', '--scope', 'audit:read');
+    assert.equal(wider.code, 1);
+    assert.match(wider.stderr, /cannot grant scopes it does not hold: audit:read/);
 
-    const human = await lk('tokens', 'create', '--name', 'laptop', '--scope', 'org:read');
+    const human = await lkAccount('tokens', 'create', '--name', 'laptop');
     assert.equal(human.code, 0, human.stderr);
     assert.match(human.stdout, /Created personal access token "laptop"/);
     assert.match(human.stdout, /\n {2}lk_pat_\S+\n/);
     assert.match(human.stdout, /shown only this once/);
+    // No scopes named: the least, org:read.
     assert.match(human.stdout, /Scopes: +org:read\n/);
   });
 
   it('lists tokens without their secrets, and revokes one', async () => {
-    const tokens = await list('tokens', 'list');
+    const tokens = (await list('tokens', 'list')).filter((x) => x.name !== 'account');
     assert.deepEqual(tokens.map((x) => x.name).sort(), ['ci', 'laptop']);
     for (const x of tokens) assert.equal(x.token, undefined);
-    const text = await lk('tokens', 'list');
+    const text = await lkAccount('tokens', 'list');
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /^ID +PREFIX +NAME +SCOPES +EXPIRES +LAST USED\n/);
     assert.doesNotMatch(text.stdout, /lk_pat_[A-Za-z0-9]{20,}/, 'only display prefixes');
 
     const ci = tokens.find((x) => x.name === 'ci')!;
-    const r = await lk('tokens', 'revoke', ci.id);
+    const r = await lkAccount('tokens', 'revoke', ci.id);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`Revoked token ${ci.id}`));
-    assert.deepEqual(
-      (await list('tokens', 'list')).map((x) => x.name),
-      ['laptop'],
-    );
+    assert.deepEqual((await list('tokens', 'list')).map((x) => x.name).sort(), ['account', 'laptop']);
   });
 
   it('a revoked token no longer works, as LATCHKEY_TOKEN: exit 3', async () => {
-    const r = await lk('tokens', 'create', '--name', 'short-lived', '--json');
+    const r = await lkAccount(
+      'tokens',
+      'create',
+      '--name',
+      'short-lived',
+      '--scope',
+      'account:read',
+      '--json',
+    );
     const tok = json<Token>(r);
     const ok = await run(['whoami', '--json'], { ...opts, env: { LATCHKEY_TOKEN: tok.token! } });
     assert.equal(ok.code, 0, ok.stderr);
-    assert.equal((await lk('tokens', 'revoke', tok.id)).code, 0);
+    assert.equal((await lkAccount('tokens', 'revoke', tok.id)).code, 0);
     const denied = await run(['whoami'], { ...opts, env: { LATCHKEY_TOKEN: tok.token! } });
     assert.equal(denied.code, 3);
     assert.match(denied.stderr, /latchkey: The credential is not valid\./);
@@ -109,7 +157,7 @@ describe('latchkey tokens / org tokens', () => {
   });
 
   it('revoking an unknown id is refused with exit 1 and the server code', async () => {
-    const r = await lk('tokens', 'revoke', randomUUID(), '--json');
+    const r = await lkAccount('tokens', 'revoke', randomUUID(), '--json');
     assert.equal(r.code, 1);
     const doc = json<{ error: { code: string; status: number }; exit_code: number }>(r);
     assert.equal(doc.error.code, 'not_found');
@@ -119,7 +167,17 @@ describe('latchkey tokens / org tokens', () => {
   });
 
   it('service tokens of the org: create, list, revoke', async () => {
-    const r = await lk('tokens', 'create', '--type', 'svc', '--name', 'deploy', '--json');
+    const r = await lkAccount(
+      'tokens',
+      'create',
+      '--type',
+      'svc',
+      '--name',
+      'deploy',
+      '--org',
+      person.org.slug,
+      '--json',
+    );
     assert.equal(r.code, 0, r.stderr);
     const svc = json<Token>(r);
     assert.equal(svc.type, 'svc');
@@ -129,8 +187,8 @@ describe('latchkey tokens / org tokens', () => {
       listed.map((x) => x.id),
       [svc.id],
     );
-    assert.equal((await lk('tokens', 'revoke', svc.id)).code, 0);
-    assert.deepEqual(await list('tokens', 'list', '--type', 'svc'), []);
+    assert.equal((await lkAccount('tokens', 'revoke', svc.id, '--org', person.org.id)).code, 0);
+    assert.deepEqual(await list('tokens', 'list', '--type', 'svc', '--org', person.org.id), []);
   });
 
   it('org API keys in the default org and with --org', async () => {

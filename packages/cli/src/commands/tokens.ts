@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Context, contextOf, emit, table } from '../context.js';
+import { CliError } from '../errors.js';
 import { api } from '../session.js';
 import type { ApiToken, Page } from '../wire.js';
 
@@ -26,6 +27,7 @@ interface CreateOptions {
   type?: 'pat' | 'svc';
   scope?: string[];
   expiresIn?: number;
+  neverExpires?: boolean;
   org?: string;
 }
 
@@ -51,14 +53,15 @@ function addCommands(parent: Command, family: Family): void {
     .option('--name <name>', 'a name to recognise it by')
     .option(
       '--scope <scopes>',
-      'scopes, space- or comma-separated, repeatable (default: all it may hold)',
+      'scopes, space- or comma-separated, repeatable (default: org:read only)',
       collectScopes,
     )
     .option(
       '--expires-in <duration>',
-      'lifetime: seconds, or e.g. 90m, 12h, 30d (default: no expiry)',
+      'lifetime: seconds, or e.g. 90m, 12h, 30d (default: 90 days, never past the credential minting it)',
       parseDuration,
-    );
+    )
+    .option('--never-expires', 'no expiry (only from a credential that does not expire itself)');
   if (family === PERSONAL)
     create.addOption(
       new Option('--type <type>', 'pat (acts as you) or svc (a service token of the org)')
@@ -98,18 +101,43 @@ export function registerTokens(program: Command): void {
 
 const orgHeader = (o: { org?: string }) => (o.org ? { org: o.org } : {});
 
+/**
+ * Personal and service tokens (`/api/v1/tokens`) are account actions: the server takes them only
+ * from a browser session or a personal token created in one with `account:write`. `latchkey
+ * login` holds an OAuth token, which never is; say so and what to do instead.
+ */
+async function personal<T>(ctx: Context, family: Family, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (family !== PERSONAL || !(err instanceof CliError) || err.code !== 'session_required') throw err;
+    throw new CliError(
+      err.exitCode,
+      err.code,
+      'Personal access and service tokens are managed from a browser session, not with the sign-in of `latchkey login`.',
+      {
+        ...err.extra,
+        hint: `Create one in the dashboard (${ctx.server}/app/), or set LATCHKEY_TOKEN to a personal token created there with account:write. Org API keys work with your sign-in: \`latchkey org tokens create\`.`,
+      },
+    );
+  }
+}
+
 async function createToken(ctx: Context, family: Family, o: CreateOptions): Promise<void> {
-  const t = await api<ApiToken>(ctx, {
-    method: 'POST',
-    path: family.path,
-    json: {
-      ...(o.name !== undefined ? { name: o.name } : {}),
-      ...(family === PERSONAL ? { type: o.type ?? 'pat' } : {}),
-      ...(o.scope?.length ? { scopes: o.scope } : {}),
-      ...(o.expiresIn !== undefined ? { expires_in: o.expiresIn } : {}),
-    },
-    ...orgHeader(o),
-  });
+  const t = await personal(ctx, family, () =>
+    api<ApiToken>(ctx, {
+      method: 'POST',
+      path: family.path,
+      json: {
+        ...(o.name !== undefined ? { name: o.name } : {}),
+        ...(family === PERSONAL ? { type: o.type ?? 'pat' } : {}),
+        ...(o.scope?.length ? { scopes: o.scope } : {}),
+        ...(o.expiresIn !== undefined ? { expires_in: o.expiresIn } : {}),
+        ...(o.neverExpires ? { never_expires: true } : {}),
+      },
+      ...orgHeader(o),
+    }),
+  );
   emit(ctx, t, [
     `Created ${describe(t)} ${t.name ? `"${t.name}" ` : ''}(id ${t.id}).`,
     '',
@@ -141,10 +169,12 @@ async function listTokens(ctx: Context, family: Family, o: { type?: string; org?
     const q = new URLSearchParams({ limit: String(PAGE_SIZE) });
     if (family === PERSONAL && o.type) q.set('type', o.type);
     if (cursor) q.set('cursor', cursor);
-    const page: Page<ApiToken> = await api<Page<ApiToken>>(ctx, {
-      path: `${family.path}?${q}`,
-      ...orgHeader(o),
-    });
+    const page: Page<ApiToken> = await personal(ctx, family, () =>
+      api<Page<ApiToken>>(ctx, {
+        path: `${family.path}?${q}`,
+        ...orgHeader(o),
+      }),
+    );
     all.push(...page.data);
     cursor = page.next_cursor;
     if (!cursor) break;
@@ -171,10 +201,12 @@ async function listTokens(ctx: Context, family: Family, o: { type?: string; org?
 }
 
 async function revokeToken(ctx: Context, family: Family, id: string, o: { org?: string }): Promise<void> {
-  await api<null>(ctx, {
-    method: 'DELETE',
-    path: `${family.path}/${encodeURIComponent(id)}`,
-    ...orgHeader(o),
-  });
+  await personal(ctx, family, () =>
+    api<null>(ctx, {
+      method: 'DELETE',
+      path: `${family.path}/${encodeURIComponent(id)}`,
+      ...orgHeader(o),
+    }),
+  );
   emit(ctx, { id, revoked: true }, `Revoked ${family.noun} ${id}.`);
 }

@@ -21,7 +21,7 @@ export function identityRoutes(app: App, deps: Deps): void {
   app.get(
     '/api/v1/me/identities',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', scope: 'account:write' },
       schema: {
         tags: ['me'],
         response: {

@@ -3,14 +3,21 @@ import { audit } from '../audit/log.js';
 import type { Deps } from '../deps.js';
 import { membershipsOf } from '../http/auth.js';
 import { ApiError, rateLimited } from '../http/errors.js';
-import { actorOf, clearSessionCookie, principalOf, setHostCookie, setSessionCookie, userOf } from '../http/request.js';
+import {
+  actorOf,
+  clearSessionCookie,
+  principalOf,
+  setHostCookie,
+  setSessionCookie,
+  userOf,
+} from '../http/request.js';
 import { Email, IdParams, Name, OrgShape, Timestamp, UserShape } from '../http/shapes.js';
 import type { App } from '../http/types.js';
 import { listUserOrgs } from '../orgs/queries.js';
 import { revokeUserPats } from '../tokens/queries.js';
-import { activityRoutes } from './activity-routes.js';
 import { DEVICE_COOKIE, DEVICE_TTL_MS } from './devices.js';
 import { sendEmailVerification } from './email-verification.js';
+import { activityRoutes } from './activity-routes.js';
 import { identityRoutes } from './identity-routes.js';
 import { emailOrThrow, limit, WAITLISTED } from './input.js';
 import { accountLimiters } from './limits.js';
@@ -30,6 +37,9 @@ import { socialRoutes } from './social/routes.js';
 import { cleanName, createAccount, findUserByEmail, isUniqueViolation } from './users.js';
 import { joinWaitlist } from './waitlist.js';
 import { verifyEmailRoutes } from './verify-email-routes.js';
+
+/** A first password may be set only this soon after signing in. */
+export const FIRST_PASSWORD_SIGN_IN_WINDOW_MS = 10 * 60 * 1000;
 
 const Password = Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH });
 const SignedIn = Type.Object({ user: UserShape, org: Type.Union([OrgShape, Type.Null()]) });
@@ -126,7 +136,7 @@ export function accountRoutes(app: App, deps: Deps): void {
   app.post(
     '/api/auth/signin',
     {
-      config: { auth: 'optional' },
+      config: { auth: 'optional', credentials: ['session'] },
       schema: {
         tags: ['auth'],
         body: Type.Object({ email: Email, password: Password }, { additionalProperties: false }),
@@ -149,7 +159,11 @@ export function accountRoutes(app: App, deps: Deps): void {
         },
       );
       setSessionCookie(reply, config, out.token);
-      setHostCookie(reply, config, { name: DEVICE_COOKIE, value: out.device, maxAgeSeconds: DEVICE_TTL_MS / 1000 });
+      setHostCookie(reply, config, {
+        name: DEVICE_COOKIE,
+        value: out.device,
+        maxAgeSeconds: DEVICE_TTL_MS / 1000,
+      });
       return { user: out.user, org: out.org };
     },
   );
@@ -159,7 +173,10 @@ export function accountRoutes(app: App, deps: Deps): void {
 
   app.post(
     '/api/auth/signout',
-    { config: { auth: 'optional' }, schema: { tags: ['auth'], response: { 204: Type.Null() } } },
+    {
+      config: { auth: 'optional', credentials: ['session'] },
+      schema: { tags: ['auth'], response: { 204: Type.Null() } },
+    },
     async (req, reply) => {
       const p = req.principal;
       if (p?.kind === 'session' && p.user && p.sessionId) {
@@ -192,7 +209,7 @@ export function accountRoutes(app: App, deps: Deps): void {
   app.get(
     '/api/auth/session',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', credentials: ['session'] },
       schema: {
         tags: ['auth'],
         response: { 200: Type.Object({ user: UserShape, session: Type.Object({ id: Type.String() }) }) },
@@ -212,7 +229,7 @@ export function accountRoutes(app: App, deps: Deps): void {
   app.get(
     '/api/v1/session/tenant-member',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', credentials: ['session'] },
       schema: {
         tags: ['auth'],
         querystring: Type.Object(
@@ -239,7 +256,7 @@ export function accountRoutes(app: App, deps: Deps): void {
   app.get(
     '/api/auth/sessions',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', scope: 'account:write' },
       schema: {
         tags: ['auth'],
         response: { 200: Type.Object({ data: Type.Array(SessionShape), next_cursor: Type.Null() }) },
@@ -266,7 +283,7 @@ export function accountRoutes(app: App, deps: Deps): void {
   app.delete(
     '/api/auth/sessions/:id',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', scope: 'account:write' },
       schema: { tags: ['auth'], params: IdParams, response: { 204: Type.Null() } },
     },
     async (req, reply) => {
@@ -291,7 +308,7 @@ export function accountRoutes(app: App, deps: Deps): void {
   app.post(
     '/api/auth/password',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', scope: 'account:write' },
       schema: {
         tags: ['auth'],
         body: Type.Object(
@@ -306,7 +323,19 @@ export function accountRoutes(app: App, deps: Deps): void {
       passwordOrThrow(req.body.new_password);
       const row = await findUserByEmail(db, user.email);
       if (!row) throw new ApiError('unauthorized');
-      if (row.password_hash !== null) {
+      if (row.password_hash === null) {
+        // A first password is a new way in: only from a browser that signed in moments ago.
+        const p = principalOf(req);
+        if (
+          p.kind !== 'session' ||
+          p.signedInAt === null ||
+          clock.now().getTime() - p.signedInAt > FIRST_PASSWORD_SIGN_IN_WINDOW_MS
+        )
+          throw new ApiError(
+            'reauthentication_required',
+            'Sign in again (within the last 10 minutes) to set a first password.',
+          );
+      } else {
         const r = await limits.passwordChangeFailuresPerUser.check(user.id);
         if (!r.allowed) throw rateLimited(r.retryAfterSeconds);
         if (
@@ -327,8 +356,17 @@ export function accountRoutes(app: App, deps: Deps): void {
           .execute();
         // Every session ends, this one included; the caller gets a fresh one.
         const revoked = await revokeAllSessions(trx, clock, user.id);
-        // Personal access tokens act as the person: a new password ends them too.
+        // Personal access tokens act as the person: a new password ends them, and what they minted.
         const pats = await revokeUserPats(trx, clock, user.id, 'password_changed');
+        // Refresh tokens the person's sign-ins handed to apps end too (their grants stay).
+        const refresh = await trx
+          .updateTable('oauth_tokens')
+          .set({ revoked_at: clock.now() })
+          .where('user_id', '=', user.id)
+          .where('kind', '=', 'rt')
+          .where('revoked_at', 'is', null)
+          .returning(['token_hash'])
+          .execute();
         const s = await signIn(trx, clock, who, {
           userId: user.id,
           orgId: req.principal?.defaultOrgId ?? null,
@@ -338,11 +376,16 @@ export function accountRoutes(app: App, deps: Deps): void {
           orgId: null,
           action: 'user.password_changed',
           target: `user:${user.id}`,
-          data: { revoked_sessions: revoked, revoked_tokens: pats.map((p) => p.prefix) },
+          data: {
+            revoked_sessions: revoked,
+            revoked_tokens: pats.map((p) => p.prefix),
+            revoked_refresh_tokens: refresh.length,
+          },
         });
-        return { revoked, token: s.token };
+        return { revoked, token: s.token, hashes: [...pats, ...refresh].map((r) => r.token_hash) };
       });
       await deps.auth.changed({ user: user.id });
+      for (const h of out.hashes) await deps.auth.changed({ token: h });
       if (req.principal?.kind === 'session') setSessionCookie(reply, config, out.token);
       return { revoked_sessions: out.revoked };
     },

@@ -19,6 +19,9 @@ export interface SessionUser {
   orgId: string | null;
   lastSeenAt: Date;
   expiresAt: Date;
+  /** When the person signed in (the session began). */
+  createdAt: Date;
+  emailVerified: boolean;
 }
 
 /** One indexed lookup by hash. Unknown, revoked and expired sessions all return null. */
@@ -32,9 +35,11 @@ export async function findSession(db: Db, clock: Clock, token: string): Promise<
       'sessions.org_id',
       'sessions.last_seen_at',
       'sessions.expires_at',
+      'sessions.created_at',
       'users.id as user_id',
       'users.email',
       'users.name',
+      'users.email_verified_at',
     ])
     .where('sessions.token_hash', '=', sha256Hex(token))
     .where('sessions.revoked_at', 'is', null)
@@ -52,6 +57,8 @@ export async function findSession(db: Db, clock: Clock, token: string): Promise<
     orgId: row.org_id,
     lastSeenAt: row.last_seen_at,
     expiresAt: row.expires_at,
+    createdAt: row.created_at,
+    emailVerified: row.email_verified_at !== null,
   };
 }
 

@@ -61,7 +61,7 @@ export function adminRoutes(app: App, deps: Deps): void {
   app.get(
     '/api/v1/admin/signup-policy',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', credentials: ['session', 'admin-token'] },
       schema: { tags: ['admin'], response: { 200: PolicyShape } },
     },
     async (req) => {
@@ -74,7 +74,7 @@ export function adminRoutes(app: App, deps: Deps): void {
   app.put(
     '/api/v1/admin/signup-policy',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', credentials: ['session', 'admin-token'] },
       schema: {
         tags: ['admin'],
         body: Type.Object({ policy: Policy }, { additionalProperties: false }),
@@ -93,7 +93,7 @@ export function adminRoutes(app: App, deps: Deps): void {
   app.get(
     '/api/v1/admin/waitlist',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', credentials: ['session', 'admin-token'] },
       schema: {
         tags: ['admin'],
         querystring: Type.Object(
@@ -143,7 +143,7 @@ export function adminRoutes(app: App, deps: Deps): void {
   app.post(
     '/api/v1/admin/waitlist/:id/approve',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', credentials: ['session', 'admin-token'] },
       schema: {
         tags: ['admin'],
         summary:
@@ -158,7 +158,7 @@ export function adminRoutes(app: App, deps: Deps): void {
   app.post(
     '/api/v1/admin/waitlist/:id/deny',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', credentials: ['session', 'admin-token'] },
       schema: {
         tags: ['admin'],
         summary: 'Deny a sign-up request (an approval link sent earlier stops working)',

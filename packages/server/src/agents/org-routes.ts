@@ -81,7 +81,7 @@ export function orgAgentRoutes(app: App, deps: OAuthDeps): void {
     app.post(
       `/api/v1/org/agents/:id/${decision}`,
       {
-        config: { auth: 'user' },
+        config: { auth: 'user', permission: 'tokens:manage' },
         schema: { tags: ['agents'], params: IdParams, response: { 200: AgentShape } },
       },
       async (req) => shapeOf(await act(req, req.params.id, decision)),
@@ -91,7 +91,7 @@ export function orgAgentRoutes(app: App, deps: OAuthDeps): void {
   app.delete(
     '/api/v1/org/agents/:id',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', permission: 'tokens:manage' },
       schema: { tags: ['agents'], params: IdParams, response: { 204: Type.Null() } },
     },
     async (req, reply) => {

@@ -117,7 +117,7 @@ export async function agentPageRoutes(app: App, deps: OAuthDeps): Promise<void> 
   app.get(
     REVIEW_PATH,
     {
-      config: { auth: 'optional' },
+      config: { auth: 'optional', credentials: ['session'] },
       schema: {
         hide: true,
         querystring: Type.Object({ agent: Type.Optional(Type.String({ maxLength: 100 })) }),
@@ -132,7 +132,7 @@ export async function agentPageRoutes(app: App, deps: OAuthDeps): Promise<void> 
     },
   );
 
-  app.post(REVIEW_PATH, { config: { auth: 'optional' }, schema: { hide: true } }, async (req, reply) => {
+  app.post(REVIEW_PATH, { config: { auth: 'optional', credentials: ['session'] }, schema: { hide: true } }, async (req, reply) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (!signedIn(req))
       return html(reply, 401, renderMessage('Signed out', 'Your session ended. Open the link again.'));
@@ -162,7 +162,7 @@ export async function agentPageRoutes(app: App, deps: OAuthDeps): Promise<void> 
   /** Mails a sign-in link that returns to the review page — only ever to the address the agent named. */
   app.post(
     `${REVIEW_PATH}/sign-in`,
-    { config: { auth: 'optional' }, schema: { hide: true } },
+    { config: { auth: 'optional', credentials: ['session'] }, schema: { hide: true } },
     async (req, reply) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
       const { agent } = await load(req, body.agent);

@@ -130,6 +130,10 @@ export interface ApiTokensTable {
   last_used_at: Timestamp | null;
   revoked_at: Timestamp | null;
   revoked_reason: string | null;
+  /** The API token that minted this one (revoked with it; bounds it). */
+  parent_token_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The OAuth access token that minted this one (revoked with it; bounds it). */
+  parent_oauth_token_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 type JsonOf<T> = ColumnType<T, string, string>;

@@ -35,6 +35,10 @@ import {
   type Authenticator,
   adminTokenAuthenticator,
   authenticate,
+  declarationProblem,
+  type Principal,
+  requireAccountScope,
+  requireCredentialKind,
   requirePermission,
   requireScope,
   resolveOrg,
@@ -46,9 +50,25 @@ import { redactUrl } from './logging.js';
 import { installMetrics } from './metrics.js';
 import { opsRoutes } from './ops-routes.js';
 import { actorOf, secureTransport } from './request.js';
-import type { App } from './types.js';
+import type { App, AuthMode, RouteNeeds } from './types.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** One row of the authorization table: a route and what it declared it needs. */
+export interface DeclaredRoute extends RouteNeeds {
+  readonly method: string;
+  readonly url: string;
+  readonly auth: AuthMode;
+  /** Whether the route validates a body. */
+  readonly body: boolean;
+}
+
+const ROUTE_TABLES = new WeakMap<object, DeclaredRoute[]>();
+
+/** The authorization table of an app built by `buildApp`: every route with what it needs. */
+export function routeTable(app: App): readonly DeclaredRoute[] {
+  return ROUTE_TABLES.get(app) ?? [];
+}
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -79,10 +99,30 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
   app.decorateRequest('principal', null);
   app.decorateRequest('org', null);
 
-  // Every /api route must say how it is authenticated: forgetting fails the build, not open.
+  // Every /api route must say how it is authenticated, and every authenticated route what it
+  // needs (a permission, an account scope or the credential kinds it takes): forgetting fails the
+  // build, not open.
+  const table: DeclaredRoute[] = [];
+  ROUTE_TABLES.set(app, table);
   app.addHook('onRoute', (route) => {
-    if (route.url.startsWith('/api/') && route.url !== '/api/openapi.json' && !route.config?.auth) {
+    const cfg = route.config ?? {};
+    if (route.url.startsWith('/api/') && route.url !== '/api/openapi.json' && !cfg.auth) {
       throw new Error(`route ${route.method} ${route.url} does not declare config.auth`);
+    }
+    const auth = cfg.auth ?? 'none';
+    const problem = declarationProblem(auth, cfg);
+    if (problem) throw new Error(`route ${route.method} ${route.url}: ${problem}`);
+    for (const method of [route.method].flat()) {
+      if (method === 'HEAD') continue;
+      table.push({
+        method,
+        url: route.url,
+        auth,
+        body: route.schema?.body !== undefined,
+        ...(cfg.permission ? { permission: cfg.permission } : {}),
+        ...(cfg.scope ? { scope: cfg.scope } : {}),
+        ...(cfg.credentials ? { credentials: cfg.credentials } : {}),
+      });
     }
   });
 
@@ -157,9 +197,18 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
     }
     const mode = cfg.auth ?? 'none';
     if (mode === 'none') return;
-    const principal = await authenticate(req, deps, tiers);
+    // Routes that take only a browser session (the server-rendered pages) look at nothing else.
+    const onlySession = cfg.credentials?.length === 1 && cfg.credentials[0] === 'session';
+    let principal: Principal | null = onlySession
+      ? await sessionAuthenticator(req, deps)
+      : await authenticate(req, deps, tiers);
+    // A page that may be anonymous treats a credential it does not take as no credential.
+    if (principal && mode === 'optional' && cfg.credentials && !cfg.credentials.includes(principal.kind))
+      principal = null;
     if (!principal) {
       if (mode === 'optional') return;
+      if (onlySession && req.headers.authorization !== undefined)
+        throw new ApiError('session_required', 'This needs a browser session.');
       throw new ApiError('unauthorized', 'Sign in or send a bearer token.', {
         // RFC 9728 §5.1: tells an OAuth client where to start.
         headers: {
@@ -168,18 +217,21 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
       });
     }
     req.principal = principal;
-    if (mode !== 'optional') {
-      if (cfg.scope) requireScope(principal, cfg.scope);
-      const header = req.headers['x-org-id'];
-      try {
-        req.org = await resolveOrg(deps, principal, Array.isArray(header) ? header[0] : header);
-      } finally {
-        if (principal.kind === 'admin-token') await auditBreakGlass(req);
-      }
-    } else if (principal.kind === 'admin-token') {
-      await auditBreakGlass(req);
+    if (mode === 'optional') {
+      if (principal.kind === 'admin-token') await auditBreakGlass(req);
+      return;
     }
-    if (mode === 'optional') return;
+    try {
+      // The declaration decides, before any handler runs: the credential kind, then the account
+      // scope, then (for person routes checked against an org the handler finds) the permission.
+      if (cfg.credentials) requireCredentialKind(principal, cfg.credentials);
+      if (cfg.scope) requireAccountScope(principal, cfg.scope);
+      if (cfg.permission && mode === 'user') requireScope(principal, cfg.permission);
+      const header = req.headers['x-org-id'];
+      req.org = await resolveOrg(deps, principal, Array.isArray(header) ? header[0] : header);
+    } finally {
+      if (principal.kind === 'admin-token') await auditBreakGlass(req);
+    }
     if (mode === 'org') {
       if (!req.org) throw new ApiError('org_required', 'Name the organisation with the x-org-id header.');
       if (cfg.permission) requirePermission(req.org, principal, cfg.permission);

@@ -4,7 +4,9 @@ import type { Deps } from '../deps.js';
 import { safeEqual, sha256Hex, UUID_RE } from '../lib/secrets.js';
 import { listUserOrgs } from '../orgs/queries.js';
 import { type Permission, type Role, roleAllows } from '../orgs/roles.js';
+import type { AccountScope } from '../tokens/scopes.js';
 import { ApiError } from './errors.js';
+import type { RouteNeeds } from './types.js';
 
 export type CredentialKind = 'session' | 'pat' | 'svc' | 'org' | 'svc_agent' | 'oauth' | 'admin-token';
 
@@ -26,6 +28,16 @@ export interface Principal {
   readonly actor: string;
   /** Break-glass credentials act as owner in any org. */
   readonly superuser: boolean;
+  /** The credential's own row id (API or OAuth token): the parent of what it mints. */
+  readonly tokenId: string | null;
+  /** When the credential expires (ms since the epoch); what it mints expires no later. */
+  readonly expiresAt: number | null;
+  /** A browser session, or a personal token a session minted: may act on the account itself. */
+  readonly fromSession: boolean;
+  /** Whether the person behind the credential has proven their address. */
+  readonly emailVerified: boolean;
+  /** Sessions: when the person signed in (ms since the epoch). */
+  readonly signedInAt: number | null;
 }
 
 export interface OrgContext {
@@ -79,6 +91,11 @@ export const sessionAuthenticator: Authenticator = async (req, deps) => {
             prefix: null,
             actor: `user:${s.userId}`,
             superuser: false,
+            tokenId: null,
+            expiresAt: null,
+            fromSession: true,
+            emailVerified: s.emailVerified,
+            signedInAt: s.createdAt.getTime(),
           },
         }
       : null;
@@ -102,6 +119,11 @@ export const adminTokenAuthenticator: Authenticator = async (req, deps) => {
     prefix: null,
     actor: 'admin-token',
     superuser: true,
+    tokenId: null,
+    expiresAt: null,
+    fromSession: false,
+    emailVerified: true,
+    signedInAt: null,
   };
 };
 
@@ -177,6 +199,64 @@ async function findOrg(deps: Deps, ref: string) {
     .select(['id', 'slug', 'name'])
     .where(byId ? 'id' : 'slug', '=', byId ? ref.toLowerCase() : ref)
     .executeTakeFirst();
+}
+
+/** Route declarations may name only these kinds of credential. */
+export const CREDENTIAL_KINDS: readonly CredentialKind[] = [
+  'session',
+  'pat',
+  'svc',
+  'org',
+  'svc_agent',
+  'oauth',
+  'admin-token',
+];
+
+/**
+ * Build-time check of a route's declaration: every authenticated route says what it needs.
+ * Returns why the declaration is not acceptable, or null.
+ */
+export function declarationProblem(mode: string, needs: RouteNeeds): string | null {
+  if (mode === 'none') return null;
+  if (needs.credentials && (needs.credentials.length === 0 || needs.credentials.some((k) => !CREDENTIAL_KINDS.includes(k))))
+    return 'config.credentials must list known credential kinds';
+  if (mode === 'org' && !needs.permission) return 'an org route must declare config.permission';
+  if (!needs.permission && !needs.scope && !needs.credentials)
+    return 'declare config.permission, config.scope or config.credentials';
+  return null;
+}
+
+/** A credential kind the route does not take: refused, whatever it holds. */
+export function requireCredentialKind(principal: Principal, kinds: readonly CredentialKind[]): void {
+  if (kinds.includes(principal.kind)) return;
+  if (kinds.length === 1 && kinds[0] === 'session')
+    throw new ApiError('session_required', 'This needs a browser session.');
+  throw new ApiError('credential_not_accepted', `This takes only: ${kinds.join(', ')}.`, {
+    extra: { accepted: [...kinds] },
+  });
+}
+
+/**
+ * A person-level scope. `account:read` is implied by `account:write`. `account:write` is honoured
+ * only from a browser session or a personal token that a session minted holding it: an OAuth
+ * token, a token minted by another token, or a service credential never changes the account.
+ */
+export function requireAccountScope(principal: Principal, scope: AccountScope): void {
+  // A credential that is no person has no account: reading `me` shows it only itself.
+  if (!principal.user && scope === 'account:read') return;
+  if (!principal.user) throw new ApiError('forbidden', 'This needs a credential that acts as a person.');
+  if (scope === 'account:write') {
+    if (principal.kind === 'session') return;
+    if (principal.kind !== 'pat' || !principal.fromSession)
+      throw new ApiError(
+        'session_required',
+        'Changing the account needs a browser session, or a personal token created in one with account:write.',
+      );
+    requireScope(principal, 'account:write');
+    return;
+  }
+  if (scope === 'account:read' && principal.scopes?.includes('account:write')) return;
+  requireScope(principal, scope);
 }
 
 /** Effective permission = the role in the org ∩ the credential's scopes. */

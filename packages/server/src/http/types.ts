@@ -7,7 +7,8 @@ import type {
   RawServerDefault,
 } from 'fastify';
 import type { Permission } from '../orgs/roles.js';
-import type { OrgContext, Principal } from './auth.js';
+import type { AccountScope } from '../tokens/scopes.js';
+import type { CredentialKind, OrgContext, Principal } from './auth.js';
 
 /** The Fastify instance route modules register on: typed by TypeBox schemas. */
 export type App = FastifyInstance<
@@ -26,12 +27,29 @@ export type App = FastifyInstance<
  */
 export type AuthMode = 'none' | 'optional' | 'user' | 'org';
 
+/**
+ * What a route needs, declared next to its schema. Every route with `auth` other than 'none'
+ * declares at least one of `permission`, `scope` or `credentials`; the onRoute hook refuses to
+ * build an app with a route that declares none.
+ */
+export interface RouteNeeds {
+  /** Org routes: the permission the role must allow and a scoped credential must carry. */
+  permission?: Permission;
+  /**
+   * Person routes: `account:read`, `orgs:create`, or `account:write` — the last only from a
+   * browser session or a personal token a session minted with `account:write`.
+   */
+  scope?: AccountScope;
+  /** Only these kinds of credential are accepted (e.g. `['session']` for server-rendered pages). */
+  credentials?: readonly CredentialKind[];
+}
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     auth?: AuthMode;
-    permission?: Permission;
-    /** A scope a scoped credential must carry for a person-level route (e.g. `orgs:create`). */
-    scope?: string;
+    permission?: RouteNeeds['permission'];
+    scope?: RouteNeeds['scope'];
+    credentials?: RouteNeeds['credentials'];
     /** Origin check on unsafe cookie-borne requests; only OAuth's bearer/client-auth routes opt out. */
     csrf?: boolean;
   }

@@ -3,7 +3,9 @@ import { audit } from '../audit/log.js';
 import type { Deps } from '../deps.js';
 import { ApiError } from '../http/errors.js';
 import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';
-import { actorOf, orgOf } from '../http/request.js';
+import type { OrgContext, Principal } from '../http/auth.js';
+import { actorOf, orgOf, principalOf } from '../http/request.js';
+import { type Permission, ROLE_PERMISSIONS, roleAllows } from '../orgs/roles.js';
 import { Timestamp } from '../http/shapes.js';
 import type { App } from '../http/types.js';
 import type { Catalogue } from './catalogue.js';
@@ -92,6 +94,45 @@ function validated(catalogue: Catalogue, m: Record<string, unknown>): ClientMeta
   }
 }
 
+const ORG_PERMISSIONS: ReadonlySet<string> = ROLE_PERMISSIONS.owner;
+
+/**
+ * The most an app made or edited by `p` in `org` may be allowed: no Latchkey permission the
+ * caller's role lacks, and nothing a scoped credential does not hold itself.
+ */
+export function appScopeCeiling(catalogue: Catalogue, org: OrgContext, p: Principal): string[] {
+  return catalogue.allScopes.filter(
+    (s) =>
+      (!ORG_PERMISSIONS.has(s) || roleAllows(org.role, s as Permission)) &&
+      (p.scopes === null || p.scopes.includes(s)),
+  );
+}
+
+/**
+ * The allowed scopes to store: those asked for (refused beyond the ceiling), or the current
+ * ones (or, when none are set, everything) cut down to the ceiling. Null: every scope, when the
+ * ceiling is the whole catalogue.
+ */
+function cappedScopes(
+  catalogue: Catalogue,
+  ceiling: readonly string[],
+  asked: readonly string[] | null | undefined,
+  current: readonly string[] | null,
+): string[] | null {
+  if (asked) {
+    const beyond = asked.filter((s) => catalogue.scopes.has(s) && !ceiling.includes(s));
+    if (beyond.length)
+      throw new ApiError('forbidden', `You cannot allow an app scopes you do not hold: ${beyond.join(', ')}.`, {
+        extra: { scopes: beyond },
+      });
+    return [...asked];
+  }
+  const base = current ?? catalogue.allScopes;
+  const kept = base.filter((s) => ceiling.includes(s));
+  if (current === null && kept.length === catalogue.allScopes.length) return null;
+  return kept;
+}
+
 /**
  * `/api/v1/oauth/clients`: OAuth apps an org admin makes — public or confidential, with allowed
  * scopes; the secret is shown once and rotatable; deleting an app revokes every token issued to it.
@@ -118,11 +159,15 @@ export function appRoutes(app: App, deps: Deps & { catalogue: Catalogue }): void
     async (req, reply) => {
       const org = orgOf(req);
       const b = req.body;
+      const ceiling = appScopeCeiling(catalogue, org, principalOf(req));
+      const scopes = cappedScopes(catalogue, ceiling, b.scopes, null);
+      if (scopes && scopes.length === 0)
+        throw new ApiError('forbidden', 'The credential holds no scope an app could be allowed.');
       const meta = validated(catalogue, {
         client_name: b.name,
         redirect_uris: b.redirect_uris,
         token_endpoint_auth_method: b.type === 'public' ? 'none' : 'client_secret_basic',
-        ...(b.scopes ? { scope: b.scopes.join(' ') } : {}),
+        ...(scopes ? { scope: scopes.join(' ') } : {}),
         ...(b.grant_types ? { grant_types: b.grant_types } : {}),
       });
       const secret = meta.authMethod === 'none' ? null : newClientSecret();
@@ -212,7 +257,15 @@ export function appRoutes(app: App, deps: Deps & { catalogue: Catalogue }): void
       const row = await load(org.id, req.params.id);
       const current = toClient(row);
       const b = req.body;
-      const scopes = b.scopes === undefined ? current.scopes : b.scopes;
+      const ceiling = appScopeCeiling(catalogue, org, principalOf(req));
+      const scopes = cappedScopes(
+        catalogue,
+        ceiling,
+        b.scopes === undefined ? undefined : b.scopes,
+        b.scopes === null ? null : current.scopes,
+      );
+      if (scopes && scopes.length === 0)
+        throw new ApiError('forbidden', 'The credential holds no scope an app could be allowed.');
       const meta = validated(catalogue, {
         client_name: b.name ?? current.name,
         redirect_uris: b.redirect_uris ?? current.redirectUris,

@@ -98,7 +98,7 @@ export async function consentRoutes(app: App, deps: OAuthDeps): Promise<void> {
 
   app.get(
     '/api/oauth/authorize',
-    { config: { auth: 'optional' }, schema: { hide: true } },
+    { config: { auth: 'optional', credentials: ['session'] }, schema: { hide: true } },
     async (req, reply) => {
       let a: AuthorizationRequest;
       try {
@@ -158,7 +158,7 @@ export async function consentRoutes(app: App, deps: OAuthDeps): Promise<void> {
     },
   );
 
-  app.post('/consent', { config: { auth: 'optional' }, schema: { hide: true } }, async (req, reply) => {
+  app.post('/consent', { config: { auth: 'optional', credentials: ['session'] }, schema: { hide: true } }, async (req, reply) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const user = sessionUser(req);
     if (!user)

@@ -55,7 +55,7 @@ export async function deviceRoutes(app: App, deps: OAuthDeps): Promise<void> {
   const signedIn = (req: FastifyRequest) => (req.principal?.kind === 'session' ? req.principal.user : null);
   const csrfOf = (req: FastifyRequest) => formToken(req.cookies[SESSION_COOKIE]!);
 
-  app.get('/device', { config: { auth: 'optional' }, schema: { hide: true } }, async (req, reply) => {
+  app.get('/device', { config: { auth: 'optional', credentials: ['session'] }, schema: { hide: true } }, async (req, reply) => {
     const user = signedIn(req);
     if (!user) return reply.redirect(`/login?return_to=${encodeURIComponent(req.url)}`, 303);
     const q = req.query as Record<string, unknown>;
@@ -63,7 +63,7 @@ export async function deviceRoutes(app: App, deps: OAuthDeps): Promise<void> {
     return html(reply, 200, codeForm(csrfOf(req), prefill));
   });
 
-  app.post('/device', { config: { auth: 'optional' }, schema: { hide: true } }, async (req, reply) => {
+  app.post('/device', { config: { auth: 'optional', credentials: ['session'] }, schema: { hide: true } }, async (req, reply) => {
     const user = signedIn(req);
     if (!user) return reply.redirect('/login?return_to=%2Fdevice', 303);
     const body = (req.body ?? {}) as Record<string, unknown>;
@@ -118,7 +118,7 @@ export async function deviceRoutes(app: App, deps: OAuthDeps): Promise<void> {
 
   app.post(
     '/device/decision',
-    { config: { auth: 'optional' }, schema: { hide: true } },
+    { config: { auth: 'optional', credentials: ['session'] }, schema: { hide: true } },
     async (req, reply) => {
       const user = signedIn(req);
       if (!user) return reply.redirect('/login?return_to=%2Fdevice', 303);

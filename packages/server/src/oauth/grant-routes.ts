@@ -85,7 +85,7 @@ export function grantRoutes(app: App, deps: Deps): void {
 
   app.get(
     '/api/v1/me/grants',
-    { config: { auth: 'user' }, schema: { tags: ['grants'], response: { 200: GrantList } } },
+    { config: { auth: 'user', scope: 'account:write' }, schema: { tags: ['grants'], response: { 200: GrantList } } },
     async (req) => {
       const user = userOf(req);
       const rows = await grantsQuery(deps)
@@ -109,6 +109,37 @@ export function grantRoutes(app: App, deps: Deps): void {
       if (!row) throw new ApiError('not_found', 'No such grant.');
       await revoke(req, row);
       return reply.code(204).send();
+    },
+  );
+
+  /** Signs the person out of every app at once: every live grant, in every org, and its tokens. */
+  app.delete(
+    '/api/v1/me/grants',
+    {
+      config: { auth: 'user', scope: 'account:write' },
+      schema: {
+        tags: ['grants'],
+        response: { 200: Type.Object({ revoked: Type.Integer() }) },
+      },
+    },
+    async (req) => {
+      const user = userOf(req);
+      const rows = await grantsQuery(deps).where('g.user_id', '=', user.id).execute();
+      const hashes = await db.transaction().execute(async (trx) => {
+        const out: string[] = [];
+        for (const row of rows) {
+          const h = await revokeGrant(trx, clock, actorOf(req), {
+            id: row.id,
+            orgId: row.org_id,
+            clientId: row.client_id,
+            userId: row.user_id,
+          });
+          out.push(...(h ?? []));
+        }
+        return out;
+      });
+      for (const h of hashes) await deps.auth.changed({ token: h });
+      return { revoked: rows.length };
     },
   );
 

@@ -5,6 +5,7 @@ import type { Database, OAuthTokensTable } from '../db/schema.js';
 import { addMs, type Clock, DAY, HOUR } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';
 import { hashToken, mintToken } from '../tokens/format.js';
+import { revokeOAuthChildren } from '../tokens/queries.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
@@ -143,9 +144,18 @@ async function revokeWhere(
     .set({ revoked_at: clock.now() })
     .where(column, '=', value)
     .where('revoked_at', 'is', null)
-    .returning(['token_hash', 'prefix'])
+    .returning(['id', 'token_hash', 'prefix'])
     .execute();
-  return { hashes: rows.map((r) => r.token_hash), prefixes: rows.map((r) => r.prefix) };
+  // API tokens these tokens minted (an app's org keys) die with them.
+  const children = await revokeOAuthChildren(
+    trx,
+    clock,
+    rows.map((r) => r.id),
+  );
+  return {
+    hashes: [...rows, ...children].map((r) => r.token_hash),
+    prefixes: [...rows, ...children].map((r) => r.prefix),
+  };
 }
 
 export const revokeFamily = (trx: Executor, clock: Clock, familyId: string) =>
@@ -198,6 +208,7 @@ export async function findLiveTokenByHash(db: Executor, clock: Clock, hash: stri
       'm.role as role',
       'u.email as user_email',
       'u.name as user_name',
+      'u.email_verified_at as user_email_verified_at',
     ])
     .where('t.token_hash', '=', hash)
     .where('t.revoked_at', 'is', null)

@@ -46,6 +46,11 @@ async function load(deps: Pick<Deps, 'db' | 'clock'>, hash: string): Promise<Cac
     prefix: row.prefix,
     actor: `oauth:${row.prefix}`,
     superuser: false,
+    tokenId: row.id,
+    expiresAt: row.expires_at.getTime(),
+    fromSession: false,
+    emailVerified: row.user_id ? row.user_email_verified_at !== null : true,
+    signedInAt: null,
   };
   return {
     principal,

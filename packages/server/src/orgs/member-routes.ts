@@ -129,7 +129,7 @@ export function memberRoutes(app: App, deps: Deps): void {
   app.delete(
     '/api/v1/org/members/:user_id',
     {
-      config: { auth: 'org', permission: 'org:read' },
+      config: { auth: 'org', permission: 'members:manage' },
       schema: { tags: ['members'], params: UserIdParams, response: { 204: Type.Null() } },
     },
     async (req, reply) => {
@@ -163,6 +163,38 @@ export function memberRoutes(app: App, deps: Deps): void {
         });
       });
       await deps.auth.changed({ user: target });
+      return reply.code(204).send(null);
+    },
+  );
+
+  /**
+   * Leaving an org: the person's own membership, from a browser session (or a personal token a
+   * session minted with account:write). Removing anyone else is `DELETE /org/members/{id}`.
+   */
+  app.delete(
+    '/api/v1/org/membership',
+    {
+      config: { auth: 'org', permission: 'org:read', scope: 'account:write' },
+      schema: { tags: ['members'], response: { 204: Type.Null() } },
+    },
+    async (req, reply) => {
+      const org = orgOf(req);
+      const me = userOf(req).id;
+      await db.transaction().execute(async (trx) => {
+        const owners = await lockOwners(trx, org.id);
+        const m = await getMembership(trx, org.id, me);
+        if (!m) throw new ApiError('not_found', 'No such member.');
+        if (m.role === 'owner' && owners.length <= 1)
+          throw new ApiError('last_owner', 'The last owner cannot leave; transfer ownership first.');
+        await trx.deleteFrom('memberships').where('org_id', '=', org.id).where('user_id', '=', me).execute();
+        await audit(trx, clock, actorOf(req), {
+          orgId: org.id,
+          action: 'member.left',
+          target: `user:${me}`,
+          data: { role: m.role },
+        });
+      });
+      await deps.auth.changed({ user: me });
       return reply.code(204).send(null);
     },
   );

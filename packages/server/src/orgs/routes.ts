@@ -38,7 +38,7 @@ export function orgRoutes(app: App, deps: Deps): void {
   app.get(
     '/api/v1/me',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', scope: 'account:read' },
       schema: {
         tags: ['me'],
         response: {

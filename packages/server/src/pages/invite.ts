@@ -87,7 +87,7 @@ export function inviteRoutes(app: App, deps: Deps): void {
   app.get(
     '/invite',
     {
-      config: { auth: 'optional' },
+      config: { auth: 'optional', credentials: ['session'] },
       schema: {
         hide: true,
         querystring: Type.Object({ token: Type.Optional(Type.String({ maxLength: 200 })) }),
@@ -116,7 +116,7 @@ export function inviteRoutes(app: App, deps: Deps): void {
 
   app.post(
     '/invite',
-    { config: { auth: 'optional' }, schema: { hide: true, body: Form } },
+    { config: { auth: 'optional', credentials: ['session'] }, schema: { hide: true, body: Form } },
     async (req, reply) => {
       reply.type('text/html; charset=utf-8');
       const { token } = req.body;

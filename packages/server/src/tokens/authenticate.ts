@@ -93,6 +93,17 @@ async function load(deps: Pick<Deps, 'db' | 'clock'>, hash: string): Promise<Cac
     prefix: row.prefix,
     actor: `${row.kind === 'org' ? 'org-token' : row.kind}:${row.prefix}`,
     superuser: false,
+    tokenId: row.id,
+    expiresAt: row.expires_at ? row.expires_at.getTime() : null,
+    // Provenance: only a personal token that a browser session minted may act on the account.
+    fromSession:
+      row.kind === 'pat' &&
+      row.created_by === 'session' &&
+      row.parent_token_id === null &&
+      row.parent_oauth_token_id === null,
+    // A credential that is no person has no address to prove.
+    emailVerified: row.kind === 'pat' ? row.user_email_verified_at !== null : true,
+    signedInAt: null,
   };
   return { principal, expiresAt: row.expires_at ? row.expires_at.getTime() : null, id: row.id, boundOrg };
 }

@@ -87,7 +87,7 @@ export function leakRoutes(app: App, deps: Deps): void {
           return r;
         });
         if (!done) return 'already_inactive';
-        await deps.auth.changed({ token: hash });
+        for (const d of done.all) await deps.auth.changed({ token: d.token_hash });
         for (const to of await recipients(live)) {
           await deps.mailer
             .send(tokenLeakEmail({ to, prefix, name: null, url }))

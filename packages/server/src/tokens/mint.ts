@@ -6,11 +6,13 @@ import { ApiError } from '../http/errors.js';
 import { addMs, type Clock } from '../lib/clock.js';
 import { mintToken } from './format.js';
 import { insertToken } from './queries.js';
-import { outside } from './scopes.js';
+import { DEFAULT_TOKEN_SCOPES, outside } from './scopes.js';
 
 export const TOKEN_NAME_MAX = 100;
 export const TOKEN_MIN_LIFETIME_S = 60;
 export const TOKEN_MAX_LIFETIME_S = 366 * 24 * 3600;
+/** A token minted without an explicit lifetime lives this long, like the dashboard's. */
+export const TOKEN_DEFAULT_LIFETIME_S = 90 * 24 * 3600;
 
 /** How a new token records where it came from: `session`, `admin-token`, `org-token:<prefix>`, `pat:<prefix>`… */
 export function provenance(p: Principal): string {
@@ -32,6 +34,8 @@ export interface MintRequest {
   /** Requested scopes; undefined → the default for the kind. */
   scopes: string[] | undefined;
   expiresIn: number | undefined;
+  /** Asked for explicitly: no expiry (refused when the minter itself expires). */
+  neverExpires?: boolean;
   /** Every scope this kind of token may carry. */
   allowed: readonly string[];
   userId: string | null;
@@ -41,9 +45,45 @@ export interface MintRequest {
   tokenPrefix: string;
 }
 
+/** Where the minting credential's bounds come from: a token parent, or none (session, admin token). */
+function parentOf(p: Principal): { parentTokenId: string | null; parentOAuthTokenId: string | null } {
+  if (p.kind === 'oauth') return { parentTokenId: null, parentOAuthTokenId: p.tokenId };
+  if (p.kind === 'session' || p.kind === 'admin-token') return { parentTokenId: null, parentOAuthTokenId: null };
+  return { parentTokenId: p.tokenId, parentOAuthTokenId: null };
+}
+
+/**
+ * When the new token expires. No lifetime asked for: TOKEN_DEFAULT_LIFETIME_S, shortened to the
+ * minter's own expiry. An explicit lifetime (or no expiry) that outlives the minter is refused.
+ */
+function expiryOf(now: Date, r: MintRequest): Date | null {
+  const parentEnd = r.minter.kind === 'session' ? null : r.minter.expiresAt;
+  if (r.neverExpires) {
+    if (r.expiresIn !== undefined)
+      throw new ApiError('invalid_request', 'Send either expires_in or never_expires, not both.');
+    if (parentEnd !== null)
+      throw new ApiError(
+        'invalid_request',
+        'The credential minting this token expires, so the token must expire too (no later than it).',
+      );
+    return null;
+  }
+  const asked = r.expiresIn !== undefined;
+  const at = addMs(now, (r.expiresIn ?? TOKEN_DEFAULT_LIFETIME_S) * 1000);
+  if (parentEnd === null || at.getTime() <= parentEnd) return at;
+  if (asked)
+    throw new ApiError(
+      'invalid_request',
+      `A token cannot outlive the credential minting it (it expires ${new Date(parentEnd).toISOString()}).`,
+      { extra: { max_expires_at: new Date(parentEnd).toISOString() } },
+    );
+  return new Date(parentEnd);
+}
+
 /**
  * Mints and stores a token, audits it, and returns the plaintext (shown once). A token minted by
- * a scoped credential can never hold more than that credential: no escalation by minting.
+ * another credential never outgrows it: at most its scopes, at most its org, expiring no later,
+ * and recorded as its child so that it is revoked with it. No scopes named → `org:read` only.
  */
 export async function mint(trx: Transaction<Database>, clock: Clock, who: Actor, r: MintRequest) {
   if (r.scopes) {
@@ -53,18 +93,23 @@ export async function mint(trx: Transaction<Database>, clock: Clock, who: Actor,
         extra: { scopes: unknown },
       });
   }
-  let scopes: string[] | null = r.scopes ? [...new Set(r.scopes)] : null;
+  const scopes: string[] = r.scopes
+    ? [...new Set(r.scopes)]
+    : DEFAULT_TOKEN_SCOPES.filter((s) => r.allowed.includes(s));
   if (r.minter.scopes !== null) {
-    if (scopes === null) scopes = r.allowed.filter((s) => r.minter.scopes!.includes(s));
     const beyond = outside(scopes, r.minter.scopes);
     if (beyond.length)
       throw new ApiError(
         'forbidden',
         `The credential cannot grant scopes it does not hold: ${beyond.join(', ')}.`,
+        { extra: { scopes: beyond } },
       );
   }
-  const t = mintToken(r.kind, r.tokenPrefix);
+  if (r.minter.boundOrg && r.orgId !== r.minter.boundOrg.id)
+    throw new ApiError('org_forbidden', 'A credential bound to an org mints only for that org.');
   const now = clock.now();
+  const expiresAt = expiryOf(now, r);
+  const t = mintToken(r.kind, r.tokenPrefix);
   const row = await insertToken(trx, clock, {
     kind: r.kind,
     hash: t.hash,
@@ -76,7 +121,8 @@ export async function mint(trx: Transaction<Database>, clock: Clock, who: Actor,
     role: r.role,
     createdBy: provenance(r.minter),
     createdByUser: r.minter.user?.id ?? null,
-    expiresAt: r.expiresIn ? addMs(now, r.expiresIn * 1000) : null,
+    expiresAt,
+    ...parentOf(r.minter),
   });
   await audit(trx, clock, who, {
     orgId: r.orgId,
@@ -88,7 +134,8 @@ export async function mint(trx: Transaction<Database>, clock: Clock, who: Actor,
       name: r.name,
       scopes,
       expires_at: row.expires_at?.toISOString() ?? null,
+      parent: row.parent_token_id ?? row.parent_oauth_token_id,
     },
   });
-  return { row, token: t.token, scopes: scopes ?? [...r.allowed] };
+  return { row, token: t.token, scopes };
 }

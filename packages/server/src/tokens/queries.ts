@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Db } from '../db/connection.js';
 import type { ApiTokenKind, Database, Role } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
@@ -32,6 +32,9 @@ export interface NewToken {
   createdBy: string;
   createdByUser: string | null;
   expiresAt: Date | null;
+  /** The credential that minted this one, when it was a token. */
+  parentTokenId?: string | null;
+  parentOAuthTokenId?: string | null;
 }
 
 export async function insertToken(db: Executor, clock: Clock, t: NewToken) {
@@ -49,6 +52,8 @@ export async function insertToken(db: Executor, clock: Clock, t: NewToken) {
     created_by_user: t.createdByUser,
     created_at: clock.now(),
     expires_at: t.expiresAt,
+    parent_token_id: t.parentTokenId ?? null,
+    parent_oauth_token_id: t.parentOAuthTokenId ?? null,
   };
   await db.insertInto('api_tokens').values(row).execute();
   return row;
@@ -67,9 +72,13 @@ export async function findLiveToken(db: Db, clock: Clock, hash: string) {
       'api_tokens.scopes',
       'api_tokens.role',
       'api_tokens.expires_at',
+      'api_tokens.created_by',
+      'api_tokens.parent_token_id',
+      'api_tokens.parent_oauth_token_id',
       'users.id as user_id',
       'users.email as user_email',
       'users.name as user_name',
+      'users.email_verified_at as user_email_verified_at',
       'orgs.id as org_id',
       'orgs.slug as org_slug',
       'orgs.name as org_name',
@@ -125,33 +134,90 @@ export async function findToken(db: Executor, id: string) {
     .executeTakeFirst();
 }
 
-/** Revokes one token; returns its hash when this call revoked it (null when it already was). */
-export async function revokeToken(trx: Transaction<Database>, clock: Clock, id: string, reason: string) {
-  const row = await trx
-    .updateTable('api_tokens')
-    .set({ revoked_at: clock.now(), revoked_reason: reason })
-    .where('id', '=', id)
-    .where('revoked_at', 'is', null)
-    .returning(['token_hash', 'prefix'])
-    .executeTakeFirst();
-  return row ?? null;
+export interface RevokedToken {
+  id: string;
+  token_hash: string;
+  prefix: string;
 }
 
-/** Revokes every live PAT of a user (password change); returns their hashes and prefixes. */
+/**
+ * Revokes the given tokens and every token minted from them, at any depth, in one statement;
+ * returns every row this call revoked (so their cache entries can be dropped). Descendants are
+ * revoked with the reason `parent_revoked`.
+ */
+export async function revokeTree(
+  trx: Executor,
+  clock: Clock,
+  rootIds: readonly string[],
+  reason: string,
+): Promise<RevokedToken[]> {
+  if (rootIds.length === 0) return [];
+  const roots = sql.join(rootIds.map((id) => sql`${id}::uuid`));
+  const r = await sql<RevokedToken>`
+    with recursive tree(id) as (
+      select id from api_tokens where id in (${roots})
+      union
+      select c.id from api_tokens c join tree on c.parent_token_id = tree.id
+    )
+    update api_tokens
+    set revoked_at = ${clock.now()},
+        revoked_reason = case when id in (${roots}) then ${reason} else 'parent_revoked' end
+    where id in (select id from tree) and revoked_at is null
+    returning id, token_hash, prefix`.execute(trx);
+  return r.rows;
+}
+
+/** Revokes the API tokens minted by these OAuth tokens, and everything minted from those. */
+export async function revokeOAuthChildren(
+  trx: Executor,
+  clock: Clock,
+  oauthTokenIds: readonly string[],
+): Promise<RevokedToken[]> {
+  if (oauthTokenIds.length === 0) return [];
+  const children = await trx
+    .selectFrom('api_tokens')
+    .select('id')
+    .where('parent_oauth_token_id', 'in', [...oauthTokenIds])
+    .where('revoked_at', 'is', null)
+    .execute();
+  return revokeTree(
+    trx,
+    clock,
+    children.map((c) => c.id),
+    'parent_revoked',
+  );
+}
+
+/**
+ * Revokes one token and its descendants; returns the token's own hash and prefix when this call
+ * revoked it (null when it already was), and every row revoked.
+ */
+export async function revokeToken(trx: Transaction<Database>, clock: Clock, id: string, reason: string) {
+  const rows = await revokeTree(trx, clock, [id], reason);
+  const own = rows.find((r) => r.id === id);
+  return own ? { token_hash: own.token_hash, prefix: own.prefix, all: rows } : null;
+}
+
+/** Revokes every live PAT of a user (password change) and what they minted; returns every row revoked. */
 export async function revokeUserPats(
   trx: Transaction<Database>,
   clock: Clock,
   userId: string,
   reason: string,
 ) {
-  return trx
-    .updateTable('api_tokens')
-    .set({ revoked_at: clock.now(), revoked_reason: reason })
+  const pats = await trx
+    .selectFrom('api_tokens')
+    .select('id')
     .where('user_id', '=', userId)
     .where('kind', '=', 'pat')
     .where('revoked_at', 'is', null)
-    .returning(['token_hash', 'prefix'])
     .execute();
+  return revokeTree(
+    trx,
+    clock,
+    pats.map((p) => p.id),
+    reason,
+  );
 }
 
 export async function touchLastUsed(db: Db, id: string, at: Date) {

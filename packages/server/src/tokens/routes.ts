@@ -8,7 +8,7 @@ import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';
 import { actorOf, orgOf, principalOf, userOf } from '../http/request.js';
 import { IdParams, Timestamp } from '../http/shapes.js';
 import type { App } from '../http/types.js';
-import { mint, TOKEN_MAX_LIFETIME_S, TOKEN_MIN_LIFETIME_S, TOKEN_NAME_MAX } from './mint.js';
+import { mint, type MintRequest, TOKEN_MAX_LIFETIME_S, TOKEN_MIN_LIFETIME_S, TOKEN_NAME_MAX } from './mint.js';
 import { findToken, listTokens, revokeToken } from './queries.js';
 import { API_SCOPES, scopesForRole } from './scopes.js';
 
@@ -19,7 +19,20 @@ const TokenType = Type.Union([Type.Literal('pat'), Type.Literal('svc')]);
 const MintBody = {
   name: Type.Optional(Type.String({ minLength: 1, maxLength: TOKEN_NAME_MAX })),
   scopes: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 50 })),
-  expires_in: Type.Optional(Type.Integer({ minimum: TOKEN_MIN_LIFETIME_S, maximum: TOKEN_MAX_LIFETIME_S })),
+  expires_in: Type.Optional(
+    Type.Integer({
+      minimum: TOKEN_MIN_LIFETIME_S,
+      maximum: TOKEN_MAX_LIFETIME_S,
+      description:
+        'Lifetime in seconds. Default: 90 days, and never later than the credential minting the token expires.',
+    }),
+  ),
+  never_expires: Type.Optional(
+    Type.Boolean({
+      description:
+        'true: the token never expires. Only from a credential that does not expire itself (a browser session or a non-expiring token).',
+    }),
+  ),
 };
 const Token = Type.Object({
   id: Type.String(),
@@ -88,6 +101,7 @@ export function tokenRoutes(app: App, deps: Deps): void {
         `At most ${MINTS_PER_IP_PER_HOUR} tokens an hour from one address.`,
       );
   };
+  /** Revokes a token and every token minted from it, at once on every node. */
   const revoke = async (req: FastifyRequest, id: string, orgId: string | null) => {
     const done = await db.transaction().execute(async (trx) => {
       const r = await revokeToken(trx, clock, id, 'revoked');
@@ -96,17 +110,24 @@ export function tokenRoutes(app: App, deps: Deps): void {
           orgId,
           action: 'token.revoked',
           target: `token:${id}`,
-          data: { prefix: r.prefix },
+          data: {
+            prefix: r.prefix,
+            descendants: r.all.filter((d) => d.id !== id).map((d) => d.prefix),
+          },
         });
       return r;
     });
-    if (done) await deps.auth.changed({ token: done.token_hash });
+    for (const d of done?.all ?? []) await deps.auth.changed({ token: d.token_hash });
   };
+  const lifetime = (b: { expires_in?: number; never_expires?: boolean }): Partial<MintRequest> => ({
+    expiresIn: b.expires_in,
+    neverExpires: b.never_expires === true,
+  });
 
   app.post(
     '/api/v1/tokens',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', scope: 'account:write' },
       preValidation: emptyBodyIsObject,
       schema: {
         tags: ['tokens'],
@@ -131,7 +152,8 @@ export function tokenRoutes(app: App, deps: Deps): void {
           kind: type,
           name: req.body.name ?? null,
           scopes: req.body.scopes,
-          expiresIn: req.body.expires_in,
+          expiresIn: undefined,
+          ...lifetime(req.body),
           role: type === 'svc' ? 'admin' : null,
           minter: p,
           tokenPrefix: config.tokenPrefix,
@@ -147,7 +169,7 @@ export function tokenRoutes(app: App, deps: Deps): void {
   app.get(
     '/api/v1/tokens',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', scope: 'account:write' },
       schema: {
         tags: ['tokens'],
         querystring: Type.Object(
@@ -177,7 +199,7 @@ export function tokenRoutes(app: App, deps: Deps): void {
   app.delete(
     '/api/v1/tokens/:id',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', scope: 'account:write' },
       schema: { tags: ['tokens'], params: IdParams, response: { 204: Type.Null() } },
     },
     async (req, reply) => {
@@ -220,7 +242,8 @@ export function tokenRoutes(app: App, deps: Deps): void {
           kind: 'org',
           name: req.body.name ?? null,
           scopes: req.body.scopes,
-          expiresIn: req.body.expires_in,
+          expiresIn: undefined,
+          ...lifetime(req.body),
           allowed: ORG_TOKEN_SCOPES,
           userId: null,
           orgId: org.id,

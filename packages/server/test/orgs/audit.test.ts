@@ -172,7 +172,7 @@ describe('GET /api/v1/audit filters and pages', () => {
     clock.advance(HOUR);
     const t3 = clock.now();
     assert.equal(
-      (await people.member.client.delete(`/api/v1/org/members/${people.member.id}`, org.id)).statusCode,
+      (await people.member.client.delete('/api/v1/org/membership', org.id)).statusCode,
       204,
     );
     clock.advance(HOUR);

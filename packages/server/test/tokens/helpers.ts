@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Client, TestServer } from '../helpers/harness.js';
+import { API_SCOPES } from '../../src/tokens/scopes.js';
 import { lastMailTo, linkIn, PUBLIC_URL, tokenFrom, uniqueEmail } from '../helpers/harness.js';
 
 /** Calls the API with a bearer token (no cookie, no Origin). */
@@ -38,8 +39,16 @@ export async function orgWithRoles(t: TestServer) {
   return { owner, org, ...people, ids };
 }
 
+/**
+ * Mints a PAT from `c`'s session. With no scopes named, asks for every API scope (a token minted
+ * with none gets only `org:read`).
+ */
 export async function mintPat(c: Client, body: Record<string, unknown> = {}, org?: string) {
-  const res = await c.post('/api/v1/tokens', body, org);
+  const res = await c.post(
+    '/api/v1/tokens',
+    body.scopes === undefined && (body.type ?? 'pat') === 'pat' ? { ...body, scopes: [...API_SCOPES] } : body,
+    org,
+  );
   assert.equal(res.statusCode, 201, res.body);
   return res.json() as { id: string; token: string; prefix: string; scopes: string[]; created_by: string };
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DAY, manualClock } from '../../src/lib/clock.js';
 import { parseToken } from '../../src/tokens/format.js';
+import { scopesForRole } from '../../src/tokens/scopes.js';
 import { type TestServer, testServer } from '../helpers/harness.js';
 import { bearer, mintPat, orgWithRoles } from './helpers.js';
 
@@ -16,7 +17,11 @@ describe('personal access tokens', () => {
   it('mints a PAT shown once, in the documented shape, and lists it without the secret', async () => {
     const c = t.client();
     const { user } = await c.signup();
-    const res = await c.post('/api/v1/tokens', { name: 'laptop', type: 'pat' });
+    const res = await c.post('/api/v1/tokens', {
+      name: 'laptop',
+      type: 'pat',
+      scopes: ['org:read', 'account:read'],
+    });
     assert.equal(res.statusCode, 201);
     const body = res.json();
     assert.deepEqual(Object.keys(body).sort(), [
@@ -35,7 +40,8 @@ describe('personal access tokens', () => {
     assert.equal(parseToken(body.token)?.kind, 'pat');
     assert.equal(body.prefix, body.token.slice(0, 15));
     assert.equal(body.created_by, 'session');
-    assert.equal(body.expires_at, null);
+    // No lifetime asked for: 90 days, like the dashboard's.
+    assert.equal(Date.parse(body.expires_at) - Date.parse(body.created_at), 90 * DAY);
     const list = await c.get('/api/v1/tokens');
     assert.equal(list.statusCode, 200);
     assert.equal(list.json().data.length, 1);
@@ -107,10 +113,10 @@ describe('personal access tokens', () => {
       body: { scopes: ['audit:read'] },
     });
     assert.equal(escalate.statusCode, 403);
+    // Minting personal tokens is an account action: a PAT without account:write cannot.
     const same = await bearer(t, narrow.token, { method: 'POST', url: '/api/v1/tokens', body: {} });
-    assert.equal(same.statusCode, 201);
-    assert.deepEqual(same.json().scopes, ['org:read']);
-    assert.equal(same.json().created_by, `pat:${narrow.prefix}`);
+    assert.equal(same.statusCode, 403);
+    assert.equal(same.json().code, 'forbidden');
     const createOrg = await bearer(t, narrow.token, {
       method: 'POST',
       url: '/api/v1/orgs',
@@ -182,7 +188,11 @@ describe('service tokens', () => {
   it('are minted by admins only, bound to one org, and survive the minting admin leaving', async () => {
     const { owner, admin, member, org, ids } = await orgWithRoles(t);
     assert.equal((await member.post('/api/v1/tokens', { type: 'svc', name: 'ci' }, org.id)).statusCode, 403);
-    const res = await admin.post('/api/v1/tokens', { type: 'svc', name: 'ci' }, org.id);
+    const res = await admin.post(
+      '/api/v1/tokens',
+      { type: 'svc', name: 'ci', scopes: ['org:read', 'members:read'] },
+      org.id,
+    );
     assert.equal(res.statusCode, 201, res.body);
     const svc = res.json();
     assert.equal(parseToken(svc.token)?.kind, 'svc');
@@ -202,7 +212,11 @@ describe('service tokens', () => {
 describe('org API keys', () => {
   it('reach every admin route of their org and record provenance', async () => {
     const { owner, org } = await orgWithRoles(t);
-    const res = await owner.post('/api/v1/org/tokens', { name: 'deploy', expires_in: 30 * 86400 }, org.id);
+    const res = await owner.post(
+      '/api/v1/org/tokens',
+      { name: 'deploy', expires_in: 30 * 86400, scopes: scopesForRole('admin') },
+      org.id,
+    );
     assert.equal(res.statusCode, 201, res.body);
     const key = res.json();
     assert.equal(parseToken(key.token)?.kind, 'org');

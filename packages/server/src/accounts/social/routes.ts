@@ -124,7 +124,7 @@ export function socialRoutes(app: App, deps: Deps): void {
     app.get(
       `/api/auth/oauth/${id}/callback`,
       {
-        config: { auth: 'optional' },
+        config: { auth: 'optional', credentials: ['session'] },
         schema: {
           tags: ['auth'],
           summary: `Where ${name} sends the browser back; ends on the login page when sign-in fails`,

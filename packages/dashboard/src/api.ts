@@ -171,7 +171,10 @@ const MESSAGES: Record<string, (p: Problem) => string> = {
   too_many_pending: (p) => p.detail ?? 'Too many requests are waiting already; try again later.',
   weak_password: (p) => p.detail ?? 'Choose a longer, less common password.',
   sso_untested: () => 'Test the connection and see the test pass before enabling it.',
-  domain_taken: (p) => p.detail ?? 'Another organisation verified this domain already.',
+  domain_claimed: (p) => p.detail ?? 'Another organisation verified this domain already.',
+  domain_not_verified: (p) =>
+    p.detail ?? 'The DNS record was not found. Publish it, wait a few minutes, and check again.',
+  dns_lookup_failed: () => 'The DNS lookup failed, so nothing was changed. Try again in a moment.',
   invalid_token: () => 'This link or code is invalid, expired or already used.',
   invalid_request: (p) => (p.detail ? validationText(p.detail) : 'Some of the values are not valid.'),
   payload_too_large: () => 'That is too much to send at once.',

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { setTxt } from '../../server/test/helpers/dns.js';
 import { type GoogleStandIn, startGoogle } from '../../server/test/social/stand-ins/google.js';
 import {
   buildDashboard,
@@ -17,7 +18,8 @@ import {
 
 // Settings → SSO as an org owner, against a real node-oidc-provider on 127.0.0.1 (the server
 // reaches it because SSO_ALLOW_LOOPBACK is on): add an OIDC connection, test it, enable it,
-// add and verify a domain, and turn enforcement on.
+// add a domain and verify it by its DNS record (published in the test DNS server on loopback that
+// the server resolves through), and turn enforcement on.
 
 const PASSWORD = 'a sturdy passphrase 42';
 
@@ -103,7 +105,15 @@ describe('Settings → SSO', () => {
     await page.getByRole('button', { name: 'Add domain' }).click();
     const domainRow = page.getByRole('row', { name: new RegExp(domain.replace(/\./g, '\\.')) });
     await domainRow.getByText('Not verified').waitFor();
-    await domainRow.getByRole('button', { name: `Verify ${domain}` }).click();
+    const recordName = await page.getByLabel(`TXT record name for ${domain}`).inputValue();
+    const recordValue = await page.getByLabel(`TXT record value for ${domain}`).inputValue();
+    assert.equal(recordName, `_latchkey-challenge.${domain}`);
+    // Checking before the record is published says what is missing and verifies nothing.
+    await domainRow.getByRole('button', { name: `Check DNS for ${domain}` }).click();
+    await page.getByText(`No TXT record at ${recordName}`).waitFor();
+    await domainRow.getByText('Not verified').waitFor();
+    setTxt(recordName, [recordValue]);
+    await domainRow.getByRole('button', { name: `Check DNS for ${domain}` }).click();
     await page.getByText(`${domain} is verified.`).waitFor();
     await domainRow.getByText('Verified', { exact: true }).waitFor();
 

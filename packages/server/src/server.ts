@@ -11,6 +11,7 @@ import { AuthCache } from './http/auth-cache.js';
 import type { App } from './http/types.js';
 import { systemClock } from './lib/clock.js';
 import { createMailer } from './mail/mailer.js';
+import { scheduleDomainRechecks } from './sso/domains.js';
 
 /** How often a draining server closes connections that have just gone idle. */
 const SHUTDOWN_SWEEP_MS = 50;
@@ -45,6 +46,8 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
   const deps: Deps = { config, storage, db: storage.db, cache, clock: systemClock, mailer, auth };
   const app = await buildApp(deps, log);
   await app.listen({ port: config.port, host: config.host });
+  // Verified SSO domains are re-checked in DNS; an hourly tick picks the ones due (daily each).
+  const stopRechecks = scheduleDomainRechecks({ db: storage.db, clock: systemClock, config, mailer, log });
   // Until an instance admin exists, every start prints a fresh one-time link.
   const setupLink = await issueSetupLink(storage.db, systemClock, config.publicUrl);
   log.info(
@@ -64,6 +67,7 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
     setupLink,
     close: () => {
       closing ??= (async () => {
+        stopRechecks();
         // app.close() stops listening, closes idle keep-alive connections and waits for in-flight
         // requests. A connection whose request finishes during the drain turns idle afterwards and
         // would hold the close until its keep-alive timeout (5 s): sweep those as they appear.

@@ -49,6 +49,9 @@ interface Domain {
   domain: string;
   verified: boolean;
   verified_at: string | null;
+  last_checked_at: string | null;
+  /** The TXT record that proves control; null once verified. */
+  challenge: { name: string; type: 'TXT'; value: string } | null;
   created_at: string;
 }
 
@@ -479,12 +482,11 @@ function Domains() {
   const [domain, setDomain] = useState('');
   const [removing, setRemoving] = useState<Domain | null>(null);
   const toast = useToast();
-  const owner = org?.role === 'owner';
   const add = useAction(async () => {
     const d = await post<Domain>('/api/v1/org/sso/domains', { domain: domain.trim() });
     setDomain('');
     list.set((prev) => prev && { data: [...prev.data, d] });
-    toast(`Added ${d.domain}.${owner ? ' Verify it to route its sign-ins here.' : ''}`);
+    toast(`Added ${d.domain}. Publish its DNS record, then check DNS to verify it.`);
   });
   const verify = useAction(async (d: Domain) => {
     const next = await post<Domain>(path`/api/v1/org/sso/domains/${d.domain}/verify`);
@@ -499,8 +501,9 @@ function Domains() {
     <section className="section" aria-labelledby="sso-domains">
       <h2 id="sso-domains">Domains</h2>
       <p className="muted">
-        People whose email is at a verified domain sign in through this organisation’s connection. Only an
-        owner verifies a domain.
+        People whose email is at a verified domain sign in through this organisation’s connection. To verify a
+        domain, publish the TXT record shown for it in the domain’s DNS, then check DNS. Latchkey checks the
+        record daily; a domain whose record is gone for 7 days is no longer verified.
       </p>
       <div className="card">
         <form className="inline-form" onSubmit={submit}>
@@ -549,26 +552,33 @@ function Domains() {
                         <span className="badge badge-success">Verified</span> <Time iso={d.verified_at} />
                       </>
                     ) : (
-                      <span className="badge badge-warning">Not verified</span>
+                      <>
+                        <span className="badge badge-warning">Not verified</span>
+                        {d.challenge && (
+                          <div className="dns-record">
+                            <p className="muted small">Publish this TXT record in the DNS of {d.domain}:</p>
+                            <CopyField label={`TXT record name for ${d.domain}`} value={d.challenge.name} />
+                            <CopyField label={`TXT record value for ${d.domain}`} value={d.challenge.value} />
+                          </div>
+                        )}
+                      </>
                     )}
                   </td>
                   <td data-label="Added">
                     <Time iso={d.created_at} />
                   </td>
                   <td className="actions">
-                    {!d.verified &&
-                      (owner ? (
-                        <Button
-                          small
-                          variant="primary"
-                          onClick={() => void verify.run(d)}
-                          aria-label={`Verify ${d.domain}`}
-                        >
-                          Verify
-                        </Button>
-                      ) : (
-                        <span className="muted small">An owner verifies it</span>
-                      ))}
+                    {!d.verified && (
+                      <Button
+                        small
+                        variant="primary"
+                        busy={verify.busy}
+                        onClick={() => void verify.run(d)}
+                        aria-label={`Check DNS for ${d.domain}`}
+                      >
+                        {verify.busy ? 'Checking…' : 'Check DNS'}
+                      </Button>
+                    )}
                     <Button
                       small
                       variant="danger"

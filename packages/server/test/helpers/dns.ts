@@ -20,6 +20,8 @@ interface Records {
 }
 
 const zone = new Map<string, Records>();
+/** Names whose every query answers SERVFAIL (a broken authoritative server). */
+const failing = new Set<string>();
 let started: Promise<number> | null = null;
 
 function key(name: string): string {
@@ -49,9 +51,15 @@ export function setA(name: string, addrs: string[]): void {
   if (bad.length) throw new Error(`not IP addresses: ${bad.join(', ')}`);
 }
 
-/** Removes every record at `name` (it answers NXDOMAIN again). */
+/** Removes every record at `name` (it answers NXDOMAIN again) and stops failing it. */
 export function clear(name: string): void {
   zone.delete(key(name));
+  failing.delete(key(name));
+}
+
+/** Makes every query for `name` answer SERVFAIL until `clear(name)`. */
+export function failWith(name: string): void {
+  failing.add(key(name));
 }
 
 /** The port of this process's DNS server on 127.0.0.1, starting it on first use. */
@@ -107,6 +115,7 @@ function respond(msg: Buffer): Buffer | null {
   const qclass = msg.readUInt16BE(off + 2);
   const question = msg.subarray(12, off + 4); // echoed byte for byte (keeps the asker's letter case)
 
+  if (failing.has(key(labels.join('.')))) return header(id, rd, 2 /* SERVFAIL */, question, 0);
   const rec = zone.get(key(labels.join('.')));
   if (!rec || qclass !== CLASS_IN) return header(id, rd, 3 /* NXDOMAIN */, question, 0);
 

@@ -4,6 +4,7 @@ import { Logo } from './components/Logo';
 import { OrgSwitcher } from './components/OrgSwitcher';
 import { Empty } from './components/States';
 import { Account } from './pages/Account';
+import { Activity } from './pages/Activity';
 import { Admin } from './pages/Admin';
 import { Agents } from './pages/Agents';
 import { Audit } from './pages/Audit';
@@ -78,6 +79,13 @@ const ROUTES: Route[] = [
     render: () => <Sso />,
   },
   { path: '/account', label: 'Account', group: 'you', visible: () => true, render: () => <Account /> },
+  {
+    path: '/account/activity',
+    label: 'Activity',
+    group: 'you',
+    visible: (s) => s.features.has('/api/v1/me/activity'),
+    render: () => <Activity />,
+  },
   {
     path: '/connected-apps',
     label: 'Connected apps',

@@ -115,10 +115,11 @@ export async function listActivity(
     .limit(q.limit + 1)
     .execute();
 
-  // Other people who acted on this account, by name (an org admin who changed a role).
+  // Other people who acted on this account in an org, by name (an org admin who changed a role).
   const others = [
     ...new Set(
       rows
+        .filter((r) => r.org_id !== null)
         .map((r) => USER_ACTOR.exec(r.actor)?.[1])
         .filter((id): id is string => id !== undefined && id !== userId && /^[0-9a-f-]{36}$/i.test(id)),
     ),
@@ -137,7 +138,9 @@ export async function listActivity(
       actorId === userId
         ? { kind: 'you', name: null }
         : actorId !== undefined
-          ? { kind: 'person', name: names.get(actorId) ?? null }
+          ? // Named only for what they did in an org both belong to (an admin's change); a person
+            // acting elsewhere on this account (a failed sign-in from their browser) stays unnamed.
+            { kind: 'person', name: r.org_id ? (names.get(actorId) ?? null) : null }
           : r.actor === 'anonymous' || r.actor === 'system'
             ? { kind: r.actor, name: null }
             : { kind: 'credential', name: r.actor.split(':')[0] ?? null };

@@ -135,6 +135,7 @@ describe('Settings → SSO', () => {
       sso_enforced: true,
       status_page_url: 'https://status.example.com/',
       enforcement_active: true,
+      jit_provisioning: true,
     });
 
     await screenshot(page, 'sso');

@@ -348,6 +348,8 @@ export interface SsoSettingsTable {
   org_id: string;
   sso_enforced: boolean;
   status_page_url: string | null;
+  /** SSO creates accounts and memberships at first sign-in (emails at verified domains only). */
+  jit_provisioning: ColumnType<boolean, boolean | undefined, boolean>;
   updated_at: Timestamp;
 }
 

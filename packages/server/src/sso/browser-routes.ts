@@ -24,8 +24,15 @@ import {
   orgOfVerifiedDomain,
 } from './queries.js';
 import { completeSsoSignIn } from './resolve.js';
-import { samlFor, spMetadata, validateSamlResponse } from './saml.js';
-import { SSO_TX_COOKIE, startSsoTransaction, takeSsoTransaction } from './transaction.js';
+import { newSamlRequestId, samlAuthorizeUrl, spMetadata, validateSamlResponse } from './saml.js';
+import {
+  bindingMatches,
+  newBinding,
+  SSO_TX_COOKIE,
+  samlBindingCookie,
+  startSsoTransaction,
+  takeSsoTransaction,
+} from './transaction.js';
 
 const Text = Type.String({ maxLength: 4000 });
 
@@ -43,6 +50,14 @@ export async function ssoBrowserRoutes(app: App, deps: Deps): Promise<void> {
     path: '/api/sso/',
     httpOnly: true,
     sameSite: 'lax' as const,
+    secure: config.secureCookies,
+  };
+  // The SAML binding cookie must ride the IdP's cross-site POST: see `samlBindingCookie`.
+  const bindCookieName = samlBindingCookie(config.secureCookies);
+  const bindCookie = {
+    path: '/api/sso/',
+    httpOnly: true,
+    sameSite: config.secureCookies ? ('none' as const) : ('lax' as const),
     secure: config.secureCookies,
   };
   await app.register(formbody, { bodyLimit: SSO_LIMITS.samlResponseMaxBytes * 2 });
@@ -88,6 +103,7 @@ export async function ssoBrowserRoutes(app: App, deps: Deps): Promise<void> {
   ) => {
     try {
       const out = await completeSsoSignIn(deps, actorOf(req), { connection: c, profile });
+      for (const change of out.changes) await deps.auth.changed(change);
       setSessionCookie(reply, config, out.token);
       return reply.redirect(safeReturnTo(returnTo, config.publicUrl), 303);
     } catch (err) {
@@ -128,23 +144,28 @@ export async function ssoBrowserRoutes(app: App, deps: Deps): Promise<void> {
           : undefined;
       const c = org ? await activeConnection(db, org.id) : undefined;
       if (!org || !c) return fail(reply, 'no_connection');
-      const { id: txId, tx } = await startSsoTransaction(cache, { connectionId: c.id, returnTo, email });
+      const maxAge = Math.floor(SSO_LIMITS.transactionTtlMs / 1000);
+      // SAML: the response must come back to this browser (the cookie) and answer this request.
+      const saml = c.kind === 'saml' ? { binding: newBinding(), requestId: newSamlRequestId() } : null;
+      const { id: txId, tx } = await startSsoTransaction(cache, {
+        connectionId: c.id,
+        returnTo,
+        email,
+        ...(saml ? { samlRequestId: saml.requestId, bindingHash: saml.binding.hash } : {}),
+      });
       try {
         let url: string;
-        if (c.kind === 'oidc') {
+        if (!saml) {
           const s = oidcSettingsOf(c, config);
           const as = await discover(s);
           url = (await oidcAuthorizationUrl(as, s, { ...tx, redirectUri }, email)).href;
-          reply.setCookie(SSO_TX_COOKIE, txId, {
-            ...cookie,
-            maxAge: Math.floor(SSO_LIMITS.transactionTtlMs / 1000),
-          });
+          reply.setCookie(SSO_TX_COOKIE, txId, { ...cookie, maxAge });
         } else {
-          url = await samlFor(samlSettingsOf(c, config.publicUrl), cache).getAuthorizeUrlAsync(
-            txId,
-            undefined,
-            {},
-          );
+          url = await samlAuthorizeUrl(samlSettingsOf(c, config.publicUrl), cache, {
+            requestId: saml.requestId,
+            relayState: txId,
+          });
+          reply.setCookie(bindCookieName, saml.binding.value, { ...bindCookie, maxAge });
         }
         return req.query.form ? html(reply, 200, continuePage(url)) : reply.redirect(url, 302);
       } catch (err) {
@@ -223,13 +244,28 @@ export async function ssoBrowserRoutes(app: App, deps: Deps): Promise<void> {
     async (req, reply) => {
       const c = UUID_RE.test(req.params.id) ? await getConnection(db, req.params.id) : undefined;
       if (!c || !c.enabled || c.kind !== 'saml') return fail(reply, 'no_connection');
+      // The flow is taken out first, whatever follows: a response is tried once per flow, and a
+      // replay finds nothing. It must be this connection's, started by this very browser.
+      const tx = await takeSsoTransaction(cache, req.body.RelayState);
+      const cookieValue = req.cookies[bindCookieName];
+      if (cookieValue !== undefined) reply.clearCookie(bindCookieName, bindCookie);
+      if (!tx || tx.connectionId !== c.id || !tx.samlRequestId || !bindingMatches(tx, cookieValue)) {
+        req.log.warn(
+          { connection: c.id, flow: tx ? 'other_browser' : 'none' },
+          'SAML response refused: not this browser’s sign-in',
+        );
+        return fail(reply, 'bad_state');
+      }
       let profile: SsoProfile;
       try {
         profile = await validateSamlResponse(
           samlSettingsOf(c, config.publicUrl),
           cache,
           req.body.SAMLResponse,
-          () => clock.now().getTime(),
+          {
+            expectedRequestId: tx.samlRequestId,
+            now: () => clock.now().getTime(),
+          },
         );
       } catch (err) {
         const e = toSsoError(err);
@@ -242,8 +278,6 @@ export async function ssoBrowserRoutes(app: App, deps: Deps): Promise<void> {
         });
         return fail(reply, e.code);
       }
-      const tx = await takeSsoTransaction(cache, req.body.RelayState);
-      if (!tx || tx.connectionId !== c.id) return fail(reply, 'bad_state');
       return finish(reply, req, c, profile, tx.returnTo);
     },
   );

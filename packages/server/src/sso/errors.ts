@@ -19,8 +19,18 @@ export type SsoErrorCode =
   | 'assertion_replayed'
   /** The IdP named no email, or one outside the org's verified domains. */
   | 'email_not_allowed'
-  /** An account with this email exists and is not a member: an admin must invite it first. */
+  /**
+   * An account with this email exists and is not a member, and the org does not provision at
+   * sign-in: an admin must invite it first.
+   */
   | 'account_not_member'
+  /** No account has this email and the org does not create accounts at sign-in. */
+  | 'no_account'
+  /**
+   * A known SSO identity whose account's email is not (or no longer) at a domain the org has
+   * verified: the org's IdP does not speak for that account.
+   */
+  | 'account_outside_domains'
   /** The sign-up policy refused a just-in-time account. */
   | 'signup_closed'
   /** Two sign-ins raced; trying again works. */

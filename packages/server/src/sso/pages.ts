@@ -28,6 +28,14 @@ const MESSAGES: Record<SsoErrorCode, { status: number; text: string }> = {
     status: 403,
     text: 'An account with this email exists but is not a member of the organisation. Ask an admin to invite it, then sign in with SSO.',
   },
+  no_account: {
+    status: 403,
+    text: 'There is no account with this email address, and this organisation does not create accounts at sign-in. Ask an admin to invite you.',
+  },
+  account_outside_domains: {
+    status: 403,
+    text: 'Your account’s email address is not at a domain this organisation has verified, so its single sign-on cannot sign you in. Sign in another way.',
+  },
   signup_closed: { status: 403, text: 'New accounts on this server are by invitation only.' },
   try_again: { status: 409, text: 'Something changed while signing you in. Try again.' },
 };

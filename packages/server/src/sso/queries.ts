@@ -1,4 +1,4 @@
-import type { Insertable, Transaction, Updateable } from 'kysely';
+import { type Insertable, sql, type Transaction, type Updateable } from 'kysely';
 import type { Db } from '../db/connection.js';
 import type { Database, SsoConnectionsTable } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
@@ -100,17 +100,17 @@ export async function deleteConnection(db: Executor, id: string, orgId: string) 
 export async function getSettings(db: Executor, orgId: string) {
   const row = await db
     .selectFrom('sso_settings')
-    .select(['sso_enforced', 'status_page_url'])
+    .select(['sso_enforced', 'status_page_url', 'jit_provisioning'])
     .where('org_id', '=', orgId)
     .executeTakeFirst();
-  return row ?? { sso_enforced: true, status_page_url: null };
+  return row ?? { sso_enforced: true, status_page_url: null, jit_provisioning: true };
 }
 
 export async function saveSettings(
   db: Executor,
   clock: Clock,
   orgId: string,
-  s: { sso_enforced: boolean; status_page_url: string | null },
+  s: { sso_enforced: boolean; status_page_url: string | null; jit_provisioning: boolean },
 ) {
   await db
     .insertInto('sso_settings')
@@ -252,16 +252,33 @@ export async function isVerifiedDomainOf(db: Executor, orgId: string, domain: st
 }
 
 /**
- * The first org among the user's memberships that enforces SSO: `sso_enforced` (true unless set
- * false) and at least one enabled connection. One query; null when none does.
+ * The first org among the user's memberships that enforces SSO over them: `sso_enforced` (true
+ * unless set false), at least one enabled connection, and the user's email at a domain that org
+ * has verified — an org binds only the addresses it proved it owns, so no org can lock out a
+ * member whose address is elsewhere. One query; undefined when none does.
  */
 export async function enforcingOrgOf(db: Executor, userId: string) {
   return db
     .selectFrom('memberships')
     .innerJoin('orgs', 'orgs.id', 'memberships.org_id')
+    .innerJoin('users', 'users.id', 'memberships.user_id')
     .leftJoin('sso_settings', 'sso_settings.org_id', 'memberships.org_id')
     .select(['orgs.id', 'orgs.slug', 'orgs.name'])
     .where('memberships.user_id', '=', userId)
+    .where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('sso_domains')
+          .select('sso_domains.id')
+          .whereRef('sso_domains.org_id', '=', 'memberships.org_id')
+          .where('sso_domains.verified_at', 'is not', null)
+          .where(
+            sql<string>`'@' || sso_domains.domain`,
+            '=',
+            sql<string>`right(users.email, length(sso_domains.domain) + 1)`,
+          ),
+      ),
+    )
     .where((eb) =>
       eb.or([eb('sso_settings.sso_enforced', 'is', null), eb('sso_settings.sso_enforced', '=', true)]),
     )

@@ -1,36 +1,53 @@
 import type { Transaction } from 'kysely';
+import { proofChanges, proveEmail } from '../accounts/email-proof.js';
 import { signIn } from '../accounts/signin.js';
 import { SignupRefused } from '../accounts/signup-policy.js';
 import { cleanName, createAccount, findUserByEmail, isUniqueViolation, NAME_MAX } from '../accounts/users.js';
 import { type Actor, audit } from '../audit/log.js';
 import type { Db } from '../db/connection.js';
 import type { Database, Role } from '../db/schema.js';
+import type { AuthChange } from '../http/auth-cache.js';
 import type { Clock } from '../lib/clock.js';
 import { getMembership } from '../orgs/queries.js';
 import { SsoError } from './errors.js';
 import type { SsoProfile } from './oidc.js';
-import { isVerifiedDomainOf } from './queries.js';
+import { getSettings, isVerifiedDomainOf } from './queries.js';
 
 export interface SsoSignIn {
   connection: { id: string; org_id: string; kind: 'oidc' | 'saml'; default_role: Exclude<Role, 'owner'> };
   profile: SsoProfile;
 }
 
+export interface SsoSignedIn {
+  userId: string;
+  /** The new session's token, for the cookie. */
+  token: string;
+  /** What to announce to every node once committed (credentials ended, a membership added). */
+  changes: AuthChange[];
+}
+
+type Account = NonNullable<Awaited<ReturnType<typeof findUserByEmail>>>;
+
 /**
- * What an IdP's answer leads to, in one transaction (nothing half-created):
- * - a known (connection, subject) signs its person in, rejoining the org if they had left it;
- * - otherwise the email must be at one of the org's verified domains (the IdP speaks for those,
- *   and only those): an account with it that is a member links and signs in; an account that is
- *   not a member is refused (an admin invites it first — an org's IdP never takes over someone
- *   else's account); no account → just-in-time: the account (sign-up policy admitted by SSO),
- *   the membership with the connection's default role, the identity.
- * Every session is `method: 'sso'` in the SSO org.
+ * What an IdP's answer leads to, in one transaction (nothing half-created, nothing revoked on a
+ * refusal). An org's IdP speaks only for the addresses at the domains the org has verified, so:
+ * - a known (connection, subject) signs its person in only while that account's email is at one of
+ *   the org's verified domains (re-checked at every sign-in: a domain the org lost ends it);
+ * - otherwise the IdP's email must be at one of those domains: an account with that email links
+ *   (if it never proved its address, the IdP proves it now and whatever the account's maker had —
+ *   sessions, tokens, password, OAuth grants — ends first, see `proveEmail`); no account →
+ *   just-in-time, when the org provisions at sign-in: the account (sign-up policy admitted by SSO)
+ *   and the identity;
+ * - a person who is not a member joins with the connection's default role when the org
+ *   provisions at sign-in, and is refused otherwise (an admin invites them first).
+ * Every refusal is an `SsoError` whose page says why. Every session is `method: 'sso'` in the
+ * SSO org.
  */
 export async function completeSsoSignIn(
   deps: { db: Db; clock: Clock },
   who: Actor,
   r: SsoSignIn,
-): Promise<{ userId: string; token: string }> {
+): Promise<SsoSignedIn> {
   try {
     return await deps.db.transaction().execute((trx) => resolve(trx, deps.clock, who, r));
   } catch (err) {
@@ -39,72 +56,106 @@ export async function completeSsoSignIn(
   }
 }
 
+function domainOf(email: string | null): string | null {
+  const at = email?.lastIndexOf('@') ?? -1;
+  return at > 0 ? email!.slice(at + 1) : null;
+}
+
+async function atVerifiedDomain(trx: Transaction<Database>, orgId: string, email: string | null) {
+  const domain = domainOf(email);
+  return domain !== null && (await isVerifiedDomainOf(trx, orgId, domain));
+}
+
 async function resolve(trx: Transaction<Database>, clock: Clock, who: Actor, r: SsoSignIn) {
   const { connection: c, profile } = r;
   const orgId = c.org_id;
+  const { jit_provisioning: provisions } = await getSettings(trx, orgId);
   const known = await trx
     .selectFrom('sso_identities')
-    .select('user_id')
-    .where('connection_id', '=', c.id)
-    .where('subject', '=', profile.subject)
+    .innerJoin('users', 'users.id', 'sso_identities.user_id')
+    .select(['users.id', 'users.email', 'users.name', 'users.password_hash', 'users.email_verified_at'])
+    .where('sso_identities.connection_id', '=', c.id)
+    .where('sso_identities.subject', '=', profile.subject)
     .executeTakeFirst();
-  let userId: string;
+
+  let user: Account | undefined;
   if (known) {
-    userId = known.user_id;
-    if (!(await getMembership(trx, orgId, userId))) await addMember(trx, clock, who, r, userId);
+    if (!(await atVerifiedDomain(trx, orgId, known.email))) throw new SsoError('account_outside_domains');
+    user = known;
   } else {
-    const email = profile.email;
-    const domain = email?.split('@')[1];
-    if (!email || !domain || !(await isVerifiedDomainOf(trx, orgId, domain))) {
+    if (!profile.email || !(await atVerifiedDomain(trx, orgId, profile.email))) {
       throw new SsoError('email_not_allowed');
     }
-    const user = await findUserByEmail(trx, email);
-    if (user) {
-      if (!(await getMembership(trx, orgId, user.id))) throw new SsoError('account_not_member');
-      userId = user.id;
-      if (!user.email_verified_at) {
-        await trx
-          .updateTable('users')
-          .set({ email_verified_at: clock.now(), updated_at: clock.now() })
-          .where('id', '=', user.id)
-          .execute();
-      }
-    } else {
-      const name = cleanName(profile.name ?? '').slice(0, NAME_MAX) || email.split('@')[0]!;
-      try {
-        const acct = await createAccount(trx, clock, who, {
-          email,
-          name,
-          passwordHash: null,
-          emailVerified: true,
-          via: `sso_${c.kind}`,
-          admission: { kind: 'sso', orgId },
-        });
-        userId = acct.user.id;
-      } catch (err) {
-        if (err instanceof SignupRefused) throw new SsoError('signup_closed');
-        throw err;
-      }
-      await addMember(trx, clock, who, r, userId);
+    user = await findUserByEmail(trx, profile.email);
+    if (!user && !provisions) throw new SsoError('no_account');
+  }
+  if (user && !provisions && !(await getMembership(trx, orgId, user.id))) {
+    throw new SsoError('account_not_member');
+  }
+
+  const changes: AuthChange[] = [];
+  let userId: string;
+  if (user) {
+    userId = user.id;
+    // The IdP vouches for this very address, at a domain the org proved it controls.
+    if (profile.email === user.email) {
+      const proof = await proveEmail(trx, clock, { ...who, actor: `user:${userId}` }, user, 'sso');
+      changes.push(...proofChanges(proof));
     }
-    await trx
-      .insertInto('sso_identities')
-      .values({ connection_id: c.id, subject: profile.subject, user_id: userId, created_at: clock.now() })
-      .execute();
-    await audit(
-      trx,
-      clock,
-      { ...who, actor: `user:${userId}` },
-      {
-        orgId,
-        action: 'sso.identity_linked',
-        target: `user:${userId}`,
-        data: { connection_id: c.id, kind: c.kind },
-      },
-    );
+  } else {
+    const email = profile.email!;
+    const name = cleanName(profile.name ?? '').slice(0, NAME_MAX) || email.split('@')[0]!;
+    try {
+      const acct = await createAccount(trx, clock, who, {
+        email,
+        name,
+        passwordHash: null,
+        emailVerified: true,
+        via: `sso_${c.kind}`,
+        admission: { kind: 'sso', orgId },
+      });
+      userId = acct.user.id;
+    } catch (err) {
+      if (err instanceof SignupRefused) throw new SsoError('signup_closed');
+      throw err;
+    }
+  }
+  if (!known) await linkIdentity(trx, clock, who, r, userId);
+  if (!(await getMembership(trx, orgId, userId))) {
+    await addMember(trx, clock, who, r, userId);
+    changes.push({ user: userId });
   }
   const s = await signIn(trx, clock, who, { userId, orgId, method: 'sso' });
-  return { userId, token: s.token };
+  return { userId, token: s.token, changes };
+}
+
+async function linkIdentity(
+  trx: Transaction<Database>,
+  clock: Clock,
+  who: Actor,
+  r: SsoSignIn,
+  userId: string,
+) {
+  await trx
+    .insertInto('sso_identities')
+    .values({
+      connection_id: r.connection.id,
+      subject: r.profile.subject,
+      user_id: userId,
+      created_at: clock.now(),
+    })
+    .execute();
+  await audit(
+    trx,
+    clock,
+    { ...who, actor: `user:${userId}` },
+    {
+      orgId: r.connection.org_id,
+      action: 'sso.identity_linked',
+      target: `user:${userId}`,
+      data: { connection_id: r.connection.id, kind: r.connection.kind },
+    },
+  );
 }
 
 async function addMember(trx: Transaction<Database>, clock: Clock, who: Actor, r: SsoSignIn, userId: string) {

@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { DOMParser } from '@xmldom/xmldom';
 import { type CacheProvider, SAML, ValidateInResponseTo } from '@node-saml/node-saml';
 import { isValidEmail, normalizeEmail } from '../accounts/users.js';
 import type { Cache } from '../cache/index.js';
-import { sha256Hex } from '../lib/secrets.js';
+import { safeEqual, sha256Hex } from '../lib/secrets.js';
 import { SsoError } from './errors.js';
 import { SSO_LIMITS } from './limits.js';
 import type { SsoProfile } from './oidc.js';
@@ -50,10 +51,11 @@ function requestIdCache(cache: Cache, connectionId: string): CacheProvider {
 /**
  * The service-provider side of one connection: signed responses AND signed assertions required,
  * audience = our entity id, the IdP's issuer checked, InResponseTo required, a bounded clock skew
- * and assertion age.
+ * and assertion age. `requestId` fixes the ID of the AuthnRequest it builds (see `samlAuthorizeUrl`).
  */
-export function samlFor(s: SamlSettings, cache: Cache): SAML {
+export function samlFor(s: SamlSettings, cache: Cache, requestId?: string): SAML {
   return new SAML({
+    ...(requestId ? { generateUniqueId: () => requestId } : {}),
     issuer: s.spEntityId,
     callbackUrl: s.acsUrl,
     entryPoint: s.idpSsoUrl,
@@ -72,6 +74,20 @@ export function samlFor(s: SamlSettings, cache: Cache): SAML {
   });
 }
 
+/** A fresh AuthnRequest ID (an xs:ID: starts with an underscore), to keep with the transaction. */
+export function newSamlRequestId(): string {
+  return `_${randomBytes(20).toString('hex')}`;
+}
+
+/** Where to send the browser: the IdP's SSO URL with an AuthnRequest of ID `requestId`. */
+export function samlAuthorizeUrl(
+  s: SamlSettings,
+  cache: Cache,
+  f: { requestId: string; relayState: string },
+): Promise<string> {
+  return samlFor(s, cache, f.requestId).getAuthorizeUrlAsync(f.relayState, undefined, {});
+}
+
 /** Latchkey's SP metadata for a connection (no signing keys: Latchkey does not sign requests). */
 export function spMetadata(s: SamlSettings, cache: Cache): string {
   return samlFor(s, cache).generateServiceProviderMetadata(null, null);
@@ -79,16 +95,19 @@ export function spMetadata(s: SamlSettings, cache: Cache): string {
 
 /**
  * Validates a posted `SAMLResponse`: node-saml checks the signatures, issuer, audience, time
- * window and InResponseTo; this adds the Destination and SubjectConfirmation Recipient (must be
- * our ACS URL) and refuses an assertion id seen before (recorded until its NotOnOrAfter, atomically
- * across nodes). Returns who signed in.
+ * window and that InResponseTo names a request this server sent; this adds that it names
+ * `expectedRequestId` — the request of the browser's own transaction (else `bad_state`) — the
+ * Destination and SubjectConfirmation Recipient (must be our ACS URL), and refuses an assertion id
+ * seen before (recorded until its NotOnOrAfter, atomically across nodes). Returns who signed in.
+ * Does not check the browser binding itself: the caller matched the cookie to the transaction.
  */
 export async function validateSamlResponse(
   s: SamlSettings,
   cache: Cache,
   samlResponse: string,
-  now: () => number,
+  f: { expectedRequestId: string; now: () => number },
 ): Promise<SsoProfile> {
+  const now = f.now;
   if (samlResponse.length > SSO_LIMITS.samlResponseMaxBytes) {
     throw new SsoError('assertion_invalid', 'response too large');
   }
@@ -99,6 +118,10 @@ export async function validateSamlResponse(
     throw new SsoError('assertion_invalid', (err as Error).message?.slice(0, 200));
   }
   if (!profile) throw new SsoError('assertion_invalid', 'no profile');
+  // A genuine response, but to another browser's request (stolen, or posted cross-site here).
+  if (typeof profile.inResponseTo !== 'string' || !safeEqual(profile.inResponseTo, f.expectedRequestId)) {
+    throw new SsoError('bad_state', 'InResponseTo is not this browser’s request');
+  }
   const response = parse(Buffer.from(samlResponse, 'base64').toString('utf8'));
   const root = response.getElementsByTagNameNS(PROTOCOL, 'Response')[0];
   const destination = root?.getAttribute('Destination');

@@ -25,6 +25,8 @@ const Settings = Type.Object({
   status_page_url: Type.Union([Type.String(), Type.Null()]),
   /** Whether members are refused other sign-ins now: enforced and a connection is enabled. */
   enforcement_active: Type.Boolean(),
+  /** SSO creates accounts and memberships at first sign-in (emails at verified domains only). */
+  jit_provisioning: Type.Boolean(),
 });
 const Challenge = Type.Object({
   /** The DNS name to publish the record at: `_latchkey-challenge.<domain>`. */
@@ -95,7 +97,12 @@ export function ssoSettingsRoutes(app: App, deps: Deps): void {
   const settingsOut = async (orgId: string) => {
     const s = await getSettings(db, orgId);
     const active = s.sso_enforced && (await activeConnection(db, orgId)) !== undefined;
-    return { sso_enforced: s.sso_enforced, status_page_url: s.status_page_url, enforcement_active: active };
+    return {
+      sso_enforced: s.sso_enforced,
+      status_page_url: s.status_page_url,
+      enforcement_active: active,
+      jit_provisioning: s.jit_provisioning,
+    };
   };
 
   app.get('/api/v1/org/sso', { config: admin, schema: { tags, response: { 200: Settings } } }, async (req) =>
@@ -112,6 +119,7 @@ export function ssoSettingsRoutes(app: App, deps: Deps): void {
           {
             sso_enforced: Type.Optional(Type.Boolean()),
             status_page_url: Type.Optional(Type.Union([Type.String({ maxLength: 2000 }), Type.Null()])),
+            jit_provisioning: Type.Optional(Type.Boolean()),
           },
           { additionalProperties: false },
         ),
@@ -133,6 +141,7 @@ export function ssoSettingsRoutes(app: App, deps: Deps): void {
         const next = {
           sso_enforced: req.body.sso_enforced ?? now.sso_enforced,
           status_page_url: url === undefined ? now.status_page_url : url,
+          jit_provisioning: req.body.jit_provisioning ?? now.jit_provisioning,
         };
         await saveSettings(trx, clock, org.id, next);
         await audit(trx, clock, actorOf(req), {

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { lastMailTo, linkIn, PUBLIC_URL, type TestServer, testServer, tokenFrom } from '../helpers/harness.js';
+import {
+  lastMailTo,
+  linkIn,
+  PUBLIC_URL,
+  type TestServer,
+  testServer,
+  tokenFrom,
+} from '../helpers/harness.js';
 import { Browser } from '../social/browser.js';
 import { type GoogleStandIn, startGoogle } from '../social/stand-ins/google.js';
 import { auditActions, enabledConnection, orgWithDomain, pageCode, type SsoOrg } from './helpers.js';
@@ -34,7 +41,12 @@ before(async () => {
   strict = await orgWithDomain(t);
   await enabledConnection(strict, body);
   const s = await strict.owner.patch('/api/v1/org/sso', { status_page_url: STATUS }, strict.orgId);
-  assert.deepEqual(s.json(), { sso_enforced: true, status_page_url: STATUS, enforcement_active: true });
+  assert.deepEqual(s.json(), {
+    sso_enforced: true,
+    status_page_url: STATUS,
+    enforcement_active: true,
+    jit_provisioning: true,
+  });
   await idp.stop();
 });
 after(async () => t.close());

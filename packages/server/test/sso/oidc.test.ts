@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { followLink, lastMailTo, linkIn, PUBLIC_URL, type TestServer, testServer } from '../helpers/harness.js';
+import {
+  followLink,
+  lastMailTo,
+  linkIn,
+  PUBLIC_URL,
+  type TestServer,
+  testServer,
+} from '../helpers/harness.js';
 import { Browser } from '../social/browser.js';
 import { googleAccount, type GoogleStandIn, startGoogle } from '../social/stand-ins/google.js';
 import { auditActions, enabledConnection, orgWithDomain, pageCode, uniqueDomain } from './helpers.js';
@@ -114,7 +121,12 @@ describe('OIDC SSO', () => {
 
     const off = await o.owner.patch('/api/v1/org/sso', { sso_enforced: false }, o.orgId);
     assert.equal(off.statusCode, 200, off.body);
-    assert.deepEqual(off.json(), { sso_enforced: false, status_page_url: null, enforcement_active: false });
+    assert.deepEqual(off.json(), {
+      sso_enforced: false,
+      status_page_url: null,
+      enforcement_active: false,
+      jit_provisioning: true,
+    });
     const ok = await t
       .client()
       .post('/api/auth/signin', { email: o.ownerEmail, password: 'a sturdy passphrase 42' });
@@ -168,7 +180,10 @@ describe('OIDC SSO', () => {
     const out = await ssoSignIn(new Browser(t), `x@${o.domain}`);
     assert.equal(pageCode(out.body), 'email_not_allowed');
 
-    // An existing account at the domain that is not a member is not joined by the IdP.
+    // An existing account at the domain that is not a member is not joined by the IdP when the
+    // org does not provision at sign-in (with provisioning on, see takeover.test.ts).
+    const jitOff = await o.owner.patch('/api/v1/org/sso', { jit_provisioning: false }, o.orgId);
+    assert.equal(jitOff.statusCode, 200, jitOff.body);
     const email = `early@${o.domain}`;
     await t.client().signup({ email });
     idp.next = googleAccount(email);

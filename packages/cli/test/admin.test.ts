@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { openCache } from '../../server/src/cache/index.js';
 import { openStorage } from '../../server/src/db/connection.js';
 import { DEFAULT_PASSWORD, PUBLIC_URL, testServer, uniqueEmail } from '../../server/test/helpers/harness.js';
+import { BACKEND, openTestStorage, type TestStorage } from '../../server/test/helpers/storage.js';
 import { assertNoStack, json, ROOT, run, stopAll, tempHome } from './helpers.js';
 
 // `latchkey admin bootstrap` on the server's machine: it runs the real `latchkey-server admin
@@ -21,16 +22,41 @@ writeFileSync(
   `#!/bin/sh\nexec "${process.execPath}" --import tsx "${join(ROOT, 'packages/server/src/main.ts')}" "$@"\n`,
 );
 chmodSync(serverBin, 0o755);
-const env = { PUBLIC_URL, LATCHKEY_DATA_DIR: dataDir, LATCHKEY_SERVER_BIN: serverBin, LOG_LEVEL: 'silent' };
-const lk = (...args: string[]) => run(args, { home: h.home, env });
+const embeddedEnv = {
+  PUBLIC_URL,
+  LATCHKEY_DATA_DIR: dataDir,
+  LATCHKEY_SERVER_BIN: serverBin,
+  LOG_LEVEL: 'silent',
+};
+/** On the external backend the server's database is a PostgreSQL schema of its own. */
+let external: TestStorage | null = null;
+let env: Record<string, string> = embeddedEnv;
+/** A bootstrap starts the server program and, on a fresh folder, creates the embedded database. */
+const BOOTSTRAP_TIMEOUT_MS = 240_000;
+const lk = (...args: string[]) => run(args, { home: h.home, env, timeoutMs: BOOTSTRAP_TIMEOUT_MS });
 
-after(() => {
+before(async () => {
+  if (BACKEND !== 'external') return;
+  external = await openTestStorage();
+  env = { ...embeddedEnv, DATABASE_URL: external.databaseUrl! };
+});
+
+after(async () => {
   stopAll();
+  await external?.close();
   h.cleanup();
 });
 
-/** An in-process Latchkey over the same embedded data folder (the CLI's process is done with it). */
+/** An in-process Latchkey over the same database (the CLI's process is done with it). */
 async function withServer<T>(fn: (t: Awaited<ReturnType<typeof testServer>>) => Promise<T>): Promise<T> {
+  if (external) {
+    const t = await testServer({ env: { PUBLIC_URL }, storage: external });
+    try {
+      return await fn(t);
+    } finally {
+      await t.close();
+    }
+  }
   const storage = await openStorage({ databaseUrl: null, dataDir });
   const cache = await openCache({ redisUrl: null });
   const t = await testServer({
@@ -108,11 +134,11 @@ describe('latchkey admin bootstrap', () => {
     try {
       const dir = join(fresh.home, 'data');
       // A live process (this one) holds the data folder, as a running server does.
-      await run(['admin', 'bootstrap'], { home: fresh.home, env: { ...env, LATCHKEY_DATA_DIR: dir } });
+      mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, 'server.pid'), String(process.pid));
       const busy = await run(['admin', 'bootstrap', '--json'], {
         home: fresh.home,
-        env: { ...env, LATCHKEY_DATA_DIR: dir },
+        env: { ...embeddedEnv, LATCHKEY_DATA_DIR: dir },
       });
       assert.equal(busy.code, 1, busy.stderr);
       assert.equal(json<{ error: { code: string } }>(busy).error.code, 'database_in_use');
@@ -123,7 +149,7 @@ describe('latchkey admin bootstrap', () => {
 
     const missing = await run(['admin', 'bootstrap'], {
       home: h.home,
-      env: { ...env, LATCHKEY_SERVER_BIN: join(h.home, 'no-such-program') },
+      env: { ...embeddedEnv, LATCHKEY_SERVER_BIN: join(h.home, 'no-such-program') },
     });
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /not found/);

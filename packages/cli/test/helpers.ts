@@ -8,8 +8,11 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'smol-toml';
 import {
   DEFAULT_PASSWORD,
+  linkIn,
+  readOutbox,
   type TestServer,
   testServer,
+  tokenFrom,
   uniqueEmail,
 } from '../../server/test/helpers/harness.js';
 import { formFields } from '../../server/test/oauth/helpers.js';
@@ -49,6 +52,8 @@ export interface CliOptions {
   /** Set XDG_CONFIG_HOME to this (the default: `<home>/xdg`); null leaves it unset. */
   xdg?: string | null;
   env?: Record<string, string>;
+  /** Kill the run after this long (default RUN_TIMEOUT_MS). */
+  timeoutMs?: number;
 }
 
 /**
@@ -98,7 +103,7 @@ export function cli(args: string[], o: CliOptions): Running {
     stderr += d.toString();
     check();
   });
-  const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
+  const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? RUN_TIMEOUT_MS);
   const done = new Promise<Result>((resolve) => {
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -186,14 +191,27 @@ export function browser(base: string) {
   };
 }
 
-/** Signs a fresh person up in `b`; returns who they are and their personal org. */
-export async function signUp(b: Browser) {
+/**
+ * Signs a fresh person up in `b`; returns who they are and their personal org. With the server
+ * `t`, the address is then proven through the link mailed to it (an unproven account cannot mint
+ * tokens).
+ */
+export async function signUp(b: Browser, t?: TestServer) {
   const email = uniqueEmail('cli');
   const res = await b('/api/auth/signup', {
     json: { email, password: DEFAULT_PASSWORD, name: 'CLI Person' },
   });
   assert.equal(res.status, 201, await res.clone().text());
   const body = (await res.json()) as { user: { id: string }; org: { id: string; slug: string } };
+  if (t) {
+    const mail = (await readOutbox(t.outboxDir))
+      .filter((m) => m.to === email && /\/verify-email/.test(m.text))
+      .at(-1);
+    assert.ok(mail, `no verification mail to ${email}`);
+    const token = tokenFrom(linkIn(mail.text, `${t.deps.config.publicUrl}/verify-email`));
+    const done = await b('/verify-email', { form: new URLSearchParams({ token }) });
+    assert.equal(done.status, 200, await done.clone().text());
+  }
   return { email, id: body.user.id, org: body.org };
 }
 

@@ -6,7 +6,7 @@ import { CliError, EXIT } from '../errors.js';
 /** `latchkey-server admin bootstrap` exit codes (packages/server/src/main.ts). */
 const SERVER_EXIT = { adminExists: 1, config: 78, inUse: 75 } as const;
 /** A bootstrap that takes longer than this is stuck (a database that does not answer). */
-const BOOTSTRAP_TIMEOUT_MS = 120_000;
+const BOOTSTRAP_TIMEOUT_MS = 300_000;
 const LINK = /(https?:\/\/\S+\/setup\?token=\S+)/;
 
 export function registerAdmin(program: Command): void {

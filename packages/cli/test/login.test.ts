@@ -32,7 +32,7 @@ describe('latchkey login / whoami / logout', () => {
   before(async () => {
     ({ t, url } = await startLatchkey());
     b = browser(url);
-    person = await signUp(b);
+    person = await signUp(b, t);
   });
   after(async () => {
     stopAll();

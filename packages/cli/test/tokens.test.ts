@@ -42,7 +42,7 @@ describe('latchkey tokens / org tokens', () => {
   before(async () => {
     ({ t, url } = await startLatchkey());
     b = browser(url);
-    person = await signUp(b);
+    person = await signUp(b, t);
     const r = await deviceLogin({ ...opts, server: url, b });
     assert.equal(r.code, 0, r.stderr);
     const minted = await b('/api/v1/tokens', {

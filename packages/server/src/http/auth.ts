@@ -218,7 +218,10 @@ export const CREDENTIAL_KINDS: readonly CredentialKind[] = [
  */
 export function declarationProblem(mode: string, needs: RouteNeeds): string | null {
   if (mode === 'none') return null;
-  if (needs.credentials && (needs.credentials.length === 0 || needs.credentials.some((k) => !CREDENTIAL_KINDS.includes(k))))
+  if (
+    needs.credentials &&
+    (needs.credentials.length === 0 || needs.credentials.some((k) => !CREDENTIAL_KINDS.includes(k)))
+  )
     return 'config.credentials must list known credential kinds';
   if (mode === 'org' && !needs.permission) return 'an org route must declare config.permission';
   if (!needs.permission && !needs.scope && !needs.credentials)

@@ -6,6 +6,7 @@ import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';
 import type { OrgContext, Principal } from '../http/auth.js';
 import { actorOf, orgOf, principalOf } from '../http/request.js';
 import { type Permission, ROLE_PERMISSIONS, roleAllows } from '../orgs/roles.js';
+import { requireVerifiedEmail } from '../tokens/mint.js';
 import { Timestamp } from '../http/shapes.js';
 import type { App } from '../http/types.js';
 import type { Catalogue } from './catalogue.js';
@@ -122,9 +123,13 @@ function cappedScopes(
   if (asked) {
     const beyond = asked.filter((s) => catalogue.scopes.has(s) && !ceiling.includes(s));
     if (beyond.length)
-      throw new ApiError('forbidden', `You cannot allow an app scopes you do not hold: ${beyond.join(', ')}.`, {
-        extra: { scopes: beyond },
-      });
+      throw new ApiError(
+        'forbidden',
+        `You cannot allow an app scopes you do not hold: ${beyond.join(', ')}.`,
+        {
+          extra: { scopes: beyond },
+        },
+      );
     return [...asked];
   }
   const base = current ?? catalogue.allScopes;
@@ -159,6 +164,7 @@ export function appRoutes(app: App, deps: Deps & { catalogue: Catalogue }): void
     async (req, reply) => {
       const org = orgOf(req);
       const b = req.body;
+      requireVerifiedEmail(principalOf(req));
       const ceiling = appScopeCeiling(catalogue, org, principalOf(req));
       const scopes = cappedScopes(catalogue, ceiling, b.scopes, null);
       if (scopes && scopes.length === 0)

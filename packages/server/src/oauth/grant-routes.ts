@@ -85,7 +85,10 @@ export function grantRoutes(app: App, deps: Deps): void {
 
   app.get(
     '/api/v1/me/grants',
-    { config: { auth: 'user', scope: 'account:write' }, schema: { tags: ['grants'], response: { 200: GrantList } } },
+    {
+      config: { auth: 'user', scope: 'account:write' },
+      schema: { tags: ['grants'], response: { 200: GrantList } },
+    },
     async (req) => {
       const user = userOf(req);
       const rows = await grantsQuery(deps)

@@ -45,10 +45,17 @@ export interface MintRequest {
   tokenPrefix: string;
 }
 
+/** A person who has not proven their address holds no power to hand out: no tokens, no apps. */
+export function requireVerifiedEmail(p: Principal): void {
+  if (p.user && !p.emailVerified)
+    throw new ApiError('email_unverified', 'Verify your email address (use the link we mailed) first.');
+}
+
 /** Where the minting credential's bounds come from: a token parent, or none (session, admin token). */
 function parentOf(p: Principal): { parentTokenId: string | null; parentOAuthTokenId: string | null } {
   if (p.kind === 'oauth') return { parentTokenId: null, parentOAuthTokenId: p.tokenId };
-  if (p.kind === 'session' || p.kind === 'admin-token') return { parentTokenId: null, parentOAuthTokenId: null };
+  if (p.kind === 'session' || p.kind === 'admin-token')
+    return { parentTokenId: null, parentOAuthTokenId: null };
   return { parentTokenId: p.tokenId, parentOAuthTokenId: null };
 }
 
@@ -86,6 +93,7 @@ function expiryOf(now: Date, r: MintRequest): Date | null {
  * and recorded as its child so that it is revoked with it. No scopes named → `org:read` only.
  */
 export async function mint(trx: Transaction<Database>, clock: Clock, who: Actor, r: MintRequest) {
+  requireVerifiedEmail(r.minter);
   if (r.scopes) {
     const unknown = outside(r.scopes, r.allowed);
     if (unknown.length)

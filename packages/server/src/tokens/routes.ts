@@ -8,8 +8,15 @@ import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';
 import { actorOf, orgOf, principalOf, userOf } from '../http/request.js';
 import { IdParams, Timestamp } from '../http/shapes.js';
 import type { App } from '../http/types.js';
-import { mint, type MintRequest, TOKEN_MAX_LIFETIME_S, TOKEN_MIN_LIFETIME_S, TOKEN_NAME_MAX } from './mint.js';
+import {
+  mint,
+  type MintRequest,
+  TOKEN_MAX_LIFETIME_S,
+  TOKEN_MIN_LIFETIME_S,
+  TOKEN_NAME_MAX,
+} from './mint.js';
 import { findToken, listTokens, revokeToken } from './queries.js';
+import { buildCatalogue } from '../oauth/catalogue.js';
 import { API_SCOPES, scopesForRole } from './scopes.js';
 
 /** Mints (PAT, SVC, org keys together) one IP may make per hour, across every node. */
@@ -88,6 +95,11 @@ async function emptyBodyIsObject(req: FastifyRequest) {
 /** `/api/v1/tokens` (personal and service tokens) and `/api/v1/org/tokens` (org API keys). */
 export function tokenRoutes(app: App, deps: Deps): void {
   const { db, clock, config } = deps;
+  // Scopes of the configured resources (MCP servers, APIs) a token may also carry, for resources
+  // that accept Latchkey API tokens.
+  const resourceScopes = buildCatalogue(config).allScopes.filter((s) => !API_SCOPES.includes(s));
+  const patScopes = [...API_SCOPES, ...resourceScopes];
+  const orgTokenScopes = [...ORG_TOKEN_SCOPES, ...resourceScopes];
   const mints = deps.cache.limiter({
     name: 'tokens:mint',
     points: MINTS_PER_IP_PER_HOUR,
@@ -140,11 +152,11 @@ export function tokenRoutes(app: App, deps: Deps): void {
       const type = req.body.type ?? 'pat';
       let target: { userId: string | null; orgId: string | null; allowed: readonly string[] };
       if (type === 'pat') {
-        target = { userId: userOf(req).id, orgId: null, allowed: API_SCOPES };
+        target = { userId: userOf(req).id, orgId: null, allowed: patScopes };
       } else {
         const org = orgOf(req);
         requirePermission(org, p, 'tokens:manage');
-        target = { userId: null, orgId: org.id, allowed: ORG_TOKEN_SCOPES };
+        target = { userId: null, orgId: org.id, allowed: orgTokenScopes };
       }
       await spendMint(req);
       const out = await db.transaction().execute((trx) =>
@@ -244,7 +256,7 @@ export function tokenRoutes(app: App, deps: Deps): void {
           scopes: req.body.scopes,
           expiresIn: undefined,
           ...lifetime(req.body),
-          allowed: ORG_TOKEN_SCOPES,
+          allowed: orgTokenScopes,
           userId: null,
           orgId: org.id,
           role: 'admin',

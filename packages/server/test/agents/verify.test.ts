@@ -192,11 +192,12 @@ describe('POST /api/v1/agent-signup/verify and GET …/status', () => {
   it('needs an agent key: none is 401, another credential 403, a broken one 401', async () => {
     const c = t.client();
     await c.signup();
-    assertProblem(await c.get('/api/v1/agent-signup/status'), 403, 'forbidden');
+    // The routes declare that they take agent keys only: any other credential is refused first.
+    assertProblem(await c.get('/api/v1/agent-signup/status'), 403, 'credential_not_accepted');
     assertProblem(
       await c.post('/api/v1/agent-signup/verify', { verification_code: '123456' }),
       403,
-      'forbidden',
+      'credential_not_accepted',
     );
     assertProblem(await t.client().get('/api/v1/agent-signup/status'), 401, 'unauthorized');
     const a = await signupAgent(t);

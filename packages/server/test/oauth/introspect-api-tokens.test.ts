@@ -33,10 +33,14 @@ describe('introspection of Latchkey API tokens (resources with accept_api_tokens
   });
   after(() => t.close());
 
-  it('answers a PAT as its person, with the resource as audience and its default scopes', async () => {
+  it('answers a PAT as its person, with the resource as audience and the scopes it holds there', async () => {
     const c = t.client();
     const { user } = await c.signup();
-    const pat = await mintPat(c, { name: 'laptop' });
+    const pat = await mintPat(c, {
+      name: 'laptop',
+      scopes: ['org:read', 'mcp:read', 'mcp:write'],
+      never_expires: true,
+    });
     const res = await introspect(t, pat.token, [OPEN_ID, OPEN_SECRET]);
     assert.equal(res.statusCode, 200);
     const body = res.json();
@@ -46,16 +50,14 @@ describe('introspection of Latchkey API tokens (resources with accept_api_tokens
     assert.equal(body.org_id, null);
     assert.equal(body.aud, OPEN_URL);
     assert.equal(body.exp, undefined, 'a token without expiry has no exp');
-    // The resource's default scopes: never the high-risk ones.
-    const scopes = String(body.scope).split(' ');
-    assert.ok(scopes.includes('mcp:read'));
-    for (const high of ['mcp:explore', 'mcp:act', 'mcp:identity']) assert.ok(!scopes.includes(high));
+    // The resource's scopes among the token's: never more.
+    assert.deepEqual(String(body.scope).split(' ').sort(), ['mcp:read', 'mcp:write']);
   });
 
   it('answers a service token with its org, and an expiring token with exp', async () => {
     const c = t.client();
     const { org } = await c.signup();
-    const svc = await mintPat(c, { name: 'ci', type: 'svc', expires_in: 3600 }, org.id);
+    const svc = await mintPat(c, { name: 'ci', type: 'svc', expires_in: 3600, scopes: ['mcp:read'] }, org.id);
     const body = (await introspect(t, svc.token, [OPEN_ID, OPEN_SECRET])).json();
     assert.equal(body.active, true);
     assert.equal(body.token_kind, 'svc');
@@ -67,7 +69,7 @@ describe('introspection of Latchkey API tokens (resources with accept_api_tokens
   it('is inactive to resources that do not accept API tokens, and once revoked', async () => {
     const c = t.client();
     await c.signup();
-    const pat = await mintPat(c, {});
+    const pat = await mintPat(c, { scopes: ['mcp:read'] });
     assert.deepEqual((await introspect(t, pat.token)).json(), { active: false });
     assert.deepEqual((await introspect(t, pat.token, [OTHER_ID, OTHER_SECRET])).json(), { active: false });
     assert.equal((await introspect(t, pat.token, [OPEN_ID, OPEN_SECRET])).json().active, true);
@@ -75,11 +77,17 @@ describe('introspection of Latchkey API tokens (resources with accept_api_tokens
     assert.deepEqual((await introspect(t, pat.token, [OPEN_ID, OPEN_SECRET])).json(), { active: false });
   });
 
-  it('is inactive for a token minted with scopes none of which the resource has', async () => {
+  it('is inactive for a token minted with scopes none of which the resource has, or with none named', async () => {
     const c = t.client();
     await c.signup();
     const narrow = await mintPat(c, { scopes: ['org:read'] });
     assert.deepEqual((await introspect(t, narrow.token, [OPEN_ID, OPEN_SECRET])).json(), { active: false });
+    // A token minted without scopes holds org:read only, so no resource's scopes either.
+    const plain = await c.post('/api/v1/tokens', {});
+    assert.equal(plain.statusCode, 201, plain.body);
+    assert.deepEqual((await introspect(t, plain.json().token, [OPEN_ID, OPEN_SECRET])).json(), {
+      active: false,
+    });
   });
 
   it('still answers OAuth tokens, marked token_kind oauth, and refuses a malformed token', async () => {

@@ -67,9 +67,11 @@ describe('the sign-up policy setting', () => {
     assert.equal(scoped.statusCode, 201, scoped.body);
     const bearer = (token: string) =>
       t.client().req({ url: '/api/v1/admin/waitlist', headers: { authorization: `Bearer ${token}` } });
-    assertProblem(await bearer(scoped.json().token), 403, 'forbidden');
-    const full = await admin.post('/api/v1/tokens', { name: 'full' });
-    assert.equal((await bearer(full.json().token)).statusCode, 200, 'an unscoped token acts as the operator');
+    // Operator routes take a browser session or the break-glass token, never an API token.
+    assertProblem(await bearer(scoped.json().token), 403, 'credential_not_accepted');
+    const full = await admin.post('/api/v1/tokens', { name: 'full', scopes: ['account:write', 'org:read'] });
+    assert.equal(full.statusCode, 201, full.body);
+    assertProblem(await bearer(full.json().token), 403, 'credential_not_accepted');
     assert.equal((await bearer(ADMIN_TOKEN)).statusCode, 200, 'break-glass');
     assert.equal((await admin.get('/api/v1/admin/signup-policy')).json().policy, 'open');
   });

@@ -369,6 +369,38 @@ describe('derived credentials never outgrow their parent', () => {
   });
 });
 
+describe('accounts prove their address before they hold power', () => {
+  it('an unverified account cannot mint a PAT, a service token or an org key, nor create an OAuth app', async () => {
+    const c = t.client();
+    const { org } = await c.signup({ verify: false });
+    assert.equal((await c.get('/api/v1/me')).statusCode, 200, 'it can sign in');
+    problem(await c.post('/api/v1/tokens', { scopes: ['org:read'] }), 403, 'email_unverified', 'PAT');
+    problem(
+      await c.post('/api/v1/tokens', { type: 'svc' }, org.id),
+      403,
+      'email_unverified',
+      'service token',
+    );
+    problem(await c.post('/api/v1/org/tokens', {}, org.id), 403, 'email_unverified', 'org key');
+    problem(
+      await c.post(
+        '/api/v1/oauth/clients',
+        { name: 'Squatter app', type: 'confidential', grant_types: ['client_credentials'] },
+        org.id,
+      ),
+      403,
+      'email_unverified',
+      'OAuth app',
+    );
+    const rows = await t.deps.db
+      .selectFrom('api_tokens')
+      .select('id')
+      .where('created_by_user', '=', (await c.get('/api/v1/me')).json().user.id)
+      .execute();
+    assert.deepEqual(rows, []);
+  });
+});
+
 describe('defaults', () => {
   it('a token minted with no scopes holds org:read only; with no lifetime, 90 days; never only when asked', async () => {
     const { owner, org } = await orgWithRoles(t);

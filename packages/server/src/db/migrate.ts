@@ -9,6 +9,7 @@ import * as scim from './migrations/2026-12-01T0300-scim.js';
 import * as sso from './migrations/2026-12-01T0400-sso.js';
 import * as domainProof from './migrations/2026-12-05T0100-domain-proof.js';
 import * as ssoBinding from './migrations/2026-12-05T0200-sso-binding.js';
+import * as scimPending from './migrations/2026-12-05T0300-scim-pending.js';
 import * as credentialBounds from './migrations/2026-12-05T0500-credential-bounds.js';
 import * as emailProof from './migrations/2026-12-05T0600-email-proof.js';
 import * as activity from './migrations/2026-12-05T0700-activity.js';
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-12-01T0400-sso': sso,
   '2026-12-05T0100-domain-proof': domainProof,
   '2026-12-05T0200-sso-binding': ssoBinding,
+  '2026-12-05T0300-scim-pending': scimPending,
   '2026-12-05T0500-credential-bounds': credentialBounds,
   '2026-12-05T0600-email-proof': emailProof,
   '2026-12-05T0700-activity': activity,

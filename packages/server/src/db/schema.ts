@@ -313,7 +313,12 @@ export interface ScimUsersTable {
   /** The SCIM resource id (one per org and person). */
   id: string;
   org_id: string;
-  user_id: string;
+  /** The account; null while the record is pending (waiting on `invitation_id`). */
+  user_id: string | null;
+  /** The userName the identity provider sent (normalised email): the org's own view. */
+  user_name: string;
+  /** The invitation a pending record waits on; null once linked (or when none is open). */
+  invitation_id: string | null;
   external_id: string | null;
   given_name: string | null;
   family_name: string | null;

@@ -50,11 +50,11 @@ const time = (expr: RawBuilder<unknown>): Scalar => ({
   caseExact: true,
 });
 
-/** Over `scim_users su` joined to `users u` and (left) `memberships m`. */
+/** Over `scim_users su` and (left joined) `memberships m`. */
 export const USER_ATTRS: AttrTable = {
   id: str(sql`cast(su.id as text)`),
   externalid: str(sql`su.external_id`, true),
-  username: str(sql`u.email`),
+  username: str(sql`su.user_name`),
   'name.givenname': str(sql`su.given_name`),
   'name.familyname': str(sql`su.family_name`),
   'name.formatted': str(sql`su.formatted_name`),

@@ -156,8 +156,7 @@ export async function membersOfGroups(db: Executor, orgId: string, groupIds: rea
   return db
     .selectFrom('scim_group_members as gm')
     .innerJoin('scim_users as su', 'su.id', 'gm.scim_user_id')
-    .innerJoin('users as u', 'u.id', 'su.user_id')
-    .select(['gm.group_id', 'gm.scim_user_id', 'u.email'])
+    .select(['gm.group_id', 'gm.scim_user_id', 'su.user_name'])
     .where('gm.org_id', '=', orgId)
     .where('gm.group_id', 'in', groupIds)
     .orderBy('gm.created_at')

@@ -32,7 +32,7 @@ export function groupRoutes(app: App, deps: Deps, base: string, cfg: { auth: 'no
         rows.map((r) => r.id),
       )) {
         const list = members.get(m.group_id) ?? [];
-        list.push({ value: m.scim_user_id, display: m.email });
+        list.push({ value: m.scim_user_id, display: m.user_name });
         members.set(m.group_id, list);
       }
     }

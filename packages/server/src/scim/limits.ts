@@ -24,3 +24,5 @@ export const ROLE_BATCH = 1_000;
 export const MAX_ATTRIBUTES_LENGTH = 2_000;
 /** Member ids an audit event lists (counts are always complete). */
 export const AUDIT_MAX_IDS = 50;
+/** Invitations one org's SCIM client may send per hour (people outside its verified domains). */
+export const SCIM_INVITATIONS_PER_HOUR = 100;

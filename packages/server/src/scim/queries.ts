@@ -83,15 +83,18 @@ const USER_COLUMNS = [
   'su.version',
   'su.created_at',
   'su.updated_at',
-  'u.email',
+  'su.user_name',
+  'su.invitation_id',
   'm.role',
 ] as const;
 
-/** `scim_users su` with the account (`u`) and, when the person is active, their membership (`m`). */
+/**
+ * `scim_users su` with, when the person is active, their membership (`m`). The account row is
+ * never joined: what SCIM shows of a person is the org's own record and the membership.
+ */
 function users(db: Executor, orgId: string) {
   return db
     .selectFrom('scim_users as su')
-    .innerJoin('users as u', 'u.id', 'su.user_id')
     .leftJoin('memberships as m', (j) =>
       j.onRef('m.org_id', '=', 'su.org_id').onRef('m.user_id', '=', 'su.user_id'),
     )
@@ -108,6 +111,10 @@ export async function getUser(db: Executor, orgId: string, id: string, lock = fa
 
 export async function getUserByAccount(db: Executor, orgId: string, userId: string) {
   return users(db, orgId).select(['su.id']).where('su.user_id', '=', userId).executeTakeFirst();
+}
+
+export async function getUserByName(db: Executor, orgId: string, userName: string) {
+  return users(db, orgId).select(['su.id']).where('su.user_name', '=', userName).executeTakeFirst();
 }
 
 export async function listUsers(
@@ -141,10 +148,27 @@ export interface UserFields {
   emails: StoredEmail[];
 }
 
+/** What a record stands for: its userName, and the account it is linked to or the invitation it waits on. */
+export interface UserLink {
+  userName: string;
+  userId: string | null;
+  invitationId: string | null;
+}
+
+/** Moves a record to another userName, account or invitation (the version moves with the next touch). */
+export async function setLink(trx: Transaction<Database>, orgId: string, id: string, link: UserLink) {
+  await trx
+    .updateTable('scim_users')
+    .set({ user_name: link.userName, user_id: link.userId, invitation_id: link.invitationId })
+    .where('org_id', '=', orgId)
+    .where('id', '=', id)
+    .execute();
+}
+
 export async function insertUser(
   trx: Transaction<Database>,
   clock: Clock,
-  r: { id: string; orgId: string; userId: string } & UserFields,
+  r: { id: string; orgId: string; link: UserLink } & UserFields,
 ) {
   const now = clock.now();
   await trx
@@ -152,7 +176,9 @@ export async function insertUser(
     .values({
       id: r.id,
       org_id: r.orgId,
-      user_id: r.userId,
+      user_id: r.link.userId,
+      user_name: r.link.userName,
+      invitation_id: r.link.invitationId,
       external_id: r.external_id,
       given_name: r.given_name,
       family_name: r.family_name,

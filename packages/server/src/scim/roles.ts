@@ -22,7 +22,10 @@ export function effectiveRole(mapped: readonly (MappableRole | null)[]): Mappabl
 }
 
 async function mappedRoles(trx: Transaction<Database>, orgId: string, ids: readonly string[]) {
-  const byUser = new Map<string, { userId: string; current: Role | null; mapped: (MappableRole | null)[] }>();
+  const byUser = new Map<
+    string,
+    { userId: string | null; current: Role | null; mapped: (MappableRole | null)[] }
+  >();
   for (let i = 0; i < ids.length; i += ROLE_BATCH) {
     for (const r of await roleInputs(trx, orgId, ids.slice(i, i + ROLE_BATCH))) {
       const e = byUser.get(r.id) ?? { userId: r.user_id, current: r.current, mapped: [] };
@@ -47,7 +50,8 @@ export async function reevaluateRoles(
 ): Promise<string[]> {
   const changed: string[] = [];
   for (const [, e] of await mappedRoles(trx, orgId, [...new Set(scimUserIds)])) {
-    if (e.current === null || e.current === 'owner') continue;
+    // No membership (deprovisioned, or a pending record with no account): nothing to change.
+    if (e.userId === null || e.current === null || e.current === 'owner') continue;
     const to = effectiveRole(e.mapped);
     if (to === e.current) continue;
     const done = await trx

@@ -1,30 +1,51 @@
-import { findUserByEmail } from '../accounts/users.js';
+import type { Transaction } from 'kysely';
 import { type Actor, audit } from '../audit/log.js';
+import type { Database } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { newId } from '../lib/secrets.js';
 import { ScimError } from './errors.js';
 import { applyPatch, documentFrom, type PatchOperation } from './patch.js';
 import {
+  auditLink,
+  ensureInvitation,
+  type InvitationMail,
+  isOpenInvitation,
+  type Placement,
+  place,
+  withdrawInvitation,
+} from './link.js';
+import {
   deleteUser as deleteUserRow,
   getUser,
   getUserByAccount,
+  getUserByName,
   insertUser,
   type ScimUserRow,
+  setLink,
   touchUser,
   type UserFields,
+  type UserLink,
 } from './queries.js';
 import { activate, deactivate } from './roles.js';
 import { LATCHKEY_USER_SCHEMA, USER_RESOURCE, USER_SCHEMA } from './schema.js';
-import { accountName, requireSchema, type UserInput, userDocument, userInput } from './users.js';
+import { requireSchema, type UserInput, userDocument, userInput } from './users.js';
 import { checkIfMatch } from './versions.js';
 
 /**
- * Provisioning a person into one org. The account is the person's, not the org's: SCIM creates
- * it when no account has the email, links the existing one otherwise, and never changes its
- * email, password or other orgs. What SCIM controls is the membership in its own org.
+ * Provisioning a person into one org. The account is the person's, not the org's: a SCIM record
+ * is linked to an account only as `link.ts` allows (the org's verified domains, or the person
+ * accepting an invitation); until then it is pending, inactive, and reaches no account. SCIM
+ * never reads or writes the account row of an existing person: the resource shows the org's own
+ * record, and what SCIM controls is the membership in its own org.
  */
 
-export type ScimDeps = Pick<Deps, 'db' | 'clock' | 'auth'>;
+export type ScimDeps = Pick<Deps, 'db' | 'clock' | 'auth' | 'cache'>;
+
+/** A SCIM write: the record after it, and the invitation to mail now that it has committed. */
+export interface UserWrite {
+  readonly row: ScimUserRow;
+  readonly invite: InvitationMail | null;
+}
 
 /** The caller of a SCIM request: the org its secret belongs to. */
 export interface ScimCaller {
@@ -62,55 +83,128 @@ function changedFields(row: ScimUserRow, f: UserFields): string[] {
   return out;
 }
 
-/** POST /Users. An existing SCIM user with this userName → 409 `uniqueness`. */
-export async function createUser(deps: ScimDeps, c: ScimCaller, body: unknown): Promise<ScimUserRow> {
+function uniqueness(): never {
+  throw new ScimError('uniqueness', 'A user with this userName already exists.');
+}
+
+/** The audit target of a record: the account once linked, else the record itself. */
+function targetOf(scimId: string, userId: string | null): string {
+  return userId ? `user:${userId}` : `scim_user:${scimId}`;
+}
+
+interface Settled {
+  link: UserLink;
+  invite: InvitationMail | null;
+}
+
+/**
+ * Puts a record where its userName and wanted state say: linked to an account (membership on or
+ * off as wanted) or pending (an open invitation while wanted active, none otherwise). `from` is
+ * the record's link before (null for a new record); its invitation is withdrawn when no longer
+ * waited on. Links to an account are audited on the account's trail.
+ */
+async function settle(
+  trx: Transaction<Database>,
+  deps: ScimDeps,
+  c: ScimCaller,
+  s: { id: string; input: UserInput; active: boolean; from: UserLink | null; isNew: boolean },
+): Promise<Settled> {
+  const { clock } = deps;
+  const from = s.from;
+  // A linked record stays with its account (renamed by the IdP, only the org's record follows);
+  // a new or pending one goes where its userName places it.
+  const placed: Placement = from?.userId
+    ? { kind: 'linked', userId: from.userId, via: 'member', created: false }
+    : await place(trx, deps, c, s.input);
+
+  let invitationId: string | null = null;
+  let invite: InvitationMail | null = null;
+  if (placed.kind === 'pending' && s.active) {
+    const keep =
+      from?.invitationId && from.userName === s.input.userName
+        ? (await isOpenInvitation(trx, deps, c.orgId, from.invitationId))
+          ? from.invitationId
+          : null
+        : null;
+    if (keep) invitationId = keep;
+    else ({ id: invitationId, mail: invite } = await ensureInvitation(trx, deps, c, s.input.userName));
+  }
+  if (from?.invitationId && from.invitationId !== invitationId)
+    await withdrawInvitation(trx, deps, c, from.invitationId);
+
+  const link: UserLink = {
+    userName: s.input.userName,
+    userId: placed.kind === 'linked' ? placed.userId : null,
+    invitationId,
+  };
+  if (placed.kind === 'linked' && !from?.userId) {
+    if (await getUserByAccount(trx, c.orgId, placed.userId)) uniqueness();
+    if (!s.isNew) await setLink(trx, c.orgId, s.id, link);
+    await auditLink(trx, deps, c, { userId: placed.userId, scimId: s.id, via: placed.via });
+  } else if (!s.isNew) {
+    await setLink(trx, c.orgId, s.id, link);
+  }
+  return { link, invite };
+}
+
+async function applyActive(
+  trx: Transaction<Database>,
+  deps: ScimDeps,
+  c: ScimCaller,
+  r: { id: string; userId: string | null; active: boolean; member: boolean },
+): Promise<string | null> {
+  if (!r.userId) return null;
+  if (r.active && !r.member)
+    return (await activate(trx, deps.clock, c.actor, c.orgId, { userId: r.userId, scimId: r.id }))
+      ? r.userId
+      : null;
+  if (!r.active && r.member)
+    return (await deactivate(trx, deps.clock, c.actor, c.orgId, r.userId)) ? r.userId : null;
+  return null;
+}
+
+/** POST /Users. An existing SCIM user with this userName (or this account) → 409 `uniqueness`. */
+export async function createUser(deps: ScimDeps, c: ScimCaller, body: unknown): Promise<UserWrite> {
   const { db, clock } = deps;
   const input = userInput(documentFrom(requireSchema(body, USER_SCHEMA), USER_RESOURCE));
   const id = newId();
-  const changed = await db.transaction().execute(async (trx) => {
-    const existing = await findUserByEmail(trx, input.userName);
-    let userId: string;
-    if (existing) {
-      userId = existing.id;
-      if (await getUserByAccount(trx, c.orgId, userId))
-        throw new ScimError('uniqueness', 'A user with this userName already exists.');
-    } else {
-      userId = newId();
-      const now = clock.now();
-      await trx
-        .insertInto('users')
-        .values({
-          id: userId,
-          email: input.userName,
-          name: accountName(input),
-          password_hash: null,
-          email_verified_at: null,
-          created_at: now,
-          updated_at: now,
-        })
-        .execute();
-      await audit(trx, clock, c.actor, {
-        orgId: c.orgId,
-        action: 'user.created',
-        target: `user:${userId}`,
-        data: { via: 'scim' },
+  const active = input.active ?? true;
+  const out = await db.transaction().execute(async (trx) => {
+    if (await getUserByName(trx, c.orgId, input.userName)) uniqueness();
+    const s = await settle(trx, deps, c, { id, input, active, from: null, isNew: true });
+    await insertUser(trx, clock, { id, orgId: c.orgId, link: s.link, ...input.fields });
+    let moved: string | null = null;
+    if (s.link.userId) {
+      // Linking one of the org's members with active false deprovisions them, as an update would.
+      const member = await trx
+        .selectFrom('memberships')
+        .select('role')
+        .where('org_id', '=', c.orgId)
+        .where('user_id', '=', s.link.userId)
+        .executeTakeFirst();
+      moved = await applyActive(trx, deps, c, {
+        id,
+        userId: s.link.userId,
+        active,
+        member: member !== undefined,
       });
     }
-    await insertUser(trx, clock, { id, orgId: c.orgId, userId, ...input.fields });
-    const active = input.active ?? true;
-    const moved = active
-      ? await activate(trx, clock, c.actor, c.orgId, { userId, scimId: id })
-      : await deactivate(trx, clock, c.actor, c.orgId, userId);
     await audit(trx, clock, c.actor, {
       orgId: c.orgId,
       action: 'scim.user_created',
-      target: `user:${userId}`,
-      data: { scim_id: id, user_name: input.userName, account: existing ? 'existing' : 'created', active },
+      target: targetOf(id, s.link.userId),
+      data: {
+        scim_id: id,
+        user_name: input.userName,
+        account: s.link.userId ? 'linked' : 'pending',
+        active: s.link.userId ? active : false,
+        ...(s.link.invitationId ? { invitation_id: s.link.invitationId } : {}),
+      },
     });
-    return moved ? userId : null;
+    return { moved, invite: s.invite };
   });
-  if (changed) await deps.auth.changed({ user: changed });
-  return (await getUser(db, c.orgId, id)) ?? notFound();
+  if (out.moved) await deps.auth.changed({ user: out.moved });
+  return { row: (await getUser(db, c.orgId, id)) ?? notFound(), invite: out.invite };
 }
 
 /** PUT (`replace`) or PATCH (`patch`) of /Users/{id}. */
@@ -120,9 +214,9 @@ export async function updateUser(
   id: string,
   change: { replace: unknown } | { patch: readonly PatchOperation[] },
   ifMatch: string | string[] | undefined,
-): Promise<ScimUserRow> {
+): Promise<UserWrite> {
   const { db, clock } = deps;
-  const changed = await db.transaction().execute(async (trx) => {
+  const out = await db.transaction().execute(async (trx) => {
     const row = (await getUser(trx, c.orgId, id, true)) ?? notFound();
     checkIfMatch(ifMatch, row.version);
     let input: UserInput;
@@ -133,36 +227,51 @@ export async function updateUser(
       applyPatch(doc, USER_RESOURCE, change.patch);
       input = userInput(doc);
     }
-    if (input.userName !== row.email)
-      throw new ScimError(
-        'mutability',
-        "userName is the email of the person's Latchkey account; SCIM cannot change it.",
-      );
+    const renamed = input.userName !== row.user_name;
+    if (renamed && (await getUserByName(trx, c.orgId, input.userName))) uniqueness();
     const fields = changedFields(row, input.fields);
-    let moved = false;
-    if (input.active === false && row.role !== null)
-      moved = (await deactivate(trx, clock, c.actor, c.orgId, row.user_id)) !== null;
-    else if (input.active === true && row.role === null)
-      moved = (await activate(trx, clock, c.actor, c.orgId, { userId: row.user_id, scimId: id })) !== null;
-    if (fields.length === 0 && !moved) return null;
-    await touchUser(trx, clock, c.orgId, id, fields.length ? input.fields : null);
+    if (renamed) fields.unshift('userName');
+    const from: UserLink = { userName: row.user_name, userId: row.user_id, invitationId: row.invitation_id };
+    // A pending record wants to be active while it waits on an invitation; PUT without `active` keeps that.
+    const wanted = input.active ?? (row.user_id ? row.role !== null : row.invitation_id !== null);
+    const pendingNeedsWork =
+      !row.user_id &&
+      (renamed ||
+        wanted !== (row.invitation_id !== null) ||
+        (wanted && !(await isOpenInvitation(trx, deps, c.orgId, row.invitation_id!))));
+    let s: Settled = { link: from, invite: null };
+    if (renamed || pendingNeedsWork)
+      s = await settle(trx, deps, c, { id, input, active: wanted, from, isNew: false });
+    const linkedNow = !from.userId && s.link.userId !== null;
+    const moved = await applyActive(trx, deps, c, {
+      id,
+      userId: s.link.userId,
+      active: wanted,
+      member: row.role !== null,
+    });
+    const invitationMoved = s.link.invitationId !== from.invitationId;
+    if (fields.length === 0 && !moved && !linkedNow && !invitationMoved) return null;
+    await touchUser(trx, clock, c.orgId, id, input.fields);
     await audit(trx, clock, c.actor, {
       orgId: c.orgId,
-      action: moved
-        ? input.active
-          ? 'scim.user_reactivated'
-          : 'scim.user_deactivated'
-        : 'scim.user_updated',
-      target: `user:${row.user_id}`,
-      data: { scim_id: id, fields },
+      action: moved ? (wanted ? 'scim.user_reactivated' : 'scim.user_deactivated') : 'scim.user_updated',
+      target: targetOf(id, s.link.userId),
+      data: {
+        scim_id: id,
+        fields,
+        ...(s.link.userId ? {} : { pending: true, invited: s.link.invitationId !== null }),
+      },
     });
-    return moved ? row.user_id : null;
+    return { moved, invite: s.invite };
   });
-  if (changed) await deps.auth.changed({ user: changed });
-  return (await getUser(db, c.orgId, id)) ?? notFound();
+  if (out?.moved) await deps.auth.changed({ user: out.moved });
+  return { row: (await getUser(db, c.orgId, id)) ?? notFound(), invite: out?.invite ?? null };
 }
 
-/** DELETE /Users/{id}: the membership and the SCIM record go; the account stays. */
+/**
+ * DELETE /Users/{id}: the membership (with the org's credentials of the person) and the SCIM
+ * record go, or a pending record's invitation is revoked; the account stays.
+ */
 export async function deleteUser(
   deps: ScimDeps,
   c: ScimCaller,
@@ -173,13 +282,17 @@ export async function deleteUser(
   const removed = await db.transaction().execute(async (trx) => {
     const row = (await getUser(trx, c.orgId, id, true)) ?? notFound();
     checkIfMatch(ifMatch, row.version);
-    const role = row.role === null ? null : await deactivate(trx, clock, c.actor, c.orgId, row.user_id);
+    const role =
+      row.user_id === null || row.role === null
+        ? null
+        : await deactivate(trx, clock, c.actor, c.orgId, row.user_id);
+    if (row.invitation_id) await withdrawInvitation(trx, deps, c, row.invitation_id);
     await deleteUserRow(trx, clock, c.orgId, id);
     await audit(trx, clock, c.actor, {
       orgId: c.orgId,
       action: 'scim.user_deleted',
-      target: `user:${row.user_id}`,
-      data: { scim_id: id, user_name: row.email, role },
+      target: targetOf(id, row.user_id),
+      data: { scim_id: id, user_name: row.user_name, role },
     });
     return role ? row.user_id : null;
   });

@@ -5,6 +5,7 @@ import type { App } from '../http/types.js';
 import { UUID_RE } from '../lib/secrets.js';
 import { SCIM_CONTENT_TYPE, ScimError } from './errors.js';
 import { USER_ATTRS } from './filter-sql.js';
+import { sendInvitationMail } from './link.js';
 import { listBody, listRequest } from './list.js';
 import { parsePatchRequest } from './patch.js';
 import { carries, FULL, parseProjection, type Projection, project } from './projection.js';
@@ -111,7 +112,8 @@ export function userRoutes(app: App, deps: Deps, base: string, cfg: { auth: 'non
     },
     async (req, reply) => {
       const c = callerOf(req);
-      const row = await createUser(deps, c, req.body);
+      const { row, invite } = await createUser(deps, c, req.body);
+      if (invite) await sendInvitationMail(deps, req.log, invite);
       reply.header('location', `${base}/Users/${row.id}`);
       return sendResource(reply, 201, await one(c.orgId, row), row.version);
     },
@@ -132,7 +134,8 @@ export function userRoutes(app: App, deps: Deps, base: string, cfg: { auth: 'non
     async (req, reply) => {
       const c = callerOf(req);
       const id = scimId(req.params.id, 'user');
-      const row = await updateUser(deps, c, id, { replace: req.body }, req.headers['if-match']);
+      const { row, invite } = await updateUser(deps, c, id, { replace: req.body }, req.headers['if-match']);
+      if (invite) await sendInvitationMail(deps, req.log, invite);
       return sendResource(reply, 200, await one(c.orgId, row), row.version);
     },
   );
@@ -153,7 +156,8 @@ export function userRoutes(app: App, deps: Deps, base: string, cfg: { auth: 'non
       const c = callerOf(req);
       const id = scimId(req.params.id, 'user');
       const ops = parsePatchRequest(req.body);
-      const row = await updateUser(deps, c, id, { patch: ops }, req.headers['if-match']);
+      const { row, invite } = await updateUser(deps, c, id, { patch: ops }, req.headers['if-match']);
+      if (invite) await sendInvitationMail(deps, req.log, invite);
       return sendResource(reply, 200, await one(c.orgId, row), row.version);
     },
   );

@@ -101,7 +101,7 @@ export function userDocument(row: ScimUserRow): Doc {
   if (row.family_name) name.familyName = row.family_name;
   if (row.formatted_name) name.formatted = row.formatted_name;
   return {
-    userName: row.email,
+    userName: row.user_name,
     ...(row.external_id ? { externalId: row.external_id } : {}),
     ...(Object.keys(name).length ? { name } : {}),
     ...(row.display_name ? { displayName: row.display_name } : {}),
@@ -123,11 +123,11 @@ export function userResource(row: ScimUserRow, groups: readonly GroupRef[], base
     schemas: [USER_SCHEMA, LATCHKEY_USER_SCHEMA],
     id: row.id,
     ...(row.external_id ? { externalId: row.external_id } : {}),
-    userName: row.email,
+    userName: row.user_name,
     ...(doc.name ? { name: doc.name as Record<string, string> } : {}),
     ...(row.display_name ? { displayName: row.display_name } : {}),
     // With no address of its own, the person's userName is their (work, primary) email.
-    emails: stored.length ? stored : [{ value: row.email, type: 'work', primary: true }],
+    emails: stored.length ? stored : [{ value: row.user_name, type: 'work', primary: true }],
     active: row.role !== null,
     groups: groups.map((g) => ({ value: g.value, display: g.display, type: 'direct' })),
     [LATCHKEY_USER_SCHEMA]: { role: row.role },

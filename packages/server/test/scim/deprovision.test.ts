@@ -2,9 +2,18 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type Client, type TestServer, testServer, uniqueEmail } from '../helpers/harness.js';
 import { OAUTH_TOML, introspect, tokensFor } from '../oauth/helpers.js';
-import { assertProblem, auditRows, rolesIn } from '../orgs/helpers.js';
+import { assertProblem, rolesIn } from '../orgs/helpers.js';
 import { bearer, mintPat } from '../tokens/helpers.js';
-import { assertScimError, type Idp, LK_GROUP, LK_USER, type ScimUser, scimOrg } from './helpers.js';
+import {
+  acceptScimInvitation,
+  assertScimError,
+  auditRows,
+  type Idp,
+  LK_GROUP,
+  LK_USER,
+  type ScimUser,
+  scimOrg,
+} from './helpers.js';
 
 // Deprovisioning ends what a person holds in the provisioning org at once — the session's access
 // to it, PATs used there, OAuth tokens bound to it — and nothing of theirs elsewhere. Groups
@@ -33,12 +42,26 @@ async function person(tag: string) {
 
 const asOrg = (c: Client, orgId: string) => c.get('/api/v1/org', orgId);
 
+/**
+ * Provisions a person whose address is outside the org's verified domains: SCIM creates a pending
+ * record and mails an invitation; the person accepts it and the record turns active.
+ */
+async function provision(p: { client: Client; email: string }): Promise<ScimUser> {
+  const pending = await idp.createUser(p.email);
+  assert.equal(pending.active, false);
+  await acceptScimInvitation(t, p.client, p.email);
+  const res = await idp.get(`/Users/${pending.id}`);
+  assert.equal(res.statusCode, 200, res.body);
+  const u = res.json() as ScimUser;
+  assert.equal(u.active, true);
+  return u;
+}
+
 describe('deprovisioning', () => {
   it('kills the person’s session, PAT and OAuth tokens in this org at once; their other org is untouched', async () => {
     const p = await person('leaver');
-    // SCIM provisions an existing account: it gains a membership, it is not taken over.
-    const u = await idp.createUser(p.email);
-    assert.equal(u.active, true);
+    // SCIM provisions an existing account: once they accept, it gains a membership, nothing more.
+    const u = await provision(p);
     assert.equal((await asOrg(p.client, org.id)).statusCode, 200);
     const pat = await mintPat(p.client);
     assert.equal((await bearer(t, pat.token, { url: '/api/v1/org', org: org.id })).statusCode, 200);
@@ -93,7 +116,7 @@ describe('deprovisioning', () => {
   });
 
   it('a user created inactive gets no membership until active=true', async () => {
-    const email = uniqueEmail('starts-off');
+    const email = idp.email('starts-off');
     const u = await idp.createUser(email, { active: false });
     assert.equal(u.active, false);
     const acct = await t.deps.db
@@ -110,7 +133,7 @@ describe('deprovisioning', () => {
 describe('groups mapped to roles', () => {
   it('gives members the highest mapped role, re-evaluated on every membership change', async () => {
     const p = await person('climber');
-    const u = await idp.createUser(p.email);
+    const u = await provision(p);
     const role = async () => (await rolesIn(owner, org.id))[p.id];
     const mine = async () =>
       ((await p.client.get('/api/v1/me')).json() as { orgs: { id: string; role: string }[] }).orgs.find(
@@ -163,7 +186,7 @@ describe('groups mapped to roles', () => {
 
   it('mapping a group re-evaluates its members; reactivation takes the mapped role', async () => {
     const p = await person('mapped');
-    const u = await idp.createUser(p.email);
+    const u = await provision(p);
     const g = await idp.createGroup('Later Admins', [u.id]);
     assert.equal((await rolesIn(owner, org.id))[p.id], 'member');
     await owner.patch(`/api/v1/org/scim/groups/${g.id}`, { role: 'admin' }, org.id);
@@ -183,7 +206,7 @@ describe('groups mapped to roles', () => {
   it('the management API refuses non-admins, unknown groups and the owner role', async () => {
     const g = await idp.createGroup(`Guarded ${Date.now()}`);
     const p = await person('plain');
-    await idp.createUser(p.email);
+    await provision(p);
     assertProblem(
       await p.client.patch(`/api/v1/org/scim/groups/${g.id}`, { role: 'admin' }, org.id),
       403,

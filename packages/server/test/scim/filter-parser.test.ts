@@ -183,7 +183,7 @@ describe('SCIM filter → SQL', () => {
   });
 
   it('compares userName case-insensitively and externalId exactly', () => {
-    assert.match(compileUsers('userName eq "A"').sql, /lower\(u\.email\) = lower\(\$1\)/);
+    assert.match(compileUsers('userName eq "A"').sql, /lower\(su\.user_name\) = lower\(\$1\)/);
     assert.match(compileUsers('externalId eq "A"').sql, /su\.external_id = \$1/);
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type TestServer, testServer, uniqueEmail } from '../helpers/harness.js';
+import { type TestServer, testServer } from '../helpers/harness.js';
 import { manualClock } from '../../src/lib/clock.js';
 import { HOUR } from '../../src/lib/clock.js';
 import { assertScimError, type Idp, list, type ScimUser, scimOrg } from './helpers.js';
@@ -17,20 +17,20 @@ const people: Record<'alice' | 'bob' | 'carol' | 'dan', ScimUser> = {} as never;
 before(async () => {
   t = await testServer({ clock });
   idp = (await scimOrg(t, 'Filter Owner')).idp;
-  people.alice = await idp.createUser(uniqueEmail('Alice.Smith'), {
+  people.alice = await idp.createUser(idp.email('Alice.Smith'), {
     name: { givenName: 'Alice', familyName: 'Smith' },
     displayName: 'Alice "Al" Smith',
     externalId: 'ext-A',
   });
   clock.advance(HOUR);
-  people.bob = await idp.createUser(uniqueEmail('bob'), {
+  people.bob = await idp.createUser(idp.email('bob'), {
     name: { givenName: 'Bob', familyName: "O'Brien" },
     displayName: 'Bob',
     externalId: 'ext-B',
     active: false,
   });
   clock.advance(HOUR);
-  const carol = uniqueEmail('carol');
+  const carol = idp.email('carol');
   people.carol = await idp.createUser(carol, {
     name: { givenName: 'Carol', familyName: 'Smith' },
     emails: [
@@ -39,7 +39,7 @@ before(async () => {
     ],
   });
   clock.advance(HOUR);
-  people.dan = await idp.createUser(uniqueEmail('dan'), {
+  people.dan = await idp.createUser(idp.email('dan'), {
     name: { givenName: 'Dan', familyName: 'Sale' },
     displayName: '50% off_sale',
   });

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
-import type { Client, TestServer } from '../helpers/harness.js';
-import { type Person, stranger } from '../orgs/helpers.js';
+import {
+  type Client,
+  linkIn,
+  PUBLIC_URL,
+  readOutbox,
+  type TestServer,
+  tokenFrom,
+} from '../helpers/harness.js';
+import type { Person } from '../orgs/helpers.js';
+import { orgWithDomain } from '../sso/helpers.js';
 
 export const BASE = '/api/v1/scim/v2';
 export const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -13,13 +21,23 @@ export const LK_GROUP = 'urn:latchkey:params:scim:schemas:extension:latchkey:2.0
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
+let counter = 0;
+
 /** An identity provider calling the SCIM endpoints with one org's secret, as Okta and Entra do. */
 export class Idp {
   constructor(
     readonly t: TestServer,
     public token: string,
     readonly userAgent = 'Okta SCIM Client 1.0.0',
+    /** A domain the org has verified, when it has one: its people are provisioned straight in. */
+    readonly domain: string | null = null,
   ) {}
+
+  /** A fresh address in the org's verified domain. */
+  email(tag = 'user'): string {
+    if (!this.domain) throw new Error('this org has no verified domain');
+    return `${tag}-${process.pid}-${++counter}@${this.domain}`;
+  }
 
   req(
     method: Method,
@@ -127,17 +145,29 @@ export function assertScimError(res: LightMyRequestResponse, status: number, sci
   assert.equal(typeof body.detail, 'string');
 }
 
-/** A person with their own org, SCIM turned on there; `idp` holds the org's secret. */
+/**
+ * An org whose owner verified a domain (`idp.email()` makes addresses in it), SCIM turned on
+ * there; `idp` holds the org's secret. `name` is the owner's account name.
+ */
 export async function scimOrg(
   t: TestServer,
   name = 'SCIM Owner',
 ): Promise<{
   owner: Person & { org: { id: string; slug: string } };
   idp: Idp;
+  domain: string;
 }> {
-  const owner = await stranger(t, name);
+  const o = await orgWithDomain(t);
+  const renamed = await o.owner.patch('/api/v1/me', { name });
+  assert.equal(renamed.statusCode, 200, renamed.body);
+  const owner = {
+    client: o.owner,
+    id: (renamed.json() as { id: string }).id,
+    email: o.ownerEmail,
+    org: { id: o.orgId, slug: o.slug },
+  };
   const token = await mintScimToken(owner.client, owner.org.id);
-  return { owner, idp: new Idp(t, token) };
+  return { owner, idp: new Idp(t, token, undefined, o.domain), domain: o.domain };
 }
 
 export async function mintScimToken(c: Client, orgId: string): Promise<string> {
@@ -151,4 +181,31 @@ export async function mintScimToken(c: Client, orgId: string): Promise<string> {
 export function list<T>(res: LightMyRequestResponse): ListResponse<T> {
   assert.equal(res.statusCode, 200, res.body);
   return res.json() as ListResponse<T>;
+}
+
+/** The token of the last invitation mailed to `email`. */
+export async function invitationTokenFor(t: TestServer, email: string): Promise<string> {
+  const mail = (await readOutbox(t.outboxDir))
+    .filter((m) => m.to === email && /^Invitation to join /.test(m.subject))
+    .at(-1);
+  if (!mail) throw new Error(`no invitation mailed to ${email}`);
+  return tokenFrom(linkIn(mail.text, `${PUBLIC_URL}/invite`));
+}
+
+/** The person signed in as `c` accepts the last invitation mailed to `email`; returns the org they joined. */
+export async function acceptScimInvitation(t: TestServer, c: Client, email: string): Promise<string> {
+  const res = await c.post('/api/v1/invitations/accept', { token: await invitationTokenFor(t, email) });
+  assert.equal(res.statusCode, 200, res.body);
+  return (res.json() as { org: { id: string } }).org.id;
+}
+
+/** The org's audit events, oldest first. */
+export async function auditRows(t: TestServer, orgId: string) {
+  return t.deps.db
+    .selectFrom('audit_events')
+    .selectAll()
+    .where('org_id', '=', orgId)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
 }

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sha256Hex } from '../../src/lib/secrets.js';
 import { type TestServer, testServer, uniqueEmail } from '../helpers/harness.js';
-import { assertProblem, auditRows, join } from '../orgs/helpers.js';
+import { assertProblem, join } from '../orgs/helpers.js';
 import { bearer, mintPat } from '../tokens/helpers.js';
 import {
+  acceptScimInvitation,
   assertScimError,
+  auditRows,
   Idp,
   list,
   mintScimToken,
@@ -30,8 +32,8 @@ before(async () => {
   t = await testServer();
   a = await scimOrg(t, 'Org A Owner');
   b = await scimOrg(t, 'Org B Owner');
-  uA = await a.idp.createUser(uniqueEmail('a-user'));
-  uB = await b.idp.createUser(uniqueEmail('b-user'));
+  uA = await a.idp.createUser(a.idp.email('a-user'));
+  uB = await b.idp.createUser(b.idp.email('b-user'));
   gA = await a.idp.createGroup('Shared Name', [uA.id]);
   gB = await b.idp.createGroup('Shared Name', [uB.id]);
 });
@@ -88,9 +90,13 @@ describe('cross-org isolation', () => {
 
   it('the same person provisioned by two orgs is two resources over one account; each org changes only its own', async () => {
     const p = await stranger();
+    // Their address is in neither org's domains: each org invites them, and they accept both.
     const inA = await a.idp.createUser(p.email);
+    await acceptScimInvitation(t, p.client, p.email);
     const inB = await b.idp.createUser(p.email);
+    await acceptScimInvitation(t, p.client, p.email);
     assert.notEqual(inA.id, inB.id);
+    assert.equal(((await a.idp.get(`/Users/${inA.id}`)).json() as ScimUser).active, true);
     const off = await a.idp.patch(`/Users/${inA.id}`, [{ op: 'replace', path: 'active', value: false }]);
     assert.equal(off.statusCode, 200);
     assert.equal(((await b.idp.get(`/Users/${inB.id}`)).json() as ScimUser).active, true);

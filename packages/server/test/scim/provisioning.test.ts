@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type TestServer, testServer, uniqueEmail } from '../helpers/harness.js';
-import { auditRows, rolesIn } from '../orgs/helpers.js';
+import { type TestServer, testServer } from '../helpers/harness.js';
+import { rolesIn } from '../orgs/helpers.js';
 import {
   assertScimError,
+  auditRows,
   GROUP,
   type Idp,
   LK_GROUP,
@@ -38,7 +39,7 @@ describe('Microsoft Entra provisioning cycle', () => {
   });
 
   it('checks existence by userName, creates, patches the way Entra does, disables, deletes', async () => {
-    const email = uniqueEmail('entra');
+    const email = idp.email('entra');
     // Entra's connection test and every create start with a lookup.
     const none = list<ScimUser>(await idp.filter('Users', `userName eq "${email}"`));
     assert.equal(none.totalResults, 0);
@@ -134,8 +135,8 @@ describe('Microsoft Entra provisioning cycle', () => {
   });
 
   it('creates a group, adds members, removes one with members[value eq "…"], checks with a value filter', async () => {
-    const a = await idp.createUser(uniqueEmail('entra-a'));
-    const b = await idp.createUser(uniqueEmail('entra-b'));
+    const a = await idp.createUser(idp.email('entra-a'));
+    const b = await idp.createUser(idp.email('entra-b'));
     const none = list<ScimGroup>(
       await idp.filter('Groups', 'displayName eq "Engineering"', '&excludedAttributes=members'),
     );
@@ -196,7 +197,7 @@ describe('Okta provisioning cycle', () => {
   });
 
   it('looks up with pagination, creates, reads, replaces with PUT, deactivates with a value object, reactivates', async () => {
-    const email = uniqueEmail('okta');
+    const email = idp.email('okta');
     const none = list<ScimUser>(
       await idp.get(`/Users?filter=${encodeURIComponent(`userName eq "${email}"`)}&startIndex=1&count=100`),
     );
@@ -263,8 +264,8 @@ describe('Okta provisioning cycle', () => {
   });
 
   it('pushes a group: create, add members, remove one with a filter path, rename, delete', async () => {
-    const a = await idp.createUser(uniqueEmail('okta-a'));
-    const b = await idp.createUser(uniqueEmail('okta-b'));
+    const a = await idp.createUser(idp.email('okta-a'));
+    const b = await idp.createUser(idp.email('okta-b'));
     const g = await idp.createGroup('Okta Push', []);
     const add = await idp.patch(`/Groups/${g.id}`, [
       {

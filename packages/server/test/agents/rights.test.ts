@@ -110,7 +110,9 @@ describe('what an agent key may do', () => {
   it('other API tokens carry no agent fields', async () => {
     const c = t.client();
     const { org } = await c.signup();
-    const svc = await c.post('/api/v1/tokens', { type: 'svc' }, org.id);
+    // A token minted with no scopes holds org:read only: name the resource's.
+    const svc = await c.post('/api/v1/tokens', { type: 'svc', scopes: ['mcp:read'] }, org.id);
+    assert.equal(svc.statusCode, 201, svc.body);
     const body = (await introspect(t, svc.json().token, TOOLS)).json();
     assert.equal(body.active, true);
     assert.equal(body.agent, undefined);

@@ -63,6 +63,14 @@ describe('the sign-up policy setting', () => {
       'forbidden',
     );
     assertProblem(await t.client().get('/api/v1/admin/signup-policy'), 401, 'unauthorized');
+    // The operator proves their address (the setup link does not), so they may mint tokens at all.
+    const adminId = (await admin.get('/api/v1/me')).json().user.id as string;
+    await t.deps.db
+      .updateTable('users')
+      .set({ email_verified_at: new Date() })
+      .where('id', '=', adminId)
+      .execute();
+    await t.deps.auth.changed({ user: adminId });
     const scoped = await admin.post('/api/v1/tokens', { name: 'scoped', scopes: ['org:read'] });
     assert.equal(scoped.statusCode, 201, scoped.body);
     const bearer = (token: string) =>

@@ -6,6 +6,7 @@ import {
   PASSWORD_PROBLEM_TEXT,
 } from '../accounts/passwords.js';
 import { claimSetup, completeSetup, setupTokenValid } from '../accounts/setup.js';
+import { sendEmailVerification } from '../accounts/email-verification.js';
 import { cleanName, isValidEmail, NAME_MAX, normalizeEmail } from '../accounts/users.js';
 import type { Deps } from '../deps.js';
 import { actorOf, setSessionCookie } from '../http/request.js';
@@ -135,6 +136,8 @@ export function setupRoutes(app: App, deps: Deps): void {
         return reply.code(409).send(setupForm(b.token, EMAIL_TAKEN, values));
       }
       req.log.info({ user_id: done.user.id, org_id: done.org.id }, 'setup completed: first owner created');
+      // The setup link proves who runs the instance, not who owns the address: it is mailed a link.
+      await sendEmailVerification(deps, { id: done.user.id, email, name }, req.log);
       setSessionCookie(reply, config, done.token);
       return reply.redirect('/', 303);
     },

@@ -1,8 +1,11 @@
 import { type ReactNode, useEffect, useRef, useState } from 'react';
+import { post } from './api';
+import { ErrorAlert, Notice } from './components/Alert';
 import { Button } from './components/Button';
 import { Logo } from './components/Logo';
 import { OrgSwitcher } from './components/OrgSwitcher';
 import { Empty } from './components/States';
+import { useToast } from './components/Toast';
 import { Account } from './pages/Account';
 import { Activity } from './pages/Activity';
 import { Admin } from './pages/Admin';
@@ -16,6 +19,7 @@ import { Scim } from './pages/Scim';
 import { Sso } from './pages/Sso';
 import { Tokens } from './pages/Tokens';
 import { Link, navigate, useLocation } from './router';
+import { useAction } from './hooks';
 import { type SessionState, useSession } from './session';
 
 interface Route {
@@ -196,10 +200,36 @@ export function Shell() {
           })}
         </nav>
         <main id="main" className="content" key={org?.id ?? 'none'}>
+          {me.email_verified === false && <VerifyEmailBanner email={me.user?.email ?? ''} />}
           {content}
         </main>
       </div>
     </div>
+  );
+}
+
+/** Until the address is proven, the server refuses tokens and OAuth apps: say so, offer a new link. */
+function VerifyEmailBanner({ email }: { email: string }) {
+  const toast = useToast();
+  const [sent, setSent] = useState<string | null>(null);
+  const resend = useAction(async () => {
+    const r = await post<{ detail?: string }>('/api/auth/verify-email/resend', undefined, { org: null });
+    const text = r?.detail ?? `A confirmation link is on its way to ${email}.`;
+    setSent(text);
+    toast(text);
+  });
+  return (
+    <Notice tone="warning" title="Verify your email address to create tokens and apps">
+      <p>
+        We sent a link to {email}. Open it and confirm; until then, API tokens, org keys and OAuth apps cannot
+        be created.
+      </p>
+      {sent && <p>{sent}</p>}
+      <Button onClick={() => void resend.run()} busy={resend.busy} disabled={resend.busy}>
+        Resend the link
+      </Button>
+      <ErrorAlert error={resend.error} />
+    </Notice>
   );
 }
 

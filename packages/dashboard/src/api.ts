@@ -169,6 +169,8 @@ const MESSAGES: Record<string, (p: Problem) => string> = {
   signup_closed: (p) => p.detail ?? 'New accounts are not open on this server.',
   last_sign_in_method: (p) => p.detail ?? 'This is your only way to sign in; add another first.',
   too_many_pending: (p) => p.detail ?? 'Too many requests are waiting already; try again later.',
+  email_unverified: (p) =>
+    p.detail ?? 'Verify your email address (use the link we mailed) before creating tokens or apps.',
   weak_password: (p) => p.detail ?? 'Choose a longer, less common password.',
   sso_untested: () => 'Test the connection and see the test pass before enabling it.',
   domain_claimed: (p) => p.detail ?? 'Another organisation verified this domain already.',

@@ -20,6 +20,8 @@ export interface Me {
   user: User | null;
   org: OrgRef | null;
   orgs: OrgRef[];
+  /** Whether the person has proven their address (older servers do not say). */
+  email_verified?: boolean;
   credential: { kind: string; prefix?: string; scopes?: string[] };
 }
 

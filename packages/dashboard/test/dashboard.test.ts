@@ -13,6 +13,7 @@ import {
   screenshotOnFailure,
   startLatchkey,
   uniqueEmail,
+  verifyEmailInPage,
   type Watched,
 } from './helpers.js';
 
@@ -66,6 +67,15 @@ describe('dashboard: sign up, org, members, org keys, audit', () => {
         assert.match(page.url(), /\/app\/members$/);
         assert.equal(await page.getByRole('link', { name: 'Sign-ups' }).count(), 0, 'not an instance admin');
         alice.allow.pop();
+
+        // Until the address is proven, the dashboard says so; the mailed link clears it.
+        const banner = page.getByText('Verify your email address to create tokens and apps');
+        await banner.waitFor();
+        await page.getByRole('button', { name: 'Resend the link' }).click();
+        await page.getByText(`A confirmation link is on its way to ${aliceEmail}.`).first().waitFor();
+        await verifyEmailInPage(page, lk, aliceEmail);
+        await page.getByRole('heading', { name: 'Members', level: 1 }).waitFor();
+        assert.equal(await banner.count(), 0, 'the banner is gone once the address is proven');
 
         const switcher = page.getByLabel('Organisation', { exact: true });
         await switcher.selectOption({ label: '＋ New organisation…' });

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,13 @@ import {
   type Page,
 } from 'playwright-core';
 import { build } from 'vite';
-import { type TestServer, type TestServerOptions, testServer } from '../../server/test/helpers/harness.js';
+import {
+  lastMailTo,
+  linkIn,
+  type TestServer,
+  type TestServerOptions,
+  testServer,
+} from '../../server/test/helpers/harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dashboardRoot = join(here, '..');
@@ -167,4 +174,18 @@ export async function screenshotOnFailure(
       for (const p of c.context.pages()) await screenshot(p, `failed-${name}-${++i}`).catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * Proves a UI sign-up's address the way a person does: opens the mailed link in `page` (signed in
+ * to that account), presses its button, and returns to the dashboard (reloaded, so it knows).
+ */
+export async function verifyEmailInPage(page: Page, lk: Latchkey, email: string): Promise<void> {
+  const mail = await lastMailTo(lk.t.outboxDir, email);
+  assert.equal(mail.subject, 'Confirm your email address for Latchkey');
+  await page.goto(linkIn(mail.text, `${lk.base}/verify-email`));
+  await page.getByRole('button', { name: 'Confirm my address' }).click();
+  await page.getByText('Your email address is confirmed.').waitFor();
+  await page.goto('/app/');
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
 }

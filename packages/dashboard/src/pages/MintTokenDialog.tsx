@@ -41,7 +41,8 @@ export function MintTokenDialog({
       ...kind.mintBody,
       ...(name.trim() ? { name: name.trim() } : {}),
       ...(scopes.length ? { scopes } : {}),
-      ...(expiresIn ? { expires_in: Number(expiresIn) } : {}),
+      // No lifetime sent means the server's default (90 days): "Never" has to be asked for.
+      ...(expiresIn ? { expires_in: Number(expiresIn) } : { never_expires: true }),
     });
     setMinted(t);
     onMinted(t);
@@ -111,7 +112,7 @@ export function MintTokenDialog({
         </SelectField>
         <CheckboxGroup
           legend="Scopes"
-          hint="Tick only what it needs. Leave all unticked to give it every scope this kind of token may have."
+          hint="Tick only what it needs. Left all unticked, it gets org:read only."
           options={kind.scopes.map((s) => ({ value: s }))}
           value={scopes}
           onChange={setScopes}

@@ -46,6 +46,8 @@ export function orgRoutes(app: App, deps: Deps): void {
             user: Type.Union([UserShape, Type.Null()]),
             org: Type.Union([OrgShape, Type.Null()]),
             orgs: Type.Array(OrgShape),
+            /** Whether the person has proven their address (until then: no tokens, no OAuth apps). */
+            email_verified: Type.Boolean(),
             credential: Type.Object({
               kind: Type.String(),
               prefix: Type.Optional(Type.String()),
@@ -62,6 +64,7 @@ export function orgRoutes(app: App, deps: Deps): void {
         user: p.user,
         org: req.org,
         orgs: orgs.map((o) => ({ id: o.id, slug: o.slug, name: o.name, role: o.role })),
+        email_verified: p.emailVerified,
         credential: {
           kind: p.kind,
           ...(p.prefix ? { prefix: p.prefix } : {}),

@@ -10,6 +10,7 @@ import {
   screenshotOnFailure,
   startLatchkey,
   uniqueEmail,
+  verifyEmailInPage,
   type Watched,
 } from './helpers.js';
 
@@ -33,6 +34,8 @@ before(async () => {
   });
   assert.equal(res.status(), 201, await res.text());
   page = await owner.context.newPage();
+  // The owner proves their address (tokens, OAuth apps and SSO need it), as a person would.
+  await verifyEmailInPage(page, lk, email);
 });
 
 after(async () => {
@@ -166,10 +169,19 @@ describe('org settings, account, OAuth apps, tokens', () => {
       const shown = page.getByRole('dialog', { name: 'Your new personal token' });
       const token = await shown.getByLabel('Token', { exact: true }).inputValue();
       assert.match(token, /^lk_pat_/);
+      // Minted with no scopes ticked: org:read only (the server's default).
+      assert.equal(await shown.locator('dl.facts dd').nth(1).textContent(), 'org:read');
       await shown.getByRole('button', { name: 'I have copied it' }).click();
       await page.getByRole('row').filter({ hasText: 'laptop' }).getByText(token.slice(0, 15)).waitFor();
-      const res = await fetch(`${lk.base}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
-      assert.equal(res.status, 200);
+      // It reads the org, but not the account (that needs a browser session).
+      const me = (await (await page.request.get('/api/v1/me')).json()) as {
+        org: { id: string } | null;
+        orgs: { id: string }[];
+      };
+      const orgId = me.org?.id ?? me.orgs[0]!.id;
+      const auth = { authorization: `Bearer ${token}`, 'x-org-id': orgId };
+      assert.equal((await fetch(`${lk.base}/api/v1/org`, { headers: auth })).status, 200);
+      assert.equal((await fetch(`${lk.base}/api/v1/me`, { headers: auth })).status, 403, 'no account scope');
       await screenshot(page, 'personal-token');
       owner.assertClean();
     },

@@ -13,6 +13,7 @@ import {
   screenshotOnFailure,
   startLatchkey,
   uniqueEmail,
+  verifyEmailInPage,
   type Watched,
 } from './helpers.js';
 
@@ -47,6 +48,8 @@ before(async () => {
   });
   assert.equal(res.status(), 201, await res.text());
   page = await owner.context.newPage();
+  // The owner proves their address (tokens, OAuth apps and SSO need it), as a person would.
+  await verifyEmailInPage(page, lk, email);
 });
 
 after(async () => {
@@ -105,14 +108,28 @@ describe('Settings → SSO', () => {
     await page.getByRole('button', { name: 'Add domain' }).click();
     const domainRow = page.getByRole('row', { name: new RegExp(domain.replace(/\./g, '\\.')) });
     await domainRow.getByText('Not verified').waitFor();
-    const recordName = await page.getByLabel(`TXT record name for ${domain}`).inputValue();
-    const recordValue = await page.getByLabel(`TXT record value for ${domain}`).inputValue();
+    // The page shows the record the API returned for the domain; that is what gets published.
+    const recordName = await page.getByLabel(`TXT record name for ${domain}`, { exact: true }).inputValue();
+    const recordValue = await page.getByLabel(`TXT record value for ${domain}`, { exact: true }).inputValue();
+    const orgId = (
+      (await (await owner.context.request.get('/api/v1/me')).json()) as { orgs: { id: string }[] }
+    ).orgs[0]!.id;
+    const listed = (await (
+      await owner.context.request.get('/api/v1/org/sso/domains', { headers: { 'x-org-id': orgId } })
+    ).json()) as { data: { domain: string; challenge: { name: string; value: string } | null }[] };
+    const challenge = listed.data.find((d) => d.domain === domain)?.challenge;
+    assert.deepEqual(challenge && { name: challenge.name, value: challenge.value }, {
+      name: recordName,
+      value: recordValue,
+    });
     assert.equal(recordName, `_latchkey-challenge.${domain}`);
     // Checking before the record is published says what is missing and verifies nothing.
+    owner.allow.push(/status of 400 .*\/api\/v1\/org\/sso\/domains\/.*\/verify/);
     await domainRow.getByRole('button', { name: `Check DNS for ${domain}` }).click();
     await page.getByText(`No TXT record at ${recordName}`).waitFor();
     await domainRow.getByText('Not verified').waitFor();
-    setTxt(recordName, [recordValue]);
+    owner.allow.pop();
+    setTxt(challenge!.name, [challenge!.value]);
     await domainRow.getByRole('button', { name: `Check DNS for ${domain}` }).click();
     await page.getByText(`${domain} is verified.`).waitFor();
     await domainRow.getByText('Verified', { exact: true }).waitFor();

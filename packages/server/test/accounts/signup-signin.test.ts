@@ -32,6 +32,7 @@ describe('POST /api/auth/signup', () => {
     ]);
     assert.equal(me.json().org.id, body.org.id);
     assert.deepEqual(me.json().credential, { kind: 'session' });
+    assert.equal(me.json().email_verified, false, 'a password sign-up has not proven its address yet');
   });
 
   it('refuses a duplicate email, whatever its case, with 409', async () => {

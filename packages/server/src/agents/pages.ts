@@ -132,32 +132,36 @@ export async function agentPageRoutes(app: App, deps: OAuthDeps): Promise<void> 
     },
   );
 
-  app.post(REVIEW_PATH, { config: { auth: 'optional', credentials: ['session'] }, schema: { hide: true } }, async (req, reply) => {
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    if (!signedIn(req))
-      return html(reply, 401, renderMessage('Signed out', 'Your session ended. Open the link again.'));
-    if (!formTokenValid(req.cookies[SESSION_COOKIE], body.csrf_token))
-      return html(
-        reply,
-        403,
-        renderMessage('Request refused', 'This form was not issued to your session. Open the link again.'),
-      );
-    const decision = body.decision;
-    if (decision !== 'approve' && decision !== 'deny')
-      return html(reply, 400, renderMessage('Request refused', 'Choose approve or deny.'));
-    const { agent, access } = await load(req, body.agent);
-    if (!agent) return html(reply, 404, NOT_VALID());
-    if (!access?.ok) return refused(reply, agent.id, access?.reason ?? 'forbidden');
-    const out = await decide(deps, actorOf(req), agent.id, decision satisfies Decision);
-    if (!out.ok)
-      return html(
-        reply,
-        409,
-        renderMessage('Already decided', 'This agent is no longer waiting for a decision.'),
-      );
-    const [title, text] = DONE[decision];
-    return html(reply, 200, renderMessage(title, text));
-  });
+  app.post(
+    REVIEW_PATH,
+    { config: { auth: 'optional', credentials: ['session'] }, schema: { hide: true } },
+    async (req, reply) => {
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      if (!signedIn(req))
+        return html(reply, 401, renderMessage('Signed out', 'Your session ended. Open the link again.'));
+      if (!formTokenValid(req.cookies[SESSION_COOKIE], body.csrf_token))
+        return html(
+          reply,
+          403,
+          renderMessage('Request refused', 'This form was not issued to your session. Open the link again.'),
+        );
+      const decision = body.decision;
+      if (decision !== 'approve' && decision !== 'deny')
+        return html(reply, 400, renderMessage('Request refused', 'Choose approve or deny.'));
+      const { agent, access } = await load(req, body.agent);
+      if (!agent) return html(reply, 404, NOT_VALID());
+      if (!access?.ok) return refused(reply, agent.id, access?.reason ?? 'forbidden');
+      const out = await decide(deps, actorOf(req), agent.id, decision satisfies Decision);
+      if (!out.ok)
+        return html(
+          reply,
+          409,
+          renderMessage('Already decided', 'This agent is no longer waiting for a decision.'),
+        );
+      const [title, text] = DONE[decision];
+      return html(reply, 200, renderMessage(title, text));
+    },
+  );
 
   /** Mails a sign-in link that returns to the review page — only ever to the address the agent named. */
   app.post(

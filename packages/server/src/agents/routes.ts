@@ -212,7 +212,10 @@ export async function agentRoutes(app: App, deps: OAuthDeps): Promise<void> {
 
   app.get(
     '/api/v1/agent-signup/status',
-    { config: { auth: 'user', credentials: ['svc_agent'] }, schema: { tags: ['agents'], response: { 200: Status } } },
+    {
+      config: { auth: 'user', credentials: ['svc_agent'] },
+      schema: { tags: ['agents'], response: { 200: Status } },
+    },
     async (req) => {
       const agent = await callingAgent(req);
       const claimed = agent.status === 'claimed';

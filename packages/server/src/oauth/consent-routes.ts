@@ -158,55 +158,59 @@ export async function consentRoutes(app: App, deps: OAuthDeps): Promise<void> {
     },
   );
 
-  app.post('/consent', { config: { auth: 'optional', credentials: ['session'] }, schema: { hide: true } }, async (req, reply) => {
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    const user = sessionUser(req);
-    if (!user)
-      return html(
-        reply,
-        401,
-        renderMessage('Signed out', 'Your session ended. Start the authorisation again.'),
-      );
-    if (!formTokenValid(req.cookies[SESSION_COOKIE], body.csrf_token)) {
-      return html(
-        reply,
-        403,
-        renderMessage(
-          'Request refused',
-          'This form was not issued to your session. Start the authorisation again.',
-        ),
-      );
-    }
-    const params: Record<string, unknown> = {};
-    for (const k of CARRIED) if (body[k] !== undefined) params[k] = body[k];
-    if (typeof body.scope_requested === 'string') params.scope = body.scope_requested;
-    let a: AuthorizationRequest;
-    try {
-      a = await checkAuthorizationRequest(deps, params);
-    } catch (err) {
-      return answerError(reply, err);
-    }
-    const fail = (code: OAuthError['code'], description: string) =>
-      redirectBack(reply, a.redirectUri, { error: code, error_description: description, state: a.state });
-    const decision = body.decision;
-    const orgs = eligibleOrgs(a.client, await membershipsOf(deps, user.id));
-    const org = typeof body.org_id === 'string' ? orgs.find((o) => o.id === body.org_id) : undefined;
-    if (decision !== 'approve') {
-      await audit(db, clock, actorOf(req), {
-        orgId: org?.id ?? null,
-        action: 'oauth.consent_denied',
-        target: `client:${a.client.id}`,
-        data: { client_id: a.client.id, user_id: user.id, resource: a.resource.url, scopes: a.scopes },
-      });
-      return fail('access_denied', 'The person denied the request.');
-    }
-    if (!org) return fail('access_denied', 'You cannot authorise this client in that organisation.');
-    const ticked = body.scope === undefined ? [] : Array.isArray(body.scope) ? body.scope : [body.scope];
-    if (ticked.some((s) => typeof s !== 'string' || !a.scopes.includes(s))) {
-      return fail('invalid_scope', 'A scope was granted that the client did not ask for.');
-    }
-    const granted = a.scopes.filter((s) => ticked.includes(s));
-    if (granted.length === 0) return fail('access_denied', 'No scope was granted.');
-    return approve(req, reply, a, user.id, org.id, granted, null);
-  });
+  app.post(
+    '/consent',
+    { config: { auth: 'optional', credentials: ['session'] }, schema: { hide: true } },
+    async (req, reply) => {
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const user = sessionUser(req);
+      if (!user)
+        return html(
+          reply,
+          401,
+          renderMessage('Signed out', 'Your session ended. Start the authorisation again.'),
+        );
+      if (!formTokenValid(req.cookies[SESSION_COOKIE], body.csrf_token)) {
+        return html(
+          reply,
+          403,
+          renderMessage(
+            'Request refused',
+            'This form was not issued to your session. Start the authorisation again.',
+          ),
+        );
+      }
+      const params: Record<string, unknown> = {};
+      for (const k of CARRIED) if (body[k] !== undefined) params[k] = body[k];
+      if (typeof body.scope_requested === 'string') params.scope = body.scope_requested;
+      let a: AuthorizationRequest;
+      try {
+        a = await checkAuthorizationRequest(deps, params);
+      } catch (err) {
+        return answerError(reply, err);
+      }
+      const fail = (code: OAuthError['code'], description: string) =>
+        redirectBack(reply, a.redirectUri, { error: code, error_description: description, state: a.state });
+      const decision = body.decision;
+      const orgs = eligibleOrgs(a.client, await membershipsOf(deps, user.id));
+      const org = typeof body.org_id === 'string' ? orgs.find((o) => o.id === body.org_id) : undefined;
+      if (decision !== 'approve') {
+        await audit(db, clock, actorOf(req), {
+          orgId: org?.id ?? null,
+          action: 'oauth.consent_denied',
+          target: `client:${a.client.id}`,
+          data: { client_id: a.client.id, user_id: user.id, resource: a.resource.url, scopes: a.scopes },
+        });
+        return fail('access_denied', 'The person denied the request.');
+      }
+      if (!org) return fail('access_denied', 'You cannot authorise this client in that organisation.');
+      const ticked = body.scope === undefined ? [] : Array.isArray(body.scope) ? body.scope : [body.scope];
+      if (ticked.some((s) => typeof s !== 'string' || !a.scopes.includes(s))) {
+        return fail('invalid_scope', 'A scope was granted that the client did not ask for.');
+      }
+      const granted = a.scopes.filter((s) => ticked.includes(s));
+      if (granted.length === 0) return fail('access_denied', 'No scope was granted.');
+      return approve(req, reply, a, user.id, org.id, granted, null);
+    },
+  );
 }

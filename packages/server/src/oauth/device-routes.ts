@@ -55,66 +55,74 @@ export async function deviceRoutes(app: App, deps: OAuthDeps): Promise<void> {
   const signedIn = (req: FastifyRequest) => (req.principal?.kind === 'session' ? req.principal.user : null);
   const csrfOf = (req: FastifyRequest) => formToken(req.cookies[SESSION_COOKIE]!);
 
-  app.get('/device', { config: { auth: 'optional', credentials: ['session'] }, schema: { hide: true } }, async (req, reply) => {
-    const user = signedIn(req);
-    if (!user) return reply.redirect(`/login?return_to=${encodeURIComponent(req.url)}`, 303);
-    const q = req.query as Record<string, unknown>;
-    const prefill = typeof q.user_code === 'string' ? q.user_code.slice(0, 20) : '';
-    return html(reply, 200, codeForm(csrfOf(req), prefill));
-  });
+  app.get(
+    '/device',
+    { config: { auth: 'optional', credentials: ['session'] }, schema: { hide: true } },
+    async (req, reply) => {
+      const user = signedIn(req);
+      if (!user) return reply.redirect(`/login?return_to=${encodeURIComponent(req.url)}`, 303);
+      const q = req.query as Record<string, unknown>;
+      const prefill = typeof q.user_code === 'string' ? q.user_code.slice(0, 20) : '';
+      return html(reply, 200, codeForm(csrfOf(req), prefill));
+    },
+  );
 
-  app.post('/device', { config: { auth: 'optional', credentials: ['session'] }, schema: { hide: true } }, async (req, reply) => {
-    const user = signedIn(req);
-    if (!user) return reply.redirect('/login?return_to=%2Fdevice', 303);
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    if (!formTokenValid(req.cookies[SESSION_COOKIE], body.csrf_token)) {
+  app.post(
+    '/device',
+    { config: { auth: 'optional', credentials: ['session'] }, schema: { hide: true } },
+    async (req, reply) => {
+      const user = signedIn(req);
+      if (!user) return reply.redirect('/login?return_to=%2Fdevice', 303);
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      if (!formTokenValid(req.cookies[SESSION_COOKIE], body.csrf_token)) {
+        return html(
+          reply,
+          403,
+          renderMessage('Request refused', 'This form was not issued to your session. Open /device again.'),
+        );
+      }
+      const limited = await attempts.check(user.id);
+      if (!limited.allowed) {
+        reply.header('retry-after', String(limited.retryAfterSeconds));
+        return html(reply, 429, renderMessage('Too many attempts', 'Too many wrong codes; try again later.'));
+      }
+      const code = typeof body.user_code === 'string' ? normalizeUserCode(body.user_code) : null;
+      const pending = code ? await findPendingByUserCode(db, clock, code) : undefined;
+      if (!pending) {
+        await attempts.consume(user.id);
+        return html(
+          reply,
+          400,
+          codeForm(csrfOf(req), '', 'That code is not valid or has expired. Check it and try again.'),
+        );
+      }
+      const client = await findClient(deps, pending.client_id, { fresh: false });
+      const resource = catalogue.resource(pending.resource);
+      const orgs = client
+        ? (await membershipsOf(deps, user.id)).filter((o) => client.kind !== 'app' || o.id === client.orgId)
+        : [];
+      if (!client || !resource || orgs.length === 0) {
+        return html(
+          reply,
+          403,
+          renderMessage('Cannot authorise', 'You cannot authorise this device in any of your organisations.'),
+        );
+      }
       return html(
         reply,
-        403,
-        renderMessage('Request refused', 'This form was not issued to your session. Open /device again.'),
+        200,
+        consentPage({
+          client,
+          resource,
+          scopes: scopesOf(pending.scopes),
+          catalogue,
+          orgs,
+          action: '/device/decision',
+          hidden: { user_code: pending.user_code, csrf_token: csrfOf(req) },
+        }),
       );
-    }
-    const limited = await attempts.check(user.id);
-    if (!limited.allowed) {
-      reply.header('retry-after', String(limited.retryAfterSeconds));
-      return html(reply, 429, renderMessage('Too many attempts', 'Too many wrong codes; try again later.'));
-    }
-    const code = typeof body.user_code === 'string' ? normalizeUserCode(body.user_code) : null;
-    const pending = code ? await findPendingByUserCode(db, clock, code) : undefined;
-    if (!pending) {
-      await attempts.consume(user.id);
-      return html(
-        reply,
-        400,
-        codeForm(csrfOf(req), '', 'That code is not valid or has expired. Check it and try again.'),
-      );
-    }
-    const client = await findClient(deps, pending.client_id, { fresh: false });
-    const resource = catalogue.resource(pending.resource);
-    const orgs = client
-      ? (await membershipsOf(deps, user.id)).filter((o) => client.kind !== 'app' || o.id === client.orgId)
-      : [];
-    if (!client || !resource || orgs.length === 0) {
-      return html(
-        reply,
-        403,
-        renderMessage('Cannot authorise', 'You cannot authorise this device in any of your organisations.'),
-      );
-    }
-    return html(
-      reply,
-      200,
-      consentPage({
-        client,
-        resource,
-        scopes: scopesOf(pending.scopes),
-        catalogue,
-        orgs,
-        action: '/device/decision',
-        hidden: { user_code: pending.user_code, csrf_token: csrfOf(req) },
-      }),
-    );
-  });
+    },
+  );
 
   app.post(
     '/device/decision',

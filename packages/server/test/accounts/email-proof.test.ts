@@ -125,7 +125,11 @@ async function squat(email: string) {
 async function assertSquatterLockedOut(s: Awaited<ReturnType<typeof squat>>, email: string) {
   assert.equal((await s.squatter.get('/api/v1/me')).statusCode, 401, "the squatter's session ended");
   assert.equal((await bearer(s.pat)).statusCode, 401, "the squatter's PAT is revoked");
-  assert.equal((await bearer(s.orgKey, '/api/v1/org')).statusCode, 401, 'the org key the squatter minted is revoked');
+  assert.equal(
+    (await bearer(s.orgKey, '/api/v1/org')).statusCode,
+    401,
+    'the org key the squatter minted is revoked',
+  );
   const signin = await t.client().post('/api/auth/signin', { email, password: DEFAULT_PASSWORD });
   assert.equal(signin.statusCode, 401, 'the unproven password is gone');
   assert.equal(signin.json().code, 'invalid_credentials');

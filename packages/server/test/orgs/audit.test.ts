@@ -171,10 +171,7 @@ describe('GET /api/v1/audit filters and pages', () => {
     );
     clock.advance(HOUR);
     const t3 = clock.now();
-    assert.equal(
-      (await people.member.client.delete('/api/v1/org/membership', org.id)).statusCode,
-      204,
-    );
+    assert.equal((await people.member.client.delete('/api/v1/org/membership', org.id)).statusCode, 204);
     clock.advance(HOUR);
     const t4 = clock.now();
     const invited = uniqueEmail('late');

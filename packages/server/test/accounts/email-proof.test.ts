@@ -3,8 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { HOUR, manualClock } from '../../src/lib/clock.js';
 import { issueTokens } from '../../src/oauth/tokens.js';
-import { mintToken } from '../../src/tokens/format.js';
-import { insertToken } from '../../src/tokens/queries.js';
 import {
   type Client,
   DEFAULT_PASSWORD,
@@ -19,6 +17,7 @@ import {
   tokenFrom,
   uniqueEmail,
 } from '../helpers/harness.js';
+import { plantToken } from '../helpers/planted-token.js';
 import { form, MCP_URL, OAUTH_TOML, register } from '../oauth/helpers.js';
 
 const clock = manualClock(new Date());
@@ -57,33 +56,18 @@ async function verifiedAt(email: string) {
 async function squat(email: string) {
   const squatter = t.client();
   const { user, org } = await squatter.signup({ email, verify: false });
-  const pat = mintToken('pat');
-  await insertToken(t.deps.db, clock, {
+  const pat = await plantToken(t.deps.db, clock, {
     kind: 'pat',
-    hash: pat.hash,
-    prefix: pat.display,
+    userId: user.id,
     name: 'squatter pat',
     scopes: ['account:read'],
-    userId: user.id,
-    orgId: null,
-    role: null,
-    createdBy: `user:${user.id}`,
-    createdByUser: user.id,
-    expiresAt: null,
   });
-  const orgKey = mintToken('org');
-  await insertToken(t.deps.db, clock, {
+  const orgKey = await plantToken(t.deps.db, clock, {
     kind: 'org',
-    hash: orgKey.hash,
-    prefix: orgKey.display,
+    userId: user.id,
+    orgId: org.id,
     name: 'squatter org key',
     scopes: ['org:read'],
-    userId: null,
-    orgId: org.id,
-    role: 'admin',
-    createdBy: `user:${user.id}`,
-    createdByUser: user.id,
-    expiresAt: null,
   });
   const client = await register(t);
   const oauth = await issueTokens(t.deps.db, clock, {
@@ -108,15 +92,15 @@ async function squat(email: string) {
     });
   // Everything works while the address is unproven.
   assert.equal((await squatter.get('/api/v1/me')).statusCode, 200);
-  assert.equal((await bearer(pat.token)).statusCode, 200, 'the PAT works');
-  assert.equal((await bearer(orgKey.token, '/api/v1/org')).statusCode, 200, 'the org key works');
+  assert.equal((await bearer(pat)).statusCode, 200, 'the PAT works');
+  assert.equal((await bearer(orgKey, '/api/v1/org')).statusCode, 200, 'the org key works');
   const rotated = await refresh(oauth.refreshToken!);
   assert.equal(rotated.statusCode, 200, rotated.body);
   return {
     squatter,
     user,
-    pat: pat.token,
-    orgKey: orgKey.token,
+    pat,
+    orgKey,
     refreshToken: rotated.json().refresh_token as string,
     refresh,
   };

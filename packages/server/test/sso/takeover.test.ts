@@ -11,8 +11,7 @@ import {
   tokenFrom,
 } from '../helpers/harness.js';
 import { systemClock } from '../../src/lib/clock.js';
-import { mintToken } from '../../src/tokens/format.js';
-import { insertToken } from '../../src/tokens/queries.js';
+import { plantToken } from '../helpers/planted-token.js';
 import { Browser } from '../social/browser.js';
 import { enabledConnection, orgWithDomain, pageCode, type SsoOrg, uniqueDomain } from './helpers.js';
 import {
@@ -292,21 +291,12 @@ describe('SSO acts only on the org’s verified domains', () => {
     assert.equal((await userByEmail(email))?.email_verified_at, null, 'never verified');
     // An account that has not proven its address may not mint tokens through the API, but accounts
     // made before that rule hold them: written straight to storage, as such an account has it.
-    const pat = mintToken('pat');
-    await insertToken(t.deps.db, systemClock, {
+    const patToken = await plantToken(t.deps.db, systemClock, {
       kind: 'pat',
-      hash: pat.hash,
-      prefix: pat.display,
+      userId: user.id,
       name: 'kept for later',
       scopes: ['account:read'],
-      userId: user.id,
-      orgId: null,
-      role: null,
-      createdBy: `user:${user.id}`,
-      createdByUser: user.id,
-      expiresAt: null,
     });
-    const patToken = pat.token;
     assert.equal((await me({ authorization: `Bearer ${patToken}` })).statusCode, 200);
 
     const res = await ssoSignIn(o, email);

@@ -52,17 +52,26 @@ function call(
 }
 
 async function signedIn(node: Child) {
+  const email = `two-nodes-${Date.now()}-${Math.random()}@example.com`;
   const res = await call(node, '/api/auth/signup', {
     method: 'POST',
-    body: {
-      email: `two-nodes-${Date.now()}-${Math.random()}@example.com`,
-      password: 'a sturdy passphrase 42',
-      name: 'N',
-    },
+    body: { email, password: 'a sturdy passphrase 42', name: 'N' },
   });
   assert.equal(res.status, 201);
   const body = (await res.json()) as { org: { id: string } };
-  return { cookie: res.headers.get('set-cookie')!.split(';')[0]!, orgId: body.org.id };
+  const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
+  // Only a proven address may mint tokens: use the link the node mailed to its outbox.
+  const { readOutbox } = await import('../helpers/harness.js');
+  const mail = (await readOutbox(`${dir}/outbox`)).find((m) => m.to === email);
+  const token = /\/verify-email\?token=([A-Za-z0-9_-]+)/.exec(mail?.text ?? '')?.[1];
+  assert.ok(token, 'the verification link was mailed');
+  const verified = await fetch(`${node.url}/verify-email`, {
+    method: 'POST',
+    headers: { cookie, origin: node.url, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token }).toString(),
+  });
+  assert.equal(verified.status, 200);
+  return { cookie, orgId: body.org.id };
 }
 
 /** Uses the credential twice on B (so B has it cached), revokes it on A, then B must refuse it. */
@@ -84,7 +93,7 @@ describe(
       const minted = await call(a, '/api/v1/tokens', {
         method: 'POST',
         headers: { cookie },
-        body: { name: 'n' },
+        body: { name: 'n', scopes: ['account:read'] },
       });
       assert.equal(minted.status, 201);
       const pat = (await minted.json()) as { id: string; token: string };
@@ -99,7 +108,7 @@ describe(
       const minted = await call(a, '/api/v1/org/tokens', {
         method: 'POST',
         headers: { cookie, 'x-org-id': orgId },
-        body: {},
+        body: { scopes: ['members:read'] },
       });
       assert.equal(minted.status, 201);
       const key = (await minted.json()) as { id: string; token: string };

@@ -1,13 +1,30 @@
 #!/usr/bin/env node
-// Runs every package's tests: once on the embedded backend (PGlite + in-process cache), and again on
-// PostgreSQL + Redis when DATABASE_URL and REDIS_URL are set. Usage: npm test [-- <file filter>...]
-import { spawnSync } from 'node:child_process';
+// Runs every package's tests: on the embedded backend (PGlite + in-process cache), and on
+// PostgreSQL + Redis when DATABASE_URL and REDIS_URL are set.
+//
+// Usage: npm test [-- [--verbose] [--jobs N] <file filter>...]
+//
+// Every (file, backend) pair is one process, and all pairs share one pool: the two backends run
+// side by side, the files that took longest last time start first, and no backend waits for the
+// other's slowest file. Each file's output is printed in one piece when it finishes (in full when
+// it fails or with --verbose, else one line), so concurrent files never interleave.
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const filters = process.argv.slice(2);
+const args = process.argv.slice(2);
+const verbose = args.includes('--verbose');
+const jobsAt = args.indexOf('--jobs');
+const jobs = Math.max(
+  1,
+  Number(jobsAt >= 0 ? args[jobsAt + 1] : process.env.TEST_JOBS) || availableParallelism() + 1,
+);
+const filters = args.filter((a, i) => !a.startsWith('--') && !(jobsAt >= 0 && i === jobsAt + 1));
+/** A file that runs longer than this is stopped and counts as failed. */
+const FILE_TIMEOUT_MS = Number(process.env.TEST_FILE_TIMEOUT_MS) || 8 * 60_000;
 
 function walk(dir, out = []) {
   for (const name of readdirSync(dir)) {
@@ -43,10 +60,7 @@ if (!existsSync(template)) {
   const r = spawnSync(
     process.execPath,
     ['--import', 'tsx', 'packages/server/test/helpers/make-template.ts', template],
-    {
-      cwd: root,
-      stdio: 'inherit',
-    },
+    { cwd: root, stdio: 'inherit' },
   );
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
@@ -55,29 +69,126 @@ const backends = ['embedded'];
 if (process.env.DATABASE_URL && process.env.REDIS_URL) backends.push('external');
 else console.log('DATABASE_URL / REDIS_URL not set: running the embedded backend only.');
 
-let failed = false;
-for (const backend of backends) {
-  console.log(
-    `\n=== tests on the ${backend} backend (${backend === 'embedded' ? 'PGlite + memory' : 'PostgreSQL + Redis'}) ===\n`,
-  );
-  const started = Date.now();
-  const r = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
-    {
+// How long each pair took last time, to start the longest first.
+const timingsFile = join(cacheDir, 'timings.json');
+let timings = {};
+try {
+  timings = JSON.parse(readFileSync(timingsFile, 'utf8'));
+} catch {
+  // first run: alphabetical order
+}
+const key = (file, backend) => `${backend} ${file}`;
+const queue = backends
+  .flatMap((backend) => files.map((file) => ({ file, backend })))
+  .sort((a, b) => (timings[key(b.file, b.backend)] ?? 60_000) - (timings[key(a.file, a.backend)] ?? 60_000));
+
+console.log(
+  `running ${files.length} test files on ${backends.join(' and ')} (${queue.length} runs, ${jobs} at a time)\n`,
+);
+
+/** Reads the spec reporter's closing summary ("ℹ pass 12"). */
+function count(output, label) {
+  const m = output.match(new RegExp(`^ℹ ${label} (\\d+)$`, 'm'));
+  return m ? Number(m[1]) : 0;
+}
+
+function run({ file, backend }) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', file], {
       cwd: root,
-      stdio: 'inherit',
       env: {
         ...process.env,
         LATCHKEY_TEST_BACKEND: backend,
         LATCHKEY_TEST_TEMPLATE: template,
         LOG_LEVEL: 'silent',
+        FORCE_COLOR: '0',
       },
-    },
-  );
-  console.log(
-    `=== ${backend}: ${r.status === 0 ? 'passed' : 'FAILED'} in ${Math.round((Date.now() - started) / 1000)} s ===`,
-  );
-  if (r.status !== 0) failed = true;
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    children.add(child.pid);
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }, FILE_TIMEOUT_MS);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      children.delete(child.pid);
+      const ms = Date.now() - started;
+      const ok = code === 0 && !timedOut;
+      resolve({
+        file,
+        backend,
+        ok,
+        ms,
+        output,
+        timedOut,
+        pass: count(output, 'pass'),
+        fail: count(output, 'fail'),
+        skipped: count(output, 'skipped'),
+      });
+    });
+  });
 }
-process.exit(failed ? 1 : 0);
+
+const children = new Set();
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    for (const pid of children) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    process.exit(130);
+  });
+}
+
+const started = Date.now();
+const results = [];
+let next = 0;
+async function worker() {
+  while (next < queue.length) {
+    const item = queue[next++];
+    const r = await run(item);
+    results.push(r);
+    const tag = `${r.ok ? 'ok  ' : 'FAIL'} ${r.backend.padEnd(8)} ${r.file}`;
+    const detail = `${r.pass} passed${r.fail ? `, ${r.fail} failed` : ''}${r.skipped ? `, ${r.skipped} skipped` : ''}, ${(r.ms / 1000).toFixed(1)} s${r.timedOut ? ` — stopped after ${FILE_TIMEOUT_MS / 1000} s` : ''}`;
+    if (!r.ok || verbose) {
+      console.log(`\n──── ${tag} (${detail})\n${r.output.trimEnd()}\n──── end of ${r.file} (${r.backend})\n`);
+    } else {
+      console.log(`${tag}  (${detail})`);
+    }
+  }
+}
+await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, worker));
+
+const merged = { ...timings };
+for (const r of results) merged[key(r.file, r.backend)] = r.ms;
+writeFileSync(timingsFile, JSON.stringify(merged, null, 1));
+
+const failed = results.filter((r) => !r.ok);
+const total = (f) => results.filter(f).reduce((n, r) => n + r.pass, 0);
+console.log(`\n=== ${Math.round((Date.now() - started) / 1000)} s in all ===`);
+for (const backend of backends) {
+  const mine = results.filter((r) => r.backend === backend);
+  const bad = mine.filter((r) => !r.ok);
+  console.log(
+    `=== ${backend} (${backend === 'embedded' ? 'PGlite + memory' : 'PostgreSQL + Redis'}): ${bad.length === 0 ? 'passed' : 'FAILED'} — ${mine.length} files, ${total((r) => r.backend === backend)} tests ===`,
+  );
+}
+if (failed.length > 0) {
+  console.log('\nfailed:');
+  for (const r of failed) console.log(`  ${r.backend.padEnd(8)} ${r.file}`);
+}
+process.exit(failed.length > 0 ? 1 : 0);

@@ -14,7 +14,7 @@ import { PAGE_CSP, renderMessage } from '../pages/render.js';
 import { DEVICE_COOKIE, DEVICE_TTL_MS, deviceCookieValue, rememberDevice } from './devices.js';
 import { type EmailProof, proofChanges, proveEmail } from './email-proof.js';
 import { emailOrThrow, limit, WAITLISTED } from './input.js';
-import { accountLimiters } from './limits.js';
+import { type AccountLimiters, accountLimiters } from './limits.js';
 import {
   consumeMagicLink,
   findLiveMagicLink,
@@ -68,6 +68,41 @@ function linkPage(token: string, email: string, here: boolean): string {
 }
 
 /**
+ * Mails a sign-in link to `email` (a normalised, valid address) bound to the asking browser, for
+ * the API and the sign-in page alike. Throttled per IP (429) and, silently, per address: beyond
+ * that budget nothing is sent but the caller answers the same. Returns the browser cookie value
+ * to set (the one the browser held, when well-formed).
+ */
+export async function sendSignInLink(
+  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'mailer'>,
+  limits: AccountLimiters,
+  r: {
+    email: string;
+    returnTo: string | null;
+    ip: string;
+    heldBrowser: string | undefined;
+    log: { error: (obj: object, msg: string) => void };
+  },
+): Promise<string> {
+  await limit(limits.magicLinksPerIp, r.ip);
+  const browser =
+    r.heldBrowser !== undefined && BROWSER_COOKIE_SHAPE.test(r.heldBrowser)
+      ? r.heldBrowser
+      : deviceCookieValue(undefined);
+  const perEmail = await limits.magicLinksPerEmail.consume(sha256Hex(r.email));
+  if (perEmail.allowed) {
+    const token = await issueMagicLink(deps.db, deps.clock, r.email, r.returnTo, browser);
+    const link = `${deps.config.publicUrl}${MAGIC_LINK_CALLBACK_PATH}?token=${token}`;
+    try {
+      await deps.mailer.send(magicLinkEmail(r.email, link, MAGIC_LINK_TTL_MS / 60_000));
+    } catch (err) {
+      r.log.error({ err: (err as Error).message }, 'sending the magic link failed');
+    }
+  }
+  return browser;
+}
+
+/**
  * `POST /api/auth/magic-link` mails a sign-in link and binds it to the asking browser (a cookie).
  * The link opens a page (`GET …/callback`, which changes nothing) whose one button POSTs: that
  * consumes the link atomically and signs in, or creates the account (the link proved the
@@ -99,25 +134,18 @@ export function magicLinkRoutes(app: App, deps: Deps): void {
       if (req.body.return_to !== undefined && returnTo === null) {
         throw new ApiError('invalid_request', 'return_to must be a path on this server.');
       }
-      await limit(limits.magicLinksPerIp, req.ip);
-      const held = req.cookies[MAGIC_LINK_BROWSER_COOKIE];
-      const browser =
-        held !== undefined && BROWSER_COOKIE_SHAPE.test(held) ? held : deviceCookieValue(undefined);
+      const browser = await sendSignInLink(deps, limits, {
+        email,
+        returnTo,
+        ip: req.ip,
+        heldBrowser: req.cookies[MAGIC_LINK_BROWSER_COOKIE],
+        log: req.log,
+      });
       setHostCookie(reply, config, {
         name: MAGIC_LINK_BROWSER_COOKIE,
         value: browser,
         maxAgeSeconds: MAGIC_LINK_TTL_MS / 1000,
       });
-      const perEmail = await limits.magicLinksPerEmail.consume(sha256Hex(email));
-      if (perEmail.allowed) {
-        const token = await issueMagicLink(db, clock, email, returnTo, browser);
-        const link = `${config.publicUrl}${MAGIC_LINK_CALLBACK_PATH}?token=${token}`;
-        try {
-          await deps.mailer.send(magicLinkEmail(email, link, MAGIC_LINK_TTL_MS / 60_000));
-        } catch (err) {
-          req.log.error({ err: (err as Error).message }, 'sending the magic link failed');
-        }
-      }
       // The same answer whether or not the account exists, and whether or not mail went out.
       return reply
         .code(202)

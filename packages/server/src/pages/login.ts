@@ -1,15 +1,33 @@
 import { Type } from 'typebox';
 import { DEVICE_COOKIE, DEVICE_TTL_MS } from '../accounts/devices.js';
+import { accountLimiters } from '../accounts/limits.js';
+import { MAGIC_LINK_BROWSER_COOKIE, MAGIC_LINK_TTL_MS } from '../accounts/magic-link.js';
+import { sendSignInLink } from '../accounts/magic-link-routes.js';
 import { passwordSignIn } from '../accounts/password-signin.js';
 import { PASSWORD_MAX_LENGTH } from '../accounts/passwords.js';
 import type { ProviderId, SocialErrorCode } from '../accounts/social/provider.js';
 import { enabledProviderIds, isProviderId, PROVIDER_NAMES } from '../accounts/social/registry.js';
+import { readSignupPolicy } from '../accounts/signup-policy.js';
+import { isValidEmail, normalizeEmail } from '../accounts/users.js';
 import type { Deps } from '../deps.js';
 import { ApiError } from '../http/errors.js';
 import { actorOf, checkReturnTo, setHostCookie, setSessionCookie } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { escapeHtml } from '../mail/templates.js';
 import { page, pageCsp } from './render.js';
+
+/** Where the page's "Email me a sign-in link" form posts. */
+export const LOGIN_LINK_PATH = '/login/link';
+/** The server-rendered sign-up form "Create account" leads to. */
+export const CREATE_ACCOUNT_PATH = '/create-account';
+
+const LinkForm = Type.Object(
+  {
+    email: Type.String({ maxLength: 254 }),
+    return_to: Type.Optional(Type.String({ maxLength: 4000 })),
+  },
+  { additionalProperties: false },
+);
 
 const LoginForm = Type.Object(
   {
@@ -64,29 +82,55 @@ function providerButtons(providers: readonly ProviderId[], returnTo: string | nu
   return `${links}\n<p class="muted" style="text-align:center">or</p>`;
 }
 
-function loginPage(
-  returnTo: string | null,
-  opts: { error?: string; notice?: string; email?: string; providers?: readonly ProviderId[] } = {},
-): string {
+/** What the sign-in page shows besides the password form. */
+export interface LoginPageOptions {
+  error?: string;
+  notice?: string;
+  email?: string;
+  providers?: readonly ProviderId[];
+  /** Whether "Create account" is offered (the sign-up policy admits new accounts). */
+  signup?: boolean;
+  /**
+   * Passwordless sign-in with a passkey: HTML placed above every other way in. Empty when the
+   * server offers none.
+   */
+  passkeySlot?: string;
+}
+
+function returnQuery(returnTo: string | null): string {
+  return returnTo ? `?return_to=${encodeURIComponent(returnTo)}` : '';
+}
+
+export function loginPage(returnTo: string | null, opts: LoginPageOptions = {}): string {
   const rt = returnTo ? `<input type="hidden" name="return_to" value="${escapeHtml(returnTo)}">` : '';
   const email = opts.email ?? '';
+  const q = escapeHtml(returnQuery(returnTo));
   return page(
     'Sign in',
     `${opts.error ? `<p class="error" role="alert">${escapeHtml(opts.error)}</p>` : ''}
 ${opts.notice ? `<p role="status">${escapeHtml(opts.notice)}</p>` : ''}
+${opts.passkeySlot ?? ''}
 ${providerButtons(opts.providers ?? [], returnTo)}
-<form method="post" action="/login">
+<form method="post" action="/login" aria-label="Sign in with a password">
 ${rt}
-<label for="email">Email</label><input id="email" name="email" type="email" autocomplete="email" required value="${escapeHtml(email)}">
+<label for="email">Email</label><input id="email" name="email" type="email" autocomplete="username" required value="${escapeHtml(email)}">
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
 </form>
-<p class="muted">No password? Ask for a sign-in link with <code>POST /api/auth/magic-link</code>.</p>
-<form method="get" action="/api/sso/start">
+<p><a href="/forgot-password${q}">Forgot password?</a></p>
+<h2>No password?</h2>
+<form method="post" action="${LOGIN_LINK_PATH}" aria-label="Email me a sign-in link">
+${rt}
+<label for="link-email">Email</label><input id="link-email" name="email" type="email" autocomplete="email" required value="${escapeHtml(email)}">
+<button type="submit">Email me a sign-in link</button>
+</form>
+<h2>Single sign-on</h2>
+<form method="get" action="/api/sso/start" aria-label="Single sign-on">
 ${rt}<input type="hidden" name="form" value="1">
-<label for="sso-email">Single sign-on: your work email</label><input id="sso-email" name="email" type="email" autocomplete="email" required value="${escapeHtml(email)}">
+<label for="sso-email">Your work email</label><input id="sso-email" name="email" type="email" autocomplete="email" required value="${escapeHtml(email)}">
 <button type="submit">Continue with SSO</button>
-</form>`,
+</form>
+${opts.signup ? `<p class="muted">New here? <a href="${CREATE_ACCOUNT_PATH}">Create account</a></p>` : ''}`,
   );
 }
 
@@ -106,6 +150,10 @@ function formRedirects(returnTo: string | null): string[] {
  * server (anything else is dropped, so the page cannot be used as an open redirect).
  */
 export function loginRoutes(app: App, deps: Deps): void {
+  const limits = accountLimiters(deps.cache);
+  /** "Create account" is offered unless new accounts are by invitation only. */
+  const signupOffered = async () => (await readSignupPolicy(deps.db)).policy !== 'invite-only';
+
   app.get(
     '/login',
     {
@@ -141,6 +189,7 @@ export function loginRoutes(app: App, deps: Deps): void {
           loginPage(returnTo, {
             ...(said ? { [said.notice ? 'notice' : 'error']: said.text } : {}),
             providers: enabledProviderIds(deps.config),
+            signup: await signupOffered(),
           }),
         );
     },
@@ -185,9 +234,67 @@ export function loginRoutes(app: App, deps: Deps): void {
               error: err.detail ?? 'Sign-in failed.',
               email: req.body.email.slice(0, 254),
               providers: enabledProviderIds(deps.config),
+              signup: await signupOffered(),
             }),
           );
       }
+    },
+  );
+
+  /**
+   * "Email me a sign-in link": the magic-link flow from a form, for people without a password
+   * (overseers, SSO and SCIM users) finishing an OAuth or device sign-in. The answer is the same
+   * whether or not the account exists; the link leads back to `return_to`.
+   */
+  app.post(
+    LOGIN_LINK_PATH,
+    { config: { auth: 'none' }, schema: { hide: true, body: LinkForm } },
+    async (req, reply) => {
+      const returnTo = checkReturnTo(req.body.return_to, deps.config.publicUrl);
+      const email = normalizeEmail(req.body.email);
+      const html = (status: number, body: string) =>
+        reply
+          .code(status)
+          .type('text/html; charset=utf-8')
+          .header('content-security-policy', pageCsp(formRedirects(returnTo)))
+          .send(body);
+      if (!isValidEmail(email))
+        return html(
+          400,
+          loginPage(returnTo, {
+            error: 'The email address is not valid.',
+            email: req.body.email.slice(0, 254),
+            providers: enabledProviderIds(deps.config),
+            signup: await signupOffered(),
+          }),
+        );
+      try {
+        const browser = await sendSignInLink(deps, limits, {
+          email,
+          returnTo,
+          ip: req.ip,
+          heldBrowser: req.cookies[MAGIC_LINK_BROWSER_COOKIE],
+          log: req.log,
+        });
+        setHostCookie(reply, deps.config, {
+          name: MAGIC_LINK_BROWSER_COOKIE,
+          value: browser,
+          maxAgeSeconds: MAGIC_LINK_TTL_MS / 1000,
+        });
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        for (const [k, v] of Object.entries(err.options.headers ?? {})) reply.header(k, v);
+        return html(err.status, loginPage(returnTo, { error: err.detail ?? 'Try again later.', email }));
+      }
+      return html(
+        200,
+        page(
+          'Check your email',
+          `<p role="status">If ${escapeHtml(email)} can receive mail, a sign-in link is on its way. It works once, for ${MAGIC_LINK_TTL_MS / 60_000} minutes.</p>
+<p class="muted">Open it in this browser to continue where you left off.</p>
+<p><a href="/login${escapeHtml(returnQuery(returnTo))}">Back to sign-in</a></p>`,
+        ),
+      );
     },
   );
 }

@@ -28,7 +28,7 @@ export interface Resource {
 export interface Catalogue {
   readonly resources: readonly Resource[];
   readonly scopes: ReadonlyMap<string, Scope>;
-  /** The resource for an indicator, matched exactly; undefined when not configured. */
+  /** The resource for an indicator, compared normalised (`normalizeResourceUrl`); undefined when not configured. */
   resource(url: string): Resource | undefined;
   /** Latchkey's own API. */
   readonly api: Resource;
@@ -67,6 +67,23 @@ const API_SCOPE_INFO: Record<string, { description: string; risk: ScopeRisk }> =
   'orgs:create': { description: 'Create organisations', risk: 'medium' },
   'account:write': { description: 'Change your account', risk: 'high' },
 };
+
+/**
+ * A resource indicator in the form resources are matched on: scheme and host lowercase, default
+ * port dropped, an empty path as `/` (RFC 3986 §6.2.2–6.2.3, as WHATWG URL parsing does). Null when
+ * it is not an absolute http(s) URL without fragment or credentials.
+ */
+export function normalizeResourceUrl(value: string): string | null {
+  if (value.length > 2000 || value.includes('#')) return null;
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    return null;
+  }
+  if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.username || u.password) return null;
+  return u.href;
+}
 
 export const API_RESOURCE_ID = 'latchkey';
 
@@ -108,14 +125,17 @@ export function buildCatalogue(config: Pick<Config, 'publicUrl' | 'resources' | 
   });
   for (const name of config.scopes.keys()) if (!scopes.has(name)) define(name, name, 'medium');
   const resources = Object.freeze([api, ...configured.filter((r) => r.url !== api.url && r.id !== api.id)]);
-  const byUrl = new Map(resources.map((r) => [r.url, r]));
+  const byUrl = new Map(resources.map((r) => [normalizeResourceUrl(r.url) ?? r.url, r]));
   const allScopes = Object.freeze([...new Set(resources.flatMap((r) => r.scopes))]);
   return Object.freeze({
     resources,
     scopes,
     api,
     allScopes,
-    resource: (url: string) => byUrl.get(url),
+    resource: (url: string) => {
+      const key = normalizeResourceUrl(url);
+      return key === null ? undefined : byUrl.get(key);
+    },
     scope: (name: string) => scopes.get(name) ?? { name, description: name, risk: 'medium' as const },
     defaultScopes: (r: Resource) => r.scopes.filter((s) => scopes.get(s)?.risk !== 'high'),
   });

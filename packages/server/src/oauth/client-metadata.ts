@@ -2,6 +2,7 @@ import type { ClientAuthMethod } from '../db/schema.js';
 import type { Catalogue } from './catalogue.js';
 import { OAuthError } from './errors.js';
 import { redirectUriProblem } from './redirect-uri.js';
+import { isProtocolScope } from './scope.js';
 
 /**
  * Client metadata (RFC 7591 §2) as Latchkey accepts it, for every way a client comes to exist:
@@ -30,7 +31,10 @@ export interface ClientMetadata {
   readonly redirectUris: readonly string[];
   readonly authMethod: ClientAuthMethod;
   readonly grantTypes: readonly GrantType[];
-  /** Scopes the client may ask for; null: any. */
+  /**
+   * The scopes the client registered. For an org admin's app, the ceiling of what it may ask for
+   * (null: any); for a self-registered client, only the default when a request names none.
+   */
   readonly scopes: readonly string[] | null;
   /** Shown to people, never used for decisions. */
   readonly display: {
@@ -146,8 +150,16 @@ export function parseClientMetadata(
     if (typeof o.scope !== 'string' || o.scope.length > 2000)
       throw bad('scope must be a space-separated string.');
     scopes = [...new Set(o.scope.split(' ').filter(Boolean))];
-    const unknown = scopes.filter((s) => !catalogue.allScopes.includes(s));
-    if (unknown.length > 0) throw bad(`Unknown scope ${unknown[0]!.slice(0, 100)}.`);
+    const known = (s: string) => catalogue.allScopes.includes(s) || isProtocolScope(s);
+    if (source === 'app') {
+      const unknown = scopes.filter((s) => !catalogue.allScopes.includes(s));
+      if (unknown.length > 0) throw bad(`Unknown scope ${unknown[0]!.slice(0, 100)}.`);
+    } else {
+      // A self-registered client's scope is a hint, not a ceiling (oauth/scope.ts): keep what
+      // Latchkey knows (protocol scopes included), drop the rest; nothing left → none registered.
+      scopes = scopes.filter(known);
+      if (scopes.length === 0) scopes = null;
+    }
   }
 
   const nameRaw = optionalString(o, 'client_name', CLIENT_NAME_MAX);

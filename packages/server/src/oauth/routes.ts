@@ -91,7 +91,11 @@ export function serverMetadata(deps: OAuthDeps) {
     token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
     revocation_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-    scopes_supported: [...deps.catalogue.allScopes],
+    // What an MCP client should ask for: the configured resources' scopes. Latchkey's own
+    // management scopes are listed in its API's resource metadata only, never here.
+    scopes_supported: [
+      ...new Set(deps.catalogue.resources.filter((r) => !r.builtin).flatMap((r) => r.scopes)),
+    ],
     authorization_response_iss_parameter_supported: true,
     client_id_metadata_document_supported: true,
     service_documentation: `${issuer}/api/openapi.json`,

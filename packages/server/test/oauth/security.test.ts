@@ -567,7 +567,6 @@ describe('dynamic client registration', () => {
     ['client_credentials', { grant_types: ['client_credentials'] }],
     ['response type token', { response_types: ['token'] }],
     ['a 1000-character name', { client_name: 'n'.repeat(1000) }],
-    ['an unknown scope', { scope: 'root' }],
     ['an http client_uri', { client_uri: 'http://x.example' }],
   ] as const) {
     it(`refuses ${what} with invalid_client_metadata`, async () => {

@@ -16,7 +16,7 @@ import {
   VerifyError,
   type VerifierHealth,
 } from '../../../packages/sdk/src/index.js';
-import { buildMcpServer, requiredScopes, SCOPES } from './tools.js';
+import { BASE_SCOPE, buildMcpServer, requiredScopes, SCOPES } from './tools.js';
 
 /** Where the MCP endpoint is served. */
 export const MCP_PATH = '/mcp';
@@ -33,6 +33,14 @@ export interface McpServerOptions {
   resource: string;
   /** This resource's introspection credentials (`[[resources]] id` and `secret`). */
   credentials: { id: string; secret: string };
+  /**
+   * Whether a 401 names the scope a first request needs (`scope="mcp:read"`, SEP-835), so that a
+   * client asks for what it needs rather than everything in `scopes_supported`. Default true;
+   * false sends the bare challenge (`resource_metadata` only) that many resource servers send.
+   */
+  challengeScope?: boolean;
+  /** The verifier's clock, in ms since the epoch (default `Date.now`); for tests. */
+  now?: () => number;
 }
 
 export interface RunningMcpServer {
@@ -49,6 +57,21 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 }
 
 const sendRefusal = (res: ServerResponse, r: Refusal) => send(res, r.status, r.body, r.headers);
+
+/** A 401's challenge with its `scope` parameter set to `scope`, or removed when `scope` is null. */
+export function challengeWithScope(r: Refusal, scope: string | null): Refusal {
+  if (r.status !== 401) return r;
+  const header = r.headers['www-authenticate'] ?? 'Bearer';
+  const params = header
+    .replace(/^Bearer\s*/i, '')
+    .split(/,\s*(?=[a-z_]+=)/i)
+    .filter((p) => p !== '' && !/^scope=/i.test(p));
+  if (scope !== null) {
+    const at = params.findIndex((p) => /^resource_metadata=/i.test(p));
+    params.splice(at < 0 ? params.length : at, 0, `scope="${scope}"`);
+  }
+  return { ...r, headers: { ...r.headers, 'www-authenticate': `Bearer ${params.join(', ')}` } };
+}
 
 /** The request body as JSON; `tooLarge`, or `undefined` when it is not JSON. */
 async function readJson(
@@ -92,7 +115,9 @@ export async function startMcpServer(o: McpServerOptions): Promise<RunningMcpSer
     issuer: o.issuer,
     resource: o.resource,
     credentials: o.credentials,
+    ...(o.now ? { now: o.now } : {}),
   });
+  const firstScope = o.challengeScope === false ? null : BASE_SCOPE;
   const resourceMetadataUrl = metadataUrl(o.resource);
   const metadataPath = new URL(resourceMetadataUrl).pathname;
   const metadata = protectedResourceMetadata({
@@ -110,7 +135,7 @@ export async function startMcpServer(o: McpServerOptions): Promise<RunningMcpSer
     // 1. Every request needs a live token for this resource.
     const authorization = req.headers.authorization;
     const gate = await check(verifier, authorization, { resourceMetadataUrl });
-    if ('refusal' in gate) return sendRefusal(res, gate.refusal);
+    if ('refusal' in gate) return sendRefusal(res, challengeWithScope(gate.refusal, firstScope));
     if (req.method !== 'POST') return send(res, 405, { error: 'method_not_allowed' }, { allow: 'POST' });
 
     // 2. The scopes this message needs, decided before the MCP SDK sees it, so that a missing one

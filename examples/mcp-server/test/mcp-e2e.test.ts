@@ -156,6 +156,9 @@ secret = "${RESOURCE_SECRET}"
       issuer,
       resource,
       credentials: { id: RESOURCE_ID, secret: RESOURCE_SECRET },
+      // The bare challenge: the client falls back to the resource's scopes_supported. The client
+      // matrix (test/clients/) covers the challenge that names a scope as well.
+      challengeScope: false,
     });
     assert.equal(mcp.url, resource);
   });

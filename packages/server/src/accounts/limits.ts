@@ -23,6 +23,12 @@ export const ACCOUNT_LIMITS = {
   /** Beyond this, requests still answer 202 but no mail is sent (no mail bombing, no enumeration). */
   magicLinksPerEmail: { points: 5, windowSeconds: 60 * 60 },
   passwordChangeFailuresPerUser: { points: 5, windowSeconds: 15 * 60 },
+  /** Password reset requests one IP may make. */
+  passwordResetsPerIp: { points: 10, windowSeconds: 60 * 60 },
+  /** Beyond this, reset requests for one address still answer the same but no mail is sent. */
+  passwordResetsPerEmail: { points: 3, windowSeconds: 60 * 60 },
+  /** Email changes one account may start (each mails a link to the new address). */
+  emailChangesPerUser: { points: 5, windowSeconds: 60 * 60 },
   /** GitHub / Google sign-ins one IP may start (each holds a login transaction for a while). */
   socialStartsPerIp: { points: 30, windowSeconds: 10 * 60 },
 } as const;

@@ -32,6 +32,7 @@ import {
 import { listSessions, revokeAllSessions, revokeSession } from './sessions.js';
 import { signIn } from './signin.js';
 import { passwordSignIn } from './password-signin.js';
+import { passwordResetRoutes } from './password-reset-routes.js';
 import { seedSignupPolicy, SignupRefused } from './signup-policy.js';
 import { socialRoutes } from './social/routes.js';
 import { cleanName, createAccount, findUserByEmail, isUniqueViolation } from './users.js';
@@ -74,6 +75,7 @@ export function accountRoutes(app: App, deps: Deps): void {
   socialRoutes(app, deps);
   identityRoutes(app, deps);
   activityRoutes(app, deps);
+  passwordResetRoutes(app, deps);
 
   app.post(
     '/api/auth/signup',

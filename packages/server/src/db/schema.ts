@@ -16,6 +16,8 @@ export interface UsersTable {
   updated_at: Timestamp;
   /** Operator: manages the sign-up policy and the waitlist. */
   instance_admin: ColumnType<boolean, boolean | undefined, boolean>;
+  /** An instance admin disabled the account: every credential of it is refused. */
+  disabled_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface OrgsTable {
@@ -69,6 +71,28 @@ export interface EmailVerificationsTable {
 }
 
 /** Browsers that signed in to an account before (SHA-256 of their device cookie). */
+/** Single-use links to set a new password (only the hash is stored). */
+export interface PasswordResetsTable {
+  token_hash: string;
+  user_id: string;
+  /** The address the link was sent to: it proves nothing once the account's email changed. */
+  email: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  consumed_at: Timestamp | null;
+}
+
+/** Single-use links that prove a new address before it replaces the account's email. */
+export interface EmailChangesTable {
+  token_hash: string;
+  user_id: string;
+  old_email: string;
+  new_email: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  consumed_at: Timestamp | null;
+}
+
 export interface TrustedDevicesTable {
   user_id: string;
   device_hash: string;
@@ -413,6 +437,8 @@ export interface Database {
   sessions: SessionsTable;
   magic_links: MagicLinksTable;
   email_verifications: EmailVerificationsTable;
+  password_resets: PasswordResetsTable;
+  email_changes: EmailChangesTable;
   trusted_devices: TrustedDevicesTable;
   invitations: InvitationsTable;
   audit_events: AuditEventsTable;

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { isDisabled } from '../accounts/disable.js';
 import { findSession, SESSION_COOKIE } from '../accounts/sessions.js';
 import type { Deps } from '../deps.js';
 import { safeEqual, sha256Hex, UUID_RE } from '../lib/secrets.js';
@@ -75,7 +76,9 @@ export const sessionAuthenticator: Authenticator = async (req, deps) => {
   let cred = deps.auth.credential(hash);
   if (cred === undefined) {
     const generation = deps.auth.generation();
-    const s = await findSession(deps.db, deps.clock, token);
+    const found = await findSession(deps.db, deps.clock, token);
+    // A session of a disabled account is no credential (disabling ended them; this refuses any later).
+    const s = found && !(await isDisabled(deps.db, found.userId)) ? found : null;
     cred = s
       ? {
           id: s.sessionId,

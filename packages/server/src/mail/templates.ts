@@ -14,14 +14,14 @@ export function plain(s: string, max = 200): string {
   return one.length > max ? `${one.slice(0, max - 1)}…` : one;
 }
 
-function layout(title: string, bodyHtml: string): string {
+export function layout(title: string, bodyHtml: string): string {
   return `<!doctype html><html><body style="font-family:system-ui,sans-serif;line-height:1.5;color:#111">
 <h1 style="font-size:20px">${escapeHtml(title)}</h1>${bodyHtml}
 <p style="color:#666;font-size:12px">Sent by Latchkey. If you did not expect this email, you can ignore it.</p>
 </body></html>`;
 }
 
-function button(href: string, label: string): string {
+export function button(href: string, label: string): string {
   return `<p><a href="${escapeHtml(href)}" style="display:inline-block;padding:10px 16px;background:#111;color:#fff;text-decoration:none;border-radius:6px">${escapeHtml(label)}</a></p>
 <p style="font-size:12px;color:#666">Or paste this link into your browser: ${escapeHtml(href)}</p>`;
 }

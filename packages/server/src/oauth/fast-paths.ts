@@ -117,6 +117,8 @@ export async function rotateRefresh(
         and (${narrowed}::jsonb is null or scopes @> ${narrowed}::jsonb)
         and (user_id is null or exists (
           select 1 from memberships m where m.org_id = oauth_tokens.org_id and m.user_id = oauth_tokens.user_id))
+        and (user_id is null or exists (
+          select 1 from users u where u.id = oauth_tokens.user_id and u.disabled_at is null))
       returning family_id, grant_id, user_id, org_id, resource, prefix, scopes as held, coalesce(${narrowed}::jsonb, scopes) as scopes
     ), t as (
       -- A narrowing refresh narrows the access token only: the refresh token keeps its scope (RFC 6749 §6).

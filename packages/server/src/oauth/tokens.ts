@@ -185,34 +185,38 @@ export const scopesOf = (v: unknown): string[] =>
  * the person has left it, for tokens that act as a person). Undefined when no live token has it.
  */
 export async function findLiveTokenByHash(db: Executor, clock: Clock, hash: string) {
-  return db
-    .selectFrom('oauth_tokens as t')
-    .innerJoin('orgs as o', 'o.id', 't.org_id')
-    .leftJoin('memberships as m', (j) =>
-      j.onRef('m.org_id', '=', 't.org_id').onRef('m.user_id', '=', 't.user_id'),
-    )
-    .leftJoin('users as u', 'u.id', 't.user_id')
-    .select([
-      't.id',
-      't.kind',
-      't.prefix',
-      't.client_id',
-      't.user_id',
-      't.org_id',
-      't.resource',
-      't.scopes',
-      't.created_at',
-      't.expires_at',
-      'o.slug as org_slug',
-      'o.name as org_name',
-      'm.role as role',
-      'u.email as user_email',
-      'u.name as user_name',
-      'u.email_verified_at as user_email_verified_at',
-    ])
-    .where('t.token_hash', '=', hash)
-    .where('t.revoked_at', 'is', null)
-    .where('t.rotated_at', 'is', null)
-    .where('t.expires_at', '>', clock.now())
-    .executeTakeFirst();
+  return (
+    db
+      .selectFrom('oauth_tokens as t')
+      .innerJoin('orgs as o', 'o.id', 't.org_id')
+      .leftJoin('memberships as m', (j) =>
+        j.onRef('m.org_id', '=', 't.org_id').onRef('m.user_id', '=', 't.user_id'),
+      )
+      .leftJoin('users as u', 'u.id', 't.user_id')
+      .select([
+        't.id',
+        't.kind',
+        't.prefix',
+        't.client_id',
+        't.user_id',
+        't.org_id',
+        't.resource',
+        't.scopes',
+        't.created_at',
+        't.expires_at',
+        'o.slug as org_slug',
+        'o.name as org_name',
+        'm.role as role',
+        'u.email as user_email',
+        'u.name as user_name',
+        'u.email_verified_at as user_email_verified_at',
+      ])
+      .where('t.token_hash', '=', hash)
+      .where('t.revoked_at', 'is', null)
+      .where('t.rotated_at', 'is', null)
+      .where('t.expires_at', '>', clock.now())
+      // A token acting for a disabled account is no credential while it stays disabled.
+      .where('u.disabled_at', 'is', null)
+      .executeTakeFirst()
+  );
 }

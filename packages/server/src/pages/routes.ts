@@ -4,9 +4,11 @@ import type { App } from '../http/types.js';
 import { escapeHtml } from '../mail/templates.js';
 import { listUserOrgs } from '../orgs/queries.js';
 import { dashboardBuilt } from './dashboard-routes.js';
+import { forgotPasswordRoutes } from './forgot-password.js';
 import { inviteRoutes } from './invite.js';
 import { loginRoutes } from './login.js';
 import { PAGE_CSP, page } from './render.js';
+import { resetPasswordRoutes } from './reset-password.js';
 import { setupRoutes } from './setup.js';
 import { signupRoutes } from './signup.js';
 
@@ -23,6 +25,8 @@ export async function pageRoutes(app: App, deps: Deps): Promise<void> {
   inviteRoutes(app, deps);
   loginRoutes(app, deps);
   signupRoutes(app, deps);
+  forgotPasswordRoutes(app, deps);
+  resetPasswordRoutes(app, deps);
 
   app.get(
     '/',

@@ -88,6 +88,13 @@ export const refreshTokenGrant: Grant = {
           .where('user_id', '=', row.user_id)
           .executeTakeFirst();
         if (!still) return { error: invalidGrant() };
+        // A disabled account's apps get no new tokens while it stays disabled.
+        const person = await trx
+          .selectFrom('users')
+          .select('disabled_at')
+          .where('id', '=', row.user_id)
+          .executeTakeFirst();
+        if (!person || person.disabled_at !== null) return { error: invalidGrant() };
       }
       await trx
         .updateTable('oauth_tokens')

@@ -1,0 +1,72 @@
+import type { Transaction } from 'kysely';
+import { type Actor, audit } from '../audit/log.js';
+import type { Db } from '../db/connection.js';
+import type { Database } from '../db/schema.js';
+import type { Clock } from '../lib/clock.js';
+
+type Executor = Db | Transaction<Database>;
+
+/** Whether an instance admin disabled the account (an unknown account counts as disabled). */
+export async function isDisabled(db: Executor, userId: string): Promise<boolean> {
+  const row = await db.selectFrom('users').select('disabled_at').where('id', '=', userId).executeTakeFirst();
+  return !row || row.disabled_at !== null;
+}
+
+/**
+ * Disables an account: every session ends now, and while it stays disabled the auth tiers refuse
+ * its personal tokens and the OAuth tokens that act for it (they are kept, to work again when the
+ * account is re-enabled), and no refresh token of it rotates. Audited on the instance log and on
+ * the person's activity log. Returns the hashes of the sessions ended, or null when the account
+ * does not exist or was disabled already. After the transaction commits, announce
+ * `{ user }` and each hash (`deps.auth.changed`) so no node keeps a cached credential.
+ */
+export async function disableUser(
+  trx: Transaction<Database>,
+  clock: Clock,
+  who: Actor,
+  userId: string,
+): Promise<string[] | null> {
+  const now = clock.now();
+  const marked = await trx
+    .updateTable('users')
+    .set({ disabled_at: now, updated_at: now })
+    .where('id', '=', userId)
+    .where('disabled_at', 'is', null)
+    .returning('id')
+    .executeTakeFirst();
+  if (!marked) return null;
+  const sessions = await trx
+    .updateTable('sessions')
+    .set({ revoked_at: now })
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .returning('token_hash')
+    .execute();
+  await audit(trx, clock, who, {
+    orgId: null,
+    action: 'user.disabled',
+    target: `user:${userId}`,
+    data: { ended_sessions: sessions.length },
+  });
+  return sessions.map((s) => s.token_hash);
+}
+
+/** Re-enables a disabled account; false when it does not exist or was not disabled. */
+export async function enableUser(
+  trx: Transaction<Database>,
+  clock: Clock,
+  who: Actor,
+  userId: string,
+): Promise<boolean> {
+  const now = clock.now();
+  const marked = await trx
+    .updateTable('users')
+    .set({ disabled_at: null, updated_at: now })
+    .where('id', '=', userId)
+    .where('disabled_at', 'is not', null)
+    .returning('id')
+    .executeTakeFirst();
+  if (!marked) return false;
+  await audit(trx, clock, who, { orgId: null, action: 'user.enabled', target: `user:${userId}` });
+  return true;
+}

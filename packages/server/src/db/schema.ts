@@ -26,6 +26,9 @@ export interface OrgsTable {
   name: string;
   created_at: Timestamp;
   updated_at: Timestamp;
+  mfa_required: ColumnType<boolean, boolean | undefined, boolean>;
+  mfa_grace_days: ColumnType<number, number | undefined, number>;
+  mfa_required_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface MembershipsTable {
@@ -46,6 +49,42 @@ export interface SessionsTable {
   last_seen_at: Timestamp;
   expires_at: Timestamp;
   revoked_at: Timestamp | null;
+  /** RFC 8176 `amr` values, space-separated: how the session was proven. */
+  amr: ColumnType<string, string | undefined, string>;
+  /** When the session last proved a second factor (step-up). */
+  mfa_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** Waiting for a second factor or an enrolment: never a credential. */
+  pending: ColumnType<'second_factor' | 'enrol' | null, 'second_factor' | 'enrol' | null | undefined, 'second_factor' | 'enrol' | null>;
+}
+
+export interface TotpFactorsTable {
+  user_id: string;
+  secret: string;
+  created_at: Timestamp;
+  confirmed_at: Timestamp | null;
+  last_step: ColumnType<number, number | undefined, number>;
+}
+
+export interface RecoveryCodesTable {
+  id: string;
+  user_id: string;
+  code_hash: string;
+  created_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
+export interface PasskeysTable {
+  id: string;
+  user_id: string;
+  credential_id: string;
+  public_key: string;
+  /** bigint: read as a string. */
+  counter: ColumnType<string, number | string | undefined, number | string>;
+  transports: ColumnType<string, string | undefined, string>;
+  name: string;
+  backed_up: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: Timestamp;
+  last_used_at: Timestamp | null;
 }
 
 export interface MagicLinksTable {
@@ -435,6 +474,9 @@ export interface Database {
   orgs: OrgsTable;
   memberships: MembershipsTable;
   sessions: SessionsTable;
+  totp_factors: TotpFactorsTable;
+  recovery_codes: RecoveryCodesTable;
+  passkeys: PasskeysTable;
   magic_links: MagicLinksTable;
   email_verifications: EmailVerificationsTable;
   password_resets: PasswordResetsTable;

@@ -6,6 +6,10 @@ import addFormatsModule from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { accountRoutes } from '../accounts/routes.js';
+import { secondFactorGate } from '../accounts/mfa/gate.js';
+import { enforceOrgMfa } from '../accounts/mfa/org-policy.js';
+import { mfaPageRoutes } from '../accounts/mfa/pages.js';
+import { mfaRoutes } from '../accounts/mfa/routes.js';
 import { adminRoutes } from '../admin/routes.js';
 import { agentRoutes } from '../agents/routes.js';
 import { SESSION_COOKIE } from '../accounts/sessions.js';
@@ -129,6 +133,8 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
   await app.register(cookie);
   // On https: HSTS, and only the `__Host-` cookies count (read under their base names).
   app.addHook('onRequest', secureTransport(deps.config));
+  // A browser still owing its second factor is sent to finish it (before authentication).
+  app.addHook('onRequest', secondFactorGate(deps.config.publicUrl));
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -235,6 +241,8 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
     if (mode === 'org') {
       if (!req.org) throw new ApiError('org_required', 'Name the organisation with the x-org-id header.');
       if (cfg.permission) requirePermission(req.org, principal, cfg.permission);
+      // An org that requires a second factor refuses members without one after its grace period.
+      await enforceOrgMfa(deps, principal, req.org);
     }
   });
 
@@ -256,6 +264,7 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
 
   opsRoutes(app, deps, metrics);
   accountRoutes(app, deps);
+  mfaRoutes(app, deps);
   adminRoutes(app, deps);
   orgRoutes(app, deps);
   auditRoutes(app, deps);
@@ -267,6 +276,7 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
   scimAdminRoutes(app, deps);
   await agentRoutes(app, oauthDeps);
   await app.register(async (scope) => pageRoutes(scope as unknown as App, deps));
+  await app.register(async (scope) => mfaPageRoutes(scope as unknown as App, deps));
   await app.register(async (scope) => dashboardRoutes(scope as unknown as App, deps));
   await app.register(async (scope) => oauthRoutes(scope as unknown as App, oauthDeps));
   await app.register(async (scope) => consentRoutes(scope as unknown as App, oauthDeps));

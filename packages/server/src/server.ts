@@ -12,6 +12,7 @@ import type { App } from './http/types.js';
 import { systemClock } from './lib/clock.js';
 import { createMailer } from './mail/mailer.js';
 import { scheduleDomainRechecks } from './sso/domains.js';
+import { scheduleAgentSweep } from './agents/controls.js';
 
 /** How often a draining server closes connections that have just gone idle. */
 const SHUTDOWN_SWEEP_MS = 50;
@@ -48,6 +49,14 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
   await app.listen({ port: config.port, host: config.host });
   // Verified SSO domains are re-checked in DNS; an hourly tick picks the ones due (daily each).
   const stopRechecks = scheduleDomainRechecks({ db: storage.db, clock: systemClock, config, mailer, log });
+  // Unclaimed agent orgs past their time are deleted; old usage and refused attempts dropped.
+  const stopAgentSweep = scheduleAgentSweep({
+    db: storage.db,
+    clock: systemClock,
+    auth,
+    plans: config.agentPlans,
+    log,
+  });
   // Until an instance admin exists, every start prints a fresh one-time link.
   const setupLink = await issueSetupLink(storage.db, systemClock, config.publicUrl);
   log.info(
@@ -68,6 +77,7 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
     close: () => {
       closing ??= (async () => {
         stopRechecks();
+        stopAgentSweep();
         // app.close() stops listening, closes idle keep-alive connections and waits for in-flight
         // requests. A connection whose request finishes during the drain turns idle afterwards and
         // would hold the close until its keep-alive timeout (5 s): sweep those as they appear.

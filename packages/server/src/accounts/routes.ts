@@ -33,6 +33,8 @@ import { listSessions, revokeAllSessions, revokeSession } from './sessions.js';
 import { signIn } from './signin.js';
 import { passwordSignIn } from './password-signin.js';
 import { passwordResetRoutes } from './password-reset-routes.js';
+import { emailChangeRoutes } from './email-change-routes.js';
+import { lifecycleRoutes } from './lifecycle-routes.js';
 import { seedSignupPolicy, SignupRefused } from './signup-policy.js';
 import { socialRoutes } from './social/routes.js';
 import { cleanName, createAccount, findUserByEmail, isUniqueViolation } from './users.js';
@@ -76,6 +78,8 @@ export function accountRoutes(app: App, deps: Deps): void {
   identityRoutes(app, deps);
   activityRoutes(app, deps);
   passwordResetRoutes(app, deps);
+  emailChangeRoutes(app, deps);
+  lifecycleRoutes(app, deps);
 
   app.post(
     '/api/auth/signup',

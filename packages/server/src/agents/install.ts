@@ -1,17 +1,55 @@
 import type { Resource } from '../oauth/catalogue.js';
 
-/** The agent harnesses Latchkey gives install guidance for. */
-export const HARNESSES = ['cursor', 'claude-code', 'codex', 'windsurf', 'vscode', 'other'] as const;
+/**
+ * The agent harnesses Latchkey gives tailored install guidance for. Any other short identifier is
+ * accepted at signup and gets the generic guidance (`other`).
+ */
+export const HARNESSES = [
+  'cursor',
+  'claude-code',
+  'claude-desktop',
+  'codex',
+  'windsurf',
+  'vscode',
+  'zed',
+  'gemini-cli',
+  'goose',
+  'cline',
+  'continue',
+  'other',
+] as const;
 export type Harness = (typeof HARNESSES)[number];
+
+/** What `harness` may be at signup: a short identifier, compared in lowercase. */
+export const HARNESS_MAX = 40;
+export const HARNESS_RE = /^[a-z0-9][a-z0-9._-]{0,39}$/;
 
 export const HARNESS_NAMES: Record<Harness, string> = {
   cursor: 'Cursor',
   'claude-code': 'Claude Code',
+  'claude-desktop': 'Claude Desktop',
   codex: 'Codex',
   windsurf: 'Windsurf',
   vscode: 'VS Code',
+  zed: 'Zed',
+  'gemini-cli': 'Gemini CLI',
+  goose: 'Goose',
+  cline: 'Cline',
+  continue: 'Continue',
   other: 'Other MCP clients',
 };
+
+/** The tailored harness for an identifier an agent gave (any case); `other` when there is none. */
+export function knownHarness(id: string | null | undefined): Harness {
+  const h = id?.toLowerCase();
+  return HARNESSES.find((k) => k === h) ?? 'other';
+}
+
+/** How a harness is named to people: its product name, or the identifier the agent gave. */
+export function harnessName(id: string): string {
+  const h = knownHarness(id);
+  return h === 'other' && id.toLowerCase() !== 'other' ? id : HARNESS_NAMES[h];
+}
 
 /** The environment variable the snippets read the agent's key from; the key itself is never shown. */
 export const KEY_ENV = 'LATCHKEY_API_KEY';
@@ -42,8 +80,38 @@ const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 export interface InstallStep {
   /** What to do, in one line. */
   readonly where: string;
-  /** A command to run or a file fragment to merge. */
+  /** A command to run or a file fragment to merge (empty when the deeplinks do it all). */
   readonly snippet: string;
+  /** One-click installs, one per server, for hosts that register a URL handler (Cursor, VS Code). */
+  readonly deeplinks?: readonly { readonly name: string; readonly url: string }[];
+}
+
+/** Cursor's install link: the server's mcp.json entry, base64-encoded (cursor.com/docs/mcp/install-links). */
+function cursorDeeplink(s: McpServer): string {
+  const entry = {
+    url: s.url,
+    ...(s.takesKey ? { headers: { Authorization: `Bearer \${env:${KEY_ENV}}` } } : {}),
+  };
+  const config = Buffer.from(JSON.stringify(entry)).toString('base64');
+  return `cursor://anysphere.cursor-deeplink/mcp/install?name=${encodeURIComponent(s.name)}&config=${encodeURIComponent(config)}`;
+}
+
+/** VS Code's install link: `vscode:mcp/install?` and the server's definition as URL-encoded JSON. */
+function vscodeDeeplink(s: McpServer): string {
+  const entry = {
+    name: s.name,
+    type: 'http',
+    url: s.url,
+    ...(s.takesKey
+      ? {
+          headers: { Authorization: 'Bearer ${input:latchkey-key}' },
+          inputs: [
+            { type: 'promptString', id: 'latchkey-key', description: 'Latchkey agent key', password: true },
+          ],
+        }
+      : {}),
+  };
+  return `vscode:mcp/install?${encodeURIComponent(JSON.stringify(entry))}`;
 }
 
 /** How to add `servers` to `harness`. */
@@ -52,15 +120,9 @@ export function installStep(harness: Harness, servers: readonly McpServer[]): In
   switch (harness) {
     case 'cursor':
       return {
-        where: 'Merge into ~/.cursor/mcp.json (or .cursor/mcp.json in the project):',
-        snippet: json({
-          mcpServers: Object.fromEntries(
-            servers.map((s) => [
-              s.name,
-              { url: s.url, ...(s.takesKey ? { headers: { Authorization: header } } : {}) },
-            ]),
-          ),
-        }),
+        where: 'Open each link to add the server to Cursor:',
+        snippet: '',
+        deeplinks: servers.map((s) => ({ name: s.name, url: cursorDeeplink(s) })),
       };
     case 'claude-code':
       return {
@@ -96,31 +158,98 @@ export function installStep(harness: Harness, servers: readonly McpServer[]): In
       };
     case 'vscode':
       return {
-        where: 'Merge into .vscode/mcp.json in the workspace:',
+        where:
+          'Open each link to add the server to VS Code (it asks for your agent key where one is needed):',
+        snippet: '',
+        deeplinks: servers.map((s) => ({ name: s.name, url: vscodeDeeplink(s) })),
+      };
+    case 'claude-desktop':
+      return {
+        where:
+          'Merge into claude_desktop_config.json (Settings → Developer → Edit Config); mcp-remote bridges to the HTTP server:',
         snippet: json({
-          servers: Object.fromEntries(
+          mcpServers: Object.fromEntries(
             servers.map((s) => [
               s.name,
               {
-                type: 'http',
-                url: s.url,
-                ...(s.takesKey ? { headers: { Authorization: 'Bearer ${input:latchkey-key}' } } : {}),
+                command: 'npx',
+                args: [
+                  '-y',
+                  'mcp-remote',
+                  s.url,
+                  ...(s.takesKey ? ['--header', 'Authorization:Bearer ${' + KEY_ENV + '}'] : []),
+                ],
+                ...(s.takesKey ? { env: { [KEY_ENV]: '<your agent key>' } } : {}),
               },
             ]),
           ),
-          ...(servers.some((s) => s.takesKey)
-            ? {
-                inputs: [
-                  {
-                    type: 'promptString',
-                    id: 'latchkey-key',
-                    description: 'Latchkey agent key',
-                    password: true,
-                  },
-                ],
-              }
-            : {}),
         }),
+      };
+    case 'zed':
+      return {
+        where: "Merge into Zed's settings.json:",
+        snippet: json({
+          context_servers: Object.fromEntries(
+            servers.map((s) => [
+              s.name,
+              {
+                url: s.url,
+                ...(s.takesKey ? { headers: { Authorization: 'Bearer <your agent key>' } } : {}),
+              },
+            ]),
+          ),
+        }),
+      };
+    case 'gemini-cli':
+      return {
+        where: 'Run:',
+        snippet: servers
+          .map(
+            (s) =>
+              `gemini mcp add --transport http ${shellQuote(s.name)} ${shellQuote(s.url)}${s.takesKey ? ` --header "Authorization: Bearer $${KEY_ENV}"` : ''}`,
+          )
+          .join('\n'),
+      };
+    case 'goose':
+      return {
+        where:
+          'Add under extensions: in ~/.config/goose/config.yaml (or goose configure → Add Extension → Remote):',
+        snippet: servers
+          .map(
+            (s) =>
+              `${s.name}:\n  name: ${JSON.stringify(s.name)}\n  type: streamable_http\n  uri: ${JSON.stringify(s.url)}\n  enabled: true${s.takesKey ? `\n  headers:\n    Authorization: "Bearer <your agent key>"` : ''}`,
+          )
+          .join('\n'),
+      };
+    case 'cline':
+      return {
+        where: 'Merge into cline_mcp_settings.json (Cline → MCP Servers → Configure):',
+        snippet: json({
+          mcpServers: Object.fromEntries(
+            servers.map((s) => [
+              s.name,
+              {
+                type: 'streamableHttp',
+                url: s.url,
+                ...(s.takesKey ? { headers: { Authorization: 'Bearer <your agent key>' } } : {}),
+              },
+            ]),
+          ),
+        }),
+      };
+    case 'continue':
+      return {
+        where: 'Save as .continue/mcpServers/latchkey.yaml in the workspace:',
+        snippet: [
+          'name: Latchkey MCP servers',
+          'version: 0.0.1',
+          'schema: v1',
+          'mcpServers:',
+          ...servers.map(
+            (s) =>
+              `  - name: ${JSON.stringify(s.name)}\n    type: streamable-http\n    url: ${JSON.stringify(s.url)}${s.takesKey ? `\n    requestOptions:\n      headers:\n        Authorization: "Bearer \${{ secrets.${KEY_ENV} }}"` : ''}`,
+          ),
+        ].join('\n'),
       };
     case 'other':
       return {
@@ -142,5 +271,6 @@ export function installHint(harness: Harness, servers: readonly McpServer[]): st
   const key = servers.some((s) => s.takesKey)
     ? `\nSet ${KEY_ENV} to your agent key first; it is the credential for these servers.`
     : '';
-  return `${step.where}\n${step.snippet}${key}`;
+  const links = (step.deeplinks ?? []).map((d) => `${d.name}: ${d.url}`);
+  return [step.where, ...links, ...(step.snippet ? [step.snippet] : [])].join('\n') + key;
 }

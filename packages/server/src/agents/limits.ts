@@ -1,4 +1,4 @@
-import { MINUTE } from '../lib/clock.js';
+import { DAY, HOUR, MINUTE } from '../lib/clock.js';
 
 /** Every limit of agent signup, in one place. */
 
@@ -16,3 +16,10 @@ export const MAX_CODE_ATTEMPTS = 5;
 export const CODE_DIGITS = 6;
 export const DISPLAY_NAME_MAX = 100;
 export const NOTE_MAX = 500;
+/** How long refused signups are kept for operators to review. */
+export const BLOCKED_ATTEMPTS_KEPT_MS = 90 * DAY;
+export const BLOCK_REASON_MAX = 300;
+/** Unclaimed agent orgs one sweep deletes at most (the next tick takes the rest). */
+export const UNCLAIMED_SWEEP_BATCH = 200;
+/** How often the running server sweeps: unclaimed orgs past their time, old usage and attempts. */
+export const AGENT_SWEEP_TICK_MS = HOUR;

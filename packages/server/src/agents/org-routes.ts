@@ -6,8 +6,9 @@ import { actorOf, orgOf, principalOf } from '../http/request.js';
 import { IdParams } from '../http/shapes.js';
 import type { App } from '../http/types.js';
 import type { OAuthDeps } from '../oauth/grants/types.js';
+import { roleAllows } from '../orgs/roles.js';
 import { type Access, type Decision, decide, mayDecide } from './decide.js';
-import { findAgent, listOrgAgents } from './queries.js';
+import { emailVerified, findAgent, listOrgAgents, listOverseenAgents } from './queries.js';
 import { agentRights } from './rights.js';
 import { AgentShape, agentShape } from './shapes.js';
 
@@ -59,6 +60,46 @@ export function orgAgentRoutes(app: App, deps: OAuthDeps): void {
       const rows = await listOrgAgents(db, org.id, limit, decodeCursor(req.query.cursor));
       const p = page(rows, limit, (r) => ({ at: r.created_at, id: r.id }));
       return { data: p.data.map(shapeOf), next_cursor: p.next_cursor };
+    },
+  );
+
+  /**
+   * Every agent the caller oversees, across orgs: a person sees the agents of every org they own
+   * or administer and those that named their (proven) address; an org-bound credential sees its
+   * org's, when its role manages tokens. Each agent signup makes its own org, so this is where a
+   * person finds all of theirs at once.
+   */
+  app.get(
+    '/api/v1/agents',
+    {
+      config: { auth: 'user', permission: 'tokens:manage' },
+      schema: {
+        tags: ['agents'],
+        querystring: Type.Object(PageQuery, { additionalProperties: false }),
+        response: { 200: PageOf(AgentShape) },
+      },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      const limit = req.query.limit ?? 50;
+      const after = decodeCursor(req.query.cursor);
+      let rows: (Parameters<typeof agentShape>[0] & { org_name?: string })[] = [];
+      if (p.user) {
+        const proven = await emailVerified(db, p.user.id);
+        rows = await listOverseenAgents(
+          db,
+          { userId: p.user.id, email: proven ? p.user.email : null },
+          limit,
+          after,
+        );
+      } else if (p.boundOrg && roleAllows(p.boundOrg.role, 'tokens:manage')) {
+        rows = await listOrgAgents(db, p.boundOrg.id, limit, after);
+      }
+      const pg = page(rows, limit, (r) => ({ at: r.created_at, id: r.id }));
+      return {
+        data: pg.data.map((r) => ({ ...shapeOf(r), ...(r.org_name ? { org_name: r.org_name } : {}) })),
+        next_cursor: pg.next_cursor,
+      };
     },
   );
 

@@ -12,7 +12,15 @@ import { escapeHtml, magicLinkEmail } from '../mail/templates.js';
 import type { OAuthDeps } from '../oauth/grants/types.js';
 import { PAGE_CSP, page, renderMessage } from '../pages/render.js';
 import { type Decision, decide, mayDecide } from './decide.js';
-import { HARNESS_NAMES, HARNESSES, type Harness, installStep, KEY_ENV, mcpServers } from './install.js';
+import {
+  HARNESS_NAMES,
+  HARNESSES,
+  harnessName,
+  installStep,
+  KEY_ENV,
+  knownHarness,
+  mcpServers,
+} from './install.js';
 import { type AgentRow, findAgent } from './queries.js';
 import { agentRights } from './rights.js';
 
@@ -50,7 +58,7 @@ function signInPage(agentId: string, note?: string): string {
 }
 
 function reviewPage(a: AgentRow, csrf: string, rights: { allowed: readonly string[] }): string {
-  const facts = `<p><strong>${e(a.display_name)}</strong>${a.harness ? ` <span class="muted">(${e(HARNESS_NAMES[a.harness as Harness] ?? a.harness)})</span>` : ''} signed up on ${e(a.created_at.toISOString().slice(0, 16).replace('T', ' '))} UTC and named <strong>${e(a.human_email)}</strong> as its overseer.</p>
+  const facts = `<p><strong>${e(a.display_name)}</strong>${a.harness ? ` <span class="muted">(${e(harnessName(a.harness))})</span>` : ''} signed up on ${e(a.created_at.toISOString().slice(0, 16).replace('T', ' '))} UTC and named <strong>${e(a.human_email)}</strong> as its overseer.</p>
 ${a.note_to_human ? `<p>Its note to you:</p><blockquote>${e(a.note_to_human)}</blockquote>` : ''}`;
   if (a.status !== 'unclaimed') {
     const said = { claimed: 'It has been approved.', denied: 'It was denied.', revoked: 'It was revoked.' };
@@ -202,7 +210,7 @@ export async function agentPageRoutes(app: App, deps: OAuthDeps): Promise<void> 
     },
     async (req, reply) => {
       const servers = mcpServers(catalogue.resources);
-      const asked = HARNESSES.find((h) => h === req.query.harness);
+      const asked = req.query.harness === undefined ? null : knownHarness(req.query.harness);
       const shown = asked ? [asked, ...HARNESSES.filter((h) => h !== asked)] : [...HARNESSES];
       if (servers.length === 0)
         return html(
@@ -219,7 +227,10 @@ export async function agentPageRoutes(app: App, deps: OAuthDeps): Promise<void> 
       const sections = shown
         .map((h) => {
           const step = installStep(h, servers);
-          return `<h2 id="${e(h)}">${e(HARNESS_NAMES[h])}</h2><p>${e(step.where)}</p><pre style="white-space:pre-wrap;overflow-wrap:anywhere"><code>${e(step.snippet)}</code></pre>`;
+          const links = (step.deeplinks ?? [])
+            .map((d) => `<li><a href="${e(d.url)}">Add ${e(d.name)} to ${e(HARNESS_NAMES[h])}</a></li>`)
+            .join('');
+          return `<h2 id="${e(h)}">${e(HARNESS_NAMES[h])}</h2><p>${e(step.where)}</p>${links ? `<ul>${links}</ul>` : ''}${step.snippet ? `<pre style="white-space:pre-wrap;overflow-wrap:anywhere"><code>${e(step.snippet)}</code></pre>` : ''}`;
         })
         .join('\n');
       const key = servers.some((s) => s.takesKey)

@@ -244,3 +244,50 @@ export async function emailVerified(db: Executor, userId: string): Promise<boole
     .executeTakeFirst();
   return !!row?.email_verified_at;
 }
+
+/**
+ * Every live agent a person oversees, across orgs, newest first, keyset-paginated: the agents of
+ * the orgs where they are owner or admin, and — when their address is proven — the agents that
+ * named them as overseer (pending ones live in orgs they are not a member of yet).
+ */
+export async function listOverseenAgents(
+  db: Executor,
+  who: { userId: string; email: string | null },
+  limit: number,
+  after: { at: Date; id: string } | null,
+): Promise<(AgentRow & { org_name: string })[]> {
+  let q = db
+    .selectFrom('agents')
+    .innerJoin('api_tokens', 'api_tokens.id', 'agents.token_id')
+    .innerJoin('orgs', 'orgs.id', 'agents.org_id')
+    .select([...AGENT, 'orgs.name as org_name'])
+    .where('agents.status', 'in', ['unclaimed', 'claimed'])
+    .where('api_tokens.revoked_at', 'is', null)
+    .where((eb) =>
+      eb.or([
+        eb(
+          'agents.org_id',
+          'in',
+          eb
+            .selectFrom('memberships')
+            .select('memberships.org_id')
+            .where('memberships.user_id', '=', who.userId)
+            .where('memberships.role', 'in', ['owner', 'admin']),
+        ),
+        ...(who.email ? [eb('agents.human_email', '=', who.email)] : []),
+      ]),
+    );
+  if (after) {
+    q = q.where((eb) =>
+      eb.or([
+        eb('agents.created_at', '<', after.at),
+        eb.and([eb('agents.created_at', '=', after.at), eb('agents.id', '<', after.id)]),
+      ]),
+    );
+  }
+  return q
+    .orderBy('agents.created_at', 'desc')
+    .orderBy('agents.id', 'desc')
+    .limit(limit + 1)
+    .execute();
+}

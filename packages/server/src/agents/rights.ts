@@ -1,4 +1,4 @@
-import type { AgentPlans } from '../config/index.js';
+import type { AgentPlans, PlanLimit } from '../config/catalogue.js';
 import type { AgentStatus } from '../db/schema.js';
 import { type Catalogue, DEFAULT_SCOPES } from '../oauth/catalogue.js';
 
@@ -8,8 +8,8 @@ export const AGENT_PLAN = 'free';
 export interface AgentRights {
   readonly allowed: readonly string[];
   readonly blocked: readonly string[];
-  readonly mcpCallsPerDay: number;
-  readonly guardRunsPerMonth: number;
+  /** Every limit of the agent's plan, each with its period. */
+  readonly limits: readonly PlanLimit[];
 }
 
 /**
@@ -24,8 +24,8 @@ function agentCatalogue(catalogue: Catalogue): string[] {
 
 /**
  * What an agent's key may do now: the unclaimed restrictions, or the free plan once a human has
- * claimed it (nothing once denied or revoked). High-risk scopes need a person's explicit consent,
- * so no plan can give them to an agent key, whatever the configuration says.
+ * claimed it (nothing once denied or revoked: every limit 0). High-risk scopes need a person's
+ * explicit consent, so no plan can give them to an agent key, whatever the configuration says.
  */
 export function agentRights(plans: AgentPlans, catalogue: Catalogue, status: AgentStatus): AgentRights {
   const plan =
@@ -33,14 +33,23 @@ export function agentRights(plans: AgentPlans, catalogue: Catalogue, status: Age
       ? plans.free
       : status === 'unclaimed'
         ? plans.unclaimed
-        : { scopes: [], mcpCallsPerDay: 0, guardRunsPerMonth: 0 };
+        : { scopes: [], limits: plans.unclaimed.limits.map((l) => ({ ...l, limit: 0 })) };
   const allowed = plan.scopes.filter((s) => catalogue.scope(s).risk !== 'high');
   return {
     allowed,
     blocked: agentCatalogue(catalogue).filter((s) => !allowed.includes(s)),
-    mcpCallsPerDay: plan.mcpCallsPerDay,
-    guardRunsPerMonth: plan.guardRunsPerMonth,
+    limits: plan.limits,
   };
+}
+
+/** A limit by its configuration name; 0 when the plan does not name it. */
+export function limitOf(r: AgentRights, name: string): number {
+  return r.limits.find((l) => l.name === name)?.limit ?? 0;
+}
+
+/** The wire form of a plan's limits: `{name: {limit, period}}` (introspection, status, lists). */
+export function limitsShape(r: AgentRights): Record<string, { limit: number; period: 'day' | 'month' }> {
+  return Object.fromEntries(r.limits.map((l) => [l.name, { limit: l.limit, period: l.period }]));
 }
 
 /** The wire form of the restrictions (status, org agent lists). */
@@ -48,7 +57,8 @@ export function restrictionsShape(r: AgentRights) {
   return {
     allowed_scopes: [...r.allowed],
     blocked_scopes: [...r.blocked],
-    mcp_calls_per_day: r.mcpCallsPerDay,
-    guard_runs_per_month: r.guardRunsPerMonth,
+    mcp_calls_per_day: limitOf(r, 'mcp_calls_per_day'),
+    guard_runs_per_month: limitOf(r, 'guard_runs_per_month'),
+    limits: limitsShape(r),
   };
 }

@@ -10,7 +10,17 @@ import type { OAuthDeps } from '../oauth/grants/types.js';
 import { hashToken } from '../tokens/format.js';
 import { verifyCode } from './claim.js';
 import { CODE_RE } from './code.js';
-import { HARNESS_NAMES, HARNESSES, type Harness, installHint, installUrl, mcpServers } from './install.js';
+import { emailDomain, orgRefusal, type Refusal, recordBlockedAttempt, signupRefusal } from './blocks.js';
+import { isSuspended } from './controls.js';
+import {
+  HARNESS_MAX,
+  HARNESS_RE,
+  harnessName,
+  installHint,
+  installUrl,
+  knownHarness,
+  mcpServers,
+} from './install.js';
 import {
   AGENT_SIGNUPS_PER_IP_PER_HOUR,
   CODE_TTL_MS,
@@ -19,6 +29,7 @@ import {
   NOTE_MAX,
   PENDING_SIGNUPS_PER_EMAIL,
 } from './limits.js';
+import { llmsTxt } from './llms.js';
 import { orgAgentRoutes } from './org-routes.js';
 import { agentPageRoutes, reviewLink } from './pages.js';
 import { findAgentByTokenHash } from './queries.js';
@@ -31,7 +42,7 @@ const SignupBody = Type.Object(
     human_email: Type.String({ minLength: 3, maxLength: 254 }),
     display_name: Type.String({ minLength: 1, maxLength: DISPLAY_NAME_MAX }),
     note_to_human: Type.Optional(Type.String({ maxLength: NOTE_MAX })),
-    harness: Type.Optional(Type.Enum([...HARNESSES])),
+    harness: Type.Optional(Type.String({ minLength: 1, maxLength: HARNESS_MAX })),
   },
   { additionalProperties: false },
 );
@@ -42,6 +53,8 @@ const Signed = Type.Object({
   agent_id: Type.String(),
   status: Type.Literal('unclaimed'),
   email_address: Type.Union([Type.String(), Type.Null()]),
+  /** Where to install the MCP servers (for the agent's harness); usable once a human verifies. */
+  mcp_install_url: Type.String(),
 });
 
 const Verified = Type.Object({
@@ -56,6 +69,17 @@ const Status = Type.Object({
   restrictions: Restrictions,
   entitlements: Type.Object({ plan: Type.String(), mcp_install_ready: Type.Boolean() }),
 });
+
+const BLOCKED: Record<Refusal['reason'], string> = {
+  ip_blocked: 'Agent signups from this network are blocked by the operator.',
+  email_domain_blocked: 'Agent signups naming an overseer at this email domain are blocked by the operator.',
+  org_blocked: "The operator blocked this person's organisation from agent signup.",
+};
+
+/** A block's refusal on the wire: 403 `agent_signup_blocked` with the reason code. */
+function blocked(r: Refusal): ApiError {
+  return new ApiError('agent_signup_blocked', BLOCKED[r.reason], { extra: { reason: r.reason } });
+}
 
 /** Text on one line, without control characters (the agent's own words, shown to a person). */
 function oneLine(s: string | undefined): string | null {
@@ -103,7 +127,23 @@ export async function agentRoutes(app: App, deps: OAuthDeps): Promise<void> {
           limited.retryAfterSeconds,
           `At most ${AGENT_SIGNUPS_PER_IP_PER_HOUR} agent signups an hour from one address.`,
         );
-      const harness = req.body.harness ?? null;
+      const harness = req.body.harness === undefined ? null : req.body.harness.trim().toLowerCase();
+      if (harness !== null && !HARNESS_RE.test(harness))
+        throw new ApiError(
+          'invalid_request',
+          'harness is a short identifier: letters, digits, ".", "_" or "-" (cursor, claude-code, zed…).',
+        );
+      const refusal = await signupRefusal(db, req.ip, humanEmail);
+      if (refusal) {
+        await recordBlockedAttempt(db, clock, {
+          refusal,
+          ip: req.ip,
+          emailDomain: emailDomain(humanEmail),
+          orgId: null,
+        });
+        req.log.info({ reason: refusal.reason }, 'agent signup refused by an operator block');
+        throw blocked(refusal);
+      }
       const note = oneLine(req.body.note_to_human);
       const out = await db.transaction().execute((trx) =>
         startSignup(trx, clock, actorOf(req), {
@@ -127,7 +167,7 @@ export async function agentRoutes(app: App, deps: OAuthDeps): Promise<void> {
             to: humanEmail,
             agentName: displayName,
             note,
-            harness: harness ? HARNESS_NAMES[harness] : null,
+            harness: harness ? harnessName(harness) : null,
             code: out.code,
             minutes: CODE_TTL_MS / 60_000,
             reviewLink: reviewLink(config.publicUrl, out.agentId),
@@ -142,6 +182,7 @@ export async function agentRoutes(app: App, deps: OAuthDeps): Promise<void> {
         agent_id: out.agentId,
         status: 'unclaimed' as const,
         email_address: null,
+        mcp_install_url: installUrl(config.publicUrl, harness),
       });
     },
   );
@@ -164,6 +205,18 @@ export async function agentRoutes(app: App, deps: OAuthDeps): Promise<void> {
       const code = req.body.verification_code.trim();
       if (!CODE_RE.test(code))
         throw new ApiError('invalid_request', 'verification_code is the 6-digit code from the email.');
+      const refusal = await orgRefusal(db, agent.org_id);
+      if (refusal || (await isSuspended(db, agent.org_id))) {
+        const r: Refusal = refusal ?? { blockId: '', reason: 'org_blocked' };
+        if (refusal)
+          await recordBlockedAttempt(db, clock, {
+            refusal,
+            ip: req.ip,
+            emailDomain: emailDomain(agent.human_email),
+            orgId: agent.org_id,
+          });
+        throw blocked(r);
+      }
       const out = await db.transaction().execute((trx) =>
         verifyCode(trx, clock, actorOf(req), {
           agentId: agent.id,
@@ -200,11 +253,11 @@ export async function agentRoutes(app: App, deps: OAuthDeps): Promise<void> {
       }
       if (out.claimed.keyHash) await deps.auth.changed({ token: out.claimed.keyHash });
       await deps.auth.changed({ user: out.claimed.userId });
-      const harness = (agent.harness ?? 'other') as Harness;
+      const harness = knownHarness(agent.harness);
       return {
         status: 'claimed' as const,
         scopes_upgraded: [...agentRights(config.agentPlans, catalogue, 'claimed').allowed],
-        mcp_install_url: installUrl(config.publicUrl, harness),
+        mcp_install_url: installUrl(config.publicUrl, agent.harness),
         install_hint: installHint(harness, servers),
       };
     },
@@ -225,6 +278,11 @@ export async function agentRoutes(app: App, deps: OAuthDeps): Promise<void> {
         entitlements: { plan: AGENT_PLAN, mcp_install_ready: claimed && servers.length > 0 },
       };
     },
+  );
+
+  const llms = llmsTxt(config, catalogue);
+  app.get('/llms.txt', { config: { auth: 'none' }, schema: { hide: true } }, async (_req, reply) =>
+    reply.type('text/plain; charset=utf-8').header('cache-control', 'public, max-age=300').send(llms),
   );
 
   orgAgentRoutes(app, deps);

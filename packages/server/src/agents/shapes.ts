@@ -9,11 +9,21 @@ export const Restrictions = Type.Object({
   blocked_scopes: Type.Array(Type.String()),
   mcp_calls_per_day: Type.Integer(),
   guard_runs_per_month: Type.Integer(),
+  /** Every limit of the plan (the two above among them), with its period. */
+  limits: Type.Record(
+    Type.String(),
+    Type.Object({
+      limit: Type.Integer(),
+      period: Type.Union([Type.Literal('day'), Type.Literal('month')]),
+    }),
+  ),
 });
 
 export const AgentShape = Type.Object({
   id: Type.String(),
   org_id: Type.String(),
+  /** In lists across orgs (`GET /api/v1/agents`): the org's name. */
+  org_name: Type.Optional(Type.String()),
   display_name: Type.String(),
   note_to_human: Type.Union([Type.String(), Type.Null()]),
   harness: Type.Union([Type.String(), Type.Null()]),

@@ -19,6 +19,8 @@ export interface ResourceConfig {
   readonly secret: string | null;
   /** Whether introspection also answers for Latchkey API tokens (PAT, service, org, agent keys). */
   readonly acceptApiTokens: boolean;
+  /** `[resources.tools]`: the tools each scope unlocks, shown on the consent page. Optional. */
+  readonly tools: ReadonlyMap<string, readonly string[]>;
 }
 
 export interface ScopeConfig {
@@ -40,7 +42,7 @@ export function parseResources(value: unknown): ResourceConfig[] {
     if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new ConfigError(at, 'must be a table');
     const o = r as Record<string, unknown>;
     for (const k of Object.keys(o)) {
-      if (!['id', 'url', 'name', 'scopes', 'secret', 'accept_api_tokens'].includes(k))
+      if (!['id', 'url', 'name', 'scopes', 'secret', 'accept_api_tokens', 'tools'].includes(k))
         throw new ConfigError(`${at}.${k}`, 'unknown key');
     }
     if (typeof o.id !== 'string' || !ID_RE.test(o.id) || o.id.startsWith('lkc_')) {
@@ -52,8 +54,10 @@ export function parseResources(value: unknown): ResourceConfig[] {
     if (seenIds.has(o.id)) throw new ConfigError(`${at}.id`, `"${o.id}" is used twice`);
     seenIds.add(o.id);
     const url = parseResourceUrl(`${at}.url`, o.url);
-    if (seenUrls.has(url)) throw new ConfigError(`${at}.url`, `${url} is used twice`);
-    seenUrls.add(url);
+    // Requests are matched on the normalised URL (oauth/catalogue.ts): two may not share one.
+    const key = new URL(url).href;
+    if (seenUrls.has(key)) throw new ConfigError(`${at}.url`, `${url} is used twice`);
+    seenUrls.add(key);
     const name = o.name === undefined ? o.id : o.name;
     if (typeof name !== 'string' || name.length < 1 || name.length > 100) {
       throw new ConfigError(`${at}.name`, 'must be 1–100 characters');
@@ -83,6 +87,7 @@ export function parseResources(value: unknown): ResourceConfig[] {
     if (acceptApiTokens && secret === null) {
       throw new ConfigError(`${at}.accept_api_tokens`, 'needs the resource to have a secret');
     }
+    const tools = parseTools(`${at}.tools`, o.tools, scopes);
     return Object.freeze({
       id: o.id,
       url,
@@ -90,8 +95,45 @@ export function parseResources(value: unknown): ResourceConfig[] {
       scopes: scopes && Object.freeze(scopes),
       secret,
       acceptApiTokens,
+      tools,
     });
   });
+}
+
+export const TOOLS_PER_SCOPE_MAX = 100;
+const TOOL_NAME_RE = /^[A-Za-z0-9_.\-/:]{1,128}$/;
+
+/**
+ * `[resources.tools]`: `"scope" = ["tool", …]`, the tools a scope unlocks at this resource (names
+ * as the MCP server lists them). Each scope must be one of the resource's (`scopes`, or the
+ * default catalogue's names when it lists none — checked against the catalogue by its builder).
+ */
+function parseTools(
+  at: string,
+  value: unknown,
+  scopes: readonly string[] | null,
+): Map<string, readonly string[]> {
+  const out = new Map<string, readonly string[]>();
+  if (value === undefined) return out;
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ConfigError(at, 'must be a table of "scope" = ["tool", …]');
+  for (const [scope, list] of Object.entries(value)) {
+    if (!SCOPE_RE.test(scope)) throw new ConfigError(`${at}."${scope}"`, 'is not a valid scope name');
+    if (scopes && !scopes.includes(scope))
+      throw new ConfigError(`${at}."${scope}"`, "is not one of the resource's scopes");
+    if (
+      !Array.isArray(list) ||
+      list.length > TOOLS_PER_SCOPE_MAX ||
+      !list.every((t) => typeof t === 'string' && TOOL_NAME_RE.test(t))
+    ) {
+      throw new ConfigError(
+        `${at}."${scope}"`,
+        `must be an array of at most ${TOOLS_PER_SCOPE_MAX} tool names (letters, digits, _ . - / :, up to 128)`,
+      );
+    }
+    out.set(scope, Object.freeze([...new Set(list as string[])]));
+  }
+  return out;
 }
 
 export function parseScopes(value: unknown): Map<string, ScopeConfig> {
@@ -148,32 +190,58 @@ function parseResourceUrl(at: string, v: unknown): string {
 /**
  * The `[agent_plans.unclaimed]` and `[agent_plans.free]` sections: what a self-registered agent's
  * key may do before a human claims it, and on the free plan after. Every key is optional.
+ * Besides `scopes`, every key named `<what>_per_day` or `<what>_per_month` is a limit: a budget
+ * that reaches resource servers through introspection (`limits`) with its period — a UTC day or a
+ * calendar month (UTC) — for the SDK's quota to enforce.
  */
+export type LimitPeriod = 'day' | 'month';
+
+export interface PlanLimit {
+  /** The configuration key, e.g. `guard_runs_per_month`. */
+  readonly name: string;
+  readonly limit: number;
+  readonly period: LimitPeriod;
+}
+
 export interface AgentPlan {
   readonly scopes: readonly string[];
-  readonly mcpCallsPerDay: number;
-  readonly guardRunsPerMonth: number;
+  /** Every limit of the plan, in configuration order (the built-in ones first). */
+  readonly limits: readonly PlanLimit[];
 }
 
 export interface AgentPlans {
   readonly unclaimed: AgentPlan;
   readonly free: AgentPlan;
+  /**
+   * Days an agent's org may stay unclaimed (`[agent_plans.unclaimed] delete_after_days`): then its
+   * keys are revoked and the org deleted, audited. 0 keeps them forever.
+   */
+  readonly unclaimedDeleteAfterDays: number;
 }
+
+/** A limit key: `<what>_per_day` or `<what>_per_month`, lowercase. */
+export const LIMIT_KEY_RE = /^[a-z][a-z0-9_]{0,50}_per_(day|month)$/;
+
+const limit = (name: string, n: number): PlanLimit =>
+  Object.freeze({ name, limit: n, period: LIMIT_KEY_RE.exec(name)![1] as LimitPeriod });
 
 export const DEFAULT_AGENT_PLANS: AgentPlans = Object.freeze({
   unclaimed: Object.freeze({
     scopes: Object.freeze(['mcp:read', 'mcp:run']),
-    mcpCallsPerDay: 200,
-    guardRunsPerMonth: 10,
+    limits: Object.freeze([limit('mcp_calls_per_day', 200), limit('guard_runs_per_month', 50)]),
   }),
   free: Object.freeze({
     scopes: Object.freeze(['mcp:read', 'mcp:write', 'mcp:run', 'mcp:clone:write', 'mcp:trace:read']),
-    mcpCallsPerDay: 1000,
-    guardRunsPerMonth: 100,
+    limits: Object.freeze([limit('mcp_calls_per_day', 1000), limit('guard_runs_per_month', 50)]),
   }),
+  unclaimedDeleteAfterDays: 30,
 });
 
+const DELETE_AFTER_DAYS_MAX = 3650;
+
 const PLAN_NUMBER_MAX = 1_000_000_000;
+/** Limits one plan may name (each one is a field of every introspection answer for its keys). */
+const PLAN_LIMITS_MAX = 20;
 
 export function parseAgentPlans(value: unknown): AgentPlans {
   if (value === undefined) return DEFAULT_AGENT_PLANS;
@@ -182,9 +250,24 @@ export function parseAgentPlans(value: unknown): AgentPlans {
   const o = value as Record<string, unknown>;
   for (const k of Object.keys(o))
     if (k !== 'unclaimed' && k !== 'free') throw new ConfigError(`agent_plans.${k}`, 'unknown plan');
+  let days = DEFAULT_AGENT_PLANS.unclaimedDeleteAfterDays;
+  let unclaimed = o.unclaimed;
+  if (typeof unclaimed === 'object' && unclaimed !== null && !Array.isArray(unclaimed)) {
+    const { delete_after_days: d, ...rest } = unclaimed as Record<string, unknown>;
+    if (d !== undefined) {
+      if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0 || d > DELETE_AFTER_DAYS_MAX)
+        throw new ConfigError(
+          'agent_plans.unclaimed.delete_after_days',
+          `must be an integer 0–${DELETE_AFTER_DAYS_MAX} (0: never)`,
+        );
+      days = d;
+    }
+    unclaimed = rest;
+  }
   return Object.freeze({
-    unclaimed: parseAgentPlan('unclaimed', o.unclaimed, DEFAULT_AGENT_PLANS.unclaimed),
+    unclaimed: parseAgentPlan('unclaimed', unclaimed, DEFAULT_AGENT_PLANS.unclaimed),
     free: parseAgentPlan('free', o.free, DEFAULT_AGENT_PLANS.free),
+    unclaimedDeleteAfterDays: days,
   });
 }
 
@@ -195,24 +278,27 @@ function parseAgentPlan(name: string, value: unknown, base: AgentPlan): AgentPla
     throw new ConfigError(at, 'must be a table');
   const o = value as Record<string, unknown>;
   for (const k of Object.keys(o)) {
-    if (!['scopes', 'mcp_calls_per_day', 'guard_runs_per_month'].includes(k))
-      throw new ConfigError(`${at}.${k}`, 'unknown key');
+    if (k !== 'scopes' && !LIMIT_KEY_RE.test(k))
+      throw new ConfigError(
+        `${at}.${k}`,
+        'unknown key (a limit is named <what>_per_day or <what>_per_month, in lowercase)',
+      );
   }
   if (
     o.scopes !== undefined &&
     (!Array.isArray(o.scopes) || !o.scopes.every((s) => typeof s === 'string' && SCOPE_RE.test(s)))
   )
     throw new ConfigError(`${at}.scopes`, 'must be an array of scope names');
-  const count = (key: string, fallback: number): number => {
-    const v = o[key];
-    if (v === undefined) return fallback;
+  const limits = new Map(base.limits.map((l) => [l.name, l]));
+  for (const [k, v] of Object.entries(o)) {
+    if (k === 'scopes') continue;
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > PLAN_NUMBER_MAX)
-      throw new ConfigError(`${at}.${key}`, `must be an integer 0–${PLAN_NUMBER_MAX}`);
-    return v;
-  };
+      throw new ConfigError(`${at}.${k}`, `must be an integer 0–${PLAN_NUMBER_MAX}`);
+    limits.set(k, limit(k, v));
+  }
+  if (limits.size > PLAN_LIMITS_MAX) throw new ConfigError(at, `names more than ${PLAN_LIMITS_MAX} limits`);
   return Object.freeze({
     scopes: Object.freeze(o.scopes ? [...new Set(o.scopes as string[])] : [...base.scopes]),
-    mcpCallsPerDay: count('mcp_calls_per_day', base.mcpCallsPerDay),
-    guardRunsPerMonth: count('guard_runs_per_month', base.guardRunsPerMonth),
+    limits: Object.freeze([...limits.values()]),
   });
 }

@@ -13,6 +13,7 @@ import * as scimPending from './migrations/2026-12-05T0300-scim-pending.js';
 import * as credentialBounds from './migrations/2026-12-05T0500-credential-bounds.js';
 import * as emailProof from './migrations/2026-12-05T0600-email-proof.js';
 import * as activity from './migrations/2026-12-05T0700-activity.js';
+import * as agentControls from './migrations/2026-12-05T0800-h-agent-controls.js';
 import * as secondFactor from './migrations/2026-12-05T0810-E-second-factor.js';
 import * as accountLifecycle from './migrations/2026-12-05T0950-D-account-lifecycle.js';
 
@@ -32,6 +33,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-12-05T0500-credential-bounds': credentialBounds,
   '2026-12-05T0600-email-proof': emailProof,
   '2026-12-05T0700-activity': activity,
+  '2026-12-05T0800-h-agent-controls': agentControls,
   '2026-12-05T0810-E-second-factor': secondFactor,
   '2026-12-05T0950-D-account-lifecycle': accountLifecycle,
 };

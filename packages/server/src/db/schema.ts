@@ -358,6 +358,45 @@ export interface AgentsTable {
   closed_at: Timestamp | null;
 }
 
+export type AgentBlockKind = 'ip' | 'email_domain' | 'org';
+
+/** An operator's block on agent signup. */
+export interface AgentBlocksTable {
+  id: string;
+  kind: AgentBlockKind;
+  /** A CIDR range, a lowercase email domain or an org id. */
+  value: string;
+  reason: string | null;
+  created_by: string;
+  created_at: Timestamp;
+}
+
+/** A signup a block refused (the overseer's domain only, never the full address). */
+export interface AgentBlockedAttemptsTable {
+  id: string;
+  block_id: string | null;
+  reason: string;
+  ip: string;
+  email_domain: string;
+  org_id: string | null;
+  created_at: Timestamp;
+}
+
+export interface AgentOrgSuspensionsTable {
+  org_id: string;
+  reason: string | null;
+  created_by: string;
+  created_at: Timestamp;
+}
+
+/** Requests per API token per UTC day. */
+export interface ApiTokenUsageTable {
+  token_id: string;
+  /** `YYYY-MM-DD` (UTC). */
+  day: ColumnType<string, string, string>;
+  requests: ColumnType<string | number, number, number>;
+}
+
 export interface ScimConfigsTable {
   org_id: string;
   /** SHA-256 of the org's SCIM bearer secret; null when SCIM is off. */
@@ -493,6 +532,10 @@ export interface Database {
   oauth_device_codes: OAuthDeviceCodesTable;
   revocation_events: RevocationEventsTable;
   agents: AgentsTable;
+  agent_blocks: AgentBlocksTable;
+  agent_blocked_attempts: AgentBlockedAttemptsTable;
+  agent_org_suspensions: AgentOrgSuspensionsTable;
+  api_token_usage: ApiTokenUsageTable;
   identities: IdentitiesTable;
   instance_settings: InstanceSettingsTable;
   waitlist: WaitlistTable;

@@ -10,6 +10,7 @@ import { secondFactorGate } from '../accounts/mfa/gate.js';
 import { enforceOrgMfa } from '../accounts/mfa/org-policy.js';
 import { mfaPageRoutes } from '../accounts/mfa/pages.js';
 import { mfaRoutes } from '../accounts/mfa/routes.js';
+import { adminAgentRoutes } from '../admin/agent-routes.js';
 import { adminRoutes } from '../admin/routes.js';
 import { agentRoutes } from '../agents/routes.js';
 import { SESSION_COOKIE } from '../accounts/sessions.js';
@@ -35,6 +36,7 @@ import { ssoRoutes } from '../sso/routes.js';
 import { tokenAuthenticator } from '../tokens/authenticate.js';
 import { leakRoutes } from '../tokens/leaks.js';
 import { tokenRoutes } from '../tokens/routes.js';
+import { usageRoutes } from '../tokens/usage-routes.js';
 import {
   type Authenticator,
   adminTokenAuthenticator,
@@ -50,7 +52,7 @@ import {
 } from './auth.js';
 import { checkSameOrigin, isUnsafe } from './csrf.js';
 import { ApiError, rateLimited, sendFrameworkError, sendProblem, toApiError } from './errors.js';
-import { redactUrl } from './logging.js';
+import { logCredential, redactUrl } from './logging.js';
 import { installMetrics } from './metrics.js';
 import { opsRoutes } from './ops-routes.js';
 import { actorOf, secureTransport } from './request.js';
@@ -246,6 +248,8 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
     }
   });
 
+  app.addHook('onRequest', logCredential);
+
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
@@ -266,9 +270,11 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
   accountRoutes(app, deps);
   mfaRoutes(app, deps);
   adminRoutes(app, deps);
+  adminAgentRoutes(app, deps);
   orgRoutes(app, deps);
   auditRoutes(app, deps);
   tokenRoutes(app, deps);
+  usageRoutes(app, deps);
   leakRoutes(app, deps);
   appRoutes(app, oauthDeps);
   revocationStreamRoutes(app, oauthDeps);

@@ -1,3 +1,4 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { LogLevel } from '../config/index.js';
 
@@ -43,4 +44,17 @@ export function redactUrl(url: string): string {
   const params = new URLSearchParams(url.slice(q + 1));
   const keys = [...new Set(params.keys())].map((k) => `${encodeURIComponent(k)}=…`);
   return `${url.slice(0, q)}?${keys.join('&')}`;
+}
+
+/**
+ * After authentication: every later log line of the request, "request completed" among them,
+ * names the credential's kind and, for a token, its display prefix (never the secret), so an
+ * operator can trace one key's traffic.
+ */
+export async function logCredential(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const p = req.principal;
+  if (!p) return;
+  const log = req.log.child({ credential: { kind: p.kind, ...(p.prefix ? { prefix: p.prefix } : {}) } });
+  req.log = log;
+  reply.log = log;
 }

@@ -1,5 +1,5 @@
 import { agentOfKey } from '../agents/queries.js';
-import { agentRights } from '../agents/rights.js';
+import { agentRights, limitOf, limitsShape } from '../agents/rights.js';
 import type { CachedCredential } from '../http/auth-cache.js';
 import { parseToken } from '../tokens/format.js';
 import type { Catalogue, Resource } from './catalogue.js';
@@ -33,7 +33,8 @@ export function scopesAtResource(
  * just `{active: false}`. The audience is the asking resource; `token_kind` says what it is; a PAT
  * acts as its person in any of their orgs, so its `org_id` is null. An agent key holds what its
  * agent's state allows now (unclaimed restrictions or the free plan, from configuration) and is
- * answered with `agent: {id, claimed}` and its `mcp_calls_per_day` budget.
+ * answered with `agent: {id, claimed}` and its plan's `limits` (each `{limit, period}`, the period a
+ * UTC day or calendar month), plus `mcp_calls_per_day` at the top level for older SDKs.
  */
 export async function apiTokenIntrospection(
   cred: CachedCredential | null,
@@ -63,7 +64,8 @@ export async function apiTokenIntrospection(
     ...(agent && rights
       ? {
           agent: { id: agent.id, claimed: agent.status === 'claimed' },
-          mcp_calls_per_day: rights.mcpCallsPerDay,
+          mcp_calls_per_day: limitOf(rights, 'mcp_calls_per_day'),
+          limits: limitsShape(rights),
         }
       : {}),
   };

@@ -53,7 +53,13 @@ const Token = Type.Object({
   expires_at: Type.Union([Timestamp, Type.Null()]),
   created_by: Type.String(),
   last_used_at: Type.Optional(Type.Union([Timestamp, Type.Null()])),
+  /** On mint only: says in words that the secret is shown once. */
+  warning: Type.Optional(Type.String()),
 });
+
+/** What every mint response says beside the secret, for API and CLI users who never see the dashboard. */
+export const SHOWN_ONCE_WARNING =
+  'This is the only time the token is shown: store it now in a secret manager. Latchkey keeps only its hash and cannot show it again; if it is lost or leaked, revoke it and mint a new one.';
 
 /** What a token of a kind may carry at most. */
 const ORG_TOKEN_SCOPES = scopesForRole('admin');
@@ -172,9 +178,11 @@ export function tokenRoutes(app: App, deps: Deps): void {
           ...target,
         }),
       );
-      return reply
-        .code(201)
-        .send({ ...shape({ ...out.row, scopes: out.scopes, last_used_at: null }, false), token: out.token });
+      return reply.code(201).send({
+        ...shape({ ...out.row, scopes: out.scopes, last_used_at: null }, false),
+        token: out.token,
+        warning: SHOWN_ONCE_WARNING,
+      });
     },
   );
 
@@ -264,9 +272,11 @@ export function tokenRoutes(app: App, deps: Deps): void {
           tokenPrefix: config.tokenPrefix,
         }),
       );
-      return reply
-        .code(201)
-        .send({ ...shape({ ...out.row, scopes: out.scopes, last_used_at: null }, true), token: out.token });
+      return reply.code(201).send({
+        ...shape({ ...out.row, scopes: out.scopes, last_used_at: null }, true),
+        token: out.token,
+        warning: SHOWN_ONCE_WARNING,
+      });
     },
   );
 

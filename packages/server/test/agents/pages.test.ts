@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { HARNESSES } from '../../src/agents/install.js';
 import { after, before, describe, it } from 'node:test';
 import {
   type Client,
@@ -178,8 +179,29 @@ describe('GET /agents/install', () => {
     assert.equal(res.statusCode, 200);
     const html = res.body;
     assert.ok(html.indexOf('id="cursor"') < html.indexOf('id="claude-code"'), 'the asked harness first');
-    for (const h of ['cursor', 'claude-code', 'codex', 'windsurf', 'vscode', 'other'])
-      assert.match(html, new RegExp(`id="${h}"`));
+    for (const h of HARNESSES) assert.match(html, new RegExp(`id="${h}"`));
+    for (const name of ['Claude Desktop', 'Zed', 'Gemini CLI', 'Goose', 'Cline', 'Continue'])
+      assert.match(html, new RegExp(`<h2 id="[a-z-]+">${name}</h2>`), name);
+    // Cursor and VS Code install from a link: the server entry, encoded, never a key.
+    const unescape = (x: string) => x.replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n)));
+    const cursor = /href="(cursor:\/\/anysphere\.cursor-deeplink\/mcp\/install[^"]+)"/.exec(html);
+    assert.ok(cursor, 'a Cursor deeplink');
+    const cursorUrl = new URL(unescape(cursor[1]!));
+    assert.equal(cursorUrl.searchParams.get('name'), 'tools');
+    assert.deepEqual(
+      JSON.parse(Buffer.from(cursorUrl.searchParams.get('config')!, 'base64').toString('utf8')),
+      {
+        url: 'https://tools.example.com/mcp',
+        headers: { Authorization: 'Bearer ${env:LATCHKEY_API_KEY}' },
+      },
+    );
+    const vscode = /href="(vscode:mcp\/install\?[^"]+)"/.exec(html);
+    assert.ok(vscode, 'a VS Code deeplink');
+    const entry = JSON.parse(decodeURIComponent(unescape(vscode[1]!).slice('vscode:mcp/install?'.length)));
+    assert.equal(entry.type, 'http');
+    assert.equal(entry.url, 'https://tools.example.com/mcp');
+    assert.match(html, /context_servers/, 'Zed');
+    assert.match(html, /gemini mcp add --transport http/);
     assert.match(html, /mcpServers/);
     assert.match(
       html,
@@ -187,11 +209,14 @@ describe('GET /agents/install', () => {
     );
     assert.match(html, /\[mcp_servers\.&#34;docs\.search&#34;\]/, 'codex TOML keys are quoted');
     assert.match(html, /serverUrl/);
-    assert.match(html, /&#34;type&#34;: &#34;http&#34;/);
     assert.match(html, /Tools &#60;MCP&#62;/);
     assert.ok(!html.includes('<MCP>'));
     assert.ok(!/lk_svc_agent_[0-9A-Za-z]{20}/.test(html));
-    // An unknown harness still gets the page (every harness, in the usual order).
-    assert.equal((await t.client().get('/agents/install?harness=emacs')).statusCode, 200);
+    // An unknown harness still gets the page, with the generic guidance first.
+    const other = await t.client().get('/agents/install?harness=emacs');
+    assert.equal(other.statusCode, 200);
+    assert.ok(other.body.indexOf('id="other"') < other.body.indexOf('id="cursor"'));
+    const zed = (await t.client().get('/agents/install?harness=zed')).body;
+    assert.ok(zed.indexOf('id="zed"') < zed.indexOf('id="cursor"'), 'zed first');
   });
 });

@@ -91,6 +91,11 @@ describe('what an agent key may do', () => {
     assert.deepEqual(before.scope.split(' '), UNCLAIMED_SCOPES);
     assert.deepEqual(before.agent, { id: a.agent_id, claimed: false });
     assert.equal(before.mcp_calls_per_day, 200);
+    // Every limit of the plan, with its period (the seed's defaults).
+    assert.deepEqual(before.limits, {
+      mcp_calls_per_day: { limit: 200, period: 'day' },
+      guard_runs_per_month: { limit: 50, period: 'month' },
+    });
     // A resource with none of the unclaimed scopes sees the key as inactive.
     assert.deepEqual((await introspect(t, a.api_key, NARROW)).json(), { active: false });
     // A resource that does not accept API tokens never does.
@@ -101,6 +106,10 @@ describe('what an agent key may do', () => {
     assert.deepEqual(claimed.scope.split(' '), FREE_SCOPES);
     assert.deepEqual(claimed.agent, { id: a.agent_id, claimed: true });
     assert.equal(claimed.mcp_calls_per_day, 1000);
+    assert.deepEqual(claimed.limits, {
+      mcp_calls_per_day: { limit: 1000, period: 'day' },
+      guard_runs_per_month: { limit: 50, period: 'month' },
+    });
     // ∩ the resource's scopes; the high-risk mcp:act is never an agent's.
     const narrow = (await introspect(t, a.api_key, NARROW)).json();
     assert.deepEqual(narrow.scope.split(' '), ['mcp:write', 'mcp:trace:read']);
@@ -117,6 +126,7 @@ describe('what an agent key may do', () => {
     assert.equal(body.active, true);
     assert.equal(body.agent, undefined);
     assert.equal(body.mcp_calls_per_day, undefined);
+    assert.equal(body.limits, undefined);
   });
 });
 
@@ -129,9 +139,13 @@ describe('agent plans come from configuration', () => {
 scopes = ["mcp:read"]
 mcp_calls_per_day = 7
 
+delete_after_days = 5
+
 [agent_plans.free]
 scopes = ["mcp:read", "mcp:debug", "mcp:identity"]
 guard_runs_per_month = 3
+clone_minutes_per_month = 600
+deploys_per_day = 4
 `,
     });
   });
@@ -142,13 +156,22 @@ guard_runs_per_month = 3
     const s = (await asAgent(t, a.api_key, { url: '/api/v1/agent-signup/status' })).json();
     assert.deepEqual(s.restrictions.allowed_scopes, ['mcp:read']);
     assert.equal(s.restrictions.mcp_calls_per_day, 7);
-    assert.equal(s.restrictions.guard_runs_per_month, 10, 'unset keys keep their default');
+    assert.equal(s.restrictions.guard_runs_per_month, 50, 'unset keys keep their default');
     assert.equal((await introspect(t, a.api_key, TOOLS)).json().mcp_calls_per_day, 7);
     const v = (await verify(t, a.api_key, await codeFor(t, a.human))).json();
     assert.deepEqual(v.scopes_upgraded, ['mcp:read', 'mcp:debug']);
     const after = (await asAgent(t, a.api_key, { url: '/api/v1/agent-signup/status' })).json();
     assert.equal(after.restrictions.mcp_calls_per_day, 1000);
     assert.equal(after.restrictions.guard_runs_per_month, 3);
+    // Any <what>_per_day / <what>_per_month key is a limit, carried with its period.
+    assert.deepEqual(after.restrictions.limits, {
+      mcp_calls_per_day: { limit: 1000, period: 'day' },
+      guard_runs_per_month: { limit: 3, period: 'month' },
+      clone_minutes_per_month: { limit: 600, period: 'month' },
+      deploys_per_day: { limit: 4, period: 'day' },
+    });
+    assert.deepEqual((await introspect(t, a.api_key, TOOLS)).json().limits, after.restrictions.limits);
+    assert.equal(t.deps.config.agentPlans.unclaimedDeleteAfterDays, 5);
     assert.ok(after.restrictions.blocked_scopes.includes('mcp:identity'));
   });
 
@@ -158,6 +181,11 @@ guard_runs_per_month = 3
       ['[agent_plans.free]\nmcp_calls_per_day = -1', /agent_plans\.free\.mcp_calls_per_day/],
       ['[agent_plans.free]\nscopes = "mcp:read"', /agent_plans\.free\.scopes/],
       ['[agent_plans.unclaimed]\nrate = 1', /agent_plans\.unclaimed\.rate/],
+      ['[agent_plans.free]\ncalls_per_week = 1', /agent_plans\.free\.calls_per_week/],
+      ['[agent_plans.free]\nRuns_per_day = 1', /agent_plans\.free\.Runs_per_day/],
+      ['[agent_plans.free]\nruns_per_day = 1.5', /agent_plans\.free\.runs_per_day/],
+      ['[agent_plans.free]\ndelete_after_days = 3', /agent_plans\.free\.delete_after_days/],
+      ['[agent_plans.unclaimed]\ndelete_after_days = -1', /agent_plans\.unclaimed\.delete_after_days/],
     ] as const)
       await assert.rejects(testServer({ toml }), name);
   });

@@ -5,6 +5,7 @@ import {
   CODE_TTL_MS,
   PENDING_SIGNUPS_PER_EMAIL,
 } from '../../src/agents/limits.js';
+import { HARNESSES } from '../../src/agents/install.js';
 import { hashToken, parseToken } from '../../src/tokens/format.js';
 import { manualClock } from '../../src/lib/clock.js';
 import { lastMailTo, readOutbox, type TestServer, testServer, uniqueEmail } from '../helpers/harness.js';
@@ -30,7 +31,15 @@ describe('POST /api/v1/agent-signup', () => {
     });
     assert.equal(res.statusCode, 201, res.body);
     const body = res.json();
-    assert.deepEqual(Object.keys(body).sort(), ['agent_id', 'api_key', 'email_address', 'org_id', 'status']);
+    assert.deepEqual(Object.keys(body).sort(), [
+      'agent_id',
+      'api_key',
+      'email_address',
+      'mcp_install_url',
+      'org_id',
+      'status',
+    ]);
+    assert.equal(body.mcp_install_url, 'http://localhost:8484/agents/install?harness=cursor');
     assert.match(body.api_key, /^lk_svc_agent_[0-9A-Za-z]{49}$/);
     assert.equal(parseToken(body.api_key)?.kind, 'svc_agent');
     assert.equal(body.status, 'unclaimed');
@@ -97,8 +106,10 @@ describe('POST /api/v1/agent-signup', () => {
       ['blank display_name', { ...ok, display_name: '  \u0007 ' }],
       ['display_name over 100', { ...ok, display_name: 'x'.repeat(101) }],
       ['note over 500', { ...ok, note_to_human: 'x'.repeat(501) }],
-      ['unknown harness', { ...ok, harness: 'emacs' }],
-      ['harness of another case', { ...ok, harness: 'Cursor' }],
+      ['harness with a space', { ...ok, harness: 'my editor' }],
+      ['harness over 40', { ...ok, harness: 'h'.repeat(41) }],
+      ['harness with a slash', { ...ok, harness: '../etc' }],
+      ['empty harness', { ...ok, harness: '' }],
       ['invalid email', { ...ok, human_email: 'not-an-email' }],
       ['email over 254', { ...ok, human_email: `${'a'.repeat(250)}@example.com` }],
       ['unknown field', { ...ok, scopes: ['mcp:act'] }],
@@ -114,10 +125,20 @@ describe('POST /api/v1/agent-signup', () => {
     assert.equal((await readOutbox(t.outboxDir)).length, mails0, 'no mail sent');
   });
 
-  it('takes the longest name and note allowed, and every harness', async () => {
-    for (const harness of ['cursor', 'claude-code', 'codex', 'windsurf', 'vscode', 'other'])
+  it('takes the longest name and note allowed, every known harness, and any other short identifier', async () => {
+    for (const harness of HARNESSES)
       await signupAgent(t, { harness, display_name: 'n'.repeat(100), note_to_human: 'm'.repeat(500) });
     await signupAgent(t, { harness: undefined });
+    // Zed and hosts Latchkey has never heard of sign up too (the generic guidance is theirs).
+    for (const harness of ['zed', 'Cursor', 'emacs', 'my-agent_2.1', 'h'.repeat(40)]) {
+      const a = await signupAgent(t, { harness });
+      const row = await t.deps.db
+        .selectFrom('agents')
+        .select('harness')
+        .where('id', '=', a.agent_id)
+        .executeTakeFirstOrThrow();
+      assert.equal(row.harness, harness.toLowerCase());
+    }
   });
 
   it(`allows ${AGENT_SIGNUPS_PER_IP_PER_HOUR} signups an hour from one IP; the next is 429 with Retry-After`, async () => {

@@ -48,7 +48,11 @@ describe('POST /api/v1/agent-signup/verify and GET …/status', () => {
         allowed_scopes: UNCLAIMED_SCOPES,
         blocked_scopes: ['mcp:write', 'mcp:clone:write', 'mcp:trace:read', ...BLOCKED_FOR_FREE],
         mcp_calls_per_day: 200,
-        guard_runs_per_month: 10,
+        guard_runs_per_month: 50,
+        limits: {
+          mcp_calls_per_day: { limit: 200, period: 'day' },
+          guard_runs_per_month: { limit: 50, period: 'month' },
+        },
       },
       entitlements: { plan: 'free', mcp_install_ready: false },
     });
@@ -80,7 +84,11 @@ describe('POST /api/v1/agent-signup/verify and GET …/status', () => {
         allowed_scopes: FREE_SCOPES,
         blocked_scopes: BLOCKED_FOR_FREE,
         mcp_calls_per_day: 1000,
-        guard_runs_per_month: 100,
+        guard_runs_per_month: 50,
+        limits: {
+          mcp_calls_per_day: { limit: 1000, period: 'day' },
+          guard_runs_per_month: { limit: 50, period: 'month' },
+        },
       },
       entitlements: { plan: 'free', mcp_install_ready: true },
     });

@@ -15,6 +15,7 @@ import { PASSKEY_SCRIPT } from './passkey-script.js';
 import { finishWithCode, finishWithEnrolment, proveCode } from './pending.js';
 import { issuerOf } from './routes.js';
 import { beginTotp } from './totp.js';
+import { totpStore } from './totp-store.js';
 
 export const PASSKEY_SCRIPT_PATH = `${SECOND_FACTOR_PAGE}/passkey.js`;
 /** The page with the "Sign in with a passkey" button (the sign-in page links to it). */
@@ -117,7 +118,7 @@ export async function mfaPageRoutes(app: App, deps: Deps): Promise<void> {
   ) => {
     if (p.pending === 'enrol') {
       const org = await mfaRequiringOrgOf(db, p.userId);
-      const t = await beginTotp(db, clock, {
+      const t = await beginTotp(totpStore(deps), {
         userId: p.userId,
         email: p.email,
         issuer: issuerOf(config.publicUrl),

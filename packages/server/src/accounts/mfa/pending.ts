@@ -13,6 +13,7 @@ import { forgetMfaMemo } from './org-policy.js';
 import { verifyPasskeyAssertion } from './passkeys.js';
 import { regenerateRecoveryCodes, remainingRecoveryCodes, useRecoveryCode } from './recovery.js';
 import { confirmTotp, verifyTotp } from './totp.js';
+import { totpStore } from './totp-store.js';
 
 /** Wrong second-factor codes an account may send per window, across all its sign-ins and step-ups. */
 export const SECOND_FACTOR_FAILURES = { points: 10, windowSeconds: 15 * 60 } as const;
@@ -38,7 +39,7 @@ export async function proveCode(
   const ok =
     c.code.length <= 64 &&
     (c.method === 'totp'
-      ? await verifyTotp(deps.db, deps.clock, c.userId, c.code)
+      ? await verifyTotp(totpStore(deps), c.userId, c.code)
       : await useRecoveryCode(deps.db, deps.clock, c.userId, c.code));
   if (ok) return;
   await limiter.consume(c.userId);
@@ -139,7 +140,7 @@ export async function finishWithEnrolment(deps: MfaDeps, who: Actor, pending: Pe
   const limiter = failureLimiter(deps);
   const budget = await limiter.check(pending.userId);
   if (!budget.allowed) throw rateLimited(budget.retryAfterSeconds, 'Too many wrong codes; try again later.');
-  if (code.length > 64 || !(await confirmTotp(deps.db, deps.clock, pending.userId, code))) {
+  if (code.length > 64 || !(await confirmTotp(totpStore(deps), pending.userId, code))) {
     await limiter.consume(pending.userId);
     throw new ApiError(
       'invalid_code',

@@ -39,6 +39,7 @@ import {
 } from './passkeys.js';
 import { regenerateRecoveryCodes, remainingRecoveryCodes, removeRecoveryCodes } from './recovery.js';
 import { beginTotp, confirmTotp, removeTotp } from './totp.js';
+import { totpStore } from './totp-store.js';
 
 const Method = Type.Union([Type.Literal('totp'), Type.Literal('recovery_code')]);
 const CodeBody = Type.Object(
@@ -198,7 +199,7 @@ export function mfaRoutes(app: App, deps: Deps): void {
     async (req) => {
       const p = await pendingOf(req);
       if (p.pending !== 'enrol') throw new ApiError('invalid_request', 'This sign-in is not an enrolment.');
-      const t = await beginTotp(db, clock, {
+      const t = await beginTotp(totpStore(deps), {
         userId: p.userId,
         email: p.email,
         issuer: issuerOf(config.publicUrl),
@@ -340,7 +341,7 @@ export function mfaRoutes(app: App, deps: Deps): void {
     async (req) => {
       const user = userOf(req);
       await requireStepUp(deps, principalOf(req));
-      const t = await beginTotp(db, clock, {
+      const t = await beginTotp(totpStore(deps), {
         userId: user.id,
         email: user.email,
         issuer: issuerOf(config.publicUrl),
@@ -368,7 +369,7 @@ export function mfaRoutes(app: App, deps: Deps): void {
     async (req) => {
       const user = userOf(req);
       const p = principalOf(req);
-      if (!(await confirmTotp(db, clock, user.id, req.body.code)))
+      if (!(await confirmTotp(totpStore(deps), user.id, req.body.code)))
         throw new ApiError(
           'invalid_code',
           'The code does not match. Enter the current code from your authenticator app.',

@@ -13,8 +13,26 @@ import QRCode from 'qrcode';
 import type { Db } from '../../db/connection.js';
 import type { Database } from '../../db/schema.js';
 import type { Clock } from '../../lib/clock.js';
+import { isSealed, type SecretBox } from '../../lib/secret-box.js';
 
-type Executor = Db | Transaction<Database>;
+/** Where TOTP secrets live: sealed with the instance's secret box (they must be read back). */
+export interface TotpStore {
+  db: Db | Transaction<Database>;
+  clock: Clock;
+  box: SecretBox;
+}
+
+/** Bound to the account, so a sealed secret copied to another account's row does not open. */
+const sealContext = (userId: string) => `totp_factors.secret:${userId}`;
+/** The secret in clear; null when it does not open here (another account's, or another key's): fail closed. */
+function openSecret(box: SecretBox, userId: string, stored: string): string | null {
+  if (!isSealed(stored)) return stored;
+  try {
+    return box.open(stored, sealContext(userId));
+  } catch {
+    return null;
+  }
+}
 
 export const TOTP_PERIOD_SECONDS = 30;
 export const TOTP_DIGITS = 6;
@@ -54,8 +72,7 @@ export function totpCode(secretBase32: string, at: Date): string {
  * replace a confirmed factor (returns null): disable it first.
  */
 export async function beginTotp(
-  db: Executor,
-  clock: Clock,
+  { db, clock, box }: TotpStore,
   u: { userId: string; email: string; issuer: string },
 ): Promise<{ secret: string; uri: string; qrSvg: string } | null> {
   const existing = await db
@@ -65,11 +82,14 @@ export async function beginTotp(
     .executeTakeFirst();
   if (existing?.confirmed_at) return null;
   const secret = new Secret({ size: SECRET_BYTES }).base32;
+  const sealed = box.seal(secret, sealContext(u.userId));
   await db
     .insertInto('totp_factors')
-    .values({ user_id: u.userId, secret, created_at: clock.now(), confirmed_at: null, last_step: 0 })
+    .values({ user_id: u.userId, secret: sealed, created_at: clock.now(), confirmed_at: null, last_step: 0 })
     .onConflict((oc) =>
-      oc.column('user_id').doUpdateSet({ secret, created_at: clock.now(), confirmed_at: null, last_step: 0 }),
+      oc
+        .column('user_id')
+        .doUpdateSet({ secret: sealed, created_at: clock.now(), confirmed_at: null, last_step: 0 }),
     )
     .execute();
   const uri = totpOf(secret, u.email, u.issuer).toString();
@@ -82,8 +102,7 @@ export async function beginTotp(
  * consumes its step. Returns false for a wrong, malformed, out-of-window or already-used code.
  */
 async function acceptCode(
-  db: Executor,
-  clock: Clock,
+  { db, clock, box }: TotpStore,
   userId: string,
   code: string,
   which: 'confirmed' | 'unconfirmed',
@@ -96,10 +115,12 @@ async function acceptCode(
     .where('user_id', '=', userId)
     .executeTakeFirst();
   if (!row || (which === 'confirmed') !== (row.confirmed_at !== null)) return false;
+  const secret = openSecret(box, userId, row.secret);
+  if (secret === null) return false;
   const now = clock.now();
   const delta = TOTP.validate({
     token,
-    secret: Secret.fromBase32(row.secret),
+    secret: Secret.fromBase32(secret),
     algorithm: 'SHA1',
     digits: TOTP_DIGITS,
     period: TOTP_PERIOD_SECONDS,
@@ -123,17 +144,17 @@ async function acceptCode(
 }
 
 /** Proves a code from the confirmed factor (sign-in, step-up). */
-export function verifyTotp(db: Executor, clock: Clock, userId: string, code: string): Promise<boolean> {
-  return acceptCode(db, clock, userId, code, 'confirmed');
+export function verifyTotp(store: TotpStore, userId: string, code: string): Promise<boolean> {
+  return acceptCode(store, userId, code, 'confirmed');
 }
 
 /** Confirms enrolment with a code from the new secret; the factor is on from then. */
-export function confirmTotp(db: Executor, clock: Clock, userId: string, code: string): Promise<boolean> {
-  return acceptCode(db, clock, userId, code, 'unconfirmed');
+export function confirmTotp(store: TotpStore, userId: string, code: string): Promise<boolean> {
+  return acceptCode(store, userId, code, 'unconfirmed');
 }
 
 /** Removes the TOTP factor; returns whether there was a confirmed one. */
-export async function removeTotp(db: Executor, userId: string): Promise<boolean> {
+export async function removeTotp(db: Db | Transaction<Database>, userId: string): Promise<boolean> {
   const row = await db
     .deleteFrom('totp_factors')
     .where('user_id', '=', userId)

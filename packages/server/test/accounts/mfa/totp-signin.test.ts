@@ -274,6 +274,35 @@ describe('managing TOTP and step-up', () => {
     assert.equal(ok.statusCode, 200);
   });
 
+  it('stores the TOTP secret sealed, bound to its account', async () => {
+    const c = t.client();
+    const { user, secret } = await enrolled(c);
+    const row = await t.deps.db
+      .selectFrom('totp_factors')
+      .select('secret')
+      .where('user_id', '=', user.id)
+      .executeTakeFirstOrThrow();
+    assert.ok(row.secret.startsWith('lk1.'));
+    assert.ok(!row.secret.includes(secret));
+    // Copied to another account's row, it does not open there: that account's codes fail closed.
+    const other = t.client();
+    const o = await enrolled(other);
+    await t.deps.db
+      .updateTable('totp_factors')
+      .set({ secret: row.secret })
+      .where('user_id', '=', o.user.id)
+      .execute();
+    const d = t.client();
+    await passwordSignIn(d, o.user.email);
+    const res = await d.post('/api/auth/second-factor', {
+      method: 'totp',
+      code: totpCode(secret, clock.now()),
+    });
+    assert.equal(res.statusCode, 400);
+    assert.equal(res.json().code, 'invalid_code');
+    assert.equal((await d.get('/api/v1/me')).statusCode, 401);
+  });
+
   it('stores only hashes of recovery codes', async () => {
     const c = t.client();
     const { user, codes } = await enrolled(c);

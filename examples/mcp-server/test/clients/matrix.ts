@@ -1,5 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
 import {
   DEFAULT_PASSWORD,
   linkIn,
@@ -29,6 +35,17 @@ import { type RunningMcpServer, startMcpServer } from '../../src/server.js';
 
 export type Variant = 'scoped' | 'bare';
 export const VARIANTS: readonly Variant[] = ['scoped', 'bare'];
+/** How the client identifies itself: dynamic registration (RFC 7591) or a Client ID Metadata Document. */
+export type Registration = 'dcr' | 'cimd';
+export const REGISTRATIONS: readonly Registration[] = ['dcr', 'cimd'];
+export const CELLS: readonly { variant: Variant; registration: Registration; name: string }[] =
+  VARIANTS.flatMap((variant) =>
+    REGISTRATIONS.map((registration) => ({
+      variant,
+      registration,
+      name: `${variant} 401 · ${registration === 'dcr' ? 'dynamic registration' : 'metadata document'}`,
+    })),
+  );
 /** The access-token lifetime Latchkey gives (one hour); `expire()` moves the clock past it. */
 export const ACCESS_TOKEN_LIFETIME_MS = 60 * 60_000;
 
@@ -115,12 +132,85 @@ export interface Stage {
   introspect(variant: Variant, token: string): Promise<{ active: boolean; scope?: string }>;
   /** The audit events `action` in the person's org, newest first. */
   audit(person: Person, action: string): Promise<{ action: string; target: string | null }[]>;
+  /**
+   * Publishes a Client ID Metadata Document at an https URL on loopback (the client_id it returns),
+   * served with a certificate made for this run that Latchkey, alone in this process, trusts.
+   */
+  clientDocument(name: string, doc: Record<string, unknown>): string;
   /** Moves every party's clock past the access-token lifetime. */
   expireAccessTokens(): void;
   close(): Promise<void>;
 }
 
 const RESOURCE_SECRET = 'example-mcp-resource-secret-0123456789';
+
+/**
+ * An https server on 127.0.0.1 serving Client ID Metadata Documents. MCP clients require an https
+ * client_id URL; Latchkey (with CIMD_ALLOW_LOOPBACK) fetches it over TLS. The certificate is made
+ * for this run with openssl, and only TLS connections to this server's port are told to trust it
+ * (Node 20 reads NODE_EXTRA_CA_CERTS only at start), so nothing else in the process trusts more.
+ */
+async function documentHost(): Promise<{
+  base: string;
+  documents: Map<string, Record<string, unknown>>;
+  close(): Promise<void>;
+}> {
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-cimd-'));
+  const made = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(made.status, 0, made.stderr);
+  const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+  const key = readFileSync(join(dir, 'key.pem'), 'utf8');
+  rmSync(dir, { recursive: true, force: true });
+  const documents = new Map<string, Record<string, unknown>>();
+  const server: HttpsServer = createHttpsServer({ cert, key }, (req, res) => {
+    const doc = documents.get(req.url ?? '');
+    res.writeHead(doc ? 200 : 404, { 'content-type': 'application/json', 'cache-control': 'max-age=60' });
+    res.end(JSON.stringify(doc ?? { error: 'not_found' }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const t = tls as unknown as { connect: (...args: unknown[]) => unknown };
+  const original = t.connect;
+  t.connect = function connect(this: unknown, ...args: unknown[]) {
+    const o = args[0] as { port?: unknown; host?: unknown } | undefined;
+    if (o && typeof o === 'object' && Number(o.port) === port && o.host === '127.0.0.1')
+      args[0] = { ...o, ca: [cert] };
+    return original.apply(this, args);
+  };
+  return {
+    base: `https://127.0.0.1:${port}`,
+    documents,
+    async close() {
+      t.connect = original;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
 
 export async function startStage(o: { env?: Record<string, string> } = {}): Promise<Stage> {
   const [latchkeyPort, scopedPort, barePort] = await freePorts(3);
@@ -141,9 +231,10 @@ scopes = ${JSON.stringify(SCOPES)}
 secret = "${RESOURCE_SECRET}"
 `,
   ).join('');
+  const documents = await documentHost();
   const latchkey = await testServer({
     toml,
-    env: { PUBLIC_URL: issuer, PORT: String(latchkeyPort), ...o.env },
+    env: { PUBLIC_URL: issuer, PORT: String(latchkeyPort), CIMD_ALLOW_LOOPBACK: 'true', ...o.env },
     clock: { now: () => new Date(now()) },
   });
   await latchkey.app.listen({ port: latchkeyPort!, host: '127.0.0.1' });
@@ -164,6 +255,7 @@ secret = "${RESOURCE_SECRET}"
   } catch (err) {
     for (const m of Object.values(mcp)) await m.close();
     await latchkey.close();
+    await documents.close();
     throw err;
   }
 
@@ -308,12 +400,19 @@ secret = "${RESOURCE_SECRET}"
     revoke,
     introspect,
     audit,
+    clientDocument(name, doc) {
+      const path = `/clients/${name}.json`;
+      const clientId = `${documents.base}${path}`;
+      documents.documents.set(path, { ...doc, client_id: clientId });
+      return clientId;
+    },
     expireAccessTokens() {
       offset += ACCESS_TOKEN_LIFETIME_MS + 60_000;
     },
     async close() {
       for (const m of Object.values(mcp)) await m.close();
       await latchkey.close();
+      await documents.close();
     },
   };
 }

@@ -18,7 +18,15 @@ import type {
   OAuthTokens,
 } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { type Person, scopeSet, type Stage, startStage, VARIANTS, type Variant } from './matrix.js';
+import {
+  CELLS,
+  type Person,
+  type Registration,
+  scopeSet,
+  type Stage,
+  startStage,
+  type Variant,
+} from './matrix.js';
 
 /**
  * The official TypeScript SDK 1.x (`@modelcontextprotocol/sdk` 1.32), in process: the application
@@ -37,6 +45,8 @@ import { type Person, scopeSet, type Stage, startStage, VARIANTS, type Variant }
 const REDIRECT_URL = 'http://127.0.0.1:8977/callback';
 
 class AppProvider implements OAuthClientProvider {
+  /** Set: the client's Client ID Metadata Document, used where Latchkey supports them. */
+  clientMetadataUrl: string | undefined;
   client: OAuthClientInformationMixed | undefined;
   saved: OAuthTokens | undefined;
   verifier = '';
@@ -49,6 +59,7 @@ class AppProvider implements OAuthClientProvider {
   get clientMetadata(): OAuthClientMetadata {
     return {
       client_name: 'TS SDK 1.x matrix client',
+      client_uri: 'https://github.com/modelcontextprotocol/typescript-sdk',
       redirect_uris: [REDIRECT_URL],
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
@@ -126,7 +137,14 @@ class Cell {
   constructor(
     readonly stage: Stage,
     readonly variant: Variant,
-  ) {}
+    readonly registration: Registration,
+    readonly name: string,
+  ) {
+    if (registration === 'cimd')
+      this.provider.clientMetadataUrl = stage.clientDocument(`ts1-${variant}`, {
+        ...this.provider.clientMetadata,
+      });
+  }
 
   readonly fetch: FetchLike = async (input, init) => {
     const res = await fetch(input, init);
@@ -204,13 +222,15 @@ class Cell {
 
 describe('TypeScript SDK 1.x (@modelcontextprotocol/sdk 1.32) against Latchkey', () => {
   let stage: Stage;
-  const cells = new Map<Variant, Cell>();
+  const cells = new Map<string, Cell>();
 
   before(async () => {
     stage = await startStage();
-    for (const v of VARIANTS) cells.set(v, new Cell(stage, v));
+    for (const c of CELLS) cells.set(c.name, new Cell(stage, c.variant, c.registration, c.name));
     await Promise.all(
-      [...cells.values()].map(async (c) => (c.person = await stage.person(`ts1-${c.variant}`))),
+      [...cells.values()].map(
+        async (c) => (c.person = await stage.person(`ts1-${c.variant}-${c.registration}`)),
+      ),
     );
   });
   after(async () => {
@@ -219,9 +239,9 @@ describe('TypeScript SDK 1.x (@modelcontextprotocol/sdk 1.32) against Latchkey',
   });
 
   describe('connect knowing only the URL, consent, list and call tools', { concurrency: true }, () => {
-    for (const v of VARIANTS) {
-      it(`${v} 401 · dynamic registration`, async () => {
-        const c = cells.get(v)!;
+    for (const { name, variant: v } of CELLS) {
+      it(name, async () => {
+        const c = cells.get(name)!;
         await assert.rejects(c.connectNew(), UnauthorizedError);
         const first = c.exchanges[0]!;
         assert.equal(first.status, 401);
@@ -231,7 +251,19 @@ describe('TypeScript SDK 1.x (@modelcontextprotocol/sdk 1.32) against Latchkey',
             ? `Bearer scope="mcp:read", resource_metadata="${stage.metadataUrl[v]}"`
             : `Bearer resource_metadata="${stage.metadataUrl[v]}"`,
         );
-        assert.ok(c.exchanges.some((e) => e.url.pathname === '/api/oauth/register' && e.status === 201));
+        const registered = c.exchanges.filter((e) => e.url.pathname === '/api/oauth/register');
+        if (c.registration === 'dcr')
+          assert.deepEqual(
+            registered.map((e) => e.status),
+            [201],
+          );
+        else {
+          assert.deepEqual(registered, [], 'a metadata document needs no registration');
+          assert.equal(
+            c.provider.authorizations[0]!.searchParams.get('client_id'),
+            c.provider.clientMetadataUrl,
+          );
+        }
         // The scope strategy: the 401's scope, else the resource's scopes_supported.
         const asked = c.provider.authorizations[0]!.searchParams.get('scope');
         assert.equal(asked, v === 'scoped' ? 'mcp:read' : 'mcp:read mcp:run mcp:act');
@@ -265,9 +297,9 @@ describe('TypeScript SDK 1.x (@modelcontextprotocol/sdk 1.32) against Latchkey',
   });
 
   describe('step up after 403 insufficient_scope', { concurrency: true }, () => {
-    for (const v of VARIANTS) {
-      it(`${v} 401 · dynamic registration`, async () => {
-        const c = cells.get(v)!;
+    for (const { name, variant: v } of CELLS) {
+      it(name, async () => {
+        const c = cells.get(name)!;
         if (v === 'scoped') {
           // run_job needs mcp:run, which the first consent did not cover.
           await c.expectStepUpRefused('run_job', { job: 'test' });
@@ -305,9 +337,9 @@ describe('TypeScript SDK 1.x (@modelcontextprotocol/sdk 1.32) against Latchkey',
 
   describe('refresh after the access token dies', { concurrency: true }, () => {
     before(() => stage.expireAccessTokens());
-    for (const v of VARIANTS) {
-      it(`${v} 401 · dynamic registration`, async () => {
-        const c = cells.get(v)!;
+    for (const { name, variant: v } of CELLS) {
+      it(name, async () => {
+        const c = cells.get(name)!;
         const dead = c.provider.saved!.access_token;
         assert.equal((await stage.introspect(v, dead)).active, false);
         const mark = c.exchanges.length;
@@ -328,9 +360,9 @@ describe('TypeScript SDK 1.x (@modelcontextprotocol/sdk 1.32) against Latchkey',
   });
 
   describe('re-authorise after the person revokes', { concurrency: true }, () => {
-    for (const v of VARIANTS) {
-      it(`${v} 401 · dynamic registration`, async () => {
-        const c = cells.get(v)!;
+    for (const { name, variant: v } of CELLS) {
+      it(name, async () => {
+        const c = cells.get(name)!;
         const revoked = c.provider.saved!;
         await stage.revoke(c.person, v);
         assert.equal((await stage.introspect(v, revoked.access_token)).active, false);

@@ -11,8 +11,11 @@ import { AuthCache } from './http/auth-cache.js';
 import type { App } from './http/types.js';
 import { systemClock } from './lib/clock.js';
 import { createMailer } from './mail/mailer.js';
+import { scheduleUnusedRegistrationCleanup } from './oauth/unused-clients.js';
+import { scheduleKeyRotation } from './oidc/schedule.js';
 import { scheduleDomainRechecks } from './sso/domains.js';
 import { scheduleAgentSweep } from './agents/controls.js';
+import { sealStoredClientSecrets } from './sso/secret-storage.js';
 
 /** How often a draining server closes connections that have just gone idle. */
 const SHUTDOWN_SWEEP_MS = 50;
@@ -36,6 +39,8 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
   const releaseDataDir = markDataDirInUse(config);
   const { applied } = await migrate(storage.db as never, storage.kind);
   if (applied.length) log.info({ applied }, 'migrations applied');
+  const sealed = await sealStoredClientSecrets(storage.db, config);
+  if (sealed) log.info({ sealed }, 'SSO client secrets sealed with LATCHKEY_SECRET');
   const cache = await openCache({ redisUrl: config.redisUrl });
   const mailer = createMailer({
     smtpUrl: config.smtpUrl,
@@ -57,6 +62,10 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
     plans: config.agentPlans,
     log,
   });
+  // Registered clients that never completed an authorization are deleted after a day (hourly tick).
+  const stopClientCleanup = scheduleUnusedRegistrationCleanup({ db: storage.db, clock: systemClock, auth, log });
+  // Signing keys: a current key from the first start, the next one published ahead, rotation on schedule.
+  const stopKeyRotation = await scheduleKeyRotation({ db: storage.db, cache, clock: systemClock, config, log });
   // Until an instance admin exists, every start prints a fresh one-time link.
   const setupLink = await issueSetupLink(storage.db, systemClock, config.publicUrl);
   log.info(
@@ -78,6 +87,8 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
       closing ??= (async () => {
         stopRechecks();
         stopAgentSweep();
+        stopClientCleanup();
+        stopKeyRotation();
         // app.close() stops listening, closes idle keep-alive connections and waits for in-flight
         // requests. A connection whose request finishes during the drain turns idle afterwards and
         // would hold the close until its keep-alive timeout (5 s): sweep those as they appear.

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
 import {
@@ -47,6 +48,8 @@ export interface Config {
   readonly authCacheEntries: number;
   /** Requests per minute one IP may make to /api (the general limiter); 0 disables it. */
   readonly apiRateLimit: number;
+  /** Dynamic client registrations one IP may make per hour (`DCR_RATE_LIMIT`). */
+  readonly dcrRateLimit: number;
   /** Protected resources from `[[resources]]` (Latchkey's own API is added by the OAuth catalogue). */
   readonly resources: readonly ResourceConfig[];
   /** Per-scope overrides from `[scopes."…"]`. */
@@ -70,6 +73,15 @@ export interface Config {
    * `node:dns` `setServers` takes them (`1.2.3.4`, `1.2.3.4:53`, `[::1]:53`); null → the system's.
    */
   readonly dnsServers: readonly string[] | null;
+  /**
+   * The secrets that encrypt what Latchkey stores and must read back (signing keys, SSO client
+   * secrets): `LATCHKEY_SECRET` first. Never logged.
+   */
+  readonly secrets: readonly string[];
+  /** How often the signing key rotates by itself, in days (`KEY_ROTATION_DAYS`). */
+  readonly keyRotationDays: number;
+  /** The algorithm of new signing keys (`SIGNING_ALG`): ES256 (default) or RS256. */
+  readonly signingAlg: 'ES256' | 'RS256';
   /** Path of the TOML file that was read, if any. */
   readonly configFile: string | null;
   /** Development defaults in effect; announced in the start-up log. */
@@ -116,6 +128,7 @@ const SETTINGS = {
   TOKEN_SCANNER_KEY: 'token_scanner_key',
   AUTH_CACHE_ENTRIES: 'auth_cache_entries',
   API_RATE_LIMIT: 'api_rate_limit',
+  DCR_RATE_LIMIT: 'dcr_rate_limit',
   CIMD_ALLOW_LOOPBACK: 'cimd_allow_loopback',
   SSO_ALLOW_LOOPBACK: 'sso_allow_loopback',
   DASHBOARD_DIR: 'dashboard_dir',
@@ -129,6 +142,9 @@ const SETTINGS = {
   GOOGLE_ISSUER: 'google_issuer',
   SIGNUP_POLICY: 'signup_policy',
   DNS_SERVERS: 'dns_servers',
+  LATCHKEY_SECRET: 'secret',
+  KEY_ROTATION_DAYS: 'key_rotation_days',
+  SIGNING_ALG: 'signing_alg',
 } as const;
 type SettingName = keyof typeof SETTINGS;
 
@@ -136,6 +152,9 @@ type SettingName = keyof typeof SETTINGS;
 const TOML_SECTIONS = new Set<string>(['resources', 'scopes', 'agent_plans']);
 
 export const ADMIN_TOKEN_MIN_LENGTH = 32;
+export const SECRET_MIN_LENGTH = 32;
+/** The development default for LATCHKEY_SECRET, generated once into the data folder. */
+export const DEV_SECRET_FILE = 'secret.key';
 
 /** Where the build puts the dashboard (packages/dashboard/dist), found from this module in src/ or dist/. */
 const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../../dashboard/dist', import.meta.url));
@@ -205,6 +224,10 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   if (!/^\d{1,9}$/.test(limitRaw))
     throw new ConfigError('API_RATE_LIMIT', 'must be an integer (requests per minute per IP; 0 disables)');
   const apiRateLimit = Number(limitRaw);
+  const dcrRaw = raw('DCR_RATE_LIMIT') ?? '1000';
+  if (!/^\d{1,6}$/.test(dcrRaw) || Number(dcrRaw) < 1 || Number(dcrRaw) > 100_000)
+    throw new ConfigError('DCR_RATE_LIMIT', 'must be an integer 1–100000 (registrations per hour per IP)');
+  const dcrRateLimit = Number(dcrRaw);
 
   const cimdAllowLoopback = parseBool('CIMD_ALLOW_LOOPBACK', raw('CIMD_ALLOW_LOOPBACK') ?? 'false');
   if (cimdAllowLoopback)
@@ -245,6 +268,24 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const dnsRaw = raw('DNS_SERVERS');
   const dnsServers = dnsRaw === undefined ? null : Object.freeze(parseDnsServers(dnsRaw));
 
+  const production = env.NODE_ENV === 'production';
+  let secret = raw('LATCHKEY_SECRET');
+  if (secret === undefined) {
+    if (production)
+      throw new ConfigError('LATCHKEY_SECRET', 'is required when NODE_ENV=production (32 characters or more)');
+    const path = join(dataDir, DEV_SECRET_FILE);
+    secret = devSecret(path);
+    devDefaults.push(`LATCHKEY_SECRET generated in ${path} (set it in production)`);
+  }
+  if (secret.length < SECRET_MIN_LENGTH || /\s/.test(secret))
+    throw new ConfigError('LATCHKEY_SECRET', `must be at least ${SECRET_MIN_LENGTH} characters, no spaces`);
+  const rotationRaw = raw('KEY_ROTATION_DAYS') ?? '90';
+  if (!/^\d{1,4}$/.test(rotationRaw) || Number(rotationRaw) < 2)
+    throw new ConfigError('KEY_ROTATION_DAYS', 'must be an integer of days, 2 or more');
+  const signingAlg = (raw('SIGNING_ALG') ?? 'ES256') as 'ES256' | 'RS256';
+  if (signingAlg !== 'ES256' && signingAlg !== 'RS256')
+    throw new ConfigError('SIGNING_ALG', 'must be ES256 or RS256');
+
   const href = publicUrl.href.replace(/\/+$/, '');
   return Object.freeze({
     port,
@@ -264,6 +305,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     tokenScannerKey,
     authCacheEntries,
     apiRateLimit,
+    dcrRateLimit,
     resources: Object.freeze(resources),
     scopes,
     agentPlans,
@@ -274,9 +316,32 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     signupPolicy,
     dashboardDir,
     dnsServers,
+    secrets: Object.freeze([secret]),
+    keyRotationDays: Number(rotationRaw),
+    signingAlg,
     configFile,
     devDefaults: Object.freeze(devDefaults),
   });
+}
+
+/**
+ * The development secret in `path`: read, or created once (random, mode 0600). Written to a
+ * temporary file and linked into place, so two processes starting on one folder agree on it.
+ */
+function devSecret(path: string): string {
+  const read = () => readFileSync(path, 'utf8').trim();
+  if (existsSync(path)) return read();
+  mkdirSync(resolve(path, '..'), { recursive: true });
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  writeFileSync(tmp, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+  try {
+    linkSync(tmp, path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+  return read();
 }
 
 function readConfigFile(

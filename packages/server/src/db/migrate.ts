@@ -14,8 +14,10 @@ import * as credentialBounds from './migrations/2026-12-05T0500-credential-bound
 import * as emailProof from './migrations/2026-12-05T0600-email-proof.js';
 import * as activity from './migrations/2026-12-05T0700-activity.js';
 import * as agentControls from './migrations/2026-12-05T0800-h-agent-controls.js';
+import * as openidKeys from './migrations/2026-12-05T0900-C-openid-keys.js';
 import * as secondFactor from './migrations/2026-12-05T0810-E-second-factor.js';
 import * as accountLifecycle from './migrations/2026-12-05T0950-D-account-lifecycle.js';
+import * as clientApprovals from './migrations/2026-12-05T1010-A-client-approvals.js';
 
 /** Every migration, in order. Names are date-prefixed and never change once shipped. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -34,8 +36,10 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-12-05T0600-email-proof': emailProof,
   '2026-12-05T0700-activity': activity,
   '2026-12-05T0800-h-agent-controls': agentControls,
+  '2026-12-05T0900-C-openid-keys': openidKeys,
   '2026-12-05T0810-E-second-factor': secondFactor,
   '2026-12-05T0950-D-account-lifecycle': accountLifecycle,
+  '2026-12-05T1010-A-client-approvals': clientApprovals,
 };
 
 /**

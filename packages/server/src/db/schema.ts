@@ -54,7 +54,11 @@ export interface SessionsTable {
   /** When the session last proved a second factor (step-up). */
   mfa_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   /** Waiting for a second factor or an enrolment: never a credential. */
-  pending: ColumnType<'second_factor' | 'enrol' | null, 'second_factor' | 'enrol' | null | undefined, 'second_factor' | 'enrol' | null>;
+  pending: ColumnType<
+    'second_factor' | 'enrol' | null,
+    'second_factor' | 'enrol' | null | undefined,
+    'second_factor' | 'enrol' | null
+  >;
 }
 
 export interface TotpFactorsTable {
@@ -223,6 +227,22 @@ export interface OAuthClientsTable {
   updated_at: Timestamp;
   /** CIMD: the fetched document may be used until then. */
   fetched_until: Timestamp | null;
+  /** OpenID relying party registration (post_logout_redirect_uris, id_token_signed_response_alg). */
+  oidc: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  alg: 'ES256' | 'RS256';
+  state: 'next' | 'current' | 'retired';
+  public_jwk: ColumnType<Record<string, unknown>, string, string>;
+  /** The private JWK, sealed with LATCHKEY_SECRET (lib/secret-box.ts). */
+  private_jwk: string;
+  created_at: Timestamp;
+  activated_at: Timestamp | null;
+  retired_at: Timestamp | null;
+  /** Retired keys: published until then (the last token they signed has expired), then deleted. */
+  expires_at: Timestamp | null;
 }
 
 export interface OAuthGrantsTable {
@@ -235,6 +255,15 @@ export interface OAuthGrantsTable {
   created_at: Timestamp;
   updated_at: Timestamp;
   revoked_at: Timestamp | null;
+}
+
+/** An org admin's approval of a client: members skip consent for its scopes that are not high-risk. */
+export interface OAuthClientApprovalsTable {
+  id: string;
+  org_id: string;
+  client_id: string;
+  approved_by: string;
+  created_at: Timestamp;
 }
 
 export interface OAuthCodesTable {
@@ -251,6 +280,8 @@ export interface OAuthCodesTable {
   expires_at: Timestamp;
   consumed_at: Timestamp | null;
   family_id: string | null;
+  /** An OpenID authentication's ID token inputs (nonce, auth_time, amr, sid, claims); null for plain OAuth. */
+  oidc: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
 }
 
 export interface OAuthTokensTable {
@@ -527,6 +558,7 @@ export interface Database {
   api_tokens: ApiTokensTable;
   oauth_clients: OAuthClientsTable;
   oauth_grants: OAuthGrantsTable;
+  oauth_client_approvals: OAuthClientApprovalsTable;
   oauth_codes: OAuthCodesTable;
   oauth_tokens: OAuthTokensTable;
   oauth_device_codes: OAuthDeviceCodesTable;
@@ -547,6 +579,7 @@ export interface Database {
   sso_connections: SsoConnectionsTable;
   sso_domains: SsoDomainsTable;
   sso_identities: SsoIdentitiesTable;
+  signing_keys: SigningKeysTable;
 }
 
 export type User = Selectable<UsersTable>;

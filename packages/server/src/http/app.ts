@@ -18,14 +18,18 @@ import { audit } from '../audit/log.js';
 import { auditRoutes } from '../audit/routes.js';
 import type { Deps } from '../deps.js';
 import { appRoutes } from '../oauth/app-routes.js';
+import { approvalRoutes } from '../oauth/approval-routes.js';
 import { buildCatalogue } from '../oauth/catalogue.js';
 import { consentRoutes } from '../oauth/consent-routes.js';
 import { deviceRoutes } from '../oauth/device-routes.js';
 import { grantRoutes } from '../oauth/grant-routes.js';
 import type { OAuthDeps } from '../oauth/grants/types.js';
-import { recordRevocation, revocationStreamRoutes } from '../oauth/revocation-stream.js';
+import { recordRevocation, revocationLogReader, revocationStreamRoutes } from '../oauth/revocation-stream.js';
 import { oauthRoutes } from '../oauth/routes.js';
 import { oauthAuthenticator } from '../oauth/validate.js';
+import { createKeyStore } from '../oidc/key-store.js';
+import { keyRoutes } from '../oidc/key-routes.js';
+import { oidcRoutes } from '../oidc/routes.js';
 import { orgRoutes } from '../orgs/routes.js';
 import { dashboardRoutes } from '../pages/dashboard-routes.js';
 import { pageRoutes } from '../pages/routes.js';
@@ -50,6 +54,7 @@ import {
   resolveOrg,
   sessionAuthenticator,
 } from './auth.js';
+import { type RequestPropagation, requestPropagation } from './auth-cache.js';
 import { checkSameOrigin, isUnsafe } from './csrf.js';
 import { ApiError, rateLimited, sendFrameworkError, sendProblem, toApiError } from './errors.js';
 import { logCredential, redactUrl } from './logging.js';
@@ -59,6 +64,9 @@ import { actorOf, secureTransport } from './request.js';
 import type { App, AuthMode, RouteNeeds } from './types.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+/** Response header of a request whose credential change is not yet in force on every node. */
+export const PROPAGATION_HEADER = 'latchkey-revocation';
+const PROPAGATION = new WeakMap<FastifyRequest, RequestPropagation>();
 
 /** One row of the authorization table: a route and what it declared it needs. */
 export interface DeclaredRoute extends RouteNeeds {
@@ -160,18 +168,24 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
    * 4. ADMIN_TOKEN. The first that recognises the credential decides; an unrecognised credential
    * is a 401, never anonymous access.
    */
-  const oauthDeps: OAuthDeps = { ...deps, catalogue: buildCatalogue(deps.config) };
+  const keys = createKeyStore(deps);
+  await keys.start();
+  app.addHook('onClose', async () => keys.stop());
+  const oauthDeps: OAuthDeps = { ...deps, catalogue: buildCatalogue(deps.config), keys };
   const tiers: Authenticator[] = [
     sessionAuthenticator,
     tokenAuthenticator(),
     oauthAuthenticator(oauthDeps.catalogue.api.url),
     adminTokenAuthenticator,
   ];
-  await deps.auth.start();
   deps.auth.onChange = (change) =>
     recordRevocation(deps, change).catch((err: Error) =>
       app.log.warn({ err: err.message }, 'could not log a credential change for the revocation stream'),
     );
+  await deps.auth.start({
+    replay: revocationLogReader(deps),
+    onError: (what, err) => app.log.warn({ err: (err as Error)?.message }, what),
+  });
   app.addHook('onClose', async () => deps.auth.stop());
 
   /** Every use of the break-glass ADMIN_TOKEN is on the record, allowed or not. */
@@ -191,10 +205,16 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
       ? deps.cache.limiter({ name: 'api:general', points: deps.config.apiRateLimit, windowSeconds: 60 })
       : null;
   app.addHook('onRequest', async (req) => {
-    if (general && req.url.startsWith('/api/')) {
-      const r = await general.consume(req.ip);
-      if (!r.allowed) throw rateLimited(r.retryAfterSeconds);
-    }
+    // A request that may present a credential (a header, a cookie, or a form or JSON body) first
+    // brings this node's credential cache up to date with every change answered anywhere before
+    // it arrived: one read of the shared change log, sent in the limiter's round trip.
+    const mayAuthenticate =
+      req.headers.authorization !== undefined || req.headers.cookie !== undefined || req.method === 'POST';
+    const [limit] = await Promise.all([
+      general && req.url.startsWith('/api/') ? general.consume(req.ip) : null,
+      mayAuthenticate ? deps.auth.sync() : null,
+    ]);
+    if (limit && !limit.allowed) throw rateLimited(limit.retryAfterSeconds);
     const cfg = req.routeOptions.config;
     // A request that a cookie could authenticate, or that carries no credential at all (sign-in
     // forms), must come from our origin. Only bearer-only requests, which browsers cannot forge
@@ -248,9 +268,17 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
     }
   });
 
+  // A change this request committed but could not announce to the other nodes is said so in its
+  // response: it reaches them through the revocation log within a second, not before the answer.
+  app.addHook('preHandler', async (req) => {
+    const propagation: RequestPropagation = { pending: false };
+    PROPAGATION.set(req, propagation);
+    requestPropagation.enterWith(propagation);
+  });
   app.addHook('onRequest', logCredential);
 
   app.addHook('onSend', async (req, reply) => {
+    if (PROPAGATION.get(req)?.pending) reply.header(PROPAGATION_HEADER, 'pending');
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
     reply.header('x-frame-options', 'DENY');
@@ -277,7 +305,9 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
   usageRoutes(app, deps);
   leakRoutes(app, deps);
   appRoutes(app, oauthDeps);
+  approvalRoutes(app, oauthDeps);
   revocationStreamRoutes(app, oauthDeps);
+  keyRoutes(app, oauthDeps);
   grantRoutes(app, deps);
   scimAdminRoutes(app, deps);
   await agentRoutes(app, oauthDeps);
@@ -287,6 +317,7 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
   await app.register(async (scope) => oauthRoutes(scope as unknown as App, oauthDeps));
   await app.register(async (scope) => consentRoutes(scope as unknown as App, oauthDeps));
   await app.register(async (scope) => deviceRoutes(scope as unknown as App, oauthDeps));
+  await app.register(async (scope) => oidcRoutes(scope as unknown as App, oauthDeps));
   // SCIM authenticates with the org's SCIM secret and answers RFC 7644 errors, in its own scope.
   await app.register(async (scope) => scimRoutes(scope as unknown as App, deps), { prefix: SCIM_PREFIX });
   await ssoRoutes(app, deps);

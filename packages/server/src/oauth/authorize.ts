@@ -207,13 +207,22 @@ export async function rememberedGrant(
 
 /**
  * Records consent: the live grant for (person, client, org, resource) gains `scopes` (created
- * when there is none). Returns the grant id. Audited as `oauth.consent_given`.
+ * when there is none). Returns the grant id. Audited as `oauth.consent_given` (with
+ * `admin_approved` when the org's approval of the client stood in for the consent screen).
  */
 export async function recordConsent(
   trx: Transaction<Database>,
   clock: Clock,
   who: Actor,
-  c: { userId: string; orgId: string; clientId: string; resource: string; scopes: readonly string[] },
+  c: {
+    userId: string;
+    orgId: string;
+    clientId: string;
+    resource: string;
+    scopes: readonly string[];
+    /** Given by the org's approval of the client rather than on the consent screen. */
+    adminApproved?: boolean;
+  },
 ): Promise<string> {
   const now = clock.now();
   const existing = await trx
@@ -255,7 +264,14 @@ export async function recordConsent(
     orgId: c.orgId,
     action: 'oauth.consent_given',
     target: `client:${c.clientId}`,
-    data: { client_id: c.clientId, user_id: c.userId, resource: c.resource, scopes: c.scopes, grant_id: id },
+    data: {
+      client_id: c.clientId,
+      user_id: c.userId,
+      resource: c.resource,
+      scopes: c.scopes,
+      grant_id: id,
+      ...(c.adminApproved ? { admin_approved: true } : {}),
+    },
   });
   return id;
 }

@@ -1,5 +1,6 @@
 import type { Config, ResourceConfig } from '../config/index.js';
 import type { ScopeRisk } from '../config/catalogue.js';
+import { ConfigError } from '../config/errors.js';
 import { API_SCOPES } from '../tokens/scopes.js';
 
 /**
@@ -23,6 +24,8 @@ export interface Resource {
   readonly acceptApiTokens: boolean;
   /** Latchkey's own API. */
   readonly builtin: boolean;
+  /** The tools each scope unlocks (`[resources.tools]`), for the consent page; empty when not declared. */
+  readonly tools: ReadonlyMap<string, readonly string[]>;
 }
 
 export interface Catalogue {
@@ -109,9 +112,13 @@ export function buildCatalogue(config: Pick<Config, 'publicUrl' | 'resources' | 
     secret: null,
     acceptApiTokens: false,
     builtin: true,
+    tools: new Map(),
   });
-  const configured = config.resources.map((r: ResourceConfig): Resource => {
+  const configured = config.resources.map((r: ResourceConfig, i): Resource => {
     const list = r.scopes ?? DEFAULT_SCOPES.map((s) => s.name);
+    for (const scope of r.tools.keys())
+      if (!list.includes(scope))
+        throw new ConfigError(`resources[${i}].tools."${scope}"`, "is not one of the resource's scopes");
     for (const s of list) if (!scopes.has(s)) define(s, config.scopes.get(s)?.description ?? s, 'medium');
     return Object.freeze({
       id: r.id,
@@ -121,6 +128,7 @@ export function buildCatalogue(config: Pick<Config, 'publicUrl' | 'resources' | 
       secret: r.secret,
       acceptApiTokens: r.acceptApiTokens,
       builtin: false,
+      tools: r.tools,
     });
   });
   for (const name of config.scopes.keys()) if (!scopes.has(name)) define(name, name, 'medium');

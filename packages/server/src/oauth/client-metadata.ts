@@ -1,7 +1,7 @@
 import type { ClientAuthMethod } from '../db/schema.js';
 import type { Catalogue } from './catalogue.js';
 import { OAuthError } from './errors.js';
-import { redirectUriProblem } from './redirect-uri.js';
+import { isPrivateUseRedirect, redirectUriProblem } from './redirect-uri.js';
 import { isProtocolScope } from './scope.js';
 
 /**
@@ -144,6 +144,12 @@ export function parseClientMetadata(
   if (grantTypes.includes('client_credentials') && authMethod === 'none') {
     throw bad('client_credentials needs a confidential client.');
   }
+  if (authMethod !== 'none' && redirectUris.some(isPrivateUseRedirect)) {
+    throw new OAuthError(
+      'invalid_redirect_uri',
+      'A private-use URI scheme is only for public clients (token_endpoint_auth_method "none", RFC 8252 §8.4).',
+    );
+  }
 
   let scopes: string[] | null = null;
   if (o.scope !== undefined && o.scope !== null) {
@@ -163,7 +169,7 @@ export function parseClientMetadata(
   }
 
   const nameRaw = optionalString(o, 'client_name', CLIENT_NAME_MAX);
-  const fallback = redirectUris[0] ? new URL(redirectUris[0]).host : 'Unnamed client';
+  const fallback = (redirectUris[0] && new URL(redirectUris[0]).host) || 'Unnamed client';
   const name = nameRaw?.trim() || fallback;
   if (/[\u0000-\u001f\u007f]/.test(name)) throw bad('client_name must not contain control characters.');
 

@@ -17,6 +17,7 @@ import {
   rememberedGrant,
   UntrustedRedirectError,
 } from './authorize.js';
+import { approvableScopes, approvingOrg } from './approvals.js';
 import { consentPage } from './consent-page.js';
 import type { OAuthError } from './errors.js';
 import type { OAuthDeps } from './grants/types.js';
@@ -80,6 +81,7 @@ export async function consentRoutes(app: App, deps: OAuthDeps): Promise<void> {
     orgId: string,
     scopes: readonly string[],
     grantId: string | null,
+    adminApproved = false,
   ) => {
     const code = await db.transaction().execute(async (trx) => {
       const id =
@@ -90,6 +92,7 @@ export async function consentRoutes(app: App, deps: OAuthDeps): Promise<void> {
           clientId: a.client.id,
           resource: a.resource.url,
           scopes,
+          adminApproved,
         }));
       return issueCode(trx, clock, { request: a, grantId: id, userId, orgId, scopes });
     });
@@ -129,6 +132,15 @@ export async function consentRoutes(app: App, deps: OAuthDeps): Promise<void> {
           orgIds: orgs.map((o) => o.id),
         });
         if (remembered) return approve(req, reply, a, user.id, remembered.orgId, a.scopes, remembered.id);
+        // An org admin approved this client for the org: its members skip consent for ordinary scopes.
+        if (approvableScopes(catalogue, a.scopes)) {
+          const orgId = await approvingOrg(
+            db,
+            a.client.id,
+            orgs.map((o) => o.id),
+          );
+          if (orgId) return approve(req, reply, a, user.id, orgId, a.scopes, null, true);
+        }
       }
       if (a.prompt === 'none')
         return redirectBack(reply, a.redirectUri, { error: 'consent_required', state: a.state });
@@ -150,7 +162,7 @@ export async function consentRoutes(app: App, deps: OAuthDeps): Promise<void> {
           orgs,
           action: '/consent',
           hidden: carried,
-          redirectHost: new URL(a.redirectUri).host,
+          redirectUri: a.redirectUri,
         }),
         // Approving or denying ends in a 303 to the client: the form may go there.
         pageCsp([a.redirectUri]),

@@ -1,8 +1,11 @@
 /**
  * Redirect URIs: which may be registered, and whether a requested one matches a registered one.
- * Registration: https, or http on a loopback host (RFC 8252 §7.3); never a fragment, never
- * credentials. Matching: exact string comparison (RFC 6749 §3.1.2.3, OAuth 2.1 §4.1.1), except
- * that a loopback redirect URI matches on any port (RFC 8252 §7.3).
+ * Registration: https; http on a loopback host (RFC 8252 §7.3); or, for public clients, a
+ * private-use URI scheme (RFC 8252 §7.1) such as `com.example.app:/cb` or
+ * `cursor://anysphere.cursor-mcp/oauth/callback`. Never a fragment, never credentials, never a
+ * scheme that runs or reads something (`javascript:`, `data:`, `file:`, …). Matching: exact
+ * string comparison (RFC 6749 §3.1.2.3, OAuth 2.1 §4.1.1), except that a loopback redirect URI
+ * matches on any port (RFC 8252 §7.3).
  */
 export const REDIRECT_URI_MAX_LENGTH = 2000;
 
@@ -26,7 +29,72 @@ export function redirectUriProblem(uri: string): string | null {
     return LOOPBACK.test(uri)
       ? null
       : 'http is allowed only on a loopback host (127.0.0.1, [::1], localhost)';
-  return 'must use https (or http on a loopback host)';
+  if (isPrivateUseScheme(u.protocol.slice(0, -1))) return null;
+  return "must use https, http on a loopback host, or an app's own URI scheme (RFC 8252 §7.1)";
+}
+
+/**
+ * Schemes that are not an app's own: they run code, read local or inline content, or belong to a
+ * browser, the web or another protocol. A redirect there would hand the code to something else.
+ */
+const NOT_PRIVATE_USE = new Set([
+  'javascript',
+  'vbscript',
+  'data',
+  'file',
+  'blob',
+  'about',
+  'filesystem',
+  'view-source',
+  'jar',
+  'intent',
+  'chrome',
+  'chrome-extension',
+  'moz-extension',
+  'safari-extension',
+  'ms-browser-extension',
+  'edge',
+  'resource',
+  'http',
+  'https',
+  'ws',
+  'wss',
+  'ftp',
+  'mailto',
+  'tel',
+  'sms',
+  'urn',
+]);
+
+/**
+ * Whether `scheme` (lowercase, without ":") may be a native app's private-use scheme. RFC 8252
+ * §7.1 asks for a reverse domain name (`com.example.app`); the MCP hosts people use register
+ * single-label schemes of their own (`cursor`, `vscode`), so any RFC 3986 scheme is taken except
+ * those above.
+ */
+export function isPrivateUseScheme(scheme: string): boolean {
+  return /^[a-z][a-z0-9+.-]{0,63}$/.test(scheme) && !NOT_PRIVATE_USE.has(scheme);
+}
+
+/** Whether a (registrable) redirect URI uses a private-use scheme: only public clients may. */
+export function isPrivateUseRedirect(uri: string): boolean {
+  try {
+    return isPrivateUseScheme(new URL(uri).protocol.slice(0, -1));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Where a redirect URI sends the person, as the consent page says it: a web host, or the app
+ * that opens a private-use scheme (with the rest of its name, when it has one).
+ */
+export function redirectTarget(
+  uri: string,
+): { kind: 'web'; host: string } | { kind: 'app'; scheme: string; host: string } {
+  const u = new URL(uri);
+  if (u.protocol === 'https:' || u.protocol === 'http:') return { kind: 'web', host: u.host };
+  return { kind: 'app', scheme: u.protocol.slice(0, -1), host: u.host };
 }
 
 export function isLoopbackRedirect(uri: string): boolean {

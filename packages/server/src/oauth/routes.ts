@@ -22,10 +22,16 @@ import { liveOAuthToken } from './validate.js';
 import { apiTokenIntrospection, isApiToken } from './introspect-api-token.js';
 import { liveApiToken } from '../tokens/authenticate.js';
 
-/** Dynamic registrations one IP may make per hour. */
-export const REGISTRATIONS_PER_IP_PER_HOUR = 20;
+/**
+ * Dynamic registrations all addresses together may make per hour, as a multiple of the per-IP
+ * limit (`DCR_RATE_LIMIT`): the abuse cap that holds when registrations come from many addresses.
+ */
+export const REGISTRATIONS_ALL_IPS_FACTOR = 20;
 /** Device authorizations one IP may start per hour. */
 export const DEVICE_STARTS_PER_IP_PER_HOUR = 60;
+
+/** Request headers a browser-based client may send cross-origin (MCP: `mcp-protocol-version`). */
+export const CORS_ALLOW_HEADERS = 'authorization, content-type, mcp-protocol-version';
 
 /** The parameters the form endpoints understand: these must each come at most once. */
 const KNOWN_PARAMS = new Set([
@@ -127,9 +133,16 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
     reply.header('access-control-allow-origin', '*');
     reply.header('access-control-expose-headers', 'www-authenticate, retry-after');
   });
+  // Hosted connectors register from a few shared addresses: the per-IP limit is a setting whose
+  // default they do not reach; the instance-wide cap stops a flood from many addresses.
   const registrations = deps.cache.limiter({
     name: 'oauth:register',
-    points: REGISTRATIONS_PER_IP_PER_HOUR,
+    points: config.dcrRateLimit,
+    windowSeconds: 3600,
+  });
+  const allRegistrations = deps.cache.limiter({
+    name: 'oauth:register:all',
+    points: config.dcrRateLimit * REGISTRATIONS_ALL_IPS_FACTOR,
     windowSeconds: 3600,
   });
   const deviceStarts = deps.cache.limiter({
@@ -156,21 +169,28 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
     },
   );
 
-  app.options('/api/oauth/*', { config: none, schema: { hide: true } }, async (_req, reply) => {
-    reply
-      .header('access-control-allow-methods', 'GET, POST')
-      .header('access-control-allow-headers', 'authorization, content-type')
-      .header('access-control-max-age', '600')
-      .code(204)
-      .send();
-  });
+  // CORS preflight (browser-based MCP clients): discovery, and the token, registration,
+  // revocation and other OAuth endpoints, with the MCP client's protocol version header.
+  for (const path of ['/api/oauth/*', '/.well-known/*']) {
+    app.options(path, { config: none, schema: { hide: true } }, async (_req, reply) => {
+      reply
+        .header('access-control-allow-methods', path === '/.well-known/*' ? 'GET' : 'GET, POST')
+        .header('access-control-allow-headers', CORS_ALLOW_HEADERS)
+        .header('access-control-max-age', '600')
+        .code(204)
+        .send();
+    });
+  }
 
   app.post('/api/oauth/register', { config: none, schema: { hide: true } }, async (req, reply) => {
-    const limited = await registrations.consume(req.ip);
+    const perIp = await registrations.consume(req.ip);
+    const limited = perIp.allowed ? await allRegistrations.consume('all') : perIp;
     if (!limited.allowed) {
       throw new OAuthError(
         'temporarily_unavailable',
-        'Too many registrations from this address; try later.',
+        perIp.allowed
+          ? 'Too many registrations right now; try later.'
+          : 'Too many registrations from this address; try later.',
         {
           status: 429,
           headers: { 'retry-after': String(limited.retryAfterSeconds) },
@@ -213,6 +233,11 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
   app.post('/api/oauth/token', { config: none, schema: { hide: true } }, async (req, reply) => {
     requireForm(req);
     const params = formParams(req.body);
+    // Resources are matched on normalised URLs: the grants compare the configured one.
+    if (params.resource !== undefined) {
+      const r = catalogue.resource(params.resource);
+      if (r) params.resource = r.url;
+    }
     const client = await authenticateClient(deps, presentedClient(req, params));
     const grantType = params.grant_type;
     if (!grantType) throw new OAuthError('invalid_request', 'grant_type is required.');

@@ -1,4 +1,5 @@
 import { escapeHtml } from '../mail/templates.js';
+import { isPrivateUseScheme } from '../oauth/redirect-uri.js';
 
 /**
  * The pages' look: the dashboard's palette (packages/dashboard/src/styles/), light and dark by
@@ -57,11 +58,13 @@ export function renderMessage(title: string, message: string): string {
   return page(title, `<p>${escapeHtml(message)}</p>`);
 }
 
-/** An http(s) origin that is safe to name in a CSP source list, or null. */
+/** An http(s) origin, or an app's own scheme, that is safe to name in a CSP source list, or null. */
 function cspOrigin(url: string): string | null {
   try {
     const { protocol, origin } = new URL(url);
-    if (protocol !== 'https:' && protocol !== 'http:') return null;
+    // A native app's own scheme (RFC 8252 §7.1), already checked at registration: a scheme-source.
+    if (protocol !== 'https:' && protocol !== 'http:')
+      return isPrivateUseScheme(protocol.slice(0, -1)) ? protocol : null;
     return /^https?:\/\/[A-Za-z0-9.\-[\]:]+$/.test(origin) ? origin : null;
   } catch {
     return null;

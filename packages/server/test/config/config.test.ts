@@ -210,9 +210,24 @@ describe('loadConfig: resources and scopes', () => {
         scopes: ['mcp:read', 'mcp:run'],
         secret,
         acceptApiTokens: false,
+        tools: new Map(),
       },
     );
     assert.deepEqual({ ...c.scopes.get('mcp:run') }, { description: 'Run it', risk: 'high' });
+  });
+
+  it('reads [resources.tools]: the tools each scope unlocks', () => {
+    const cwd = folder(
+      `[[resources]]\nid = "a"\nurl = "https://x.example/mcp"\nscopes = ["mcp:read", "mcp:act"]\n\n[resources.tools]\n"mcp:read" = ["list_notes", "read_note", "read_note"]\n"mcp:act" = ["send_email"]\n`,
+    );
+    const tools = loadConfig({ env: {}, cwd }).resources[0]!.tools;
+    assert.deepEqual(
+      [...tools],
+      [
+        ['mcp:read', ['list_notes', 'read_note']],
+        ['mcp:act', ['send_email']],
+      ],
+    );
   });
 
   for (const [what, toml, setting] of [
@@ -256,6 +271,31 @@ describe('loadConfig: resources and scopes', () => {
     ],
     ["Latchkey's own API", `[[resources]]\nid = "a"\nurl = "http://localhost:8484/api"\n`, 'resources[0]'],
     ['a bad risk', `[scopes."mcp:read"]\nrisk = "extreme"\n`, 'scopes."mcp:read".risk'],
+    [
+      'tools for a scope the resource does not have',
+      `[[resources]]\nid = "a"\nurl = "https://x.example/mcp"\nscopes = ["mcp:read"]\n[resources.tools]\n"mcp:act" = ["x"]\n`,
+      'resources[0].tools."mcp:act"',
+    ],
+    [
+      'tools that are not a list of names',
+      `[[resources]]\nid = "a"\nurl = "https://x.example/mcp"\n[resources.tools]\n"mcp:read" = "list_notes"\n`,
+      'resources[0].tools."mcp:read"',
+    ],
+    [
+      'a tool name with spaces',
+      `[[resources]]\nid = "a"\nurl = "https://x.example/mcp"\n[resources.tools]\n"mcp:read" = ["rm -rf"]\n`,
+      'resources[0].tools."mcp:read"',
+    ],
+    [
+      'a tools table that is not a table',
+      `[[resources]]\nid = "a"\nurl = "https://x.example/mcp"\ntools = ["x"]\n`,
+      'resources[0].tools',
+    ],
+    [
+      'two resources with the same normalised URL',
+      `[[resources]]\nid = "a"\nurl = "https://x.example/mcp"\n[[resources]]\nid = "b"\nurl = "HTTPS://X.EXAMPLE:443/mcp"\n`,
+      'resources[1].url',
+    ],
   ] as const) {
     it(`refuses ${what}, naming ${setting}`, () => {
       refused({}, setting, { cwd: folder(toml) });

@@ -1,0 +1,137 @@
+import { Type } from 'typebox';
+import { isUniqueViolation } from '../accounts/users.js';
+import { audit } from '../audit/log.js';
+import { ApiError } from '../http/errors.js';
+import { actorOf, orgOf, principalOf } from '../http/request.js';
+import { IdParams, Timestamp } from '../http/shapes.js';
+import type { App } from '../http/types.js';
+import { newId } from '../lib/secrets.js';
+import { requireVerifiedEmail } from '../tokens/mint.js';
+import { approvalsQuery } from './approvals.js';
+import { findClient } from './clients.js';
+import { OAuthError } from './errors.js';
+import type { OAuthDeps } from './grants/types.js';
+
+/** Approvals listed per org: an org approves a handful of clients. */
+export const APPROVALS_LIST_MAX = 500;
+
+const Approval = Type.Object({
+  id: Type.String(),
+  client_id: Type.String(),
+  client_name: Type.String(),
+  client_kind: Type.String(),
+  approved_by: Type.String(),
+  created_at: Timestamp,
+});
+const ApprovalList = Type.Object({ data: Type.Array(Approval) });
+const CreateBody = Type.Object(
+  { client_id: Type.String({ minLength: 1, maxLength: 2000 }) },
+  { additionalProperties: false },
+);
+
+type Row = Awaited<ReturnType<ReturnType<typeof approvalsQuery>['execute']>>[number];
+const shape = (r: Row) => ({
+  id: r.id,
+  client_id: r.client_id,
+  client_name: r.client_name,
+  client_kind: r.kind,
+  approved_by: r.approved_by,
+  created_at: r.created_at.toISOString(),
+});
+
+/**
+ * `/api/v1/org/oauth/approved-clients`: the clients an org admin approved for the org. Its members
+ * then skip the consent screen for a request whose scopes are all ordinary (not high-risk). A
+ * client may be the org's own app, a registered client, or a metadata document client (fetched
+ * when first named). Another org's app cannot be approved. Every change is audited.
+ */
+export function approvalRoutes(app: App, deps: OAuthDeps): void {
+  const { db, clock } = deps;
+  const cfg = { auth: 'org', permission: 'oauth:manage' } as const;
+
+  app.get(
+    '/api/v1/org/oauth/approved-clients',
+    { config: cfg, schema: { tags: ['oauth apps'], response: { 200: ApprovalList } } },
+    async (req) => {
+      const rows = await approvalsQuery(db)
+        .where('a.org_id', '=', orgOf(req).id)
+        .orderBy('a.created_at', 'desc')
+        .limit(APPROVALS_LIST_MAX)
+        .execute();
+      return { data: rows.map(shape) };
+    },
+  );
+
+  app.post(
+    '/api/v1/org/oauth/approved-clients',
+    { config: cfg, schema: { tags: ['oauth apps'], body: CreateBody, response: { 201: Approval } } },
+    async (req, reply) => {
+      const org = orgOf(req);
+      requireVerifiedEmail(principalOf(req));
+      let client;
+      try {
+        client = await findClient(deps, req.body.client_id, { fresh: true });
+      } catch (err) {
+        if (err instanceof OAuthError) throw new ApiError('invalid_request', err.description);
+        throw err;
+      }
+      // Another org's app is not this org's to approve: it cannot act here anyway.
+      if (!client || (client.kind === 'app' && client.orgId !== org.id))
+        throw new ApiError('not_found', 'No such OAuth client.');
+      const who = actorOf(req);
+      const id = newId();
+      try {
+        await db.transaction().execute(async (trx) => {
+          await trx
+            .insertInto('oauth_client_approvals')
+            .values({
+              id,
+              org_id: org.id,
+              client_id: client.id,
+              approved_by: who.actor,
+              created_at: clock.now(),
+            })
+            .execute();
+          await audit(trx, clock, who, {
+            orgId: org.id,
+            action: 'oauth.client_approved',
+            target: `client:${client.id}`,
+            data: { client_id: client.id, name: client.name, kind: client.kind, approval_id: id },
+          });
+        });
+      } catch (err) {
+        if (isUniqueViolation(err))
+          throw new ApiError('conflict', 'The client is already approved for this organisation.');
+        throw err;
+      }
+      const row = await approvalsQuery(db).where('a.id', '=', id).executeTakeFirstOrThrow();
+      return reply.code(201).send(shape(row));
+    },
+  );
+
+  app.delete(
+    '/api/v1/org/oauth/approved-clients/:id',
+    { config: cfg, schema: { tags: ['oauth apps'], params: IdParams } },
+    async (req, reply) => {
+      const org = orgOf(req);
+      const done = await db.transaction().execute(async (trx) => {
+        const row = await trx
+          .deleteFrom('oauth_client_approvals')
+          .where('id', '=', req.params.id)
+          .where('org_id', '=', org.id)
+          .returning(['id', 'client_id'])
+          .executeTakeFirst();
+        if (!row) return false;
+        await audit(trx, clock, actorOf(req), {
+          orgId: org.id,
+          action: 'oauth.client_approval_revoked',
+          target: `client:${row.client_id}`,
+          data: { client_id: row.client_id, approval_id: row.id },
+        });
+        return true;
+      });
+      if (!done) throw new ApiError('not_found', 'No such approval.');
+      return reply.code(204).send();
+    },
+  );
+}

@@ -1,0 +1,48 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from '../db/schema.js';
+import type { Catalogue } from './catalogue.js';
+
+type Executor = Kysely<Database> | Transaction<Database>;
+
+/**
+ * Admin-approved clients: an org admin marks a client as approved for the org, and its members
+ * then skip the consent screen for that client's scopes that are not high-risk. Only a request
+ * whose every scope is ordinary is approved this way; a high-risk scope always asks the person.
+ */
+
+/** Whether every requested scope may be approved on a person's behalf (none is high-risk). */
+export function approvableScopes(catalogue: Catalogue, scopes: readonly string[]): boolean {
+  return scopes.length > 0 && scopes.every((s) => catalogue.scope(s).risk !== 'high');
+}
+
+/** The one org among `orgIds` that approved `clientId`, or null when none or several did. */
+export async function approvingOrg(
+  db: Executor,
+  clientId: string,
+  orgIds: readonly string[],
+): Promise<string | null> {
+  if (orgIds.length === 0) return null;
+  const rows = await db
+    .selectFrom('oauth_client_approvals')
+    .select('org_id')
+    .where('client_id', '=', clientId)
+    .where('org_id', 'in', orgIds)
+    .limit(2)
+    .execute();
+  return rows.length === 1 ? rows[0]!.org_id : null;
+}
+
+export function approvalsQuery(db: Executor) {
+  return db
+    .selectFrom('oauth_client_approvals as a')
+    .innerJoin('oauth_clients as c', 'c.id', 'a.client_id')
+    .select([
+      'a.id',
+      'a.org_id',
+      'a.client_id',
+      'c.name as client_name',
+      'c.kind',
+      'a.approved_by',
+      'a.created_at',
+    ]);
+}

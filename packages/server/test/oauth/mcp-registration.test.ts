@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config/index.js';
+import type { Clock } from '../../src/lib/clock.js';
+import { deleteUnusedRegistrations } from '../../src/oauth/unused-clients.js';
+import { type TestServer, testServer } from '../helpers/harness.js';
+import { authorizeUrl, OAUTH_TOML, REDIRECT, register, tokensFor } from './helpers.js';
+
+/** A clock the test moves. */
+function movableClock(): Clock & { advance(ms: number): void } {
+  let offset = 0;
+  return { now: () => new Date(Date.now() + offset), advance: (ms) => void (offset += ms) };
+}
+
+const regFrom = (t: TestServer, ip: string) =>
+  t.app.inject({
+    method: 'POST',
+    url: '/api/oauth/register',
+    payload: { redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' },
+    remoteAddress: ip,
+  });
+
+describe('dynamic registration for hosted connectors', () => {
+  let t: TestServer;
+  const clock = movableClock();
+  before(async () => {
+    t = await testServer({ toml: OAUTH_TOML, clock, env: { DCR_RATE_LIMIT: '3' } });
+  });
+  after(() => t.close());
+
+  it('limits registrations per IP by DCR_RATE_LIMIT (429 with Retry-After)', async () => {
+    for (let i = 0; i < 3; i++) assert.equal((await regFrom(t, '10.94.0.1')).statusCode, 201);
+    const limited = await regFrom(t, '10.94.0.1');
+    assert.equal(limited.statusCode, 429);
+    assert.equal(limited.json().error, 'temporarily_unavailable');
+    assert.ok(Number(limited.headers['retry-after']) > 0);
+    assert.equal((await regFrom(t, '10.94.0.2')).statusCode, 201);
+  });
+
+  it('caps registrations from all addresses together at 20 × DCR_RATE_LIMIT an hour', async () => {
+    // 4 so far (previous test); 60 in all: 56 more from fresh addresses, then the cap holds.
+    let made = 0;
+    let refused = 0;
+    for (let i = 0; i < 30; i++) {
+      for (const n of [1, 2]) {
+        const res = await regFrom(t, `10.93.${i}.${n}`);
+        if (res.statusCode === 201) made++;
+        else {
+          assert.equal(res.statusCode, 429);
+          refused++;
+        }
+      }
+    }
+    assert.equal(made, 56);
+    assert.equal(refused, 4);
+  });
+
+  it('has a default a hosted connector does not reach, and refuses a bad setting at start', () => {
+    const base = { PUBLIC_URL: 'http://localhost:8484', LATCHKEY_DATA_DIR: '/tmp/unused' };
+    assert.equal(loadConfig({ env: base, cwd: '/tmp' }).dcrRateLimit, 1000);
+    for (const bad of ['0', '-1', 'lots', '100001']) {
+      assert.throws(
+        () => loadConfig({ env: { ...base, DCR_RATE_LIMIT: bad }, cwd: '/tmp' }),
+        (err: unknown) => err instanceof ConfigError && err.setting === 'DCR_RATE_LIMIT',
+        bad,
+      );
+    }
+  });
+});
+
+describe('registrations never authorized', () => {
+  let t: TestServer;
+  const clock = movableClock();
+  before(async () => {
+    t = await testServer({ toml: OAUTH_TOML, clock });
+  });
+  after(() => t.close());
+
+  it('deletes registrations that never completed an authorization after 24 hours, audited', async () => {
+    const b = t.client();
+    await b.signup();
+    const unused = await register(t);
+    const used = await register(t);
+    await tokensFor(t, b, { client: used });
+    // Not yet a day old: kept.
+    clock.advance(23 * 3_600_000);
+    let gone = await deleteUnusedRegistrations(t.deps);
+    assert.ok(!gone.includes(unused.client_id));
+    clock.advance(2 * 3_600_000);
+    gone = await deleteUnusedRegistrations(t.deps);
+    assert.ok(gone.includes(unused.client_id));
+    assert.ok(!gone.includes(used.client_id));
+    // The deleted client is unknown at authorize; the used one still works.
+    const page = await b.get(authorizeUrl({ clientId: unused.client_id }));
+    assert.equal(page.statusCode, 400);
+    assert.match(page.body, /unknown/);
+    assert.equal((await b.get(authorizeUrl({ clientId: used.client_id }))).statusCode, 303);
+    const events = await t.deps.db
+      .selectFrom('audit_events')
+      .select(['actor', 'target'])
+      .where('action', '=', 'oauth.client_expired')
+      .execute();
+    assert.ok(events.some((e) => e.target === `client:${unused.client_id}` && e.actor === 'system'));
+    assert.ok(!events.some((e) => e.target === `client:${used.client_id}`));
+    // Org apps are never swept.
+    const owner = t.client();
+    const { org } = await owner.signup();
+    const app = await owner.post(
+      '/api/v1/oauth/clients',
+      { name: 'Kept', type: 'public', redirect_uris: [REDIRECT] },
+      org.id,
+    );
+    assert.equal(app.statusCode, 201, app.body);
+    clock.advance(48 * 3_600_000);
+    assert.ok(!(await deleteUnusedRegistrations(t.deps)).includes(app.json().client_id));
+  });
+});

@@ -21,7 +21,7 @@ export function markDataDirInUse(config: Config): () => void {
 }
 
 /** The pid of a live server holding the embedded data folder, or null. */
-function liveServerPid(config: Config): number | null {
+export function liveServerPid(config: Config): number | null {
   if (config.databaseUrl) return null;
   let pid: number;
   try {

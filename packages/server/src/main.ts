@@ -12,7 +12,9 @@ commands:
   start            migrate, then serve (default)
   migrate          apply pending database migrations and exit
   admin bootstrap  print a fresh one-time link that makes its opener an instance admin
-                   (while none exists), using this server's configuration and database`;
+                   (while none exists), using this server's configuration and database
+  keys rotate      rotate the signing keys now: the next key (or a new one) signs from now on,
+                   the retired one stays published until the last token it signed has expired`;
 
 async function main(argv: string[]): Promise<number> {
   const command = argv[0] ?? 'start';
@@ -37,6 +39,9 @@ async function main(argv: string[]): Promise<number> {
     try {
       const { applied } = await migrate(storage.db as never, storage.kind);
       log.info({ applied }, applied.length ? 'migrations applied' : 'database is up to date');
+      const { sealStoredClientSecrets } = await import('./sso/secret-storage.js');
+      const sealed = await sealStoredClientSecrets(storage.db, config);
+      if (sealed) log.info({ sealed }, 'SSO client secrets sealed with LATCHKEY_SECRET');
     } finally {
       await storage.close();
     }
@@ -59,6 +64,21 @@ async function main(argv: string[]): Promise<number> {
             'stop it first, or restart it: every start prints a setup link while no instance admin exists.',
     );
     return out.reason === 'admin_exists' ? 1 : 75; // EX_TEMPFAIL
+  }
+  if (command === 'keys') {
+    if (argv[1] !== 'rotate' || argv.length > 2) {
+      console.error(USAGE);
+      return 64; // EX_USAGE
+    }
+    const { rotateKeysNow } = await import('./oidc/rotate-command.js');
+    const rotated = await rotateKeysNow(config);
+    for (const r of rotated)
+      process.stdout.write(
+        `  ${r.alg}: ${r.current} signs from now on` +
+          (r.retired ? `; ${r.retired} stays published until ${r.retiredUntil!.toISOString()}` : '') +
+          '\n',
+      );
+    return 0;
   }
   if (command !== 'start') {
     console.error(USAGE);
@@ -106,7 +126,9 @@ main(process.argv.slice(2)).then(
         ? 'migration failed'
         : process.argv[2] === 'admin'
           ? 'admin command failed'
-          : 'failed to start';
+          : process.argv[2] === 'keys'
+            ? 'key rotation failed'
+            : 'failed to start';
     console.error(`latchkey: ${what}:`, err instanceof Error ? err.message : err);
     process.exit(1);
   },

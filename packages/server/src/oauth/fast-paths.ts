@@ -45,6 +45,15 @@ function issued(t: NewTokens, scopes: readonly string[]): IssuedTokens {
 const scopesOf = (v: unknown): string[] =>
   typeof v === 'string' ? (JSON.parse(v) as string[]) : (v as string[]);
 
+/** What a fast path issued, with whom the tokens act for (the ID token and JWT access token need it). */
+export interface FastIssued extends IssuedTokens {
+  familyId: string;
+  userId: string | null;
+  orgId: string;
+  /** The code's OpenID context (`oauth_codes.oidc`); null for plain OAuth and on refresh. */
+  oidc: unknown;
+}
+
 /** Exchanges a code whose every check holds; null when none does (the caller then finds out why). */
 export async function exchangeCode(
   db: Db,
@@ -59,18 +68,18 @@ export async function exchangeCode(
     refresh: boolean;
     tokenPrefix: string;
   },
-): Promise<IssuedTokens | null> {
+): Promise<FastIssued | null> {
   const now = clock.now();
   const family = newId();
   const t = newTokens(clock, e.tokenPrefix, e.refresh);
-  const { rows } = await sql<{ scopes: unknown }>`
+  const { rows } = await sql<{ scopes: unknown; user_id: string | null; org_id: string; oidc: unknown }>`
     with c as (
       update oauth_codes set consumed_at = ${now}::timestamptz, family_id = ${family}::uuid
       where code_hash = ${e.codeHash} and consumed_at is null and expires_at > ${now}::timestamptz
         and client_id = ${e.clientId} and redirect_uri = ${e.redirectUri} and resource = ${e.resource}
         and code_challenge = ${e.challenge}
         and exists (select 1 from oauth_grants g where g.id = oauth_codes.grant_id and g.revoked_at is null)
-      returning grant_id, user_id, org_id, resource, scopes
+      returning grant_id, user_id, org_id, resource, scopes, oidc
     ), t as (
       insert into oauth_tokens (id, kind, token_hash, prefix, family_id, client_id, grant_id, user_id, org_id, resource, scopes, created_at, expires_at)
       select v.id, v.kind, v.token_hash, v.prefix, ${family}::uuid, ${e.clientId}, c.grant_id, c.user_id, c.org_id, c.resource, c.scopes, ${now}::timestamptz, v.expires_at
@@ -85,11 +94,19 @@ export async function exchangeCode(
       from c
       returning id
     )
-    select c.scopes, (select count(*) from t) as tokens, (select count(*) from a) as audited from c`.execute(
+    select c.scopes, c.user_id, c.org_id, c.oidc, (select count(*) from t) as tokens, (select count(*) from a) as audited from c`.execute(
     db,
   );
   const row = rows[0];
-  return row ? issued(t, scopesOf(row.scopes)) : null;
+  return row
+    ? {
+        ...issued(t, scopesOf(row.scopes)),
+        familyId: family,
+        userId: row.user_id,
+        orgId: row.org_id,
+        oidc: row.oidc,
+      }
+    : null;
 }
 
 /** Rotates a refresh token whose every check holds; null when none does (the caller then finds out why). */
@@ -104,11 +121,11 @@ export async function rotateRefresh(
     scopes: readonly string[] | undefined;
     tokenPrefix: string;
   },
-): Promise<IssuedTokens | null> {
+): Promise<FastIssued | null> {
   const now = clock.now();
   const t = newTokens(clock, r.tokenPrefix, true);
   const narrowed = r.scopes ? JSON.stringify(r.scopes) : null;
-  const { rows } = await sql<{ scopes: unknown }>`
+  const { rows } = await sql<{ scopes: unknown; family_id: string; user_id: string | null; org_id: string }>`
     with old as (
       update oauth_tokens set rotated_at = ${now}::timestamptz
       where token_hash = ${r.tokenHash} and kind = 'rt' and client_id = ${r.clientId}
@@ -136,9 +153,17 @@ export async function rotateRefresh(
       from old
       returning id
     )
-    select old.scopes, (select count(*) from t) as tokens, (select count(*) from a) as audited from old`.execute(
+    select old.scopes, old.family_id, old.user_id, old.org_id, (select count(*) from t) as tokens, (select count(*) from a) as audited from old`.execute(
     db,
   );
   const row = rows[0];
-  return row ? issued(t, scopesOf(row.scopes)) : null;
+  return row
+    ? {
+        ...issued(t, scopesOf(row.scopes)),
+        familyId: row.family_id,
+        userId: row.user_id,
+        orgId: row.org_id,
+        oidc: null,
+      }
+    : null;
 }

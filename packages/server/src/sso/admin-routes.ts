@@ -5,7 +5,7 @@ import { ApiError } from '../http/errors.js';
 import { actorOf, orgOf } from '../http/request.js';
 import { IdParams, Timestamp } from '../http/shapes.js';
 import type { App } from '../http/types.js';
-import { certsText, spUrls, testConnection } from './connections.js';
+import { certsText, sealClientSecret, spUrls, testConnection } from './connections.js';
 import { idpUrlProblem } from './idp-fetch.js';
 import { SSO_LIMITS } from './limits.js';
 import {
@@ -184,7 +184,7 @@ export function ssoConnectionRoutes(app: App, deps: Deps): void {
           default_role: b.default_role ?? 'member',
           oidc_issuer: oidc ? b.oidc_issuer!.replace(/\/+$/, '') : null,
           oidc_client_id: oidc ? b.oidc_client_id! : null,
-          oidc_client_secret: oidc ? b.oidc_client_secret! : null,
+          oidc_client_secret: oidc ? sealClientSecret(config, b.oidc_client_secret!) : null,
           saml_metadata_xml: oidc ? null : (b.saml_metadata_xml ?? null),
           saml_metadata_url: oidc ? null : (b.saml_metadata_url ?? null),
         });
@@ -244,7 +244,9 @@ export function ssoConnectionRoutes(app: App, deps: Deps): void {
           ...(b.enabled !== undefined ? { enabled: b.enabled } : {}),
           ...(b.oidc_issuer !== undefined ? { oidc_issuer: b.oidc_issuer.replace(/\/+$/, '') } : {}),
           ...(b.oidc_client_id !== undefined ? { oidc_client_id: b.oidc_client_id } : {}),
-          ...(b.oidc_client_secret !== undefined ? { oidc_client_secret: b.oidc_client_secret } : {}),
+          ...(b.oidc_client_secret !== undefined
+            ? { oidc_client_secret: sealClientSecret(config, b.oidc_client_secret) }
+            : {}),
           ...(b.saml_metadata_xml !== undefined
             ? { saml_metadata_xml: b.saml_metadata_xml, saml_metadata_url: null }
             : {}),

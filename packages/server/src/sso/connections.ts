@@ -1,4 +1,5 @@
 import type { Config } from '../config/index.js';
+import { isSealed, secretBoxOf } from '../lib/secret-box.js';
 import { SsoError } from './errors.js';
 import { fetchText, ssoOutbound, toSsoError } from './idp-fetch.js';
 import { discover, type OidcSettings } from './oidc.js';
@@ -16,8 +17,24 @@ export function spUrls(publicUrl: string, connectionId: string) {
 
 export const OIDC_REDIRECT_PATH = '/api/sso/oidc/callback';
 
-/** Where requests to an IdP may go: see `ssoOutbound`. */
-export type SsoNetConfig = Pick<Config, 'dnsServers' | 'ssoAllowLoopback'>;
+/** Where requests to an IdP may go (see `ssoOutbound`), and the secrets that open a client secret. */
+export type SsoNetConfig = Pick<Config, 'dnsServers' | 'ssoAllowLoopback' | 'secrets'>;
+
+/** The secret box context of an OIDC connection's client secret. */
+export const CLIENT_SECRET_CONTEXT = 'sso_connections.oidc_client_secret';
+
+/** An OIDC client secret as stored: sealed with LATCHKEY_SECRET. */
+export function sealClientSecret(config: Pick<Config, 'secrets'>, secret: string): string {
+  return secretBoxOf(config).seal(secret, CLIENT_SECRET_CONTEXT);
+}
+
+/**
+ * A stored client secret, opened. A value stored before secrets were sealed is still plaintext
+ * until the start-up pass (`sealStoredClientSecrets`) seals it; it is read as it is.
+ */
+export function openClientSecret(config: Pick<Config, 'secrets'>, stored: string): string {
+  return isSealed(stored) ? secretBoxOf(config).open(stored, CLIENT_SECRET_CONTEXT) : stored;
+}
 
 export function oidcSettingsOf(c: ConnectionRow, config: SsoNetConfig): OidcSettings {
   if (c.kind !== 'oidc' || !c.oidc_issuer || !c.oidc_client_id || !c.oidc_client_secret) {
@@ -26,7 +43,7 @@ export function oidcSettingsOf(c: ConnectionRow, config: SsoNetConfig): OidcSett
   return {
     issuer: c.oidc_issuer,
     clientId: c.oidc_client_id,
-    clientSecret: c.oidc_client_secret,
+    clientSecret: openClientSecret(config, c.oidc_client_secret),
     net: ssoOutbound(config),
   };
 }

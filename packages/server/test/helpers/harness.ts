@@ -16,6 +16,7 @@ import { dnsServersSetting } from './dns.js';
 import { openTestStorage, type TestStorage } from './storage.js';
 
 export const PUBLIC_URL = 'http://localhost:8484';
+export const TEST_SECRET = 'test-latchkey-secret-0123456789abcdef';
 
 export interface TestServer {
   app: App;
@@ -62,6 +63,8 @@ export async function testServer(opts: TestServerOptions = {}): Promise<TestServ
       LOG_LEVEL: 'info',
       // Every lookup the server makes goes to this process's DNS server on loopback (test/helpers/dns.ts).
       DNS_SERVERS: await dnsServersSetting(),
+      // One secret for every test server, so a restart over the same storage opens what it sealed.
+      LATCHKEY_SECRET: TEST_SECRET,
       ...opts.env,
     },
   });

@@ -3,7 +3,8 @@ import { newId, sha256Hex } from '../../lib/secrets.js';
 import { OAuthError } from '../errors.js';
 import { exchangeCode } from '../fast-paths.js';
 import { s256, verifyPkce } from '../pkce.js';
-import { issueAndAudit, revokeFamily, scopesOf, tokenResponse } from '../tokens.js';
+import { personTokenResponse } from '../../oidc/token-response.js';
+import { issueAndAudit, revokeFamily, scopesOf } from '../tokens.js';
 import type { Grant, GrantRequest } from './types.js';
 
 const invalidGrant = () =>
@@ -22,7 +23,8 @@ export const authorizationCodeGrant: Grant = {
     if (!code) throw new OAuthError('invalid_request', 'code is required.');
     if (!params.redirect_uri) throw new OAuthError('invalid_request', 'redirect_uri is required.');
     if (!params.code_verifier) throw new OAuthError('invalid_request', 'code_verifier is required (PKCE).');
-    if (!params.resource) throw new OAuthError('invalid_target', 'resource is required (RFC 8707).');
+    // An OpenID relying party sends no resource (its code is for userinfo and Latchkey's own API).
+    const resource = params.resource ?? deps.catalogue.api.url;
     if (code.length > 200) throw invalidGrant();
     const codeHash = sha256Hex(code);
     const refresh = client.grantTypes.includes('refresh_token');
@@ -32,12 +34,21 @@ export const authorizationCodeGrant: Grant = {
         codeHash,
         clientId: client.id,
         redirectUri: params.redirect_uri,
-        resource: params.resource,
+        resource,
         challenge,
         refresh,
         tokenPrefix: deps.config.tokenPrefix,
       });
-      if (fast) return tokenResponse(fast);
+      if (fast)
+        return personTokenResponse(deps, {
+          clientId: client.id,
+          issued: fast,
+          userId: fast.userId,
+          orgId: fast.orgId,
+          familyId: fast.familyId,
+          context: fast.oidc,
+          withNonce: true,
+        });
     }
     // Something does not hold: find out what, step by step, under the same row lock.
 
@@ -68,7 +79,7 @@ export const authorizationCodeGrant: Grant = {
           error: new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request.'),
         };
       }
-      if (params.resource !== row.resource) {
+      if (resource !== row.resource) {
         return {
           error: new OAuthError('invalid_target', 'resource does not match the authorization request.'),
         };
@@ -106,10 +117,18 @@ export const authorizationCodeGrant: Grant = {
         refresh,
         tokenPrefix: deps.config.tokenPrefix,
       });
-      return { issued };
+      return { issued, row, familyId };
     });
     for (const h of out.revoked ?? []) await deps.auth.changed({ token: h });
     if ('error' in out && out.error) throw out.error;
-    return tokenResponse(out.issued!);
+    return personTokenResponse(deps, {
+      clientId: client.id,
+      issued: out.issued!,
+      userId: out.row!.user_id,
+      orgId: out.row!.org_id,
+      familyId: out.familyId!,
+      context: out.row!.oidc,
+      withNonce: true,
+    });
   },
 };

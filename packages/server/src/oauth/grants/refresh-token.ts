@@ -3,7 +3,8 @@ import { OAuthError } from '../errors.js';
 import { rotateRefresh } from '../fast-paths.js';
 import { parseScope } from '../scope.js';
 import { hashToken, parseToken } from '../../tokens/format.js';
-import { issueTokens, revokeFamily, scopesOf, tokenResponse } from '../tokens.js';
+import { personTokenResponse } from '../../oidc/token-response.js';
+import { issueTokens, revokeFamily, scopesOf } from '../tokens.js';
 import type { Grant, GrantRequest } from './types.js';
 
 const invalidGrant = () =>
@@ -35,7 +36,15 @@ export const refreshTokenGrant: Grant = {
         scopes: narrowed,
         tokenPrefix: deps.config.tokenPrefix,
       });
-      if (fast) return tokenResponse(fast);
+      if (fast)
+        return personTokenResponse(deps, {
+          clientId: client.id,
+          issued: fast,
+          userId: fast.userId,
+          orgId: fast.orgId,
+          familyId: fast.familyId,
+          withNonce: false,
+        });
     }
     // Something does not hold (reuse, expiry, widening…): find out what under the row lock.
 
@@ -129,10 +138,17 @@ export const refreshTokenGrant: Grant = {
           refresh_token: issued.refreshPrefix,
         },
       });
-      return { issued };
+      return { issued, row };
     });
     for (const h of out.revoked ?? []) await deps.auth.changed({ token: h });
     if ('error' in out && out.error) throw out.error;
-    return tokenResponse(out.issued!);
+    return personTokenResponse(deps, {
+      clientId: client.id,
+      issued: out.issued!,
+      userId: out.row!.user_id,
+      orgId: out.row!.org_id,
+      familyId: out.row!.family_id,
+      withNonce: false,
+    });
   },
 };

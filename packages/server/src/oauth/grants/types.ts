@@ -1,12 +1,14 @@
 import type { Actor } from '../../audit/log.js';
 import type { Deps } from '../../deps.js';
+import type { KeyStore } from '../../oidc/key-store.js';
 import type { Catalogue } from '../catalogue.js';
 import type { Client } from '../clients.js';
 import type { tokenResponse } from '../tokens.js';
 
-/** What the OAuth endpoints are built from: the app's dependencies plus the resource catalogue. */
+/** What the OAuth endpoints are built from: the app's dependencies, the resource catalogue and the signing keys. */
 export interface OAuthDeps extends Deps {
   readonly catalogue: Catalogue;
+  readonly keys: KeyStore;
 }
 
 /** One token request, after client authentication. Parameters are single-valued strings. */

@@ -1,0 +1,155 @@
+import { sessionAuthInfo } from '../accounts/sessions.js';
+import type { Catalogue, Resource } from '../oauth/catalogue.js';
+import type { Client } from '../oauth/clients.js';
+import { OAuthError } from '../oauth/errors.js';
+import type { OAuthDeps } from '../oauth/grants/types.js';
+import { parseScope, requestedScopes, splitScopes } from '../oauth/scope.js';
+import type { OidcContext } from './id-token.js';
+
+/**
+ * The OpenID Connect side of an authorization request (Core §3.1.2): recognised when `scope`
+ * holds `openid`, else the request is plain OAuth and none of this applies.
+ */
+export interface OidcRequest {
+  /** The OpenID scopes asked for (`openid`, and `profile`, `email`, `offline_access` when named). */
+  readonly scopes: readonly string[];
+  readonly nonce: string | undefined;
+  /** Seconds; 0 asks for a fresh sign-in every time. */
+  readonly maxAge: number | undefined;
+  readonly prompt: ReadonlySet<'none' | 'login' | 'consent' | 'select_account'>;
+  readonly idTokenHint: string | undefined;
+  /** Set by Latchkey on the way back from a sign-in it asked for: a sign-in at or after it counts as fresh. */
+  readonly authAfter: number | undefined;
+}
+
+/** Latchkey's own marker on the return from a forced sign-in (prompt=login, max_age). */
+export const AUTH_AFTER_PARAM = 'lk_auth_after';
+export const NONCE_MAX_LENGTH = 500;
+const PROMPTS = ['none', 'login', 'consent', 'select_account'] as const;
+
+type Params = Record<string, unknown>;
+
+function single(params: Params, name: string): string | undefined {
+  const v = params[name];
+  if (v === undefined || v === '') return undefined;
+  if (typeof v !== 'string') throw new OAuthError('invalid_request', `${name} must be given once.`);
+  return v;
+}
+
+/** The OpenID parameters of a request whose scope holds `openid`; null otherwise. Throws `invalid_request`. */
+export function parseOidcRequest(params: Params): OidcRequest | null {
+  const named = parseScope(single(params, 'scope')) ?? [];
+  if (!named.includes('openid')) return null;
+  const nonce = single(params, 'nonce');
+  if (nonce !== undefined && nonce.length > NONCE_MAX_LENGTH)
+    throw new OAuthError('invalid_request', `nonce must be at most ${NONCE_MAX_LENGTH} characters.`);
+  const maxAgeRaw = single(params, 'max_age');
+  if (maxAgeRaw !== undefined && !/^\d{1,9}$/.test(maxAgeRaw))
+    throw new OAuthError('invalid_request', 'max_age must be a non-negative integer of seconds.');
+  const prompt = new Set<OidcRequest['prompt'] extends ReadonlySet<infer T> ? T : never>();
+  for (const p of (single(params, 'prompt') ?? '').split(' ').filter(Boolean)) {
+    if (!(PROMPTS as readonly string[]).includes(p))
+      throw new OAuthError('invalid_request', `prompt=${p.slice(0, 40)} is not supported.`);
+    prompt.add(p as (typeof PROMPTS)[number]);
+  }
+  if (prompt.has('none') && prompt.size > 1)
+    throw new OAuthError('invalid_request', 'prompt=none cannot be combined with other values.');
+  const responseType = single(params, 'response_type');
+  if (responseType !== undefined && responseType !== 'code')
+    throw new OAuthError('unsupported_response_type', 'Only response_type=code is supported.');
+  const after = single(params, AUTH_AFTER_PARAM);
+  return {
+    scopes: named.filter((s) => ['openid', 'profile', 'email', 'offline_access'].includes(s)),
+    nonce,
+    maxAge: maxAgeRaw === undefined ? undefined : Number(maxAgeRaw),
+    prompt,
+    idTokenHint: single(params, 'id_token_hint'),
+    authAfter: after !== undefined && /^\d{1,12}$/.test(after) ? Number(after) : undefined,
+  };
+}
+
+/**
+ * The scopes of an OpenID request: its OpenID scopes, plus the resource scopes it names (checked
+ * as any request's are). Naming none of the resource's is fine here — a sign-in asks for nobody's
+ * API — and gets no resource scope, never the resource's defaults.
+ */
+export function oidcRequestedScopes(
+  catalogue: Catalogue,
+  resource: Resource,
+  client: Client,
+  req: OidcRequest,
+  scope: string | undefined,
+): string[] {
+  const split = splitScopes(resource, parseScope(scope) ?? []);
+  const own = split.resource.length
+    ? requestedScopes(catalogue, resource, client, split.resource.join(' '))
+    : [];
+  return [...req.scopes, ...own];
+}
+
+export type OidcSessionStep =
+  | { kind: 'continue'; context: OidcContext }
+  /** Send the browser to sign in again, then back to `returnTo`. */
+  | { kind: 'login'; returnTo: string }
+  | { kind: 'error'; error: 'login_required' | 'invalid_request'; description: string };
+
+/**
+ * Decides whether the signed-in person may go on (Core §3.1.2.3): `prompt=login` and a `max_age`
+ * the session's sign-in is older than ask for a fresh sign-in (or `login_required` with
+ * `prompt=none`); an `id_token_hint` naming someone else does the same. `url` is the request's
+ * own path and query, to come back to. Returns the ID token context of the session otherwise.
+ */
+export async function oidcSessionStep(
+  deps: Pick<OAuthDeps, 'db' | 'clock' | 'keys' | 'config'>,
+  o: { request: OidcRequest; userId: string; sessionId: string; url: string },
+): Promise<OidcSessionStep> {
+  const { request } = o;
+  const info = await sessionAuthInfo(deps.db, deps.clock, o.sessionId);
+  if (!info) return { kind: 'error', error: 'login_required', description: 'No usable session.' };
+  const now = Math.floor(deps.clock.now().getTime() / 1000);
+  const authTime = Math.floor(info.authTime.getTime() / 1000);
+  const freshAfter = request.authAfter !== undefined && authTime >= request.authAfter;
+  let reason: string | null = null;
+  if (request.idTokenHint !== undefined) {
+    let hinted: string | undefined;
+    try {
+      const { payload } = await deps.keys.verify(request.idTokenHint, {
+        issuer: deps.config.publicUrl,
+        // An expired ID token is still a fine hint (Core §3.1.2.1); its signature is what counts.
+        currentDate: new Date(0),
+        clockTolerance: Number.MAX_SAFE_INTEGER,
+      });
+      hinted = payload.sub;
+    } catch {
+      return {
+        kind: 'error',
+        error: 'invalid_request',
+        description: 'id_token_hint is not an ID token this server issued.',
+      };
+    }
+    if (hinted !== o.userId) reason = 'The ID token hint names another account.';
+  }
+  if (!freshAfter) {
+    if (request.prompt.has('login')) reason ??= 'A fresh sign-in was requested.';
+    if (request.maxAge !== undefined && now - authTime > request.maxAge)
+      reason ??= 'The sign-in is older than max_age allows.';
+  }
+  if (reason) {
+    if (request.prompt.has('none')) return { kind: 'error', error: 'login_required', description: reason };
+    const u = new URL(o.url, deps.config.publicUrl);
+    const prompts = [...request.prompt].filter((p) => p !== 'login');
+    if (prompts.length) u.searchParams.set('prompt', prompts.join(' '));
+    else u.searchParams.delete('prompt');
+    u.searchParams.set(AUTH_AFTER_PARAM, String(now));
+    return { kind: 'login', returnTo: `${u.pathname}${u.search}` };
+  }
+  return {
+    kind: 'continue',
+    context: {
+      ...(request.nonce !== undefined ? { nonce: request.nonce } : {}),
+      auth_time: authTime,
+      amr: info.amr,
+      sid: o.sessionId,
+    },
+  };
+}

@@ -28,12 +28,15 @@ export function assertProtectOptions(adapter: string, verifier: Verifier, o: Pro
   } catch {
     throw new TypeError(`${adapter}: resourceMetadataUrl must be an absolute URL (see metadataUrl()).`);
   }
-  if (
-    o.scopes !== undefined &&
-    (!Array.isArray(o.scopes) ||
-      o.scopes.some((s) => typeof s !== 'string' || !/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s)))
-  )
-    throw new TypeError(`${adapter}: scopes must be a list of scope names.`);
+  for (const key of ['scopes', 'challengeScopes'] as const) {
+    const list = o[key];
+    if (
+      list !== undefined &&
+      (!Array.isArray(list) ||
+        list.some((s) => typeof s !== 'string' || !/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s)))
+    )
+      throw new TypeError(`${adapter}: ${key} must be a list of scope names.`);
+  }
 }
 
 /**

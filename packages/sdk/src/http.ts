@@ -10,8 +10,13 @@ import { VerifyError } from './verifier.js';
 export interface ProtectOptions {
   /** The URL of this resource's protected resource metadata (see `metadataUrl`). */
   resourceMetadataUrl: string;
-  /** Scopes every request must hold. */
+  /** Scopes every request must hold; a 401 names them (`scope`, SEP-835) so the client asks for them. */
   scopes?: readonly string[];
+  /**
+   * Scopes a 401 names when `scopes` is empty — usually the resource's default scopes — so that
+   * a client's first authorization asks for what it will need (SEP-835). Unset: no `scope`.
+   */
+  challengeScopes?: readonly string[];
   /** Spends one call of the principal's budget once the token and scopes pass; 429 when spent. */
   quota?: Quota;
 }
@@ -32,14 +37,23 @@ export function bearerFrom(header: string | null | undefined): string | null {
 
 const quote = (s: string) => s.replace(/[\\"]/g, '');
 
-/** The RFC 6750 §3 answer for a failure, pointing MCP clients at the resource metadata (RFC 9728 §5.1). */
-export function refusal(err: unknown, resourceMetadataUrl: string): Refusal {
-  const prm = `resource_metadata="${quote(resourceMetadataUrl)}"`;
+/**
+ * The RFC 6750 §3 answer for a failure, pointing MCP clients at the resource metadata (RFC 9728
+ * §5.1). A 401 names `challengeScope` (the scopes the request needs) when given, as MCP's scope
+ * strategy (SEP-835) asks; a 403 `insufficient_scope` names the scopes the call needs.
+ */
+export function refusal(
+  err: unknown,
+  resourceMetadataUrl: string,
+  challengeScope: readonly string[] = [],
+): Refusal {
+  const needs = challengeScope.map(quote).filter(Boolean).join(' ');
+  const prm = `${needs ? `scope="${needs}", ` : ''}resource_metadata="${quote(resourceMetadataUrl)}"`;
   if (err instanceof VerifyError && err.code === 'insufficient_scope') {
     return {
       status: 403,
       headers: {
-        'www-authenticate': `Bearer error="insufficient_scope", scope="${quote(err.scope ?? '')}", ${prm}`,
+        'www-authenticate': `Bearer error="insufficient_scope", scope="${quote(err.scope ?? '')}", resource_metadata="${quote(resourceMetadataUrl)}"`,
       },
       body: { error: 'insufficient_scope', error_description: err.message, scope: err.scope ?? '' },
     };
@@ -83,7 +97,8 @@ export async function check(
   o: ProtectOptions & { scopes?: readonly string[] },
 ): Promise<{ principal: Principal } | { refusal: Refusal }> {
   const token = bearerFrom(authorization);
-  if (!token) return { refusal: refusal(null, o.resourceMetadataUrl) };
+  const needs = o.scopes?.length ? o.scopes : (o.challengeScopes ?? []);
+  if (!token) return { refusal: refusal(null, o.resourceMetadataUrl, needs) };
   try {
     const principal = await verifier.verify(token, { scopes: o.scopes ?? [] });
     if (o.quota) {
@@ -92,7 +107,7 @@ export async function check(
     }
     return { principal };
   } catch (err) {
-    return { refusal: refusal(err, o.resourceMetadataUrl) };
+    return { refusal: refusal(err, o.resourceMetadataUrl, needs) };
   }
 }
 

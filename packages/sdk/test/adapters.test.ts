@@ -142,10 +142,13 @@ describe('Express and Hono adapters against a real Latchkey', () => {
         assert.deepEqual([...p.scopes].sort(), ['mcp:read', 'mcp:run']);
       });
 
-      it('401 with resource_metadata when no token is sent', async () => {
+      it('401 with the scope the route needs and resource_metadata when no token is sent', async () => {
         const res = await fetch(url('/read'));
         assert.equal(res.status, 401);
-        assert.equal(res.headers.get('www-authenticate'), `Bearer resource_metadata="${prm}"`);
+        assert.equal(
+          res.headers.get('www-authenticate'),
+          `Bearer scope="mcp:read", resource_metadata="${prm}"`,
+        );
         assert.equal(res.headers.get('cache-control'), 'no-store');
         assert.match(String(res.headers.get('content-type')), /^application\/json/);
         assert.equal(((await res.json()) as { error: string }).error, 'invalid_request');
@@ -156,7 +159,7 @@ describe('Express and Hono adapters against a real Latchkey', () => {
         assert.equal(res.status, 401);
         assert.equal(
           res.headers.get('www-authenticate'),
-          `Bearer error="invalid_token", resource_metadata="${prm}"`,
+          `Bearer error="invalid_token", scope="mcp:read", resource_metadata="${prm}"`,
         );
         assert.equal(res.headers.get('cache-control'), 'no-store');
         assert.equal(((await res.json()) as { error: string }).error, 'invalid_token');
@@ -203,6 +206,10 @@ describe('Express and Hono adapters against a real Latchkey', () => {
         TypeError,
       );
       assert.throws(() => make(verifier, { resourceMetadataUrl: prm, scopes: ['two words'] }), TypeError);
+      assert.throws(
+        () => make(verifier, { resourceMetadataUrl: prm, challengeScopes: ['a"b'] }),
+        /challengeScopes must be a list of scope names/,
+      );
       assert.throws(() => make({} as Verifier, { resourceMetadataUrl: prm }), TypeError);
     }
   });

@@ -100,23 +100,63 @@ describe('HTTP adapters against a real Latchkey', () => {
     assert.ok(res.json().sub);
   });
 
-  it('401 with resource_metadata when no token is sent; 401 invalid_token for a bad one', async () => {
+  it('401 with the scope the route needs and resource_metadata (SEP-835); 401 invalid_token for a bad one', async () => {
     const none = await api.inject({ url: '/read' });
     assert.equal(none.statusCode, 401);
-    assert.equal(none.headers['www-authenticate'], `Bearer resource_metadata="${prm}"`);
+    assert.equal(none.headers['www-authenticate'], `Bearer scope="mcp:read", resource_metadata="${prm}"`);
     const bad = await api.inject({ url: '/read', headers: { authorization: 'Bearer lk_at_nope' } });
     assert.equal(bad.statusCode, 401);
-    assert.match(
-      String(bad.headers['www-authenticate']),
-      /^Bearer error="invalid_token", resource_metadata="/,
+    assert.equal(
+      bad.headers['www-authenticate'],
+      `Bearer error="invalid_token", scope="mcp:read", resource_metadata="${prm}"`,
     );
+  });
+
+  it("401 names challengeScopes (the resource's defaults) on a route that needs no scope of its own", async () => {
+    const verifier = make({ issuer, resource: MCP_URL, credentials: { id: MCP_ID, secret: MCP_SECRET } });
+    const open401 = Fastify();
+    open401.get(
+      '/any',
+      {
+        preHandler: fastifyHook(verifier, {
+          resourceMetadataUrl: prm,
+          challengeScopes: ['mcp:read', 'mcp:run'],
+        }),
+      },
+      async () => ({ ok: true }),
+    );
+    const bare = Fastify();
+    bare.get('/any', { preHandler: fastifyHook(verifier, { resourceMetadataUrl: prm }) }, async () => ({
+      ok: true,
+    }));
+    try {
+      const res = await open401.inject({ url: '/any' });
+      assert.equal(res.statusCode, 401);
+      assert.equal(
+        res.headers['www-authenticate'],
+        `Bearer scope="mcp:read mcp:run", resource_metadata="${prm}"`,
+      );
+      // The token holds mcp:read and mcp:run: served.
+      const ok = await open401.inject({ url: '/any', headers: { authorization: `Bearer ${token}` } });
+      assert.equal(ok.statusCode, 200, ok.body);
+      // Without either, the 401 names no scope and keeps resource_metadata.
+      const plain = await bare.inject({ url: '/any' });
+      assert.equal(plain.headers['www-authenticate'], `Bearer resource_metadata="${prm}"`);
+    } finally {
+      await open401.close();
+      await bare.close();
+    }
   });
 
   it('403 insufficient_scope naming the scope, so the client can step up', async () => {
     const res = await api.inject({ url: '/act', headers: { authorization: `Bearer ${token}` } });
     assert.equal(res.statusCode, 403);
-    assert.match(String(res.headers['www-authenticate']), /error="insufficient_scope", scope="mcp:act"/);
+    assert.equal(
+      res.headers['www-authenticate'],
+      `Bearer error="insufficient_scope", scope="mcp:act", resource_metadata="${prm}"`,
+    );
     assert.equal(res.json().error, 'insufficient_scope');
+    assert.equal(res.json().scope, 'mcp:act');
   });
 
   it('serves the RFC 9728 document at the path-suffixed well-known URL', async () => {

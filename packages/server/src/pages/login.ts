@@ -3,6 +3,7 @@ import { DEVICE_COOKIE, DEVICE_TTL_MS } from '../accounts/devices.js';
 import { accountLimiters } from '../accounts/limits.js';
 import { MAGIC_LINK_BROWSER_COOKIE, MAGIC_LINK_TTL_MS } from '../accounts/magic-link.js';
 import { sendSignInLink } from '../accounts/magic-link-routes.js';
+import { passkeySignInSlot } from '../accounts/mfa/links.js';
 import { passwordSignIn } from '../accounts/password-signin.js';
 import { PASSWORD_MAX_LENGTH } from '../accounts/passwords.js';
 import type { ProviderId, SocialErrorCode } from '../accounts/social/provider.js';
@@ -109,7 +110,7 @@ export function loginPage(returnTo: string | null, opts: LoginPageOptions = {}):
     'Sign in',
     `${opts.error ? `<p class="error" role="alert">${escapeHtml(opts.error)}</p>` : ''}
 ${opts.notice ? `<p role="status">${escapeHtml(opts.notice)}</p>` : ''}
-${opts.passkeySlot ?? ''}
+${opts.passkeySlot ?? passkeySignInSlot(returnTo)}
 ${providerButtons(opts.providers ?? [], returnTo)}
 <form method="post" action="/login" aria-label="Sign in with a password">
 ${rt}
@@ -164,13 +165,15 @@ export function loginRoutes(app: App, deps: Deps): void {
           return_to: Type.Optional(Type.String({ maxLength: 4000 })),
           error: Type.Optional(Type.String({ maxLength: 100 })),
           provider: Type.Optional(Type.String({ maxLength: 100 })),
+          // A relying party asked for a fresh sign-in (OpenID prompt=login, max_age): show the form.
+          reauth: Type.Optional(Type.Literal('1')),
         }),
       },
     },
     async (req, reply) => {
       const returnTo = checkReturnTo(req.query.return_to, deps.config.publicUrl);
       const said = socialMessage(req.query.error, req.query.provider);
-      if (req.principal?.kind === 'session') {
+      if (req.principal?.kind === 'session' && req.query.reauth === undefined) {
         if (!said) return reply.redirect(returnTo ?? '/', 303);
         // A signed-in person whose linking failed: say why, and lead back.
         return reply

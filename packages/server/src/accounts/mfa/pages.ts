@@ -13,13 +13,12 @@ import { SECOND_FACTOR_PAGE } from './gate.js';
 import { mfaRequiringOrgOf } from './org-policy.js';
 import { PASSKEY_SCRIPT } from './passkey-script.js';
 import { finishWithCode, finishWithEnrolment, proveCode } from './pending.js';
+import { PASSKEY_SIGNIN_PAGE } from './links.js';
 import { issuerOf } from './routes.js';
 import { beginTotp } from './totp.js';
 import { totpStore } from './totp-store.js';
 
 export const PASSKEY_SCRIPT_PATH = `${SECOND_FACTOR_PAGE}/passkey.js`;
-/** The page with the "Sign in with a passkey" button (the sign-in page links to it). */
-export const PASSKEY_SIGNIN_PAGE = '/login/passkey';
 
 /** These pages run one script of our own, and it talks only to our origin. */
 const CSP =

@@ -212,7 +212,9 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
   it('signs in without a password: the sign-in page’s passkey button', async () => {
     await ada.context.clearCookies();
     assert.equal(await me(ada.context), null);
-    await ada.page.goto('/login/passkey?return_to=%2Fapi%2Fv1%2Fme');
+    await ada.page.goto('/login?return_to=%2Fapi%2Fv1%2Fme');
+    await ada.page.getByRole('link', { name: 'Sign in with a passkey' }).click();
+    await ada.page.waitForURL(/\/login\/passkey\?return_to=%2Fapi%2Fv1%2Fme$/);
     await ada.page.getByRole('button', { name: 'Sign in with a passkey' }).click();
     await ada.page.waitForURL(/\/api\/v1\/me$/);
     assert.equal((await me(ada.context))?.user.email, ada.email);

@@ -2,7 +2,7 @@
 // autocannon. Every bench compares against a baseline route measured on the same server in the same
 // run, and prints ratios: absolute numbers on a shared machine mean little.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,7 +64,7 @@ export async function startServer(env = {}) {
   });
   for (let i = 0; i < 600 && exited === null; i++) {
     try {
-      if ((await fetch(`${url}/readyz`)).ok) return { url, stop };
+      if ((await fetch(`${url}/readyz`)).ok) return { url, stop, dataDir };
     } catch {
       // not listening yet
     }
@@ -89,6 +89,32 @@ export async function signup(url) {
   const cookie = res.headers.get('set-cookie')?.split(';')[0];
   if (!cookie) throw new Error('signup set no cookie');
   return cookie;
+}
+
+/**
+ * Proves the address of the person `cookie` signed up, through the link the server wrote to its
+ * dev outbox (an unproven account cannot mint tokens).
+ */
+export async function verifyEmail(url, dataDir, cookie) {
+  const outbox = join(dataDir, 'outbox');
+  let token = null;
+  for (let i = 0; i < 50 && !token; i++) {
+    for (const f of readdirSync(outbox, { withFileTypes: true }).filter((e) => e.name.endsWith('.eml'))) {
+      // Undo quoted-printable soft line breaks and the encoded '=' so the link reads whole.
+      const text = readFileSync(join(outbox, f.name), 'utf8')
+        .replace(/=\r?\n/g, '')
+        .replace(/=3D/g, '=');
+      token = /\/verify-email\?token=([A-Za-z0-9_-]+)/.exec(text)?.[1] ?? token;
+    }
+    if (!token) await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!token) throw new Error('no verification mail in the outbox');
+  const res = await fetch(`${url}/verify-email`, {
+    method: 'POST',
+    headers: { cookie, origin: url, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token }).toString(),
+  });
+  if (res.status !== 200) throw new Error(`verify-email: ${res.status}`);
 }
 
 /** Runs autocannon against one route; fails loudly if any answer is not the expected status. */

@@ -1,16 +1,17 @@
 // GET /api/v1/me with a personal access token: cache warm (default) and cache disabled
 // (AUTH_CACHE_ENTRIES=0: every request validates against the database), each against GET /healthz
 // on the same server, same run. Target: warm ≥ 0.8 × the trivial route.
-import { compare, row, signup, startServer } from './lib.mjs';
+import { compare, row, signup, startServer, verifyEmail } from './lib.mjs';
 
 async function run(label, env) {
   const server = await startServer(env);
   try {
     const cookie = await signup(server.url);
+    await verifyEmail(server.url, server.dataDir, cookie);
     const res = await fetch(`${server.url}/api/v1/tokens`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', origin: server.url, cookie },
-      body: JSON.stringify({ name: 'bench' }),
+      body: JSON.stringify({ name: 'bench', scopes: ['account:read'] }),
     });
     if (res.status !== 201) throw new Error(`mint: ${res.status}`);
     const { token } = await res.json();

@@ -1,7 +1,11 @@
 import { type RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import type { LimitResult, RateLimiter } from './types.js';
 
-/** Adapts a rate-limiter-flexible limiter (memory or Redis) to our RateLimiter interface. */
+/**
+ * Adapts a rate-limiter-flexible limiter (memory or Redis) to our RateLimiter interface. A Redis
+ * limiter's insurance limiter answers with its own (smaller) budget, so "over the budget" is read
+ * from the answer's remaining points, not from `points`.
+ */
 export function wrapLimiter(impl: RateLimiterAbstract, points: number): RateLimiter {
   const denied = (res: RateLimiterRes): LimitResult => ({
     allowed: false,
@@ -19,8 +23,8 @@ export function wrapLimiter(impl: RateLimiterAbstract, points: number): RateLimi
     },
     async check(key) {
       const res = await impl.get(key);
-      if (res && res.consumedPoints >= points) return denied(res);
-      return { allowed: true, remaining: res ? Math.max(0, points - res.consumedPoints) : points };
+      if (res && res.remainingPoints <= 0) return denied(res);
+      return { allowed: true, remaining: res ? res.remainingPoints : points };
     },
     async reset(key) {
       await impl.delete(key);

@@ -82,6 +82,7 @@ export function createMemoryCache(opts: { maxEntries?: number; now?: () => numbe
       return l;
     },
     async ping() {},
+    changeLog: null,
     async close() {
       map.clear();
       bus.removeAllListeners();

@@ -1,7 +1,14 @@
 import { Redis } from 'ioredis';
-import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import { wrapLimiter } from './limiter.js';
-import type { Cache } from './types.js';
+import type { Cache, ChangeLog } from './types.js';
+
+/** How long the change log keeps entries; a node that has not read it for longer drops its cache. */
+export const CHANGE_LOG_RETAIN_MS = 10 * 60_000;
+/** A command Redis has not answered in this long fails (a hung server must not hold requests). */
+export const REDIS_COMMAND_TIMEOUT_MS = 3_000;
+/** While Redis is unreachable, each node limits on its own with this share of the shared budget. */
+export const FALLBACK_LIMIT_SHARE = 0.5;
 
 export interface RedisCacheOptions {
   url: string;
@@ -14,24 +21,71 @@ export async function createRedisCache(opts: RedisCacheOptions): Promise<Cache> 
   const prefix = opts.prefix ?? 'latchkey:';
   const client = new Redis(opts.url, {
     lazyConnect: true,
-    maxRetriesPerRequest: 2,
-    enableOfflineQueue: true,
+    // While Redis is unreachable, commands fail at once rather than queue: callers degrade
+    // (the limiters fall back to memory, credentials are read from the database) or answer 503.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    connectTimeout: 2_000,
+    retryStrategy: (times) => Math.min(times * 100, 1_000),
   });
   // Errors surface on commands (and /readyz); the client reconnects by itself.
   client.on('error', () => {});
   await client.connect();
   let subscriber: Redis | null = null;
+  let connecting: Promise<Redis> | null = null;
   const handlers = new Map<string, Set<(m: string) => void>>();
+  const lostListeners = new Set<() => void>();
+  const lost = () => {
+    for (const l of lostListeners) l();
+  };
+  client.on('close', lost);
 
   const getSubscriber = async (): Promise<Redis> => {
     if (subscriber) return subscriber;
-    const s = client.duplicate();
-    s.on('error', () => {});
-    s.on('message', (channel: string, message: string) => {
-      for (const h of handlers.get(channel) ?? []) h(message);
-    });
-    subscriber = s;
-    return s;
+    connecting ??= (async () => {
+      // A subscriber connection has no commands to fail fast: it queues its (re)subscriptions.
+      const s = client.duplicate({
+        enableOfflineQueue: true,
+        maxRetriesPerRequest: null,
+        // ioredis times out any numeric value, 0 included: none at all here.
+        commandTimeout: undefined,
+      });
+      s.on('error', () => {});
+      s.on('close', lost);
+      s.on('message', (channel: string, message: string) => {
+        for (const h of handlers.get(channel) ?? []) h(message);
+      });
+      await s.connect();
+      subscriber = s;
+      return s;
+    })();
+    return connecting;
+  };
+
+  const streamKey = `${prefix}changes`;
+  const changeLog: ChangeLog = {
+    async append(channel, message) {
+      const minId = String(Math.max(0, Date.now() - CHANGE_LOG_RETAIN_MS));
+      const out = await client
+        .multi()
+        .xadd(streamKey, 'MINID', '~', minId, '*', 'c', message)
+        .publish(prefix + channel, message)
+        .exec();
+      const failed = out?.find(([err]) => err);
+      if (!out || failed) throw failed?.[0] ?? new Error('the change log append was discarded');
+    },
+    async read(after, count) {
+      const rows = await client.xrange(streamKey, `(${after}`, '+', 'COUNT', count);
+      return rows.map(([id, fields]) => ({ id, message: fields[1] ?? '' }));
+    },
+    async end() {
+      const rows = await client.xrevrange(streamKey, '+', '-', 'COUNT', 1);
+      return rows[0]?.[0] ?? '0-0';
+    },
+    onLost(listener) {
+      lostListeners.add(listener);
+    },
   };
 
   return {
@@ -77,12 +131,22 @@ export async function createRedisCache(opts: RedisCacheOptions): Promise<Cache> 
       };
     },
     limiter({ name, points, windowSeconds }) {
+      // When Redis cannot answer, this node counts on its own, with a smaller budget: N nodes
+      // each allowing the whole budget would multiply it.
+      const fallbackPoints = Math.max(1, Math.floor(points * FALLBACK_LIMIT_SHARE));
+      const fallback = new RateLimiterMemory({
+        keyPrefix: `fallback:${name}`,
+        points: fallbackPoints,
+        duration: windowSeconds,
+      });
       return wrapLimiter(
         new RateLimiterRedis({
           storeClient: client,
           keyPrefix: `${prefix}rl:${name}`,
           points,
           duration: windowSeconds,
+          rejectIfRedisNotReady: true,
+          insuranceLimiter: fallback,
         }),
         points,
       );
@@ -90,7 +154,9 @@ export async function createRedisCache(opts: RedisCacheOptions): Promise<Cache> 
     async ping() {
       await client.ping();
     },
+    changeLog,
     async close() {
+      lostListeners.clear();
       subscriber?.disconnect();
       await client.quit().catch(() => client.disconnect());
     },

@@ -19,6 +19,32 @@ export interface Cache {
   limiter(opts: LimiterOptions): RateLimiter;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * The ordered log of credential changes that every node reads before it trusts its own cache;
+   * null for the in-process cache (one node, nothing to share).
+   */
+  readonly changeLog: ChangeLog | null;
+}
+
+/** One entry of the change log: its position and the message appended. */
+export interface ChangeLogEntry {
+  readonly id: string;
+  readonly message: string;
+}
+
+/**
+ * An append-only, ordered log shared by every node (a Redis stream). Entries are kept for
+ * `CHANGE_LOG_RETAIN_MS`; a reader that fell further behind must drop what it derived from it.
+ */
+export interface ChangeLog {
+  /** Stores `message` at the end of the log and announces it on `channel`; resolves once stored. */
+  append(channel: string, message: string): Promise<void>;
+  /** Up to `count` entries after position `after`, oldest first. */
+  read(after: string, count: number): Promise<ChangeLogEntry[]>;
+  /** The position of the last entry (`0-0` when the log is empty). */
+  end(): Promise<string>;
+  /** Calls `listener` whenever a connection to the shared store is lost (commands or subscription). */
+  onLost(listener: () => void): void;
 }
 
 export interface LimiterOptions {

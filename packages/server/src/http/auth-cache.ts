@@ -1,4 +1,6 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Cache } from '../cache/index.js';
+import type { ChangeLog } from '../cache/types.js';
 import type { OrgContext, Principal } from './auth.js';
 
 /** Positive entries live at most this long (and never past the credential's own expiry). */
@@ -7,6 +9,14 @@ export const AUTH_CACHE_POSITIVE_TTL_MS = 30_000;
 export const AUTH_CACHE_NEGATIVE_TTL_MS = 5_000;
 export const AUTH_CACHE_DEFAULT_ENTRIES = 10_000;
 const CHANNEL = 'auth:changes';
+/** Entries read from the shared change log per round trip. */
+const LOG_PAGE = 500;
+/** How often each node reads the database's revocation log for changes the shared log missed. */
+export const REPLAY_INTERVAL_MS = 1_000;
+/** A node that has not read the shared log for this long forgets everything it cached. */
+const LOG_SILENCE_MS = 60_000;
+/** A gap in the revocation log's ids older than this is a rolled-back insert, not one in flight. */
+const GAP_GRACE_MS = 10_000;
 
 /** What changed: one credential (by hash), everything of one user, or everything of one org. */
 export type AuthChange = { token: string } | { user: string } | { org: string } | { client: string };
@@ -37,6 +47,30 @@ export interface OAuthTokenInfo {
   readonly exp: number;
 }
 
+/** One row of the database's revocation log, as the replay reads it. */
+export interface LoggedChange {
+  readonly id: string;
+  readonly change: AuthChange;
+}
+
+/** Reads the database's revocation log: rows after id `after`, oldest first, and its last id. */
+export interface RevocationLogReader {
+  after(after: string, limit: number): Promise<LoggedChange[]>;
+  end(): Promise<string>;
+}
+
+/** Whether the change a request made reached every node before its response. */
+export interface RequestPropagation {
+  /** Set when a change was committed and applied here but could not be announced to other nodes. */
+  pending: boolean;
+}
+
+/**
+ * The request being served, for `changed()` to say its change is not yet in force everywhere
+ * (the HTTP layer enters it before the handler runs and reads it when it answers).
+ */
+export const requestPropagation = new AsyncLocalStorage<RequestPropagation>();
+
 interface Entry<T> {
   value: T;
   until: number;
@@ -45,9 +79,22 @@ interface Entry<T> {
 /**
  * Per-node cache of validated credentials and of people's memberships, so that an authenticated
  * request is usually served without a database round trip. Bounded (oldest entries evicted
- * first), short-lived, and invalidated everywhere at once: `changed()` drops the affected entries
- * here and publishes the change on the cache's pub/sub channel, which every node applies before
- * serving its next request. Database errors are never cached (callers only store results).
+ * first), short-lived, and invalidated on every node before a change's response is sent:
+ *
+ * - `changed()` drops the affected entries here and appends the change to the shared change log
+ *   (a Redis stream) before it returns; the change is also written to the database's
+ *   `revocation_events` (via `onChange`).
+ * - Every request that may use a cached credential first calls `sync()`, which reads the shared
+ *   log from this node's position (one round trip, pipelined with the rate limiter's) and applies
+ *   what it finds. A request that arrives after a change's response therefore sees it.
+ * - When the shared log cannot be read or a connection to it is lost, the node serves no cached
+ *   positive (every credential is checked in the database) until it has read the log again and
+ *   replayed the database's revocation log from its own cursor. That replay also runs every
+ *   second, so a change whose announcement failed reaches every node anyway; `changed()` then
+ *   marks the request's response as not yet in force everywhere.
+ *
+ * With the in-process cache (one node) only the local part applies. Database errors are never
+ * cached (callers only store results).
  */
 export class AuthCache {
   readonly #credentials = new Map<string, Entry<CachedCredential | null>>();
@@ -55,18 +102,47 @@ export class AuthCache {
   readonly #clients = new Map<string, Entry<unknown>>();
   #unsubscribe: (() => Promise<void>) | null = null;
   #generation = 0;
+  readonly #log: ChangeLog | null;
+  /** Position in the shared change log up to which this node has applied every entry. */
+  #cursor = '0-0';
+  /** The database revocation log: this node's cursor, and gaps below it not seen yet. */
+  #replay: RevocationLogReader | null = null;
+  #dbCursor = '0';
+  readonly #gaps = new Map<string, number>();
+  #replaying: Promise<void> | null = null;
+  #replayTimer: NodeJS.Timeout | null = null;
+  /**
+   * Event sequence: a successful log read (by the sequence number taken when it started), a loss,
+   * and a completed recovery. Cached positives are served only when both the latest successful
+   * read and the latest recovery are newer than the latest loss.
+   */
+  #seq = 0;
+  #readOk = 0;
+  #lost = 0;
+  #recovered = 0;
+  #lastReadAt = 0;
+  #onError: ((what: string, err: unknown) => void) | null = null;
 
   constructor(
     private readonly bus: Cache,
     readonly maxEntries: number = AUTH_CACHE_DEFAULT_ENTRIES,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.#log = bus.changeLog;
+  }
 
   get enabled(): boolean {
     return this.maxEntries > 0;
   }
 
-  async start(): Promise<void> {
+  /**
+   * Subscribes to changes and, with a shared cache, takes this node's positions in the shared
+   * log and in the database's revocation log (`replay`), then replays that log every second.
+   */
+  async start(
+    opts: { replay?: RevocationLogReader; onError?: (what: string, err: unknown) => void } = {},
+  ): Promise<void> {
+    this.#onError = opts.onError ?? null;
     this.#unsubscribe = await this.bus.subscribe(CHANNEL, (message) => {
       try {
         this.apply(JSON.parse(message) as AuthChange);
@@ -74,16 +150,147 @@ export class AuthCache {
         // Not ours; ignore.
       }
     });
+    if (!this.#log) return;
+    this.#log.onLost(() => this.#loss());
+    this.#replay = opts.replay ?? null;
+    const seq = ++this.#seq;
+    this.#cursor = await this.#log.end();
+    if (this.#replay) this.#dbCursor = await this.#replay.end();
+    this.#readOk = seq;
+    this.#recovered = seq;
+    this.#lastReadAt = this.now();
+    if (this.#replay) {
+      this.#replayTimer = setInterval(() => void this.#replayNow().catch(() => {}), REPLAY_INTERVAL_MS);
+      this.#replayTimer.unref();
+    }
   }
 
   async stop(): Promise<void> {
+    if (this.#replayTimer) clearInterval(this.#replayTimer);
+    this.#replayTimer = null;
     const off = this.#unsubscribe;
     this.#unsubscribe = null;
     // The cache may already be gone (shutdown order, lost Redis): there is nothing left to leave.
     await off?.().catch(() => {});
   }
 
-  /** undefined: not cached; null: known not to be a live credential. */
+  /**
+   * Brings this node up to date with the shared change log. Call it once a request has arrived
+   * and before it reads a credential; it never throws (a failure makes the cache untrusted).
+   */
+  async sync(): Promise<void> {
+    const log = this.#log;
+    if (!log || !this.enabled) return;
+    const seq = ++this.#seq;
+    try {
+      if (this.now() - this.#lastReadAt > LOG_SILENCE_MS) {
+        // The log may have dropped entries this node never read: start afresh.
+        this.#cursor = await log.end();
+        this.#dropAll();
+      }
+      for (;;) {
+        const from = this.#cursor;
+        const entries = await log.read(from, LOG_PAGE);
+        for (const e of entries) this.#applyMessage(e.message);
+        const last = entries[entries.length - 1];
+        if (last && streamIdAfter(last.id, this.#cursor)) this.#cursor = last.id;
+        if (entries.length < LOG_PAGE) break;
+      }
+      this.#readOk = Math.max(this.#readOk, seq);
+      this.#lastReadAt = this.now();
+      if (this.#recovered <= this.#lost) await this.#recover();
+    } catch (err) {
+      this.#loss();
+      this.#onError?.('the shared change log could not be read', err);
+    }
+  }
+
+  /** Whether cached positives may be served: the shared log is current and nothing was missed. */
+  get trusted(): boolean {
+    if (!this.#log) return true;
+    return this.#readOk > this.#lost && this.#recovered > this.#lost;
+  }
+
+  #loss(): void {
+    this.#lost = ++this.#seq;
+  }
+
+  /** After a loss: replay the database's log (one at a time), then trust the cache again. */
+  async #recover(): Promise<void> {
+    const seq = ++this.#seq;
+    await this.#replayNow();
+    // Client entries have no row in the database's log: forget them all.
+    this.#clients.clear();
+    this.#generation++;
+    this.#recovered = Math.max(this.#recovered, seq);
+  }
+
+  /** Applies the database revocation log's rows after this node's cursor. */
+  async #replayNow(): Promise<void> {
+    if (!this.#replay) return;
+    // A replay started before this call may have missed rows committed since: queue one more.
+    const run = async (): Promise<void> => {
+      const reader = this.#replay!;
+      for (;;) {
+        const rows = await reader.after(this.#dbCursor, LOG_PAGE);
+        this.#advanceDbCursor(rows);
+        for (const r of rows) this.apply(r.change);
+        if (rows.length < LOG_PAGE) return;
+      }
+    };
+    const previous = this.#replaying;
+    const mine: Promise<void> = (previous ? previous.catch(() => {}) : Promise.resolve()).then(run);
+    this.#replaying = mine;
+    try {
+      await mine;
+    } finally {
+      if (this.#replaying === mine) this.#replaying = null;
+    }
+  }
+
+  /**
+   * Moves the database cursor over the rows read, but never past an id not seen yet that an
+   * insert still in flight may fill (a sequence hands out ids before their rows commit); a gap
+   * that stays open for `GAP_GRACE_MS` was a rolled-back insert.
+   */
+  #advanceDbCursor(rows: readonly LoggedChange[]): void {
+    let cursor = BigInt(this.#dbCursor);
+    const now = this.now();
+    const seen = new Set(rows.map((r) => BigInt(r.id)));
+    const top = rows.reduce((m, r) => (BigInt(r.id) > m ? BigInt(r.id) : m), cursor);
+    for (let id = cursor + 1n; id <= top; id++) {
+      if (seen.has(id)) {
+        if (cursor === id - 1n) cursor = id;
+        continue;
+      }
+      const key = String(id);
+      const since = this.#gaps.get(key) ?? now;
+      this.#gaps.set(key, since);
+      if (cursor === id - 1n && now - since >= GAP_GRACE_MS) {
+        this.#gaps.delete(key);
+        cursor = id;
+      }
+    }
+    for (const k of this.#gaps.keys()) if (BigInt(k) <= cursor) this.#gaps.delete(k);
+    this.#dbCursor = String(cursor);
+  }
+
+  #applyMessage(message: string): void {
+    try {
+      this.apply(JSON.parse(message) as AuthChange);
+    } catch {
+      // Not ours; ignore.
+    }
+  }
+
+  #dropAll(): void {
+    this.#generation++;
+    this.#credentials.clear();
+    this.#memberships.clear();
+    this.#clients.clear();
+  }
+
+  /** undefined: not cached (or not to be trusted now); null: known not to be a live credential. */
   credential(hash: string): CachedCredential | null | undefined {
     const e = this.#credentials.get(hash);
     if (!e) return undefined;
@@ -91,6 +298,8 @@ export class AuthCache {
       this.#credentials.delete(hash);
       return undefined;
     }
+    // A negative answer is safe to repeat; a positive one only while this node is current.
+    if (e.value !== null && !this.trusted) return undefined;
     return e.value;
   }
 
@@ -117,7 +326,7 @@ export class AuthCache {
       this.#memberships.delete(userId);
       return undefined;
     }
-    return e.value;
+    return this.trusted ? e.value : undefined;
   }
 
   putMemberships(userId: string, orgs: OrgContext[], generation: number): void {
@@ -133,7 +342,7 @@ export class AuthCache {
       this.#clients.delete(id);
       return undefined;
     }
-    return e.value as T;
+    return this.trusted ? (e.value as T) : undefined;
   }
 
   putClient(id: string, value: unknown, generation: number): void {
@@ -144,14 +353,25 @@ export class AuthCache {
   /** Called after every change this node makes (e.g. to append it to the revocation log). */
   onChange: ((change: AuthChange) => Promise<void>) | null = null;
 
-  /** Drops what `change` affects on this node and tells every other node to do the same. */
+  /**
+   * Drops what `change` affects on this node and tells every other node, after the change was
+   * committed. Returns once the change is in the shared log, so every node's next request sees
+   * it. It never fails the request that made the change: when the announcement cannot be made,
+   * the other nodes learn it from the database's revocation log within a second, and the
+   * request's response says so (`requestPropagation`).
+   */
   async changed(change: AuthChange): Promise<void> {
     this.apply(change);
+    // Logged before it is announced, so a reader woken by the announcement finds it.
+    await this.onChange?.(change).catch((err: unknown) => this.#onError?.('the revocation log', err));
+    const message = JSON.stringify(change);
     try {
-      // Logged before it is announced, so a reader woken by the announcement finds it.
-      await this.onChange?.(change);
-    } finally {
-      await this.bus.publish(CHANNEL, JSON.stringify(change));
+      if (this.#log) await this.#log.append(CHANNEL, message);
+      else await this.bus.publish(CHANNEL, message);
+    } catch (err) {
+      this.#onError?.('a credential change could not be announced to the other nodes', err);
+      const p = requestPropagation.getStore();
+      if (p) p.pending = true;
     }
   }
 
@@ -182,4 +402,12 @@ export class AuthCache {
     }
     map.set(key, entry);
   }
+}
+
+/** Whether Redis stream id `a` (`ms-seq`) comes after `b`. */
+function streamIdAfter(a: string, b: string): boolean {
+  const [am = '0', as = '0'] = a.split('-');
+  const [bm = '0', bs = '0'] = b.split('-');
+  const d = BigInt(am) - BigInt(bm);
+  return d !== 0n ? d > 0n : BigInt(as) > BigInt(bs);
 }

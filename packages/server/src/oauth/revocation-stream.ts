@@ -1,6 +1,6 @@
 import type { Deps } from '../deps.js';
 import { ApiError } from '../http/errors.js';
-import type { AuthChange } from '../http/auth-cache.js';
+import type { AuthChange, RevocationLogReader } from '../http/auth-cache.js';
 import type { App } from '../http/types.js';
 import { safeEqual } from '../lib/secrets.js';
 import type { Catalogue } from './catalogue.js';
@@ -26,6 +26,39 @@ export async function recordRevocation(deps: Pick<Deps, 'db' | 'clock'>, change:
     .insertInto('revocation_events')
     .values({ kind: kind as 'token' | 'user' | 'org', value, created_at: deps.clock.now() })
     .execute();
+}
+
+/**
+ * The revocation log as each node replays it into its own credential cache, from its own cursor
+ * (the log's id): the same rows the resource servers' stream sends.
+ */
+export function revocationLogReader(deps: Pick<Deps, 'db'>): RevocationLogReader {
+  return {
+    async after(after, limit) {
+      const rows = await deps.db
+        .selectFrom('revocation_events')
+        .select(['id', 'kind', 'value'])
+        .where('id', '>', after)
+        .orderBy('id')
+        .limit(limit)
+        .execute();
+      return rows.map((r) => ({
+        id: String(r.id),
+        change: (r.kind === 'token'
+          ? { token: r.value }
+          : r.kind === 'user'
+            ? { user: r.value }
+            : { org: r.value }) as AuthChange,
+      }));
+    },
+    async end() {
+      const row = await deps.db
+        .selectFrom('revocation_events')
+        .select((eb) => eb.fn.max('id').as('id'))
+        .executeTakeFirst();
+      return row?.id ? String(row.id) : '0';
+    },
+  };
 }
 
 function resourceFromBasic(catalogue: Catalogue, header: string | undefined) {

@@ -105,18 +105,20 @@ describe('MCP scopes: step-up and narrowing', () => {
     assert.equal(second.tokens.refresh_token, undefined);
   });
 
-  it("gives 'openid profile email' (mcp-remote's fallback) the resource's default scopes", async () => {
+  it("is not refused for 'openid profile email' (mcp-remote's fallback); protocol scopes alone get the defaults", async () => {
     const { b } = await signedIn();
     const client = await register(t);
-    const scopes = await consentScopes(
-      b,
-      authorizeUrl({ clientId: client.client_id, scope: 'openid profile email' }),
-    );
-    assert.deepEqual(
-      scopes.map((s) => s.value),
-      ['mcp:read', 'mcp:write', 'mcp:run', 'mcp:clone:write', 'mcp:trace:read', 'mcp:debug'],
-    );
-    assert.ok(scopes.every((s) => s.checked));
+    const page = await b.get(authorizeUrl({ clientId: client.client_id, scope: 'openid profile email' }));
+    assert.equal(page.statusCode, 200, page.body);
+    for (const scope of ['offline_access', 'profile email']) {
+      const scopes = await consentScopes(b, authorizeUrl({ clientId: client.client_id, scope }));
+      assert.deepEqual(
+        scopes.map((s) => s.value),
+        ['mcp:read', 'mcp:write', 'mcp:run', 'mcp:clone:write', 'mcp:trace:read', 'mcp:debug'],
+        scope,
+      );
+      assert.ok(scopes.every((s) => s.checked));
+    }
   });
 
   it("narrows a copy of scopes_supported plus management scopes to the resource's, high-risk unticked", async () => {

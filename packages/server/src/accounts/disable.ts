@@ -51,13 +51,17 @@ export async function disableUser(
   return sessions.map((s) => s.token_hash);
 }
 
-/** Re-enables a disabled account; false when it does not exist or was not disabled. */
+/**
+ * Re-enables a disabled account. Returns the hashes of its live tokens (personal and OAuth), for
+ * the caller to announce after commit so no node keeps refusing them from a cached refusal; null
+ * when the account does not exist or was not disabled.
+ */
 export async function enableUser(
   trx: Transaction<Database>,
   clock: Clock,
   who: Actor,
   userId: string,
-): Promise<boolean> {
+): Promise<string[] | null> {
   const now = clock.now();
   const marked = await trx
     .updateTable('users')
@@ -66,7 +70,20 @@ export async function enableUser(
     .where('disabled_at', 'is not', null)
     .returning('id')
     .executeTakeFirst();
-  if (!marked) return false;
+  if (!marked) return null;
   await audit(trx, clock, who, { orgId: null, action: 'user.enabled', target: `user:${userId}` });
-  return true;
+  const api = await trx
+    .selectFrom('api_tokens')
+    .select('token_hash')
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .execute();
+  const oauth = await trx
+    .selectFrom('oauth_tokens')
+    .select('token_hash')
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .execute();
+  return [...api, ...oauth].map((r) => r.token_hash);
 }

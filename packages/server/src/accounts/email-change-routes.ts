@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import type { Deps } from '../deps.js';
 import { ApiError } from '../http/errors.js';
-import { actorOf, userOf } from '../http/request.js';
+import { actorOf, principalOf, userOf } from '../http/request.js';
 import { Email } from '../http/shapes.js';
 import type { App } from '../http/types.js';
 import { confirmPage, maskEmail } from '../pages/link-confirm.js';
@@ -19,6 +19,7 @@ import {
 } from './email-change.js';
 import { emailOrThrow, limit } from './input.js';
 import { accountLimiters } from './limits.js';
+import { requireStepUp } from './step-up.js';
 
 const Token = Type.String({ minLength: 1, maxLength: 200 });
 const EXPIRED = 'This link is invalid, expired or already used. Ask for the change again from your account.';
@@ -54,6 +55,8 @@ export function emailChangeRoutes(app: App, deps: Deps): void {
     async (req, reply) => {
       const user = userOf(req);
       const email = emailOrThrow(req.body.email);
+      // A recent second factor, when the account has one.
+      await requireStepUp(deps, principalOf(req));
       await limit(limits.emailChangesPerUser, user.id);
       const token = await startEmailChange(db, clock, actorOf(req), user, email);
       try {

@@ -1,10 +1,12 @@
 import { Type } from 'typebox';
 import type { Deps } from '../deps.js';
 import { ApiError } from '../http/errors.js';
-import { actorOf, clearSessionCookie, userOf } from '../http/request.js';
+import { actorOf, clearSessionCookie, principalOf, userOf } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { deleteAccount } from './deletion.js';
 import { ExportShape, exportAccount } from './export.js';
+import { normalizeEmail } from './users.js';
+import { requireStepUp } from './step-up.js';
 
 /**
  * A person's own data: `GET /api/v1/me/export` (everything held about them, as JSON) and
@@ -39,11 +41,21 @@ export function lifecycleRoutes(app: App, deps: Deps): void {
         tags: ['me'],
         summary:
           'Delete your account: refused while you are the last owner of an org with other members; ends every credential',
+        body: Type.Object(
+          {
+            confirm: Type.String({ maxLength: 254, description: 'The account’s email address, typed again' }),
+          },
+          { additionalProperties: false },
+        ),
         response: { 204: Type.Null() },
       },
     },
     async (req, reply) => {
       const user = userOf(req);
+      if (normalizeEmail(req.body.confirm) !== user.email)
+        throw new ApiError('invalid_request', 'Type the account’s email address in confirm to delete it.');
+      // A recent second factor, when the account has one.
+      await requireStepUp(deps, principalOf(req));
       const done = await db.transaction().execute((trx) => deleteAccount(trx, clock, actorOf(req), user.id));
       if (!done) throw new ApiError('not_found', 'No such account.');
       await deps.auth.changed({ user: done.userId });

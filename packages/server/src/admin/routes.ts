@@ -15,6 +15,7 @@ import { actorOf, principalOf } from '../http/request.js';
 import { IdParams, Timestamp } from '../http/shapes.js';
 import type { App } from '../http/types.js';
 import { requireInstanceAdmin } from './instance-admin.js';
+import { adminUserRoutes } from './users-routes.js';
 
 const Policy = Type.Union([Type.Literal('open'), Type.Literal('invite-only'), Type.Literal('waitlist')]);
 const Status = Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('denied')]);
@@ -56,6 +57,7 @@ function shape(r: WaitlistRow) {
 /** `/api/v1/admin/*`: operator settings for the whole instance. Instance admins only. */
 export function adminRoutes(app: App, deps: Deps): void {
   const { db, clock, config, mailer } = deps;
+  adminUserRoutes(app, deps);
   const admin = (req: FastifyRequest) => requireInstanceAdmin(db, principalOf(req));
 
   app.get(

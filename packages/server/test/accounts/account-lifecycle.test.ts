@@ -155,7 +155,8 @@ describe('account deletion', () => {
     const { org } = await owner.signup();
     await owner.patch('/api/v1/org', { name: 'Acme Rockets' }, org.id);
     await join(owner, org.id, 'member');
-    const res = await owner.delete('/api/v1/me');
+    const me = (await owner.get('/api/v1/me')).json();
+    const res = await owner.req({ method: 'DELETE', url: '/api/v1/me', body: { confirm: me.user.email } });
     problem(res, 409, 'last_owner');
     assert.match(res.json().detail, /Acme Rockets/);
     assert.equal(res.json().org.id, org.id);
@@ -163,11 +164,27 @@ describe('account deletion', () => {
   });
 
   it('needs a browser session', async () => {
-    problem(await t.client().delete('/api/v1/me'), 401, 'unauthorized');
+    problem(
+      await t.client().req({ method: 'DELETE', url: '/api/v1/me', body: { confirm: uniqueEmail() } }),
+      401,
+      'unauthorized',
+    );
     const c = t.client();
-    await c.signup();
+    const { user } = await c.signup();
     const pat = await mintPat(c, { scopes: ['account:write'] });
-    problem(await bearer(t, pat.token, { method: 'DELETE', url: '/api/v1/me' }), 403, 'session_required');
+    problem(
+      await bearer(t, pat.token, { method: 'DELETE', url: '/api/v1/me', body: { confirm: user.email } }),
+      403,
+      'session_required',
+    );
+    // The session must type the address again.
+    problem(
+      await c.req({ method: 'DELETE', url: '/api/v1/me', body: { confirm: 'someone@example.com' } }),
+      400,
+      'invalid_request',
+    );
+    problem(await c.delete('/api/v1/me'), 400, 'invalid_request');
+    assert.equal((await c.get('/api/v1/me')).statusCode, 200);
   });
 
   it('ends every credential at once, removes personal orgs, keeps shared ones, scrubs the audit trail', async () => {
@@ -192,7 +209,11 @@ describe('account deletion', () => {
     });
     assert.equal((await bearer(t, tokens.access_token, { url: '/api/v1/org' })).statusCode, 200);
 
-    const res = await c.delete('/api/v1/me');
+    const res = await c.req({
+      method: 'DELETE',
+      url: '/api/v1/me',
+      body: { confirm: user.email.toUpperCase() },
+    });
     assert.equal(res.statusCode, 204, res.body);
     assert.equal((await c.get('/api/v1/me')).statusCode, 401);
     assert.equal((await other.get('/api/v1/me')).statusCode, 401);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { PGliteDialect } from './pglite-dialect.js';
+import { startPGliteThread } from './pglite-thread.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -24,6 +25,11 @@ export interface StorageOptions {
   /** Embedded: start from this snapshot instead of an empty database. */
   loadDataDir?: Blob;
   poolSize?: number;
+  /**
+   * Embedded: run PGlite on its own worker thread, so that its WASM never takes the HTTP thread's
+   * time. Default: on for a database in a data folder (the server), off in memory (tests, tools).
+   */
+  thread?: boolean;
 }
 
 export async function openStorage(opts: StorageOptions): Promise<Storage> {
@@ -54,10 +60,12 @@ async function openPGlite(opts: StorageOptions): Promise<Storage> {
     mkdirSync(opts.dataDir, { recursive: true });
     dataDir = join(opts.dataDir, 'pgdata');
   }
-  const pglite = await PGlite.create({
+  const start = {
     ...(dataDir ? { dataDir } : {}),
     ...(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {}),
-  });
+  };
+  const pglite =
+    (opts.thread ?? dataDir !== undefined) ? await startPGliteThread(start) : await PGlite.create(start);
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
   return {
     db,

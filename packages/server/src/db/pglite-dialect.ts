@@ -1,4 +1,3 @@
-import type { PGlite } from '@electric-sql/pglite';
 import {
   CompiledQuery,
   type DatabaseConnection,
@@ -12,6 +11,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely';
+import type { PGliteLike } from './pglite-thread.js';
 
 /**
  * Kysely dialect for PGlite. PGlite is one connection, so the driver hands it out under a mutex
@@ -20,7 +20,7 @@ import {
  * transaction. (Consequence: never use the outer `db` inside a transaction callback.)
  */
 export class PGliteDialect implements Dialect {
-  constructor(private readonly pglite: PGlite) {}
+  constructor(private readonly pglite: PGliteLike) {}
   createAdapter() {
     return new PostgresAdapter();
   }
@@ -53,7 +53,7 @@ class PGliteDriver implements Driver {
   readonly #releases = new WeakMap<DatabaseConnection, () => void>();
   readonly #connection: PGliteConnection;
 
-  constructor(pglite: PGlite) {
+  constructor(pglite: PGliteLike) {
     this.#connection = new PGliteConnection(pglite);
   }
   async init() {}
@@ -81,7 +81,7 @@ class PGliteDriver implements Driver {
 }
 
 class PGliteConnection implements DatabaseConnection {
-  constructor(private readonly pglite: PGlite) {}
+  constructor(private readonly pglite: PGliteLike) {}
   async executeQuery<R>(q: CompiledQuery): Promise<QueryResult<R>> {
     const res = await this.pglite.query<R>(q.sql, q.parameters as unknown[]);
     const affected = res.affectedRows;

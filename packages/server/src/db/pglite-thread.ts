@@ -1,0 +1,113 @@
+import { Worker } from 'node:worker_threads';
+
+/** What the Kysely dialect needs from an embedded database: one statement at a time. */
+export interface PGliteLike {
+  query<R>(sql: string, params?: unknown[]): Promise<{ rows: R[]; affectedRows?: number }>;
+}
+
+export interface WorkerStart {
+  dataDir?: string;
+  loadDataDir?: Blob;
+}
+
+export type WorkerRequest =
+  | { id: number; op: 'query'; sql: string; params: unknown[] }
+  | { id: number; op: 'dump' }
+  | { id: number; op: 'close' };
+
+type Unnumbered = WorkerRequest extends infer U ? (U extends WorkerRequest ? Omit<U, 'id'> : never) : never;
+
+export type WorkerReply =
+  | { id: number; ok: true; rows?: unknown[]; affectedRows?: number | undefined; blob?: Blob }
+  | { id: number; ok: false; error: Record<string, unknown> };
+
+/** A statement that failed on the database thread, with PostgreSQL's fields (`code`, `constraint`…). */
+export class DatabaseThreadError extends Error {
+  constructor(fields: Record<string, unknown>) {
+    super(typeof fields.message === 'string' ? fields.message : 'database error');
+    for (const [k, v] of Object.entries(fields)) {
+      if (k !== 'message' && k !== 'name' && k !== 'stack') (this as Record<string, unknown>)[k] = v;
+    }
+  }
+}
+
+export interface PGliteThread extends PGliteLike {
+  dumpDataDir(compression?: 'none'): Promise<Blob>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts PGlite on a worker thread (`pglite-worker.ts`) and returns its handle. Each call is one
+ * message there and back; the thread keeps the process alive only while a call is pending, so a
+ * server that is shut down, or a command that has finished, is never held open by an idle database.
+ */
+export async function startPGliteThread(start: WorkerStart): Promise<PGliteThread> {
+  // Built: pglite-worker.js beside this file. From source (tests run under tsx): the .ts, loaded
+  // through tsx, whose hooks a worker thread does not inherit.
+  const fromSource = import.meta.url.endsWith('.ts');
+  const entry = new URL(`./pglite-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
+  const worker = fromSource
+    ? new Worker(
+        `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`,
+        { eval: true, workerData: start },
+      )
+    : new Worker(entry, { workerData: start });
+  const pending = new Map<
+    number,
+    { resolve: (r: WorkerReply & { ok: true }) => void; reject: (e: Error) => void }
+  >();
+  let nextId = 1;
+  let failed: Error | null = null;
+
+  const settle = (m: WorkerReply) => {
+    const p = pending.get(m.id);
+    if (!p) return;
+    pending.delete(m.id);
+    if (pending.size === 0) worker.unref();
+    if (m.ok) p.resolve(m);
+    else p.reject(new DatabaseThreadError(m.error));
+  };
+  const failAll = (err: Error) => {
+    failed = err;
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  };
+
+  const ready = new Promise<WorkerReply & { ok: true }>((resolve, reject) => {
+    pending.set(0, { resolve, reject });
+  });
+  worker.on('message', settle);
+  worker.on('error', (err) => failAll(err));
+  worker.on('exit', (code) => failAll(new Error(`the database thread exited (${code})`)));
+  await ready;
+
+  const call = (req: Unnumbered): Promise<WorkerReply & { ok: true }> => {
+    if (failed) return Promise.reject(failed);
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      if (pending.size === 0) worker.ref();
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ ...req, id });
+    });
+  };
+
+  return {
+    async query<R>(sql: string, params: unknown[] = []) {
+      const r = await call({ op: 'query', sql, params });
+      return {
+        rows: (r.rows ?? []) as R[],
+        ...(r.affectedRows !== undefined ? { affectedRows: r.affectedRows } : {}),
+      };
+    },
+    async dumpDataDir() {
+      const r = await call({ op: 'dump' });
+      if (!r.blob) throw new Error('the database thread sent no snapshot');
+      return r.blob;
+    },
+    async close() {
+      if (failed) return;
+      await call({ op: 'close' });
+      await worker.terminate();
+    },
+  };
+}

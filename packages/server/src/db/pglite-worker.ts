@@ -1,0 +1,70 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { PGlite } from '@electric-sql/pglite';
+import type { WorkerReply, WorkerRequest, WorkerStart } from './pglite-thread.js';
+
+/**
+ * The embedded database's own thread: it owns the PGlite instance, runs one statement per message
+ * in arrival order and answers only once PGlite has returned, which for a statement outside a
+ * transaction means once its commit is written to the data folder. The HTTP thread keeps serving
+ * while PostgreSQL's WASM runs here, on the machine's other core.
+ */
+const port = parentPort;
+if (!port) throw new Error('pglite-worker runs as a worker thread');
+const start = workerData as WorkerStart;
+
+/** What a failed statement carries back: PostgreSQL's error fields (code, constraint…) and the message. */
+function errorFields(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { message: String(err) };
+  const out: Record<string, unknown> = { message: err.message, name: err.name };
+  for (const [k, v] of Object.entries(err)) {
+    if (v === undefined || typeof v === 'function') continue;
+    if (typeof v === 'object' && v !== null) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+const reply = (m: WorkerReply) => port.postMessage(m);
+
+let pglite: PGlite;
+try {
+  pglite = await PGlite.create({
+    ...(start.dataDir ? { dataDir: start.dataDir } : {}),
+    ...(start.loadDataDir ? { loadDataDir: start.loadDataDir } : {}),
+  });
+  reply({ id: 0, ok: true });
+} catch (err) {
+  reply({ id: 0, ok: false, error: errorFields(err) });
+  process.exit(1);
+}
+
+// Statements run strictly one after another: PGlite is one connection, and the caller's mutex
+// decides which transaction owns it; this queue only keeps arrival order.
+let chain: Promise<void> = Promise.resolve();
+port.on('message', (m: WorkerRequest) => {
+  chain = chain.then(() => handle(m));
+});
+
+async function handle(m: WorkerRequest): Promise<void> {
+  try {
+    switch (m.op) {
+      case 'query': {
+        const res = await pglite.query(m.sql, m.params);
+        reply({ id: m.id, ok: true, rows: res.rows, affectedRows: res.affectedRows });
+        return;
+      }
+      case 'dump': {
+        reply({ id: m.id, ok: true, blob: (await pglite.dumpDataDir('none')) as Blob });
+        return;
+      }
+      case 'close': {
+        await pglite.close();
+        reply({ id: m.id, ok: true });
+        port!.close();
+        return;
+      }
+    }
+  } catch (err) {
+    reply({ id: m.id, ok: false, error: errorFields(err) });
+  }
+}

@@ -7,6 +7,7 @@ import { OrgSwitcher } from './components/OrgSwitcher';
 import { Empty } from './components/States';
 import { useToast } from './components/Toast';
 import { Account } from './pages/Account';
+import { Security } from './pages/Security';
 import { Activity } from './pages/Activity';
 import { Admin } from './pages/Admin';
 import { Agents } from './pages/Agents';
@@ -83,6 +84,13 @@ const ROUTES: Route[] = [
     render: () => <Sso />,
   },
   { path: '/account', label: 'Account', group: 'you', visible: () => true, render: () => <Account /> },
+  {
+    path: '/account/security',
+    label: 'Security',
+    group: 'you',
+    visible: (s) => s.features.has('/api/v1/me/mfa'),
+    render: () => <Security />,
+  },
   {
     path: '/account/activity',
     label: 'Activity',

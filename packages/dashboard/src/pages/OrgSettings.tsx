@@ -11,10 +11,11 @@ import { formatDateTime } from '../format';
 import { useAction, useLoad } from '../hooks';
 import { navigate, useLocation } from '../router';
 import { useSession } from '../session';
+import { OrgMfaSettings } from './OrgMfa';
 import type { OrgDetails } from '../types';
 
 export function OrgSettings() {
-  const { org, can, refresh } = useSession();
+  const { org, can, refresh, features } = useSession();
   const { query } = useLocation();
   const details = useLoad(() => get<OrgDetails>('/api/v1/org'), [org?.id]);
   const [deleting, setDeleting] = useState(false);
@@ -53,6 +54,7 @@ export function OrgSettings() {
                 <p className="muted">Only admins and owners change these.</p>
               </section>
             )}
+            {features.has('/api/v1/org/mfa') && <OrgMfaSettings />}
             <section className="section card" aria-labelledby="org-facts">
               <h2 id="org-facts">About</h2>
               <dl className="facts">

@@ -35,9 +35,11 @@ export {
   type QuotaOptions,
   type QuotaResult,
   type QuotaStore,
+  quotaWindow,
   type RedisEvalClient,
   redisQuotaStore,
 } from './quota.js';
+export { parseLimits, periodOfName, type QuotaPeriod } from './limits.js';
 export {
   createSessionChecker,
   type SessionChecker,

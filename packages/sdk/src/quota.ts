@@ -1,8 +1,11 @@
+import { periodOfName, type QuotaPeriod } from './limits.js';
 import type { Principal } from './verifier.js';
 
 /**
- * Daily call budgets per org or per token subject, in a fixed UTC-day window, over a counter store:
- * in memory (one process) or Redis (shared by every replica of the resource server).
+ * Budgets per org or per token subject, in a fixed window — the UTC day or the calendar month in
+ * UTC — over a counter store: in memory (one process) or Redis (shared by every replica of the
+ * resource server). Each budget is one of the limits Latchkey attaches to the credential
+ * (`mcp_calls_per_day`, `guard_runs_per_month`…), with the period Latchkey gives it.
  */
 
 // Limits, in one place.
@@ -21,8 +24,16 @@ export type QuotaResult =
 
 export interface QuotaOptions {
   store: QuotaStore;
-  /** The principal's daily budget; null is unlimited. Default: `principal.limits?.mcp_calls_per_day`. */
-  limit?: (principal: Principal) => number | null;
+  /**
+   * The budget: the name of one of the principal's `limits` (default `mcp_calls_per_day`), or a
+   * function of the principal. A principal without it (or null) is unlimited.
+   */
+  limit?: string | ((principal: Principal) => number | null);
+  /**
+   * The window the budget renews in. Default: the period Latchkey gave the named limit, else the
+   * one its name says (`…_per_month`), else the UTC day.
+   */
+  period?: QuotaPeriod;
   /**
    * Whose budget a call spends. `org`: the principal's org, or its subject when it has none (the
    * default); `token`: the subject (`sub`); or a function of the principal.
@@ -32,26 +43,49 @@ export interface QuotaOptions {
 }
 
 export interface Quota {
-  /** Spends one call of the principal's budget for today (UTC). Throws when the store fails. */
+  /** Spends one of the principal's budget for this window (UTC). Throws when the store fails. */
   consume(principal: Principal): Promise<QuotaResult>;
 }
 
 /** A spent budget, as `check()` reports it: 429 with `Retry-After`. */
 export class QuotaExceededError extends Error {
   readonly code = 'quota_exceeded';
-  constructor(readonly retryAfterSeconds: number) {
-    super("Today's call budget is spent.");
+  constructor(
+    readonly retryAfterSeconds: number,
+    readonly period?: QuotaPeriod,
+  ) {
+    super(
+      period === 'month'
+        ? "This month's budget is spent."
+        : period === 'day'
+          ? "Today's budget is spent."
+          : 'The budget for this period is spent.',
+    );
     this.name = 'QuotaExceededError';
   }
+}
+
+/** The window holding `t` (ms): its start, its end and its label (`2030-03-03`, `2030-03`). */
+export function quotaWindow(t: number, period: QuotaPeriod): { start: number; end: number; label: string } {
+  if (period === 'day') {
+    const start = Math.floor(t / QUOTA_WINDOW_MS) * QUOTA_WINDOW_MS;
+    return { start, end: start + QUOTA_WINDOW_MS, label: new Date(start).toISOString().slice(0, 10) };
+  }
+  const d = new Date(t);
+  const start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+  const end = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+  return { start, end, label: new Date(start).toISOString().slice(0, 7) };
 }
 
 const bySubject = (p: Principal) => `sub:${p.sub}`;
 const byOrg = (p: Principal) => (p.org_id !== null ? `org:${p.org_id}` : bySubject(p));
 
 /**
- * A fixed-window daily quota: the window is the UTC day, so every budget renews at 00:00 UTC and a
- * refused call is told to retry then. A budget that is not a finite number is treated as 0 (closed).
- * Calls over the budget still count; that never matters, since the counter only has to exceed it.
+ * A fixed-window quota: the window is the UTC day (renewing at 00:00 UTC) or the calendar month in
+ * UTC (renewing at 00:00 UTC on the 1st), and a refused call is told to retry then. A budget that
+ * is not a finite number is treated as 0 (closed). Calls over the budget still count; that never
+ * matters, since the counter only has to exceed it. A named budget's counters are keyed by its
+ * name, so one store can hold several quotas.
  */
 export function createQuota(o: QuotaOptions): Quota {
   if (!o.store || typeof o.store.increment !== 'function')
@@ -67,7 +101,14 @@ export function createQuota(o: QuotaOptions): Quota {
           : (() => {
               throw new TypeError("createQuota: key must be 'org', 'token' or a function.");
             })();
-  const limit = o.limit ?? ((p: Principal) => p.limits?.mcp_calls_per_day ?? null);
+  if (o.period !== undefined && o.period !== 'day' && o.period !== 'month')
+    throw new TypeError("createQuota: period must be 'day' or 'month'.");
+  const named = typeof o.limit === 'function' ? null : (o.limit ?? 'mcp_calls_per_day');
+  if (named !== null && (typeof named !== 'string' || named === ''))
+    throw new TypeError('createQuota: limit must be the name of a limit or a function.');
+  const limit = typeof o.limit === 'function' ? o.limit : (p: Principal) => p.limits?.[named!] ?? null;
+  const periodOf = (p: Principal): QuotaPeriod =>
+    o.period ?? (named ? (p.limit_periods?.[named] ?? periodOfName(named) ?? 'day') : 'day');
   const now = o.now ?? Date.now;
 
   return {
@@ -76,12 +117,11 @@ export function createQuota(o: QuotaOptions): Quota {
       if (l === null || l === undefined) return { allowed: true, remaining: null };
       const budget = Number.isFinite(l) && l > 0 ? Math.floor(l) : 0;
       const t = now();
-      const start = Math.floor(t / QUOTA_WINDOW_MS) * QUOTA_WINDOW_MS;
-      const end = start + QUOTA_WINDOW_MS;
-      const retryAfterSeconds = Math.max(1, Math.ceil((end - t) / 1000));
+      const w = quotaWindow(t, periodOf(principal));
+      const retryAfterSeconds = Math.max(1, Math.ceil((w.end - t) / 1000));
       if (budget === 0) return { allowed: false, retryAfterSeconds };
-      const day = new Date(start).toISOString().slice(0, 10);
-      const n = await o.store.increment(`${keyOf(principal)}:${day}`, end - t);
+      const key = named ? `${keyOf(principal)}:${named}:${w.label}` : `${keyOf(principal)}:${w.label}`;
+      const n = await o.store.increment(key, w.end - t);
       if (n > budget) return { allowed: false, retryAfterSeconds };
       return { allowed: true, remaining: budget - n };
     },

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { TtlCache } from './cache.js';
+import { type ParsedLimits, parseLimits, type QuotaPeriod } from './limits.js';
 import { type RevocationEvent, type RevocationSubscriber, subscribeRevocations } from './revocations.js';
 
 /** Limits, in one place. */
@@ -28,8 +29,13 @@ export interface Principal {
   readonly agent?: { readonly id: string; readonly claimed: boolean };
   /** Seconds since the epoch; null for tokens that do not expire. */
   readonly expires_at: number | null;
-  /** Budgets Latchkey attaches to the credential (see `createQuota`). */
-  readonly limits?: { readonly mcp_calls_per_day?: number };
+  /**
+   * Budgets Latchkey attaches to the credential, by name (`mcp_calls_per_day`,
+   * `guard_runs_per_month`…; see `createQuota`).
+   */
+  readonly limits?: Readonly<Record<string, number>>;
+  /** The period each budget renews in, as Latchkey named it: a UTC day or a calendar month (UTC). */
+  readonly limit_periods?: Readonly<Record<string, QuotaPeriod>>;
 }
 
 export type VerifyErrorCode = 'invalid_token' | 'insufficient_scope' | 'unavailable';
@@ -155,11 +161,11 @@ function resultOf(b: Record<string, unknown>): Result {
       throw malformed();
     agent = Object.freeze({ id: a.id, claimed: a.claimed });
   }
-  let limits: Principal['limits'];
-  const calls = b.mcp_calls_per_day;
-  if (calls !== undefined && calls !== null) {
-    if (!Number.isSafeInteger(calls) || (calls as number) < 0) throw malformed();
-    limits = Object.freeze({ mcp_calls_per_day: calls as number });
+  let budgets: ParsedLimits | null;
+  try {
+    budgets = parseLimits(b);
+  } catch {
+    throw malformed();
   }
   const principal: Principal = Object.freeze({
     sub: b.sub,
@@ -169,7 +175,7 @@ function resultOf(b: Record<string, unknown>): Result {
     token_kind: kind as TokenKind,
     ...(agent ? { agent } : {}),
     expires_at: exp,
-    ...(limits ? { limits } : {}),
+    ...(budgets ? { limits: budgets.limits, limit_periods: budgets.periods } : {}),
   });
   return { active: true, principal, aud: Object.freeze(aud as string[]) };
 }

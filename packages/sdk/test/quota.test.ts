@@ -12,6 +12,9 @@ import {
   fastifyHook,
   memoryQuotaStore,
   metadataUrl,
+  parseLimits,
+  periodOfName,
+  QuotaExceededError,
   type Principal,
   type QuotaStore,
   redisQuotaStore,
@@ -217,6 +220,102 @@ describe('createQuota', () => {
   });
 });
 
+describe('budgets with their period (day or calendar month, UTC)', () => {
+  const agent = (limits: Record<string, number>, periods: Record<string, 'day' | 'month'>) =>
+    principal({ org_id: 'org-agent', limits, limit_periods: periods });
+
+  it('reads every limit of an introspection answer with its period, and refuses malformed ones', () => {
+    assert.deepEqual(
+      parseLimits({
+        mcp_calls_per_day: 200,
+        limits: {
+          mcp_calls_per_day: { limit: 200, period: 'day' },
+          guard_runs_per_month: { limit: 50, period: 'month' },
+        },
+      }),
+      {
+        limits: { mcp_calls_per_day: 200, guard_runs_per_month: 50 },
+        periods: { mcp_calls_per_day: 'day', guard_runs_per_month: 'month' },
+      },
+    );
+    assert.equal(parseLimits({}), null);
+    for (const bad of [
+      { limits: [] },
+      { limits: { runs: { limit: 1, period: 'week' } } },
+      { limits: { runs: { limit: -1, period: 'day' } } },
+      { limits: { runs: { limit: 1.5, period: 'day' } } },
+      { limits: { 'Bad-Name': { limit: 1, period: 'day' } } },
+      { limits: { runs: 5 } },
+      { mcp_calls_per_day: '5' },
+    ])
+      assert.throws(() => parseLimits(bad), TypeError, JSON.stringify(bad));
+    assert.equal(periodOfName('guard_runs_per_month'), 'month');
+    assert.equal(periodOfName('calls_per_day'), 'day');
+    assert.equal(periodOfName('calls'), null);
+  });
+
+  it('a monthly budget (memory store) lasts the calendar month and renews at 00:00 UTC on the 1st', async () => {
+    let now = Date.UTC(2030, 0, 31, 23, 59, 0);
+    const store = memoryQuotaStore({ now: () => now });
+    const q = createQuota({ store, limit: 'guard_runs_per_month', now: () => now });
+    const p = agent(
+      { guard_runs_per_month: 2, mcp_calls_per_day: 100 },
+      { guard_runs_per_month: 'month', mcp_calls_per_day: 'day' },
+    );
+    assert.deepEqual(await q.consume(p), { allowed: true, remaining: 1 });
+    assert.deepEqual(await q.consume(p), { allowed: true, remaining: 0 });
+    // Refused until February begins: 60 seconds away.
+    assert.deepEqual(await q.consume(p), { allowed: false, retryAfterSeconds: 60 });
+    now = Date.UTC(2030, 1, 1, 0, 0, 0);
+    assert.deepEqual(await q.consume(p), { allowed: true, remaining: 1 }, 'a new month, a new budget');
+    assert.deepEqual(await q.consume(p), { allowed: true, remaining: 0 });
+    // Spent for the rest of February: 28 days to March.
+    now = Date.UTC(2030, 1, 15, 12);
+    assert.deepEqual(await q.consume(p), {
+      allowed: false,
+      retryAfterSeconds: (Date.UTC(2030, 2, 1) - now) / 1000,
+    });
+    // The daily budget of the same principal counts apart, in its own window.
+    const daily = createQuota({ store, now: () => now });
+    assert.deepEqual(await daily.consume(p), { allowed: true, remaining: 99 });
+  });
+
+  it('the period comes from Latchkey, else the name, else the option; a principal without the limit is unlimited', async () => {
+    const now = Date.UTC(2030, 5, 10, 12);
+    const store = memoryQuotaStore({ now: () => now });
+    const monthEnd = (Date.UTC(2030, 6, 1) - now) / 1000;
+    // Named by Latchkey as monthly, whatever the name says.
+    const runs = createQuota({ store, limit: 'runs', now: () => now });
+    await runs.consume(agent({ runs: 1 }, { runs: 'month' }));
+    assert.deepEqual(await runs.consume(agent({ runs: 1 }, { runs: 'month' })), {
+      allowed: false,
+      retryAfterSeconds: monthEnd,
+    });
+    // No period from Latchkey: the name's suffix.
+    const byName = createQuota({ store, limit: 'deploys_per_month', now: () => now });
+    await byName.consume(principal({ org_id: 'o2', limits: { deploys_per_month: 1 } }));
+    assert.deepEqual(await byName.consume(principal({ org_id: 'o2', limits: { deploys_per_month: 1 } })), {
+      allowed: false,
+      retryAfterSeconds: monthEnd,
+    });
+    // An explicit period wins.
+    const forced = createQuota({ store, limit: 'deploys_per_month', period: 'day', now: () => now });
+    await forced.consume(principal({ org_id: 'o3', limits: { deploys_per_month: 1 } }));
+    assert.deepEqual(await forced.consume(principal({ org_id: 'o3', limits: { deploys_per_month: 1 } })), {
+      allowed: false,
+      retryAfterSeconds: 12 * 3600,
+    });
+    assert.deepEqual(await runs.consume(principal()), { allowed: true, remaining: null });
+    assert.throws(() => createQuota({ store, period: 'week' as 'day' }), TypeError);
+    assert.throws(() => createQuota({ store, limit: '' }), TypeError);
+  });
+
+  it('a refusal of a monthly budget says so', () => {
+    assert.equal(new QuotaExceededError(5, 'month').message, "This month's budget is spent.");
+    assert.equal(new QuotaExceededError(5, 'day').message, "Today's budget is spent.");
+  });
+});
+
 describe('redisQuotaStore (real Redis at REDIS_URL)', { skip: !process.env.REDIS_URL }, () => {
   let redis: Redis;
   const prefix = `latchkey-sdk-test:${process.pid}:${randomBytes(6).toString('hex')}:`;
@@ -248,6 +347,37 @@ describe('redisQuotaStore (real Redis at REDIS_URL)', { skip: !process.env.REDIS
       now: () => now + 6 * 3600 * 1000,
     });
     assert.deepEqual(await tomorrow.consume(p), { allowed: true, remaining: 9 });
+  });
+
+  it('a monthly budget rolls over at the month boundary, shared through Redis', async () => {
+    let now = Date.UTC(2030, 11, 31, 23, 0, 0);
+    const p = principal({
+      org_id: 'org-month',
+      limits: { guard_runs_per_month: 3 },
+      limit_periods: { guard_runs_per_month: 'month' },
+    });
+    // Two replicas of a resource server, one Redis.
+    const replicas = [0, 1].map(() =>
+      createQuota({
+        store: redisQuotaStore(redis, { prefix }),
+        limit: 'guard_runs_per_month',
+        now: () => now,
+      }),
+    );
+    const results = await Promise.all([0, 1, 2, 3, 4].map((i) => replicas[i % 2]!.consume(p)));
+    assert.equal(results.filter((r) => r.allowed).length, 3);
+    assert.deepEqual(
+      results.find((r) => !r.allowed),
+      { allowed: false, retryAfterSeconds: 3600 },
+    );
+    const key = `${prefix}org:org-month:guard_runs_per_month:2030-12`;
+    assert.equal(await redis.get(key), '5');
+    const ttl = await redis.pttl(key);
+    assert.ok(ttl > 0 && ttl <= 3600 * 1000, String(ttl));
+    // January 2031: a new window, a new key.
+    now = Date.UTC(2031, 0, 1, 0, 0, 1);
+    assert.deepEqual(await replicas[1]!.consume(p), { allowed: true, remaining: 2 });
+    assert.equal(await redis.get(`${prefix}org:org-month:guard_runs_per_month:2031-01`), '1');
   });
 
   it('gives a counter that lost its expiry one again', async () => {

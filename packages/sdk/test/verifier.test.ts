@@ -352,6 +352,7 @@ describe('Latchkey API tokens (stand-in Latchkey answering token_kind)', () => {
         agent: { id: 'agent-7', claimed: false },
         expires_at: agentKey.exp,
         limits: { mcp_calls_per_day: 250 },
+        limit_periods: { mcp_calls_per_day: 'day' },
       });
       assert.equal((await v.verify('svc')).token_kind, 'svc');
       assert.equal((await v.verify('org')).token_kind, 'org');

@@ -27,7 +27,7 @@ export interface UnusedClientsDeps {
 
 /**
  * Deletes registered (`kind = 'dcr'`) clients older than `UNUSED_REGISTRATION_TTL_MS` that have
- * no grant, each audited as `oauth.client_expired`. Org apps and metadata-document clients are
+ * no grant and no org's approval, each audited as `oauth.client_expired`. Org apps and metadata-document clients are
  * never touched. Returns the ids deleted.
  */
 export async function deleteUnusedRegistrations(deps: UnusedClientsDeps): Promise<string[]> {
@@ -47,6 +47,16 @@ export async function deleteUnusedRegistrations(deps: UnusedClientsDeps): Promis
             .where(({ not, exists, selectFrom }) =>
               not(
                 exists(selectFrom('oauth_grants as g').select('g.id').whereRef('g.client_id', '=', 'c.id')),
+              ),
+            )
+            // An org admin approved it: kept for the org's members, used or not.
+            .where(({ not, exists, selectFrom }) =>
+              not(
+                exists(
+                  selectFrom('oauth_client_approvals as a')
+                    .select('a.id')
+                    .whereRef('a.client_id', '=', 'c.id'),
+                ),
               ),
             )
             .limit(BATCH),

@@ -81,6 +81,15 @@ describe('registrations never authorized', () => {
     await b.signup();
     const unused = await register(t);
     const used = await register(t);
+    const approved = await register(t);
+    const admin = t.client();
+    const mine = await admin.signup();
+    const ok = await admin.post(
+      '/api/v1/org/oauth/approved-clients',
+      { client_id: approved.client_id },
+      mine.org.id,
+    );
+    assert.equal(ok.statusCode, 201, ok.body);
     await tokensFor(t, b, { client: used });
     // Not yet a day old: kept.
     clock.advance(23 * 3_600_000);
@@ -90,6 +99,7 @@ describe('registrations never authorized', () => {
     gone = await deleteUnusedRegistrations(t.deps);
     assert.ok(gone.includes(unused.client_id));
     assert.ok(!gone.includes(used.client_id));
+    assert.ok(!gone.includes(approved.client_id));
     // The deleted client is unknown at authorize; the used one still works.
     const page = await b.get(authorizeUrl({ clientId: unused.client_id }));
     assert.equal(page.statusCode, 400);

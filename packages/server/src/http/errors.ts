@@ -46,6 +46,7 @@ export const PROBLEMS = {
   too_many_pending: { status: 429, title: 'Too many pending agent signups' },
   internal_error: { status: 500, title: 'Internal error' },
   unavailable: { status: 503, title: 'Service unavailable' },
+  service_unavailable: { status: 503, title: 'Service temporarily unavailable' },
   dns_lookup_failed: { status: 503, title: 'The DNS lookup failed' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
@@ -69,6 +70,60 @@ export class ApiError extends Error {
     this.name = 'ApiError';
     this.status = PROBLEMS[code].status;
   }
+}
+
+/** Seconds a client is told to wait when a dependency (database, Redis) is down. */
+export const DEPENDENCY_RETRY_AFTER_S = 5;
+
+/** A dependency is down: 503 with Retry-After, and nothing about which or why. */
+export function serviceUnavailable(): ApiError {
+  return new ApiError('service_unavailable', 'The service is temporarily unavailable; try again shortly.', {
+    headers: { 'retry-after': String(DEPENDENCY_RETRY_AFTER_S) },
+  });
+}
+
+const CONNECTION_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+const DATABASE_MESSAGES = [
+  'Connection terminated',
+  'timeout exceeded when trying to connect',
+  'Client has encountered a connection error',
+  'Cannot use a pool after calling end',
+  'Client was closed and is not queryable',
+];
+const CACHE_MESSAGES = [
+  'Connection is closed.',
+  "Stream isn't writeable",
+  'Command timed out',
+  'Reached the max retries per request limit',
+];
+
+/**
+ * Which dependency an error says is unreachable: the database (a refused or dropped connection,
+ * SQLSTATE class 08, a server shutting down or out of connections) or the cache (Redis), else null.
+ */
+export function dependencyFailure(err: unknown): 'database' | 'cache' | null {
+  if (typeof err !== 'object' || err === null) return null;
+  const e = err as { code?: unknown; message?: unknown; name?: unknown; errors?: unknown };
+  const message = typeof e.message === 'string' ? e.message : '';
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (e.name === 'MaxRetriesPerRequestError' || CACHE_MESSAGES.some((m) => message.includes(m)))
+    return 'cache';
+  if (/^08[0-9A-Z]{3}$/.test(code) || ['57P01', '57P02', '57P03', '53300', '53000'].includes(code))
+    return 'database';
+  if (DATABASE_MESSAGES.some((m) => message.includes(m))) return 'database';
+  if (CONNECTION_ERRNOS.has(code)) return 'database';
+  // Node's happy-eyeballs connect reports an AggregateError of per-address failures.
+  if (Array.isArray(e.errors) && e.errors.some((x) => dependencyFailure(x) !== null)) return 'database';
+  return null;
 }
 
 export function rateLimited(
@@ -122,6 +177,12 @@ export function toApiError(err: unknown, req: FastifyRequest): ApiError {
   if (fe.validation) return new ApiError('invalid_request', fe.message);
   const mapped = fe.code ? FASTIFY_CODES[fe.code] : undefined;
   if (mapped) return new ApiError(mapped, mapped === 'invalid_request' ? fe.message : undefined);
+  const down = dependencyFailure(err);
+  if (down) {
+    // Which dependency and why go to the log; the client learns only to come back shortly.
+    req.log.warn({ dependency: down, err: (err as Error).message }, `${down} unavailable`);
+    return serviceUnavailable();
+  }
   if (isDataException(err)) {
     // PostgreSQL refused a value the schemas let through (a NUL byte, a year 0, a malformed id):
     // the input is bad, not the server. The value itself stays out of the log and the wire.

@@ -59,6 +59,10 @@ function fromApiError(err: ApiError): OAuthError {
       return new OAuthError('server_error', 'The server could not complete the request.');
     case 'unavailable':
       return new OAuthError('temporarily_unavailable', 'The server is not ready.');
+    case 'service_unavailable':
+      return new OAuthError('temporarily_unavailable', 'The server is temporarily unavailable.', {
+        headers,
+      });
     case 'payload_too_large':
       return new OAuthError('invalid_request', 'The request body is too large.', { status: 413 });
     case 'unsupported_media_type':

@@ -72,6 +72,7 @@ const FROM_API: Partial<Record<ApiError['code'], ScimErrorCode>> = {
   unsupported_media_type: 'unsupported_media_type',
   rate_limited: 'rate_limited',
   unavailable: 'unavailable',
+  service_unavailable: 'unavailable',
   internal_error: 'internal_error',
 };
 

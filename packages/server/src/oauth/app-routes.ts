@@ -17,6 +17,13 @@ import {
   MAX_REDIRECT_URIS,
   parseClientMetadata,
 } from './client-metadata.js';
+import {
+  parseRpRegistration,
+  POST_LOGOUT_URIS_MAX,
+  rpRegistration,
+  rpRegistrationFields,
+  saveRpRegistration,
+} from '../oidc/client-registration.js';
 import { type Client, insertClient, newClientId, newClientSecret, toClient } from './clients.js';
 import { OAuthError } from './errors.js';
 import { REDIRECT_URI_MAX_LENGTH } from './redirect-uri.js';
@@ -34,6 +41,15 @@ const Fields = {
   }),
   scopes: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 100 }),
   grant_types: Type.Array(Type.Union(GRANT_TYPES.map((g) => Type.Literal(g))), { minItems: 1, maxItems: 4 }),
+  // OpenID relying parties (RP-Initiated Logout §3.1, Registration §2).
+  post_logout_redirect_uris: Type.Array(Type.String({ minLength: 1, maxLength: REDIRECT_URI_MAX_LENGTH }), {
+    maxItems: POST_LOGOUT_URIS_MAX,
+  }),
+  id_token_signed_response_alg: Type.Union([Type.Literal('ES256'), Type.Literal('RS256')]),
+};
+const RpFields = {
+  post_logout_redirect_uris: Type.Optional(Fields.post_logout_redirect_uris),
+  id_token_signed_response_alg: Type.Optional(Fields.id_token_signed_response_alg),
 };
 const CreateBody = Type.Object(
   {
@@ -42,6 +58,7 @@ const CreateBody = Type.Object(
     redirect_uris: Type.Optional(Fields.redirect_uris),
     scopes: Type.Optional(Fields.scopes),
     grant_types: Type.Optional(Fields.grant_types),
+    ...RpFields,
   },
   { additionalProperties: false },
 );
@@ -51,6 +68,7 @@ const UpdateBody = Type.Object(
     redirect_uris: Type.Optional(Fields.redirect_uris),
     scopes: Type.Optional(Type.Union([Fields.scopes, Type.Null()])),
     grant_types: Type.Optional(Fields.grant_types),
+    ...RpFields,
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -66,7 +84,19 @@ const AppShape = Type.Object({
   client_secret: Type.Optional(Type.String()),
   created_by: Type.String(),
   created_at: Timestamp,
+  ...RpFields,
 });
+
+/** An app's OpenID registration from its body, checked like a dynamic registration's. */
+function rpFrom(b: { post_logout_redirect_uris?: string[]; id_token_signed_response_alg?: string }) {
+  try {
+    return parseRpRegistration(b);
+  } catch (err) {
+    if (err instanceof OAuthError)
+      throw new ApiError('invalid_request', err.description, { extra: { error: err.code } });
+    throw err;
+  }
+}
 
 function shape(c: Client, createdBy: string, secret?: string) {
   return {
@@ -176,6 +206,7 @@ export function appRoutes(app: App, deps: Deps & { catalogue: Catalogue }): void
         ...(scopes ? { scope: scopes.join(' ') } : {}),
         ...(b.grant_types ? { grant_types: b.grant_types } : {}),
       });
+      const rp = rpFrom(b);
       const secret = meta.authMethod === 'none' ? null : newClientSecret();
       const who = actorOf(req);
       const client = await db.transaction().execute(async (trx) => {
@@ -187,6 +218,7 @@ export function appRoutes(app: App, deps: Deps & { catalogue: Catalogue }): void
           secretHash: secret?.hash ?? null,
           createdBy: who.actor,
         });
+        await saveRpRegistration(trx, c.id, rp);
         await audit(trx, clock, who, {
           orgId: org.id,
           action: 'oauth.client_created',
@@ -202,7 +234,9 @@ export function appRoutes(app: App, deps: Deps & { catalogue: Catalogue }): void
         });
         return c;
       });
-      return reply.code(201).send(shape(client, who.actor, secret?.secret));
+      return reply
+        .code(201)
+        .send({ ...shape(client, who.actor, secret?.secret), ...rpRegistrationFields(rp) });
     },
   );
 
@@ -248,7 +282,10 @@ export function appRoutes(app: App, deps: Deps & { catalogue: Catalogue }): void
     { config: cfg, schema: { tags: ['oauth apps'], params: ClientIdParams, response: { 200: AppShape } } },
     async (req) => {
       const row = await load(orgOf(req).id, req.params.id);
-      return shape(toClient(row), row.created_by);
+      return {
+        ...shape(toClient(row), row.created_by),
+        ...rpRegistrationFields(await rpRegistration(db, row.id)),
+      };
     },
   );
 
@@ -279,8 +316,16 @@ export function appRoutes(app: App, deps: Deps & { catalogue: Catalogue }): void
         ...(scopes ? { scope: scopes.join(' ') } : {}),
         grant_types: b.grant_types ?? current.grantTypes,
       });
+      const before = await rpRegistration(db, row.id);
+      const rp = rpFrom({
+        post_logout_redirect_uris: b.post_logout_redirect_uris ?? before.postLogoutRedirectUris,
+        ...(b.id_token_signed_response_alg || before.idTokenAlg
+          ? { id_token_signed_response_alg: b.id_token_signed_response_alg ?? before.idTokenAlg! }
+          : {}),
+      });
       const now = clock.now();
       await db.transaction().execute(async (trx) => {
+        await saveRpRegistration(trx, row.id, rp);
         await trx
           .updateTable('oauth_clients')
           .set({
@@ -307,7 +352,7 @@ export function appRoutes(app: App, deps: Deps & { catalogue: Catalogue }): void
         scopes: meta.scopes,
         grantTypes: meta.grantTypes,
       };
-      return shape(updated, row.created_by);
+      return { ...shape(updated, row.created_by), ...rpRegistrationFields(rp) };
     },
   );
 

@@ -8,6 +8,8 @@ import type { Resource } from './catalogue.js';
 import { type Client, findClient } from './clients.js';
 import { OAuthError } from './errors.js';
 import type { OAuthDeps } from './grants/types.js';
+import { oidcRequestedScopes, type OidcRequest, parseOidcRequest } from '../oidc/authorize-step.js';
+import type { OidcContext } from '../oidc/id-token.js';
 import { S256_CHALLENGE_RE } from './pkce.js';
 import { matchRedirectUri } from './redirect-uri.js';
 import { requestedResource, requestedScopes } from './scope.js';
@@ -28,6 +30,8 @@ export interface AuthorizationRequest {
   /** What the client asks for (defaults applied). */
   readonly scopes: readonly string[];
   readonly prompt: string | undefined;
+  /** The OpenID Connect side of the request (`openid` in scope); null for plain OAuth. */
+  readonly oidc: OidcRequest | null;
 }
 
 /** An error found before the redirect URI is trusted: rendered as a page, never redirected. */
@@ -63,6 +67,10 @@ const AUTHORIZE_PARAMS = [
   'resource',
   'scope',
   'prompt',
+  'nonce',
+  'max_age',
+  'id_token_hint',
+  'login_hint',
 ] as const;
 
 /** A recognised parameter's value; sent without a value, it counts as omitted (RFC 6749 §3.1). */
@@ -142,8 +150,16 @@ function checkRest(
     if (method !== 'S256') throw new OAuthError('invalid_request', 'code_challenge_method must be S256.');
     if (!S256_CHALLENGE_RE.test(challenge))
       throw new OAuthError('invalid_request', 'code_challenge is not a valid S256 challenge.');
-    const resource = requestedResource(deps.catalogue, single(params, 'resource'));
-    const scopes = requestedScopes(deps.catalogue, resource, client, single(params, 'scope'));
+    // OpenID Connect: relying parties send no resource; their tokens are for userinfo and the API.
+    const oidc = parseOidcRequest(params);
+    const resourceParam = single(params, 'resource');
+    const resource =
+      oidc && resourceParam === undefined
+        ? deps.catalogue.api
+        : requestedResource(deps.catalogue, resourceParam);
+    const scopes = oidc
+      ? oidcRequestedScopes(deps.catalogue, resource, client, oidc, single(params, 'scope'))
+      : requestedScopes(deps.catalogue, resource, client, single(params, 'scope'));
     return {
       client,
       redirectUri,
@@ -152,6 +168,7 @@ function checkRest(
       resource,
       scopes,
       prompt: single(params, 'prompt'),
+      oidc,
     };
   } catch (err) {
     if (err instanceof OAuthError) throw fail(err);
@@ -286,6 +303,8 @@ export async function issueCode(
     userId: string;
     orgId: string;
     scopes: readonly string[];
+    /** The ID token context of an OpenID request (nonce, auth_time, amr, sid). */
+    oidc?: OidcContext | null;
   },
 ): Promise<string> {
   const code = newSecret(32);
@@ -302,6 +321,7 @@ export async function issueCode(
       resource: c.request.resource.url,
       scopes: JSON.stringify(c.scopes),
       code_challenge: c.request.codeChallenge,
+      oidc: c.oidc ? JSON.stringify(c.oidc) : null,
       created_at: now,
       expires_at: addMs(now, CODE_TTL_MS),
     })

@@ -23,6 +23,8 @@ export function consentPage(o: {
   hidden: Record<string, string>;
   redirectUri?: string;
   error?: string;
+  /** OpenID Connect: the OpenID scopes of a sign-in request, said in words (no boxes). */
+  identity?: readonly string[];
 }): string {
   const e = escapeHtml;
   const hidden = Object.entries(o.hidden)
@@ -70,6 +72,7 @@ export function consentPage(o: {
 <p><strong>${e(o.client.name)}</strong>${site} wants access to <strong>${e(o.resource.name)}</strong> (<code>${e(o.resource.url)}</code>).</p>
 <p class="muted">Client: ${e(clientOrigin(o.client))}.${back}</p>
 ${warning}
+${o.identity ? `<p class="identity">It will sign you in with your Latchkey account and learn your account id${o.identity.includes('profile') ? ', your name' : ''}${o.identity.includes('email') ? ', your email address' : ''} and your role in the organisation you choose${o.identity.includes('offline_access') ? ', also while you are away' : ''}.</p>` : ''}
 <form method="post" action="${e(o.action)}">
 ${hidden}
 ${orgPicker}

@@ -18,10 +18,12 @@ import {
   UntrustedRedirectError,
 } from './authorize.js';
 import { approvableScopes, approvingOrg } from './approvals.js';
+import { oidcContext, oidcSessionStep } from '../oidc/authorize-step.js';
 import { consentPage } from './consent-page.js';
 import type { OAuthError } from './errors.js';
 import type { OAuthDeps } from './grants/types.js';
 import { withParams } from './redirect-uri.js';
+import { isProtocolScope } from './scope.js';
 
 /** The parameters the consent form carries back, re-checked in full on submit. */
 const CARRIED = [
@@ -32,6 +34,7 @@ const CARRIED = [
   'code_challenge',
   'code_challenge_method',
   'resource',
+  'nonce',
 ] as const;
 
 function sessionUser(req: FastifyRequest) {
@@ -83,6 +86,10 @@ export async function consentRoutes(app: App, deps: OAuthDeps): Promise<void> {
     grantId: string | null,
     adminApproved = false,
   ) => {
+    const sessionId = req.principal?.sessionId;
+    const oidc = a.oidc && sessionId ? await oidcContext(deps, a.oidc, sessionId) : null;
+    if (a.oidc && !oidc)
+      return redirectBack(reply, a.redirectUri, { error: 'login_required', state: a.state });
     const code = await db.transaction().execute(async (trx) => {
       const id =
         grantId ??
@@ -94,7 +101,7 @@ export async function consentRoutes(app: App, deps: OAuthDeps): Promise<void> {
           scopes,
           adminApproved,
         }));
-      return issueCode(trx, clock, { request: a, grantId: id, userId, orgId, scopes });
+      return issueCode(trx, clock, { request: a, grantId: id, userId, orgId, scopes, oidc });
     });
     return redirectBack(reply, a.redirectUri, { code, state: a.state });
   };
@@ -115,6 +122,23 @@ export async function consentRoutes(app: App, deps: OAuthDeps): Promise<void> {
           return redirectBack(reply, a.redirectUri, { error: 'login_required', state: a.state });
         return reply.redirect(`/login?return_to=${encodeURIComponent(req.url)}`, 303);
       }
+      // OpenID Connect: prompt=login, max_age and id_token_hint may ask for a fresh sign-in.
+      if (a.oidc) {
+        const step = await oidcSessionStep(deps, {
+          request: a.oidc,
+          userId: user.id,
+          sessionId: req.principal!.sessionId!,
+          url: req.url,
+        });
+        if (step.kind === 'error')
+          return redirectBack(reply, a.redirectUri, {
+            error: step.error,
+            error_description: step.description,
+            state: a.state,
+          });
+        if (step.kind === 'login')
+          return reply.redirect(`/login?reauth=1&return_to=${encodeURIComponent(step.returnTo)}`, 303);
+      }
       const orgs = eligibleOrgs(a.client, await membershipsOf(deps, user.id));
       if (orgs.length === 0) {
         return redirectBack(reply, a.redirectUri, {
@@ -123,7 +147,9 @@ export async function consentRoutes(app: App, deps: OAuthDeps): Promise<void> {
           state: a.state,
         });
       }
-      if (a.prompt !== 'consent') {
+      const askAgain =
+        a.prompt === 'consent' || a.oidc?.prompt.has('consent') || a.oidc?.prompt.has('select_account');
+      if (!askAgain) {
         const remembered = await rememberedGrant(db, {
           userId: user.id,
           clientId: a.client.id,
@@ -157,7 +183,9 @@ export async function consentRoutes(app: App, deps: OAuthDeps): Promise<void> {
         consentPage({
           client: a.client,
           resource: a.resource,
-          scopes: a.scopes,
+          // OpenID scopes are not boxes to untick: the page says what signing in shares.
+          scopes: a.scopes.filter((s) => !isProtocolScope(s)),
+          ...(a.oidc ? { identity: a.oidc.scopes } : {}),
           catalogue,
           orgs,
           action: '/consent',
@@ -220,7 +248,7 @@ export async function consentRoutes(app: App, deps: OAuthDeps): Promise<void> {
       if (ticked.some((s) => typeof s !== 'string' || !a.scopes.includes(s))) {
         return fail('invalid_scope', 'A scope was granted that the client did not ask for.');
       }
-      const granted = a.scopes.filter((s) => ticked.includes(s));
+      const granted = a.scopes.filter((s) => isProtocolScope(s) || ticked.includes(s));
       if (granted.length === 0) return fail('access_denied', 'No scope was granted.');
       return approve(req, reply, a, user.id, org.id, granted, null);
     },

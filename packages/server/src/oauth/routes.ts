@@ -15,8 +15,14 @@ import {
 } from './device.js';
 import { OAuthError, sendOAuthError, toOAuthError } from './errors.js';
 import { GRANTS } from './grants/index.js';
+import {
+  parseRpRegistration,
+  rpRegistrationFields,
+  saveRpRegistration,
+} from '../oidc/client-registration.js';
+import { openIdProviderMetadata } from '../oidc/discovery.js';
 import type { OAuthDeps } from './grants/types.js';
-import { requestedResource, requestedScopes } from './scope.js';
+import { PROTOCOL_SCOPES, requestedResource, requestedScopes } from './scope.js';
 import { findTokenRow, revokeFamily, revokeToken } from './tokens.js';
 import { liveOAuthToken } from './validate.js';
 import { apiTokenIntrospection, isApiToken } from './introspect-api-token.js';
@@ -101,7 +107,10 @@ export function serverMetadata(deps: OAuthDeps) {
     // management scopes are listed in its API's resource metadata only, never here.
     scopes_supported: [
       ...new Set(deps.catalogue.resources.filter((r) => !r.builtin).flatMap((r) => r.scopes)),
+      ...PROTOCOL_SCOPES,
     ],
+    // OpenID Provider metadata (OpenID Connect Discovery 1.0 §3).
+    ...openIdProviderMetadata(issuer),
     authorization_response_iss_parameter_supported: true,
     client_id_metadata_document_supported: true,
     service_documentation: `${issuer}/api/openapi.json`,
@@ -198,6 +207,7 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
       );
     }
     const meta = parseClientMetadata(req.body, 'dcr', catalogue);
+    const rp = parseRpRegistration(req.body);
     const secret = meta.authMethod === 'none' ? null : newClientSecret();
     const client = await db.transaction().execute(async (trx) => {
       const c = await insertClient(trx, clock, {
@@ -208,6 +218,7 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
         secretHash: secret?.hash ?? null,
         createdBy: 'dcr',
       });
+      await saveRpRegistration(trx, c.id, rp);
       await audit(trx, clock, actorOf(req), {
         orgId: null,
         action: 'oauth.client_registered',
@@ -226,6 +237,7 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
       response_types: ['code'],
       token_endpoint_auth_method: client.authMethod,
       ...(client.scopes ? { scope: client.scopes.join(' ') } : {}),
+      ...rpRegistrationFields(rp),
       ...client.display,
     });
   });

@@ -143,13 +143,32 @@ export async function oidcSessionStep(
     u.searchParams.set(AUTH_AFTER_PARAM, String(now));
     return { kind: 'login', returnTo: `${u.pathname}${u.search}` };
   }
+  return { kind: 'continue', context: contextOf(request, o.sessionId, info) };
+}
+
+function contextOf(
+  request: OidcRequest,
+  sessionId: string,
+  info: { amr: string[]; authTime: Date },
+): OidcContext {
   return {
-    kind: 'continue',
-    context: {
-      ...(request.nonce !== undefined ? { nonce: request.nonce } : {}),
-      auth_time: authTime,
-      amr: info.amr,
-      sid: o.sessionId,
-    },
+    ...(request.nonce !== undefined ? { nonce: request.nonce } : {}),
+    auth_time: Math.floor(info.authTime.getTime() / 1000),
+    amr: info.amr,
+    sid: sessionId,
   };
+}
+
+/**
+ * The ID token context of an OpenID request answered in this session (its nonce, the session's
+ * sign-in time, methods and id), for the code about to be issued; null when the session is gone.
+ * Does not judge freshness: `oidcSessionStep` did, before consent.
+ */
+export async function oidcContext(
+  deps: Pick<OAuthDeps, 'db' | 'clock'>,
+  request: OidcRequest,
+  sessionId: string,
+): Promise<OidcContext | null> {
+  const info = await sessionAuthInfo(deps.db, deps.clock, sessionId);
+  return info ? contextOf(request, sessionId, info) : null;
 }

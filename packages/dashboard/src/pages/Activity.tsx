@@ -23,6 +23,10 @@ const METHODS: Record<string, string> = {
   github: 'GitHub',
   google: 'Google',
   sso: 'single sign-on',
+  passkey: 'a passkey',
+  totp: 'the authenticator app',
+  recovery_code: 'a recovery code',
+  enrolment: 'a new authenticator app',
 };
 
 /** What happened, in words; the action code for anything not named here. */
@@ -34,7 +38,23 @@ function describe(e: ActivityEvent): string {
     case 'user.signup':
       return 'Account created';
     case 'user.signin':
+      if (e.details.method === 'second_factor' && typeof e.details.second_factor === 'string')
+        return `Signed in, second factor: ${METHODS[e.details.second_factor] ?? e.details.second_factor}`;
       return method ? `Signed in with ${method}` : 'Signed in';
+    case 'user.signin_pending':
+      return method ? `Signed in with ${method}; second factor asked for` : 'Second factor asked for';
+    case 'user.second_factor_failed':
+      return method ? `Wrong second factor (${method})` : 'Wrong second factor';
+    case 'user.totp_enabled':
+      return 'Authenticator app turned on';
+    case 'user.totp_disabled':
+      return 'Authenticator app turned off';
+    case 'user.recovery_codes_regenerated':
+      return 'New recovery codes generated';
+    case 'user.passkey_added':
+      return typeof e.details.name === 'string' ? `Passkey “${e.details.name}” added` : 'Passkey added';
+    case 'user.passkey_removed':
+      return 'Passkey removed';
     case 'user.signin_failed':
       return method ? `Failed sign-in with ${method}` : 'Failed sign-in';
     case 'user.signout':

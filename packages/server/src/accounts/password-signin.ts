@@ -22,7 +22,9 @@ type Budget = readonly [RateLimiter, string];
  * - a browser that signed in to the account before (its device cookie) is exempt from that
  *   account-wide limit and has its own per-(account, device) budget instead, so failures from
  *   elsewhere never lock the owner out of their own browser.
- * Success: a new session (the browser's previous one ends) and the device cookie to keep.
+ * Success: a new session (the browser's previous one ends) and the device cookie to keep; when
+ * the account has a second factor (or must enrol one), the session is pending (`pending` says
+ * which) and is no credential until `/login/second-factor` or `/api/auth/second-factor` finishes it.
  * Throws `rate_limited` or `invalid_credentials`; the caller sets the cookies.
  */
 export async function passwordSignIn(
@@ -84,5 +86,12 @@ export async function passwordSignIn(
     return session;
   });
   if (ended) await deps.auth.changed({ token: ended });
-  return { user: { id: user.id, email: user.email, name: user.name }, org, token: s.token, device };
+  // `pending`: the password was right, but the sign-in waits for a second factor (or an enrolment).
+  return {
+    user: { id: user.id, email: user.email, name: user.name },
+    org,
+    token: s.token,
+    device,
+    pending: s.pending,
+  };
 }

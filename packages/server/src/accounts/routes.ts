@@ -45,7 +45,12 @@ import { verifyEmailRoutes } from './verify-email-routes.js';
 export const FIRST_PASSWORD_SIGN_IN_WINDOW_MS = 10 * 60 * 1000;
 
 const Password = Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH });
-const SignedIn = Type.Object({ user: UserShape, org: Type.Union([OrgShape, Type.Null()]) });
+const SignedIn = Type.Object({
+  user: UserShape,
+  org: Type.Union([OrgShape, Type.Null()]),
+  /** Set when the sign-in waits for a second factor (or an enrolment): finish it at /api/auth/second-factor. */
+  second_factor: Type.Optional(Type.Union([Type.Literal('second_factor'), Type.Literal('enrol')])),
+});
 const Waitlisted = Type.Object({ status: Type.Literal('waitlisted'), detail: Type.String() });
 
 function nameOrThrow(raw: string): string {
@@ -170,7 +175,7 @@ export function accountRoutes(app: App, deps: Deps): void {
         value: out.device,
         maxAgeSeconds: DEVICE_TTL_MS / 1000,
       });
-      return { user: out.user, org: out.org };
+      return { user: out.user, org: out.org, ...(out.pending ? { second_factor: out.pending } : {}) };
     },
   );
 

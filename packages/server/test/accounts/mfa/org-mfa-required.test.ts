@@ -140,6 +140,7 @@ describe('mfa_required', () => {
     const c = t.client();
     const res = await c.post('/api/auth/signin', { email: m.user.email, password: DEFAULT_PASSWORD });
     assert.equal(res.statusCode, 200);
+    assert.equal(res.json().second_factor, 'enrol');
     assert.equal((await c.get('/api/v1/me')).json().code, 'second_factor_required');
     const state = await c.get('/api/auth/second-factor');
     assert.equal(state.json().state, 'enrol');

@@ -45,7 +45,8 @@ describe('TOTP second factor at sign-in', () => {
   it('the first factor alone yields a pending sign-in that is refused as a session on the API', async () => {
     const { user, org } = await enrolled(t.client());
     const c = t.client();
-    await passwordSignIn(c, user.email);
+    const signin = await passwordSignIn(c, user.email);
+    assert.equal(signin.json().second_factor, 'second_factor');
     assert.ok(c.cookie?.startsWith('p.'), 'a pending cookie');
     const me = await c.get('/api/v1/me');
     assert.equal(me.statusCode, 401);

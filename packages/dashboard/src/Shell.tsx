@@ -10,6 +10,7 @@ import { Account } from './pages/Account';
 import { Security } from './pages/Security';
 import { Activity } from './pages/Activity';
 import { Admin } from './pages/Admin';
+import { AdminUsers } from './pages/AdminUsers';
 import { Agents } from './pages/Agents';
 import { Audit } from './pages/Audit';
 import { ConnectedApps } from './pages/ConnectedApps';
@@ -111,6 +112,13 @@ const ROUTES: Route[] = [
     group: 'instance',
     visible: (s) => s.features.has('/api/v1/admin/signup-policy') && s.instanceAdmin,
     render: () => <Admin />,
+  },
+  {
+    path: '/admin/users',
+    label: 'Users',
+    group: 'instance',
+    visible: (s) => s.features.has('/api/v1/admin/users') && s.instanceAdmin,
+    render: () => <AdminUsers />,
   },
 ];
 

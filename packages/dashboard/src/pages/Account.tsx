@@ -8,6 +8,7 @@ import { useToast } from '../components/Toast';
 import { useAction, useLoad } from '../hooks';
 import { useSession } from '../session';
 import type { User } from '../types';
+import { DeleteAccount, EmailChange, ExportData } from './AccountData';
 import { Identities } from './Identities';
 import { Sessions } from './Sessions';
 
@@ -29,8 +30,11 @@ export function Account() {
         hasPassword={identities.data?.has_password ?? true}
         onChanged={() => setSessionsVersion((v) => v + 1)}
       />
+      {features.has('/api/v1/me/email') && <EmailChange />}
       {features.has('/api/v1/me/identities') && <Identities />}
       <Sessions key={sessionsVersion} />
+      {features.has('/api/v1/me/export') && <ExportData />}
+      {features.has('/api/v1/me/export') && <DeleteAccount />}
     </>
   );
 }
@@ -65,7 +69,7 @@ function ProfileForm() {
           type="email"
           value={me.user?.email ?? ''}
           readOnly
-          hint="Your email address is how Latchkey knows you; it cannot be changed here."
+          hint="To change it, use Email address below."
         />
         <ErrorAlert error={action.error} />
         <Button

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { totpCode, TOTP_PERIOD_SECONDS } from '../../../src/accounts/mfa/totp.js';
 import { MINUTE, manualClock } from '../../../src/lib/clock.js';
-import { type Client, DEFAULT_PASSWORD, type TestServer, testServer } from '../../helpers/harness.js';
+import { type Client, DEFAULT_PASSWORD, formOf, type TestServer, testServer } from '../../helpers/harness.js';
 
 // A step boundary, so "one step later" is unambiguous.
 const clock = manualClock(new Date('2026-12-05T06:00:00Z'));
@@ -242,6 +242,39 @@ describe('managing TOTP and step-up', () => {
     });
     assert.equal(res.statusCode, 200);
     assert.equal((await d.get('/api/v1/me')).statusCode, 200);
+  });
+
+  it('the step-up page re-proves the factor in a browser and returns', async () => {
+    const c = t.client();
+    const { secret } = await enrolled(c);
+    clock.advance(10 * MINUTE + 1000);
+    assert.equal((await c.post('/api/v1/me/mfa/recovery-codes')).json().code, 'step_up_required');
+    const page = await c.get('/login/second-factor?step_up=1&return_to=%2Fapp%2Faccount%2Fsecurity');
+    assert.equal(page.statusCode, 200);
+    const form = formOf(page.body);
+    assert.equal(form.action, '/login/second-factor/step-up');
+    const post = (code: string) =>
+      c.req({
+        method: 'POST',
+        url: form.action,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ ...form.fields, code }).toString(),
+      });
+    const wrong = await post('000000' === totpCode(secret, clock.now()) ? '111111' : '000000');
+    assert.equal(wrong.statusCode, 400);
+    assert.match(wrong.body, /role="alert"/);
+    const ok = await post(totpCode(secret, clock.now()));
+    assert.equal(ok.statusCode, 303);
+    assert.equal(ok.headers.location, '/app/account/security');
+    assert.equal((await c.post('/api/v1/me/mfa/recovery-codes')).statusCode, 200);
+    // Without a session, the step-up form changes nothing.
+    const anon = await t.client().req({
+      method: 'POST',
+      url: form.action,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...form.fields, code: totpCode(secret, clock.now()) }).toString(),
+    });
+    assert.equal(anon.statusCode, 400);
   });
 
   it('a personal access token cannot take part: the account routes take only a browser session', async () => {

@@ -34,7 +34,22 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
-export const HARNESSES = ['cursor', 'claude-code', 'codex', 'windsurf', 'vscode', 'other'] as const;
+/** Harnesses the server tailors install guidance for; any other short identifier is accepted too. */
+export const HARNESSES = [
+  'cursor',
+  'claude-code',
+  'claude-desktop',
+  'codex',
+  'windsurf',
+  'vscode',
+  'zed',
+  'gemini-cli',
+  'goose',
+  'cline',
+  'continue',
+  'other',
+] as const;
+export const HARNESS_RE = /^[a-z0-9][a-z0-9._-]{0,39}$/;
 
 export interface AgentSignup {
   api_key: string;
@@ -42,6 +57,8 @@ export interface AgentSignup {
   agent_id: string;
   status: string;
   email_address: string | null;
+  /** Where to install the MCP servers (servers that predate it leave it out). */
+  mcp_install_url?: string;
 }
 
 export interface AgentVerify {

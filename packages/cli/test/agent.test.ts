@@ -93,6 +93,11 @@ describe('latchkey agent signup / verify / status', () => {
     assert.equal(doc.server, url);
     assert.equal(doc.status, 'unclaimed');
     assert.match(doc.key_prefix, /^lk_svc_agent_[A-Za-z0-9]{8}…$/);
+    // The install URL comes with the signup, not only after verification.
+    assert.equal(
+      (doc as { mcp_install_url?: string }).mcp_install_url,
+      `${url}/agents/install?harness=claude-code`,
+    );
     const agent = readToml(h.configPath).servers[url].agent;
     assert.match(agent.api_key, /^lk_svc_agent_/);
     assert.equal(agent.agent_id, doc.agent_id);
@@ -163,5 +168,37 @@ describe('latchkey agent signup / verify / status', () => {
     assert.equal(agent.agent_id, doc.agent_id);
     assert.equal(doc.api_key, agent.api_key);
     assert.equal(agent.status, 'unclaimed');
+  });
+
+  it('prints the install URL at once, for any harness (zed), and refuses a malformed one before calling', async () => {
+    const other = tempHome();
+    try {
+      const args = [
+        'agent',
+        'signup',
+        '--server',
+        url,
+        '--human-email',
+        uniqueEmail('zed'),
+        '--name',
+        'Zed Bot',
+      ];
+      const r = await run([...args, '--harness', 'Zed'], { home: other.home });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(
+        r.stdout,
+        new RegExp(`Install the MCP server: ${url.replace(/[.]/g, '\\.')}/agents/install\\?harness=zed`),
+      );
+      assert.ok(
+        !r.stdout.includes(readToml(other.configPath).servers[url].agent.api_key),
+        'no secret printed',
+      );
+      const bad = await run([...args, '--harness', 'my editor', '--replace'], { home: other.home });
+      assert.equal(bad.code, 2, bad.stderr);
+      assert.match(bad.stderr, /--harness is a short identifier/);
+      assertNoStack(bad);
+    } finally {
+      other.cleanup();
+    }
   });
 });

@@ -1,9 +1,9 @@
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { type AgentKey, entryOf, loadConfig, updateConfig } from '../config.js';
 import { type Context, contextOf, emit } from '../context.js';
 import { CliError, EXIT, usageError } from '../errors.js';
 import { call } from '../http.js';
-import { type AgentSignup, type AgentStatus, type AgentVerify, HARNESSES } from '../wire.js';
+import { type AgentSignup, type AgentStatus, type AgentVerify, HARNESS_RE, HARNESSES } from '../wire.js';
 
 interface SignupOptions {
   humanEmail?: string;
@@ -26,7 +26,10 @@ export function registerAgent(program: Command): void {
     .option('--human-email <email>', 'the email of the person who oversees this agent (required)')
     .option('--name <name>', "the agent's display name (required)")
     .option('--note-to-human <text>', 'a note included in the email to the human')
-    .addOption(new Option('--harness <harness>', 'where the agent runs').choices(HARNESSES))
+    .option(
+      '--harness <harness>',
+      `where the agent runs: ${HARNESSES.join(', ')}, or any other short identifier`,
+    )
     .option('--replace', 'sign up again even though an agent key is stored for this server')
     .option('--show-key', 'also print the new key, this once (it is stored either way)')
     .action(async (o: SignupOptions, cmd: Command) => signUp(contextOf(cmd), o));
@@ -50,6 +53,11 @@ async function signUp(ctx: Context, o: SignupOptions): Promise<void> {
   const humanEmail = o.humanEmail.trim();
   if (!/^[^\s@]+@[^\s@]+$/.test(humanEmail))
     throw usageError(`--human-email is not an email address: ${JSON.stringify(o.humanEmail)}`);
+  const harness = o.harness?.trim().toLowerCase();
+  if (harness !== undefined && !HARNESS_RE.test(harness))
+    throw usageError(
+      `--harness is a short identifier (letters, digits, ".", "_", "-"; at most 40): ${JSON.stringify(o.harness)}`,
+    );
   const stored = loadConfig(ctx.env.configPath).servers[ctx.server]?.agent;
   if (stored && !o.replace)
     throw new CliError(
@@ -65,7 +73,7 @@ async function signUp(ctx: Context, o: SignupOptions): Promise<void> {
       human_email: humanEmail,
       display_name: o.name,
       ...(o.noteToHuman !== undefined ? { note_to_human: o.noteToHuman } : {}),
-      ...(o.harness !== undefined ? { harness: o.harness } : {}),
+      ...(harness !== undefined ? { harness } : {}),
     },
   });
   if (typeof res.api_key !== 'string')
@@ -89,11 +97,15 @@ async function signUp(ctx: Context, o: SignupOptions): Promise<void> {
       status: res.status,
       email_address: res.email_address,
       key_prefix: keyPrefix(res.api_key),
+      ...(res.mcp_install_url ? { mcp_install_url: res.mcp_install_url } : {}),
       ...(o.showKey ? { api_key: res.api_key } : {}),
       key_stored_in: ctx.env.configPath,
     },
     [
       `Signed up agent ${res.agent_id} in org ${res.org_id} (${res.status}).`,
+      ...(res.mcp_install_url
+        ? [`Install the MCP server: ${res.mcp_install_url} (its tools answer once the human verifies)`]
+        : []),
       `Its key (${keyPrefix(res.api_key)}) is stored in ${ctx.env.configPath}; it works with restricted scopes until claimed.`,
       ...(o.showKey
         ? ['', `  ${res.api_key}`, '', 'Copy it now if you need it elsewhere: it is not printed again.']

@@ -14,6 +14,8 @@ import { useSession } from '../session';
 export interface Agent {
   id: string;
   org_id: string;
+  /** In the list across orgs. */
+  org_name?: string;
   display_name: string;
   note_to_human: string | null;
   harness: string | null;
@@ -28,6 +30,7 @@ export interface Agent {
     blocked_scopes: string[];
     mcp_calls_per_day: number;
     guard_runs_per_month: number;
+    limits?: Record<string, { limit: number; period: 'day' | 'month' }>;
   };
 }
 
@@ -52,10 +55,40 @@ function limit(n: number): string {
   return n < 0 ? 'unlimited' : n.toLocaleString();
 }
 
-/** AI agents registered to this org: approve or deny the pending ones, revoke approved ones. */
+/** `guard_runs_per_month` → `guard runs`. */
+const limitLabel = (name: string) => name.replace(/_per_(day|month)$/, '').replace(/_/g, ' ');
+
+/** Every limit of the agent's plan, in words: "200 mcp calls a day, 50 guard runs a month". */
+function limitsText(r: Agent['restrictions']): string {
+  const all = r.limits ?? {
+    mcp_calls_per_day: { limit: r.mcp_calls_per_day, period: 'day' as const },
+    guard_runs_per_month: { limit: r.guard_runs_per_month, period: 'month' as const },
+  };
+  return Object.entries(all)
+    .map(([name, l]) => `${limit(l.limit)} ${limitLabel(name)} a ${l.period}`)
+    .join(', ');
+}
+
+type Scope = 'mine' | 'org';
+
+/**
+ * AI agents: every agent the person oversees, across the orgs they own or administer (each agent
+ * signup makes its own org), or only this org's. Approve or deny the pending ones, revoke approved
+ * ones. Across orgs, decisions name no org: the server checks the person's role in the agent's own
+ * org, or that they are its overseer.
+ */
 export function Agents() {
   const { org } = useSession();
-  const list = usePaged((cursor) => get<Page<Agent>>('/api/v1/org/agents', { query: { cursor } }), [org?.id]);
+  const [scope, setScope] = useState<Scope>('mine');
+  const across = scope === 'mine';
+  const opts = across ? { org: null } : {};
+  const list = usePaged(
+    (cursor) =>
+      across
+        ? get<Page<Agent>>('/api/v1/agents', { query: { cursor }, org: null })
+        : get<Page<Agent>>('/api/v1/org/agents', { query: { cursor } }),
+    [org?.id, scope],
+  );
   const [revoking, setRevoking] = useState<Agent | null>(null);
   const [denying, setDenying] = useState<Agent | null>(null);
   const toast = useToast();
@@ -70,6 +103,24 @@ export function Agents() {
       <PageHeader title="Agents">
         AI agents that signed themselves up, and what they may do until a person approves them and after.
       </PageHeader>
+      <div className="segmented" role="group" aria-label="Which agents">
+        <Button
+          small
+          variant={across ? 'primary' : 'ghost'}
+          aria-pressed={across}
+          onClick={() => setScope('mine')}
+        >
+          All my agents
+        </Button>
+        <Button
+          small
+          variant={across ? 'ghost' : 'primary'}
+          aria-pressed={!across}
+          onClick={() => setScope('org')}
+        >
+          This organisation
+        </Button>
+      </div>
       <Loadable loading={list.loading} error={list.error} retry={list.reload}>
         {list.items.length === 0 ? (
           <Empty title="No agents">
@@ -90,6 +141,7 @@ export function Agents() {
                       <AgentCard
                         key={a.id}
                         agent={a}
+                        across={across}
                         onApproved={(next) => {
                           replace(next);
                           toast(`${a.display_name} was approved.`);
@@ -113,7 +165,7 @@ export function Agents() {
           busyLabel="Denying…"
           onClose={() => setDenying(null)}
           onConfirm={async () => {
-            replace(await post<Agent>(path`/api/v1/org/agents/${denying.id}/deny`));
+            replace(await post<Agent>(path`/api/v1/org/agents/${denying.id}/deny`, undefined, opts));
             toast(`${denying.display_name} was denied; its key no longer works.`);
           }}
         >
@@ -127,7 +179,7 @@ export function Agents() {
           busyLabel="Revoking…"
           onClose={() => setRevoking(null)}
           onConfirm={async () => {
-            await del(path`/api/v1/org/agents/${revoking.id}`);
+            await del(path`/api/v1/org/agents/${revoking.id}`, opts);
             replace({ ...revoking, status: 'revoked' });
             toast(`${revoking.display_name} was revoked.`);
           }}
@@ -143,17 +195,21 @@ export function Agents() {
 
 function AgentCard({
   agent: a,
+  across,
   onApproved,
   onDeny,
   onRevoke,
 }: {
   agent: Agent;
+  across: boolean;
   onApproved: (a: Agent) => void;
   onDeny: () => void;
   onRevoke: () => void;
 }) {
   const approve = useAction(async () =>
-    onApproved(await post<Agent>(path`/api/v1/org/agents/${a.id}/approve`)),
+    onApproved(
+      await post<Agent>(path`/api/v1/org/agents/${a.id}/approve`, undefined, across ? { org: null } : {}),
+    ),
   );
   const { me } = useSession();
   const r = a.restrictions;
@@ -165,6 +221,12 @@ function AgentCard({
       </div>
       {a.note_to_human && <blockquote className="agent-note">“{a.note_to_human}”</blockquote>}
       <dl className="facts">
+        {across && a.org_name && (
+          <>
+            <dt>Organisation</dt>
+            <dd>{a.org_name}</dd>
+          </>
+        )}
         <dt>Overseer</dt>
         <dd>{a.human_email}</dd>
         <dt>Harness</dt>
@@ -214,9 +276,7 @@ function AgentCard({
           </>
         )}
         <dt>Limits</dt>
-        <dd>
-          {limit(r.mcp_calls_per_day)} MCP calls a day, {limit(r.guard_runs_per_month)} guard runs a month
-        </dd>
+        <dd>{limitsText(r)}</dd>
       </dl>
       <div className="form-actions">
         {a.status === 'unclaimed' && (

@@ -6,6 +6,7 @@ import { PageHeader } from '../components/PageHeader';
 import { Empty, Loadable, LoadMore } from '../components/States';
 import { Tabs } from '../components/Tabs';
 import { Time } from '../components/Time';
+import { UsageChart } from '../components/UsageChart';
 import { useToast } from '../components/Toast';
 import { createdBy } from '../format';
 import { usePaged } from '../hooks';
@@ -123,6 +124,7 @@ function TokenPanel({ kind }: { kind: TokenKind }) {
                 <th scope="col">Created by</th>
                 <th scope="col">Created</th>
                 <th scope="col">Last used</th>
+                {kind.id === 'org' && <th scope="col">Requests a day</th>}
                 <th scope="col">Expires</th>
                 <th scope="col">
                   <span className="sr-only">Actions</span>
@@ -150,6 +152,11 @@ function TokenPanel({ kind }: { kind: TokenKind }) {
                     <td data-label="Last used">
                       <Time iso={t.last_used_at} never="Never" />
                     </td>
+                    {kind.id === 'org' && (
+                      <td data-label="Requests a day">
+                        <UsageChart tokenId={t.id} label={t.name ?? t.prefix} />
+                      </td>
+                    )}
                     <td data-label="Expires">
                       {expired ? (
                         <span className="badge badge-danger">Expired</span>

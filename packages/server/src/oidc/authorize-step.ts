@@ -131,7 +131,8 @@ export async function oidcSessionStep(
   }
   if (!freshAfter) {
     if (request.prompt.has('login')) reason ??= 'A fresh sign-in was requested.';
-    if (request.maxAge !== undefined && now - authTime > request.maxAge)
+    // max_age=0 is a fresh sign-in every time (Core §3.1.2.1), even one made this very second.
+    if (request.maxAge !== undefined && (request.maxAge === 0 || now - authTime > request.maxAge))
       reason ??= 'The sign-in is older than max_age allows.';
   }
   if (reason) {

@@ -58,21 +58,6 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 
 const sendRefusal = (res: ServerResponse, r: Refusal) => send(res, r.status, r.body, r.headers);
 
-/** A 401's challenge with its `scope` parameter set to `scope`, or removed when `scope` is null. */
-export function challengeWithScope(r: Refusal, scope: string | null): Refusal {
-  if (r.status !== 401) return r;
-  const header = r.headers['www-authenticate'] ?? 'Bearer';
-  const params = header
-    .replace(/^Bearer\s*/i, '')
-    .split(/,\s*(?=[a-z_]+=)/i)
-    .filter((p) => p !== '' && !/^scope=/i.test(p));
-  if (scope !== null) {
-    const at = params.findIndex((p) => /^resource_metadata=/i.test(p));
-    params.splice(at < 0 ? params.length : at, 0, `scope="${scope}"`);
-  }
-  return { ...r, headers: { ...r.headers, 'www-authenticate': `Bearer ${params.join(', ')}` } };
-}
-
 /** The request body as JSON; `tooLarge`, or `undefined` when it is not JSON. */
 async function readJson(
   req: IncomingMessage,
@@ -117,7 +102,8 @@ export async function startMcpServer(o: McpServerOptions): Promise<RunningMcpSer
     credentials: o.credentials,
     ...(o.now ? { now: o.now } : {}),
   });
-  const firstScope = o.challengeScope === false ? null : BASE_SCOPE;
+  // SEP-835: a 401 names the scope a first request needs, so the client asks for just that.
+  const challengeScopes = o.challengeScope === false ? [] : [BASE_SCOPE];
   const resourceMetadataUrl = metadataUrl(o.resource);
   const metadataPath = new URL(resourceMetadataUrl).pathname;
   const metadata = protectedResourceMetadata({
@@ -134,8 +120,8 @@ export async function startMcpServer(o: McpServerOptions): Promise<RunningMcpSer
 
     // 1. Every request needs a live token for this resource.
     const authorization = req.headers.authorization;
-    const gate = await check(verifier, authorization, { resourceMetadataUrl });
-    if ('refusal' in gate) return sendRefusal(res, challengeWithScope(gate.refusal, firstScope));
+    const gate = await check(verifier, authorization, { resourceMetadataUrl, challengeScopes });
+    if ('refusal' in gate) return sendRefusal(res, gate.refusal);
     if (req.method !== 'POST') return send(res, 405, { error: 'method_not_allowed' }, { allow: 'POST' });
 
     // 2. The scopes this message needs, decided before the MCP SDK sees it, so that a missing one

@@ -15,9 +15,8 @@ export type ToolName = keyof typeof TOOL_SCOPES;
 export const BASE_SCOPE = 'mcp:read';
 
 /**
- * Every scope this server uses, advertised as `scopes_supported` in its resource metadata. The
- * official MCP client asks for this list and registers with it, and Latchkey narrows a registered
- * client to the scopes it registered with: a scope left out here could never be stepped up to.
+ * Every scope this server uses, advertised as `scopes_supported` in its resource metadata: what a
+ * client asks for when the 401 names no scope.
  */
 export const SCOPES: readonly string[] = [...new Set([BASE_SCOPE, ...Object.values(TOOL_SCOPES)])];
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -419,3 +420,45 @@ secret = "${RESOURCE_SECRET}"
 
 /** The scopes of a space-separated list, sorted (for comparing grants). */
 export const scopeSet = (s: string | null | undefined) => (s ?? '').split(' ').filter(Boolean).sort();
+
+/**
+ * The browser follows the consent's redirect to the client's loopback listener (RFC 8252 §7.3):
+ * one GET. `localhost` is the IPv4 loopback the listeners here bind. A listener that is not up yet
+ * (some start it only after printing the URL; a person takes longer than this test to click) is
+ * tried again, as a person reloads the page, for up to `patienceMs`. Resolves with the status, or
+ * with 0 when the listener closed the connection without answering (some stop their server as
+ * soon as they hold the code; whether they got it shows in what the client does next).
+ */
+export async function deliverRedirect(location: URL, patienceMs = 0): Promise<number> {
+  const deadline = Date.now() + patienceMs;
+  for (;;) {
+    try {
+      return await getOnce(location);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ECONNREFUSED' || Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+function getOnce(location: URL): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: location.hostname === 'localhost' ? '127.0.0.1' : location.hostname,
+        port: location.port,
+        path: location.pathname + location.search,
+        agent: false,
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNRESET') resolve(0);
+      else reject(err);
+    });
+    req.end();
+  });
+}

@@ -50,6 +50,12 @@ export interface Config {
   readonly apiRateLimit: number;
   /** Dynamic client registrations one IP may make per hour (`DCR_RATE_LIMIT`). */
   readonly dcrRateLimit: number;
+  /** A request (headers and body) must arrive within this many ms, else 408 (`REQUEST_TIMEOUT_MS`). */
+  readonly requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this many ms (`KEEP_ALIVE_TIMEOUT_MS`). */
+  readonly keepAliveTimeoutMs: number;
+  /** Open connections one client address may hold; 0: no cap (`MAX_CONNECTIONS_PER_IP`). */
+  readonly maxConnectionsPerIp: number;
   /** Protected resources from `[[resources]]` (Latchkey's own API is added by the OAuth catalogue). */
   readonly resources: readonly ResourceConfig[];
   /** Per-scope overrides from `[scopes."…"]`. */
@@ -129,6 +135,9 @@ const SETTINGS = {
   AUTH_CACHE_ENTRIES: 'auth_cache_entries',
   API_RATE_LIMIT: 'api_rate_limit',
   DCR_RATE_LIMIT: 'dcr_rate_limit',
+  REQUEST_TIMEOUT_MS: 'request_timeout_ms',
+  KEEP_ALIVE_TIMEOUT_MS: 'keep_alive_timeout_ms',
+  MAX_CONNECTIONS_PER_IP: 'max_connections_per_ip',
   CIMD_ALLOW_LOOPBACK: 'cimd_allow_loopback',
   SSO_ALLOW_LOOPBACK: 'sso_allow_loopback',
   DASHBOARD_DIR: 'dashboard_dir',
@@ -228,6 +237,15 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   if (!/^\d{1,6}$/.test(dcrRaw) || Number(dcrRaw) < 1 || Number(dcrRaw) > 100_000)
     throw new ConfigError('DCR_RATE_LIMIT', 'must be an integer 1–100000 (registrations per hour per IP)');
   const dcrRateLimit = Number(dcrRaw);
+  const intIn = (name: SettingName, fallback: number, min: number, max: number, what: string): number => {
+    const v = raw(name) ?? String(fallback);
+    if (!/^\d{1,7}$/.test(v) || Number(v) < min || Number(v) > max)
+      throw new ConfigError(name, `must be an integer ${min}–${max} (${what})`);
+    return Number(v);
+  };
+  const requestTimeoutMs = intIn('REQUEST_TIMEOUT_MS', 30_000, 1_000, 600_000, 'milliseconds');
+  const keepAliveTimeoutMs = intIn('KEEP_ALIVE_TIMEOUT_MS', 5_000, 100, 600_000, 'milliseconds');
+  const maxConnectionsPerIp = intIn('MAX_CONNECTIONS_PER_IP', 100, 0, 1_000_000, 'connections; 0: no cap');
 
   const cimdAllowLoopback = parseBool('CIMD_ALLOW_LOOPBACK', raw('CIMD_ALLOW_LOOPBACK') ?? 'false');
   if (cimdAllowLoopback)
@@ -306,6 +324,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     authCacheEntries,
     apiRateLimit,
     dcrRateLimit,
+    requestTimeoutMs,
+    keepAliveTimeoutMs,
+    maxConnectionsPerIp,
     resources: Object.freeze(resources),
     scopes,
     agentPlans,

@@ -55,6 +55,7 @@ import {
   sessionAuthenticator,
 } from './auth.js';
 import { type RequestPropagation, requestPropagation } from './auth-cache.js';
+import { capConnectionsPerAddress } from './connections.js';
 import { checkSameOrigin, isUnsafe } from './csrf.js';
 import { ApiError, rateLimited, sendFrameworkError, sendProblem, toApiError } from './errors.js';
 import { logCredential, redactUrl } from './logging.js';
@@ -64,6 +65,10 @@ import { actorOf, secureTransport } from './request.js';
 import type { App, AuthMode, RouteNeeds } from './types.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+/** Request headers larger than this are refused with 431. */
+export const MAX_HEADER_BYTES = 16 * 1024;
+/** A request's headers must arrive within this (and within the request timeout). */
+export const HEADERS_TIMEOUT_MS = 10_000;
 /** Response header of a request whose credential change is not yet in force on every node. */
 export const PROPAGATION_HEADER = 'latchkey-revocation';
 const PROPAGATION = new WeakMap<FastifyRequest, RequestPropagation>();
@@ -99,6 +104,16 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit: BODY_LIMIT_BYTES,
+    // Slow and idle clients: a request must arrive whole within requestTimeout (its headers within
+    // HEADERS_TIMEOUT_MS of that), checked every second; an idle keep-alive connection is closed.
+    requestTimeout: deps.config.requestTimeoutMs,
+    keepAliveTimeout: deps.config.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, deps.config.requestTimeoutMs),
+      requestTimeout: deps.config.requestTimeoutMs,
+      connectionsCheckingInterval: 1_000,
+      maxHeaderSize: MAX_HEADER_BYTES,
+    },
     trustProxy: deps.config.trustProxy,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -109,6 +124,7 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
         ? sendScimError(reply, toScimError(err, req))
         : sendFrameworkError(err, req, reply),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+  capConnectionsPerAddress(app.server, deps.config.maxConnectionsPerIp);
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema));
   app.decorateRequest('principal', null);
   app.decorateRequest('org', null);

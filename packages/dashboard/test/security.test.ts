@@ -24,6 +24,7 @@ let browser: Browser;
 let person: Watched;
 const email = uniqueEmail('security');
 const password = 'a sturdy passphrase 42';
+let secret = '';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -102,6 +103,7 @@ describe('Account → Security', () => {
         assert.match((await qr.getAttribute('src'))!, /^data:image\/svg\+xml;base64,/);
         const key = (await page.locator('.totp-setup code').innerText()).replace(/\s/g, '');
         await screenshot(page, 'account-security-totp-setup');
+        secret = key;
         await page.getByLabel('Code from the app').fill(totpCode(key, new Date()));
         await page.getByRole('button', { name: 'Turn on' }).click();
         const codes = page.locator('pre.recovery-codes');
@@ -157,4 +159,34 @@ describe('Account → Security', () => {
       },
       'org-mfa',
     ));
+
+  it('signing in again asks for the authenticator code on the second-factor page', async () => {
+    const again = await newContext(browser, base);
+    await screenshotOnFailure(
+      [again],
+      async () => {
+        const page = await again.context.newPage();
+        await page.goto('/login?return_to=%2Fapp%2Faccount%2Fsecurity');
+        await page.getByLabel('Email', { exact: true }).first().fill(email);
+        await page.getByLabel('Password', { exact: true }).fill(password);
+        await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+        await page.waitForURL(/\/login\/second-factor\?return_to=%2Fapp%2Faccount%2Fsecurity$/);
+        await page.getByRole('heading', { name: 'Two-factor sign-in' }).waitFor();
+        await screenshot(page, 'second-factor-page');
+        await page.setViewportSize({ width: 390, height: 844 });
+        await screenshot(page, 'second-factor-page-phone');
+        await page.setViewportSize({ width: 1280, height: 800 });
+        // The next step's code: later than the one enrolment used, and within the ±1 step window.
+        await page
+          .getByLabel('Code from your authenticator app')
+          .fill(totpCode(secret, new Date(Date.now() + 30_000)));
+        await page.getByRole('button', { name: 'Verify' }).click();
+        await page.waitForURL(/\/app\/account\/security$/);
+        await page.getByRole('heading', { name: 'Security', level: 1 }).waitFor();
+        again.assertClean();
+      },
+      'second-factor-page',
+    );
+    await again.context.close();
+  });
 });

@@ -70,7 +70,7 @@ function codeForms(
 <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required autofocus>
 <button type="submit">Verify</button></form>`);
   if (methods.includes('recovery_code'))
-    parts.push(`<details${methods.includes('totp') || methods.includes('passkey') ? '' : ' open'}><summary>Use a recovery code</summary>
+    parts.push(`<details style="margin-top:1rem"${methods.includes('totp') || methods.includes('passkey') ? '' : ' open'}><summary>Use a recovery code</summary>
 <form method="post" action="${action}">
 <input type="hidden" name="method" value="recovery_code">${hidden(returnTo)}
 <label for="recovery">Recovery code</label>

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { usageCounterOf } from '../../server/src/tokens/usage-routes.js';
 import { lastMailTo, linkIn, tokenFrom } from '../../server/test/helpers/harness.js';
 import {
   buildDashboard,
@@ -146,7 +147,10 @@ describe('agents in the dashboard', () => {
           .getByRole('dialog', { name: 'Revoke Build Bot?' })
           .getByRole('button', { name: 'Revoke agent' })
           .click();
-        await page.getByRole('region', { name: 'Denied and revoked' }).getByText('Build Bot').waitFor();
+        await page
+          .getByRole('region', { name: 'Denied and revoked' })
+          .getByRole('heading', { name: 'Build Bot' })
+          .waitFor();
         assert.equal(await agentStatus(agent.api_key), 401);
         await screenshot(page, 'agents');
         admin.assertClean();
@@ -176,9 +180,103 @@ describe('agents in the dashboard', () => {
           .getByRole('dialog', { name: 'Deny Sketchy Scraper?' })
           .getByRole('button', { name: 'Deny agent' })
           .click();
-        await page.getByRole('region', { name: 'Denied and revoked' }).getByText('Sketchy Scraper').waitFor();
+        await page
+          .getByRole('region', { name: 'Denied and revoked' })
+          .getByRole('heading', { name: 'Sketchy Scraper' })
+          .waitFor();
         assert.equal(await agentStatus(agent.api_key), 401);
         await screenshot(page, 'agents-denied');
+        admin.assertClean();
+      },
+      'agents',
+    ));
+
+  it('lists every agent the person oversees across orgs, whichever org is selected', () =>
+    screenshotOnFailure(
+      [admin],
+      async () => {
+        const me = (await (await admin.context.request.get('/api/v1/me')).json()) as {
+          user: { email: string };
+        };
+        const first = await agentSignup('Docs Bot', uniqueEmail('overseer'));
+        const second = await agentSignup('Triage Bot', uniqueEmail('overseer'));
+        await joinAsAdmin(first.org_id, me.user.email);
+        await joinAsAdmin(second.org_id, me.user.email);
+
+        await page.goto('/app/agents');
+        await page.getByLabel('Organisation', { exact: true }).selectOption(first.org_id);
+        const pending = page.getByRole('region', { name: 'Waiting for approval' });
+        // All my agents (the default): both, each in its own org.
+        for (const name of ['Docs Bot', 'Triage Bot']) {
+          const card = pending.getByRole('listitem').filter({ hasText: name });
+          await card.getByText('Organisation').waitFor();
+          await card.getByText(/mcp calls a day, .* guard runs a month/).waitFor();
+        }
+        await screenshot(page, 'agents-across-orgs');
+        // Approving one from the list across orgs acts in its own org.
+        await pending
+          .getByRole('listitem')
+          .filter({ hasText: 'Triage Bot' })
+          .getByRole('button', { name: 'Approve Triage Bot' })
+          .click();
+        await page.getByText('Triage Bot was approved.').waitFor();
+        assert.equal(await agentStatus(second.api_key), 200);
+        const status = await fetch(`${lk.base}/api/v1/agent-signup/status`, {
+          headers: { authorization: `Bearer ${second.api_key}` },
+        });
+        assert.equal(((await status.json()) as { claim_status: string }).claim_status, 'claimed');
+        // This organisation only: the selected org's agent.
+        await page.getByRole('button', { name: 'This organisation' }).click();
+        await page.getByRole('heading', { name: 'Triage Bot' }).waitFor({ state: 'detached' });
+        await pending.getByRole('heading', { name: 'Docs Bot' }).waitFor();
+        admin.assertClean();
+      },
+      'agents',
+    ));
+
+  it('an org API key shows its requests a day', () =>
+    screenshotOnFailure(
+      [admin],
+      async () => {
+        const me = (await (await admin.context.request.get('/api/v1/me')).json()) as {
+          orgs: { id: string; role: string }[];
+        };
+        const own = me.orgs.find((o) => o.role === 'owner')!;
+        const minted = await admin.context.request.post('/api/v1/org/tokens', {
+          data: { name: 'charted' },
+          headers: { origin: lk.base, 'x-org-id': own.id },
+        });
+        // Unverified sign-ups cannot mint: the admin here proves nothing, so use break-glass.
+        let key: { token: string };
+        if (minted.status() === 201) key = (await minted.json()) as { token: string };
+        else {
+          const res = await fetch(`${lk.base}/api/v1/org/tokens`, {
+            method: 'POST',
+            headers: {
+              authorization: `Bearer ${ADMIN_TOKEN}`,
+              'x-org-id': own.id,
+              'content-type': 'application/json',
+            },
+            body: JSON.stringify({ name: 'charted' }),
+          });
+          assert.equal(res.status, 201, await res.text());
+          key = (await res.json()) as { token: string };
+        }
+        for (let i = 0; i < 3; i++) {
+          const r = await fetch(`${lk.base}/api/v1/org`, {
+            headers: { authorization: `Bearer ${key.token}` },
+          });
+          assert.equal(r.status, 200);
+        }
+        await usageCounterOf(lk.t.app)!.flush();
+        await page.goto('/app/');
+        await page.getByLabel('Organisation', { exact: true }).selectOption(own.id);
+        await page.getByRole('link', { name: 'API tokens' }).click();
+        await page.getByRole('tab', { name: 'Org API keys' }).click();
+        const row = page.getByRole('row').filter({ hasText: 'charted' });
+        await row.getByRole('img', { name: /charted: 3 requests in the last 30 days/ }).waitFor();
+        await row.getByText('3 in 30 days').waitFor();
+        await screenshot(page, 'org-key-usage');
         admin.assertClean();
       },
       'agents',

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
+import { enableGroupCommit } from './group-commit.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import { startPGliteThread } from './pglite-thread.js';
 import type { Database } from './schema.js';
@@ -67,6 +68,7 @@ async function openPGlite(opts: StorageOptions): Promise<Storage> {
   const pglite =
     (opts.thread ?? dataDir !== undefined) ? await startPGliteThread(start) : await PGlite.create(start);
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  enableGroupCommit(db);
   return {
     db,
     kind: 'pglite',

@@ -2,6 +2,7 @@ import { type RawBuilder, sql } from 'kysely';
 import type { Actor } from '../audit/log.js';
 import { orderedId } from '../audit/ordered-id.js';
 import type { Db } from '../db/connection.js';
+import { executeGrouped } from '../db/group-commit.js';
 import { addMs, type Clock } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';
 import { mintToken } from '../tokens/format.js';
@@ -13,6 +14,7 @@ import { ACCESS_TOKEN_TTL_MS, type IssuedTokens, REFRESH_TOKEN_TTL_MS } from './
  * atomically, in a single round trip. When the statement changes nothing, the caller falls back to
  * the step-by-step path in its grant file, which finds out why (replay, reuse, expiry, mismatch)
  * and answers accordingly. Both paths take the same row lock, so races resolve the same way.
+ * On the embedded database, concurrent exchanges and rotations commit together (db/group-commit.ts).
  */
 
 interface NewTokens {
@@ -50,6 +52,7 @@ export interface FastIssued extends IssuedTokens {
   familyId: string;
   userId: string | null;
   orgId: string;
+  resource: string;
   /** The code's OpenID context (`oauth_codes.oidc`); null for plain OAuth and on refresh. */
   oidc: unknown;
 }
@@ -72,7 +75,9 @@ export async function exchangeCode(
   const now = clock.now();
   const family = newId();
   const t = newTokens(clock, e.tokenPrefix, e.refresh);
-  const { rows } = await sql<{ scopes: unknown; user_id: string | null; org_id: string; oidc: unknown }>`
+  const { rows } = await executeGrouped(
+    db,
+    sql<{ scopes: unknown; user_id: string | null; org_id: string; resource: string; oidc: unknown }>`
     with c as (
       update oauth_codes set consumed_at = ${now}::timestamptz, family_id = ${family}::uuid
       where code_hash = ${e.codeHash} and consumed_at is null and expires_at > ${now}::timestamptz
@@ -94,8 +99,7 @@ export async function exchangeCode(
       from c
       returning id
     )
-    select c.scopes, c.user_id, c.org_id, c.oidc, (select count(*) from t) as tokens, (select count(*) from a) as audited from c`.execute(
-    db,
+    select c.scopes, c.user_id, c.org_id, c.resource, c.oidc, (select count(*) from t) as tokens, (select count(*) from a) as audited from c`,
   );
   const row = rows[0];
   return row
@@ -104,6 +108,7 @@ export async function exchangeCode(
         familyId: family,
         userId: row.user_id,
         orgId: row.org_id,
+        resource: row.resource,
         oidc: row.oidc,
       }
     : null;
@@ -125,7 +130,9 @@ export async function rotateRefresh(
   const now = clock.now();
   const t = newTokens(clock, r.tokenPrefix, true);
   const narrowed = r.scopes ? JSON.stringify(r.scopes) : null;
-  const { rows } = await sql<{ scopes: unknown; family_id: string; user_id: string | null; org_id: string }>`
+  const { rows } = await executeGrouped(
+    db,
+    sql<{ scopes: unknown; family_id: string; user_id: string | null; org_id: string; resource: string }>`
     with old as (
       update oauth_tokens set rotated_at = ${now}::timestamptz
       where token_hash = ${r.tokenHash} and kind = 'rt' and client_id = ${r.clientId}
@@ -153,8 +160,7 @@ export async function rotateRefresh(
       from old
       returning id
     )
-    select old.scopes, old.family_id, old.user_id, old.org_id, (select count(*) from t) as tokens, (select count(*) from a) as audited from old`.execute(
-    db,
+    select old.scopes, old.family_id, old.user_id, old.org_id, old.resource, (select count(*) from t) as tokens, (select count(*) from a) as audited from old`,
   );
   const row = rows[0];
   return row
@@ -163,6 +169,7 @@ export async function rotateRefresh(
         familyId: row.family_id,
         userId: row.user_id,
         orgId: row.org_id,
+        resource: row.resource,
         oidc: null,
       }
     : null;

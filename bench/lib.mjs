@@ -62,7 +62,8 @@ export async function startServer(env = {}) {
   child.once('exit', (code) => {
     exited = code;
   });
-  for (let i = 0; i < 600 && exited === null; i++) {
+  // Up to five minutes: a first start creates the database, which is slow on a busy machine.
+  for (let i = 0; i < 3000 && exited === null; i++) {
     try {
       if ((await fetch(`${url}/readyz`)).ok) return { url, stop, dataDir };
     } catch {

@@ -16,10 +16,9 @@ import type { App } from '../http/types.js';
 import { listUserOrgs } from '../orgs/queries.js';
 import { revokeUserPats } from '../tokens/queries.js';
 import { DEVICE_COOKIE, DEVICE_TTL_MS } from './devices.js';
-import { sendEmailVerification } from './email-verification.js';
 import { activityRoutes } from './activity-routes.js';
 import { identityRoutes } from './identity-routes.js';
-import { emailOrThrow, limit, WAITLISTED } from './input.js';
+import { WAITLISTED } from './input.js';
 import { accountLimiters } from './limits.js';
 import { magicLinkRoutes } from './magic-link-routes.js';
 import {
@@ -32,13 +31,13 @@ import {
 import { listSessions, revokeAllSessions, revokeSession } from './sessions.js';
 import { signIn } from './signin.js';
 import { passwordSignIn } from './password-signin.js';
+import { passwordSignup } from './password-signup.js';
 import { passwordResetRoutes } from './password-reset-routes.js';
 import { emailChangeRoutes } from './email-change-routes.js';
 import { lifecycleRoutes } from './lifecycle-routes.js';
-import { seedSignupPolicy, SignupRefused } from './signup-policy.js';
+import { seedSignupPolicy } from './signup-policy.js';
 import { socialRoutes } from './social/routes.js';
-import { cleanName, createAccount, findUserByEmail, isUniqueViolation } from './users.js';
-import { joinWaitlist } from './waitlist.js';
+import { findUserByEmail } from './users.js';
 import { verifyEmailRoutes } from './verify-email-routes.js';
 
 /** A first password may be set only this soon after signing in. */
@@ -52,12 +51,6 @@ const SignedIn = Type.Object({
   second_factor: Type.Optional(Type.Union([Type.Literal('second_factor'), Type.Literal('enrol')])),
 });
 const Waitlisted = Type.Object({ status: Type.Literal('waitlisted'), detail: Type.String() });
-
-function nameOrThrow(raw: string): string {
-  const name = cleanName(raw);
-  if (name.length === 0) throw new ApiError('invalid_request', 'The name must not be empty.');
-  return name;
-}
 
 function passwordOrThrow(pw: string): void {
   const problem = checkPassword(pw);
@@ -97,49 +90,19 @@ export function accountRoutes(app: App, deps: Deps): void {
       },
     },
     async (req, reply) => {
-      const email = emailOrThrow(req.body.email);
-      const name = nameOrThrow(req.body.name);
-      passwordOrThrow(req.body.password);
-      await limit(limits.signupsPerIp, req.ip);
-      if (await findUserByEmail(db, email))
-        throw new ApiError('email_taken', 'An account with this email exists.');
-      const passwordHash = await hashPassword(req.body.password);
-      const who = actorOf(req);
-      let result: (Awaited<ReturnType<typeof createAccount>> & { token: string }) | null;
-      try {
-        result = await db.transaction().execute(async (trx) => {
-          let acct: Awaited<ReturnType<typeof createAccount>>;
-          try {
-            acct = await createAccount(trx, clock, who, {
-              email,
-              name,
-              passwordHash,
-              emailVerified: false,
-              via: 'password',
-            });
-          } catch (err) {
-            if (!(err instanceof SignupRefused && err.policy === 'waitlist')) throw err;
-            await joinWaitlist(trx, clock, who, { email, name, via: 'password' });
-            return null;
-          }
-          const s = await signIn(trx, clock, who, {
-            userId: acct.user.id,
-            orgId: acct.org.id,
-            method: 'password',
-          });
-          return { ...acct, token: s.token };
-        });
-      } catch (err) {
-        if (isUniqueViolation(err)) throw new ApiError('email_taken', 'An account with this email exists.');
-        throw err;
-      }
-      if (!result) return reply.code(202).send({ status: 'waitlisted', detail: WAITLISTED });
-      // The address is unproven until the link mailed to it is used.
-      await sendEmailVerification(deps, result.user, req.log);
-      setSessionCookie(reply, config, result.token);
+      const out = await passwordSignup(
+        deps,
+        limits,
+        { ...actorOf(req), ip: req.ip },
+        { email: req.body.email, name: req.body.name, password: req.body.password },
+        req.log,
+      );
+      if (out.kind === 'waitlisted')
+        return reply.code(202).send({ status: 'waitlisted', detail: WAITLISTED });
+      setSessionCookie(reply, config, out.token);
       return reply.code(201).send({
-        user: result.user,
-        org: { id: result.org.id, slug: result.org.slug, name: result.org.name, role: 'owner' as const },
+        user: out.user,
+        org: { id: out.org.id, slug: out.org.slug, name: out.org.name, role: 'owner' as const },
       });
     },
   );

@@ -131,7 +131,7 @@ ${rt}<input type="hidden" name="form" value="1">
 <label for="sso-email">Your work email</label><input id="sso-email" name="email" type="email" autocomplete="email" required value="${escapeHtml(email)}">
 <button type="submit">Continue with SSO</button>
 </form>
-${opts.signup ? `<p class="muted">New here? <a href="${CREATE_ACCOUNT_PATH}">Create account</a></p>` : ''}`,
+${opts.signup ? `<p class="muted">New here? <a href="${CREATE_ACCOUNT_PATH}${q}">Create account</a></p>` : ''}`,
   );
 }
 

@@ -3,6 +3,7 @@ import type { Deps } from '../deps.js';
 import type { App } from '../http/types.js';
 import { escapeHtml } from '../mail/templates.js';
 import { listUserOrgs } from '../orgs/queries.js';
+import { createAccountRoutes } from './create-account.js';
 import { dashboardBuilt } from './dashboard-routes.js';
 import { forgotPasswordRoutes } from './forgot-password.js';
 import { inviteRoutes } from './invite.js';
@@ -26,6 +27,7 @@ export async function pageRoutes(app: App, deps: Deps): Promise<void> {
   loginRoutes(app, deps);
   signupRoutes(app, deps);
   forgotPasswordRoutes(app, deps);
+  createAccountRoutes(app, deps);
   resetPasswordRoutes(app, deps);
 
   app.get(

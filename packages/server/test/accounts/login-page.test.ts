@@ -107,3 +107,67 @@ describe('/login', () => {
     assert.equal(res.statusCode, 403);
   });
 });
+
+describe('/create-account', () => {
+  it('creates the account from the form, signs in and goes on to return_to', async () => {
+    const email = uniqueEmail('form');
+    const c = t.client();
+    const page = await c.get('/create-account?return_to=%2Fdevice');
+    assert.equal(page.statusCode, 200);
+    const res = await c.req({
+      method: 'POST',
+      url: '/create-account',
+      body: new URLSearchParams({
+        name: 'Form Person',
+        email,
+        password: 'a sturdy passphrase 42',
+        return_to: '/device',
+      }).toString(),
+      headers: FORM,
+    });
+    assert.equal(res.statusCode, 303, res.body);
+    assert.equal(res.headers.location, '/device');
+    const me = await c.get('/api/v1/me');
+    assert.equal(me.json().user.email, email);
+    assert.equal(me.json().email_verified, false);
+    const mail = await lastMailTo(t.outboxDir, email);
+    assert.equal(mail.subject, 'Confirm your email address for Latchkey');
+  });
+
+  it('refuses a breached password and a taken address, and says why', async () => {
+    const { user } = await t.client().signup();
+    for (const [email, password, status, text] of [
+      [uniqueEmail('weak'), 'Basketball', 400, /breached/],
+      [user.email, 'a sturdy passphrase 42', 409, /exists/],
+    ] as const) {
+      const res = await t.client().req({
+        method: 'POST',
+        url: '/create-account',
+        body: new URLSearchParams({ name: 'X', email, password }).toString(),
+        headers: FORM,
+      });
+      assert.equal(res.statusCode, status);
+      assert.match(res.body, text);
+    }
+  });
+
+  it('is closed when sign-ups are by invitation only', async () => {
+    const s = await testServer({ env: { SIGNUP_POLICY: 'invite-only' } });
+    try {
+      assert.equal((await s.client().get('/create-account')).statusCode, 403);
+      const res = await s.client().req({
+        method: 'POST',
+        url: '/create-account',
+        body: new URLSearchParams({
+          name: 'X',
+          email: uniqueEmail(),
+          password: 'a sturdy passphrase 42',
+        }).toString(),
+        headers: FORM,
+      });
+      assert.equal(res.statusCode, 403);
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -41,8 +41,8 @@ export async function pageRoutes(app: App, deps: Deps): Promise<void> {
         return page(
           'Latchkey',
           `<p>Latchkey is running. You are not signed in.</p>
-<p class="muted">Sign in with <code>POST /api/auth/signin</code> or a magic link (<code>POST /api/auth/magic-link</code>).
-The API is described at <a href="/api/openapi.json">/api/openapi.json</a>.</p>`,
+<p><a href="/login">Sign in</a></p>
+<p class="muted">The API is described at <a href="/api/openapi.json">/api/openapi.json</a>.</p>`,
         );
       }
       const orgs = await listUserOrgs(db, user.id);

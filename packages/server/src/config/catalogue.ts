@@ -21,6 +21,8 @@ export interface ResourceConfig {
   readonly acceptApiTokens: boolean;
   /** `[resources.tools]`: the tools each scope unlocks, shown on the consent page. Optional. */
   readonly tools: ReadonlyMap<string, readonly string[]>;
+  /** `token_format`: `opaque` (default) or `jwt` — RFC 9068 access tokens the SDK checks offline. */
+  readonly tokenFormat: 'opaque' | 'jwt';
 }
 
 export interface ScopeConfig {
@@ -42,7 +44,7 @@ export function parseResources(value: unknown): ResourceConfig[] {
     if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new ConfigError(at, 'must be a table');
     const o = r as Record<string, unknown>;
     for (const k of Object.keys(o)) {
-      if (!['id', 'url', 'name', 'scopes', 'secret', 'accept_api_tokens', 'tools'].includes(k))
+      if (!['id', 'url', 'name', 'scopes', 'secret', 'accept_api_tokens', 'tools', 'token_format'].includes(k))
         throw new ConfigError(`${at}.${k}`, 'unknown key');
     }
     if (typeof o.id !== 'string' || !ID_RE.test(o.id) || o.id.startsWith('lkc_')) {
@@ -88,6 +90,9 @@ export function parseResources(value: unknown): ResourceConfig[] {
       throw new ConfigError(`${at}.accept_api_tokens`, 'needs the resource to have a secret');
     }
     const tools = parseTools(`${at}.tools`, o.tools, scopes);
+    if (o.token_format !== undefined && o.token_format !== 'opaque' && o.token_format !== 'jwt')
+      throw new ConfigError(`${at}.token_format`, 'must be "opaque" or "jwt"');
+    const tokenFormat = o.token_format === 'jwt' ? ('jwt' as const) : ('opaque' as const);
     return Object.freeze({
       id: o.id,
       url,
@@ -96,6 +101,7 @@ export function parseResources(value: unknown): ResourceConfig[] {
       secret,
       acceptApiTokens,
       tools,
+      tokenFormat,
     });
   });
 }

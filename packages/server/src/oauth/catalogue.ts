@@ -22,6 +22,8 @@ export interface Resource {
   readonly secret: string | null;
   /** Introspection answers for Latchkey API tokens too (`accept_api_tokens`). */
   readonly acceptApiTokens: boolean;
+  /** `jwt`: access tokens for this resource are RFC 9068 JWTs (oidc/jwt-access-token.ts). */
+  readonly tokenFormat: 'opaque' | 'jwt';
   /** Latchkey's own API. */
   readonly builtin: boolean;
   /** The tools each scope unlocks (`[resources.tools]`), for the consent page; empty when not declared. */
@@ -111,6 +113,7 @@ export function buildCatalogue(config: Pick<Config, 'publicUrl' | 'resources' | 
     scopes: Object.freeze([...API_SCOPES]),
     secret: null,
     acceptApiTokens: false,
+    tokenFormat: 'opaque',
     builtin: true,
     tools: new Map(),
   });
@@ -127,6 +130,7 @@ export function buildCatalogue(config: Pick<Config, 'publicUrl' | 'resources' | 
       scopes: Object.freeze([...list]),
       secret: r.secret,
       acceptApiTokens: r.acceptApiTokens,
+      tokenFormat: r.tokenFormat,
       builtin: false,
       tools: r.tools,
     });

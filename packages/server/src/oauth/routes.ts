@@ -23,8 +23,9 @@ import {
 import { openIdProviderMetadata } from '../oidc/discovery.js';
 import type { OAuthDeps } from './grants/types.js';
 import { PROTOCOL_SCOPES, requestedResource, requestedScopes } from './scope.js';
-import { findTokenRow, revokeFamily, revokeToken } from './tokens.js';
-import { liveOAuthToken } from './validate.js';
+import { findTokenRow, findTokenRowByHash, revokeFamily, revokeToken } from './tokens.js';
+import { liveOAuthToken, liveOAuthTokenByHash } from './validate.js';
+import { jwtAccessTokenHash } from '../oidc/jwt-access-token.js';
 import { apiTokenIntrospection, isApiToken } from './introspect-api-token.js';
 import { liveApiToken } from '../tokens/authenticate.js';
 
@@ -275,7 +276,12 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
     const token = params.token;
     if (!token) throw new OAuthError('invalid_request', 'token is required.');
     // RFC 7009 §2.2: an unknown, already revoked or someone else's token answers 200 all the same.
-    const row = token.length <= 200 ? await findTokenRow(db, token) : undefined;
+    const jti = await jwtAccessTokenHash(deps, token);
+    const row = jti
+      ? await findTokenRowByHash(db, jti)
+      : token.length <= 200
+        ? await findTokenRow(db, token)
+        : undefined;
     if (row && row.client_id === client.id && !row.revoked_at) {
       const revoked = await db.transaction().execute(async (trx) => {
         const r =
@@ -329,7 +335,9 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
     if (resource?.acceptApiTokens && isApiToken(token, config.tokenPrefix)) {
       return apiTokenIntrospection(await liveApiToken(deps, token), resource, deps);
     }
-    const live = await liveOAuthToken(deps, token);
+    // A JWT access token (RFC 9068) introspects as its row: its jti is the row's hash.
+    const jti = await jwtAccessTokenHash(deps, token);
+    const live = jti ? await liveOAuthTokenByHash(deps, jti) : await liveOAuthToken(deps, token);
     const t = live?.oauth;
     if (!t || !may(t.resource, t.clientId, t.kind)) return { active: false };
     return {

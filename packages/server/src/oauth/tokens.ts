@@ -175,6 +175,11 @@ export function findTokenRow(db: Executor, token: string) {
     .executeTakeFirst();
 }
 
+/** A stored token by its hash (any state), or undefined. */
+export function findTokenRowByHash(db: Executor, hash: string) {
+  return db.selectFrom('oauth_tokens').selectAll().where('token_hash', '=', hash).executeTakeFirst();
+}
+
 export type TokenRow = NonNullable<Awaited<ReturnType<typeof findTokenRow>>>;
 
 export const scopesOf = (v: unknown): string[] =>

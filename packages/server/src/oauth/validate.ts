@@ -17,7 +17,14 @@ export async function liveOAuthToken(
 ): Promise<CachedCredential | null> {
   const parsed = parseToken(token, deps.config.tokenPrefix);
   if (!parsed || (parsed.kind !== 'at' && parsed.kind !== 'rt')) return null;
-  const hash = hashToken(token);
+  return liveOAuthTokenByHash(deps, hashToken(token));
+}
+
+/** `liveOAuthToken` by the token's hash (a JWT access token's `jti` is its row's hash). */
+export async function liveOAuthTokenByHash(
+  deps: Pick<Deps, 'db' | 'clock' | 'auth' | 'config'>,
+  hash: string,
+): Promise<CachedCredential | null> {
   let cred = deps.auth.credential(hash);
   if (cred === undefined) {
     const generation = deps.auth.generation();

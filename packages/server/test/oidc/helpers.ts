@@ -29,7 +29,7 @@ export function injectFetch(t: TestServer): typeof fetch {
     const out = new Headers();
     for (const [k, v] of Object.entries(res.headers))
       if (v !== undefined) out.set(k, Array.isArray(v) ? v.join(', ') : String(v));
-    return new Response(res.statusCode === 204 ? null : res.rawPayload, {
+    return new Response(res.statusCode === 204 ? null : new Uint8Array(res.rawPayload), {
       status: res.statusCode,
       headers: out,
     });
@@ -60,7 +60,7 @@ export async function relyingParty(
     client.client_id,
     o.alg ? { id_token_signed_response_alg: o.alg } : undefined,
     o.confidential ? oidc.ClientSecretBasic(client.client_secret!) : oidc.None(),
-    { execute: [oidc.allowInsecureRequests], [oidc.customFetch]: injectFetch(t) },
+    { execute: [oidc.allowInsecureRequests], [oidc.customFetch]: injectFetch(t) as never },
   );
   return { config, clientId: client.client_id };
 }

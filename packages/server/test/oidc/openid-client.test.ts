@@ -11,7 +11,7 @@ import { browse, RP_LOGOUT, relyingParty, signInRequest } from './helpers.js';
 describe('openid-client as a relying party', () => {
   let t: TestServer;
   let browser: Client;
-  let person: { user: { id: string; email: string; name: string }; org: { id: string; slug: string } };
+  let person: Awaited<ReturnType<Client['signup']>>;
   before(async () => {
     t = await testServer();
     browser = t.client();

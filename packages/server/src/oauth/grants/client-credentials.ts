@@ -1,6 +1,7 @@
 import { newId } from '../../lib/secrets.js';
 import { OAuthError } from '../errors.js';
 import { requestedResource, requestedScopes } from '../scope.js';
+import { formatAccessToken } from '../../oidc/jwt-access-token.js';
 import { issueAndAudit, tokenResponse } from '../tokens.js';
 import type { Grant, GrantRequest } from './types.js';
 
@@ -35,6 +36,13 @@ export const clientCredentialsGrant: Grant = {
       });
       return t;
     });
-    return tokenResponse(issued);
+    return tokenResponse(
+      await formatAccessToken(deps, issued, {
+        resource: resource.url,
+        clientId: client.id,
+        userId: null,
+        orgId,
+      }),
+    );
   },
 };

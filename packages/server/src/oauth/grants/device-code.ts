@@ -3,6 +3,7 @@ import { newId, sha256Hex } from '../../lib/secrets.js';
 import { DEVICE_CODE_GRANT } from '../client-metadata.js';
 import { SLOW_DOWN_STEP_MS } from '../device.js';
 import { OAuthError } from '../errors.js';
+import { formatAccessToken } from '../../oidc/jwt-access-token.js';
 import { issueAndAudit, scopesOf, tokenResponse } from '../tokens.js';
 import type { Grant, GrantRequest } from './types.js';
 
@@ -88,9 +89,16 @@ export const deviceCodeGrant: Grant = {
         refresh: client.grantTypes.includes('refresh_token'),
         tokenPrefix: deps.config.tokenPrefix,
       });
-      return { issued };
+      return { issued, row };
     });
     if ('error' in out && out.error) throw out.error;
-    return tokenResponse(out.issued!);
+    return tokenResponse(
+      await formatAccessToken(deps, out.issued!, {
+        resource: out.row!.resource,
+        clientId: client.id,
+        userId: out.row!.user_id,
+        orgId: out.row!.org_id!,
+      }),
+    );
   },
 };

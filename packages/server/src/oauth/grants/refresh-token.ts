@@ -42,6 +42,7 @@ export const refreshTokenGrant: Grant = {
           issued: fast,
           userId: fast.userId,
           orgId: fast.orgId,
+          resource: fast.resource,
           familyId: fast.familyId,
           withNonce: false,
         });
@@ -147,6 +148,7 @@ export const refreshTokenGrant: Grant = {
       issued: out.issued!,
       userId: out.row!.user_id,
       orgId: out.row!.org_id,
+      resource: out.row!.resource,
       familyId: out.row!.family_id,
       withNonce: false,
     });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { TtlCache } from './cache.js';
+import { createJwtVerifier, looksLikeJwt } from './jwt.js';
 import { type ParsedLimits, parseLimits, type QuotaPeriod } from './limits.js';
 import { type RevocationEvent, type RevocationSubscriber, subscribeRevocations } from './revocations.js';
 
@@ -199,6 +200,8 @@ export function createVerifier(o: VerifierOptions): Verifier {
   const issuer = o.issuer.replace(/\/+$/, '');
   const basic = `Basic ${Buffer.from(`${encodeURIComponent(o.credentials.id)}:${encodeURIComponent(o.credentials.secret)}`).toString('base64')}`;
   const streamWanted = o.revocationStream !== false;
+  // JWT access tokens (resources with token_format = "jwt") are checked here, from the JWKS.
+  const jwt = createJwtVerifier({ issuer, resource: o.resource, fetch: doFetch, now });
   let stream: RevocationSubscriber | null = null;
   let closed = false;
   let degraded = false;
@@ -297,6 +300,7 @@ export function createVerifier(o: VerifierOptions): Verifier {
   };
 
   const revoked = (e: RevocationEvent) => {
+    jwt.revoked(e);
     if (e.kind === 'token') {
       cache.delete(e.value);
       staleInflight(e.value);
@@ -340,11 +344,35 @@ export function createVerifier(o: VerifierOptions): Verifier {
     });
   };
 
+  const verifyOpaque = (token: string): Promise<Result> => {
+    if (!token || token.length > MAX_TOKEN_LENGTH) throw invalid();
+    return lookup(tokenHash(token), token);
+  };
+
+  /** A JWT access token, verified locally: no call to Latchkey. */
+  const verifyJwt = async (token: string): Promise<Result> => {
+    const out = await jwt.verify(token);
+    if (!out.ok) {
+      if (out.reason === 'unavailable')
+        throw new VerifyError('unavailable', "Latchkey's keys could not be fetched.");
+      return { active: false };
+    }
+    const c = out.claims;
+    const principal: Principal = Object.freeze({
+      sub: c.sub,
+      org_id: c.org_id,
+      client_id: c.client_id,
+      scopes: Object.freeze(c.scope.split(' ').filter(Boolean)),
+      token_kind: 'oauth' as const,
+      expires_at: c.exp,
+    });
+    return { active: true, principal, aud: Object.freeze([o.resource]) };
+  };
+
   return {
     async verify(token, opts = {}) {
       startStream();
-      if (!token || token.length > MAX_TOKEN_LENGTH) throw invalid();
-      const r = await lookup(tokenHash(token), token);
+      const r = looksLikeJwt(token) ? await verifyJwt(token) : await verifyOpaque(token);
       if (!r.active) throw invalid();
       // Defence in depth: API tokens only where this resource asked for them.
       if (r.principal.token_kind !== 'oauth' && o.acceptApiTokens !== true) throw invalid();

@@ -1,0 +1,55 @@
+// A Fastify route protected by @latchkey/sdk with a JWT access token (a resource with
+// token_format = "jwt": verified locally from the JWKS, no call to Latchkey per request) vs the same
+// route unprotected, in the same process, same run. Target: protected ≥ 0.9 × unprotected.
+import Fastify from 'fastify';
+import { createVerifier, fastifyHook, metadataUrl } from '../packages/sdk/dist/index.js';
+import { compare, row, startServer, writeConfig } from './lib.mjs';
+import { formPost, latchkeyClient, REDIRECT, RESOURCE, RS_ID, RS_SECRET, TOML } from './oauth-lib.mjs';
+
+console.log('bench/jwt-route');
+const latchkey = await startServer({ LATCHKEY_CONFIG: writeConfig(`${TOML}token_format = "jwt"\n`) });
+const api = Fastify();
+try {
+  const lk = await latchkeyClient(latchkey.url);
+  const [c] = await lk.codes(1);
+  const { access_token: token } = await formPost(`${latchkey.url}/api/oauth/token`, {
+    grant_type: 'authorization_code',
+    code: c.code,
+    code_verifier: c.verifier,
+    redirect_uri: REDIRECT,
+    client_id: lk.clientId,
+    resource: RESOURCE,
+  });
+  if (token.split('.').length !== 3) throw new Error('the resource did not issue a JWT access token');
+  const verifier = createVerifier({
+    issuer: latchkey.url,
+    resource: RESOURCE,
+    credentials: { id: RS_ID, secret: RS_SECRET },
+  });
+  const guard = fastifyHook(verifier, { resourceMetadataUrl: metadataUrl(RESOURCE), scopes: ['mcp:read'] });
+  api.get('/open', async () => ({ ok: true }));
+  api.get('/protected', { preHandler: guard }, async () => ({ ok: true }));
+  const url = await api.listen({ port: 0, host: '127.0.0.1' });
+  const r = await compare(
+    url,
+    { path: '/protected', headers: { authorization: `Bearer ${token}` } },
+    { path: '/open' },
+  );
+  console.log(row('GET /open (baseline)', r.baseline));
+  console.log(row('GET /protected (SDK, JWT access token)', r.target));
+  console.log(
+    `ratio protected/unprotected: ${r.rpsRatio.toFixed(2)} × req/s, ${r.p99Ratio.toFixed(2)} × p99 — target ≥ 0.9: ${r.rpsRatio >= 0.9 ? 'met' : 'NOT met'}`,
+  );
+  console.log(
+    JSON.stringify({
+      bench: 'jwt-route',
+      protected: r.target,
+      baseline: r.baseline,
+      rps_ratio: r.rpsRatio,
+      p99_ratio: r.p99Ratio,
+    }),
+  );
+} finally {
+  await api.close();
+  latchkey.stop();
+}

@@ -167,7 +167,9 @@ describe('mcp-remote 0.15 (stdio bridge) against Latchkey', () => {
         const c = cells.get(name)!;
         const connected = c.connect();
         const { url, consent } = await c.signIn();
-        await connected;
+        await connected.catch((err: unknown) => {
+          throw new Error(`${String(err)}; mcp-remote's log:\n${c.stderr.slice(-4000)}`);
+        });
         if (c.registration === 'cimd') assert.equal(url.searchParams.get('client_id'), c.clientMetadataUrl);
         else assert.match(url.searchParams.get('client_id') ?? '', /^lkc_/);
         assert.equal(url.searchParams.get('resource'), stage.url[v]);

@@ -26,6 +26,8 @@ import {
  */
 
 const PYTHON = process.env.LATCHKEY_TEST_PYTHON;
+/** The scopes asked for, without `offline_access` (which this client adds when it can). */
+const resourceScopes = (s: string | null) => scopeSet(s).filter((x) => x !== 'offline_access');
 const SCRIPT = fileURLToPath(new URL('./python_client.py', import.meta.url));
 
 interface Tokens {
@@ -114,10 +116,12 @@ describe(
           const connected = c.app.send('connect', { client_metadata_url: c.clientMetadataUrl });
           const { url, consent } = await c.signIn();
           await connected;
-          // The scope strategy: the 401's scope, else the resource's scopes_supported.
+          // The scope strategy: the 401's scope, else the resource's scopes_supported; plus
+          // offline_access, which Latchkey's metadata lists (SEP-2207). Latchkey drops it
+          // (refresh tokens follow grant_types) and the consent never shows it.
           assert.equal(
             url.searchParams.get('scope'),
-            v === 'scoped' ? 'mcp:read' : 'mcp:read mcp:run mcp:act',
+            v === 'scoped' ? 'mcp:read offline_access' : 'mcp:read mcp:run mcp:act offline_access',
           );
           assert.equal(url.searchParams.get('resource'), stage.url[v]);
           assert.deepEqual(
@@ -147,7 +151,7 @@ describe(
             // run_job needs mcp:run: the SDK asks for what it held and what the 403 names.
             const ran = c.call('run_job', { job: 'test' });
             const { url } = await c.signIn();
-            assert.deepEqual(scopeSet(url.searchParams.get('scope')), ['mcp:read', 'mcp:run']);
+            assert.deepEqual(resourceScopes(url.searchParams.get('scope')), ['mcp:read', 'mcp:run']);
             assert.match(await ran, /queued/);
           } else {
             assert.match(await c.call('run_job', { job: 'test' }), /queued/);
@@ -155,7 +159,7 @@ describe(
           // deploy needs mcp:act: high risk, never pre-ticked; the person ticks it.
           const deployed = c.call('deploy', { environment: 'staging' });
           const { url, consent } = await c.signIn({ tick: ['mcp:act'] });
-          assert.deepEqual(scopeSet(url.searchParams.get('scope')), ['mcp:act', 'mcp:read', 'mcp:run']);
+          assert.deepEqual(resourceScopes(url.searchParams.get('scope')), ['mcp:act', 'mcp:read', 'mcp:run']);
           assert.deepEqual(
             consent.offered?.find((s) => s.value === 'mcp:act'),
             { value: 'mcp:act', checked: false },

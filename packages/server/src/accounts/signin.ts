@@ -5,6 +5,7 @@ import { ApiError } from '../http/errors.js';
 import { addMs, type Clock } from '../lib/clock.js';
 import { newId, newSecret, sha256Hex } from '../lib/secrets.js';
 import { enforcingOrgOf } from '../sso/queries.js';
+import { isDisabled } from './disable.js';
 import { factorsOf, hasFactor } from './mfa/factors.js';
 import { mfaRequiringOrgOf } from './mfa/org-policy.js';
 import {
@@ -112,6 +113,10 @@ export async function signIn(
   who: Actor,
   s: { userId: string; orgId: string | null; method: SigninMethod },
 ) {
+  // An instance admin disabled this account: no way of proving who one is opens a session.
+  if (await isDisabled(trx, s.userId)) {
+    throw new ApiError('account_disabled', 'This account is disabled. Ask the instance administrator.');
+  }
   if (s.method !== 'sso') {
     const org = await enforcingOrgOf(trx, s.userId);
     if (org) {

@@ -26,6 +26,7 @@ export const PROBLEMS = {
   credential_not_accepted: { status: 403, title: 'This kind of credential is not accepted here' },
   reauthentication_required: { status: 403, title: 'Sign in again to do this' },
   email_unverified: { status: 403, title: 'Verify your email address first' },
+  account_disabled: { status: 403, title: 'This account is disabled' },
   agent_signup_blocked: { status: 403, title: 'Agent signup is blocked here' },
   step_up_required: { status: 403, title: 'Prove your second factor again' },
   mfa_enrolment_required: { status: 403, title: 'This organisation requires a second factor' },

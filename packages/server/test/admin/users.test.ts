@@ -133,10 +133,20 @@ describe('instance admin: users', () => {
     });
     assert.equal(refreshed.statusCode, 400, 'no refresh while disabled');
     assert.equal(refreshed.json().error, 'invalid_grant');
-    // A new sign-in yields no working session either.
+    // A new sign-in is refused, saying why, and opens no session.
     const again = t.client();
-    await again.post('/api/auth/signin', { email: user.email, password: DEFAULT_PASSWORD });
+    problem(
+      await again.post('/api/auth/signin', { email: user.email, password: DEFAULT_PASSWORD }),
+      403,
+      'account_disabled',
+    );
     assert.equal((await again.get('/api/v1/me')).statusCode, 401);
+    // A wrong password still answers as for anyone: the refusal says nothing before the password is proven.
+    problem(
+      await t.client().post('/api/auth/signin', { email: user.email, password: 'not the password at all' }),
+      401,
+      'invalid_credentials',
+    );
     // No reset link is mailed to a disabled account.
     await t.client().post('/api/auth/password-reset', { email: user.email });
     const resets = (await readOutbox(t.outboxDir)).filter(

@@ -1,4 +1,10 @@
-import { createPublicKey, type JsonWebKey, type KeyObject, verify as verifySignature } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  type JsonWebKey,
+  type KeyObject,
+  verify as verifySignature,
+} from 'node:crypto';
 import { TtlCache } from './cache.js';
 import type { RevocationEvent } from './revocations.js';
 
@@ -21,6 +27,8 @@ export const JWKS_MIN_REFETCH_MS = 1_000;
 export const CLOCK_SKEW_S = 30;
 /** How long a revocation is remembered: longer than any JWT access token lives (1 h). */
 export const REVOKED_TTL_MS = 2 * 60 * 60_000;
+/** A verified signature is remembered this long (keyed by the token's SHA-256), never past `exp`. */
+export const VERIFIED_TTL_MS = 60_000;
 const JWT_RE = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/;
 
 export function looksLikeJwt(token: string): boolean {
@@ -64,6 +72,7 @@ export function createJwtVerifier(o: {
   let fetchedAt = 0;
   let loading: Promise<boolean> | null = null;
   const revokedTokens = new TtlCache<true>(100_000, o.now);
+  const verified = new TtlCache<JwtClaims>(10_000, o.now);
   /** Person or org id → when it was revoked (ms): tokens issued before then are refused. */
   const revokedSubjects = new TtlCache<number>(100_000, o.now);
 
@@ -111,6 +120,31 @@ export function createJwtVerifier(o: {
 
   return {
     async verify(token) {
+      const key = createHash('sha256').update(token, 'utf8').digest('hex');
+      let claims = verified.get(key);
+      if (!claims) {
+        const out = await checkSignature(token);
+        if (!out.ok) return out;
+        claims = out.claims;
+        verified.set(key, claims, Math.min(VERIFIED_TTL_MS, claims.exp * 1000 - o.now()));
+      }
+      // Checked on every call, cached or not: expiry and the revocation stream.
+      if (claims.exp + CLOCK_SKEW_S <= o.now() / 1000) return { ok: false, reason: 'invalid' };
+      if (revokedTokens.get(claims.jti)) return { ok: false, reason: 'invalid' };
+      for (const who of [claims.sub, claims.org_id]) {
+        const at = who ? revokedSubjects.get(who) : undefined;
+        if (at !== undefined && claims.iat * 1000 <= at) return { ok: false, reason: 'invalid' };
+      }
+      return { ok: true, claims };
+    },
+    revoked(e) {
+      if (e.kind === 'token') revokedTokens.set(e.value, true, REVOKED_TTL_MS);
+      else revokedSubjects.set(e.value, o.now(), REVOKED_TTL_MS);
+    },
+  };
+
+  async function checkSignature(token: string): Promise<JwtOutcome> {
+    {
       const m = JWT_RE.exec(token);
       if (!m) return { ok: false, reason: 'invalid' };
       const header = b64json(m[1]!);
@@ -139,11 +173,6 @@ export function createJwtVerifier(o: {
         return { ok: false, reason: 'invalid' };
       if (p.scope !== undefined && typeof p.scope !== 'string') return { ok: false, reason: 'invalid' };
       const orgId = typeof p.org_id === 'string' ? p.org_id : null;
-      if (revokedTokens.get(p.jti)) return { ok: false, reason: 'invalid' };
-      for (const who of [p.sub, orgId]) {
-        const at = who ? revokedSubjects.get(who) : undefined;
-        if (at !== undefined && p.iat * 1000 <= at) return { ok: false, reason: 'invalid' };
-      }
       return {
         ok: true,
         claims: {
@@ -156,10 +185,6 @@ export function createJwtVerifier(o: {
           org_id: orgId,
         },
       };
-    },
-    revoked(e) {
-      if (e.kind === 'token') revokedTokens.set(e.value, true, REVOKED_TTL_MS);
-      else revokedSubjects.set(e.value, o.now(), REVOKED_TTL_MS);
-    },
-  };
+    }
+  }
 }

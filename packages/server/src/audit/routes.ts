@@ -32,6 +32,7 @@ export function auditRoutes(app: App, deps: Deps): void {
             ...PageQuery,
             action: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
             actor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+            target: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
             since: Type.Optional(Type.String({ format: 'date-time' })),
             until: Type.Optional(Type.String({ format: 'date-time' })),
           },
@@ -42,7 +43,7 @@ export function auditRoutes(app: App, deps: Deps): void {
     },
     async (req) => {
       const org = orgOf(req);
-      const { action, actor, since, until } = req.query;
+      const { action, actor, target, since, until } = req.query;
       const limit = req.query.limit ?? 50;
       const after = decodeCursor(req.query.cursor);
       const sinceAt = since ? new Date(since) : null;
@@ -54,6 +55,7 @@ export function auditRoutes(app: App, deps: Deps): void {
       /** Every filter but the action's; each query then reads (org, …, time) in index order. */
       const filtered = (q: Query): Query => {
         if (actor) q = q.where('actor', '=', actor);
+        if (target) q = q.where('target', '=', target);
         if (sinceAt) q = q.where('created_at', '>=', sinceAt);
         if (untilAt) q = q.where('created_at', '<', untilAt);
         if (after) {

@@ -18,6 +18,8 @@ import * as openidKeys from './migrations/2026-12-05T0900-C-openid-keys.js';
 import * as secondFactor from './migrations/2026-12-05T0810-E-second-factor.js';
 import * as accountLifecycle from './migrations/2026-12-05T0950-D-account-lifecycle.js';
 import * as clientApprovals from './migrations/2026-12-05T1010-A-client-approvals.js';
+import * as auditIndexes from './migrations/2026-12-05T1100-F-audit-indexes.js';
+import * as auditFilterIndexes from './migrations/2026-12-05T1200-K-audit-filter-indexes.js';
 
 /** Every migration, in order. Names are date-prefixed and never change once shipped. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -40,6 +42,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-12-05T0810-E-second-factor': secondFactor,
   '2026-12-05T0950-D-account-lifecycle': accountLifecycle,
   '2026-12-05T1010-A-client-approvals': clientApprovals,
+  '2026-12-05T1100-F-audit-indexes': auditIndexes,
+  '2026-12-05T1200-K-audit-filter-indexes': auditFilterIndexes,
 };
 
 /**

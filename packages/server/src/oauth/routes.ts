@@ -28,6 +28,7 @@ import { liveOAuthToken, liveOAuthTokenByHash } from './validate.js';
 import { jwtAccessTokenHash } from '../oidc/jwt-access-token.js';
 import { apiTokenIntrospection, isApiToken } from './introspect-api-token.js';
 import { liveApiToken } from '../tokens/authenticate.js';
+import { orgMfaBlocks } from '../accounts/mfa/org-policy.js';
 
 /**
  * Dynamic registrations all addresses together may make per hour, as a multiple of the per-IP
@@ -332,14 +333,20 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
     }
     const token = params.token;
     if (!token) throw new OAuthError('invalid_request', 'token is required.');
+    // An org that requires a second factor shuts out its members without one after the grace
+    // period (as its own routes do): their org-bound credentials introspect as inactive.
     if (resource?.acceptApiTokens && isApiToken(token, config.tokenPrefix)) {
-      return apiTokenIntrospection(await liveApiToken(deps, token), resource, deps);
+      const cred = await liveApiToken(deps, token);
+      if (cred?.boundOrg && (await orgMfaBlocks(deps, cred.principal, cred.boundOrg)))
+        return { active: false };
+      return apiTokenIntrospection(cred, resource, deps);
     }
     // A JWT access token (RFC 9068) introspects as its row: its jti is the row's hash.
     const jti = await jwtAccessTokenHash(deps, token);
     const live = jti ? await liveOAuthTokenByHash(deps, jti) : await liveOAuthToken(deps, token);
     const t = live?.oauth;
     if (!t || !may(t.resource, t.clientId, t.kind)) return { active: false };
+    if (live.boundOrg && (await orgMfaBlocks(deps, live.principal, live.boundOrg))) return { active: false };
     return {
       active: true,
       scope: t.scopes.join(' '),

@@ -69,9 +69,17 @@ export function parseOidcRequest(params: Params): OidcRequest | null {
 }
 
 /**
- * The scopes of an OpenID request: its OpenID scopes, plus the resource scopes it names (checked
- * as any request's are). Naming none of the resource's is fine here — a sign-in asks for nobody's
- * API — and gets no resource scope, never the resource's defaults.
+ * The scopes of an OpenID request: its OpenID scopes, plus resource scopes.
+ *
+ * - With no `resource` (a relying party signing someone in, `catalogue.api`): the resource scopes
+ *   it names (checked as any request's are); naming none is fine — a sign-in asks for nobody's
+ *   API — and gets no resource scope, never the API's defaults.
+ * - With a `resource` (an MCP client's fallback `openid profile email` alongside RFC 8707's
+ *   parameter): the request is narrowed like any other, so naming none of the resource's gets its
+ *   default (never high-risk) scopes, and the OpenID scopes are kept. An ID token here is sound:
+ *   its audience is the client, not the resource, and it says only who signed in — what the
+ *   client asked for with `openid` and what the person sees on consent; the access token stays
+ *   bound to the resource and its scopes.
  */
 export function oidcRequestedScopes(
   catalogue: Catalogue,
@@ -80,6 +88,8 @@ export function oidcRequestedScopes(
   req: OidcRequest,
   scope: string | undefined,
 ): string[] {
+  if (resource.url !== catalogue.api.url)
+    return [...req.scopes, ...requestedScopes(catalogue, resource, client, scope)];
   const split = splitScopes(resource, parseScope(scope) ?? []);
   const own = split.resource.length
     ? requestedScopes(catalogue, resource, client, split.resource.join(' '))

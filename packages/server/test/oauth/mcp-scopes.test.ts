@@ -105,16 +105,53 @@ describe('MCP scopes: step-up and narrowing', () => {
     assert.equal(second.tokens.refresh_token, undefined);
   });
 
-  it("is not refused for 'openid profile email' (mcp-remote's fallback); protocol scopes alone get the defaults", async () => {
+  it("grants 'openid profile email' with a resource (mcp-remote's fallback) the resource's defaults and an ID token", async () => {
     const { b } = await signedIn();
     const client = await register(t);
-    const page = await b.get(authorizeUrl({ clientId: client.client_id, scope: 'openid profile email' }));
-    assert.equal(page.statusCode, 200, page.body);
+    const defaults = ['mcp:read', 'mcp:write', 'mcp:run', 'mcp:clone:write', 'mcp:trace:read', 'mcp:debug'];
+    const offered = await consentScopes(
+      b,
+      authorizeUrl({ clientId: client.client_id, scope: 'openid profile email' }),
+    );
+    assert.deepEqual(
+      offered.filter((s) => s.value.startsWith('mcp:')).map((s) => s.value),
+      defaults,
+    );
+    const { tokens } = await tokensFor(t, b, { client, scope: 'openid profile email' });
+    const granted = tokens.scope.split(' ');
+    assert.deepEqual(
+      granted.filter((s) => s.startsWith('mcp:')),
+      defaults,
+    );
+    assert.deepEqual(granted.filter((s) => !s.startsWith('mcp:')).sort(), ['email', 'openid', 'profile']);
+    assert.ok(!granted.includes('mcp:act'), 'never a high-risk scope by default');
+    const idToken = (tokens as { id_token?: string }).id_token;
+    assert.ok(idToken, 'openid was asked: an ID token comes back');
+    const claims = JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString()) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(claims.aud, client.client_id);
+    const seen = (await introspect(t, tokens.access_token)).json();
+    assert.equal(seen.active, true);
+    assert.equal(seen.aud, MCP_URL);
+    assert.deepEqual(
+      seen.scope.split(' ').filter((s: string) => s.startsWith('mcp:')),
+      defaults,
+    );
+
+    // openid with a resource scope: that scope, not the defaults.
+    const named = await tokensFor(t, b, { client, scope: 'openid mcp:read' });
+    assert.deepEqual(named.tokens.scope.split(' ').sort(), ['mcp:read', 'openid']);
+    assert.ok((named.tokens as { id_token?: string }).id_token);
+
+    // Protocol scopes without openid: the defaults, pre-ticked (someone who consented to nothing yet).
+    const fresh = await signedIn();
     for (const scope of ['offline_access', 'profile email']) {
-      const scopes = await consentScopes(b, authorizeUrl({ clientId: client.client_id, scope }));
+      const scopes = await consentScopes(fresh.b, authorizeUrl({ clientId: client.client_id, scope }));
       assert.deepEqual(
         scopes.map((s) => s.value),
-        ['mcp:read', 'mcp:write', 'mcp:run', 'mcp:clone:write', 'mcp:trace:read', 'mcp:debug'],
+        defaults,
         scope,
       );
       assert.ok(scopes.every((s) => s.checked));

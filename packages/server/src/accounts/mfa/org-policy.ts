@@ -123,16 +123,16 @@ export function forgetMfaMemo(deps: Pick<Deps, 'db'>, k: { orgId?: string; userI
 }
 
 /**
- * The auth path's check for org-scoped requests: a credential of a person without a second factor
- * is refused in an org that requires one, once its grace period is over. Credentials that are no
- * person (org keys, service tokens) and the break-glass token are not affected.
+ * Whether a credential of `principal` is shut out of `org` by its `mfa_required` policy: a person
+ * without a second factor, once the org's grace period is over. Credentials that are no person (org
+ * keys, service tokens) and the break-glass token are not affected. Memoised as described above.
  */
-export async function enforceOrgMfa(
+export async function orgMfaBlocks(
   deps: Pick<Deps, 'db' | 'clock'>,
   principal: Principal,
-  org: OrgContext,
-): Promise<void> {
-  if (!principal.user || principal.superuser) return;
+  org: Pick<OrgContext, 'id'>,
+): Promise<boolean> {
+  if (!principal.user || principal.superuser) return false;
   const memo = memoOf(deps);
   const now = deps.clock.now().getTime();
   let o = memo.orgs.get(org.id);
@@ -141,13 +141,26 @@ export async function enforceOrgMfa(
     put(memo.orgs, org.id, o);
   }
   const ends = graceEndsAt(o.policy);
-  if (ends === null || now < ends) return;
+  if (ends === null || now < ends) return false;
   let u = memo.users.get(principal.user.id);
   if (!u || u.until <= now) {
     u = { has: hasFactor(await factorsOf(deps.db, principal.user.id)), until: now + MEMO_TTL_MS };
     put(memo.users, principal.user.id, u);
   }
-  if (u.has) return;
+  return !u.has;
+}
+
+/**
+ * The auth path's check for org-scoped requests: refuses (`mfa_enrolment_required`) what
+ * `orgMfaBlocks` shuts out. Introspection asks `orgMfaBlocks` too, so resource servers see the
+ * same credentials as inactive.
+ */
+export async function enforceOrgMfa(
+  deps: Pick<Deps, 'db' | 'clock'>,
+  principal: Principal,
+  org: OrgContext,
+): Promise<void> {
+  if (!(await orgMfaBlocks(deps, principal, org))) return;
   throw new ApiError(
     'mfa_enrolment_required',
     `${org.name} requires a second factor: add an authenticator app or a passkey to your account.`,

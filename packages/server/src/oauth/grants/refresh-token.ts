@@ -1,7 +1,7 @@
 import { audit } from '../../audit/log.js';
 import { OAuthError } from '../errors.js';
 import { rotateRefresh } from '../fast-paths.js';
-import { parseScope } from '../scope.js';
+import { isProtocolScope, parseScope, refreshScopes } from '../scope.js';
 import { hashToken, parseToken } from '../../tokens/format.js';
 import { personTokenResponse } from '../../oidc/token-response.js';
 import { issueTokens, revokeFamily, scopesOf } from '../tokens.js';
@@ -28,7 +28,8 @@ export const refreshTokenGrant: Grant = {
     }
     const narrowed = parseScope(params.scope);
     if (parseToken(token, deps.config.tokenPrefix)?.kind !== 'rt') throw invalidGrant();
-    if (narrowed === undefined || narrowed.length > 0) {
+    // Protocol scopes in `scope` are weighed against what the token holds, on the path below.
+    if (narrowed === undefined || (narrowed.length > 0 && !narrowed.some(isProtocolScope))) {
       const fast = await rotateRefresh(db, clock, actor, {
         tokenHash: hashToken(token),
         clientId: client.id,
@@ -83,12 +84,12 @@ export const refreshTokenGrant: Grant = {
         };
       }
       const held = scopesOf(row.scopes);
-      const scopes = narrowed ?? held;
-      const wider = scopes.find((s) => !held.includes(s));
-      if (wider || scopes.length === 0) {
-        return {
-          error: new OAuthError('invalid_scope', 'A refresh may narrow the scopes, never widen them.'),
-        };
+      let scopes: string[];
+      try {
+        scopes = refreshScopes(held, narrowed);
+      } catch (err) {
+        if (err instanceof OAuthError) return { error: err };
+        throw err;
       }
       if (row.user_id) {
         const still = await trx

@@ -1,46 +1,75 @@
-// GET /api/v1/audit at 1 000 000 events: the filtered first page (by action, by action family,
-// by actor) against the unfiltered first page, on PostgreSQL, same server, same run.
-// Target: each filter within 2 × the unfiltered page. Needs BENCH_DATABASE_URL (a PostgreSQL the
-// bench may create a database on); the database is dropped at the end.
+// GET /api/v1/audit at 1 000 000 events: the filtered first page (by action, action family, actor,
+// target, action + actor, date range) against the unfiltered first page, same server, same run.
+// Target: each filter within 2 × the unfiltered page. Embedded (PGlite) by default; with
+// BENCH_DATABASE_URL (a PostgreSQL the bench may create a database on) on PostgreSQL, the database
+// dropped at the end. BENCH_AUDIT_ROWS sets the number of events.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { signup, startServer } from './lib.mjs';
 
 const ROWS = Number(process.env.BENCH_AUDIT_ROWS ?? 1_000_000);
 const admin = process.env.BENCH_DATABASE_URL;
-if (!admin) {
-  console.log('bench/audit-filter: set BENCH_DATABASE_URL (PostgreSQL) to run it; skipped');
-  process.exit(0);
+
+// One statement: the events over a year, 40 actions in 8 families, 200 actors, 1 000 targets.
+const INSERT = `insert into audit_events (id, org_id, actor, action, target, created_at, data)
+  select gen_random_uuid(), $1, 'user:' || lpad((g % 200)::text, 8, '0'),
+         (array['member','token','oauth','sso','scim','org','session','agent'])[1 + g % 8]
+           || '.' || (array['added','removed','updated','created','revoked'])[1 + (g / 8) % 5],
+         'app:' || (g % 1000), now() - (g || ' seconds')::interval * 31, '{}'::jsonb
+    from generate_series(1, $2::int) g`;
+
+/** Fills the one org's log; `query(sql, params)` returns rows. */
+async function fill(query) {
+  // The one org of this fresh database: the personal org of the person who signed up.
+  const org = (await query('select id from orgs limit 1'))[0].id;
+  const started = performance.now();
+  await query(INSERT, [org, ROWS]);
+  await query('analyze audit_events');
+  console.log(
+    `bench/audit-filter (${admin ? 'PostgreSQL' : 'embedded'}): ${ROWS} events inserted in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+  return org;
 }
-const name = `latchkey_bench_audit_${process.pid}`;
-const root = new pg.Client({ connectionString: admin });
-await root.connect();
-await root.query(`create database ${name}`);
-const url = new URL(admin);
-url.pathname = `/${name}`;
+
 let server = null;
-try {
+let cleanup = async () => {};
+let cookie;
+let org;
+if (admin) {
+  const name = `latchkey_bench_audit_${process.pid}`;
+  const root = new pg.Client({ connectionString: admin });
+  await root.connect();
+  await root.query(`create database ${name}`);
+  cleanup = async () => {
+    await root.query(`drop database if exists ${name} with (force)`);
+    await root.end();
+  };
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
   server = await startServer({ DATABASE_URL: url.toString(), BENCH_DATABASE_URL: '' });
-  const cookie = await signup(server.url);
+  cookie = await signup(server.url);
   const db = new pg.Client({ connectionString: url.toString() });
   await db.connect();
-  // The one org of this fresh database: the personal org of the person who just signed up.
-  const org = (await db.query('select id from orgs limit 1')).rows[0].id;
-  // One statement: a million events over a year, 40 actions in 8 families, 200 actors.
-  const started = performance.now();
-  await db.query(
-    `insert into audit_events (id, org_id, actor, action, target, created_at, data)
-     select gen_random_uuid(), $1, 'user:' || lpad((g % 200)::text, 8, '0'),
-            (array['member','token','oauth','sso','scim','org','session','agent'])[1 + g % 8]
-              || '.' || (array['added','removed','updated','created','revoked'])[1 + (g / 8) % 5],
-            null, now() - (g || ' seconds')::interval * 31, '{}'::jsonb
-       from generate_series(1, $2) g`,
-    [org, ROWS],
-  );
-  await db.query('analyze audit_events');
-  console.log(
-    `bench/audit-filter: ${ROWS} events inserted in ${((performance.now() - started) / 1000).toFixed(1)} s`,
-  );
+  org = await fill(async (s, p) => (await db.query(s, p)).rows);
   await db.end();
+} else {
+  // The embedded database belongs to the server process: sign up, stop it, fill its data folder
+  // with PGlite directly, then start it again over the same folder.
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-bench-audit-'));
+  cleanup = async () => rmSync(dir, { recursive: true, force: true });
+  const first = await startServer({ LATCHKEY_DATA_DIR: dir });
+  cookie = await signup(first.url);
+  first.stop();
+  await new Promise((r) => setTimeout(r, 1000)); // the killed process lets go of the folder
+  const db = await PGlite.create({ dataDir: join(dir, 'pgdata') });
+  org = await fill(async (s, p) => (await db.query(s, p)).rows);
+  await db.close();
+  server = await startServer({ LATCHKEY_DATA_DIR: dir });
+}
+try {
   const h = { cookie, 'x-org-id': org };
   // One request at a time, median of many: the time a page takes, not the machine's throughput.
   const median = async (path) => {
@@ -55,13 +84,20 @@ try {
     times.sort((x, y) => x - y);
     return times[Math.floor(times.length / 2)];
   };
+  const day = 86_400_000;
+  const since = new Date(Date.now() - 60 * day).toISOString();
+  const until = new Date(Date.now() - 30 * day).toISOString();
   const results = {};
   let met = true;
   for (const [label, q] of [
     ['action', 'action=token.revoked'],
     ['family', 'action=member.*'],
     ['actor', 'actor=user:00000042'],
+    ['target', 'target=app:421'],
+    // No event has both (sso.updated is never done by user:00000011): an empty page.
     ['action+actor', 'action=sso.updated&actor=user:00000011'],
+    ['family+actor', 'action=session.*&actor=user:00000014'],
+    ['date range', `since=${since}&until=${until}`],
   ]) {
     const base = await median('/api/v1/audit');
     const filtered = await median(`/api/v1/audit?${q}`);
@@ -73,9 +109,16 @@ try {
     if (ratio > 2) met = false;
   }
   console.log(`target every filtered first page within 2 × the unfiltered one: ${met ? 'met' : 'NOT met'}`);
-  console.log(JSON.stringify({ bench: 'audit-filter', rows: ROWS, ...results }));
+  console.log(
+    JSON.stringify({
+      bench: 'audit-filter',
+      backend: admin ? 'postgres' : 'embedded',
+      rows: ROWS,
+      ...results,
+    }),
+  );
 } finally {
   server?.stop();
-  await root.query(`drop database if exists ${name} with (force)`);
-  await root.end();
+  await new Promise((r) => setTimeout(r, 500));
+  await cleanup();
 }

@@ -123,7 +123,10 @@ export function createKeyStore(deps: {
     async rotate() {
       const algs = new Set<SigningAlg>([config.signingAlg, ...(await activeAlgs(db))]);
       const out: RotationResult[] = [];
-      for (const alg of algs) out.push(await rotateKey(db, clock, config, alg));
+      for (const alg of algs) {
+        const r = await rotateKey(db, clock, config, alg);
+        if (r) out.push(r);
+      }
       await announce();
       return out;
     },

@@ -170,13 +170,18 @@ export interface RotationResult {
 /**
  * Rotates `alg` now: the next key (or a new one) becomes current, the current one is retired and
  * stays published for RETIRED_KEY_GRACE_MS. Serialised by a row lock on the current key.
+ *
+ * `onlyIfCurrent` (the periodic tick): rotate only while that key is still the current one, and
+ * return null otherwise — another node's tick has just rotated it, and rotating again would retire
+ * the key published a day ahead at once for one nobody has seen.
  */
 export async function rotateKey(
   db: Db,
   clock: Clock,
   config: KeysConfig,
   alg: SigningAlg,
-): Promise<RotationResult> {
+  onlyIfCurrent?: string,
+): Promise<RotationResult | null> {
   // Generated outside the transaction (RSA takes a moment); unused when a next key exists.
   const fresh = await newKeyRow(config, alg, 'current', clock.now());
   return db.transaction().execute(async (trx) => {
@@ -188,6 +193,7 @@ export async function rotateKey(
       .where('state', '=', 'current')
       .forUpdate()
       .executeTakeFirst();
+    if (onlyIfCurrent !== undefined && current?.kid !== onlyIfCurrent) return null;
     const until = addMs(now, RETIRED_KEY_GRACE_MS);
     if (current) {
       await trx
@@ -252,7 +258,8 @@ export async function tickKeys(db: Db, clock: Clock, config: KeysConfig): Promis
     const age = clock.now().getTime() - (cur.activated_at ?? clock.now()).getTime();
     const hasNext = keys.some((k) => k.alg === cur.alg && k.state === 'next');
     if (age >= rotationMs) {
-      out.rotated.push(await rotateKey(db, clock, config, cur.alg));
+      const rotated = await rotateKey(db, clock, config, cur.alg, cur.kid);
+      if (rotated) out.rotated.push(rotated);
     } else if (age >= rotationMs - NEXT_KEY_LEAD_MS && !hasNext) {
       try {
         const row = await newKeyRow(config, cur.alg, 'next', clock.now());

@@ -102,9 +102,22 @@ function returnQuery(returnTo: string | null): string {
   return returnTo ? `?return_to=${encodeURIComponent(returnTo)}` : '';
 }
 
+/**
+ * The `login_hint` of the authorization request a sign-in resumes (OpenID Connect Core §3.1.2.1),
+ * when it looks like an email address: it only prefills the email field (escaped where it is
+ * written). It is never taken as who signs in — the person still proves that.
+ */
+function loginHintOf(returnTo: string | null): string | null {
+  if (!returnTo) return null;
+  const u = new URL(returnTo, 'http://latchkey.invalid');
+  if (u.pathname !== '/api/oauth/authorize') return null;
+  const hint = u.searchParams.get('login_hint');
+  return hint && hint.length <= 254 && /^[^\s@]+@[^\s@]+$/.test(hint) ? hint : null;
+}
+
 export function loginPage(returnTo: string | null, opts: LoginPageOptions = {}): string {
   const rt = returnTo ? `<input type="hidden" name="return_to" value="${escapeHtml(returnTo)}">` : '';
-  const email = opts.email ?? '';
+  const email = opts.email ?? loginHintOf(returnTo) ?? '';
   const q = escapeHtml(returnQuery(returnTo));
   return page(
     'Sign in',

@@ -69,13 +69,17 @@ const backends = ['embedded'];
 if (process.env.DATABASE_URL && process.env.REDIS_URL) backends.push('external');
 else console.log('DATABASE_URL / REDIS_URL not set: running the embedded backend only.');
 
-// How long each pair took last time, to start the longest first.
+// How long each pair took last time, to start the longest first: this checkout's last run, else
+// the durations recorded in the repository (a clean clone, as in CI), else alphabetical order.
 const timingsFile = join(cacheDir, 'timings.json');
 let timings = {};
-try {
-  timings = JSON.parse(readFileSync(timingsFile, 'utf8'));
-} catch {
-  // first run: alphabetical order
+for (const f of [timingsFile, join(root, 'scripts/test-timings.json')]) {
+  try {
+    timings = JSON.parse(readFileSync(f, 'utf8'));
+    break;
+  } catch {
+    // not there yet
+  }
 }
 const key = (file, backend) => `${backend} ${file}`;
 const queue = backends

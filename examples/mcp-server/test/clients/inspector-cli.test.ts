@@ -120,7 +120,7 @@ class Cell {
       const t = setTimeout(() => {
         child.kill();
         reject(new Error(`the Inspector did not finish; its stderr:\n${result.stderr.slice(-4000)}`));
-      }, 45_000);
+      }, 120_000);
       child.on('exit', (code) => {
         clearTimeout(t);
         result.code = code;
@@ -223,17 +223,21 @@ describe('MCP Inspector 2.12 CLI against Latchkey', () => {
         if (c.registration === 'dcr') {
           // Recorded behaviour of the Inspector 2.12: without --client-id or --client-metadata-url
           // the CLI leaves a 403 to the SDK transport and then calls its own authenticate(), which
-          // refreshes (a refresh can never widen a grant) and fails with "auth() returned
-          // AUTHORIZED without authorization code" — no step-up prompt, no authorization URL
-          // (core/mcp/oauthManager.ts `authenticate`; the direct recovery that does step up is
-          // only switched on with explicit OAuth options: `buildRunnerClientAuthOptions` in
-          // core/client/runner.ts). The way out it offers is --relogin.
+          // refreshes because it holds a refresh token (a refresh can never widen a grant, RFC
+          // 6749 §6) and fails with "auth() returned AUTHORIZED without authorization code": no
+          // step-up prompt, no authorization URL. The refresh-first dead end is
+          // https://github.com/modelcontextprotocol/typescript-sdk/issues/2255 (which names the
+          // Inspector); in the package, `authenticate` in core/mcp/oauthManager.ts, and the direct
+          // recovery that does step up is switched on only by explicit OAuth options
+          // (`buildRunnerClientAuthOptions`, core/client/runner.ts). Its way out is --relogin.
+          const refreshed = (await stage.audit(c.person, 'oauth.token_refreshed')).length;
           const failed = await c.run(call('deploy', { environment: 'staging' }), { stepUp: 'y' });
           assert.notEqual(failed.code, 0);
           assert.equal(failed.askedStepUp, false, failed.stderr);
           assert.deepEqual(failed.printed, []);
           assert.match(failed.stderr, /auth\(\) returned AUTHORIZED without authorization code/);
           // Latchkey's side: the refresh it made kept the grant as consented, and the tokens work.
+          assert.equal((await stage.audit(c.person, 'oauth.token_refreshed')).length, refreshed + 1);
           const [kept] = await stage.grants(c.person);
           assert.deepEqual(scopeSet(kept!.scopes.join(' ')), ['mcp:read', 'mcp:run']);
           assert.match(JSON.stringify(Cell.ok(await c.run(call('list_notes')))), /Release checklist/);

@@ -14,10 +14,19 @@ import type { Deps } from '../deps.js';
 import { ApiError } from '../http/errors.js';
 import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';
 import { actorOf, principalOf } from '../http/request.js';
-import { IdParams, RoleShape, Timestamp } from '../http/shapes.js';
+import { IdParams, RoleShape, Timestamp, Uuid } from '../http/shapes.js';
 import type { App } from '../http/types.js';
 import { requireInstanceAdmin } from './instance-admin.js';
-import { USER_SEARCH_MAX, searchUsers, type UserSummaryRow, userDetail } from './users.js';
+import { forgetMfaMemo } from '../accounts/mfa/org-policy.js';
+import {
+  type AdminFactor,
+  factorRemovedEmail,
+  removeFactor,
+  USER_SEARCH_MAX,
+  searchUsers,
+  type UserSummaryRow,
+  userDetail,
+} from './users.js';
 
 const OrNull = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -56,6 +65,14 @@ const Detail = Type.Object({
   ),
   identities: Type.Array(Type.Object({ provider: Type.String(), created_at: Timestamp })),
   factors: Type.Object({ totp: Type.Boolean(), passkeys: Type.Integer(), recovery_codes: Type.Integer() }),
+  passkeys: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      name: Type.String(),
+      created_at: Timestamp,
+      last_used_at: OrNull(Timestamp),
+    }),
+  ),
 });
 
 function summary(r: UserSummaryRow) {
@@ -77,7 +94,7 @@ const NO_SUCH_USER = 'No such account.';
 /**
  * `/api/v1/admin/users`: the instance's accounts, for instance admins. Search by email or name;
  * one account's orgs, sessions, factors and last sign-in; disable (signs out everywhere, every
- * credential refused) and re-enable; delete; force a password reset. Every action is audited on
+ * credential refused) and re-enable; delete; force a password reset; remove a second factor. Every action is audited on
  * the instance log (no org) with the account as its subject, so it shows on the person's own
  * activity log too. An admin acts on other accounts only: their own go through `/api/v1/me`.
  */
@@ -114,6 +131,12 @@ export function adminUserRoutes(app: App, deps: Deps): void {
         passkeys: d.factors.passkeys,
         recovery_codes: d.factors.recoveryCodes,
       },
+      passkeys: d.passkeys.map((k) => ({
+        id: k.id,
+        name: k.name,
+        created_at: k.created_at.toISOString(),
+        last_used_at: k.last_used_at?.toISOString() ?? null,
+      })),
     };
   };
   const declared = { auth: 'user', credentials: ['session', 'admin-token'] } as const;
@@ -287,5 +310,68 @@ export function adminUserRoutes(app: App, deps: Deps): void {
       for (const org of done.orgs) await deps.auth.changed({ org });
       return reply.code(204).send(null);
     },
+  );
+
+  /**
+   * Removes a second factor for a locked-out person (even the last one while an org requires one:
+   * they enrol again at their next sign-in). Their sessions keep working; step-up then asks for
+   * whatever factor is left. The person is mailed a notice.
+   */
+  const removeAndNotify = async (req: FastifyRequest, id: string, factor: AdminFactor) => {
+    await admin(req);
+    notSelf(req, id, 'remove a second factor of');
+    const { email } = await db
+      .transaction()
+      .execute((trx) => removeFactor(trx, clock, actorOf(req), id, factor));
+    forgetMfaMemo(deps, { userId: id });
+    await deps.auth.changed({ user: id });
+    try {
+      await deps.mailer.send(factorRemovedEmail(email, factor.kind));
+    } catch (err) {
+      req.log.error({ err: (err as Error).message }, 'mailing a removed-factor notice failed');
+    }
+    return detail(id);
+  };
+
+  app.delete(
+    '/api/v1/admin/users/:id/factors/totp',
+    {
+      config: declared,
+      schema: {
+        tags: ['admin'],
+        summary: 'Remove the account’s authenticator app (and its recovery codes when no factor is left)',
+        params: IdParams,
+        response: { 200: Detail },
+      },
+    },
+    (req) => removeAndNotify(req, req.params.id, { kind: 'totp' }),
+  );
+
+  app.delete(
+    '/api/v1/admin/users/:id/factors/recovery-codes',
+    {
+      config: declared,
+      schema: {
+        tags: ['admin'],
+        summary: 'Remove the account’s recovery codes',
+        params: IdParams,
+        response: { 200: Detail },
+      },
+    },
+    (req) => removeAndNotify(req, req.params.id, { kind: 'recovery_codes' }),
+  );
+
+  app.delete(
+    '/api/v1/admin/users/:id/factors/passkeys/:passkeyId',
+    {
+      config: declared,
+      schema: {
+        tags: ['admin'],
+        summary: 'Remove one passkey of the account (and its recovery codes when no factor is left)',
+        params: Type.Object({ id: Uuid, passkeyId: Uuid }, { additionalProperties: false }),
+        response: { 200: Detail },
+      },
+    },
+    (req) => removeAndNotify(req, req.params.id, { kind: 'passkey', id: req.params.passkeyId }),
   );
 }

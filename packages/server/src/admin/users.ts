@@ -1,8 +1,15 @@
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
+import { factorsOf, hasFactor } from '../accounts/mfa/factors.js';
+import { removeRecoveryCodes } from '../accounts/mfa/recovery.js';
+import { removeTotp } from '../accounts/mfa/totp.js';
+import { type Actor, audit } from '../audit/log.js';
 import type { Db } from '../db/connection.js';
-import type { Clock } from '../lib/clock.js';
+import type { Database } from '../db/schema.js';
+import { ApiError } from '../http/errors.js';
 import type { Cursor } from '../http/pagination.js';
-import { factorsOf } from '../accounts/mfa/factors.js';
+import type { Clock } from '../lib/clock.js';
+import type { Message } from '../mail/mailer.js';
+import { escapeHtml, layout } from '../mail/templates.js';
 import { listUserOrgs } from '../orgs/queries.js';
 
 /** Longest search text an instance admin may send. */
@@ -109,5 +116,101 @@ export async function userDetail(db: Db, clock: Clock, id: string) {
     .where('user_id', '=', id)
     .execute();
   const factors = await factorsOf(db, id);
-  return { row, orgs, sessions, identities, factors };
+  const passkeys = await db
+    .selectFrom('passkeys')
+    .select(['id', 'name', 'created_at', 'last_used_at'])
+    .where('user_id', '=', id)
+    .orderBy('created_at', 'asc')
+    .execute();
+  return { row, orgs, sessions, identities, factors, passkeys };
+}
+
+/** A second factor an instance admin removes from an account. */
+export type AdminFactor = { kind: 'totp' } | { kind: 'recovery_codes' } | { kind: 'passkey'; id: string };
+
+const FACTOR_MISSING: Record<AdminFactor['kind'], string> = {
+  totp: 'This account has no authenticator app.',
+  recovery_codes: 'This account has no recovery codes.',
+  passkey: 'No such passkey.',
+};
+
+/**
+ * Removes one second factor of an account for an instance admin helping a locked-out person. It
+ * is allowed even when an org of theirs requires a factor: they are then walked through enrolment
+ * at their next sign-in. Removing the last TOTP factor or passkey removes the recovery codes too
+ * (they only back a factor up). Audited on the instance log with the account as its subject, so it
+ * shows on the person's activity log. Throws `not_found` (rolling back) for an unknown account, or
+ * a factor the account does not have; returns the account's address to mail a notice to.
+ */
+export async function removeFactor(
+  trx: Transaction<Database>,
+  clock: Clock,
+  who: Actor,
+  userId: string,
+  factor: AdminFactor,
+): Promise<{ email: string }> {
+  const user = await trx
+    .selectFrom('users')
+    .select(['id', 'email'])
+    .where('id', '=', userId)
+    .forUpdate()
+    .executeTakeFirst();
+  if (!user) throw new ApiError('not_found', 'No such account.');
+  let removed: boolean;
+  let action: string;
+  const data: Record<string, unknown> = { by_instance_admin: true };
+  if (factor.kind === 'totp') {
+    removed = await removeTotp(trx, userId);
+    action = 'user.totp_disabled';
+  } else if (factor.kind === 'passkey') {
+    const row = await trx
+      .deleteFrom('passkeys')
+      .where('id', '=', factor.id)
+      .where('user_id', '=', userId)
+      .returning('id')
+      .executeTakeFirst();
+    removed = row !== undefined;
+    action = 'user.passkey_removed';
+    data.passkey_id = factor.id;
+  } else {
+    const rows = await trx
+      .deleteFrom('recovery_codes')
+      .where('user_id', '=', userId)
+      .where('used_at', 'is', null)
+      .returning('id')
+      .execute();
+    await removeRecoveryCodes(trx, userId);
+    removed = rows.length > 0;
+    action = 'user.recovery_codes_removed';
+  }
+  if (!removed) throw new ApiError('not_found', FACTOR_MISSING[factor.kind]);
+  if (factor.kind !== 'recovery_codes' && !hasFactor(await factorsOf(trx, userId))) {
+    await removeRecoveryCodes(trx, userId);
+    data.recovery_codes_removed = true;
+  }
+  await audit(trx, clock, who, { orgId: null, action, target: `user:${userId}`, data });
+  return { email: user.email };
+}
+
+const FACTOR_WORDS: Record<AdminFactor['kind'], string> = {
+  totp: 'the authenticator app (two-factor sign-in codes)',
+  recovery_codes: 'the recovery codes',
+  passkey: 'a passkey',
+};
+
+/** The notice mailed to a person when an instance admin removed a second factor of theirs. */
+export function factorRemovedEmail(to: string, kind: AdminFactor['kind']): Message {
+  const what = `An administrator of this Latchkey server removed ${FACTOR_WORDS[kind]} from your account.`;
+  const next =
+    'Your sessions stay signed in. You can add a second factor again from your account security settings; an organisation that requires one will ask you to at your next sign-in.';
+  const warn = 'If you did not ask for this, contact your administrator.';
+  return {
+    to,
+    subject: 'A second factor was removed from your Latchkey account',
+    text: `${what}\n\n${next}\n\n${warn}\n`,
+    html: layout(
+      'A second factor was removed',
+      `<p>${escapeHtml(what)}</p><p>${escapeHtml(next)}</p><p>${escapeHtml(warn)}</p>`,
+    ),
+  };
 }

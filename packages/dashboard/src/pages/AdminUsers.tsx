@@ -31,6 +31,43 @@ interface UserDetail extends UserSummary {
   sessions: { id: string; ip: string | null; user_agent: string | null; last_seen_at: string }[];
   identities: { provider: string; created_at: string }[];
   factors: { totp: boolean; passkeys: number; recovery_codes: number };
+  passkeys: { id: string; name: string; created_at: string; last_used_at: string | null }[];
+}
+
+/** A second factor of the account shown, as the drawer lists it. */
+interface FactorRow {
+  key: string;
+  label: string;
+  /** The factor in a sentence. */
+  what: string;
+  url: string;
+}
+
+function factorRows(u: UserDetail): FactorRow[] {
+  const base = path`/api/v1/admin/users/${u.id}/factors`;
+  const rows: FactorRow[] = [];
+  if (u.factors.totp)
+    rows.push({
+      key: 'totp',
+      label: 'Authenticator app',
+      what: 'the authenticator app',
+      url: `${base}/totp`,
+    });
+  for (const k of u.passkeys)
+    rows.push({
+      key: k.id,
+      label: `Passkey “${k.name}”`,
+      what: `the passkey “${k.name}”`,
+      url: path`/api/v1/admin/users/${u.id}/factors/passkeys/${k.id}`,
+    });
+  if (u.factors.recovery_codes)
+    rows.push({
+      key: 'recovery-codes',
+      label: `${u.factors.recovery_codes} recovery code${u.factors.recovery_codes === 1 ? '' : 's'} left`,
+      what: 'the recovery codes',
+      url: `${base}/recovery-codes`,
+    });
+  return rows;
 }
 
 /** Instance admins: every account on this server; search, look at one, disable, reset, delete. */
@@ -147,6 +184,7 @@ function UserDrawer({
   const toast = useToast();
   const user = useLoad(() => get<UserDetail>(path`/api/v1/admin/users/${id}`, { org: null }), [id]);
   const [confirm, setConfirm] = useState<'delete' | 'reset' | null>(null);
+  const [removing, setRemoving] = useState<FactorRow | null>(null);
   const toggle = useAction(async (to: 'disable' | 'enable') => {
     const next = await post<UserDetail>(path`/api/v1/admin/users/${id}/${to}`, undefined, { org: null });
     user.set(() => next);
@@ -189,17 +227,31 @@ function UserDrawer({
               </dd>
               <dt>Second factors</dt>
               <dd>
-                {[
-                  u.factors.totp ? 'authenticator app' : null,
-                  u.factors.passkeys
-                    ? `${u.factors.passkeys} passkey${u.factors.passkeys === 1 ? '' : 's'}`
-                    : null,
-                  u.factors.recovery_codes ? `${u.factors.recovery_codes} recovery codes left` : null,
-                ]
-                  .filter(Boolean)
+                {factorRows(u)
+                  .map((f) => f.label)
                   .join(', ') || 'None'}
               </dd>
             </dl>
+            {!self && factorRows(u).length > 0 && (
+              <>
+                <h3>Remove a second factor</h3>
+                <ul className="plain-list user-facts-list">
+                  {factorRows(u).map((f) => (
+                    <li key={f.key} className="factor-row">
+                      <span>{f.label}</span>
+                      <Button
+                        small
+                        variant="danger"
+                        onClick={() => setRemoving(f)}
+                        aria-label={`Remove ${f.label}`}
+                      >
+                        Remove
+                      </Button>
+                    </li>
+                  ))}
+                </ul>
+              </>
+            )}
             <h3>Organisations</h3>
             {u.orgs.length === 0 ? (
               <p className="muted">None.</p>
@@ -274,6 +326,25 @@ function UserDrawer({
           <p>
             Their password stops working, every session and personal token ends, and they are mailed a reset
             link.
+          </p>
+        </ConfirmDialog>
+      )}
+      {u && removing && (
+        <ConfirmDialog
+          title={`Remove ${removing.what} from ${u.email}?`}
+          confirmLabel="Remove"
+          busyLabel="Removing…"
+          onConfirm={async () => {
+            const next = await del<UserDetail>(removing.url, { org: null });
+            user.set(() => next);
+            onChanged(next);
+            toast(`${removing.label} removed from ${u.email}; they were mailed a notice.`);
+          }}
+          onClose={() => setRemoving(null)}
+        >
+          <p>
+            Use this for a person who lost their device. Their sessions stay signed in; if an organisation of
+            theirs requires a second factor, they set up a new one at their next sign-in.
           </p>
         </ConfirmDialog>
       )}

@@ -63,9 +63,20 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
     log,
   });
   // Registered clients that never completed an authorization are deleted after a day (hourly tick).
-  const stopClientCleanup = scheduleUnusedRegistrationCleanup({ db: storage.db, clock: systemClock, auth, log });
+  const stopClientCleanup = scheduleUnusedRegistrationCleanup({
+    db: storage.db,
+    clock: systemClock,
+    auth,
+    log,
+  });
   // Signing keys: a current key from the first start, the next one published ahead, rotation on schedule.
-  const stopKeyRotation = await scheduleKeyRotation({ db: storage.db, cache, clock: systemClock, config, log });
+  const stopKeyRotation = await scheduleKeyRotation({
+    db: storage.db,
+    cache,
+    clock: systemClock,
+    config,
+    log,
+  });
   // Until an instance admin exists, every start prints a fresh one-time link.
   const setupLink = await issueSetupLink(storage.db, systemClock, config.publicUrl);
   log.info(

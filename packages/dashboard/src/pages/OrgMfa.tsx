@@ -81,7 +81,7 @@ export function OrgMfaSettings() {
               </Notice>
             )}
             <ErrorAlert error={save.error}>
-              {save.error && (save.error as { code?: string }).code === 'mfa_enrolment_required' && (
+              {(save.error as { code?: string } | null | undefined)?.code === 'mfa_enrolment_required' && (
                 <p>
                   <Link to="/account/security">Add a second factor to your account</Link> first.
                 </p>

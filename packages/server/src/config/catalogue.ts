@@ -44,7 +44,9 @@ export function parseResources(value: unknown): ResourceConfig[] {
     if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new ConfigError(at, 'must be a table');
     const o = r as Record<string, unknown>;
     for (const k of Object.keys(o)) {
-      if (!['id', 'url', 'name', 'scopes', 'secret', 'accept_api_tokens', 'tools', 'token_format'].includes(k))
+      if (
+        !['id', 'url', 'name', 'scopes', 'secret', 'accept_api_tokens', 'tools', 'token_format'].includes(k)
+      )
         throw new ConfigError(`${at}.${k}`, 'unknown key');
     }
     if (typeof o.id !== 'string' || !ID_RE.test(o.id) || o.id.startsWith('lkc_')) {

@@ -290,7 +290,10 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   let secret = raw('LATCHKEY_SECRET');
   if (secret === undefined) {
     if (production)
-      throw new ConfigError('LATCHKEY_SECRET', 'is required when NODE_ENV=production (32 characters or more)');
+      throw new ConfigError(
+        'LATCHKEY_SECRET',
+        'is required when NODE_ENV=production (32 characters or more)',
+      );
     const path = join(dataDir, DEV_SECRET_FILE);
     secret = devSecret(path);
     devDefaults.push(`LATCHKEY_SECRET generated in ${path} (set it in production)`);

@@ -27,6 +27,7 @@ export const PROBLEMS = {
   reauthentication_required: { status: 403, title: 'Sign in again to do this' },
   email_unverified: { status: 403, title: 'Verify your email address first' },
   account_disabled: { status: 403, title: 'This account is disabled' },
+  org_suspended: { status: 403, title: 'This organisation is suspended' },
   agent_signup_blocked: { status: 403, title: 'Agent signup is blocked here' },
   step_up_required: { status: 403, title: 'Prove your second factor again' },
   mfa_enrolment_required: { status: 403, title: 'This organisation requires a second factor' },

@@ -115,6 +115,16 @@ export async function mint(trx: Transaction<Database>, clock: Clock, who: Actor,
   }
   if (r.minter.boundOrg && r.orgId !== r.minter.boundOrg.id)
     throw new ApiError('org_forbidden', 'A credential bound to an org mints only for that org.');
+  // An org an operator suspended gets no new keys (its old ones were revoked by the suspension).
+  if (r.orgId !== null) {
+    const suspended = await trx
+      .selectFrom('agent_org_suspensions')
+      .select('org_id')
+      .where('org_id', '=', r.orgId)
+      .executeTakeFirst();
+    if (suspended)
+      throw new ApiError('org_suspended', 'This organisation is suspended; no keys can be minted for it.');
+  }
   const now = clock.now();
   const expiresAt = expiryOf(now, r);
   const t = mintToken(r.kind, r.tokenPrefix);

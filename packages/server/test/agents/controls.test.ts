@@ -229,6 +229,8 @@ describe('operator controls over agent signup', () => {
     assert.equal((await status(t, a.api_key)).statusCode, 401);
     assert.equal((await bearer(t, key.json().token, { url: '/api/v1/org' })).statusCode, 401);
     assert.deepEqual((await introspect(t, a.api_key, TOOLS)).json(), { active: false });
+    // No new key for the suspended org either, whoever asks.
+    assertProblem(await owner.post('/api/v1/org/tokens', { name: 'again' }, a.org_id), 403, 'org_suspended');
     const listed = (await operator.get('/api/v1/admin/agent-suspensions')).json().data;
     assert.ok(listed.some((s: { org_id: string }) => s.org_id === a.org_id));
     const events = await t.deps.db
@@ -242,6 +244,11 @@ describe('operator controls over agent signup', () => {
     // Lifting it does not bring the revoked keys back.
     assert.equal((await operator.delete(`/api/v1/admin/agent-orgs/${a.org_id}/suspend`)).statusCode, 204);
     assert.equal((await status(t, a.api_key)).statusCode, 401);
+    assert.equal(
+      (await owner.post('/api/v1/org/tokens', { name: 'after' }, a.org_id)).statusCode,
+      201,
+      'the owner mints again once the suspension is lifted',
+    );
     assertProblem(await operator.delete(`/api/v1/admin/agent-orgs/${a.org_id}/suspend`), 404, 'not_found');
   });
 

@@ -35,7 +35,13 @@ describe('personal access tokens', () => {
       'scopes',
       'token',
       'type',
+      'warning',
     ]);
+    assert.match(
+      body.warning,
+      /only time the token is shown/,
+      'the response says in words that the secret is not shown again',
+    );
     assert.equal(body.type, 'pat');
     assert.equal(parseToken(body.token)?.kind, 'pat');
     assert.equal(body.prefix, body.token.slice(0, 15));

@@ -75,8 +75,8 @@ describe('usage errors exit 2', () => {
     [['tokens', 'create', '--type', 'root'], /Allowed choices are pat, svc/],
     [['agent', 'signup', '--name', 'Bot'], /required option '--human-email <email>' not specified/],
     [
-      ['agent', 'signup', '--name', 'Bot', '--human-email', 'h@example.com', '--harness', 'emacs'],
-      /Allowed choices/,
+      ['agent', 'signup', '--name', 'Bot', '--human-email', 'h@example.com', '--harness', 'my editor!'],
+      /--harness is a short identifier/,
     ],
     [['agent', 'signup', '--name', 'Bot', '--human-email', 'not-an-email'], /not an email address/],
     [['agent', 'signup', 'verify'], /required option '--code <code>' not specified/],

@@ -21,12 +21,15 @@ export function OAuthApps() {
     (cursor) => get<Page<OAuthApp>>('/api/v1/oauth/clients', { query: { cursor } }),
     [org?.id],
   );
-  const scopes = useLoad(
-    async () =>
-      (await get<{ scopes_supported?: string[] }>('/.well-known/oauth-authorization-server', { org: null }))
-        .scopes_supported ?? [],
-    [],
-  );
+  // An org app may ask for Latchkey's own API scopes (listed in that API's resource metadata
+  // only) and for the configured resources' scopes (the authorization server's list).
+  const scopes = useLoad(async () => {
+    const [api, server] = await Promise.all([
+      get<{ scopes_supported?: string[] }>('/.well-known/oauth-protected-resource/api', { org: null }),
+      get<{ scopes_supported?: string[] }>('/.well-known/oauth-authorization-server', { org: null }),
+    ]);
+    return [...new Set([...(api.scopes_supported ?? []), ...(server.scopes_supported ?? [])])];
+  }, []);
   const [editing, setEditing] = useState<Editing>(null);
   const [rotating, setRotating] = useState<OAuthApp | null>(null);
   const [secret, setSecret] = useState<OAuthApp | null>(null);

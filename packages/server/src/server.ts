@@ -51,7 +51,6 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
   const auth = new AuthCache(cache, config.authCacheEntries);
   const deps: Deps = { config, storage, db: storage.db, cache, clock: systemClock, mailer, auth };
   const app = await buildApp(deps, log);
-  await app.listen({ port: config.port, host: config.host });
   // Verified SSO domains are re-checked in DNS; an hourly tick picks the ones due (daily each).
   const stopRechecks = scheduleDomainRechecks({ db: storage.db, clock: systemClock, config, mailer, log });
   // Unclaimed agent orgs past their time are deleted; old usage and refused attempts dropped.
@@ -79,6 +78,8 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
   });
   // Until an instance admin exists, every start prints a fresh one-time link.
   const setupLink = await issueSetupLink(storage.db, systemClock, config.publicUrl);
+  // Listen last: the first request finds the signing keys and the setup link in place.
+  await app.listen({ port: config.port, host: config.host });
   log.info(
     {
       storage: storage.kind,

@@ -11,7 +11,7 @@ before(async () => {
 });
 after(() => t.close());
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** What one attempt sends; built fresh per caller so that allowed mutations do not interfere. */
 interface Attempt {
@@ -374,6 +374,72 @@ const MATRIX: readonly Row[] = [
       const key = await tm.people.owner.client.post('/api/v1/org/tokens', { name: 'to revoke' }, tm.org.id);
       assert.equal(key.statusCode, 201, key.body);
       return { url: `/api/v1/org/tokens/${key.json().id}` };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/org/tokens/:id/usage',
+    permission: 'tokens:manage',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: async (tm) => {
+      const key = await tm.people.owner.client.post('/api/v1/org/tokens', { name: 'usage' }, tm.org.id);
+      assert.equal(key.statusCode, 201, key.body);
+      return { url: `/api/v1/org/tokens/${key.json().id}/usage` };
+    },
+  },
+  // Whether the org requires a second factor: every member may read it, owners and admins set it.
+  {
+    method: 'GET',
+    path: '/api/v1/org/mfa',
+    permission: 'org:read',
+    allow: ROLES,
+    ok: 200,
+    attempt: fixed('/api/v1/org/mfa'),
+  },
+  {
+    method: 'PUT',
+    path: '/api/v1/org/mfa',
+    permission: 'org:update',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: fixed('/api/v1/org/mfa', { mfa_required: false }),
+  },
+  // Clients the org approved for its members (they skip consent for ordinary scopes).
+  {
+    method: 'GET',
+    path: '/api/v1/org/oauth/approved-clients',
+    permission: 'oauth:manage',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: fixed('/api/v1/org/oauth/approved-clients'),
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/org/oauth/approved-clients',
+    permission: 'oauth:manage',
+    allow: OWNER_ADMIN,
+    ok: 201,
+    attempt: async () => ({
+      url: '/api/v1/org/oauth/approved-clients',
+      body: { client_id: (await register(t)).client_id },
+    }),
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/org/oauth/approved-clients/:id',
+    permission: 'oauth:manage',
+    allow: OWNER_ADMIN,
+    ok: 204,
+    attempt: async (tm) => {
+      const c = await register(t);
+      const res = await tm.people.owner.client.post(
+        '/api/v1/org/oauth/approved-clients',
+        { client_id: c.client_id },
+        tm.org.id,
+      );
+      assert.equal(res.statusCode, 201, res.body);
+      return { url: `/api/v1/org/oauth/approved-clients/${res.json().id}` };
     },
   },
   {

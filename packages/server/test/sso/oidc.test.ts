@@ -227,7 +227,7 @@ describe('OIDC SSO', () => {
 
   it('the login page offers SSO by email; its form gets a page that links on to the IdP', async () => {
     const login = await t.client().get('/login');
-    assert.match(login.body, /<form method="get" action="\/api\/sso\/start">/);
+    assert.match(login.body, /<form method="get" action="\/api\/sso\/start"[ >]/);
     const o = await orgWithDomain(t);
     await enabledConnection(o, oidcBody());
     const res = await new Browser(t).latchkey('GET', `/api/sso/start?email=x@${o.domain}&form=1`);

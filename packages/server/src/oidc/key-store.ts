@@ -135,8 +135,10 @@ export function createKeyStore(deps: {
       unsubscribe ??= await cache.subscribe(KEYS_CHANNEL, drop);
     },
     async stop() {
-      await unsubscribe?.();
+      const off = unsubscribe;
       unsubscribe = null;
+      // Closing after the cache is gone (Redis down or closed first) has nothing left to undo.
+      await off?.().catch(() => {});
     },
   };
 }

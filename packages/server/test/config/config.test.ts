@@ -211,6 +211,7 @@ describe('loadConfig: resources and scopes', () => {
         secret,
         acceptApiTokens: false,
         tools: new Map(),
+        tokenFormat: 'opaque',
       },
     );
     assert.deepEqual({ ...c.scopes.get('mcp:run') }, { description: 'Run it', risk: 'high' });
@@ -258,6 +259,11 @@ describe('loadConfig: resources and scopes', () => {
       'accept_api_tokens that is not a boolean',
       `[[resources]]\nid = "a"\nurl = "https://x.example/mcp"\nsecret = "${secret}"\naccept_api_tokens = "yes"\n`,
       'resources[0].accept_api_tokens',
+    ],
+    [
+      'a token_format other than opaque or jwt',
+      `[[resources]]\nid = "a"\nurl = "https://x.example/mcp"\ntoken_format = "JWT"\n`,
+      'resources[0].token_format',
     ],
     [
       'accept_api_tokens without a secret',

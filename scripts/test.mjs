@@ -82,13 +82,31 @@ for (const f of [timingsFile, join(root, 'scripts/test-timings.json')]) {
   }
 }
 const key = (file, backend) => `${backend} ${file}`;
+
+/**
+ * A file may name the one backend it runs on, in a line of its opening comment:
+ *   // test-backend: embedded — for a file whose subject is not storage (a client, the browser,
+ *      the CLI, a protocol conformance suite) or that starts its own PostgreSQL and Redis;
+ *   // test-backend: external — for a file that needs a shared PostgreSQL and Redis (two nodes).
+ * Every other file runs on every backend.
+ */
+function backendOf(file) {
+  const head = readFileSync(join(root, file), 'utf8').slice(0, 4000);
+  const m = head.match(/^\/\/ test-backend: (embedded|external)\b/m);
+  return m ? m[1] : null;
+}
+const pinned = new Map(files.map((f) => [f, backendOf(f)]));
+const skippedFiles = files.filter((f) => pinned.get(f) && !backends.includes(pinned.get(f)));
 const queue = backends
   .flatMap((backend) => files.map((file) => ({ file, backend })))
+  .filter(({ file, backend }) => (pinned.get(file) ?? backend) === backend)
   .sort((a, b) => (timings[key(b.file, b.backend)] ?? 60_000) - (timings[key(a.file, a.backend)] ?? 60_000));
 
 console.log(
-  `running ${files.length} test files on ${backends.join(' and ')} (${queue.length} runs, ${jobs} at a time)\n`,
+  `running ${files.length} test files on ${backends.join(' and ')} (${queue.length} runs, ${jobs} at a time)`,
 );
+for (const f of skippedFiles) console.log(`skipped: ${f} (needs the ${pinned.get(f)} backend)`);
+console.log('');
 
 /** Reads the spec reporter's closing summary ("ℹ pass 12"). */
 function count(output, label) {

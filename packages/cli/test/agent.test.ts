@@ -1,3 +1,4 @@
+// test-backend: embedded — the subject is the CLI, not storage
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';

@@ -1,3 +1,4 @@
+// test-backend: embedded — the subject is the CLI, not storage
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';

@@ -1,3 +1,4 @@
+// test-backend: embedded — the subject is the CLI, not storage
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -1,3 +1,4 @@
+// test-backend: embedded — the subject is the CLI, not storage
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';

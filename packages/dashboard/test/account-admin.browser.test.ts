@@ -1,3 +1,4 @@
+// test-backend: embedded — the subject is the dashboard in a browser, not storage
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';

@@ -1,3 +1,4 @@
+// test-backend: embedded — the subject is the dashboard in a browser, not storage
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';

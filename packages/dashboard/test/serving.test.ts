@@ -1,3 +1,4 @@
+// test-backend: embedded — the subject is the dashboard in a browser, not storage
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,3 +1,4 @@
+// test-backend: embedded — the subject is the dashboard in a browser, not storage
 /// <reference path="../../server/test/social/stand-ins/oidc-provider.d.ts" />
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

@@ -1,3 +1,4 @@
+// test-backend: embedded — the subject is the SDK's HTTP adapters, not storage
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';

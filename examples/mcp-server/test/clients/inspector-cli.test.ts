@@ -1,3 +1,4 @@
+// test-backend: embedded — the subject is an MCP client's behaviour, not storage
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

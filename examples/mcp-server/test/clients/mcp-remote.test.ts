@@ -1,3 +1,4 @@
+// test-backend: embedded — the subject is an MCP client's behaviour, not storage
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -1,3 +1,4 @@
+// test-backend: embedded — the subject is an MCP client's behaviour, not storage
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';

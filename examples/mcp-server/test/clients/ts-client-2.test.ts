@@ -1,3 +1,4 @@
+// test-backend: embedded — the subject is an MCP client's behaviour, not storage
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';

@@ -1,3 +1,4 @@
+// test-backend: embedded — the subject is configuration parsing, not storage
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

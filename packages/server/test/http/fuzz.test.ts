@@ -1,3 +1,4 @@
+// test-backend: embedded — the subject is input validation, not storage
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';

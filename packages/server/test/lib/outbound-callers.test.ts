@@ -1,3 +1,4 @@
+// test-backend: embedded — the subject is the outbound fetch guard, not storage
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -1,3 +1,4 @@
+// test-backend: embedded — the subject is the outbound fetch guard, not storage
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';

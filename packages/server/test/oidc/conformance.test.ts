@@ -1,3 +1,4 @@
+// test-backend: embedded — the subject is protocol conformance, not storage
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';

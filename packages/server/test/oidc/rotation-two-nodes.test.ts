@@ -1,3 +1,4 @@
+// test-backend: external — needs a PostgreSQL and Redis shared by two nodes
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';

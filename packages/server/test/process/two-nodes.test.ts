@@ -1,3 +1,4 @@
+// test-backend: external — needs a PostgreSQL and Redis shared by two nodes
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { BACKEND, openTestStorage, type TestStorage } from '../helpers/storage.js';

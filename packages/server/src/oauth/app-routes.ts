@@ -21,6 +21,7 @@ import {
   parseRpRegistration,
   POST_LOGOUT_URIS_MAX,
   rpRegistration,
+  rpRegistrationOf,
   rpRegistrationFields,
   saveRpRegistration,
 } from '../oidc/client-registration.js';
@@ -273,7 +274,13 @@ export function appRoutes(app: App, deps: Deps & { catalogue: Catalogue }): void
         .limit(limit + 1)
         .execute();
       const p = page(rows, limit, (r) => ({ at: r.created_at, id: r.id }));
-      return { data: p.data.map((r) => shape(toClient(r), r.created_by)), next_cursor: p.next_cursor };
+      return {
+        data: p.data.map((r) => ({
+          ...shape(toClient(r), r.created_by),
+          ...rpRegistrationFields(rpRegistrationOf(r.oidc)),
+        })),
+        next_cursor: p.next_cursor,
+      };
     },
   );
 
@@ -284,7 +291,7 @@ export function appRoutes(app: App, deps: Deps & { catalogue: Catalogue }): void
       const row = await load(orgOf(req).id, req.params.id);
       return {
         ...shape(toClient(row), row.created_by),
-        ...rpRegistrationFields(await rpRegistration(db, row.id)),
+        ...rpRegistrationFields(rpRegistrationOf(row.oidc)),
       };
     },
   );

@@ -91,7 +91,12 @@ export async function rpRegistration(db: Executor, clientId: string): Promise<Rp
     .select('oidc')
     .where('id', '=', clientId)
     .executeTakeFirst();
-  const o = (typeof row?.oidc === 'string' ? JSON.parse(row.oidc) : row?.oidc) as
+  return rpRegistrationOf(row?.oidc);
+}
+
+/** The registration stored in a client row's `oidc` column (JSON text or, from PostgreSQL, parsed). */
+export function rpRegistrationOf(column: unknown): RpRegistration {
+  const o = (typeof column === 'string' ? JSON.parse(column) : column) as
     | { post_logout_redirect_uris?: string[]; id_token_signed_response_alg?: SigningAlg | null }
     | null
     | undefined;

@@ -239,4 +239,67 @@ describe("people's grants", () => {
     assert.equal((await owner.delete(`/api/v1/org/members/${user.id}`, org.id)).statusCode, 204);
     assert.deepEqual((await introspect(t, tokens.access_token)).json(), { active: false });
   });
+
+  it('an app registered as an OpenID relying party shows its registration on create, read, list and update; a bad one changes nothing', async () => {
+    const owner = t.client();
+    const { org } = await owner.signup();
+    const logout = 'https://rp.example.com/signed-out';
+    const res = await owner.post(
+      '/api/v1/oauth/clients',
+      {
+        name: 'Web app',
+        type: 'confidential',
+        redirect_uris: [REDIRECT],
+        post_logout_redirect_uris: [logout],
+        id_token_signed_response_alg: 'RS256',
+      },
+      org.id,
+    );
+    assert.equal(res.statusCode, 201, res.body);
+    const app = res.json() as App & {
+      post_logout_redirect_uris: string[];
+      id_token_signed_response_alg: string;
+    };
+    const rp = { post_logout_redirect_uris: [logout], id_token_signed_response_alg: 'RS256' };
+    assert.deepEqual(
+      {
+        post_logout_redirect_uris: app.post_logout_redirect_uris,
+        id_token_signed_response_alg: app.id_token_signed_response_alg,
+      },
+      rp,
+    );
+    const one = (await owner.get(`/api/v1/oauth/clients/${app.id}`, org.id)).json();
+    assert.deepEqual([one.post_logout_redirect_uris, one.id_token_signed_response_alg], [[logout], 'RS256']);
+    const listed = (await owner.get('/api/v1/oauth/clients', org.id)).json().data as Record<
+      string,
+      unknown
+    >[];
+    const row = listed.find((a) => a.id === app.id)!;
+    assert.deepEqual([row.post_logout_redirect_uris, row.id_token_signed_response_alg], [[logout], 'RS256']);
+
+    // An off-loopback http logout URI and an unknown algorithm are refused; the app is unchanged.
+    for (const bad of [
+      { post_logout_redirect_uris: ['http://rp.example.com/out'] },
+      { id_token_signed_response_alg: 'none' },
+    ]) {
+      const r = await owner.patch(`/api/v1/oauth/clients/${app.id}`, bad, org.id);
+      assert.equal(r.statusCode, 400, r.body);
+    }
+    const after = (await owner.get(`/api/v1/oauth/clients/${app.id}`, org.id)).json();
+    assert.deepEqual(
+      [after.post_logout_redirect_uris, after.id_token_signed_response_alg],
+      [[logout], 'RS256'],
+    );
+
+    const changed = await owner.patch(
+      `/api/v1/oauth/clients/${app.id}`,
+      { id_token_signed_response_alg: 'ES256' },
+      org.id,
+    );
+    assert.equal(changed.statusCode, 200, changed.body);
+    assert.deepEqual(
+      [changed.json().post_logout_redirect_uris, changed.json().id_token_signed_response_alg],
+      [[logout], 'ES256'],
+    );
+  });
 });

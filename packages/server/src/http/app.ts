@@ -41,6 +41,7 @@ import { tokenAuthenticator } from '../tokens/authenticate.js';
 import { leakRoutes } from '../tokens/leaks.js';
 import { tokenRoutes } from '../tokens/routes.js';
 import { usageRoutes } from '../tokens/usage-routes.js';
+import { webhookRoutes } from '../webhooks/routes.js';
 import {
   type Authenticator,
   adminTokenAuthenticator,
@@ -61,6 +62,13 @@ import { ApiError, rateLimited, sendFrameworkError, sendProblem, toApiError } fr
 import { logCredential, redactUrl } from './logging.js';
 import { installMetrics } from './metrics.js';
 import { opsRoutes } from './ops-routes.js';
+import {
+  documentRoute,
+  finishDocument,
+  PARSED_BY_HANDLER,
+  SECURITY_SCHEMES,
+  TAGS,
+} from './schemas/openapi.js';
 import { actorOf, secureTransport } from './request.js';
 import type { App, AuthMode, RouteNeeds } from './types.js';
 
@@ -90,6 +98,15 @@ export function routeTable(app: App): readonly DeclaredRoute[] {
 }
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+/**
+ * A schema the handler parses itself (the OAuth form endpoints, whose repeated or malformed
+ * parameters answer RFC 6749 errors of their own): documented, and not validated by Fastify.
+ */
+function parsedByHandler(schema: unknown): boolean {
+  return typeof schema === 'object' && schema !== null && PARSED_BY_HANDLER in schema;
+}
+const acceptAll = () => true;
 
 /** Bodies are validated strictly (no type coercion); query strings and params are coerced from text. */
 function validators() {
@@ -125,7 +142,9 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
         : sendFrameworkError(err, req, reply),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
   capConnectionsPerAddress(app.server, deps.config.maxConnectionsPerIp);
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema));
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    parsedByHandler(schema) ? acceptAll : (httpPart === 'body' ? body : text).compile(schema),
+  );
   app.decorateRequest('principal', null);
   app.decorateRequest('org', null);
 
@@ -134,6 +153,7 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
   // build, not open.
   const table: DeclaredRoute[] = [];
   ROUTE_TABLES.set(app, table);
+  app.addHook('onRoute', documentRoute);
   app.addHook('onRoute', (route) => {
     const cfg = route.config ?? {};
     if (route.url.startsWith('/api/') && route.url !== '/api/openapi.json' && !cfg.auth) {
@@ -167,16 +187,14 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
       info: {
         title: 'Latchkey',
         version: '0.1.0',
-        description: 'Identity and access for people and AI agents.',
+        description:
+          'Identity and access for people and AI agents. Errors: RFC 9457 problems under /api/v1 and /api/auth, RFC 6749 errors from the OAuth endpoints, RFC 7644 errors from SCIM.',
       },
       servers: [{ url: deps.config.publicUrl }],
-      components: {
-        securitySchemes: {
-          session: { type: 'apiKey', in: 'cookie', name: 'lk_session' },
-          bearer: { type: 'http', scheme: 'bearer' },
-        },
-      },
+      tags: TAGS,
+      components: { securitySchemes: SECURITY_SCHEMES },
     },
+    transformObject: finishDocument as never,
   });
   /**
    * The authentication tiers, in their documented order: 1. session cookie, 2. Latchkey tokens
@@ -317,6 +335,7 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
   adminAgentRoutes(app, deps);
   orgRoutes(app, deps);
   auditRoutes(app, deps);
+  webhookRoutes(app, deps);
   tokenRoutes(app, deps);
   usageRoutes(app, deps);
   leakRoutes(app, deps);

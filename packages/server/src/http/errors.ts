@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { type AjvErrorObject, validationSentence } from './validation-messages.js';
 
 /**
  * Every error code the management API (/api/v1, /api/auth) can answer, in one place. Codes are
@@ -176,7 +177,10 @@ const FASTIFY_CODES: Record<string, ProblemCode> = {
 export function toApiError(err: unknown, req: FastifyRequest): ApiError {
   if (err instanceof ApiError) return err;
   const fe = err as Partial<FastifyError> & { validation?: unknown[]; validationContext?: string };
-  if (fe.validation) return new ApiError('invalid_request', fe.message);
+  if (fe.validation) {
+    const sentence = validationSentence(fe.validation as AjvErrorObject[], fe.validationContext);
+    return new ApiError('invalid_request', sentence);
+  }
   const mapped = fe.code ? FASTIFY_CODES[fe.code] : undefined;
   if (mapped) return new ApiError(mapped, mapped === 'invalid_request' ? fe.message : undefined);
   const down = dependencyFailure(err);

@@ -23,6 +23,7 @@ import { consentPage } from './consent-page.js';
 import type { OAuthError } from './errors.js';
 import type { OAuthDeps } from './grants/types.js';
 import { withParams } from './redirect-uri.js';
+import { AUTHORIZE_RESPONSES, AuthorizeQuery } from '../http/schemas/oauth.js';
 import { isProtocolScope } from './scope.js';
 
 /** The parameters the consent form carries back, re-checked in full on submit. */
@@ -108,7 +109,15 @@ export async function consentRoutes(app: App, deps: OAuthDeps): Promise<void> {
 
   app.get(
     '/api/oauth/authorize',
-    { config: { auth: 'optional', credentials: ['session'] }, schema: { hide: true } },
+    {
+      config: { auth: 'optional', credentials: ['session'] },
+      schema: {
+        operationId: 'authorize',
+        summary: 'Authorization endpoint (browser): sign-in, consent, then a redirect with a code',
+        querystring: AuthorizeQuery,
+        response: AUTHORIZE_RESPONSES,
+      },
+    },
     async (req, reply) => {
       let a: AuthorizationRequest;
       try {

@@ -29,6 +29,23 @@ import { jwtAccessTokenHash } from '../oidc/jwt-access-token.js';
 import { apiTokenIntrospection, isApiToken } from './introspect-api-token.js';
 import { liveApiToken } from '../tokens/authenticate.js';
 import { orgMfaBlocks } from '../accounts/mfa/org-policy.js';
+import { Type } from 'typebox';
+import {
+  DeviceAnswer,
+  DeviceForm,
+  FORM_CONSUMES,
+  Introspection,
+  RegistrationAnswer,
+  RegistrationRequest,
+  ResourceMetadata,
+  ServerMetadata,
+  TokenAnswer,
+  TokenForm,
+  TokenOnlyForm,
+} from '../http/schemas/oauth.js';
+
+/** Confidential clients authenticate with HTTP Basic; public ones name themselves in the form. */
+const CLIENT_AUTH: Record<string, string[]>[] = [{ clientSecretBasic: [] }, {}];
 
 /**
  * Dynamic registrations all addresses together may make per hour, as a multiple of the per-IP
@@ -165,15 +182,35 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
 
   const metadata = serverMetadata(deps);
   for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
-    app.get(path, { config: none, schema: { hide: true } }, async (_req, reply) => {
-      reply.header('cache-control', 'public, max-age=3600');
-      return metadata;
-    });
+    app.get(
+      path,
+      {
+        config: none,
+        schema: {
+          operationId: path.endsWith('openid-configuration')
+            ? 'openidConfiguration'
+            : 'authorizationServerMetadata',
+          summary: 'Authorization server metadata (RFC 8414, OpenID Connect Discovery)',
+          response: { 200: ServerMetadata },
+        },
+      },
+      async (_req, reply) => {
+        reply.header('cache-control', 'public, max-age=3600');
+        return metadata;
+      },
+    );
   }
   const resourceDoc = apiResourceMetadata(deps);
   app.get(
     '/.well-known/oauth-protected-resource/api',
-    { config: none, schema: { hide: true } },
+    {
+      config: none,
+      schema: {
+        operationId: 'apiResourceMetadata',
+        summary: 'Protected resource metadata of this API (RFC 9728)',
+        response: { 200: ResourceMetadata },
+      },
+    },
     async (_req, reply) => {
       reply.header('cache-control', 'public, max-age=3600');
       return resourceDoc;
@@ -193,7 +230,13 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
     });
   }
 
-  app.post('/api/oauth/register', { config: none, schema: { hide: true } }, async (req, reply) => {
+  const registerSchema = {
+    operationId: 'registerClient',
+    summary: 'Dynamic client registration (RFC 7591)',
+    body: RegistrationRequest,
+    response: { 201: RegistrationAnswer },
+  };
+  app.post('/api/oauth/register', { config: none, schema: registerSchema }, async (req, reply) => {
     const perIp = await registrations.consume(req.ip);
     const limited = perIp.allowed ? await allRegistrations.consume('all') : perIp;
     if (!limited.allowed) {
@@ -244,7 +287,15 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
     });
   });
 
-  app.post('/api/oauth/token', { config: none, schema: { hide: true } }, async (req, reply) => {
+  const tokenSchema = {
+    operationId: 'token',
+    summary: 'Token endpoint (RFC 6749 §3.2)',
+    consumes: FORM_CONSUMES,
+    security: CLIENT_AUTH,
+    body: TokenForm,
+    response: { 200: TokenAnswer },
+  };
+  app.post('/api/oauth/token', { config: none, schema: tokenSchema }, async (req, reply) => {
     requireForm(req);
     const params = formParams(req.body);
     // Resources are matched on normalised URLs: the grants compare the configured one.
@@ -270,7 +321,17 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
     return body;
   });
 
-  app.post('/api/oauth/revoke', { config: none, schema: { hide: true } }, async (req, reply) => {
+  const revokeSchema = {
+    operationId: 'revokeToken',
+    summary: 'Token revocation (RFC 7009)',
+    consumes: FORM_CONSUMES,
+    security: CLIENT_AUTH,
+    body: TokenOnlyForm,
+    response: {
+      200: Type.Unsafe<undefined>(Type.Null({ description: 'Revoked, or unknown: the answer is the same.' })),
+    },
+  };
+  app.post('/api/oauth/revoke', { config: none, schema: revokeSchema }, async (req, reply) => {
     requireForm(req);
     const params = formParams(req.body);
     const client = await authenticateClient(deps, presentedClient(req, params));
@@ -308,7 +369,15 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
     return reply.code(200).send();
   });
 
-  app.post('/api/oauth/introspect', { config: none, schema: { hide: true } }, async (req, reply) => {
+  const introspectSchema = {
+    operationId: 'introspectToken',
+    summary: 'Token introspection (RFC 7662), for confidential clients and resource servers',
+    consumes: FORM_CONSUMES,
+    security: [{ clientSecretBasic: [] }],
+    body: TokenOnlyForm,
+    response: { 200: Introspection },
+  };
+  app.post('/api/oauth/introspect', { config: none, schema: introspectSchema }, async (req, reply) => {
     requireForm(req);
     const params = formParams(req.body);
     reply.header('cache-control', 'no-store');
@@ -362,7 +431,15 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
     };
   });
 
-  app.post('/api/oauth/device', { config: none, schema: { hide: true } }, async (req, reply) => {
+  const deviceSchema = {
+    operationId: 'deviceAuthorization',
+    summary: 'Device authorization (RFC 8628 §3.1)',
+    consumes: FORM_CONSUMES,
+    security: CLIENT_AUTH,
+    body: DeviceForm,
+    response: { 200: DeviceAnswer },
+  };
+  app.post('/api/oauth/device', { config: none, schema: deviceSchema }, async (req, reply) => {
     requireForm(req);
     const params = formParams(req.body);
     const client = await authenticateClient(deps, presentedClient(req, params));

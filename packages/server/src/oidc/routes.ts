@@ -11,6 +11,7 @@ import { escapeHtml } from '../mail/templates.js';
 import { PAGE_CSP, page, pageCsp, renderMessage } from '../pages/render.js';
 import { checkEndSession, EndSessionError, endSession, type EndSessionRequest } from './end-session.js';
 import { userinfo } from './userinfo.js';
+import { Jwks, UserinfoAnswer } from '../http/schemas/oauth.js';
 
 export const JWKS_PATH = '/.well-known/jwks.json';
 export const USERINFO_PATH = '/api/oauth/userinfo';
@@ -41,7 +42,12 @@ export async function oidcRoutes(app: App, deps: OAuthDeps): Promise<void> {
     return sendOAuthError(reply, toOAuthError(err, req));
   });
 
-  app.get(JWKS_PATH, { config: { auth: 'none' }, schema: { hide: true } }, async (_req, reply) => {
+  const jwksSchema = {
+    operationId: 'jwks',
+    summary: 'The JWK Set that signs ID tokens and JWT access tokens',
+    response: { 200: Jwks },
+  };
+  app.get(JWKS_PATH, { config: { auth: 'none' }, schema: jwksSchema }, async (_req, reply) => {
     // Short enough that a verifier sees a newly published key well within its 24 h lead.
     reply.header('cache-control', 'public, max-age=300').header('access-control-allow-origin', '*');
     return deps.keys.jwks();
@@ -52,7 +58,11 @@ export async function oidcRoutes(app: App, deps: OAuthDeps): Promise<void> {
     url: USERINFO_PATH,
     // Bearer only: a cookie is never a credential here.
     config: { auth: 'none', csrf: false },
-    schema: { hide: true },
+    schema: {
+      summary: 'UserInfo (OpenID Connect Core §5.3): the claims of an access token holding `openid`',
+      security: [{ bearer: [] }],
+      response: { 200: UserinfoAnswer },
+    },
     handler: async (req, reply) => {
       const claims = await userinfo(deps, req);
       reply.header('cache-control', 'no-store').header('access-control-allow-origin', '*');

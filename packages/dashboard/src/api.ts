@@ -151,7 +151,8 @@ function validationText(detail: string): string {
 const MESSAGES: Record<string, (p: Problem) => string> = {
   network: () => 'Latchkey could not be reached. Check your connection and try again.',
   unauthorized: () => 'Your session has ended. Sign in again.',
-  invalid_credentials: () => 'The email or password is wrong.',
+  // The server says which credential was wrong (the email or password, the current password, a passkey).
+  invalid_credentials: (p) => p.detail ?? 'The email or password is wrong.',
   forbidden: (p) => p.detail ?? 'Your role in this organisation does not allow this.',
   org_forbidden: () => 'You do not have access to this organisation any more.',
   org_required: () => 'Choose an organisation first.',

@@ -205,6 +205,14 @@ describe('org settings, account, OAuth apps, tokens', () => {
 
     const sessions = page.getByRole('region', { name: 'Where you are signed in' });
     await sessions.getByRole('row').nth(2).waitFor();
+    // A wrong current password is named as such, not as a failed sign-in.
+    owner.allow.push(/status of 401 .*\/api\/auth\/password/);
+    await page.getByLabel('Current password').fill(`${PASSWORD} typo`);
+    await page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+    await page.getByLabel('New password again').fill(NEW_PASSWORD);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByText('The current password is wrong.').waitFor();
+    assert.equal(await page.getByText('The email or password is wrong.').count(), 0);
     await page.getByLabel('Current password').fill(PASSWORD);
     await page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
     await page.getByLabel('New password again').fill(NEW_PASSWORD);

@@ -13,9 +13,10 @@ import {
   type ScopeConfig,
 } from './catalogue.js';
 import { ConfigError } from './errors.js';
+import { parseAuditLogFile, parseWebhookConfig, type WebhookConfig } from './webhooks.js';
 
 export { ConfigError };
-export type { AgentPlans, ResourceConfig, ScopeConfig };
+export type { AgentPlans, ResourceConfig, ScopeConfig, WebhookConfig };
 
 /**
  * Configuration: parsed once at start from the environment and an optional TOML file, validated,
@@ -88,6 +89,10 @@ export interface Config {
   readonly keyRotationDays: number;
   /** The algorithm of new signing keys (`SIGNING_ALG`): ES256 (default) or RS256. */
   readonly signingAlg: 'ES256' | 'RS256';
+  /** Webhook delivery and retry settings (`WEBHOOK_*`). */
+  readonly webhooks: WebhookConfig;
+  /** Every audit event is appended here as one JSON line (`AUDIT_LOG_FILE`); null: no file. */
+  readonly auditLogFile: string | null;
   /** Path of the TOML file that was read, if any. */
   readonly configFile: string | null;
   /** Development defaults in effect; announced in the start-up log. */
@@ -154,6 +159,10 @@ const SETTINGS = {
   LATCHKEY_SECRET: 'secret',
   KEY_ROTATION_DAYS: 'key_rotation_days',
   SIGNING_ALG: 'signing_alg',
+  WEBHOOK_ALLOW_LOOPBACK: 'webhook_allow_loopback',
+  WEBHOOK_RETRY_BASE_MS: 'webhook_retry_base_ms',
+  WEBHOOK_RETRY_WINDOW_SECONDS: 'webhook_retry_window_seconds',
+  AUDIT_LOG_FILE: 'audit_log_file',
 } as const;
 type SettingName = keyof typeof SETTINGS;
 
@@ -307,6 +316,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   if (signingAlg !== 'ES256' && signingAlg !== 'RS256')
     throw new ConfigError('SIGNING_ALG', 'must be ES256 or RS256');
 
+  const webhooks = parseWebhookConfig(raw, devDefaults);
+  const auditLogFile = parseAuditLogFile(raw, cwd);
+
   const href = publicUrl.href.replace(/\/+$/, '');
   return Object.freeze({
     port,
@@ -343,6 +355,8 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     secrets: Object.freeze([secret]),
     keyRotationDays: Number(rotationRaw),
     signingAlg,
+    webhooks,
+    auditLogFile,
     configFile,
     devDefaults: Object.freeze(devDefaults),
   });

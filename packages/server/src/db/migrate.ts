@@ -20,6 +20,7 @@ import * as accountLifecycle from './migrations/2026-12-05T0950-D-account-lifecy
 import * as clientApprovals from './migrations/2026-12-05T1010-A-client-approvals.js';
 import * as auditIndexes from './migrations/2026-12-05T1100-F-audit-indexes.js';
 import * as auditFilterIndexes from './migrations/2026-12-05T1200-K-audit-filter-indexes.js';
+import * as webhooks from './migrations/2026-12-05T1330-C-webhooks.js';
 
 /** Every migration, in order. Names are date-prefixed and never change once shipped. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -44,6 +45,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-12-05T1010-A-client-approvals': clientApprovals,
   '2026-12-05T1100-F-audit-indexes': auditIndexes,
   '2026-12-05T1200-K-audit-filter-indexes': auditFilterIndexes,
+  '2026-12-05T1330-C-webhooks': webhooks,
 };
 
 /**

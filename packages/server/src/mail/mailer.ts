@@ -1,8 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import nodemailer, { type Transporter } from 'nodemailer';
+import nodemailer from 'nodemailer';
 import type { Logger } from 'pino';
 import { newSecret } from '../lib/secrets.js';
+import { linksIn, outboxEml } from './outbox.js';
 
 export interface Message {
   to: string;
@@ -25,7 +26,10 @@ export interface MailerOptions {
   log: Logger;
 }
 
-/** SMTP when SMTP_URL is set; otherwise a dev outbox that writes each message as an .eml file. */
+/**
+ * SMTP when SMTP_URL is set; otherwise a dev outbox that writes each message as an .eml file and
+ * logs its links.
+ */
 export function createMailer(opts: MailerOptions): Mailer {
   if (opts.smtpUrl) {
     const transport = nodemailer.createTransport(opts.smtpUrl);
@@ -37,21 +41,21 @@ export function createMailer(opts: MailerOptions): Mailer {
       close: () => transport.close(),
     };
   }
-  const transport: Transporter = nodemailer.createTransport({
-    streamTransport: true,
-    buffer: true,
-    newline: 'unix',
-  });
   return {
     kind: 'outbox',
     async send(msg) {
-      const info = await transport.sendMail({ from: opts.from, ...msg });
       mkdirSync(opts.outboxDir, { recursive: true });
-      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      const now = new Date();
+      const stamp = now.toISOString().replace(/[:.]/g, '-');
       const file = join(opts.outboxDir, `${stamp}-${newSecret(6)}.eml`);
-      writeFileSync(file, info.message as Buffer, { mode: 0o600 });
-      opts.log.info({ file }, 'mail written to the dev outbox');
+      writeFileSync(file, outboxEml(opts.from, msg, now), { mode: 0o600 });
+      // Development only (no SMTP server): the links are in the file already; the log line shows
+      // them so that following one needs no file opened.
+      opts.log.info(
+        { file, to: msg.to, subject: msg.subject, links: linksIn(msg.text) },
+        'mail written to the dev outbox',
+      );
     },
-    close: () => transport.close(),
+    close: () => {},
   };
 }

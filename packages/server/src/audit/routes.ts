@@ -72,28 +72,18 @@ export function auditRoutes(app: App, deps: Deps): void {
           .limit(limit + 1);
       };
       let rows: Awaited<ReturnType<Query['execute']>>;
-      // An action filter ending in ".*" matches the family (e.g. "member.*"): the newest page of
-      // each action of the family, merged, so every part walks the (org, action, time) index.
-      const family = action?.endsWith('.*') ? await familyActions(deps, org.id, action.slice(0, -2)) : null;
-      if (family && family.length === 0) rows = [];
-      else if (family && family.length <= FAMILY_MERGE_MAX) {
-        const parts = family.map((a, i) =>
-          deps.db
-            .selectFrom(filtered(base().where(sql<string>`action collate "C"`, '=', a)).as(`p${i}`))
-            .selectAll(),
-        );
-        const merged = parts.slice(1).reduce((u, p) => u.unionAll(p), parts[0]!);
-        rows = await deps.db
-          .selectFrom(merged.as('merged'))
-          .selectAll()
-          .orderBy('created_at', 'desc')
-          .orderBy('id', 'desc')
-          .limit(limit + 1)
-          .execute();
-      } else if (action?.endsWith('.*')) {
-        rows = await filtered(
-          base().where('action', 'like', `${action.slice(0, -2).replace(/[\\%_]/g, '\\$&')}.%`),
-        ).execute();
+      if (action?.endsWith('.*')) {
+        // An action filter ending in ".*" matches the family (e.g. "member.*"): one statement finds
+        // the family's actions by skipping through the index (only the actor's, when filtered by
+        // actor) and reads the newest page of each, every part in (…, action, time) index order.
+        const part = filtered(base().where(sql<boolean>`action collate "C" = family.action`));
+        const found = await sql<(typeof rows)[number]>`
+          with recursive family(action) as (${familyActions(org.id, action.slice(0, -2), actor)})
+          select p.* from family cross join lateral (${part}) p
+           where family.action is not null
+           order by p.created_at desc, p.id desc
+           limit ${limit + 1}`.execute(deps.db);
+        rows = found.rows;
       } else {
         rows = await filtered(
           action ? base().where(sql<string>`action collate "C"`, '=', action) : base(),
@@ -118,29 +108,26 @@ export function auditRoutes(app: App, deps: Deps): void {
   );
 }
 
-/** A family with more actions than this is read with one LIKE scan instead of a merge. */
-const FAMILY_MERGE_MAX = 64;
-
 /**
- * The distinct actions an org's log holds under `prefix.` (e.g. member.added, member.removed), read
- * by skipping through the (org, action, time) index: one index probe per action, not per event.
- * Actions compare bytewise (collation "C", as the index is built), so a family is one range.
+ * The recursive part of a family query: the distinct actions an org's log holds under `prefix.`
+ * (e.g. member.added, member.removed), one index probe per action, not per event; with an actor,
+ * only the actions that actor did, through the (org, actor, action, time) index. Actions compare
+ * bytewise (collation "C", as the indexes are built), so a family is one range. Actions are
+ * Latchkey's own names, a handful per family, so the merge reads a handful of short index ranges.
  */
-async function familyActions(deps: Pick<Deps, 'db'>, orgId: string, prefix: string): Promise<string[]> {
+function familyActions(orgId: string, prefix: string, actor: string | undefined) {
   const lo = `${prefix}.`;
   const hi = `${prefix}/`; // '/' follows '.': every action starting "prefix." sorts in [lo, hi)
-  const { rows } = await sql<{ action: string }>`
-    with recursive family(action) as (
-      (select action from audit_events
-        where org_id = ${orgId} and action collate "C" >= ${lo} and action collate "C" < ${hi}
-        order by action collate "C" limit 1)
-      union all
-      select (select e.action from audit_events e
-               where e.org_id = ${orgId} and e.action collate "C" > family.action
-                 and e.action collate "C" < ${hi}
-               order by e.action collate "C" limit 1)
-        from family where family.action is not null
-    )
-    select action from family where action is not null limit ${FAMILY_MERGE_MAX + 1}`.execute(deps.db);
-  return rows.map((r) => r.action);
+  const byActor = actor === undefined ? sql`` : sql`and actor = ${actor}`;
+  const order = actor === undefined ? sql`action collate "C"` : sql`actor, action collate "C"`;
+  return sql`
+    (select action from audit_events
+      where org_id = ${orgId} ${byActor} and action collate "C" >= ${lo} and action collate "C" < ${hi}
+      order by ${order} limit 1)
+    union all
+    select (select action from audit_events
+             where org_id = ${orgId} ${byActor} and action collate "C" > family.action
+               and action collate "C" < ${hi}
+             order by ${order} limit 1)
+      from family where family.action is not null`;
 }

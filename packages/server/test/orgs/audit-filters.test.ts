@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { migrationNames } from '../../src/db/migrate.js';
 import { type TestServer, testServer } from '../helpers/harness.js';
-import { assertProblem, auditPage, stranger, team } from './helpers.js';
+import { allPages, assertProblem, type AuditEvent, auditPage, stranger, team } from './helpers.js';
 
 let t: TestServer;
 before(async () => {
@@ -109,6 +109,35 @@ describe('GET /api/v1/audit?target=', () => {
       theirs.data.map((e) => e.action),
       ['app.updated'],
     );
+  });
+
+  it("pages an action family filtered by actor: only that actor's actions of the family, newest first", async () => {
+    const h = await team(t);
+    const other = await stranger(t, 'Other family');
+    await seed(h.org.id, [
+      ['member.added', 'user:a', null],
+      ['member.removed', 'user:b', null],
+      ['member.added', 'user:b', null],
+      ['membership.added', 'user:b', null], // another family that shares the prefix's letters
+      ['member.updated', 'user:a', null],
+      ['token.created', 'user:b', null],
+      ['member.removed', 'user:b', null],
+    ]);
+    await seed(other.org.id, [['member.added', 'user:b', null]]);
+    const c = h.people.owner.client;
+    const pages = await allPages<AuditEvent>(
+      c,
+      '/api/v1/audit',
+      h.org.id,
+      'action=member.*&actor=user:b&limit=1',
+    );
+    assert.deepEqual(
+      pages.map((p) => p.map((e) => `${e.action} ${e.actor}`)),
+      [['member.removed user:b'], ['member.added user:b'], ['member.removed user:b']],
+    );
+    assert.ok(pages.flat().every((e) => e.org_id === h.org.id));
+    assert.deepEqual((await auditPage(c, h.org.id, 'action=member.*&actor=user:c')).data, []);
+    assert.deepEqual((await auditPage(c, h.org.id, 'action=token.*&actor=user:a')).data, []);
   });
 
   it('refuses an empty or overlong target, and members without audit:read', async () => {

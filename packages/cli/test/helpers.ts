@@ -19,6 +19,8 @@ import { formFields } from '../../server/test/oauth/helpers.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MAIN = join(ROOT, 'packages/cli/src/main.ts');
+/** The repository's TypeScript hooks (scripts/ts-hooks.mjs), as the test runner uses. */
+const LOADER = join(ROOT, 'scripts/ts-register.mjs');
 /** A CLI run that takes longer than this is a hang: it is killed and the test fails. */
 const RUN_TIMEOUT_MS = 60_000;
 
@@ -57,7 +59,7 @@ export interface CliOptions {
 }
 
 /**
- * Starts the real `latchkey` binary (the TypeScript entry point through tsx), with a clean
+ * Starts the real `latchkey` binary (the TypeScript entry point, compiled on load), with a clean
  * environment: nothing of ours leaks in, HOME is private. Never blocks this process, which
  * may be serving the Latchkey it talks to.
  */
@@ -77,7 +79,7 @@ export function cli(args: string[], o: CliOptions): Running {
     ...(o.xdg === null ? {} : { XDG_CONFIG_HOME: o.xdg ?? join(o.home, 'xdg') }),
     ...o.env,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+  const child = spawn(process.execPath, ['--import', LOADER, MAIN, ...args], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 
 export interface Received {
+  path: string;
   headers: IncomingHttpHeaders;
   body: string;
 }
@@ -22,7 +23,11 @@ export async function startReceiver(path = '/hook'): Promise<Receiver> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      r.received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      r.received.push({
+        path: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
       res.statusCode = r.status;
       res.end();
     });
@@ -59,13 +64,17 @@ export function verified(secret: string, r: Received): EventPayload {
 }
 
 /** Waits until `check` answers true, polling; fails with `what` if it never does. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, maxMs = 30_000) {
+export async function waitFor(
+  what: string | (() => string),
+  check: () => boolean | Promise<boolean>,
+  maxMs = 30_000,
+) {
   const end = Date.now() + maxMs;
   while (Date.now() < end) {
     if (await check()) return;
     await new Promise((ok) => setTimeout(ok, 25));
   }
-  throw new Error(`gave up waiting: ${what}`);
+  throw new Error(`gave up waiting: ${typeof what === 'string' ? what : what()}`);
 }
 
 /** Settings every webhook test server runs with: loopback receivers, quick retries. */

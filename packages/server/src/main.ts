@@ -32,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, undefined, config.logFormat);
 
   if (command === 'migrate') {
     const storage = await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });

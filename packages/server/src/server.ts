@@ -10,6 +10,7 @@ import type { Deps } from './deps.js';
 import { AuthCache } from './http/auth-cache.js';
 import type { App } from './http/types.js';
 import { systemClock } from './lib/clock.js';
+import { reaching } from './start-errors.js';
 import { createMailer } from './mail/mailer.js';
 import { scheduleUnusedRegistrationCleanup } from './oauth/unused-clients.js';
 import { scheduleKeyRotation } from './oidc/schedule.js';
@@ -36,12 +37,15 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
     openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }),
     import('./http/app.js'),
   ]);
+  if (config.databaseUrl) await reaching('PostgreSQL', config.databaseUrl, storage.ping);
   const releaseDataDir = markDataDirInUse(config);
   const { applied } = await migrate(storage.db as never, storage.kind);
   if (applied.length) log.info({ applied }, 'migrations applied');
   const sealed = await sealStoredClientSecrets(storage.db, config);
   if (sealed) log.info({ sealed }, 'SSO client secrets sealed with LATCHKEY_SECRET');
-  const cache = await openCache({ redisUrl: config.redisUrl });
+  const cache = config.redisUrl
+    ? await reaching('Redis', config.redisUrl, () => openCache({ redisUrl: config.redisUrl }))
+    : await openCache({ redisUrl: null });
   const mailer = createMailer({
     smtpUrl: config.smtpUrl,
     from: config.mailFrom,
@@ -78,6 +82,11 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
   });
   // Until an instance admin exists, every start prints a fresh one-time link.
   const setupLink = await issueSetupLink(storage.db, systemClock, config.publicUrl);
+  for (const r of config.resources)
+    log.info(
+      { id: r.id, scopes: r.scopes ?? 'all' },
+      `resource ${r.name} (${r.url}) loaded from ${config.configFile ?? 'latchkey.toml'}`,
+    );
   // Listen last: the first request finds the signing keys and the setup link in place.
   await app.listen({ port: config.port, host: config.host });
   log.info(

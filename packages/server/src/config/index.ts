@@ -40,6 +40,8 @@ export interface Config {
   readonly mailFrom: string;
   readonly adminToken: string | null;
   readonly logLevel: LogLevel;
+  /** `text`: one readable line per entry (development); `json`: pino's JSON lines (production). */
+  readonly logFormat: LogFormat;
   readonly trustProxy: boolean;
   /** The first part of every Latchkey token (`lk` → `lk_pat_…`). */
   readonly tokenPrefix: string;
@@ -121,6 +123,7 @@ export const SIGNUP_POLICIES: readonly SignupPolicy[] = ['open', 'invite-only', 
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export type LogFormat = 'text' | 'json';
 
 /** Settings: env name → TOML key. */
 const SETTINGS = {
@@ -134,6 +137,7 @@ const SETTINGS = {
   MAIL_FROM: 'mail_from',
   ADMIN_TOKEN: 'admin_token',
   LOG_LEVEL: 'log_level',
+  LOG_FORMAT: 'log_format',
   TRUST_PROXY: 'trust_proxy',
   TOKEN_PREFIX: 'token_prefix',
   TOKEN_SCANNER_KEY: 'token_scanner_key',
@@ -225,6 +229,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
   }
+  const logFormat = (raw('LOG_FORMAT') ?? (env.NODE_ENV === 'production' ? 'json' : 'text')) as LogFormat;
+  if (logFormat !== 'text' && logFormat !== 'json')
+    throw new ConfigError('LOG_FORMAT', 'must be text or json');
   const trustProxy = parseBool('TRUST_PROXY', raw('TRUST_PROXY') ?? 'false');
   const tokenPrefix = raw('TOKEN_PREFIX') ?? 'lk';
   if (!/^[a-z][a-z0-9]{1,9}$/.test(tokenPrefix)) {
@@ -333,6 +340,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     mailFrom,
     adminToken,
     logLevel,
+    logFormat,
     trustProxy,
     tokenPrefix,
     tokenScannerKey,

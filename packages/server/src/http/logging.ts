@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import type { LogLevel } from '../config/index.js';
+import type { LogFormat, LogLevel } from '../config/index.js';
 
 /** Keys whose values never reach a log line, wherever they appear. */
 export const REDACT_PATHS = [
@@ -18,7 +18,15 @@ export const REDACT_PATHS = [
   '*.code',
 ];
 
-export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+/**
+ * The server's logger. `json` writes pino's JSON lines (to `destination`, else stdout); `text`
+ * turns each into one readable line first (see `textLine`). Redaction applies to both.
+ */
+export function createLogger(
+  level: LogLevel,
+  destination?: DestinationStream,
+  format: LogFormat = 'json',
+): Logger {
   const opts = {
     level,
     base: { service: 'latchkey' },
@@ -34,7 +42,41 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
       err: pino.stdSerializers.err,
     },
   };
-  return destination ? pino(opts, destination) : pino(opts);
+  const out = destination ?? (format === 'text' ? process.stdout : undefined);
+  if (format === 'text') return pino(opts, { write: (line: string) => out!.write(textLine(line)) });
+  return out ? pino(opts, out) : pino(opts);
+}
+
+const LEVEL_NAMES: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
+/** Fields every line has, or that the text line shows in its own place. */
+const OMITTED = new Set(['level', 'time', 'pid', 'hostname', 'service', 'msg', 'err']);
+
+/**
+ * One pino JSON line as a readable one: `12:03:04.567 INFO  message key=value …`, values that are
+ * not plain words as JSON, an error's stack on the lines after it.
+ */
+export function textLine(json: string): string {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return json;
+  }
+  const time = typeof entry.time === 'number' ? new Date(entry.time).toISOString().slice(11, 23) : '';
+  const level = (LEVEL_NAMES[entry.level as number] ?? String(entry.level)).padEnd(5);
+  const fields = Object.entries(entry)
+    .filter(([k, v]) => !OMITTED.has(k) && v !== undefined)
+    .map(([k, v]) => `${k}=${typeof v === 'string' && /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v)}`);
+  const err = entry.err as { message?: string; stack?: string } | undefined;
+  const head = [time, level, String(entry.msg ?? ''), ...fields].filter(Boolean).join(' ');
+  return `${head}${err ? `\n  ${(err.stack ?? err.message ?? '').replace(/\n/g, '\n  ')}` : ''}\n`;
 }
 
 /** The URL as logged: path kept, every query value replaced (magic links, codes and states live there). */

@@ -126,6 +126,8 @@ export async function spawnServer(opts: SpawnOptions): Promise<Child> {
     HOST: '127.0.0.1',
     PUBLIC_URL: url,
     LOG_LEVEL: 'info',
+    // JSON lines, as in production: tests read fields from them.
+    LOG_FORMAT: 'json',
     ...opts.env,
   };
   const proc = spawn(process.execPath, [MAIN, opts.command ?? 'start'], {

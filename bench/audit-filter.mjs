@@ -71,18 +71,27 @@ if (admin) {
 }
 try {
   const h = { cookie, 'x-org-id': org };
-  // One request at a time, median of many: the time a page takes, not the machine's throughput.
-  const median = async (path) => {
-    const times = [];
-    for (let i = 0; i < 25; i++) {
-      const t0 = performance.now();
-      const res = await fetch(`${server.url}${path}`, { headers: h });
-      if (res.status !== 200) throw new Error(`${path}: ${res.status}`);
-      await res.arrayBuffer();
-      if (i >= 5) times.push(performance.now() - t0);
+  // One request at a time, the unfiltered and the filtered page alternating request by request,
+  // so that both see the same load on a shared machine; the medians of each (after a warm-up).
+  const time = async (path) => {
+    const t0 = performance.now();
+    const res = await fetch(`${server.url}${path}`, { headers: h });
+    if (res.status !== 200) throw new Error(`${path}: ${res.status}`);
+    await res.arrayBuffer();
+    return performance.now() - t0;
+  };
+  const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+  const pair = async (path) => {
+    const base = [];
+    const filtered = [];
+    for (let i = 0; i < 45; i++) {
+      const b = await time('/api/v1/audit');
+      const f = await time(path);
+      if (i < 5) continue;
+      base.push(b);
+      filtered.push(f);
     }
-    times.sort((x, y) => x - y);
-    return times[Math.floor(times.length / 2)];
+    return { base: median(base), filtered: median(filtered) };
   };
   const day = 86_400_000;
   const since = new Date(Date.now() - 60 * day).toISOString();
@@ -99,8 +108,7 @@ try {
     ['family+actor', 'action=session.*&actor=user:00000014'],
     ['date range', `since=${since}&until=${until}`],
   ]) {
-    const base = await median('/api/v1/audit');
-    const filtered = await median(`/api/v1/audit?${q}`);
+    const { base, filtered } = await pair(`/api/v1/audit?${q}`);
     const ratio = filtered / base;
     console.log(
       `GET /api/v1/audit ${label.padEnd(13)} median ${filtered.toFixed(1).padStart(7)} ms; unfiltered ${base.toFixed(1).padStart(7)} ms; ratio ${ratio.toFixed(2)}`,

@@ -28,6 +28,7 @@ import { signIn } from './signin.js';
 import { SignupRefused } from './signup-policy.js';
 import { createAccount, findUserByEmail } from './users.js';
 import { joinWaitlist } from './waitlist.js';
+import { htmlPage, pageOrProblem, redirect } from '../http/schemas/responses.js';
 
 export const MAGIC_LINK_CALLBACK_PATH = '/api/auth/magic-link/callback';
 
@@ -166,6 +167,10 @@ export function magicLinkRoutes(app: App, deps: Deps): void {
           tags: ['auth'],
           summary: 'The page a sign-in link opens: one button that signs in (the GET changes nothing)',
           querystring: Type.Object({ token: Token }, { additionalProperties: false }),
+          response: {
+            200: htmlPage('The page with its one button.'),
+            '4xx': pageOrProblem('The link expired or was used.'),
+          },
         },
       },
       async (req, reply) => {
@@ -187,6 +192,12 @@ export function magicLinkRoutes(app: App, deps: Deps): void {
             { token: Token, confirm: Type.Optional(Type.Literal('yes')) },
             { additionalProperties: false },
           ),
+          response: {
+            200: htmlPage('Another browser opened the link: a page asks to confirm.'),
+            202: htmlPage('Sign-ups are by waitlist: the address is on it.'),
+            303: redirect('Signed in: to where the sign-in started.'),
+            '4xx': pageOrProblem('The link expired or was used, or sign-ups are closed.'),
+          },
         },
       },
       async (req, reply) => {

@@ -29,6 +29,7 @@ import { type Client, insertClient, newClientId, newClientSecret, toClient } fro
 import { OAuthError } from './errors.js';
 import { REDIRECT_URI_MAX_LENGTH } from './redirect-uri.js';
 import { revokeClientTokens } from './tokens.js';
+import { noContent } from '../http/schemas/responses.js';
 
 const ClientIdParams = Type.Object(
   { id: Type.String({ pattern: '^lkc_[0-9a-f]{32}$' }) },
@@ -391,7 +392,14 @@ export function appRoutes(app: App, deps: Deps & { catalogue: Catalogue }): void
 
   app.delete(
     '/api/v1/oauth/clients/:id',
-    { config: cfg, schema: { tags: ['oauth apps'], params: ClientIdParams } },
+    {
+      config: cfg,
+      schema: {
+        tags: ['oauth apps'],
+        params: ClientIdParams,
+        response: { 204: noContent('Deleted; its tokens are revoked.') },
+      },
+    },
     async (req, reply) => {
       const org = orgOf(req);
       const row = await load(org.id, req.params.id);

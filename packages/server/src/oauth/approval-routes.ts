@@ -11,6 +11,7 @@ import { approvalsQuery } from './approvals.js';
 import { findClient } from './clients.js';
 import { OAuthError } from './errors.js';
 import type { OAuthDeps } from './grants/types.js';
+import { noContent } from '../http/schemas/responses.js';
 
 /** Approvals listed per org: an org approves a handful of clients. */
 export const APPROVALS_LIST_MAX = 500;
@@ -111,7 +112,10 @@ export function approvalRoutes(app: App, deps: OAuthDeps): void {
 
   app.delete(
     '/api/v1/org/oauth/approved-clients/:id',
-    { config: cfg, schema: { tags: ['oauth apps'], params: IdParams } },
+    {
+      config: cfg,
+      schema: { tags: ['oauth apps'], params: IdParams, response: { 204: noContent('Approval withdrawn.') } },
+    },
     async (req, reply) => {
       const org = orgOf(req);
       const done = await db.transaction().execute(async (trx) => {

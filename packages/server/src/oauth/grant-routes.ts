@@ -6,6 +6,7 @@ import { IdParams, Timestamp } from '../http/shapes.js';
 import type { App } from '../http/types.js';
 import { revokeGrant } from './authorize.js';
 import { scopesOf } from './tokens.js';
+import { noContent } from '../http/schemas/responses.js';
 
 /** Grants listed at most per request: a person or org rarely has more; no pagination needed below it. */
 export const GRANTS_LIST_MAX = 500;
@@ -102,7 +103,10 @@ export function grantRoutes(app: App, deps: Deps): void {
 
   app.delete(
     '/api/v1/me/grants/:id',
-    { config: { auth: 'user', scope: 'account:write' }, schema: { tags: ['grants'], params: IdParams } },
+    {
+      config: { auth: 'user', scope: 'account:write' },
+      schema: { tags: ['grants'], params: IdParams, response: { 204: noContent('Consent withdrawn.') } },
+    },
     async (req, reply) => {
       const user = userOf(req);
       const row = await grantsQuery(deps)
@@ -165,7 +169,10 @@ export function grantRoutes(app: App, deps: Deps): void {
 
   app.delete(
     '/api/v1/org/grants/:id',
-    { config: { auth: 'org', permission: 'oauth:manage' }, schema: { tags: ['grants'], params: IdParams } },
+    {
+      config: { auth: 'org', permission: 'oauth:manage' },
+      schema: { tags: ['grants'], params: IdParams, response: { 204: noContent('Consent withdrawn.') } },
+    },
     async (req, reply) => {
       const org = orgOf(req);
       const row = await grantsQuery(deps)

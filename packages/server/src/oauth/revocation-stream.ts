@@ -4,6 +4,7 @@ import type { AuthChange, RevocationLogReader } from '../http/auth-cache.js';
 import type { App } from '../http/types.js';
 import { safeEqual } from '../lib/secrets.js';
 import type { Catalogue } from './catalogue.js';
+import { eventStream } from '../http/schemas/responses.js';
 
 /** How often a stream looks for new events when no node has announced one; heartbeats keep proxies open. */
 export const STREAM_POLL_MS = 1_000;
@@ -99,6 +100,8 @@ export function revocationStreamRoutes(app: App, deps: Deps & { catalogue: Catal
       schema: {
         tags: ['revocations'],
         summary: 'Server-sent events of revoked credentials, for resource servers (HTTP Basic id:secret)',
+        security: [{ resourceServerBasic: [] }],
+        response: { 200: eventStream('One event per revoked credential; resumable with Last-Event-ID.') },
       },
     },
     async (req, reply) => {

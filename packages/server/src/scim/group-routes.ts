@@ -15,7 +15,7 @@ import { callerOf, scimId, sendResource } from './user-routes.js';
 import { etag } from './versions.js';
 
 const tags = ['scim'];
-const security = [{ bearer: [] }];
+const security = [{ scimToken: [] }];
 
 /** `/Groups` (RFC 7644 §3): the org's groups; one mapped to a role gives it to its members. */
 export function groupRoutes(app: App, deps: Deps, base: string, cfg: { auth: 'none'; csrf: false }): void {

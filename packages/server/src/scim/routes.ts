@@ -75,7 +75,7 @@ export async function scimRoutes(app: App, deps: Deps): Promise<void> {
   // The hook above authenticates; `auth: 'none'` keeps the session and token tiers out of it.
   const cfg = { auth: 'none', csrf: false } as const;
   const tags = ['scim'];
-  const security = [{ bearer: [] }];
+  const security = [{ scimToken: [] }];
   const docs = `${deps.config.publicUrl}/api/openapi.json`;
 
   app.get(

@@ -34,7 +34,7 @@ export function sendResource(reply: FastifyReply, status: number, body: unknown,
 }
 
 const tags = ['scim'];
-const security = [{ bearer: [] }];
+const security = [{ scimToken: [] }];
 
 /** `/Users` (RFC 7644 §3): people provisioned into the org that owns the SCIM secret. */
 export function userRoutes(app: App, deps: Deps, base: string, cfg: { auth: 'none'; csrf: false }): void {

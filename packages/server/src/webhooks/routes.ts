@@ -19,6 +19,7 @@ import {
   resendDelivery,
 } from './queries.js';
 import { type DeliveryWorker, startDeliveryWorker } from './worker.js';
+import { noContent } from '../http/schemas/responses.js';
 
 const OrNull = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -188,11 +189,15 @@ function family(app: App, deps: Deps, f: Family, wake: () => void): void {
     },
   );
 
-  app.delete(`${base}/:id`, { config, schema: { ...schema, params: EndpointParams } }, async (req, reply) => {
-    const owner = await f.owner(req);
-    if (!(await removeEndpoint(deps, actorOf(req), owner, req.params.id))) throw notFound();
-    reply.code(204);
-  });
+  app.delete(
+    `${base}/:id`,
+    { config, schema: { ...schema, params: EndpointParams, response: { 204: noContent('Deleted.') } } },
+    async (req, reply) => {
+      const owner = await f.owner(req);
+      if (!(await removeEndpoint(deps, actorOf(req), owner, req.params.id))) throw notFound();
+      reply.code(204);
+    },
+  );
 
   app.get(
     `${base}/:id/deliveries`,

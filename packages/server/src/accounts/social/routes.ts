@@ -11,6 +11,7 @@ import { type ProviderId, type SocialErrorCode, toSocialError } from './provider
 import { configuredProviders, PROVIDER_IDS, PROVIDER_NAMES } from './registry.js';
 import { completeSocialSignIn } from './resolve.js';
 import { flowSecrets, startTransaction, takeTransaction, TRANSACTION_COOKIE } from './transaction.js';
+import { redirect } from '../../http/schemas/responses.js';
 
 const ReturnTo = Type.String({ maxLength: 4000 });
 const Param = Type.String({ maxLength: 4000 });
@@ -80,6 +81,10 @@ export function socialRoutes(app: App, deps: Deps): void {
           tags: ['auth'],
           summary: `Sign in with ${name}: redirects to ${name}`,
           querystring: Type.Object({ return_to: Type.Optional(ReturnTo) }),
+          response: {
+            302: redirect(`To ${name}'s sign-in.`),
+            303: redirect(`To the login page, when ${name} cannot be used now.`),
+          },
         },
       },
       async (req, reply) => {
@@ -135,6 +140,7 @@ export function socialRoutes(app: App, deps: Deps): void {
             error_description: Type.Optional(Param),
             iss: Type.Optional(Param),
           }),
+          response: { 303: redirect('Signed in: to where the sign-in started; else to the login page.') },
         },
       },
       async (req, reply) => {

@@ -39,6 +39,7 @@ export const TokenForm = Type.Object(
   {
     [PARSED_BY_HANDLER]: true,
     examples: [
+      { grant_type: 'client_credentials' },
       {
         grant_type: 'authorization_code',
         code: 'abc…',

@@ -37,6 +37,11 @@ export const SECURITY_SCHEMES = {
     description:
       'OAuth client authentication (`client_secret_basic`): the client id and secret. Public clients send `client_id` in the form instead; `client_secret_post` is also accepted.',
   },
+  resourceServerBasic: {
+    type: 'http',
+    scheme: 'basic',
+    description: 'A resource server configured in `latchkey.toml`: its id and secret.',
+  },
   scimToken: {
     type: 'http',
     scheme: 'bearer',
@@ -133,6 +138,10 @@ export function documentRoute(route: RouteOptions): void {
     schema.operationId = operationIdOf(methods[0]!, route.url);
   schema.tags ??= [tagOf(route.url)];
   schema.security ??= securityOf(route.config);
+  if (route.url.startsWith('/api/v1/scim/')) {
+    schema.produces ??= ['application/scim+json'];
+    schema.consumes ??= ['application/scim+json', 'application/json'];
+  }
   schema.response = { ...errorResponses(route.url), ...(schema.response as object | undefined) };
 }
 

@@ -8,6 +8,7 @@ import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';
 import { actorOf, orgOf, principalOf } from '../http/request.js';
 import { Timestamp, Uuid } from '../http/shapes.js';
 import type { App } from '../http/types.js';
+import { startAuditFileSink } from './audit-file.js';
 import { changeEndpoint, createEndpoint, ENDPOINT_LIMITS, removeEndpoint, rotateSecret } from './manage.js';
 import {
   type Delivery,
@@ -238,8 +239,8 @@ function family(app: App, deps: Deps, f: Family, wake: () => void): void {
 
 /**
  * `/api/v1/org/webhooks` (org owners and admins: `org:update`, and `audit:read` since every audit
- * event can be delivered) and `/api/v1/admin/webhooks` (instance admins). Also runs this node's
- * delivery worker for as long as the app is up.
+ * event can be delivered) and `/api/v1/admin/webhooks` (instance admins). Also runs, for as long
+ * as the app is up, this node's delivery worker and, with `AUDIT_LOG_FILE`, the audit file sink.
  */
 export function webhookRoutes(app: App, deps: Deps): void {
   let worker: DeliveryWorker | null = null;
@@ -254,8 +255,21 @@ export function webhookRoutes(app: App, deps: Deps): void {
       log: app.log.child({ component: 'webhooks' }) as never,
     });
   });
+  let auditFile: { stop(): Promise<void> } | null = null;
+  if (deps.config.auditLogFile) {
+    const file = deps.config.auditLogFile;
+    app.addHook('onReady', async () => {
+      auditFile = startAuditFileSink({
+        db: deps.storage.db,
+        clock: deps.clock,
+        file,
+        log: app.log.child({ component: 'audit-file' }),
+      });
+    });
+  }
   app.addHook('onClose', async () => {
     await worker?.stop();
+    await auditFile?.stop();
   });
 
   family(

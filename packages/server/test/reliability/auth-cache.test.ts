@@ -1,3 +1,4 @@
+// test-backend: external — two nodes sharing a Redis
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { openCache } from '../../src/cache/index.js';

@@ -1,3 +1,4 @@
+// test-backend: embedded — starts its own PostgreSQL and Redis, which it stops and starts
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';

@@ -10,7 +10,7 @@ import type { Deps } from './deps.js';
 import { AuthCache } from './http/auth-cache.js';
 import type { App } from './http/types.js';
 import { systemClock } from './lib/clock.js';
-import { reaching } from './start-errors.js';
+import { reaching, withoutPassword } from './start-errors.js';
 import { createMailer } from './mail/mailer.js';
 import { scheduleUnusedRegistrationCleanup } from './oauth/unused-clients.js';
 import { scheduleKeyRotation } from './oidc/schedule.js';
@@ -32,6 +32,11 @@ export interface Running {
 /** Opens storage and cache, migrates, builds the app and listens. */
 export async function startServer(config: Config, log: Logger): Promise<Running> {
   const started = performance.now();
+  log.info(
+    config.databaseUrl
+      ? `connecting to PostgreSQL at ${withoutPassword(config.databaseUrl)}`
+      : 'opening the embedded database (a first start creates it and applies the migrations: up to a minute)',
+  );
   // Opening the embedded database is the slowest step of a start; load the HTTP layer meanwhile.
   const [storage, { buildApp }] = await Promise.all([
     openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }),

@@ -45,6 +45,7 @@ describe('the first start: readable logs, resources announced, clear connection 
       out,
     );
     assert.match(out, /^\d\d:\d\d:\d\d\.\d{3} WARN {2}development default: /m);
+    assert.match(out, /INFO {2}opening the embedded database \(a first start creates it/);
     assert.doesNotMatch(out, /^\{"level"/m, 'no JSON lines');
     assert.ok(!out.includes(SECRET) && !out.includes('notes-resource-secret'), 'no secret printed');
   });
@@ -79,6 +80,7 @@ describe('the first start: readable logs, resources announced, clear connection 
       ),
     );
     assert.match(err, /check that PostgreSQL is running .* DATABASE_URL/);
+    assert.match(s.stdout(), /connecting to PostgreSQL at postgres:\/\/latchkey:\*\*\*@127\.0\.0\.1/);
     assert.ok(!(err + s.stdout()).includes(PASSWORD), 'the password is not printed');
   });
 

@@ -60,7 +60,18 @@ export const TokenAnswer = Type.Object(
     scope: Type.Optional(Type.String()),
     id_token: Type.Optional(Type.String({ description: 'OpenID Connect: when the tokens hold `openid`.' })),
   },
-  { additionalProperties: true },
+  {
+    additionalProperties: true,
+    examples: [
+      {
+        access_token: 'lk_at_…',
+        token_type: 'Bearer',
+        expires_in: 3600,
+        refresh_token: 'lk_rt_…',
+        scope: 'mcp:read mcp:write',
+      },
+    ],
+  },
 );
 
 export const TokenOnlyForm = Type.Object(

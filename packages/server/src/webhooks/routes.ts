@@ -252,7 +252,7 @@ export function webhookRoutes(app: App, deps: Deps): void {
       clock: deps.clock,
       config: deps.config,
       mailer: deps.mailer,
-      log: app.log.child({ component: 'webhooks' }) as never,
+      log: app.log.child({ component: 'webhooks' }),
     });
   });
   let auditFile: { stop(): Promise<void> } | null = null;

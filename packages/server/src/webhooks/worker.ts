@@ -1,5 +1,4 @@
 import { sql } from 'kysely';
-import type { Logger } from 'pino';
 import { type Actor, audit } from '../audit/log.js';
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/connection.js';
@@ -32,7 +31,7 @@ export interface WorkerDeps {
   readonly clock: Clock;
   readonly config: Pick<Config, 'webhooks' | 'secrets' | 'dnsServers'>;
   readonly mailer: Mailer;
-  readonly log: Logger;
+  readonly log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
 
 interface Claimed {

@@ -4,6 +4,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import type { LightMyRequestResponse } from 'fastify';
 import { type Client, PUBLIC_URL, type TestServer, testServer } from '../helpers/harness.js';
+import { tokensFor } from '../oauth/helpers.js';
 import { mintPat } from '../tokens/helpers.js';
 import {
   type DocumentedOperation,
@@ -70,6 +71,9 @@ before(async () => {
   );
   assert.equal(app.statusCode, 201, app.body);
   const { client_id, client_secret } = app.json() as { client_id: string; client_secret: string };
+  // UserInfo's bearer is an OAuth access token holding `openid`, from a real authorization code flow.
+  const { tokens } = await tokensFor(t, owner, { resource: `${PUBLIC_URL}/api`, scope: 'openid org:read' });
+  credentials.openidToken = { authorization: `Bearer ${tokens.access_token}` };
   credentials.session = {};
   credentials.bearer = { authorization: `Bearer ${pat.token}` };
   credentials.adminToken = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -106,6 +110,7 @@ function knownId(path: string, name: string): string | undefined {
 
 /** The first scheme of the operation's security that this test holds; none for `{}` or no security. */
 function schemeFor(o: DocumentedOperation): string | null {
+  if (o.path === '/api/oauth/userinfo') return 'openidToken';
   const reqs = o.op.security ?? [];
   // Instance routes are called as the operator; everything else as the owner's browser first.
   const admin = o.path.startsWith('/api/v1/admin/') && reqs.some((r) => 'adminToken' in r);
@@ -185,7 +190,8 @@ function breach(ajv: Ajv2020, o: DocumentedOperation, res: LightMyRequestRespons
 describe('every documented operation answers as documented', () => {
   it('calls each operation with its security scheme and checks status and body', async () => {
     const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
-    ajv.addSchema({ $id: 'doc', components: doc.components }, undefined);
+    // The document inlines every schema (no $ref): each response schema compiles on its own.
+    assert.equal(JSON.stringify(doc).includes('"$ref"'), false);
     const ops = operations(doc);
     const key = (o: DocumentedOperation) => `${o.method.toUpperCase()} ${o.pattern}`;
     ops.sort((a, b) => rank(a) - rank(b));

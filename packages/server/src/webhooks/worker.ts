@@ -175,11 +175,14 @@ async function record(deps: WorkerDeps, d: Claimed, o: Outcome): Promise<void> {
       ep.failing_since.getTime() <= now.getTime() - window ||
       (giveUp && ep.failing_since.getTime() <= first.getTime());
     if (!sustained) return false;
-    await trx
+    const off = await trx
       .updateTable('webhook_endpoints')
       .set({ enabled: false, disabled_reason: 'failing', updated_at: now })
       .where('id', '=', d.endpoint_id)
-      .execute();
+      .where('enabled', '=', true)
+      .returning('id')
+      .executeTakeFirst();
+    if (!off) return false;
     await failPending(trx, d.endpoint_id, 'endpoint_disabled');
     await audit(trx, clock, SYSTEM, {
       orgId: d.org_id,

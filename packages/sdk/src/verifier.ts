@@ -20,6 +20,13 @@ export type TokenKind = 'oauth' | 'pat' | 'svc' | 'org' | 'svc_agent';
 export interface Principal {
   /** The person (user id), or the client for client-credentials tokens. */
   readonly sub: string;
+  /**
+   * The person's email address and name, from introspection, to greet them and tell them apart;
+   * null for credentials without a person (service tokens, org keys, client credentials) and for
+   * JWT access tokens, which a client can read and so carry neither.
+   */
+  readonly email: string | null;
+  readonly name: string | null;
   /** Null for credentials not bound to one org (a PAT acts as its person in any of their orgs). */
   readonly org_id: string | null;
   /** The OAuth client; null for API tokens. */
@@ -151,6 +158,8 @@ function resultOf(b: Record<string, unknown>): Result {
   if (b.scope !== undefined && typeof b.scope !== 'string') throw malformed();
   const clientId = optionalString(b.client_id);
   const orgId = optionalString(b.org_id);
+  const email = optionalString(b.email);
+  const name = optionalString(b.name);
   if (b.exp !== undefined && b.exp !== null && !Number.isFinite(b.exp)) throw malformed();
   const exp = typeof b.exp === 'number' ? b.exp : null;
   // OAuth access tokens always name their client and expire.
@@ -170,6 +179,8 @@ function resultOf(b: Record<string, unknown>): Result {
   }
   const principal: Principal = Object.freeze({
     sub: b.sub,
+    email,
+    name,
     org_id: orgId,
     client_id: clientId,
     scopes: Object.freeze(typeof b.scope === 'string' ? b.scope.split(' ').filter(Boolean) : []),
@@ -360,6 +371,8 @@ export function createVerifier(o: VerifierOptions): Verifier {
     const c = out.claims;
     const principal: Principal = Object.freeze({
       sub: c.sub,
+      email: null,
+      name: null,
       org_id: c.org_id,
       client_id: c.client_id,
       scopes: Object.freeze(c.scope.split(' ').filter(Boolean)),

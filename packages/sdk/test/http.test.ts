@@ -75,9 +75,11 @@ describe('HTTP adapters against a real Latchkey', () => {
     api.get(
       '/read',
       { preHandler: fastifyHook(verifier, { resourceMetadataUrl: prm, scopes: ['mcp:read'] }) },
-      async (req) => ({
-        sub: (req as unknown as { latchkey: { sub: string } }).latchkey.sub,
-      }),
+      async (req) => {
+        const p = (req as unknown as { latchkey: { sub: string; email: string | null; name: string | null } })
+          .latchkey;
+        return { sub: p.sub, email: p.email, name: p.name };
+      },
     );
     api.get(
       '/act',
@@ -99,6 +101,9 @@ describe('HTTP adapters against a real Latchkey', () => {
     const res = await api.inject({ url: '/read', headers: { authorization: `Bearer ${token}` } });
     assert.equal(res.statusCode, 200, res.body);
     assert.ok(res.json().sub);
+    // Who the person is, to greet them: from introspection, for this resource only.
+    assert.match(res.json().email, /^sdk-http-\d+@example\.com$/);
+    assert.equal(res.json().name, 'SDK');
   });
 
   it('401 with the scope the route needs and resource_metadata (SEP-835); 401 invalid_token for a bad one', async () => {

@@ -27,6 +27,8 @@ const DAY = 86_400_000;
 
 const principal = (p: Partial<Principal> = {}): Principal => ({
   sub: 'user-1',
+  email: null,
+  name: null,
   org_id: 'org-1',
   client_id: null,
   scopes: [],

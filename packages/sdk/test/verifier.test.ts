@@ -292,6 +292,8 @@ describe('Latchkey API tokens (stand-in Latchkey answering token_kind)', () => {
     token_kind: 'pat',
     aud: MCP_URL,
     sub: 'user-1',
+    email: 'ada@example.com',
+    name: 'Ada',
     org_id: null,
     scope: 'mcp:read',
   };
@@ -337,6 +339,8 @@ describe('Latchkey API tokens (stand-in Latchkey answering token_kind)', () => {
       const v = quiet(s.url, { acceptApiTokens: true });
       assert.deepEqual(await v.verify('pat', { scopes: ['mcp:read'] }), {
         sub: 'user-1',
+        email: 'ada@example.com',
+        name: 'Ada',
         org_id: null,
         client_id: null,
         scopes: ['mcp:read'],
@@ -345,6 +349,8 @@ describe('Latchkey API tokens (stand-in Latchkey answering token_kind)', () => {
       });
       assert.deepEqual(await v.verify('agent'), {
         sub: 'svc-9',
+        email: null,
+        name: null,
         org_id: 'org-3',
         client_id: null,
         scopes: ['mcp:read', 'mcp:run'],

@@ -28,6 +28,16 @@ export function scopesAtResource(
 }
 
 /**
+ * The person a credential speaks for, as a configured resource server sees them in introspection:
+ * their `email` and `name`, so it can greet and tell people apart. Resources are the operator's own
+ * servers, authenticated by their secret; clients never see these (JWT access tokens, which a client
+ * can read, carry neither). Nothing for credentials without a person (service tokens, org keys).
+ */
+export function introspectedPerson(p: { user: { email: string; name: string } | null }) {
+  return p.user ? { email: p.user.email, name: p.user.name } : {};
+}
+
+/**
  * RFC 7662 answer for a Latchkey API token presented to a resource configured with
  * `accept_api_tokens`. A token that is not live, or that holds none of the resource's scopes, is
  * just `{active: false}`. The audience is the asking resource; `token_kind` says what it is; a PAT
@@ -55,6 +65,7 @@ export async function apiTokenIntrospection(
     active: true as const,
     scope: scopes.join(' '),
     sub: p.user?.id ?? `${p.kind}:${cred.id}`,
+    ...introspectedPerson(p),
     org_id: cred.boundOrg?.id ?? null,
     aud: resource.url,
     iss: deps.config.publicUrl,

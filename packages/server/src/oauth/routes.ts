@@ -26,7 +26,7 @@ import { PROTOCOL_SCOPES, requestedResource, requestedScopes } from './scope.js'
 import { findTokenRow, findTokenRowByHash, revokeFamily, revokeToken } from './tokens.js';
 import { liveOAuthToken, liveOAuthTokenByHash } from './validate.js';
 import { jwtAccessTokenHash } from '../oidc/jwt-access-token.js';
-import { apiTokenIntrospection, isApiToken } from './introspect-api-token.js';
+import { apiTokenIntrospection, isApiToken, introspectedPerson } from './introspect-api-token.js';
 import { liveApiToken } from '../tokens/authenticate.js';
 import { orgMfaBlocks } from '../accounts/mfa/org-policy.js';
 import { Type } from 'typebox';
@@ -421,6 +421,9 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
       scope: t.scopes.join(' '),
       client_id: t.clientId,
       sub: t.userId ?? t.clientId,
+      // Only to the resource the token is for: a confidential client introspecting its own token
+      // learns nothing about the person that its scopes did not give it.
+      ...(resource ? introspectedPerson(live.principal) : {}),
       org_id: t.orgId,
       aud: t.resource,
       iss: config.publicUrl,

@@ -3,6 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import { type TestServer, testServer } from '../helpers/harness.js';
 import { mintPat } from '../tokens/helpers.js';
 import {
+  authorizeUrl,
+  consent,
+  form,
   introspect,
   MCP_ID,
   MCP_SECRET,
@@ -10,6 +13,9 @@ import {
   OAUTH_TOML,
   OTHER_ID,
   OTHER_SECRET,
+  pkce,
+  REDIRECT,
+  register,
   tokensFor,
 } from './helpers.js';
 
@@ -47,6 +53,7 @@ describe('introspection of Latchkey API tokens (resources with accept_api_tokens
     assert.equal(body.active, true);
     assert.equal(body.token_kind, 'pat');
     assert.equal(body.sub, user.id);
+    assert.deepEqual([body.email, body.name], [user.email, user.name], 'the resource can greet its person');
     assert.equal(body.org_id, null);
     assert.equal(body.aud, OPEN_URL);
     assert.equal(body.exp, undefined, 'a token without expiry has no exp');
@@ -63,6 +70,7 @@ describe('introspection of Latchkey API tokens (resources with accept_api_tokens
     assert.equal(body.token_kind, 'svc');
     assert.equal(body.org_id, org.id);
     assert.match(String(body.sub), /^svc:/);
+    assert.deepEqual([body.email, body.name], [undefined, undefined], 'a service token has no person');
     assert.equal(typeof body.exp, 'number');
   });
 
@@ -98,6 +106,8 @@ describe('introspection of Latchkey API tokens (resources with accept_api_tokens
     assert.equal(oauth.active, true);
     assert.equal(oauth.token_kind, 'oauth');
     assert.equal(oauth.aud, MCP_URL);
+    const me = (await c.get('/api/v1/me')).json().user as { email: string; name: string };
+    assert.deepEqual([oauth.email, oauth.name], [me.email, me.name]);
     const pat = await mintPat(c, {});
     const broken = `${pat.token.slice(0, -1)}${pat.token.endsWith('a') ? 'b' : 'a'}`;
     assert.deepEqual((await introspect(t, broken, [OPEN_ID, OPEN_SECRET])).json(), { active: false });
@@ -110,5 +120,33 @@ describe('introspection of Latchkey API tokens (resources with accept_api_tokens
       }),
       /resources\[0\]\.accept_api_tokens/,
     );
+  });
+
+  it('a confidential client introspecting its own token learns nothing of the person (no email, no name)', async () => {
+    const c = t.client();
+    await c.signup();
+    const client = await register(t, { token_endpoint_auth_method: 'client_secret_post' });
+    const p = pkce();
+    const back = await consent(c, authorizeUrl({ clientId: client.client_id, challenge: p.challenge }));
+    const token = await form(t, '/api/oauth/token', {
+      grant_type: 'authorization_code',
+      code: back.searchParams.get('code')!,
+      redirect_uri: REDIRECT,
+      code_verifier: p.verifier,
+      client_id: client.client_id,
+      client_secret: client.client_secret!,
+      resource: MCP_URL,
+    });
+    assert.equal(token.statusCode, 200, token.body);
+    const own = await form(t, '/api/oauth/introspect', {
+      token: token.json().access_token,
+      client_id: client.client_id,
+      client_secret: client.client_secret!,
+    });
+    assert.equal(own.json().active, true, own.body);
+    assert.deepEqual([own.json().email, own.json().name], [undefined, undefined]);
+    // The resource it is for does see them.
+    const atResource = (await introspect(t, token.json().access_token, [MCP_ID, MCP_SECRET])).json();
+    assert.equal(typeof atResource.email, 'string');
   });
 });

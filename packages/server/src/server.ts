@@ -56,6 +56,7 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
     from: config.mailFrom,
     outboxDir: join(config.dataDir, 'outbox'),
     log,
+    logLinks: config.logFormat === 'text',
   });
   const auth = new AuthCache(cache, config.authCacheEntries);
   const deps: Deps = { config, storage, db: storage.db, cache, clock: systemClock, mailer, auth };

@@ -24,6 +24,12 @@ export interface MailerOptions {
   /** Folder for the dev outbox when no SMTP server is configured. */
   outboxDir: string;
   log: Logger;
+  /**
+   * Whether the dev outbox's log line lists each message's links. They hold one-time tokens, so
+   * only readable development logs (a person at a terminal) carry them; JSON logs, which are
+   * shipped and kept, name the file only.
+   */
+  logLinks?: boolean;
 }
 
 /**
@@ -49,10 +55,10 @@ export function createMailer(opts: MailerOptions): Mailer {
       const stamp = now.toISOString().replace(/[:.]/g, '-');
       const file = join(opts.outboxDir, `${stamp}-${newSecret(6)}.eml`);
       writeFileSync(file, outboxEml(opts.from, msg, now), { mode: 0o600 });
-      // Development only (no SMTP server): the links are in the file already; the log line shows
-      // them so that following one needs no file opened.
+      // Development only (no SMTP server): the links are in the file already; a readable log line
+      // shows them so that following one needs no file opened.
       opts.log.info(
-        { file, to: msg.to, subject: msg.subject, links: linksIn(msg.text) },
+        { file, to: msg.to, subject: msg.subject, ...(opts.logLinks ? { links: linksIn(msg.text) } : {}) },
         'mail written to the dev outbox',
       );
     },

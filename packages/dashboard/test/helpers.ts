@@ -64,7 +64,9 @@ export async function startLatchkey(
   const base = `http://127.0.0.1:${port}`;
   const t = await testServer({
     ...opts,
-    env: { PUBLIC_URL: base, DASHBOARD_DIR: dashboardDir, ...opts.env },
+    // Playwright's request context reuses idle sockets without retrying one the server has just
+    // closed (the keep-alive race every HTTP server has); an idle minute makes that race moot here.
+    env: { PUBLIC_URL: base, DASHBOARD_DIR: dashboardDir, KEEP_ALIVE_TIMEOUT_MS: '60000', ...opts.env },
   });
   await t.app.listen({ port, host: '127.0.0.1' });
   return { t, base, close: () => t.close() };

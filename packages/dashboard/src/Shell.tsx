@@ -20,6 +20,7 @@ import { OrgSettings } from './pages/OrgSettings';
 import { Scim } from './pages/Scim';
 import { Sso } from './pages/Sso';
 import { Tokens } from './pages/Tokens';
+import { Webhooks } from './pages/Webhooks';
 import { Link, navigate, useLocation } from './router';
 import { useAction } from './hooks';
 import { type SessionState, useSession } from './session';
@@ -48,6 +49,13 @@ const ROUTES: Route[] = [
     group: 'org',
     visible: (s) => s.can('audit:read'),
     render: () => <Audit />,
+  },
+  {
+    path: '/webhooks',
+    label: 'Webhooks',
+    group: 'org',
+    visible: (s) => !!s.org && s.can('org:update') && s.can('audit:read'),
+    render: () => <Webhooks />,
   },
   {
     path: '/oauth-apps',

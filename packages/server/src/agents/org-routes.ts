@@ -114,7 +114,7 @@ export function orgAgentRoutes(app: App, deps: OAuthDeps): void {
     throw new ApiError(
       'conflict',
       decision === 'revoke' ? 'This agent is already revoked or denied.' : 'This agent is no longer pending.',
-      { extra: { status: agent.status } },
+      { extra: { agent_status: agent.status } },
     );
   };
 

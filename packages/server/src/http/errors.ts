@@ -136,15 +136,16 @@ export function rateLimited(
   return new ApiError('rate_limited', detail, { headers: { 'retry-after': String(retryAfterSeconds) } });
 }
 
+/** An RFC 9457 problem; `extra` members never replace the standard ones (`status` stays the HTTP status). */
 export function problemBody(code: ProblemCode, detail?: string, extra?: Record<string, unknown>) {
   const p = PROBLEMS[code];
   return {
+    ...extra,
     type: `urn:latchkey:problem:${code}`,
     title: p.title,
     status: p.status,
     code,
     ...(detail ? { detail } : {}),
-    ...extra,
   };
 }
 

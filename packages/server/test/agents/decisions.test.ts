@@ -72,7 +72,10 @@ describe('approve, deny and revoke through the API', () => {
     assert.equal(res.json().status, 'denied');
     assertProblem(await status(t, a.api_key), 401, 'unauthorized');
     assertProblem(await asAgent(t, a.api_key, { url: '/api/v1/me' }), 401, 'unauthorized');
-    assertProblem(await human.post(`/api/v1/org/agents/${a.agent_id}/deny`), 409, 'conflict');
+    const again = await human.post(`/api/v1/org/agents/${a.agent_id}/deny`);
+    assertProblem(again, 409, 'conflict');
+    assert.equal(again.json().status, 409, "the problem's status is the HTTP status");
+    assert.equal(again.json().agent_status, 'denied');
     assertProblem(await human.post(`/api/v1/org/agents/${a.agent_id}/approve`), 409, 'conflict');
     const rows = await t.deps.db
       .selectFrom('audit_events')

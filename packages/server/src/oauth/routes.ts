@@ -29,23 +29,15 @@ import { jwtAccessTokenHash } from '../oidc/jwt-access-token.js';
 import { apiTokenIntrospection, isApiToken, introspectedPerson } from './introspect-api-token.js';
 import { liveApiToken } from '../tokens/authenticate.js';
 import { orgMfaBlocks } from '../accounts/mfa/org-policy.js';
-import { Type } from 'typebox';
 import {
-  DeviceAnswer,
-  DeviceForm,
-  FORM_CONSUMES,
-  Introspection,
-  RegistrationAnswer,
-  RegistrationRequest,
-  ResourceMetadata,
-  ServerMetadata,
-  TokenAnswer,
-  TokenForm,
-  TokenOnlyForm,
+  DEVICE_ROUTE,
+  INTROSPECT_ROUTE,
+  REGISTER_ROUTE,
+  RESOURCE_METADATA_ROUTE,
+  REVOKE_ROUTE,
+  serverMetadataRoute,
+  TOKEN_ROUTE,
 } from '../http/schemas/oauth.js';
-
-/** Confidential clients authenticate with HTTP Basic; public ones name themselves in the form. */
-const CLIENT_AUTH: Record<string, string[]>[] = [{ clientSecretBasic: [] }, {}];
 
 /**
  * Dynamic registrations all addresses together may make per hour, as a multiple of the per-IP
@@ -182,35 +174,15 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
 
   const metadata = serverMetadata(deps);
   for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
-    app.get(
-      path,
-      {
-        config: none,
-        schema: {
-          operationId: path.endsWith('openid-configuration')
-            ? 'openidConfiguration'
-            : 'authorizationServerMetadata',
-          summary: 'Authorization server metadata (RFC 8414, OpenID Connect Discovery)',
-          response: { 200: ServerMetadata },
-        },
-      },
-      async (_req, reply) => {
-        reply.header('cache-control', 'public, max-age=3600');
-        return metadata;
-      },
-    );
+    app.get(path, { config: none, schema: serverMetadataRoute(path) }, async (_req, reply) => {
+      reply.header('cache-control', 'public, max-age=3600');
+      return metadata;
+    });
   }
   const resourceDoc = apiResourceMetadata(deps);
   app.get(
     '/.well-known/oauth-protected-resource/api',
-    {
-      config: none,
-      schema: {
-        operationId: 'apiResourceMetadata',
-        summary: 'Protected resource metadata of this API (RFC 9728)',
-        response: { 200: ResourceMetadata },
-      },
-    },
+    { config: none, schema: RESOURCE_METADATA_ROUTE },
     async (_req, reply) => {
       reply.header('cache-control', 'public, max-age=3600');
       return resourceDoc;
@@ -230,13 +202,7 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
     });
   }
 
-  const registerSchema = {
-    operationId: 'registerClient',
-    summary: 'Dynamic client registration (RFC 7591)',
-    body: RegistrationRequest,
-    response: { 201: RegistrationAnswer },
-  };
-  app.post('/api/oauth/register', { config: none, schema: registerSchema }, async (req, reply) => {
+  app.post('/api/oauth/register', { config: none, schema: REGISTER_ROUTE }, async (req, reply) => {
     const perIp = await registrations.consume(req.ip);
     const limited = perIp.allowed ? await allRegistrations.consume('all') : perIp;
     if (!limited.allowed) {
@@ -287,15 +253,7 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
     });
   });
 
-  const tokenSchema = {
-    operationId: 'token',
-    summary: 'Token endpoint (RFC 6749 §3.2)',
-    consumes: FORM_CONSUMES,
-    security: CLIENT_AUTH,
-    body: TokenForm,
-    response: { 200: TokenAnswer },
-  };
-  app.post('/api/oauth/token', { config: none, schema: tokenSchema }, async (req, reply) => {
+  app.post('/api/oauth/token', { config: none, schema: TOKEN_ROUTE }, async (req, reply) => {
     requireForm(req);
     const params = formParams(req.body);
     // Resources are matched on normalised URLs: the grants compare the configured one.
@@ -321,17 +279,7 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
     return body;
   });
 
-  const revokeSchema = {
-    operationId: 'revokeToken',
-    summary: 'Token revocation (RFC 7009)',
-    consumes: FORM_CONSUMES,
-    security: CLIENT_AUTH,
-    body: TokenOnlyForm,
-    response: {
-      200: Type.Unsafe<undefined>(Type.Null({ description: 'Revoked, or unknown: the answer is the same.' })),
-    },
-  };
-  app.post('/api/oauth/revoke', { config: none, schema: revokeSchema }, async (req, reply) => {
+  app.post('/api/oauth/revoke', { config: none, schema: REVOKE_ROUTE }, async (req, reply) => {
     requireForm(req);
     const params = formParams(req.body);
     const client = await authenticateClient(deps, presentedClient(req, params));
@@ -369,15 +317,7 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
     return reply.code(200).send();
   });
 
-  const introspectSchema = {
-    operationId: 'introspectToken',
-    summary: 'Token introspection (RFC 7662), for confidential clients and resource servers',
-    consumes: FORM_CONSUMES,
-    security: [{ clientSecretBasic: [] }],
-    body: TokenOnlyForm,
-    response: { 200: Introspection },
-  };
-  app.post('/api/oauth/introspect', { config: none, schema: introspectSchema }, async (req, reply) => {
+  app.post('/api/oauth/introspect', { config: none, schema: INTROSPECT_ROUTE }, async (req, reply) => {
     requireForm(req);
     const params = formParams(req.body);
     reply.header('cache-control', 'no-store');
@@ -434,15 +374,7 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
     };
   });
 
-  const deviceSchema = {
-    operationId: 'deviceAuthorization',
-    summary: 'Device authorization (RFC 8628 §3.1)',
-    consumes: FORM_CONSUMES,
-    security: CLIENT_AUTH,
-    body: DeviceForm,
-    response: { 200: DeviceAnswer },
-  };
-  app.post('/api/oauth/device', { config: none, schema: deviceSchema }, async (req, reply) => {
+  app.post('/api/oauth/device', { config: none, schema: DEVICE_ROUTE }, async (req, reply) => {
     requireForm(req);
     const params = formParams(req.body);
     const client = await authenticateClient(deps, presentedClient(req, params));

@@ -199,8 +199,6 @@ export const UserinfoAnswer = Type.Object(
   { additionalProperties: true, description: 'The claims the token’s scopes release (Core §5.3).' },
 );
 
-export const FORM_CONSUMES = FORM;
-
 /** The authorization request (RFC 6749 §4.1.1, PKCE, RFC 8707, OpenID Connect Core §3.1.2.1). */
 export const AuthorizeQuery = Type.Object(
   {
@@ -234,4 +232,65 @@ export const AUTHORIZE_RESPONSES = {
     type: 'null',
   },
   400: html('The request cannot be trusted to redirect (unknown client, bad redirect URI): a page says why.'),
+};
+
+/** Confidential clients authenticate with HTTP Basic; public ones name themselves in the form. */
+const CLIENT_AUTH: Record<string, string[]>[] = [{ clientSecretBasic: [] }, {}];
+
+/** The route schemas of the OAuth endpoints and discovery documents (`oauth/routes.ts`). */
+export const serverMetadataRoute = (path: string) => ({
+  operationId: path.endsWith('openid-configuration') ? 'openidConfiguration' : 'authorizationServerMetadata',
+  summary: 'Authorization server metadata (RFC 8414, OpenID Connect Discovery)',
+  response: { 200: ServerMetadata },
+});
+
+export const RESOURCE_METADATA_ROUTE = {
+  operationId: 'apiResourceMetadata',
+  summary: 'Protected resource metadata of this API (RFC 9728)',
+  response: { 200: ResourceMetadata },
+};
+
+export const REGISTER_ROUTE = {
+  operationId: 'registerClient',
+  summary: 'Dynamic client registration (RFC 7591)',
+  body: RegistrationRequest,
+  response: { 201: RegistrationAnswer },
+};
+
+export const TOKEN_ROUTE = {
+  operationId: 'token',
+  summary: 'Token endpoint (RFC 6749 §3.2)',
+  consumes: FORM,
+  security: CLIENT_AUTH,
+  body: TokenForm,
+  response: { 200: TokenAnswer },
+};
+
+export const REVOKE_ROUTE = {
+  operationId: 'revokeToken',
+  summary: 'Token revocation (RFC 7009)',
+  consumes: FORM,
+  security: CLIENT_AUTH,
+  body: TokenOnlyForm,
+  response: {
+    200: Type.Unsafe<undefined>(Type.Null({ description: 'Revoked, or unknown: the answer is the same.' })),
+  },
+};
+
+export const INTROSPECT_ROUTE = {
+  operationId: 'introspectToken',
+  summary: 'Token introspection (RFC 7662), for confidential clients and resource servers',
+  consumes: FORM,
+  security: [{ clientSecretBasic: [] }],
+  body: TokenOnlyForm,
+  response: { 200: Introspection },
+};
+
+export const DEVICE_ROUTE = {
+  operationId: 'deviceAuthorization',
+  summary: 'Device authorization (RFC 8628 §3.1)',
+  consumes: FORM,
+  security: CLIENT_AUTH,
+  body: DeviceForm,
+  response: { 200: DeviceAnswer },
 };

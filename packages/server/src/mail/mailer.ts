@@ -58,7 +58,9 @@ export function createMailer(opts: MailerOptions): Mailer {
       // Development only (no SMTP server): the links are in the file already; a readable log line
       // shows them so that following one needs no file opened.
       opts.log.info(
-        { file, to: msg.to, subject: msg.subject, ...(opts.logLinks ? { links: linksIn(msg.text) } : {}) },
+        // Never the recipient: an address is personal data, and logs are kept (waitlisted addresses
+        // are stored only as hashes).
+        { file, subject: msg.subject, ...(opts.logLinks ? { links: linksIn(msg.text) } : {}) },
         'mail written to the dev outbox',
       );
     },

@@ -70,6 +70,7 @@ describe('dev outbox', () => {
       assert.ok(line, JSON.stringify(lines));
       assert.deepEqual(line.links, logLinks ? [LINK] : undefined);
       assert.equal(JSON.stringify(lines).includes(LINK), logLinks);
+      assert.ok(!JSON.stringify(lines).includes('bob@example.com'), 'the recipient is never logged');
     }
     const out = join(dir, 'b');
     const { lines, log } = captured();

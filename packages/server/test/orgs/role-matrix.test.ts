@@ -36,6 +36,24 @@ const fixed = (url: string, body?: unknown) => async (): Promise<Attempt> => ({
   ...(body !== undefined ? { body } : {}),
 });
 
+/** A webhook endpoint of the org, made by its owner; with `*`, its own creation is its first delivery. */
+const freshWebhook = async (tm: Team): Promise<string> => {
+  const res = await tm.people.owner.client.post(
+    '/api/v1/org/webhooks',
+    { url: 'https://hooks.example.com/latchkey', events: ['*'] },
+    tm.org.id,
+  );
+  assert.equal(res.statusCode, 201, res.body);
+  return res.json().id as string;
+};
+const freshDelivery = async (tm: Team): Promise<[string, string]> => {
+  const id = await freshWebhook(tm);
+  const res = await tm.people.owner.client.get(`/api/v1/org/webhooks/${id}/deliveries`, tm.org.id);
+  const first = (res.json().data as { id: string }[])[0];
+  assert.ok(first, res.body);
+  return [id, first.id];
+};
+
 const freshMember = async (tm: Team) => join(t, tm.people.owner.client, tm.org.id, 'member', 'Target');
 const freshInvitation = async (tm: Team) =>
   inviteToken(t, tm.people.owner.client, tm.org.id, uniqueEmail('matrix'), 'member');
@@ -512,6 +530,77 @@ const MATRIX: readonly Row[] = [
     allow: OWNER_ADMIN,
     ok: 204,
     attempt: async (tm) => ({ url: `/api/v1/oauth/clients/${(await freshApp(tm)).id}` }),
+  },
+  // Webhook endpoints receive every audit event of the org: org:update and audit:read both.
+  {
+    method: 'GET',
+    path: '/api/v1/org/webhooks',
+    permission: 'org:update',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: fixed('/api/v1/org/webhooks'),
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/org/webhooks',
+    permission: 'org:update',
+    allow: OWNER_ADMIN,
+    ok: 201,
+    attempt: fixed('/api/v1/org/webhooks', { url: 'https://hooks.example.com/in', events: ['member.*'] }),
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/org/webhooks/:id',
+    permission: 'org:update',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: async (tm) => ({ url: `/api/v1/org/webhooks/${await freshWebhook(tm)}` }),
+  },
+  {
+    method: 'PATCH',
+    path: '/api/v1/org/webhooks/:id',
+    permission: 'org:update',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: async (tm) => ({
+      url: `/api/v1/org/webhooks/${await freshWebhook(tm)}`,
+      body: { description: 'Renamed' },
+    }),
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/org/webhooks/:id/rotate-secret',
+    permission: 'org:update',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: async (tm) => ({ url: `/api/v1/org/webhooks/${await freshWebhook(tm)}/rotate-secret` }),
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/org/webhooks/:id',
+    permission: 'org:update',
+    allow: OWNER_ADMIN,
+    ok: 204,
+    attempt: async (tm) => ({ url: `/api/v1/org/webhooks/${await freshWebhook(tm)}` }),
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/org/webhooks/:id/deliveries',
+    permission: 'org:update',
+    allow: OWNER_ADMIN,
+    ok: 200,
+    attempt: async (tm) => ({ url: `/api/v1/org/webhooks/${await freshWebhook(tm)}/deliveries` }),
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/org/webhooks/:id/deliveries/:delivery_id/resend',
+    permission: 'org:update',
+    allow: OWNER_ADMIN,
+    ok: 202,
+    attempt: async (tm) => {
+      const [id, delivery] = await freshDelivery(tm);
+      return { url: `/api/v1/org/webhooks/${id}/deliveries/${delivery}/resend` };
+    },
   },
 ];
 

@@ -110,7 +110,22 @@ describe('slow and idle clients', { skip }, () => {
     }
     assert.equal(status, 200, 'a freed slot takes a new connection');
     for (const c of held) c.socket.destroy();
+    await Promise.all(held.map((c) => c.closed));
+    // Leave the next test its slots: wait until the server has seen these closes too.
+    assert.equal(await healthzWithin(5_000), 200);
   });
+
+  /** /healthz's status once the server takes a new connection from this address (0 if never). */
+  async function healthzWithin(ms: number): Promise<number> {
+    for (const until = Date.now() + ms; Date.now() < until; await sleep(100)) {
+      const status = await fetch(`${node.url}/healthz`).then(
+        (r) => r.status,
+        () => 0,
+      );
+      if (status === 200) return status;
+    }
+    return 0;
+  }
 
   it('headers over 16 KiB answer 431', async () => {
     const c = await open();

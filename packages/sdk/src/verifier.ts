@@ -360,6 +360,12 @@ export function createVerifier(o: VerifierOptions): Verifier {
     return lookup(tokenHash(token), token);
   };
 
+  /**
+   * The result for a JWT's verified claims, built once per claims object: the JWT verifier keeps one
+   * claims object per cached token, and expiry and revocation are checked on every call before this.
+   */
+  const jwtResults = new WeakMap<object, Result>();
+
   /** A JWT access token, verified locally: no call to Latchkey. */
   const verifyJwt = async (token: string): Promise<Result> => {
     const out = await jwt.verify(token);
@@ -369,6 +375,8 @@ export function createVerifier(o: VerifierOptions): Verifier {
       return { active: false };
     }
     const c = out.claims;
+    const known = jwtResults.get(c);
+    if (known) return known;
     const principal: Principal = Object.freeze({
       sub: c.sub,
       email: null,
@@ -379,7 +387,9 @@ export function createVerifier(o: VerifierOptions): Verifier {
       token_kind: 'oauth' as const,
       expires_at: c.exp,
     });
-    return { active: true, principal, aud: Object.freeze([o.resource]) };
+    const result: Result = Object.freeze({ active: true, principal, aud: Object.freeze([o.resource]) });
+    jwtResults.set(c, result);
+    return result;
   };
 
   return {

@@ -47,13 +47,15 @@ export function createMailer(opts: MailerOptions): Mailer {
       close: () => transport.close(),
     };
   }
+  let written = 0;
   return {
     kind: 'outbox',
     async send(msg) {
       mkdirSync(opts.outboxDir, { recursive: true });
       const now = new Date();
       const stamp = now.toISOString().replace(/[:.]/g, '-');
-      const file = join(opts.outboxDir, `${stamp}-${newSecret(6)}.eml`);
+      // Names sort in the order messages were written, even two in one millisecond.
+      const file = join(opts.outboxDir, `${stamp}-${String(++written).padStart(6, '0')}-${newSecret(6)}.eml`);
       writeFileSync(file, outboxEml(opts.from, msg, now), { mode: 0o600 });
       // Development only (no SMTP server): the links are in the file already; a readable log line
       // shows them so that following one needs no file opened.

@@ -87,6 +87,22 @@ describe('dev outbox', () => {
     assert.equal(line.subject, 'Your Latchkey sign-in link');
   });
 
+  it('file names sort in the order the messages were written, even within one millisecond', async () => {
+    const out = join(dir, 'order');
+    const { log } = captured();
+    const mailer = createMailer({
+      smtpUrl: null,
+      from: 'Latchkey <no-reply@localhost>',
+      outboxDir: out,
+      log,
+    });
+    const sent = Array.from({ length: 40 }, (_, i) => `person-${i}@example.com`);
+    for (const to of sent) await mailer.send(magicLinkEmail(to, LINK, 15));
+    const files = readdirSync(out).sort();
+    const order = files.map((f) => /^To: (\S+)$/m.exec(readFileSync(join(out, f), 'utf8'))?.[1]);
+    assert.deepEqual(order, sent);
+  });
+
   it('a header cannot be forged through a subject or an address with a line break', async () => {
     const out = join(dir, 'c');
     const { log } = captured();

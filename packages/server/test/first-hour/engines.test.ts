@@ -46,15 +46,15 @@ function resolveFrom(from: string, name: string): string | null {
 /** Every installed package a workspace package needs at run time (its dependencies, transitively). */
 function runtimeClosure(workspace: string): Map<string, LockEntry> {
   const seen = new Map<string, LockEntry>();
-  const todo = [workspace];
-  while (todo.length > 0) {
-    const at = todo.pop()!;
+  const pending = [workspace];
+  while (pending.length > 0) {
+    const at = pending.pop()!;
     const entry = lock.packages[at]!;
     for (const name of Object.keys({ ...entry.dependencies, ...entry.optionalDependencies })) {
       const p = resolveFrom(at, name);
       if (!p || seen.has(p)) continue;
       seen.set(p, lock.packages[p]!);
-      todo.push(p);
+      pending.push(p);
     }
   }
   return seen;

@@ -26,7 +26,13 @@ import { PROTOCOL_SCOPES, requestedResource, requestedScopes } from './scope.js'
 import { findTokenRow, findTokenRowByHash, revokeFamily, revokeToken } from './tokens.js';
 import { liveOAuthToken, liveOAuthTokenByHash } from './validate.js';
 import { jwtAccessTokenHash } from '../oidc/jwt-access-token.js';
-import { apiTokenIntrospection, isApiToken, introspectedPerson } from './introspect-api-token.js';
+import {
+  apiTokenIntrospection,
+  isApiToken,
+  introspectedPerson,
+  namedOrgMembers,
+  orgNamedFor,
+} from './introspect-api-token.js';
 import { liveApiToken } from '../tokens/authenticate.js';
 import { orgMfaBlocks } from '../accounts/mfa/org-policy.js';
 import {
@@ -64,6 +70,7 @@ const KNOWN_PARAMS = new Set([
   'client_secret',
   'token',
   'token_type_hint',
+  'org',
 ]);
 
 /**
@@ -342,13 +349,17 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
     }
     const token = params.token;
     if (!token) throw new OAuthError('invalid_request', 'token is required.');
+    // `org` (id or slug) asks where the credential acts: answered only if it may act there now.
+    const orgRef = params.org?.trim() || null;
     // An org that requires a second factor shuts out its members without one after the grace
     // period (as its own routes do): their org-bound credentials introspect as inactive.
     if (resource?.acceptApiTokens && isApiToken(token, config.tokenPrefix)) {
       const cred = await liveApiToken(deps, token);
       if (cred?.boundOrg && (await orgMfaBlocks(deps, cred.principal, cred.boundOrg)))
         return { active: false };
-      return apiTokenIntrospection(cred, resource, deps);
+      const named = cred && orgRef !== null ? await orgNamedFor(deps, cred.principal, orgRef) : null;
+      if (orgRef !== null && !named) return { active: false };
+      return apiTokenIntrospection(cred, resource, deps, named);
     }
     // A JWT access token (RFC 9068) introspects as its row: its jti is the row's hash.
     const jti = await jwtAccessTokenHash(deps, token);
@@ -356,6 +367,8 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
     const t = live?.oauth;
     if (!t || !may(t.resource, t.clientId, t.kind)) return { active: false };
     if (live.boundOrg && (await orgMfaBlocks(deps, live.principal, live.boundOrg))) return { active: false };
+    const named = orgRef !== null ? await orgNamedFor(deps, live.principal, orgRef) : null;
+    if (orgRef !== null && !named) return { active: false };
     return {
       active: true,
       scope: t.scopes.join(' '),
@@ -365,6 +378,7 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
       // learns nothing about the person that its scopes did not give it.
       ...(resource ? introspectedPerson(live.principal) : {}),
       org_id: t.orgId,
+      ...(named ? namedOrgMembers(live.principal, named) : {}),
       aud: t.resource,
       iss: config.publicUrl,
       exp: t.exp,

@@ -83,6 +83,20 @@ export const TokenOnlyForm = Type.Object(
   { [PARSED_BY_HANDLER]: true },
 );
 
+export const IntrospectForm = Type.Object(
+  {
+    ...TokenOnlyForm.properties,
+    org: param(
+      'The org (id or slug) the caller says it acts in, as Latchkey’s API takes it in `x-org-id`. ' +
+        'The token is active only if it may act there now: a personal token while its person is a ' +
+        'member (and not shut out by the org’s `mfa_required` policy), an org-bound credential only ' +
+        'in its own org. The answer then names the org (`org_id`, `org_slug`) and the person’s ' +
+        '`org_role`. Any other org — unknown, left, someone else’s — is `{"active": false}`.',
+    ),
+  },
+  { [PARSED_BY_HANDLER]: true },
+);
+
 export const Introspection = Type.Object(
   {
     active: Type.Boolean(),
@@ -94,6 +108,23 @@ export const Introspection = Type.Object(
     exp: Type.Optional(Type.Integer()),
     iat: Type.Optional(Type.Integer()),
     token_type: Type.Optional(Type.String()),
+    org_id: Type.Optional(
+      Type.Union([Type.String(), Type.Null()], {
+        description:
+          'The org the token acts in: an org-bound credential’s own org, or the org the request ' +
+          'named (`org`); null for a personal token asked about without `org` (it acts as its ' +
+          'person in any of their orgs).',
+      }),
+    ),
+    org_slug: Type.Optional(
+      Type.String({ description: 'With `org`: the slug of the org the token acts in.' }),
+    ),
+    org_role: Type.Optional(
+      Type.String({
+        enum: ['owner', 'admin', 'member', 'billing'],
+        description: 'With `org`, for a credential that acts as a person: their role in that org now.',
+      }),
+    ),
   },
   {
     additionalProperties: true,
@@ -282,7 +313,7 @@ export const INTROSPECT_ROUTE = {
   summary: 'Token introspection (RFC 7662), for confidential clients and resource servers',
   consumes: FORM,
   security: [{ clientSecretBasic: [] }],
-  body: TokenOnlyForm,
+  body: IntrospectForm,
   response: { 200: Introspection },
 };
 

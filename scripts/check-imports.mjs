@@ -405,7 +405,8 @@ function arrow(v) {
   if (v.rule === 'migration') return 'migration → app';
   const from = locate(v.from);
   const to = locate(v.to);
-  return `${from.pkg} ${from.area} → ${to.pkg} ${to.area}`;
+  const where = (at) => (at.area === 'other' ? at.pkg : `${at.pkg} ${at.area}`);
+  return `${where(from)} → ${where(to)}`;
 }
 
 function describe(v) {

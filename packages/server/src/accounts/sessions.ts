@@ -175,9 +175,14 @@ export interface SessionAuthInfo {
   authTime: Date;
   /** When a second factor was last proven in this session; null when never. */
   mfaAt: Date | null;
+  /** The org whose single sign-on opened the session; null when another method did. */
+  ssoOrgId: string | null;
 }
 
-/** `amr`, `auth_time` and the last second-factor proof of a live, non-pending session; null otherwise. */
+/**
+ * `amr`, `auth_time`, the last second-factor proof and the SSO org of a live, non-pending session;
+ * null otherwise.
+ */
 export async function sessionAuthInfo(
   db: Executor,
   clock: Clock,
@@ -185,14 +190,19 @@ export async function sessionAuthInfo(
 ): Promise<SessionAuthInfo | null> {
   const row = await db
     .selectFrom('sessions')
-    .select(['amr', 'created_at', 'mfa_at'])
+    .select(['amr', 'created_at', 'mfa_at', 'sso_org_id'])
     .where('id', '=', sessionId)
     .where('revoked_at', 'is', null)
     .where('expires_at', '>', clock.now())
     .where('pending', 'is', null)
     .executeTakeFirst();
   if (!row) return null;
-  return { amr: row.amr.split(' ').filter(Boolean) as Amr[], authTime: row.created_at, mfaAt: row.mfa_at };
+  return {
+    amr: row.amr.split(' ').filter(Boolean) as Amr[],
+    authTime: row.created_at,
+    mfaAt: row.mfa_at,
+    ssoOrgId: row.sso_org_id,
+  };
 }
 
 /** Records a second-factor proof (step-up) on a live session: `mfa_at` now, `amr` gains the proof and `mfa`. */

@@ -37,6 +37,16 @@ const FIRST_FACTOR_AMR: Record<SigninMethod, readonly Amr[]> = {
 };
 
 /**
+ * The refusal when an org enforces single sign-on over the person: names the org and where its
+ * sign-in starts (`sso_url`).
+ */
+export function ssoRequired(org: { slug: string; name: string }): ApiError {
+  return new ApiError('sso_required', `Members of ${org.name} sign in with single sign-on.`, {
+    extra: { org: org.slug, sso_url: `/api/sso/start?org=${encodeURIComponent(org.slug)}` },
+  });
+}
+
+/**
  * Creates a session row; returns the cookie value (shown once) and the row id. Only its hash is
  * stored. A pending session (waiting for a second factor or an enrolment) lives minutes, and its
  * value carries a prefix so the server can send its browser to the second-factor page without a
@@ -49,6 +59,8 @@ export async function insertSession(
   s: {
     userId: string;
     orgId: string | null;
+    /** The org whose single sign-on proved the person; null for every other method. */
+    ssoOrgId: string | null;
     ip: string | null;
     userAgent: string | null;
     amr: readonly Amr[];
@@ -67,6 +79,7 @@ export async function insertSession(
       token_hash: sha256Hex(token),
       user_id: s.userId,
       org_id: s.orgId,
+      sso_org_id: s.ssoOrgId,
       ip: s.ip,
       user_agent: s.userAgent?.slice(0, 512) ?? null,
       created_at: now,
@@ -104,8 +117,10 @@ async function pendingStateOf(
  * set): it authenticates nothing, and the browser is sent to `/login/second-factor`, where
  * `completeSignIn` replaces it with a real one.
  *
- * The one place SSO enforcement is checked: a member of an org that enforces SSO signs in only
- * by `sso`; any other method throws `sso_required` (naming where to go) and nothing is written.
+ * The one place SSO enforcement is checked at sign-in: a member of an org that enforces SSO signs
+ * in only by `sso`; any other method throws `sso_required` (naming where to go) and nothing is
+ * written. For `sso`, `orgId` is the org whose IdP answered: the session records it
+ * (`sso_org_id`), which is what lets it accept an invitation to that org (`acceptInvitation`).
  */
 export async function signIn(
   trx: Transaction<Database>,
@@ -119,17 +134,14 @@ export async function signIn(
   }
   if (s.method !== 'sso') {
     const org = await enforcingOrgOf(trx, s.userId);
-    if (org) {
-      throw new ApiError('sso_required', `Members of ${org.name} sign in with single sign-on.`, {
-        extra: { org: org.slug, sso_url: `/api/sso/start?org=${encodeURIComponent(org.slug)}` },
-      });
-    }
+    if (org) throw ssoRequired(org);
   }
   const pending = await pendingStateOf(trx, s.userId, s.method);
   const amr = FIRST_FACTOR_AMR[s.method];
   const session = await insertSession(trx, clock, {
     userId: s.userId,
     orgId: s.orgId,
+    ssoOrgId: s.method === 'sso' ? s.orgId : null,
     ip: who.ip,
     userAgent: who.userAgent,
     amr,
@@ -174,13 +186,14 @@ export async function completeSignIn(
     .where('pending', 'is not', null)
     .where('revoked_at', 'is', null)
     .where('expires_at', '>', now)
-    .returning(['user_id', 'org_id', 'amr'])
+    .returning(['user_id', 'org_id', 'sso_org_id', 'amr'])
     .executeTakeFirst();
   if (!row) return null;
   const amr = [...(row.amr.split(' ').filter(Boolean) as Amr[]), c.proof, 'mfa' as const];
   const session = await insertSession(trx, clock, {
     userId: row.user_id,
     orgId: row.org_id,
+    ssoOrgId: row.sso_org_id,
     ip: who.ip,
     userAgent: who.userAgent,
     amr,

@@ -21,6 +21,7 @@ import * as clientApprovals from './migrations/2026-12-05T1010-A-client-approval
 import * as auditIndexes from './migrations/2026-12-05T1100-F-audit-indexes.js';
 import * as auditFilterIndexes from './migrations/2026-12-05T1200-K-audit-filter-indexes.js';
 import * as webhooks from './migrations/2026-12-05T1330-C-webhooks.js';
+import * as sessionSsoOrg from './migrations/2026-12-05T1400-A-session-sso-org.js';
 
 /** Every migration, in order. Names are date-prefixed and never change once shipped. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -46,6 +47,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-12-05T1100-F-audit-indexes': auditIndexes,
   '2026-12-05T1200-K-audit-filter-indexes': auditFilterIndexes,
   '2026-12-05T1330-C-webhooks': webhooks,
+  '2026-12-05T1400-A-session-sso-org': sessionSsoOrg,
 };
 
 /**

@@ -59,6 +59,8 @@ export interface SessionsTable {
     'second_factor' | 'enrol' | null | undefined,
     'second_factor' | 'enrol' | null
   >;
+  /** The org whose single sign-on opened the session; null for every other sign-in method. */
+  sso_org_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface TotpFactorsTable {

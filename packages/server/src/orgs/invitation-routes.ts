@@ -18,6 +18,7 @@ import {
   listOpenInvitations,
   revokeInvitation,
   rotateInvitation,
+  ssoOrgOfCaller,
 } from './invitations.js';
 import { mayGrant } from './roles.js';
 
@@ -253,9 +254,14 @@ export function invitationRoutes(app: App, deps: Deps): void {
     },
     async (req) => {
       const user = userOf(req);
+      const ssoOrgId = await ssoOrgOfCaller(db, clock, principalOf(req));
+      // Throws `sso_required` (with `org` and `sso_url`) when the org enforces SSO over this person
+      // and the caller is not a session its IdP opened; nothing is written then.
       const out = await db
         .transaction()
-        .execute((trx) => acceptInvitation(trx, clock, actorOf(req), req.body.token, user));
+        .execute((trx) =>
+          acceptInvitation(trx, clock, actorOf(req), { token: req.body.token, user, ssoOrgId }),
+        );
       if (out.ok) {
         await deps.auth.changed({ user: user.id });
         return { org: out.org };

@@ -1,22 +1,18 @@
 import { Type } from 'typebox';
-import { accountLimiters } from '../accounts/limits.js';
 import {
   checkPassword,
   hashPassword,
   PASSWORD_MAX_LENGTH,
   PASSWORD_PROBLEM_TEXT,
-  verifyPassword,
 } from '../accounts/passwords.js';
 import { signIn } from '../accounts/signin.js';
 import { cleanName, createAccount, findUserByEmail, isUniqueViolation, NAME_MAX } from '../accounts/users.js';
-import { audit } from '../audit/log.js';
 import type { Deps } from '../deps.js';
 import { ApiError } from '../http/errors.js';
 import { actorOf, setSessionCookie } from '../http/request.js';
 import type { App } from '../http/types.js';
-import { sha256Hex } from '../lib/secrets.js';
 import { escapeHtml } from '../mail/templates.js';
-import { acceptInvitation, findInvitationByToken } from '../orgs/invitations.js';
+import { acceptInvitation, findInvitationByToken, ssoOrgOfCaller } from '../orgs/invitations.js';
 import { page, renderMessage } from './render.js';
 
 const INVALID = 'This invitation is invalid, expired or already used. Ask for a new one.';
@@ -36,26 +32,37 @@ interface Invite {
   org_name: string;
 }
 
+/**
+ * Where an existing account signs in to accept: the one sign-in page (every factor, SSO
+ * enforcement, failure limits), which comes back to the invitation afterwards.
+ */
+function inviteSignInUrl(token: string): string {
+  return `/login?return_to=${encodeURIComponent(`/invite?token=${encodeURIComponent(token)}`)}`;
+}
+
 function invitePage(
   token: string,
   inv: Invite,
   mode: 'accept' | 'signin' | 'signup',
   error?: string,
 ): string {
-  const hidden = `<input type="hidden" name="token" value="${escapeHtml(token)}">`;
   const intro = `<p>You are invited to join <strong>${escapeHtml(inv.org_name)}</strong> as <strong>${escapeHtml(inv.role)}</strong>.</p>
 ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}`;
+  if (mode === 'signin') {
+    // No password here: signing in happens on the sign-in page, with its second factor.
+    return page(
+      'Invitation',
+      `${intro}<p>An account for ${escapeHtml(inv.email)} exists. <a href="${escapeHtml(inviteSignInUrl(token))}">Sign in to accept</a>.</p>`,
+    );
+  }
+  const hidden = `<input type="hidden" name="token" value="${escapeHtml(token)}">`;
   const fields =
     mode === 'accept'
       ? ''
-      : mode === 'signin'
-        ? `<p>Sign in as ${escapeHtml(inv.email)} to accept.</p>
-<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>`
-        : `<p>Create your account for ${escapeHtml(inv.email)} to accept.</p>
+      : `<p>Create your account for ${escapeHtml(inv.email)} to accept.</p>
 <label for="name">Your name</label><input id="name" name="name" autocomplete="name" required maxlength="${NAME_MAX}">
 <label for="password">Password (at least 10 characters)</label><input id="password" name="password" type="password" autocomplete="new-password" required minlength="10">`;
-  const label =
-    mode === 'signup' ? 'Create account and join' : mode === 'signin' ? 'Sign in and join' : 'Join';
+  const label = mode === 'signup' ? 'Create account and join' : 'Join';
   return page(
     'Invitation',
     `${intro}<form method="post" action="/invite">${hidden}${fields}<button type="submit">${label}</button></form>`,
@@ -63,8 +70,9 @@ ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}`;
 }
 
 /**
- * The page for a sign-in that `signIn` refused because the org enforces single sign-on: it names
- * the code (`data-code`) and links to the org's identity provider. Null for any other error.
+ * The page for an acceptance refused because the org enforces single sign-on (`sso_required`, from
+ * `acceptInvitation` or `signIn`): it names the code (`data-code`) and links to the org's
+ * identity provider. Null for any other error.
  */
 function ssoRequiredPage(err: unknown): string | null {
   if (!(err instanceof ApiError) || err.code !== 'sso_required') return null;
@@ -79,10 +87,13 @@ function ssoRequiredPage(err: unknown): string | null {
   );
 }
 
-/** `/invite?token=…`: the page an invitation email links to; accepts as the signed-in person, or signs in / up first. */
+/**
+ * `/invite?token=…`: the page an invitation email links to. Accepts as the signed-in person; sends
+ * an existing account that is not signed in to `/login` (and back); lets a new person create their
+ * account and join. It never signs an existing account in itself.
+ */
 export function inviteRoutes(app: App, deps: Deps): void {
   const { db, clock, config } = deps;
-  const limits = accountLimiters(deps.cache);
 
   app.get(
     '/invite',
@@ -124,12 +135,19 @@ export function inviteRoutes(app: App, deps: Deps): void {
       if (!inv) return reply.code(400).send(renderMessage('Invitation not valid', INVALID));
       const who = actorOf(req);
       const sessionUser = req.principal?.kind === 'session' ? req.principal.user : null;
-      const existing = sessionUser ? null : await findUserByEmail(db, inv.email);
 
       if (sessionUser) {
-        const out = await db
-          .transaction()
-          .execute((trx) => acceptInvitation(trx, clock, who, token, sessionUser));
+        const ssoOrgId = await ssoOrgOfCaller(db, clock, req.principal);
+        let out: Awaited<ReturnType<typeof acceptInvitation>>;
+        try {
+          out = await db
+            .transaction()
+            .execute((trx) => acceptInvitation(trx, clock, who, { token, user: sessionUser, ssoOrgId }));
+        } catch (err) {
+          const refused = ssoRequiredPage(err);
+          if (refused) return reply.code(403).send(refused);
+          throw err;
+        }
         if (!out.ok) {
           const msg =
             out.reason === 'already_member'
@@ -143,56 +161,8 @@ export function inviteRoutes(app: App, deps: Deps): void {
         return reply.redirect('/', 303);
       }
 
-      if (existing) {
-        const key = sha256Hex(inv.email);
-        const ipOk = await limits.signinFailuresPerIp.check(req.ip);
-        const acctOk = await limits.signinFailuresPerAccount.check(key);
-        if (!ipOk.allowed || !acctOk.allowed) {
-          return reply
-            .code(429)
-            .send(invitePage(token, inv, 'signin', 'Too many failed sign-ins; try again later.'));
-        }
-        if (!(await verifyPassword(existing.password_hash, req.body.password ?? ''))) {
-          await limits.signinFailuresPerIp.consume(req.ip);
-          await limits.signinFailuresPerAccount.consume(key);
-          await audit(db, clock, who, {
-            orgId: null,
-            action: 'user.signin_failed',
-            target: `user:${existing.id}`,
-            data: { method: 'password' },
-          });
-          return reply.code(401).send(invitePage(token, inv, 'signin', 'The password is wrong.'));
-        }
-        let result: string | null;
-        try {
-          // Joining and signing in are one transaction: when `signIn` refuses (the org enforces
-          // SSO), the acceptance is rolled back with it.
-          result = await db.transaction().execute(async (trx) => {
-            const out = await acceptInvitation(
-              trx,
-              clock,
-              { ...who, actor: `user:${existing.id}` },
-              token,
-              existing,
-            );
-            if (!out.ok) return null;
-            const s = await signIn(trx, clock, who, {
-              userId: existing.id,
-              orgId: out.org.id,
-              method: 'password',
-            });
-            return s.token;
-          });
-        } catch (err) {
-          const refused = ssoRequiredPage(err);
-          if (refused) return reply.code(403).send(refused);
-          throw err;
-        }
-        if (!result) return reply.code(400).send(renderMessage('Invitation not valid', INVALID));
-        await deps.auth.changed({ user: existing.id });
-        setSessionCookie(reply, config, result);
-        return reply.redirect('/', 303);
-      }
+      // An existing account signs in on the sign-in page first; nothing changes here.
+      if (await findUserByEmail(db, inv.email)) return reply.redirect(inviteSignInUrl(token), 303);
 
       const name = cleanName(req.body.name ?? '');
       if (!name)
@@ -214,16 +184,20 @@ export function inviteRoutes(app: App, deps: Deps): void {
             via: 'invitation',
             admission: { kind: 'invitation', token },
           });
+          // Refused (`sso_required`) when the org enforces SSO over the address: the new account
+          // is rolled back with it, and the invitation stays open for the org's IdP.
           const out = await acceptInvitation(
             trx,
             clock,
             { ...who, actor: `user:${acct.user.id}` },
-            token,
-            acct.user,
+            {
+              token,
+              user: acct.user,
+              ssoOrgId: null,
+            },
           );
           // Used up by someone else meanwhile: roll the new account back too.
           if (!out.ok) throw new Gone();
-          // Refused (`sso_required`) when the org enforces SSO: the new account is rolled back.
           const s = await signIn(trx, clock, who, {
             userId: acct.user.id,
             orgId: out.org.id,

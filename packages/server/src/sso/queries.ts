@@ -255,16 +255,19 @@ export async function isVerifiedDomainOf(db: Executor, orgId: string, domain: st
  * The first org among the user's memberships that enforces SSO over them: `sso_enforced` (true
  * unless set false), at least one enabled connection, and the user's email at a domain that org
  * has verified — an org binds only the addresses it proved it owns, so no org can lock out a
- * member whose address is elsewhere. One query; undefined when none does.
+ * member whose address is elsewhere. One query; undefined when none does. `orgId` narrows the
+ * question to that one membership.
  */
-export async function enforcingOrgOf(db: Executor, userId: string) {
-  return db
+export async function enforcingOrgOf(db: Executor, userId: string, orgId?: string) {
+  let q = db
     .selectFrom('memberships')
     .innerJoin('orgs', 'orgs.id', 'memberships.org_id')
     .innerJoin('users', 'users.id', 'memberships.user_id')
     .leftJoin('sso_settings', 'sso_settings.org_id', 'memberships.org_id')
     .select(['orgs.id', 'orgs.slug', 'orgs.name'])
-    .where('memberships.user_id', '=', userId)
+    .where('memberships.user_id', '=', userId);
+  if (orgId) q = q.where('memberships.org_id', '=', orgId);
+  return q
     .where((eb) =>
       eb.exists(
         eb

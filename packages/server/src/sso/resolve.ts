@@ -8,6 +8,7 @@ import type { Db } from '../db/connection.js';
 import type { Database, Role } from '../db/schema.js';
 import type { AuthChange } from '../http/auth-cache.js';
 import type { Clock } from '../lib/clock.js';
+import { acceptInvitationAtSsoSignIn, findOpenInvitationByEmail } from '../orgs/invitations.js';
 import { getMembership } from '../orgs/queries.js';
 import { SsoError } from './errors.js';
 import type { SsoProfile } from './oidc.js';
@@ -38,8 +39,10 @@ type Account = NonNullable<Awaited<ReturnType<typeof findUserByEmail>>>;
  *   sessions, tokens, password, OAuth grants — ends first, see `proveEmail`); no account →
  *   just-in-time, when the org provisions at sign-in: the account (sign-up policy admitted by SSO)
  *   and the identity;
- * - a person who is not a member joins with the connection's default role when the org
- *   provisions at sign-in, and is refused otherwise (an admin invites them first).
+ * - a person who is not a member joins by the org's open invitation to their address when there is
+ *   one (with its role; this is how an invitee of an org that enforces SSO accepts), else with the
+ *   connection's default role when the org provisions at sign-in, and is refused otherwise (an
+ *   admin invites them first).
  * Every refusal is an `SsoError` whose page says why. Every session is `method: 'sso'` in the
  * SSO org.
  */
@@ -87,9 +90,10 @@ async function resolve(trx: Transaction<Database>, clock: Clock, who: Actor, r: 
       throw new SsoError('email_not_allowed');
     }
     user = await findUserByEmail(trx, profile.email);
-    if (!user && !provisions) throw new SsoError('no_account');
   }
-  if (user && !provisions && !(await getMembership(trx, orgId, user.id))) {
+  const invited = await findOpenInvitationByEmail(trx, clock, orgId, user?.email ?? profile.email!);
+  if (!user && !provisions && !invited) throw new SsoError('no_account');
+  if (user && !provisions && !invited && !(await getMembership(trx, orgId, user.id))) {
     throw new SsoError('account_not_member');
   }
 
@@ -122,7 +126,16 @@ async function resolve(trx: Transaction<Database>, clock: Clock, who: Actor, r: 
   }
   if (!known) await linkIdentity(trx, clock, who, r, userId);
   if (!(await getMembership(trx, orgId, userId))) {
-    await addMember(trx, clock, who, r, userId);
+    const email = user?.email ?? profile.email!;
+    const actor = { ...who, actor: `user:${userId}` };
+    const joined = invited
+      ? await acceptInvitationAtSsoSignIn(trx, clock, actor, { orgId, user: { id: userId, email } })
+      : null;
+    if (!joined?.ok) {
+      // No invitation (or it was used or withdrawn meanwhile): only an org that provisions adds them.
+      if (!provisions) throw new SsoError('try_again');
+      await addMember(trx, clock, who, r, userId);
+    }
     changes.push({ user: userId });
   }
   const s = await signIn(trx, clock, who, { userId, orgId, method: 'sso' });

@@ -60,13 +60,27 @@ describe('/invite page', () => {
     assert.equal((await t.client().get(`/invite?token=${token}`)).statusCode, 404, 'single use');
   });
 
-  it('asks an existing account for its password, and refuses a wrong one', async () => {
+  it('sends an existing account to sign in on /login and back, and takes no password itself', async () => {
     const { org, email, token } = await invite();
     await t.client().signup({ email });
     const c = t.client();
-    assert.match((await c.get(`/invite?token=${token}`)).body, /Sign in and join/);
-    assert.equal((await postForm(c, { token, password: 'wrong password!!' })).statusCode, 401);
-    assert.equal((await postForm(c, { token, password: DEFAULT_PASSWORD })).statusCode, 303);
+    const back = `/invite?token=${token}`;
+    const page = await c.get(back);
+    assert.match(page.body, /Sign in to accept/);
+    assert.doesNotMatch(page.body, /type="password"/);
+    const posted = await postForm(c, { token, password: DEFAULT_PASSWORD });
+    assert.equal(posted.statusCode, 303);
+    assert.equal(posted.headers.location, `/login?return_to=${encodeURIComponent(back)}`);
+    assert.equal(c.cookie, null, 'not signed in');
+    const login = await c.req({
+      method: 'POST',
+      url: '/login',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form({ email, password: DEFAULT_PASSWORD, return_to: back }),
+    });
+    assert.equal(login.statusCode, 303);
+    assert.equal(login.headers.location, back);
+    assert.equal((await postForm(c, { token })).statusCode, 303);
     assert.equal((await c.get('/api/v1/me', org.id)).json().org.role, 'member');
   });
 

@@ -13,8 +13,9 @@ import {
 import { enabledConnection, orgWithDomain, pageCode, type SsoOrg } from '../sso/helpers.js';
 import { idpMetadata } from '../sso/saml-idp.js';
 
-// Every sign-in goes through `signIn`, the one place that checks SSO enforcement. The invitation
-// page used to create a session on its own: an invitee of an org that enforces SSO got a password
+// Every sign-in goes through `signIn`, the one place that checks SSO enforcement at sign-in, and
+// every acceptance through `acceptInvitation`, which applies the same rule. The invitation page
+// used to create a session on its own: an invitee of an org that enforces SSO got a password
 // session by accepting the invitation with a new password (or their existing one).
 
 let t: TestServer;
@@ -87,16 +88,25 @@ describe('the invitation page cannot sign a person into an SSO-enforcing org wit
     assert.equal((await t.client().get(`/invite?token=${token}`)).statusCode, 200);
   });
 
-  it('an existing account accepting with its password is refused sso_required: no session, no membership', async () => {
+  it('an existing account is sent to sign in; signed in by password, accepting is refused sso_required', async () => {
     const email = `veteran@${o.domain}`;
     await t.client().signup({ email });
     const token = await invite(email);
     const c = t.client();
-    assert.match((await c.get(`/invite?token=${token}`)).body, /Sign in and join/);
-    const res = await postInvite(c, { token, password: DEFAULT_PASSWORD });
+    assert.match((await c.get(`/invite?token=${token}`)).body, /Sign in to accept/);
+    const old = await postInvite(c, { token, password: DEFAULT_PASSWORD });
+    assert.equal(old.statusCode, 303, old.body);
+    assert.match(String(old.headers.location), /^\/login\?return_to=/);
+    assert.equal(c.cookie, null, 'no session cookie');
+    assert.equal(await memberOfOrg(email), false);
+
+    // Not yet a member, the account may sign in by password; joining is what the org refuses.
+    const signedIn = await c.post('/api/auth/signin', { email, password: DEFAULT_PASSWORD });
+    assert.equal(signedIn.statusCode, 200, signedIn.body);
+    const res = await postInvite(c, { token });
     assert.equal(res.statusCode, 403, res.body);
     assert.equal(pageCode(res.body), 'sso_required');
-    assert.equal(c.cookie, null, 'no session cookie');
-    assert.equal(await memberOfOrg(email), false, 'the acceptance is rolled back too');
+    assert.equal(await memberOfOrg(email), false, 'no membership');
+    assert.equal((await t.client().get(`/invite?token=${token}`)).statusCode, 200, 'still open');
   });
 });

@@ -275,7 +275,14 @@ describe('SSO acts only on the org’s verified domains', () => {
       assert.equal(pageCode(refused.body), 'account_not_member');
       assert.deepEqual(await linksOf(user.id), []);
 
-      await inviteAndAccept(off, email, person);
+      // Accepting by the password session is refused (the org enforces SSO over the address); the
+      // SSO sign-in itself accepts the invitation.
+      const inv = await off.owner.post('/api/v1/org/invitations', { email, role: 'member' }, off.orgId);
+      assert.equal(inv.statusCode, 201, inv.body);
+      const token = tokenFrom(linkIn((await lastMailTo(t.outboxDir, email)).text, `${PUBLIC_URL}/invite`));
+      const byPassword = await person.post('/api/v1/invitations/accept', { token });
+      assert.equal(byPassword.statusCode, 403, byPassword.body);
+      assert.equal(byPassword.json().code, 'sso_required');
       const ok = await ssoSignIn(off, email);
       assert.equal(ok.statusCode, 303, ok.body);
       assert.equal((await me({ cookie: `lk_session=${sessionOf(ok)}` })).json().user.id, user.id);

@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import { type RawBuilder, sql, type Transaction } from 'kysely';
 import type { Db } from '../db/connection.js';
 import type { Database } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
@@ -60,10 +60,35 @@ export async function audit(
       action: e.action,
       target: e.target ?? null,
       ip: who.ip,
-      user_agent: who.userAgent?.slice(0, 512) ?? null,
+      user_agent: userAgentOf(who),
       created_at: now,
       data: JSON.stringify(e.data ?? {}),
       subject_user_id: subjectOf(who, e),
     })
     .execute();
+}
+
+/** The user agent as stored: at most 512 characters. */
+const userAgentOf = (who: Actor) => who.userAgent?.slice(0, 512) ?? null;
+
+/**
+ * `audit` inside a single SQL statement that writes its own event: an `insert … select` of one
+ * event from `from`, a CTE of at most one row, whose columns `orgId` and `data` read. For org
+ * events only (they belong to no person's activity log), which is what the token endpoint writes.
+ */
+export function auditFrom(
+  who: Actor,
+  now: Date,
+  e: {
+    orgId: RawBuilder<unknown>;
+    action: string;
+    target: string;
+    data: RawBuilder<unknown>;
+    from: RawBuilder<unknown>;
+  },
+): RawBuilder<unknown> {
+  return sql`insert into audit_events (id, org_id, actor, action, target, ip, user_agent, created_at, data)
+    select ${orderedId(now.getTime())}::uuid, ${e.orgId}, ${who.actor}::text, ${e.action}::text, ${e.target}::text,
+      ${who.ip}::text, ${userAgentOf(who)}::text, ${now}::timestamptz, ${e.data}
+    from ${e.from}`;
 }

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { safeEqual } from '../lib/secrets.js';
 
 /** RFC 7636 §4.1: 43–128 unreserved characters. */
 const VERIFIER_RE = /^[A-Za-z0-9._~-]{43,128}$/;
@@ -11,11 +10,4 @@ export function s256(verifier: string): string | null {
   return VERIFIER_RE.test(verifier)
     ? createHash('sha256').update(verifier, 'ascii').digest('base64url')
     : null;
-}
-
-/** Whether `verifier` is well formed and hashes (S256) to `challenge`. Compared in constant time. */
-export function verifyPkce(challenge: string, verifier: string | undefined): boolean {
-  if (verifier === undefined || !VERIFIER_RE.test(verifier)) return false;
-  const computed = createHash('sha256').update(verifier, 'ascii').digest('base64url');
-  return safeEqual(computed, challenge);
 }

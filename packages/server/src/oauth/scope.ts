@@ -114,22 +114,6 @@ export function requestedScopes(
   return split.resource;
 }
 
-/**
- * The scopes of a refresh (RFC 6749 §6) that names `named` for a token holding `held`: protocol
- * scopes the grant does not hold are dropped (clients send `offline_access` out of habit), those it
- * holds are kept (an OpenID grant's `openid`); naming only dropped ones asks for what is held. Any
- * other scope beyond the grant is refused with `invalid_scope` — a refresh may narrow, never widen.
- */
-export function refreshScopes(held: readonly string[], named: readonly string[] | undefined): string[] {
-  if (named === undefined) return [...held];
-  if (named.length === 0) throw new OAuthError('invalid_scope', 'The scope parameter is empty.');
-  const kept = named.filter((s) => held.includes(s) || !isProtocolScope(s));
-  if (kept.length === 0) return [...held];
-  if (kept.some((s) => !held.includes(s)))
-    throw new OAuthError('invalid_scope', 'A refresh may narrow the scopes, never widen them.');
-  return kept;
-}
-
 /** The resource a request names (RFC 8707): exactly one, configured. Missing or unknown → `invalid_target`. */
 export function requestedResource(catalogue: Catalogue, value: string | undefined): Resource {
   if (value === undefined || value === '')

@@ -1,7 +1,6 @@
-import type { Kysely, Transaction } from 'kysely';
-import { type Actor, audit } from '../audit/log.js';
-import type { Insertable } from 'kysely';
-import type { Database, OAuthTokensTable } from '../db/schema.js';
+import { type Kysely, sql, type Transaction } from 'kysely';
+import { type Actor, auditFrom } from '../audit/log.js';
+import type { Database } from '../db/schema.js';
 import { addMs, type Clock, DAY, HOUR } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';
 import { hashToken, mintToken } from '../tokens/format.js';
@@ -31,94 +30,93 @@ export interface IssuedTokens {
   scopes: readonly string[];
 }
 
+/** What a grant's statement issues a family as, and how the event is recorded. */
+export type IssueEvent =
+  | { action: 'oauth.token_issued'; grantType: string }
+  /** A rotation: the event names the refresh token it replaced (`s.previous`). */
+  | { action: 'oauth.token_refreshed' };
+
 /**
- * Mints an access token (and a refresh token when `refresh`) in `familyId`. Stores hashes only.
- * The refresh token carries `refreshScopes` when given (a narrowing refresh narrows the access
- * token only, RFC 6749 §6), else the subject's scopes.
+ * The one place OAuth tokens are written and their issuance audited: the tail of a grant's single
+ * SQL statement. The statement ends in a CTE `s` of at most one row — the family to issue:
+ * `family_id, grant_id, user_id, org_id, resource`, `scopes` (the access token's), `held` (the
+ * refresh token's: a narrowing refresh narrows the access token only, RFC 6749 §6) and `previous`
+ * (the rotated refresh token's prefix, or null). `ctes` appends `t`, which inserts the access token
+ * (and a refresh token when `refresh`), and `a`, the audit event; when `s` is empty, neither writes.
+ * Only hashes are stored; `issued` gives the plaintexts to answer with.
  */
-export async function issueTokens(
-  trx: Executor,
+export function issuing(
   clock: Clock,
-  o: {
-    familyId: string;
-    subject: TokenSubject;
-    refresh: boolean;
-    refreshScopes?: readonly string[];
-    tokenPrefix: string;
-  },
-): Promise<IssuedTokens> {
+  who: Actor,
+  o: { clientId: string; refresh: boolean; tokenPrefix: string; event: IssueEvent },
+) {
   const now = clock.now();
   const at = mintToken('at', o.tokenPrefix);
   const rt = o.refresh ? mintToken('rt', o.tokenPrefix) : null;
-  const base = {
-    family_id: o.familyId,
-    client_id: o.subject.clientId,
-    grant_id: o.subject.grantId,
-    user_id: o.subject.userId,
-    org_id: o.subject.orgId,
-    resource: o.subject.resource,
-    scopes: JSON.stringify(o.subject.scopes),
-    created_at: now,
-  };
-  const rows: Insertable<OAuthTokensTable>[] = [
-    {
-      ...base,
-      id: newId(),
-      kind: 'at',
-      token_hash: at.hash,
-      prefix: at.display,
-      expires_at: addMs(now, ACCESS_TOKEN_TTL_MS),
-    },
-  ];
-  if (rt) {
-    rows.push({
-      ...base,
-      id: newId(),
-      kind: 'rt',
-      scopes: JSON.stringify(o.refreshScopes ?? o.subject.scopes),
-      token_hash: rt.hash,
-      prefix: rt.display,
-      expires_at: addMs(now, REFRESH_TOKEN_TTL_MS),
-    });
-  }
-  await trx.insertInto('oauth_tokens').values(rows).execute();
-  return {
+  const row = (kind: 'at' | 'rt', t: ReturnType<typeof mintToken>, ttl: number) =>
+    sql`(${newId()}::uuid, ${kind}::text, ${t.hash}::text, ${t.display}::text, ${addMs(now, ttl)}::timestamptz)`;
+  const rows = [row('at', at, ACCESS_TOKEN_TTL_MS), ...(rt ? [row('rt', rt, REFRESH_TOKEN_TTL_MS)] : [])];
+  const data =
+    o.event.action === 'oauth.token_issued'
+      ? sql`jsonb_build_object('client_id', ${o.clientId}::text, 'grant_type', ${o.event.grantType}::text,
+          'user_id', s.user_id, 'resource', s.resource, 'scopes', s.scopes,
+          'access_token', ${at.display}::text, 'refresh_token', ${rt?.display ?? null}::text)`
+      : sql`jsonb_build_object('client_id', ${o.clientId}::text, 'user_id', s.user_id, 'resource', s.resource,
+          'scopes', s.scopes, 'previous', s.previous,
+          'access_token', ${at.display}::text, 'refresh_token', ${rt?.display ?? null}::text)`;
+  const ctes = sql`t as (
+      insert into oauth_tokens (id, kind, token_hash, prefix, family_id, client_id, grant_id, user_id, org_id, resource, scopes, created_at, expires_at)
+      select v.id, v.kind, v.token_hash, v.prefix, s.family_id, ${o.clientId}::text, s.grant_id, s.user_id, s.org_id, s.resource,
+        case when v.kind = 'rt' then s.held else s.scopes end, ${now}::timestamptz, v.expires_at
+      from s cross join (values ${sql.join(rows)}) as v(id, kind, token_hash, prefix, expires_at)
+      returning id
+    ), a as (
+      ${auditFrom(who, now, {
+        orgId: sql`s.org_id`,
+        action: o.event.action,
+        target: `client:${o.clientId}`,
+        data,
+        from: sql`s`,
+      })}
+      returning id
+    )`;
+  const issued = (scopes: readonly string[]): IssuedTokens => ({
     accessToken: at.token,
     accessPrefix: at.display,
     refreshToken: rt?.token ?? null,
     refreshPrefix: rt?.display ?? null,
     expiresIn: ACCESS_TOKEN_TTL_MS / 1000,
-    scopes: o.subject.scopes,
-  };
+    scopes,
+  });
+  return { ctes, issued };
 }
 
 /**
- * Issues a new token family for a grant and audits it as `oauth.token_issued`, in `trx`: what
- * the authorization-code, device-code and client-credentials grants share.
+ * Issues a new token family for a subject known up front and audits it as `oauth.token_issued`,
+ * in `db` (a transaction when the grant changes other rows with it): the device-code and
+ * client-credentials grants, through the same statement tail as the others.
  */
 export async function issueAndAudit(
-  trx: Executor,
+  db: Executor,
   clock: Clock,
   who: Actor,
   o: { grantType: string; familyId: string; subject: TokenSubject; refresh: boolean; tokenPrefix: string },
 ): Promise<IssuedTokens> {
-  const issued = await issueTokens(trx, clock, o);
   const s = o.subject;
-  await audit(trx, clock, who, {
-    orgId: s.orgId,
-    action: 'oauth.token_issued',
-    target: `client:${s.clientId}`,
-    data: {
-      client_id: s.clientId,
-      grant_type: o.grantType,
-      user_id: s.userId,
-      resource: s.resource,
-      scopes: s.scopes,
-      access_token: issued.accessPrefix,
-      refresh_token: issued.refreshPrefix,
-    },
+  const scopes = JSON.stringify(s.scopes);
+  const tail = issuing(clock, who, {
+    clientId: s.clientId,
+    refresh: o.refresh,
+    tokenPrefix: o.tokenPrefix,
+    event: { action: 'oauth.token_issued', grantType: o.grantType },
   });
-  return issued;
+  await sql`with s as (
+      select ${o.familyId}::uuid as family_id, ${s.grantId}::uuid as grant_id, ${s.userId}::uuid as user_id,
+        ${s.orgId}::uuid as org_id, ${s.resource}::text as resource, ${scopes}::jsonb as scopes,
+        ${scopes}::jsonb as held, null::text as previous
+    ), ${tail.ctes}
+    select (select count(*) from t) as tokens, (select count(*) from a) as audited`.execute(db);
+  return tail.issued(s.scopes);
 }
 
 /** The token endpoint's success body (RFC 6749 §5.1). */

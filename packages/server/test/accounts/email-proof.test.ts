@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { HOUR, manualClock } from '../../src/lib/clock.js';
-import { issueTokens } from '../../src/oauth/tokens.js';
+import { issueAndAudit } from '../../src/oauth/tokens.js';
 import {
   type Client,
   DEFAULT_PASSWORD,
@@ -70,19 +70,25 @@ async function squat(email: string) {
     scopes: ['org:read'],
   });
   const client = await register(t);
-  const oauth = await issueTokens(t.deps.db, clock, {
-    familyId: randomUUID(),
-    subject: {
-      clientId: client.client_id,
-      grantId: null,
-      userId: user.id,
-      orgId: org.id,
-      resource: MCP_URL,
-      scopes: ['mcp:read'],
+  const oauth = await issueAndAudit(
+    t.deps.db,
+    clock,
+    { actor: 'system', ip: null, userAgent: null },
+    {
+      grantType: 'authorization_code',
+      familyId: randomUUID(),
+      subject: {
+        clientId: client.client_id,
+        grantId: null,
+        userId: user.id,
+        orgId: org.id,
+        resource: MCP_URL,
+        scopes: ['mcp:read'],
+      },
+      refresh: true,
+      tokenPrefix: 'lk',
     },
-    refresh: true,
-    tokenPrefix: 'lk',
-  });
+  );
   const refresh = (token: string) =>
     form(t, '/api/oauth/token', {
       grant_type: 'refresh_token',

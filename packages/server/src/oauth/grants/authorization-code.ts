@@ -1,14 +1,141 @@
+import { sql } from 'kysely';
+import type { Actor } from '../../audit/log.js';
 import { audit } from '../../audit/log.js';
+import type { Db } from '../../db/connection.js';
+import { executeGrouped } from '../../db/group-commit.js';
+import type { Clock } from '../../lib/clock.js';
 import { newId, sha256Hex } from '../../lib/secrets.js';
-import { OAuthError } from '../errors.js';
-import { exchangeCode } from '../fast-paths.js';
-import { s256, verifyPkce } from '../pkce.js';
 import { personTokenResponse } from '../../oidc/token-response.js';
-import { issueAndAudit, revokeFamily, scopesOf } from '../tokens.js';
+import { OAuthError } from '../errors.js';
+import { s256 } from '../pkce.js';
+import { type IssuedTokens, issuing, revokeFamily, scopesOf } from '../tokens.js';
 import type { Grant, GrantRequest } from './types.js';
+
+/** Why a code was not exchanged. `code_used`: a second use, which revokes what the first issued. */
+type Refusal =
+  | 'unknown'
+  | 'code_used'
+  | 'expired'
+  | 'wrong_client'
+  | 'redirect_uri_mismatch'
+  | 'resource_mismatch'
+  | 'pkce_mismatch'
+  | 'grant_revoked';
 
 const invalidGrant = () =>
   new OAuthError('invalid_grant', 'The authorization code is invalid, expired or already used.');
+
+/** The answer to each refusal. Unknown, expired and foreign codes look alike to the caller. */
+const ERRORS: Record<Refusal, () => OAuthError> = {
+  unknown: invalidGrant,
+  code_used: invalidGrant,
+  expired: invalidGrant,
+  wrong_client: invalidGrant,
+  grant_revoked: invalidGrant,
+  redirect_uri_mismatch: () =>
+    new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request.'),
+  resource_mismatch: () =>
+    new OAuthError('invalid_target', 'resource does not match the authorization request.'),
+  pkce_mismatch: () =>
+    new OAuthError('invalid_grant', 'The PKCE code_verifier does not match the code_challenge.'),
+};
+
+interface Exchange {
+  codeHash: string;
+  clientId: string;
+  redirectUri: string;
+  resource: string;
+  /** The S256 challenge of the presented verifier; null when the verifier is malformed. */
+  challenge: string | null;
+  refresh: boolean;
+  tokenPrefix: string;
+}
+
+/**
+ * The whole rule, as one SQL statement: lock the code, say why it cannot be exchanged (the checks
+ * in the order they are answered), and when nothing is wrong consume it and issue the family with
+ * its audit event — atomically, in one round trip (on the embedded database, with others in one
+ * commit: `db/group-commit.ts`). Two exchanges of one code serialise on the row lock; the second
+ * sees it consumed. A replay is reported with the family the first use issued.
+ */
+interface CodeRow {
+  client_id: string;
+  org_id: string;
+  /** The family the code's (first) exchange issued; null before any. */
+  family_id: string | null;
+  user_id: string | null;
+  resource: string;
+  scopes: unknown;
+  oidc: unknown;
+}
+
+type Outcome =
+  | { refusal: Refusal; row?: CodeRow }
+  | { refusal: null; row: CodeRow & { family_id: string }; issued: IssuedTokens };
+
+async function exchange(db: Db, clock: Clock, who: Actor, e: Exchange): Promise<Outcome> {
+  const now = clock.now();
+  const family = newId();
+  const tail = issuing(clock, who, {
+    clientId: e.clientId,
+    refresh: e.refresh,
+    tokenPrefix: e.tokenPrefix,
+    event: { action: 'oauth.token_issued', grantType: 'authorization_code' },
+  });
+  const { rows } = await executeGrouped(
+    db,
+    sql<CodeRow & { refusal: Refusal | null }>`
+    with cur as (
+      select code_hash, client_id, org_id, family_id, user_id, resource, scopes, oidc,
+        case
+          when consumed_at is not null then 'code_used'
+          when expires_at <= ${now}::timestamptz then 'expired'
+          when client_id <> ${e.clientId}::text then 'wrong_client'
+          when redirect_uri <> ${e.redirectUri}::text then 'redirect_uri_mismatch'
+          when resource <> ${e.resource}::text then 'resource_mismatch'
+          when ${e.challenge}::text is null or code_challenge <> ${e.challenge}::text then 'pkce_mismatch'
+          when not exists (select 1 from oauth_grants g where g.id = oauth_codes.grant_id and g.revoked_at is null)
+            then 'grant_revoked'
+        end as refusal
+      from oauth_codes where code_hash = ${e.codeHash}::text
+      for update
+    ), s as (
+      update oauth_codes set consumed_at = ${now}::timestamptz, family_id = ${family}::uuid
+      from cur where oauth_codes.code_hash = cur.code_hash and cur.refusal is null
+      returning ${family}::uuid as family_id, oauth_codes.grant_id, oauth_codes.user_id, oauth_codes.org_id,
+        oauth_codes.resource, oauth_codes.scopes, oauth_codes.scopes as held, null::text as previous
+    ), ${tail.ctes}
+    select cur.refusal, cur.client_id, cur.org_id, coalesce(s.family_id, cur.family_id) as family_id, cur.user_id,
+      cur.resource, cur.scopes, cur.oidc, (select count(*) from t) as tokens, (select count(*) from a) as audited
+    from cur left join s on true`,
+  );
+  const row = rows[0];
+  if (!row) return { refusal: 'unknown' };
+  if (row.refusal) return { refusal: row.refusal, row };
+  return { refusal: null, row: { ...row, family_id: family }, issued: tail.issued(scopesOf(row.scopes)) };
+}
+
+/**
+ * A second use of a code: whoever holds it now, what the first use issued is no longer
+ * trustworthy (RFC 6749 §4.1.2). Revokes that family and records the replay.
+ */
+async function replayed(
+  req: GrantRequest,
+  row: { client_id: string; org_id: string; family_id: string | null },
+): Promise<void> {
+  const { db, clock } = req.deps;
+  const revoked = await db.transaction().execute(async (trx) => {
+    const r = row.family_id ? await revokeFamily(trx, clock, row.family_id) : { hashes: [], prefixes: [] };
+    await audit(trx, clock, req.actor, {
+      orgId: row.org_id,
+      action: 'oauth.code_replayed',
+      target: `client:${row.client_id}`,
+      data: { client_id: row.client_id, presented_by: req.client.id, revoked: r.prefixes },
+    });
+    return r.hashes;
+  });
+  for (const h of revoked) await req.deps.auth.changed({ token: h });
+}
 
 /**
  * `authorization_code` (RFC 6749 §4.1.3, OAuth 2.1 §4.1.3): single use, PKCE verified,
@@ -17,119 +144,35 @@ const invalidGrant = () =>
  */
 export const authorizationCodeGrant: Grant = {
   type: 'authorization_code',
-  async handle({ deps, client, params, actor }: GrantRequest) {
-    const { db, clock } = deps;
+  async handle(req: GrantRequest) {
+    const { deps, client, params } = req;
     const code = params.code;
     if (!code) throw new OAuthError('invalid_request', 'code is required.');
     if (!params.redirect_uri) throw new OAuthError('invalid_request', 'redirect_uri is required.');
     if (!params.code_verifier) throw new OAuthError('invalid_request', 'code_verifier is required (PKCE).');
-    // An OpenID relying party sends no resource (its code is for userinfo and Latchkey's own API).
-    const resource = params.resource ?? deps.catalogue.api.url;
     if (code.length > 200) throw invalidGrant();
-    const codeHash = sha256Hex(code);
-    const refresh = client.grantTypes.includes('refresh_token');
-    const challenge = s256(params.code_verifier);
-    if (challenge) {
-      const fast = await exchangeCode(db, clock, actor, {
-        codeHash,
-        clientId: client.id,
-        redirectUri: params.redirect_uri,
-        resource,
-        challenge,
-        refresh,
-        tokenPrefix: deps.config.tokenPrefix,
-      });
-      if (fast)
-        return personTokenResponse(deps, {
-          clientId: client.id,
-          issued: fast,
-          userId: fast.userId,
-          orgId: fast.orgId,
-          resource: fast.resource,
-          familyId: fast.familyId,
-          context: fast.oidc,
-          withNonce: true,
-        });
-    }
-    // Something does not hold: find out what, step by step, under the same row lock.
-
-    const out = await db.transaction().execute(async (trx) => {
-      const row = await trx
-        .selectFrom('oauth_codes')
-        .selectAll()
-        .where('code_hash', '=', codeHash)
-        .forUpdate()
-        .executeTakeFirst();
-      if (!row) return { error: invalidGrant() };
-      if (row.consumed_at) {
-        // Replay: whoever holds this code now, what it issued is no longer trustworthy.
-        const revoked = row.family_id
-          ? await revokeFamily(trx, clock, row.family_id)
-          : { hashes: [], prefixes: [] };
-        await audit(trx, clock, actor, {
-          orgId: row.org_id,
-          action: 'oauth.code_replayed',
-          target: `client:${row.client_id}`,
-          data: { client_id: row.client_id, presented_by: client.id, revoked: revoked.prefixes },
-        });
-        return { error: invalidGrant(), revoked: revoked.hashes };
-      }
-      if (row.expires_at <= clock.now() || row.client_id !== client.id) return { error: invalidGrant() };
-      if (row.redirect_uri !== params.redirect_uri) {
-        return {
-          error: new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request.'),
-        };
-      }
-      if (resource !== row.resource) {
-        return {
-          error: new OAuthError('invalid_target', 'resource does not match the authorization request.'),
-        };
-      }
-      if (!verifyPkce(row.code_challenge, params.code_verifier)) {
-        return {
-          error: new OAuthError('invalid_grant', 'The PKCE code_verifier does not match the code_challenge.'),
-        };
-      }
-      const grant = await trx
-        .selectFrom('oauth_grants')
-        .select('id')
-        .where('id', '=', row.grant_id)
-        .where('revoked_at', 'is', null)
-        .executeTakeFirst();
-      if (!grant) return { error: invalidGrant() };
-      const familyId = newId();
-      await trx
-        .updateTable('oauth_codes')
-        .set({ consumed_at: clock.now(), family_id: familyId })
-        .where('code_hash', '=', codeHash)
-        .execute();
-      const scopes = scopesOf(row.scopes);
-      const issued = await issueAndAudit(trx, clock, actor, {
-        grantType: 'authorization_code',
-        familyId,
-        subject: {
-          clientId: client.id,
-          grantId: row.grant_id,
-          userId: row.user_id,
-          orgId: row.org_id,
-          resource: row.resource,
-          scopes,
-        },
-        refresh,
-        tokenPrefix: deps.config.tokenPrefix,
-      });
-      return { issued, row, familyId };
+    const out = await exchange(deps.db, deps.clock, req.actor, {
+      codeHash: sha256Hex(code),
+      clientId: client.id,
+      redirectUri: params.redirect_uri,
+      // An OpenID relying party sends no resource (its code is for userinfo and Latchkey's own API).
+      resource: params.resource ?? deps.catalogue.api.url,
+      challenge: s256(params.code_verifier),
+      refresh: client.grantTypes.includes('refresh_token'),
+      tokenPrefix: deps.config.tokenPrefix,
     });
-    for (const h of out.revoked ?? []) await deps.auth.changed({ token: h });
-    if ('error' in out && out.error) throw out.error;
+    if (out.refusal) {
+      if (out.refusal === 'code_used' && out.row) await replayed(req, out.row);
+      throw ERRORS[out.refusal]();
+    }
     return personTokenResponse(deps, {
       clientId: client.id,
-      issued: out.issued!,
-      userId: out.row!.user_id,
-      orgId: out.row!.org_id,
-      resource: out.row!.resource,
-      familyId: out.familyId!,
-      context: out.row!.oidc,
+      issued: out.issued,
+      userId: out.row.user_id,
+      orgId: out.row.org_id,
+      resource: out.row.resource,
+      familyId: out.row.family_id,
+      context: out.row.oidc,
       withNonce: true,
     });
   },

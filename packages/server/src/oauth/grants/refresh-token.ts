@@ -1,156 +1,184 @@
-import { audit } from '../../audit/log.js';
-import { OAuthError } from '../errors.js';
-import { rotateRefresh } from '../fast-paths.js';
-import { isProtocolScope, parseScope, refreshScopes } from '../scope.js';
-import { hashToken, parseToken } from '../../tokens/format.js';
+import { sql } from 'kysely';
+import { type Actor, audit } from '../../audit/log.js';
+import type { Db } from '../../db/connection.js';
+import { executeGrouped } from '../../db/group-commit.js';
+import type { Clock } from '../../lib/clock.js';
 import { personTokenResponse } from '../../oidc/token-response.js';
-import { issueTokens, revokeFamily, scopesOf } from '../tokens.js';
+import { hashToken, parseToken } from '../../tokens/format.js';
+import { OAuthError } from '../errors.js';
+import { parseScope, PROTOCOL_SCOPES } from '../scope.js';
+import { type IssuedTokens, issuing, revokeFamily, scopesOf } from '../tokens.js';
 import type { Grant, GrantRequest } from './types.js';
+
+/** Why a refresh token was not rotated. `reused`: it was rotated before, which revokes its family. */
+type Refusal =
+  | 'unknown'
+  | 'reused'
+  | 'expired'
+  | 'resource_mismatch'
+  | 'scope_widened'
+  | 'not_member'
+  | 'account_disabled';
+
+const PROTOCOL = JSON.stringify(PROTOCOL_SCOPES);
 
 const invalidGrant = () =>
   new OAuthError('invalid_grant', 'The refresh token is invalid, expired or revoked.');
 
+/** The answer to each refusal. */
+const ERRORS: Record<Refusal, () => OAuthError> = {
+  unknown: invalidGrant,
+  reused: invalidGrant,
+  expired: invalidGrant,
+  // The person left the org, or an instance admin disabled the account: their apps get no new tokens.
+  not_member: invalidGrant,
+  account_disabled: invalidGrant,
+  resource_mismatch: () =>
+    new OAuthError('invalid_target', 'A refresh token serves only the resource it was issued for.'),
+  scope_widened: () => new OAuthError('invalid_scope', 'A refresh may narrow the scopes, never widen them.'),
+};
+
+interface TokenRow {
+  client_id: string;
+  family_id: string;
+  user_id: string | null;
+  org_id: string;
+  resource: string;
+  prefix: string;
+  /** The access token's scopes: what the request named (narrowed), else all the token holds. */
+  scopes: unknown;
+}
+
+type Outcome = { refusal: Refusal; row?: TokenRow } | { refusal: null; row: TokenRow; issued: IssuedTokens };
+
+interface Rotation {
+  tokenHash: string;
+  clientId: string;
+  resource: string | undefined;
+  /** The scopes the request names, or undefined for all the token holds. */
+  named: readonly string[] | undefined;
+  tokenPrefix: string;
+}
+
+/**
+ * The whole rule, as one SQL statement: lock the refresh token, say why it cannot be rotated (the
+ * checks in the order they are answered), and when nothing is wrong mark it rotated and issue its
+ * successor with an access token and the audit event — atomically, in one round trip. Two
+ * refreshes of one token serialise on the row lock: the second sees it rotated, which is reuse.
+ *
+ * Scopes (RFC 6749 §6): protocol scopes the grant does not hold are dropped from what is named
+ * (clients send `offline_access` out of habit), those it holds are kept; naming only dropped ones
+ * asks for everything held. Any other scope beyond the grant is `scope_widened`. A narrowing
+ * applies to the new access token; the new refresh token keeps what the old one held.
+ */
+async function rotate(db: Db, clock: Clock, who: Actor, r: Rotation): Promise<Outcome> {
+  const now = clock.now();
+  const tail = issuing(clock, who, {
+    clientId: r.clientId,
+    refresh: true,
+    tokenPrefix: r.tokenPrefix,
+    event: { action: 'oauth.token_refreshed' },
+  });
+  const named = r.named ? JSON.stringify(r.named) : null;
+  const { rows } = await executeGrouped(
+    db,
+    sql<TokenRow & { refusal: Refusal | null }>`
+    with cur as (
+      select * from oauth_tokens where token_hash = ${r.tokenHash}::text for update
+    ), chk as (
+      select cur.*, case when jsonb_array_length(k.kept) = 0 then cur.scopes else k.kept end as access_scopes,
+        case
+          when cur.kind <> 'rt' or cur.client_id <> ${r.clientId}::text or cur.revoked_at is not null then 'unknown'
+          when cur.rotated_at is not null then 'reused'
+          when cur.expires_at <= ${now}::timestamptz then 'expired'
+          when ${r.resource ?? null}::text is not null and cur.resource <> ${r.resource ?? null}::text
+            then 'resource_mismatch'
+          when not (cur.scopes @> k.kept) then 'scope_widened'
+          when cur.user_id is not null and not exists (
+            select 1 from memberships m where m.org_id = cur.org_id and m.user_id = cur.user_id) then 'not_member'
+          when cur.user_id is not null and not exists (
+            select 1 from users u where u.id = cur.user_id and u.disabled_at is null) then 'account_disabled'
+        end as refusal
+      from cur cross join lateral (
+        select coalesce(jsonb_agg(n.scope order by n.i), '[]'::jsonb) as kept
+        from jsonb_array_elements_text(coalesce(${named}::jsonb, '[]'::jsonb)) with ordinality as n(scope, i)
+        where cur.scopes @> jsonb_build_array(n.scope) or not (${PROTOCOL}::jsonb @> jsonb_build_array(n.scope))
+      ) k
+    ), s as (
+      update oauth_tokens set rotated_at = ${now}::timestamptz
+      from chk where oauth_tokens.id = chk.id and chk.refusal is null
+      returning chk.family_id, chk.grant_id, chk.user_id, chk.org_id, chk.resource, chk.access_scopes as scopes,
+        chk.scopes as held, chk.prefix as previous
+    ), ${tail.ctes}
+    select chk.refusal, chk.client_id, chk.family_id, chk.user_id, chk.org_id, chk.resource, chk.prefix,
+      chk.access_scopes as scopes, (select count(*) from t) as tokens, (select count(*) from a) as audited
+    from chk`,
+  );
+  const row = rows[0];
+  if (!row) return { refusal: 'unknown' };
+  if (row.refusal) return { refusal: row.refusal, row };
+  return { refusal: null, row, issued: tail.issued(scopesOf(row.scopes)) };
+}
+
+/**
+ * A rotated refresh token presented again: one of its holders is not its client. Revokes the whole
+ * family (its refresh and access tokens) and records the reuse.
+ */
+async function reused(req: GrantRequest, row: TokenRow): Promise<void> {
+  const { db, clock } = req.deps;
+  const revoked = await db.transaction().execute(async (trx) => {
+    const r = await revokeFamily(trx, clock, row.family_id);
+    await audit(trx, clock, req.actor, {
+      orgId: row.org_id,
+      action: 'oauth.refresh_reuse_detected',
+      target: `client:${row.client_id}`,
+      data: {
+        client_id: row.client_id,
+        user_id: row.user_id,
+        refresh_token: row.prefix,
+        revoked: r.prefixes,
+      },
+    });
+    return r.hashes;
+  });
+  for (const h of revoked) await req.deps.auth.changed({ token: h });
+}
+
 /**
  * `refresh_token` (RFC 6749 §6, OAuth 2.1 §4.3): rotates on every use. Presenting a token that
  * was already rotated is reuse: the whole family (its refresh and access tokens) is revoked and
- * the event audited. Two concurrent refreshes of one token: the row lock lets exactly one rotate;
- * the other sees a rotated token, which is reuse. Scopes may narrow, never widen; a narrowing
- * applies to the new access token, while the new refresh token keeps the scope it was granted.
+ * the event audited. Scopes may narrow, never widen (see `rotate`).
  */
 export const refreshTokenGrant: Grant = {
   type: 'refresh_token',
-  async handle({ deps, client, params, actor }: GrantRequest) {
-    const { db, clock } = deps;
+  async handle(req: GrantRequest) {
+    const { deps, client, params } = req;
     const token = params.refresh_token;
     if (!token) throw new OAuthError('invalid_request', 'refresh_token is required.');
     if (!client.grantTypes.includes('refresh_token')) {
       throw new OAuthError('unauthorized_client', 'This client may not use refresh tokens.');
     }
-    const narrowed = parseScope(params.scope);
+    const named = parseScope(params.scope);
+    if (named?.length === 0) throw new OAuthError('invalid_scope', 'The scope parameter is empty.');
     if (parseToken(token, deps.config.tokenPrefix)?.kind !== 'rt') throw invalidGrant();
-    // Protocol scopes in `scope` are weighed against what the token holds, on the path below.
-    if (narrowed === undefined || (narrowed.length > 0 && !narrowed.some(isProtocolScope))) {
-      const fast = await rotateRefresh(db, clock, actor, {
-        tokenHash: hashToken(token),
-        clientId: client.id,
-        resource: params.resource,
-        scopes: narrowed,
-        tokenPrefix: deps.config.tokenPrefix,
-      });
-      if (fast)
-        return personTokenResponse(deps, {
-          clientId: client.id,
-          issued: fast,
-          userId: fast.userId,
-          orgId: fast.orgId,
-          resource: fast.resource,
-          familyId: fast.familyId,
-          withNonce: false,
-        });
-    }
-    // Something does not hold (reuse, expiry, widening…): find out what under the row lock.
-
-    const out = await db.transaction().execute(async (trx) => {
-      const row = await trx
-        .selectFrom('oauth_tokens')
-        .selectAll()
-        .where('token_hash', '=', hashToken(token))
-        .forUpdate()
-        .executeTakeFirst();
-      if (!row || row.kind !== 'rt' || row.client_id !== client.id || row.revoked_at)
-        return { error: invalidGrant() };
-      if (row.rotated_at) {
-        const revoked = await revokeFamily(trx, clock, row.family_id);
-        await audit(trx, clock, actor, {
-          orgId: row.org_id,
-          action: 'oauth.refresh_reuse_detected',
-          target: `client:${client.id}`,
-          data: {
-            client_id: client.id,
-            user_id: row.user_id,
-            refresh_token: row.prefix,
-            revoked: revoked.prefixes,
-          },
-        });
-        return { error: invalidGrant(), revoked: revoked.hashes };
-      }
-      if (row.expires_at <= clock.now()) return { error: invalidGrant() };
-      if (params.resource !== undefined && params.resource !== row.resource) {
-        return {
-          error: new OAuthError(
-            'invalid_target',
-            'A refresh token serves only the resource it was issued for.',
-          ),
-        };
-      }
-      const held = scopesOf(row.scopes);
-      let scopes: string[];
-      try {
-        scopes = refreshScopes(held, narrowed);
-      } catch (err) {
-        if (err instanceof OAuthError) return { error: err };
-        throw err;
-      }
-      if (row.user_id) {
-        const still = await trx
-          .selectFrom('memberships')
-          .select('role')
-          .where('org_id', '=', row.org_id)
-          .where('user_id', '=', row.user_id)
-          .executeTakeFirst();
-        if (!still) return { error: invalidGrant() };
-        // A disabled account's apps get no new tokens while it stays disabled.
-        const person = await trx
-          .selectFrom('users')
-          .select('disabled_at')
-          .where('id', '=', row.user_id)
-          .executeTakeFirst();
-        if (!person || person.disabled_at !== null) return { error: invalidGrant() };
-      }
-      await trx
-        .updateTable('oauth_tokens')
-        .set({ rotated_at: clock.now() })
-        .where('id', '=', row.id)
-        .execute();
-      const issued = await issueTokens(trx, clock, {
-        familyId: row.family_id,
-        subject: {
-          clientId: client.id,
-          grantId: row.grant_id,
-          userId: row.user_id,
-          orgId: row.org_id,
-          resource: row.resource,
-          scopes,
-        },
-        refresh: true,
-        refreshScopes: held,
-        tokenPrefix: deps.config.tokenPrefix,
-      });
-      await audit(trx, clock, actor, {
-        orgId: row.org_id,
-        action: 'oauth.token_refreshed',
-        target: `client:${client.id}`,
-        data: {
-          client_id: client.id,
-          user_id: row.user_id,
-          resource: row.resource,
-          scopes,
-          previous: row.prefix,
-          access_token: issued.accessPrefix,
-          refresh_token: issued.refreshPrefix,
-        },
-      });
-      return { issued, row };
+    const out = await rotate(deps.db, deps.clock, req.actor, {
+      tokenHash: hashToken(token),
+      clientId: client.id,
+      resource: params.resource,
+      named,
+      tokenPrefix: deps.config.tokenPrefix,
     });
-    for (const h of out.revoked ?? []) await deps.auth.changed({ token: h });
-    if ('error' in out && out.error) throw out.error;
+    if (out.refusal) {
+      if (out.refusal === 'reused' && out.row) await reused(req, out.row);
+      throw ERRORS[out.refusal]();
+    }
     return personTokenResponse(deps, {
       clientId: client.id,
-      issued: out.issued!,
-      userId: out.row!.user_id,
-      orgId: out.row!.org_id,
-      resource: out.row!.resource,
-      familyId: out.row!.family_id,
+      issued: out.issued,
+      userId: out.row.user_id,
+      orgId: out.row.org_id,
+      resource: out.row.resource,
+      familyId: out.row.family_id,
       withNonce: false,
     });
   },

@@ -1,6 +1,7 @@
 /**
  * A bounded map with per-entry expiry: at the cap the oldest entry goes first. Reads drop expired
- * entries. Used for verification results, keyed by the SHA-256 of the token (never the token).
+ * entries. Used for verification results, keyed by the SHA-256 of the token (never the token) and
+ * the org a request named.
  */
 export class TtlCache<V> {
   readonly #entries = new Map<string, { value: V; until: number }>();
@@ -34,11 +35,11 @@ export class TtlCache<V> {
     this.#entries.delete(key);
   }
 
-  /** Drops every entry whose value matches; returns how many went. Walks the whole map. */
-  deleteWhere(match: (value: V) => boolean): number {
+  /** Drops every entry whose value (or key) matches; returns how many went. Walks the whole map. */
+  deleteWhere(match: (value: V, key: string) => boolean): number {
     let n = 0;
     for (const [k, e] of this.#entries) {
-      if (match(e.value)) {
+      if (match(e.value, k)) {
         this.#entries.delete(k);
         n++;
       }

@@ -1,9 +1,9 @@
-import { check, type ProtectOptions } from './http.js';
+import { assertOrgOption, check, orgOfRequest, type ProtectOptions } from './http.js';
 import type { Principal, Verifier } from './verifier.js';
 
 /** Minimal shapes of an Express (or Connect) request and response, so the SDK does not depend on Express. */
 interface ExpressLikeRequest {
-  headers: { authorization?: string | string[] | undefined };
+  headers: { authorization?: string | string[] | undefined; [name: string]: string | string[] | undefined };
   latchkey?: Principal;
 }
 interface ExpressLikeResponse {
@@ -18,7 +18,7 @@ type ExpressLikeNext = (err?: unknown) => void;
  * Checks what every adapter is given, so a typo fails at start-up, not on the first request.
  * Unknown option fields are passed through to `check` untouched.
  */
-export function assertProtectOptions(adapter: string, verifier: Verifier, o: ProtectOptions): void {
+export function assertProtectOptions<Req>(adapter: string, verifier: Verifier, o: ProtectOptions<Req>): void {
   if (!verifier || typeof verifier.verify !== 'function')
     throw new TypeError(`${adapter}: verifier must come from createVerifier().`);
   if (!o || typeof o.resourceMetadataUrl !== 'string' || /[\x00-\x20\x7f"\\]/.test(o.resourceMetadataUrl))
@@ -37,6 +37,7 @@ export function assertProtectOptions(adapter: string, verifier: Verifier, o: Pro
     )
       throw new TypeError(`${adapter}: ${key} must be a list of scope names.`);
   }
+  assertOrgOption(adapter, o.org);
 }
 
 /**
@@ -46,15 +47,23 @@ export function assertProtectOptions(adapter: string, verifier: Verifier, o: Pro
  *
  * Scopes per route: create one middleware per scope set and put it on the route —
  * `app.get('/read', expressMiddleware(verifier, { resourceMetadataUrl, scopes: ['mcp:read'] }), handler)`.
+ * The org the request acts in comes from the `x-org-id` header, or from `options.org(req)`.
  * Options are checked here, once; an error while answering goes to `next(err)`, never thrown.
  * `req.latchkey` is not on Express's `Request` type: read it as `(req as Request & { latchkey: Principal })`.
  */
-export function expressMiddleware(verifier: Verifier, options: ProtectOptions) {
+export function expressMiddleware(verifier: Verifier, options: ProtectOptions<ExpressLikeRequest>) {
   assertProtectOptions('expressMiddleware', verifier, options);
 
   return function latchkey(req: ExpressLikeRequest, res: ExpressLikeResponse, next: ExpressLikeNext): void {
     const h = req.headers.authorization;
-    check(verifier, Array.isArray(h) ? h[0] : h, options).then(
+    let org: string | null;
+    try {
+      org = orgOfRequest(req, options.org, (name) => req.headers[name]);
+    } catch (err) {
+      next(err);
+      return;
+    }
+    check(verifier, Array.isArray(h) ? h[0] : h, options, org).then(
       (r) => {
         if ('principal' in r) {
           req.latchkey = r.principal;

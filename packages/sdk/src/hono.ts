@@ -1,5 +1,5 @@
 import { assertProtectOptions } from './express.js';
-import { check, type ProtectOptions } from './http.js';
+import { check, orgOfRequest, type ProtectOptions } from './http.js';
 import type { Principal, Verifier } from './verifier.js';
 
 /** The Hono `Env` that declares `c.get('latchkey')`: `new Hono<LatchkeyEnv>()`. */
@@ -17,16 +17,18 @@ interface HonoLikeContext {
  *
  * Scopes per route: create one middleware per scope set —
  * `app.get('/read', honoMiddleware(verifier, { resourceMetadataUrl, scopes: ['mcp:read'] }), handler)`.
+ * The org the request acts in comes from the `x-org-id` header, or from `options.org(c)`.
  * Options are checked here, once. Errors propagate to Hono's `onError`.
  */
-export function honoMiddleware(verifier: Verifier, options: ProtectOptions) {
+export function honoMiddleware(verifier: Verifier, options: ProtectOptions<HonoLikeContext>) {
   assertProtectOptions('honoMiddleware', verifier, options);
 
   return async function latchkey(
     c: HonoLikeContext,
     next: () => Promise<void>,
   ): Promise<Response | undefined> {
-    const r = await check(verifier, c.req.header('authorization'), options);
+    const org = orgOfRequest(c, options.org, (name) => c.req.header(name));
+    const r = await check(verifier, c.req.header('authorization'), options, org);
     if ('principal' in r) {
       c.set('latchkey', r.principal);
       await next();

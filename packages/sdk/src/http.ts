@@ -7,7 +7,16 @@ import { VerifyError } from './verifier.js';
  * resource's RFC 9728 metadata document. Framework adapters are thin wrappers over `check`.
  */
 
-export interface ProtectOptions {
+/**
+ * Where a request names the org it acts in (an org id or slug), for an adapter's request type.
+ * Declared as a method so that a function typed with the framework's own request type fits.
+ */
+export type OrgOf<Req> = { bivariant(req: Req): string | null | undefined }['bivariant'];
+
+/** The header Latchkey's own API reads the org from, and the adapters' default. */
+export const ORG_HEADER = 'x-org-id';
+
+export interface ProtectOptions<Req = never> {
   /** The URL of this resource's protected resource metadata (see `metadataUrl`). */
   resourceMetadataUrl: string;
   /** Scopes every request must hold; a 401 names them (`scope`, SEP-835) so the client asks for them. */
@@ -19,6 +28,13 @@ export interface ProtectOptions {
   challengeScopes?: readonly string[];
   /** Spends one call of the principal's budget once the token and scopes pass; 429 when spent. */
   quota?: Quota;
+  /**
+   * The org the request acts in, id or slug (default: the `x-org-id` header, as Latchkey's API
+   * takes it). When one is named, the principal carries `org_id`, `org_slug` and the person's
+   * `org_role` there, and a token that may not act in it is refused (403 `org_forbidden`).
+   * `false`: requests never name an org (a personal token's principal has `org_id: null`).
+   */
+  org?: OrgOf<Req> | false;
 }
 
 /** What to answer instead of serving the request. */
@@ -58,6 +74,14 @@ export function refusal(
       body: { error: 'insufficient_scope', error_description: err.message, scope: err.scope ?? '' },
     };
   }
+  if (err instanceof VerifyError && err.code === 'org_forbidden') {
+    // Not a token problem: no challenge, so a client does not throw its token away.
+    return {
+      status: 403,
+      headers: {},
+      body: { error: 'org_forbidden', error_description: err.message },
+    };
+  }
   if (err instanceof VerifyError && err.code === 'invalid_token') {
     return {
       status: 401,
@@ -88,19 +112,21 @@ export function refusal(
 }
 
 /**
- * Verifies the request's bearer token, then spends one call of its quota when `o.quota` is set;
- * a principal, or the refusal to send. Never throws for bad input.
+ * Verifies the request's bearer token — in the org `org` when the request names one (see
+ * `orgOfRequest`) — then spends one call of its quota when `o.quota` is set; a principal, or the
+ * refusal to send. Never throws for bad input.
  */
 export async function check(
   verifier: Verifier,
   authorization: string | null | undefined,
-  o: ProtectOptions & { scopes?: readonly string[] },
+  o: Omit<ProtectOptions, 'org'> & { scopes?: readonly string[] },
+  org?: string | null,
 ): Promise<{ principal: Principal } | { refusal: Refusal }> {
   const token = bearerFrom(authorization);
   const needs = o.scopes?.length ? o.scopes : (o.challengeScopes ?? []);
   if (!token) return { refusal: refusal(null, o.resourceMetadataUrl, needs) };
   try {
-    const principal = await verifier.verify(token, { scopes: o.scopes ?? [] });
+    const principal = await verifier.verify(token, { scopes: o.scopes ?? [], org: org ?? null });
     if (o.quota) {
       const q = await o.quota.consume(principal);
       if (!q.allowed) throw new QuotaExceededError(q.retryAfterSeconds);
@@ -111,13 +137,32 @@ export async function check(
   }
 }
 
+/**
+ * The org a request names: from the adapter's `org` option, else the `x-org-id` header (`header`
+ * reads one of the request's headers); null when `org` is `false` or nothing is named. A header
+ * sent more than once names no single org: the values are joined, which matches none.
+ */
+export function orgOfRequest<Req>(
+  req: Req,
+  org: OrgOf<Req> | false | undefined,
+  header: (name: string) => string | string[] | null | undefined,
+): string | null {
+  if (org === false) return null;
+  const named = org ? org(req) : header(ORG_HEADER);
+  const value = Array.isArray(named) ? named.join(', ') : named;
+  return typeof value === 'string' && value.trim() !== '' ? value : null;
+}
+
 /** For fetch runtimes: `(Request) => Principal | Response`. */
-export function protectRequest(verifier: Verifier, o: ProtectOptions) {
+export function protectRequest(verifier: Verifier, o: ProtectOptions<Request>) {
+  assertOrgOption('protectRequest', o.org);
   return async (request: Request, scopes?: readonly string[]): Promise<Principal | Response> => {
-    const r = await check(verifier, request.headers.get('authorization'), {
-      ...o,
-      scopes: [...(o.scopes ?? []), ...(scopes ?? [])],
-    });
+    const r = await check(
+      verifier,
+      request.headers.get('authorization'),
+      { ...o, scopes: [...(o.scopes ?? []), ...(scopes ?? [])] },
+      orgOfRequest(request, o.org, (name) => request.headers.get(name)),
+    );
     if ('principal' in r) return r.principal;
     return new Response(JSON.stringify(r.refusal.body), {
       status: r.refusal.status,
@@ -141,10 +186,12 @@ interface FastifyLikeReply {
  * A Fastify `preHandler` hook: sets `request.latchkey` to the principal, or answers the refusal.
  * Add `scopes` per route by creating one hook per scope set.
  */
-export function fastifyHook(verifier: Verifier, o: ProtectOptions) {
+export function fastifyHook(verifier: Verifier, o: ProtectOptions<FastifyLikeRequest>) {
+  assertOrgOption('fastifyHook', o.org);
   return async function latchkey(request: FastifyLikeRequest, reply: FastifyLikeReply) {
     const h = request.headers.authorization;
-    const r = await check(verifier, Array.isArray(h) ? h[0] : h, o);
+    const org = orgOfRequest(request, o.org, (name) => request.headers[name]);
+    const r = await check(verifier, Array.isArray(h) ? h[0] : h, o, org);
     if ('principal' in r) {
       request.latchkey = r.principal;
       return;
@@ -154,6 +201,12 @@ export function fastifyHook(verifier: Verifier, o: ProtectOptions) {
       .headers({ 'cache-control': 'no-store', ...r.refusal.headers })
       .send(r.refusal.body);
   };
+}
+
+/** The `org` option is a function or `false`: anything else is a mistake, caught at start-up. */
+export function assertOrgOption(adapter: string, org: unknown): void {
+  if (org !== undefined && org !== false && typeof org !== 'function')
+    throw new TypeError(`${adapter}: org must be a function of the request, or false.`);
 }
 
 /**

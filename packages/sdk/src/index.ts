@@ -1,6 +1,7 @@
 export { TtlCache } from './cache.js';
 export {
   createVerifier,
+  MAX_ORG_LENGTH,
   NEGATIVE_TTL_MS,
   POSITIVE_TTL_MS,
   type Principal,
@@ -15,6 +16,9 @@ export {
   check,
   fastifyHook,
   metadataUrl,
+  ORG_HEADER,
+  type OrgOf,
+  orgOfRequest,
   type ProtectOptions,
   protectedResourceMetadata,
   protectRequest,

@@ -12,6 +12,8 @@ export const NEGATIVE_TTL_MS = 5_000;
 export const DEFAULT_CACHE_ENTRIES = 10_000;
 export const INTROSPECTION_TIMEOUT_MS = 5_000;
 export const MAX_TOKEN_LENGTH = 512;
+/** The longest org reference (id or slug) worth asking about: Latchkey's ids and slugs are far shorter. */
+export const MAX_ORG_LENGTH = 100;
 
 /** `oauth`: an OAuth access token; the others are Latchkey API tokens (see `acceptApiTokens`). */
 export type TokenKind = 'oauth' | 'pat' | 'svc' | 'org' | 'svc_agent';
@@ -27,8 +29,19 @@ export interface Principal {
    */
   readonly email: string | null;
   readonly name: string | null;
-  /** Null for credentials not bound to one org (a PAT acts as its person in any of their orgs). */
+  /**
+   * The org the token acts in: an org-bound credential's (service token, org key, agent key, OAuth
+   * token) own org, or the org the request named (`verify`'s `org`; the adapters read `x-org-id`).
+   * Null for a personal token when the request names none (it acts as its person in any of their orgs).
+   */
   readonly org_id: string | null;
+  /** When the request named an org: its slug (null otherwise, and for JWTs named by id). */
+  readonly org_slug: string | null;
+  /**
+   * When the request named an org and the credential acts as a person: their role there now
+   * (`owner`, `admin`, `member`, `billing`); otherwise null.
+   */
+  readonly org_role: string | null;
   /** The OAuth client; null for API tokens. */
   readonly client_id: string | null;
   readonly scopes: readonly string[];
@@ -46,7 +59,7 @@ export interface Principal {
   readonly limit_periods?: Readonly<Record<string, QuotaPeriod>>;
 }
 
-export type VerifyErrorCode = 'invalid_token' | 'insufficient_scope' | 'unavailable';
+export type VerifyErrorCode = 'invalid_token' | 'insufficient_scope' | 'org_forbidden' | 'unavailable';
 
 /**
  * Why a token was not accepted. `status` and `wwwAuthenticate` are what an HTTP adapter answers
@@ -62,7 +75,8 @@ export class VerifyError extends Error {
   ) {
     super(message);
     this.name = 'VerifyError';
-    this.status = code === 'invalid_token' ? 401 : code === 'insufficient_scope' ? 403 : 503;
+    this.status =
+      code === 'invalid_token' ? 401 : code === 'insufficient_scope' || code === 'org_forbidden' ? 403 : 503;
   }
 }
 
@@ -109,9 +123,12 @@ export interface VerifierHealth {
 export interface Verifier {
   /**
    * Verifies a bearer token for this resource and, when given, that it holds every scope in
-   * `scopes`. Throws `VerifyError`. Does NOT read HTTP headers: adapters do.
+   * `scopes` and may act in the org `org` (its id or slug): then the principal names that org
+   * (`org_id`, `org_slug`) and the person's `org_role` there, and a token that may not act there
+   * is refused with `org_forbidden` (403). Throws `VerifyError`. Does NOT read HTTP headers:
+   * adapters do.
    */
-  verify(token: string, opts?: { scopes?: readonly string[] }): Promise<Principal>;
+  verify(token: string, opts?: { scopes?: readonly string[]; org?: string | null }): Promise<Principal>;
   /** Forgets a token at once (e.g. on a revocation event). */
   forget(tokenHash: string): void;
   health(): VerifierHealth;
@@ -158,6 +175,8 @@ function resultOf(b: Record<string, unknown>): Result {
   if (b.scope !== undefined && typeof b.scope !== 'string') throw malformed();
   const clientId = optionalString(b.client_id);
   const orgId = optionalString(b.org_id);
+  const orgSlug = optionalString(b.org_slug);
+  const orgRole = optionalString(b.org_role);
   const email = optionalString(b.email);
   const name = optionalString(b.name);
   if (b.exp !== undefined && b.exp !== null && !Number.isFinite(b.exp)) throw malformed();
@@ -182,6 +201,8 @@ function resultOf(b: Record<string, unknown>): Result {
     email,
     name,
     org_id: orgId,
+    org_slug: orgSlug,
+    org_role: orgRole,
     client_id: clientId,
     scopes: Object.freeze(typeof b.scope === 'string' ? b.scope.split(' ').filter(Boolean) : []),
     token_kind: kind as TokenKind,
@@ -193,6 +214,21 @@ function resultOf(b: Record<string, unknown>): Result {
 }
 
 const invalid = () => new VerifyError('invalid_token', 'The access token is not valid.');
+const orgForbidden = () =>
+  new VerifyError('org_forbidden', 'This token cannot act in the organisation the request names.');
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The cache key of a verdict: the token's SHA-256, and the org the request named (verdicts for one
+ * org never answer for another). Revoking a token drops every key it starts.
+ */
+const keyOf = (hash: string, org: string | null) => (org === null ? hash : `${hash} ${org}`);
+const keyIsOf = (key: string, hash: string) => key === hash || key.startsWith(`${hash} `);
+
+/** Whether an answer names the org the request named (by id, or by slug as Latchkey resolved it). */
+const names = (p: Principal, org: string) =>
+  p.org_id !== null && (p.org_id === org.toLowerCase() || p.org_slug === org);
 
 /**
  * A token verifier for one resource: introspection (RFC 7662) with a bounded cache — positive
@@ -244,7 +280,7 @@ export function createVerifier(o: VerifierOptions): Verifier {
     return metadata;
   };
 
-  const introspect = async (token: string): Promise<Result> => {
+  const introspect = async (token: string, org: string | null): Promise<Result> => {
     const m = await discover();
     const res = await call(m.introspection_endpoint, {
       method: 'POST',
@@ -253,7 +289,11 @@ export function createVerifier(o: VerifierOptions): Verifier {
         authorization: basic,
         accept: 'application/json',
       },
-      body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
+      body: new URLSearchParams({
+        token,
+        token_type_hint: 'access_token',
+        ...(org !== null ? { org } : {}),
+      }).toString(),
     });
     if (res.status >= 500 || res.status === 429)
       throw new VerifyError('unavailable', `Latchkey answered ${res.status}.`);
@@ -278,12 +318,13 @@ export function createVerifier(o: VerifierOptions): Verifier {
     return exp === null ? cap : Math.min(cap, exp * 1000 - now());
   };
 
-  const lookup = async (key: string, token: string, retried = false): Promise<Result> => {
+  const lookup = async (token: string, org: string | null, retried = false): Promise<Result> => {
+    const key = keyOf(tokenHash(token), org);
     const cached = cache.get(key);
     if (cached) return cached;
     let f = inflight.get(key);
     if (!f) {
-      const entry: Inflight = { promise: introspect(token), stale: false };
+      const entry: Inflight = { promise: introspect(token, org), stale: false };
       inflight.set(key, entry);
       entry.promise.then(
         (r) => {
@@ -298,13 +339,14 @@ export function createVerifier(o: VerifierOptions): Verifier {
     }
     const r = await f.promise;
     // Revoked while Latchkey was being asked: ask again once, so the answer postdates the event.
-    if (f.stale && r.active && !retried) return lookup(key, token, true);
+    if (f.stale && r.active && !retried) return lookup(token, org, true);
     return r;
   };
 
-  const staleInflight = (key?: string) => {
+  /** Marks calls in flight stale: all of them, or those of one token (by hash, whatever the org). */
+  const staleInflight = (hash?: string) => {
     for (const [k, f] of inflight) {
-      if (key !== undefined && k !== key) continue;
+      if (hash !== undefined && !keyIsOf(k, hash)) continue;
       f.stale = true;
       inflight.delete(k);
     }
@@ -313,7 +355,7 @@ export function createVerifier(o: VerifierOptions): Verifier {
   const revoked = (e: RevocationEvent) => {
     jwt.revoked(e);
     if (e.kind === 'token') {
-      cache.delete(e.value);
+      cache.deleteWhere((_r, key) => keyIsOf(key, e.value));
       staleInflight(e.value);
       return;
     }
@@ -355,9 +397,9 @@ export function createVerifier(o: VerifierOptions): Verifier {
     });
   };
 
-  const verifyOpaque = (token: string): Promise<Result> => {
+  const verifyOpaque = (token: string, org: string | null): Promise<Result> => {
     if (!token || token.length > MAX_TOKEN_LENGTH) throw invalid();
-    return lookup(tokenHash(token), token);
+    return lookup(token, org);
   };
 
   /**
@@ -382,6 +424,8 @@ export function createVerifier(o: VerifierOptions): Verifier {
       email: null,
       name: null,
       org_id: c.org_id,
+      org_slug: null,
+      org_role: null,
       client_id: c.client_id,
       scopes: Object.freeze(c.scope.split(' ').filter(Boolean)),
       token_kind: 'oauth' as const,
@@ -392,18 +436,64 @@ export function createVerifier(o: VerifierOptions): Verifier {
     return result;
   };
 
+  /** The principal of an active result this resource takes; `invalid_token` for anything else. */
+  const accepted = (r: Result): Principal => {
+    if (!r.active) throw invalid();
+    // Defence in depth: API tokens only where this resource asked for them.
+    if (r.principal.token_kind !== 'oauth' && o.acceptApiTokens !== true) throw invalid();
+    const exp = r.principal.expires_at;
+    if (exp !== null && exp * 1000 <= now()) throw invalid();
+    // The confused-deputy defence: a token for another resource is refused even if it is live.
+    if (!r.aud.includes(o.resource)) throw invalid();
+    return r.principal;
+  };
+
+  /**
+   * An opaque token in the org the request named: Latchkey answers for the token and org together.
+   * Inactive there: a token that is live without the org is refused for the org (403), any other
+   * is invalid (401). Active: the answer must name that org (an older Latchkey ignores `org`).
+   */
+  const opaqueInOrg = async (token: string, org: string): Promise<Principal> => {
+    const r = await verifyOpaque(token, org);
+    if (!r.active) {
+      accepted(await verifyOpaque(token, null));
+      throw orgForbidden();
+    }
+    const p = accepted(r);
+    if (!names(p, org)) throw orgForbidden();
+    return p;
+  };
+
+  /**
+   * A JWT in the org the request named: the JWT's own `org_id`, compared here when the request
+   * names an id; a slug is resolved by asking Latchkey about the token in that org.
+   */
+  const jwtInOrg = async (token: string, p: Principal, org: string): Promise<Principal> => {
+    if (p.org_id !== null && p.org_id === org.toLowerCase()) return p;
+    if (p.org_id === null || UUID_RE.test(org)) throw orgForbidden();
+    const r = await lookup(token, org);
+    if (!r.active || r.principal.org_id !== p.org_id || r.principal.org_slug !== org) throw orgForbidden();
+    return Object.freeze({ ...p, org_slug: r.principal.org_slug, org_role: r.principal.org_role });
+  };
+
   return {
     async verify(token, opts = {}) {
       startStream();
-      const r = looksLikeJwt(token) ? await verifyJwt(token) : await verifyOpaque(token);
-      if (!r.active) throw invalid();
-      // Defence in depth: API tokens only where this resource asked for them.
-      if (r.principal.token_kind !== 'oauth' && o.acceptApiTokens !== true) throw invalid();
-      const exp = r.principal.expires_at;
-      if (exp !== null && exp * 1000 <= now()) throw invalid();
-      // The confused-deputy defence: a token for another resource is refused even if it is live.
-      if (!r.aud.includes(o.resource)) throw invalid();
-      const missing = (opts.scopes ?? []).filter((s) => !r.principal.scopes.includes(s));
+      const named = opts.org?.trim() || null;
+      const jwtToken = looksLikeJwt(token);
+      let principal: Principal;
+      if (named !== null && named.length > MAX_ORG_LENGTH) {
+        // Too long to be an org: a bad token is still invalid (401); a good one is refused there.
+        accepted(jwtToken ? await verifyJwt(token) : await verifyOpaque(token, null));
+        throw orgForbidden();
+      } else if (jwtToken) {
+        principal = accepted(await verifyJwt(token));
+        if (named !== null) principal = await jwtInOrg(token, principal, named);
+      } else {
+        principal =
+          named !== null ? await opaqueInOrg(token, named) : accepted(await verifyOpaque(token, null));
+      }
+      const missing = (opts.scopes ?? []).filter((s) => !principal.scopes.includes(s));
       if (missing.length > 0) {
         throw new VerifyError(
           'insufficient_scope',
@@ -411,10 +501,10 @@ export function createVerifier(o: VerifierOptions): Verifier {
           (opts.scopes ?? []).join(' '),
         );
       }
-      return r.principal;
+      return principal;
     },
     forget(hash) {
-      cache.delete(hash);
+      cache.deleteWhere((_r, key) => keyIsOf(key, hash));
       staleInflight(hash);
     },
     health() {

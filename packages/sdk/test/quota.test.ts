@@ -30,6 +30,8 @@ const principal = (p: Partial<Principal> = {}): Principal => ({
   email: null,
   name: null,
   org_id: 'org-1',
+  org_slug: null,
+  org_role: null,
   client_id: null,
   scopes: [],
   token_kind: 'pat',

@@ -40,14 +40,13 @@ after(async () => {
   await idp.stop();
 });
 
-const form = (fields: Record<string, string>) => ({
-  'content-type': 'application/x-www-form-urlencoded',
-  body: new URLSearchParams(fields).toString(),
-});
-
 function postForm(c: Client, url: string, fields: Record<string, string>) {
-  const { body, ...headers } = form(fields);
-  return c.req({ method: 'POST', url, headers, body });
+  return c.req({
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields).toString(),
+  });
 }
 
 const signInUrl = (token: string) => `/login?return_to=${encodeURIComponent(`/invite?token=${token}`)}`;

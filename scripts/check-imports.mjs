@@ -42,10 +42,11 @@ import ts from 'typescript';
 const LAYERS = [
   // Foundation: configuration, storage, cache, mail transport and small pure helpers. No HTTP, no feature.
   ['config', 'cache', 'db', 'lib', 'mail'],
-  // Framework glue and the dependency bag: Fastify plumbing, problem details, errors. No feature.
-  ['http', 'errors.ts', 'deps.ts'],
+  // Framework glue: Fastify plumbing, problem details, errors. No feature, and not the whole Deps bag.
+  ['http', 'errors.ts'],
   // Who is calling: the credential tiers (session → API token → OAuth → ADMIN_TOKEN). No Fastify.
-  ['auth'],
+  // Deps, the bag the app is built from, sits here: it carries the credential cache.
+  ['auth', 'deps.ts'],
   // Features: each owns its routes, logic and queries. They may import one another, without cycles.
   [
     'accounts',

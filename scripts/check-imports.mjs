@@ -40,13 +40,15 @@ import ts from 'typescript';
  * import its own layer and the layers below it, never a layer above.
  */
 const LAYERS = [
-  // Foundation: configuration, storage, cache, mail transport and small pure helpers. No HTTP, no feature.
-  ['config', 'cache', 'db', 'lib', 'mail'],
-  // Framework glue: Fastify plumbing, problem details, errors. No feature, and not the whole Deps bag.
-  ['http', 'errors.ts'],
-  // Who is calling: the credential tiers (session → API token → OAuth → ADMIN_TOKEN). No Fastify.
-  // Deps, the bag the app is built from, sits here: it carries the credential cache.
+  // Foundation: configuration, storage, cache, mail transport, small pure helpers, and the
+  // protocol-neutral errors (ApiError and the problem table). No HTTP, no feature.
+  ['config', 'cache', 'db', 'lib', 'mail', 'errors.ts'],
+  // Who is calling: the principal, the credential tiers (session → API token → OAuth → ADMIN_TOKEN)
+  // and the credential cache. It reads headers, not Fastify, so the HTTP glue can run it. Deps, the
+  // bag the app is built from, sits here: it carries the credential cache.
   ['auth', 'deps.ts'],
+  // Framework glue: Fastify plumbing, the request pipeline, problem details, pagination. No feature.
+  ['http'],
   // Features: each owns its routes, logic and queries. They may import one another, without cycles.
   [
     'accounts',
@@ -66,7 +68,7 @@ const LAYERS = [
   // The composition root and the process: builds the app from deps, features and tiers, starts it.
   ['app.ts', 'server.ts', 'bootstrap.ts', 'start-errors.ts', 'main.ts', 'index.ts'],
 ];
-const LAYER_NAMES = ['foundation', 'glue', 'auth', 'feature', 'root'];
+const LAYER_NAMES = ['foundation', 'auth', 'glue', 'feature', 'root'];
 
 /** Where in packages/server/src a file may import Fastify. */
 const FASTIFY_FOLDERS = new Set(['http', 'pages', ...LAYERS[4]]);

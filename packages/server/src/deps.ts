@@ -1,7 +1,7 @@
 import type { Cache } from './cache/index.js';
 import type { Config } from './config/index.js';
 import type { Db, Storage } from './db/connection.js';
-import type { AuthCache } from './http/auth-cache.js';
+import type { AuthCache } from './auth/credential-cache.js';
 import type { Clock } from './lib/clock.js';
 import type { Mailer } from './mail/mailer.js';
 

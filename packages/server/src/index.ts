@@ -1,3 +1,3 @@
 export { type Config, loadConfig } from './config/index.js';
-export { buildApp } from './http/app.js';
+export { buildApp } from './app.js';
 export { startServer } from './server.js';

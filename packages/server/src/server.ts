@@ -7,7 +7,7 @@ import type { Config } from './config/index.js';
 import { openStorage } from './db/connection.js';
 import { migrate } from './db/migrate.js';
 import type { Deps } from './deps.js';
-import { AuthCache } from './http/auth-cache.js';
+import { AuthCache } from './auth/credential-cache.js';
 import type { App } from './http/types.js';
 import { systemClock } from './lib/clock.js';
 import { reaching, withoutPassword } from './start-errors.js';
@@ -40,7 +40,7 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
   // Opening the embedded database is the slowest step of a start; load the HTTP layer meanwhile.
   const [storage, { buildApp }] = await Promise.all([
     openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }),
-    import('./http/app.js'),
+    import('./app.js'),
   ]);
   if (config.databaseUrl) await reaching('PostgreSQL', config.databaseUrl, storage.ping);
   const releaseDataDir = markDataDirInUse(config);

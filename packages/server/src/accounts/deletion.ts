@@ -1,7 +1,8 @@
 import { sql, type Transaction } from 'kysely';
-import { type Actor, audit } from '../audit/log.js';
+import { type Actor } from '../auth/principal.js';
+import { audit } from '../audit/log.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { ApiError } from '../errors.js';
 import type { Clock } from '../lib/clock.js';
 import { lockOwners } from '../orgs/queries.js';
 import { revokeTree } from '../tokens/queries.js';

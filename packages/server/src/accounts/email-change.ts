@@ -1,8 +1,9 @@
 import { sql, type Transaction } from 'kysely';
-import { type Actor, audit } from '../audit/log.js';
+import { type Actor } from '../auth/principal.js';
+import { audit } from '../audit/log.js';
 import type { Db } from '../db/connection.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { ApiError } from '../errors.js';
 import { addMs, type Clock, HOUR } from '../lib/clock.js';
 import { newSecret, sha256Hex } from '../lib/secrets.js';
 import type { Message } from '../mail/mailer.js';

@@ -1,7 +1,8 @@
 import type { Transaction } from 'kysely';
-import { type Actor, audit } from '../audit/log.js';
+import { type Actor } from '../auth/principal.js';
+import { audit } from '../audit/log.js';
 import type { Database } from '../db/schema.js';
-import type { AuthChange } from '../http/auth-cache.js';
+import type { AuthChange } from '../auth/credential-cache.js';
 import type { Clock } from '../lib/clock.js';
 
 /** How an address was proven: each one is a secret that reached the mailbox, or a provider's word. */

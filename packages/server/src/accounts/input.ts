@@ -1,5 +1,5 @@
 import type { RateLimiter } from '../cache/index.js';
-import { ApiError, rateLimited } from '../http/errors.js';
+import { ApiError, rateLimited } from '../errors.js';
 import { isValidEmail, normalizeEmail } from './users.js';
 
 /** What a sign-up answers under the `waitlist` policy, on every path. */

@@ -2,7 +2,7 @@ import formbody from '@fastify/formbody';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import type { Deps } from '../deps.js';
-import { ApiError } from '../http/errors.js';
+import { ApiError } from '../errors.js';
 import { actorOf, checkReturnTo, safeReturnTo, setHostCookie, setSessionCookie } from '../http/request.js';
 import { Email } from '../http/shapes.js';
 import type { App } from '../http/types.js';

@@ -1,7 +1,7 @@
-import type { Actor } from '../audit/log.js';
+import type { Actor } from '../auth/principal.js';
 import { audit } from '../audit/log.js';
 import type { Deps } from '../deps.js';
-import { ApiError, rateLimited } from '../http/errors.js';
+import { ApiError, rateLimited } from '../errors.js';
 import { sha256Hex } from '../lib/secrets.js';
 import { listUserOrgs } from '../orgs/queries.js';
 import { deviceCookieValue, isKnownDevice, rememberDevice } from './devices.js';

@@ -1,6 +1,6 @@
-import type { Actor } from '../audit/log.js';
+import type { Actor } from '../auth/principal.js';
 import type { Deps } from '../deps.js';
-import { ApiError } from '../http/errors.js';
+import { ApiError } from '../errors.js';
 import { sendEmailVerification } from './email-verification.js';
 import { emailOrThrow, limit } from './input.js';
 import type { AccountLimiters } from './limits.js';

@@ -1,8 +1,8 @@
 import { Type } from 'typebox';
 import { audit } from '../audit/log.js';
 import type { Deps } from '../deps.js';
-import { membershipsOf } from '../http/auth.js';
-import { ApiError, rateLimited } from '../http/errors.js';
+import { membershipsOf } from '../orgs/context.js';
+import { ApiError, rateLimited } from '../errors.js';
 import {
   actorOf,
   clearSessionCookie,

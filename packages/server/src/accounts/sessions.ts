@@ -1,11 +1,9 @@
 import type { Transaction } from 'kysely';
 import type { Db } from '../db/connection.js';
 import type { Database } from '../db/schema.js';
-import { type Clock, DAY, MINUTE } from '../lib/clock.js';
+import { type Clock, MINUTE } from '../lib/clock.js';
 import { sha256Hex } from '../lib/secrets.js';
 
-export const SESSION_COOKIE = 'lk_session';
-export const SESSION_TTL_MS = 30 * DAY;
 /** last_seen_at is written at most this often per session, so reads stay reads. */
 export const SESSION_TOUCH_INTERVAL_MS = 5 * MINUTE;
 /** A sign-in waiting for its second factor (or a first enrolment) lasts this long. */

@@ -1,5 +1,5 @@
 import { sql, type Transaction } from 'kysely';
-import type { Actor } from '../audit/log.js';
+import type { Actor } from '../auth/principal.js';
 import { audit } from '../audit/log.js';
 import type { Db } from '../db/connection.js';
 import type { Database } from '../db/schema.js';

@@ -1,20 +1,16 @@
 import type { Transaction } from 'kysely';
-import { type Actor, audit } from '../audit/log.js';
+import { type Actor } from '../auth/principal.js';
+import { audit } from '../audit/log.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { ApiError } from '../errors.js';
 import { addMs, type Clock } from '../lib/clock.js';
 import { newId, newSecret, sha256Hex } from '../lib/secrets.js';
 import { enforcingOrgOf } from '../sso/queries.js';
 import { isDisabled } from './disable.js';
 import { factorsOf, hasFactor } from './mfa/factors.js';
 import { mfaRequiringOrgOf } from './mfa/org-policy.js';
-import {
-  type Amr,
-  type PendingState,
-  PENDING_SESSION_PREFIX,
-  PENDING_SESSION_TTL_MS,
-  SESSION_TTL_MS,
-} from './sessions.js';
+import { type Amr, type PendingState, PENDING_SESSION_PREFIX, PENDING_SESSION_TTL_MS } from './sessions.js';
+import { SESSION_TTL_MS } from '../auth/session-cookie.js';
 
 /**
  * How a person proved who they are, as recorded in the audit log. `password_change`: the fresh

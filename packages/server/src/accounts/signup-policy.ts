@@ -1,9 +1,10 @@
 import type { Transaction } from 'kysely';
-import { type Actor, audit } from '../audit/log.js';
+import { type Actor } from '../auth/principal.js';
+import { audit } from '../audit/log.js';
 import { SIGNUP_POLICIES, type SignupPolicy } from '../config/index.js';
 import type { Db } from '../db/connection.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { ApiError } from '../errors.js';
 import type { Clock } from '../lib/clock.js';
 import { sha256Hex } from '../lib/secrets.js';
 import { consumeApprovalByEmail, consumeApprovalByToken } from './waitlist.js';

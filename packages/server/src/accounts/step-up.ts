@@ -10,8 +10,8 @@
  * server-rendered `/login/second-factor?step_up=1` does the same in a browser.
  */
 import type { Deps } from '../deps.js';
-import type { Principal } from '../http/auth.js';
-import { ApiError } from '../http/errors.js';
+import type { Principal } from '../auth/principal.js';
+import { ApiError } from '../errors.js';
 import { MINUTE } from '../lib/clock.js';
 import { factorsOf, hasFactor, methodsOf } from './mfa/factors.js';
 import { sessionAuthInfo } from './sessions.js';

@@ -1,5 +1,6 @@
 import { sql, type Transaction } from 'kysely';
-import { type Actor, audit } from '../audit/log.js';
+import { type Actor } from '../auth/principal.js';
+import { audit } from '../audit/log.js';
 import type { Db } from '../db/connection.js';
 import type { Database } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';

@@ -2,7 +2,7 @@ import formbody from '@fastify/formbody';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Deps } from '../deps.js';
-import { ApiError, rateLimited } from '../http/errors.js';
+import { ApiError, rateLimited } from '../errors.js';
 import { actorOf, userOf } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { confirmPage, maskEmail } from '../pages/link-confirm.js';

@@ -1,5 +1,6 @@
 import type { Transaction } from 'kysely';
-import { type Actor, audit } from '../audit/log.js';
+import { type Actor } from '../auth/principal.js';
+import { audit } from '../audit/log.js';
 import { orderedId } from '../audit/ordered-id.js';
 import type { Db } from '../db/connection.js';
 import type { Database, WaitlistStatus } from '../db/schema.js';

@@ -12,7 +12,7 @@ import { liftSuspension, listSuspensions, suspendAgentOrg } from '../agents/cont
 import { BLOCK_REASON_MAX } from '../agents/limits.js';
 import type { AgentBlockKind } from '../db/schema.js';
 import type { Deps } from '../deps.js';
-import { ApiError } from '../http/errors.js';
+import { ApiError } from '../errors.js';
 import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';
 import { actorOf, principalOf } from '../http/request.js';
 import { IdParams, Timestamp } from '../http/shapes.js';

@@ -1,6 +1,6 @@
 import type { Db } from '../db/connection.js';
-import type { Principal } from '../http/auth.js';
-import { ApiError } from '../http/errors.js';
+import type { Principal } from '../auth/principal.js';
+import { ApiError } from '../errors.js';
 
 /**
  * Instance admins (operators) manage what belongs to the whole server: the sign-up policy and

@@ -11,7 +11,7 @@ import {
 } from '../accounts/password-reset.js';
 import { audit } from '../audit/log.js';
 import type { Deps } from '../deps.js';
-import { ApiError } from '../http/errors.js';
+import { ApiError } from '../errors.js';
 import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';
 import { actorOf, principalOf } from '../http/request.js';
 import { IdParams, RoleShape, Timestamp, Uuid } from '../http/shapes.js';

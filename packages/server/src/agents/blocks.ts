@@ -1,6 +1,7 @@
 import { BlockList, isIP } from 'node:net';
 import { sql, type Transaction } from 'kysely';
-import { type Actor, audit } from '../audit/log.js';
+import { type Actor } from '../auth/principal.js';
+import { audit } from '../audit/log.js';
 import type { Db } from '../db/connection.js';
 import type { AgentBlockKind, Database } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';

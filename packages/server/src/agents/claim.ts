@@ -1,6 +1,7 @@
 import type { Transaction } from 'kysely';
 import { createAccount, findUserByEmail } from '../accounts/users.js';
-import { type Actor, audit } from '../audit/log.js';
+import { type Actor } from '../auth/principal.js';
+import { audit } from '../audit/log.js';
 import type { Database } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { revokeToken } from '../tokens/queries.js';

@@ -1,10 +1,11 @@
 import type { Transaction } from 'kysely';
 import type { Logger } from 'pino';
-import { type Actor, audit } from '../audit/log.js';
+import { type Actor } from '../auth/principal.js';
+import { audit } from '../audit/log.js';
 import type { AgentPlans } from '../config/catalogue.js';
 import type { Db } from '../db/connection.js';
 import type { Database } from '../db/schema.js';
-import type { AuthCache } from '../http/auth-cache.js';
+import type { AuthCache } from '../auth/credential-cache.js';
 import { DAY, type Clock } from '../lib/clock.js';
 import { pruneUsage } from '../tokens/usage.js';
 import { revokeTree } from '../tokens/queries.js';

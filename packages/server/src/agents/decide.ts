@@ -1,6 +1,7 @@
-import type { Actor } from '../audit/log.js';
+import type { Actor } from '../auth/principal.js';
 import type { Deps } from '../deps.js';
-import { type OrgContext, membershipsOf, type Principal } from '../http/auth.js';
+import { type OrgContext, type Principal } from '../auth/principal.js';
+import { membershipsOf } from '../orgs/context.js';
 import { roleAllows } from '../orgs/roles.js';
 import { claimAgent, closeAgent } from './claim.js';
 import { type AgentRow, emailVerified, findAgent, lockAgent } from './queries.js';

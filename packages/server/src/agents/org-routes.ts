@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { ApiError } from '../http/errors.js';
+import { ApiError } from '../errors.js';
 import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';
 import { actorOf, orgOf, principalOf } from '../http/request.js';
 import { IdParams } from '../http/shapes.js';

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { accountLimiters } from '../accounts/limits.js';
 import { issueMagicLink, MAGIC_LINK_TTL_MS } from '../accounts/magic-link.js';
-import { SESSION_COOKIE } from '../accounts/sessions.js';
+import { SESSION_COOKIE } from '../auth/session-cookie.js';
 import { formToken, formTokenValid } from '../http/csrf.js';
 import { actorOf } from '../http/request.js';
 import type { App } from '../http/types.js';

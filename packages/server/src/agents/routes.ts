@@ -1,8 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { cleanName, isValidEmail, normalizeEmail } from '../accounts/users.js';
-import { bearerToken, invalidCredential } from '../http/auth.js';
-import { ApiError, rateLimited } from '../http/errors.js';
+import { bearerToken, invalidCredential } from '../auth/principal.js';
+import { ApiError, rateLimited } from '../errors.js';
 import { actorOf, principalOf } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { agentSignupEmail } from '../mail/templates.js';

@@ -1,5 +1,6 @@
 import type { Transaction } from 'kysely';
-import { type Actor, audit } from '../audit/log.js';
+import { type Actor } from '../auth/principal.js';
+import { audit } from '../audit/log.js';
 import type { Database } from '../db/schema.js';
 import { addMs, type Clock } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';

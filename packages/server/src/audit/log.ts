@@ -1,18 +1,9 @@
 import { type RawBuilder, sql, type Transaction } from 'kysely';
 import type { Db } from '../db/connection.js';
 import type { Database } from '../db/schema.js';
+import type { Actor } from '../auth/principal.js';
 import type { Clock } from '../lib/clock.js';
 import { orderedId } from './ordered-id.js';
-
-/** Who did it and from where; taken from the request once and passed to domain code. */
-export interface Actor {
-  /** `user:<id>`, `admin-token`, `system`, later `pat:<prefix>` … */
-  readonly actor: string;
-  /** The person behind the credential (a session's, a personal token's owner), when there is one. */
-  readonly userId?: string | null;
-  readonly ip: string | null;
-  readonly userAgent: string | null;
-}
 
 export interface AuditEntry {
   orgId: string | null;

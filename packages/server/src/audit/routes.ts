@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { Type } from 'typebox';
 import type { Deps } from '../deps.js';
-import { ApiError } from '../http/errors.js';
+import { ApiError } from '../errors.js';
 import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';
 import { orgOf } from '../http/request.js';
 import { Timestamp } from '../http/shapes.js';

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { ApiError } from './errors.js';
+import { ApiError } from '../errors.js';
 
 export const MAX_PAGE_SIZE = 500;
 export const DEFAULT_PAGE_SIZE = 50;

@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { SESSION_COOKIE, SESSION_TTL_MS } from '../accounts/sessions.js';
-import type { Actor } from '../audit/log.js';
+import { SESSION_COOKIE, SESSION_TTL_MS } from '../auth/session-cookie.js';
+import type { Actor } from '../auth/principal.js';
 import type { Config } from '../config/index.js';
-import type { OrgContext, Principal } from './auth.js';
-import { ApiError } from './errors.js';
+import type { OrgContext, Principal } from '../auth/principal.js';
+import { ApiError } from '../errors.js';
 
 /** Who is acting, for the audit log. */
 export function actorOf(req: FastifyRequest): Actor {

@@ -6,9 +6,9 @@ import type {
   RawRequestDefaultExpression,
   RawServerDefault,
 } from 'fastify';
-import type { Permission } from '../orgs/roles.js';
-import type { AccountScope } from '../tokens/scopes.js';
-import type { CredentialKind, OrgContext, Principal } from './auth.js';
+import type { Permission } from '../auth/permissions.js';
+import type { AccountScope } from '../auth/permissions.js';
+import type { CredentialKind, OrgContext, Principal } from '../auth/principal.js';
 
 /** The Fastify instance route modules register on: typed by TypeBox schemas. */
 export type App = FastifyInstance<

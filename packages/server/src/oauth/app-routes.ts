@@ -1,11 +1,12 @@
 import { Type } from 'typebox';
 import { audit } from '../audit/log.js';
 import type { Deps } from '../deps.js';
-import { ApiError } from '../http/errors.js';
+import { ApiError } from '../errors.js';
 import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';
-import type { OrgContext, Principal } from '../http/auth.js';
+import type { OrgContext, Principal } from '../auth/principal.js';
 import { actorOf, orgOf, principalOf } from '../http/request.js';
-import { type Permission, ROLE_PERMISSIONS, roleAllows } from '../orgs/roles.js';
+import { type Permission } from '../auth/permissions.js';
+import { ROLE_PERMISSIONS, roleAllows } from '../orgs/roles.js';
 import { requireVerifiedEmail } from '../tokens/mint.js';
 import { Timestamp } from '../http/shapes.js';
 import type { App } from '../http/types.js';

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { isUniqueViolation } from '../accounts/users.js';
 import { audit } from '../audit/log.js';
-import { ApiError } from '../http/errors.js';
+import { ApiError } from '../errors.js';
 import { actorOf, orgOf, principalOf } from '../http/request.js';
 import { IdParams, Timestamp } from '../http/shapes.js';
 import type { App } from '../http/types.js';

@@ -1,7 +1,8 @@
 import type { Kysely, Transaction } from 'kysely';
-import { type Actor, audit } from '../audit/log.js';
+import { type Actor } from '../auth/principal.js';
+import { audit } from '../audit/log.js';
 import type { Database } from '../db/schema.js';
-import type { OrgContext } from '../http/auth.js';
+import type { OrgContext } from '../auth/principal.js';
 import { addMs, type Clock } from '../lib/clock.js';
 import { newId, newSecret, sha256Hex } from '../lib/secrets.js';
 import type { Resource } from './catalogue.js';

@@ -3,7 +3,7 @@ import type { Kysely, Transaction } from 'kysely';
 import { isUniqueViolation } from '../accounts/users.js';
 import type { Config } from '../config/index.js';
 import type { ClientAuthMethod, Database, OAuthClientKind } from '../db/schema.js';
-import type { AuthCache } from '../http/auth-cache.js';
+import type { AuthCache } from '../auth/credential-cache.js';
 import { addMs, type Clock } from '../lib/clock.js';
 import { newSecret, safeEqual, sha256Hex } from '../lib/secrets.js';
 import type { Catalogue } from './catalogue.js';

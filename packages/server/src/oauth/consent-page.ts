@@ -1,5 +1,5 @@
 import { escapeHtml } from '../mail/templates.js';
-import type { OrgContext } from '../http/auth.js';
+import type { OrgContext } from '../auth/principal.js';
 import { page } from '../pages/render.js';
 import type { Catalogue, Resource } from './catalogue.js';
 import { type Client, clientOrigin } from './clients.js';

@@ -1,8 +1,8 @@
 import formbody from '@fastify/formbody';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { SESSION_COOKIE } from '../accounts/sessions.js';
+import { SESSION_COOKIE } from '../auth/session-cookie.js';
 import { audit } from '../audit/log.js';
-import { membershipsOf } from '../http/auth.js';
+import { membershipsOf } from '../orgs/context.js';
 import { formToken, formTokenValid } from '../http/csrf.js';
 import { actorOf } from '../http/request.js';
 import type { App } from '../http/types.js';

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, toApiError } from '../http/errors.js';
+import { ApiError } from '../errors.js';
+import { toApiError } from '../http/errors.js';
 
 /**
  * Every error code the OAuth endpoints answer (RFC 6749 §4.1.2.1, §5.2; RFC 7591 §3.2.2;

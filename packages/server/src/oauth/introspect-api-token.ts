@@ -1,8 +1,9 @@
 import { orgMfaBlocks } from '../accounts/mfa/org-policy.js';
 import { agentOfKey } from '../agents/queries.js';
 import { agentRights, limitOf, limitsShape } from '../agents/rights.js';
-import { membershipsOf, type OrgContext, type Principal } from '../http/auth.js';
-import type { CachedCredential } from '../http/auth-cache.js';
+import { membershipsOf } from '../orgs/context.js';
+import { type OrgContext, type Principal } from '../auth/principal.js';
+import type { CachedCredential } from '../auth/credential-cache.js';
 import type { Deps } from '../deps.js';
 import { parseToken } from '../tokens/format.js';
 import type { Catalogue, Resource } from './catalogue.js';

@@ -1,6 +1,6 @@
 import type { Deps } from '../deps.js';
-import { ApiError } from '../http/errors.js';
-import type { AuthChange, RevocationLogReader } from '../http/auth-cache.js';
+import { ApiError } from '../errors.js';
+import type { AuthChange, RevocationLogReader } from '../auth/credential-cache.js';
 import type { App } from '../http/types.js';
 import { safeEqual } from '../lib/secrets.js';
 import type { Catalogue } from './catalogue.js';

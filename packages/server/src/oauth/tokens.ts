@@ -1,5 +1,6 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
-import { type Actor, auditFrom } from '../audit/log.js';
+import { type Actor } from '../auth/principal.js';
+import { auditFrom } from '../audit/log.js';
 import type { Database } from '../db/schema.js';
 import { addMs, type Clock, DAY, HOUR } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';

@@ -1,8 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { type Actor, audit } from '../audit/log.js';
+import { type Actor } from '../auth/principal.js';
+import { audit } from '../audit/log.js';
 import type { Database } from '../db/schema.js';
-import type { AuthCache } from '../http/auth-cache.js';
+import type { AuthCache } from '../auth/credential-cache.js';
 import { addMs, type Clock } from '../lib/clock.js';
 
 /**

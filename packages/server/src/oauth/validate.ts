@@ -1,7 +1,7 @@
 import type { Deps } from '../deps.js';
-import type { Authenticator, Principal } from '../http/auth.js';
-import { bearerToken, invalidCredential } from '../http/auth.js';
-import type { CachedCredential } from '../http/auth-cache.js';
+import type { Authenticator, Principal } from '../auth/principal.js';
+import { bearerToken, invalidCredential } from '../auth/principal.js';
+import type { CachedCredential } from '../auth/credential-cache.js';
 import { hashToken, parseToken } from '../tokens/format.js';
 import { findLiveTokenByHash, scopesOf } from './tokens.js';
 

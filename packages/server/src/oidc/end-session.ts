@@ -1,5 +1,5 @@
 import { audit } from '../audit/log.js';
-import type { Actor } from '../audit/log.js';
+import type { Actor } from '../auth/principal.js';
 import { revokeSession } from '../accounts/sessions.js';
 import type { OAuthDeps } from '../oauth/grants/types.js';
 import { rpRegistration } from './client-registration.js';

@@ -1,6 +1,6 @@
 import formbody from '@fastify/formbody';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { SESSION_COOKIE } from '../accounts/sessions.js';
+import { SESSION_COOKIE } from '../auth/session-cookie.js';
 import { formToken, formTokenValid } from '../http/csrf.js';
 import { actorOf, clearSessionCookie } from '../http/request.js';
 import type { App } from '../http/types.js';

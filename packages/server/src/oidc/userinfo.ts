@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { bearerToken } from '../http/auth.js';
+import { bearerToken } from '../auth/principal.js';
 import { OAuthError } from '../oauth/errors.js';
 import type { OAuthDeps } from '../oauth/grants/types.js';
 import { liveOAuthToken } from '../oauth/validate.js';

@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import { audit } from '../audit/log.js';
 import { isUniqueViolation, isValidEmail, normalizeEmail } from '../accounts/users.js';
 import type { Deps } from '../deps.js';
-import { ApiError, rateLimited } from '../http/errors.js';
+import { ApiError, rateLimited } from '../errors.js';
 import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';
 import { actorOf, orgOf, principalOf, userOf } from '../http/request.js';
 import { Email, IdParams, OrgShape, RoleShape, Timestamp } from '../http/shapes.js';

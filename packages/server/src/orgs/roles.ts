@@ -1,21 +1,8 @@
+import type { Permission } from '../auth/permissions.js';
 import type { Role } from '../db/schema.js';
 
 export type { Role };
 export const ROLES: readonly Role[] = ['owner', 'admin', 'member', 'billing'];
-
-/** What a request may do inside an org. Routes name one permission; roles grant sets of them. */
-export type Permission =
-  | 'org:read'
-  | 'org:update'
-  | 'org:delete'
-  | 'org:transfer'
-  | 'members:read'
-  | 'members:manage'
-  | 'invitations:manage'
-  | 'audit:read'
-  | 'billing:read'
-  | 'tokens:manage'
-  | 'oauth:manage';
 
 const ADMIN: readonly Permission[] = [
   'org:read',

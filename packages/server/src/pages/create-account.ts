@@ -6,7 +6,7 @@ import { readSignupPolicy } from '../accounts/signup-policy.js';
 import { NAME_MAX } from '../accounts/users.js';
 import { WAITLISTED } from '../accounts/input.js';
 import type { Deps } from '../deps.js';
-import { ApiError } from '../http/errors.js';
+import { ApiError } from '../errors.js';
 import { actorOf, checkReturnTo, setSessionCookie } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { escapeHtml } from '../mail/templates.js';

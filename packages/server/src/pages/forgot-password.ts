@@ -3,7 +3,7 @@ import { accountLimiters } from '../accounts/limits.js';
 import { RESET_REQUESTED, requestPasswordReset } from '../accounts/password-reset.js';
 import { isValidEmail, normalizeEmail } from '../accounts/users.js';
 import type { Deps } from '../deps.js';
-import { ApiError } from '../http/errors.js';
+import { ApiError } from '../errors.js';
 import { checkReturnTo } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { escapeHtml } from '../mail/templates.js';

@@ -11,7 +11,7 @@ import { enabledProviderIds, isProviderId, PROVIDER_NAMES } from '../accounts/so
 import { readSignupPolicy } from '../accounts/signup-policy.js';
 import { isValidEmail, normalizeEmail } from '../accounts/users.js';
 import type { Deps } from '../deps.js';
-import { ApiError } from '../http/errors.js';
+import { ApiError } from '../errors.js';
 import { actorOf, checkReturnTo, setHostCookie, setSessionCookie } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { escapeHtml } from '../mail/templates.js';

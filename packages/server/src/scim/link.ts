@@ -1,6 +1,7 @@
 import type { Transaction } from 'kysely';
 import { findUserByEmail } from '../accounts/users.js';
-import { type Actor, audit } from '../audit/log.js';
+import { type Actor } from '../auth/principal.js';
+import { audit } from '../audit/log.js';
 import type { Database } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { newId } from '../lib/secrets.js';

@@ -1,5 +1,5 @@
 import type { Deps } from '../deps.js';
-import { bearerToken } from '../http/auth.js';
+import { bearerToken } from '../auth/principal.js';
 import type { App } from '../http/types.js';
 import { RESOURCES, resourceType, SCHEMAS, schemaDocument, serviceProviderConfig } from './discovery.js';
 import { ScimError, sendScimError, toScimError } from './errors.js';

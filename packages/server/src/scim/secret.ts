@@ -1,4 +1,5 @@
-import { type Actor, audit } from '../audit/log.js';
+import { type Actor } from '../auth/principal.js';
+import { audit } from '../audit/log.js';
 import type { Deps } from '../deps.js';
 import { hashToken, mintToken, parseToken } from '../tokens/format.js';
 import { findConfigByTokenHash, setToken } from './queries.js';

@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { isValidEmail, normalizeEmail } from '../accounts/users.js';
 import { audit } from '../audit/log.js';
 import type { Deps } from '../deps.js';
-import { rateLimited } from '../http/errors.js';
+import { rateLimited } from '../errors.js';
 import { actorOf, checkReturnTo, safeReturnTo, setSessionCookie } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { safeEqual, UUID_RE } from '../lib/secrets.js';

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { audit } from '../audit/log.js';
 import type { Deps } from '../deps.js';
-import { ApiError } from '../http/errors.js';
+import { ApiError } from '../errors.js';
 import { actorOf, orgOf } from '../http/request.js';
 import { Timestamp } from '../http/shapes.js';
 import type { App } from '../http/types.js';

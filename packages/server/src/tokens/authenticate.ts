@@ -1,8 +1,7 @@
-import type { FastifyRequest } from 'fastify';
 import type { Deps } from '../deps.js';
-import type { Authenticator, Principal } from '../http/auth.js';
-import { bearerToken, invalidCredential } from '../http/auth.js';
-import type { CachedCredential } from '../http/auth-cache.js';
+import type { Authenticator, CredentialRequest, Principal, TierDeps } from '../auth/principal.js';
+import { bearerToken, invalidCredential } from '../auth/principal.js';
+import type { CachedCredential } from '../auth/credential-cache.js';
 import { MINUTE } from '../lib/clock.js';
 import { hashToken, parseToken } from './format.js';
 import { findLiveToken, touchLastUsed } from './queries.js';
@@ -20,7 +19,7 @@ const KINDS = new Set(['pat', 'svc', 'org', 'svc_agent']);
 export function tokenAuthenticator(): Authenticator {
   const lastWrite = new Map<string, number>();
 
-  const touch = (deps: Deps, id: string, req: FastifyRequest) => {
+  const touch = (deps: TierDeps, id: string, req: CredentialRequest) => {
     const now = deps.clock.now();
     const prev = lastWrite.get(id) ?? 0;
     if (now.getTime() - prev < LAST_USED_INTERVAL_MS) return;
@@ -50,10 +49,7 @@ export function tokenAuthenticator(): Authenticator {
  * first, then this node's credential cache, then one indexed lookup. Null for anything else —
  * malformed, another kind, unknown, revoked or expired.
  */
-export async function liveApiToken(
-  deps: Pick<Deps, 'db' | 'clock' | 'auth' | 'config'>,
-  token: string,
-): Promise<CachedCredential | null> {
+export async function liveApiToken(deps: TierDeps, token: string): Promise<CachedCredential | null> {
   const parsed = parseToken(token, deps.config.tokenPrefix);
   if (!parsed || !KINDS.has(parsed.kind)) return null;
   const hash = hashToken(token);

@@ -1,8 +1,8 @@
 import { Type } from 'typebox';
 import { audit } from '../audit/log.js';
 import type { Deps } from '../deps.js';
-import { bearerToken } from '../http/auth.js';
-import { ApiError } from '../http/errors.js';
+import { bearerToken } from '../auth/principal.js';
+import { ApiError } from '../errors.js';
 import type { App } from '../http/types.js';
 import { safeEqual } from '../lib/secrets.js';
 import { tokenLeakEmail } from '../mail/templates.js';

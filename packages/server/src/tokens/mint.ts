@@ -1,8 +1,9 @@
 import type { Transaction } from 'kysely';
-import { type Actor, audit } from '../audit/log.js';
+import { type Actor } from '../auth/principal.js';
+import { audit } from '../audit/log.js';
 import type { ApiTokenKind, Database, Role } from '../db/schema.js';
-import type { Principal } from '../http/auth.js';
-import { ApiError } from '../http/errors.js';
+import type { Principal } from '../auth/principal.js';
+import { ApiError } from '../errors.js';
 import { addMs, type Clock } from '../lib/clock.js';
 import { mintToken } from './format.js';
 import { insertToken } from './queries.js';

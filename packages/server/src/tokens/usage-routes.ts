@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { Deps } from '../deps.js';
-import type { CredentialKind } from '../http/auth.js';
-import { ApiError } from '../http/errors.js';
+import type { CredentialKind } from '../auth/principal.js';
+import { ApiError } from '../errors.js';
 import { orgOf } from '../http/request.js';
 import { IdParams } from '../http/shapes.js';
 import type { App } from '../http/types.js';

@@ -1,8 +1,8 @@
-import type { Actor } from '../audit/log.js';
+import type { Actor } from '../auth/principal.js';
 import { audit } from '../audit/log.js';
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/connection.js';
-import { ApiError } from '../http/errors.js';
+import { ApiError } from '../errors.js';
 import type { Clock } from '../lib/clock.js';
 import { checkOutboundUrl, OutboundFetchError } from '../lib/outbound-fetch.js';
 import { secretBoxOf } from '../lib/secret-box.js';

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
 import { after, before, describe, it } from 'node:test';
-import { buildApp, type DeclaredRoute, routeTable } from '../../src/http/app.js';
-import type { CredentialKind } from '../../src/http/auth.js';
-import { AuthCache } from '../../src/http/auth-cache.js';
+import { buildApp, type DeclaredRoute, routeTable } from '../../src/app.js';
+import type { CredentialKind } from '../../src/auth/principal.js';
+import { AuthCache } from '../../src/auth/credential-cache.js';
 import { createLogger } from '../../src/http/logging.js';
 import type { App } from '../../src/http/types.js';
-import { type Permission, type Role, roleAllows } from '../../src/orgs/roles.js';
+import { type Permission } from '../../src/auth/permissions.js';
+import { type Role, roleAllows } from '../../src/orgs/roles.js';
 import { API_SCOPES, scopesForRole } from '../../src/tokens/scopes.js';
 import { codeFor, signupAgent, verify } from '../agents/helpers.js';
 import { type Client, PUBLIC_URL, type TestServer, testServer } from '../helpers/harness.js';

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { LightMyRequestResponse } from 'fastify';
-import { BODY_LIMIT_BYTES } from '../../src/http/app.js';
+import { BODY_LIMIT_BYTES } from '../../src/app.js';
 import { PUBLIC_URL, type TestServer, testServer, uniqueEmail } from '../helpers/harness.js';
 import {
   authorizationJunk,

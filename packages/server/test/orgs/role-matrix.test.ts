@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type Permission, ROLES, type Role, roleAllows } from '../../src/orgs/roles.js';
+import { type Permission } from '../../src/auth/permissions.js';
+import { ROLES, type Role, roleAllows } from '../../src/orgs/roles.js';
 import { type TestServer, testServer, uniqueEmail } from '../helpers/harness.js';
 import { authorizeUrl, consent, REDIRECT, register } from '../oauth/helpers.js';
 import { assertProblem, auditRows, inviteToken, join, stranger, type Team, team } from './helpers.js';

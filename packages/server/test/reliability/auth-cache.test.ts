@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { openCache } from '../../src/cache/index.js';
 import type { Cache, ChangeLog } from '../../src/cache/types.js';
-import { AuthCache, type CachedCredential, requestPropagation } from '../../src/http/auth-cache.js';
+import { AuthCache, type CachedCredential, requestPropagation } from '../../src/auth/credential-cache.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { recordRevocation, revocationLogReader } from '../../src/oauth/revocation-stream.js';
 import { BACKEND, openTestStorage, type TestStorage } from '../helpers/storage.js';

@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from '../../http/errors.js';
+import { ApiError } from '../../errors.js';
 import { checkReturnTo } from '../../http/request.js';
-import { PENDING_SESSION_PREFIX, SESSION_COOKIE } from '../sessions.js';
+import { PENDING_SESSION_PREFIX } from '../sessions.js';
+import { SESSION_COOKIE } from '../../auth/session-cookie.js';
 
 /** The server-rendered page that finishes a pending sign-in. */
 export const SECOND_FACTOR_PAGE = '/login/second-factor';

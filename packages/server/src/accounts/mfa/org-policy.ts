@@ -9,12 +9,13 @@
  * period — whether the member has a factor. The node that changes either forgets its entry at once.
  */
 import type { Transaction } from 'kysely';
-import { type Actor, audit } from '../../audit/log.js';
+import { type Actor } from '../../auth/principal.js';
+import { audit } from '../../audit/log.js';
 import type { Db } from '../../db/connection.js';
 import type { Database } from '../../db/schema.js';
 import type { Deps } from '../../deps.js';
-import type { OrgContext, Principal } from '../../http/auth.js';
-import { ApiError } from '../../http/errors.js';
+import type { OrgContext, Principal } from '../../auth/principal.js';
+import { ApiError } from '../../errors.js';
 import { type Clock, DAY } from '../../lib/clock.js';
 import { factorsOf, hasFactor } from './factors.js';
 

@@ -4,9 +4,10 @@
  * Shared by the API (`routes.ts`) and the server-rendered page (`pages.ts`).
  */
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
-import { type Actor, audit } from '../../audit/log.js';
+import { type Actor } from '../../auth/principal.js';
+import { audit } from '../../audit/log.js';
 import type { Deps } from '../../deps.js';
-import { ApiError, rateLimited } from '../../http/errors.js';
+import { ApiError, rateLimited } from '../../errors.js';
 import { completeSignIn } from '../signin.js';
 import type { PendingSession } from '../sessions.js';
 import { forgetMfaMemo } from './org-policy.js';

@@ -1,20 +1,16 @@
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { type Actor, audit } from '../../audit/log.js';
+import { type Actor } from '../../auth/principal.js';
+import { audit } from '../../audit/log.js';
 import type { Deps } from '../../deps.js';
-import { ApiError } from '../../http/errors.js';
+import { ApiError } from '../../errors.js';
 import { actorOf, orgOf, principalOf, setSessionCookie, userOf } from '../../http/request.js';
 import { IdParams, OrgShape, Timestamp, UserShape } from '../../http/shapes.js';
 import type { App } from '../../http/types.js';
 import { listUserOrgs } from '../../orgs/queries.js';
-import {
-  findPendingSession,
-  type PendingSession,
-  recordSecondFactor,
-  SESSION_COOKIE,
-  sessionAuthInfo,
-} from '../sessions.js';
+import { findPendingSession, type PendingSession, recordSecondFactor, sessionAuthInfo } from '../sessions.js';
+import { SESSION_COOKIE } from '../../auth/session-cookie.js';
 import { signIn } from '../signin.js';
 import { requireStepUp, STEP_UP_WINDOW_MS } from '../step-up.js';
 import { factorsOf, hasFactor, methodsOf } from './factors.js';

@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import type { Deps } from '../../deps.js';
-import { ApiError, rateLimited } from '../../http/errors.js';
+import { ApiError, rateLimited } from '../../errors.js';
 import { actorOf, checkReturnTo, principalOf, setSessionCookie } from '../../http/request.js';
 import type { App } from '../../http/types.js';
 import { safeEqual } from '../../lib/secrets.js';

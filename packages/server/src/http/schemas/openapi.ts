@@ -1,5 +1,5 @@
 import type { RouteOptions } from 'fastify';
-import type { CredentialKind } from '../auth.js';
+import type { CredentialKind } from '../../auth/principal.js';
 import { OAUTH_ERROR_RESPONSES, PROBLEM_RESPONSES, SCIM_ERROR_RESPONSES } from './errors.js';
 
 /**

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
-import { type Actor, audit } from '../../audit/log.js';
+import { type Actor } from '../../auth/principal.js';
+import { audit } from '../../audit/log.js';
 import type { Db } from '../../db/connection.js';
 import { executeGrouped } from '../../db/group-commit.js';
 import type { Clock } from '../../lib/clock.js';

@@ -1,4 +1,4 @@
-import type { Actor } from '../../audit/log.js';
+import type { Actor } from '../../auth/principal.js';
 import type { Deps } from '../../deps.js';
 import type { KeyStore } from '../../oidc/key-store.js';
 import type { Catalogue } from '../catalogue.js';

@@ -5,72 +5,67 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { accountRoutes } from '../accounts/routes.js';
-import { secondFactorGate } from '../accounts/mfa/gate.js';
-import { enforceOrgMfa } from '../accounts/mfa/org-policy.js';
-import { mfaPageRoutes } from '../accounts/mfa/pages.js';
-import { mfaRoutes } from '../accounts/mfa/routes.js';
-import { adminAgentRoutes } from '../admin/agent-routes.js';
-import { adminRoutes } from '../admin/routes.js';
-import { agentRoutes } from '../agents/routes.js';
-import { SESSION_COOKIE } from '../accounts/sessions.js';
-import { audit } from '../audit/log.js';
-import { auditRoutes } from '../audit/routes.js';
-import type { Deps } from '../deps.js';
-import { appRoutes } from '../oauth/app-routes.js';
-import { approvalRoutes } from '../oauth/approval-routes.js';
-import { buildCatalogue } from '../oauth/catalogue.js';
-import { consentRoutes } from '../oauth/consent-routes.js';
-import { deviceRoutes } from '../oauth/device-routes.js';
-import { grantRoutes } from '../oauth/grant-routes.js';
-import type { OAuthDeps } from '../oauth/grants/types.js';
-import { recordRevocation, revocationLogReader, revocationStreamRoutes } from '../oauth/revocation-stream.js';
-import { oauthRoutes } from '../oauth/routes.js';
-import { oauthAuthenticator } from '../oauth/validate.js';
-import { createKeyStore } from '../oidc/key-store.js';
-import { keyRoutes } from '../oidc/key-routes.js';
-import { oidcRoutes } from '../oidc/routes.js';
-import { orgRoutes } from '../orgs/routes.js';
-import { dashboardRoutes } from '../pages/dashboard-routes.js';
-import { pageRoutes } from '../pages/routes.js';
-import { scimAdminRoutes } from '../scim/admin-routes.js';
-import { sendScimError, toScimError } from '../scim/errors.js';
-import { SCIM_PREFIX, scimRoutes } from '../scim/routes.js';
-import { ssoRoutes } from '../sso/routes.js';
-import { tokenAuthenticator } from '../tokens/authenticate.js';
-import { leakRoutes } from '../tokens/leaks.js';
-import { tokenRoutes } from '../tokens/routes.js';
-import { usageRoutes } from '../tokens/usage-routes.js';
-import { webhookRoutes } from '../webhooks/routes.js';
-import {
-  type Authenticator,
-  adminTokenAuthenticator,
-  authenticate,
-  declarationProblem,
-  type Principal,
-  requireAccountScope,
-  requireCredentialKind,
-  requirePermission,
-  requireScope,
-  resolveOrg,
-  sessionAuthenticator,
-} from './auth.js';
-import { type RequestPropagation, requestPropagation } from './auth-cache.js';
-import { capConnectionsPerAddress } from './connections.js';
-import { checkSameOrigin, isUnsafe } from './csrf.js';
-import { ApiError, rateLimited, sendFrameworkError, sendProblem, toApiError } from './errors.js';
-import { logCredential, redactUrl } from './logging.js';
-import { installMetrics } from './metrics.js';
-import { opsRoutes } from './ops-routes.js';
+import { accountRoutes } from './accounts/routes.js';
+import { secondFactorGate } from './accounts/mfa/gate.js';
+import { enforceOrgMfa } from './accounts/mfa/org-policy.js';
+import { mfaPageRoutes } from './accounts/mfa/pages.js';
+import { mfaRoutes } from './accounts/mfa/routes.js';
+import { adminAgentRoutes } from './admin/agent-routes.js';
+import { adminRoutes } from './admin/routes.js';
+import { agentRoutes } from './agents/routes.js';
+import { SESSION_COOKIE } from './auth/session-cookie.js';
+import { audit } from './audit/log.js';
+import { auditRoutes } from './audit/routes.js';
+import type { Deps } from './deps.js';
+import { appRoutes } from './oauth/app-routes.js';
+import { approvalRoutes } from './oauth/approval-routes.js';
+import { buildCatalogue } from './oauth/catalogue.js';
+import { consentRoutes } from './oauth/consent-routes.js';
+import { deviceRoutes } from './oauth/device-routes.js';
+import { grantRoutes } from './oauth/grant-routes.js';
+import type { OAuthDeps } from './oauth/grants/types.js';
+import { recordRevocation, revocationLogReader, revocationStreamRoutes } from './oauth/revocation-stream.js';
+import { oauthRoutes } from './oauth/routes.js';
+import { oauthAuthenticator } from './oauth/validate.js';
+import { createKeyStore } from './oidc/key-store.js';
+import { keyRoutes } from './oidc/key-routes.js';
+import { oidcRoutes } from './oidc/routes.js';
+import { orgRoutes } from './orgs/routes.js';
+import { dashboardRoutes } from './pages/dashboard-routes.js';
+import { pageRoutes } from './pages/routes.js';
+import { scimAdminRoutes } from './scim/admin-routes.js';
+import { sendScimError, toScimError } from './scim/errors.js';
+import { SCIM_PREFIX, scimRoutes } from './scim/routes.js';
+import { ssoRoutes } from './sso/routes.js';
+import { tokenAuthenticator } from './tokens/authenticate.js';
+import { leakRoutes } from './tokens/leaks.js';
+import { tokenRoutes } from './tokens/routes.js';
+import { usageRoutes } from './tokens/usage-routes.js';
+import { webhookRoutes } from './webhooks/routes.js';
+import type { Principal } from './auth/principal.js';
+import { adminTokenAuthenticator } from './auth/admin-token.js';
+import { authenticate, orderedTiers } from './auth/tiers.js';
+import { requireAccountScope, requireCredentialKind, requireScope } from './auth/requirements.js';
+import { requirePermission, resolveOrg } from './orgs/context.js';
+import { sessionAuthenticator } from './accounts/session-tier.js';
+import { declarationProblem } from './http/declarations.js';
+import { type RequestPropagation, requestPropagation } from './auth/credential-cache.js';
+import { capConnectionsPerAddress } from './http/connections.js';
+import { checkSameOrigin, isUnsafe } from './http/csrf.js';
+import { ApiError, rateLimited } from './errors.js';
+import { sendFrameworkError, sendProblem, toApiError } from './http/errors.js';
+import { logCredential, redactUrl } from './http/logging.js';
+import { installMetrics } from './http/metrics.js';
+import { opsRoutes } from './http/ops-routes.js';
 import {
   documentRoute,
   finishDocument,
   PARSED_BY_HANDLER,
   SECURITY_SCHEMES,
   TAGS,
-} from './schemas/openapi.js';
-import { actorOf, secureTransport } from './request.js';
-import type { App, AuthMode, RouteNeeds } from './types.js';
+} from './http/schemas/openapi.js';
+import { actorOf, secureTransport } from './http/request.js';
+import type { App, AuthMode, RouteNeeds } from './http/types.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 /** Request headers larger than this are refused with 431. */
@@ -196,22 +191,17 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
     },
     transformObject: finishDocument as never,
   });
-  /**
-   * The authentication tiers, in their documented order: 1. session cookie, 2. Latchkey tokens
-   * (lk_org_, lk_pat_, lk_svc_, lk_svc_agent_), 3. OAuth access tokens for Latchkey's own API,
-   * 4. ADMIN_TOKEN. The first that recognises the credential decides; an unrecognised credential
-   * is a 401, never anonymous access.
-   */
   const keys = createKeyStore(deps);
   await keys.start();
   app.addHook('onClose', async () => keys.stop());
   const oauthDeps: OAuthDeps = { ...deps, catalogue: buildCatalogue(deps.config), keys };
-  const tiers: Authenticator[] = [
-    sessionAuthenticator,
-    tokenAuthenticator(),
-    oauthAuthenticator(oauthDeps.catalogue.api.url),
-    adminTokenAuthenticator,
-  ];
+  // Each tier lives beside its credential; auth/tiers.ts orders them.
+  const tiers = orderedTiers({
+    session: sessionAuthenticator,
+    apiToken: tokenAuthenticator(),
+    oauth: oauthAuthenticator(oauthDeps.catalogue.api.url),
+    adminToken: adminTokenAuthenticator,
+  });
   deps.auth.onChange = (change) =>
     recordRevocation(deps, change).catch((err: Error) =>
       app.log.warn({ err: err.message }, 'could not log a credential change for the revocation stream'),

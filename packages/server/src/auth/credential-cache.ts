@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Cache } from '../cache/index.js';
 import type { ChangeLog } from '../cache/types.js';
-import type { OrgContext, Principal } from './auth.js';
+import type { OrgContext, Principal } from './principal.js';
 
 /** Positive entries live at most this long (and never past the credential's own expiry). */
 export const AUTH_CACHE_POSITIVE_TTL_MS = 30_000;

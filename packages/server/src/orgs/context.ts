@@ -1,0 +1,78 @@
+import type { OrgContext, Principal } from '../auth/principal.js';
+import { requireScope } from '../auth/requirements.js';
+import type { Deps } from '../deps.js';
+import { ApiError } from '../errors.js';
+import { UUID_RE } from '../lib/secrets.js';
+import { listUserOrgs } from './queries.js';
+import { type Permission } from '../auth/permissions.js';
+import { roleAllows } from './roles.js';
+
+/** The org a request acts in, and what the caller's role there allows. */
+
+const ORG_FORBIDDEN = 'You cannot act in this organisation.';
+
+/** A person's orgs and roles: from the node's cache, else the database. */
+export async function membershipsOf(deps: Deps, userId: string): Promise<OrgContext[]> {
+  const cached = deps.auth.memberships(userId);
+  if (cached) return cached;
+  const generation = deps.auth.generation();
+  const rows = await listUserOrgs(deps.db, userId);
+  const orgs = rows.map((r) => ({ id: r.id, slug: r.slug, name: r.name, role: r.role }));
+  deps.auth.putMemberships(userId, orgs, generation);
+  return orgs;
+}
+
+const matches = (org: OrgContext, ref: string) => org.id === ref.toLowerCase() || org.slug === ref;
+
+/**
+ * Resolves the org a request acts in: the x-org-id header (id or slug), else the credential's
+ * bound org, else its default org. An org the caller cannot act in answers the same 403 whether
+ * or not it exists, so org ids cannot be probed.
+ */
+export async function resolveOrg(
+  deps: Deps,
+  principal: Principal,
+  header: string | undefined,
+): Promise<OrgContext | null> {
+  const named = header?.trim() || null;
+  if (principal.boundOrg) {
+    if (named !== null && !matches(principal.boundOrg, named))
+      throw new ApiError('org_forbidden', ORG_FORBIDDEN);
+    return principal.boundOrg;
+  }
+  if (principal.superuser) {
+    if (named === null) return null;
+    const org = named.length <= 100 ? await findOrg(deps, named) : undefined;
+    if (!org) throw new ApiError('org_forbidden', ORG_FORBIDDEN);
+    return { ...org, role: 'owner' };
+  }
+  if (!principal.user) {
+    if (named !== null) throw new ApiError('org_forbidden', ORG_FORBIDDEN);
+    return null;
+  }
+  const orgs = await membershipsOf(deps, principal.user.id);
+  if (named !== null) {
+    const org = orgs.find((o) => matches(o, named));
+    if (!org) throw new ApiError('org_forbidden', ORG_FORBIDDEN);
+    return org;
+  }
+  // A session whose current org the person has since left simply has no current org.
+  return principal.defaultOrgId ? (orgs.find((o) => o.id === principal.defaultOrgId) ?? null) : null;
+}
+
+async function findOrg(deps: Deps, ref: string) {
+  const byId = UUID_RE.test(ref);
+  return deps.db
+    .selectFrom('orgs')
+    .select(['id', 'slug', 'name'])
+    .where(byId ? 'id' : 'slug', '=', byId ? ref.toLowerCase() : ref)
+    .executeTakeFirst();
+}
+
+/** Effective permission = the role in the org ∩ the credential's scopes. */
+export function requirePermission(org: OrgContext, principal: Principal, permission: Permission): void {
+  if (!roleAllows(org.role, permission)) {
+    throw new ApiError('forbidden', `The ${org.role} role may not do this.`);
+  }
+  requireScope(principal, permission);
+}

@@ -1,6 +1,8 @@
 import { Type } from 'typebox';
 import { cleanName, isUniqueViolation } from '../accounts/users.js';
 import { audit } from '../audit/log.js';
+import type { Permission } from '../auth/permissions.js';
+import type { OrgContext, Principal } from '../auth/principal.js';
 import type { Deps } from '../deps.js';
 import { membershipsOf } from './context.js';
 import { ApiError } from '../errors.js';
@@ -10,6 +12,7 @@ import type { App } from '../http/types.js';
 import { invitationRoutes } from './invitation-routes.js';
 import { memberRoutes } from './member-routes.js';
 import { freeSlug, insertOrg, slugTaken } from './queries.js';
+import { ROLE_PERMISSIONS } from './roles.js';
 import { isValidSlug, SLUG_MAX } from './slug.js';
 
 const Slug = Type.String({ minLength: 1, maxLength: SLUG_MAX });
@@ -20,6 +23,23 @@ const OrgDetail = Type.Object({
   role: RoleShape,
   created_at: Timestamp,
 });
+
+/** Every permission some role grants, as a string enum in the OpenAPI document. */
+const PermissionShape = Type.Unsafe<Permission>(
+  Type.String({ enum: [...new Set(Object.values(ROLE_PERMISSIONS).flatMap((ps) => [...ps]))] }),
+);
+/** An org in `/api/v1/me`: the person's role there and what the calling credential may do in it. */
+const MeOrg = Type.Object({
+  ...OrgShape.properties,
+  /** The role's permissions that the credential's scopes also hold (role ∩ scopes). */
+  permissions: Type.Array(PermissionShape),
+});
+
+/** What `principal` may do in `org`: the same rule as `requirePermission`, role ∩ scopes. */
+function permissionsIn(org: OrgContext, principal: Principal): Permission[] {
+  const scopes = principal.scopes;
+  return [...ROLE_PERMISSIONS[org.role]].filter((p) => scopes === null || scopes.includes(p));
+}
 
 function slugOrThrow(slug: string): string {
   if (!isValidSlug(slug)) {
@@ -44,8 +64,8 @@ export function orgRoutes(app: App, deps: Deps): void {
         response: {
           200: Type.Object({
             user: Type.Union([UserShape, Type.Null()]),
-            org: Type.Union([OrgShape, Type.Null()]),
-            orgs: Type.Array(OrgShape),
+            org: Type.Union([MeOrg, Type.Null()]),
+            orgs: Type.Array(MeOrg),
             /** Whether the person has proven their address (until then: no tokens, no OAuth apps). */
             email_verified: Type.Boolean(),
             credential: Type.Object({
@@ -60,10 +80,17 @@ export function orgRoutes(app: App, deps: Deps): void {
     async (req) => {
       const p = principalOf(req);
       const orgs = p.user ? await membershipsOf(deps, p.user.id) : [];
+      const withPermissions = (o: OrgContext) => ({
+        id: o.id,
+        slug: o.slug,
+        name: o.name,
+        role: o.role,
+        permissions: permissionsIn(o, p),
+      });
       return {
         user: p.user,
-        org: req.org,
-        orgs: orgs.map((o) => ({ id: o.id, slug: o.slug, name: o.name, role: o.role })),
+        org: req.org ? withPermissions(req.org) : null,
+        orgs: orgs.map(withPermissions),
         email_verified: p.emailVerified,
         credential: {
           kind: p.kind,

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import type { Permission } from '../../src/auth/permissions.js';
+import { type Role, ROLE_PERMISSIONS, ROLES } from '../../src/orgs/roles.js';
 import { isValidSlug } from '../../src/orgs/slug.js';
-import { type TestServer, testServer, uniqueEmail } from '../helpers/harness.js';
+import { type Client, type TestServer, testServer, uniqueEmail } from '../helpers/harness.js';
+import { bearer, mintPat } from '../tokens/helpers.js';
 import { assertProblem, auditPage, auditRows, inviteToken, stranger, team } from './helpers.js';
 
 let t: TestServer;
@@ -43,7 +46,7 @@ describe('POST /api/v1/orgs', () => {
     const mine = (await me.client.get('/api/v1/me')).json().orgs as { id: string; role: string }[];
     assert.deepEqual(
       mine.find((o) => o.id === org.id),
-      { id: org.id, slug: org.slug, name, role: 'owner' },
+      { id: org.id, slug: org.slug, name, role: 'owner', permissions: [...ROLE_PERMISSIONS.owner] },
     );
     // The same name again gets a different, still valid slug.
     const again = await me.client.post('/api/v1/orgs', { name });
@@ -106,6 +109,115 @@ describe('POST /api/v1/orgs', () => {
 
   it('needs a signed-in person', async () => {
     assert.equal((await t.client().post('/api/v1/orgs', { name: 'Anon' })).statusCode, 401);
+  });
+});
+
+interface MeOrg {
+  id: string;
+  role: string;
+  permissions: Permission[];
+}
+interface MeBody {
+  org: MeOrg | null;
+  orgs: MeOrg[];
+}
+
+const sorted = (ps: Iterable<string>) => [...ps].sort();
+
+/** What `GET /api/v1/me` says the caller may do in `orgId`, in the list and as the current org. */
+async function permissionsIn(
+  get: (org: string) => Promise<{ statusCode: number; body: string; json(): unknown }>,
+  orgId: string,
+) {
+  const res = await get(orgId);
+  assert.equal(res.statusCode, 200, res.body);
+  const me = res.json() as MeBody;
+  const listed = me.orgs.find((o) => o.id === orgId);
+  assert.ok(listed, `${orgId} is among the orgs`);
+  assert.equal(me.org?.id, orgId);
+  assert.deepEqual(sorted(me.org.permissions), sorted(listed.permissions), 'current org and list agree');
+  return sorted(listed.permissions);
+}
+
+const viaSession = (c: Client) => (org: string) => c.get('/api/v1/me', org);
+const viaToken = (token: string) => (org: string) => bearer(t, token, { url: '/api/v1/me', org });
+
+describe('GET /api/v1/me permissions', () => {
+  it('gives a personal token only what both the role and its scopes allow', async () => {
+    const { org, people } = await team(t);
+    // An org:read token of the owner: only org:read, though the role allows far more.
+    const readOnly = await mintPat(people.owner.client, { name: 'ro', scopes: ['account:read', 'org:read'] });
+    assert.deepEqual(await permissionsIn(viaToken(readOnly.token), org.id), ['org:read']);
+    // A token with no org scope holds no org permission at all.
+    const bare = await mintPat(people.owner.client, { name: 'bare', scopes: ['account:read'] });
+    assert.deepEqual(await permissionsIn(viaToken(bare.token), org.id), []);
+    // Scopes never add to a role: a member's token asking for managing scopes still only reads here…
+    const wide = await mintPat(people.member.client, {
+      name: 'wide',
+      scopes: ['account:read', 'org:read', 'members:manage', 'audit:read', 'org:delete'],
+    });
+    assert.deepEqual(await permissionsIn(viaToken(wide.token), org.id), ['org:read']);
+    const refused = await bearer(t, wide.token, { method: 'DELETE', url: '/api/v1/org', org: org.id });
+    assertProblem(refused, 403, 'forbidden', 'what me leaves out, the API refuses');
+    // …while in the member's own org, where they are owner, the same token holds all three.
+    const own = (await people.member.client.get('/api/v1/me')).json() as MeBody;
+    const personal = own.orgs.find((o) => o.role === 'owner');
+    assert.ok(personal);
+    assert.deepEqual(await permissionsIn(viaToken(wide.token), personal.id), [
+      'audit:read',
+      'members:manage',
+      'org:delete',
+      'org:read',
+    ]);
+  });
+
+  it("lists each org's permissions from the role there, as the server's role table says", async () => {
+    const { org, people } = await team(t);
+    const expected: Record<string, string[]> = {
+      owner: [
+        'audit:read',
+        'billing:read',
+        'invitations:manage',
+        'members:manage',
+        'members:read',
+        'oauth:manage',
+        'org:delete',
+        'org:read',
+        'org:transfer',
+        'org:update',
+        'tokens:manage',
+      ],
+      admin: [
+        'audit:read',
+        'billing:read',
+        'invitations:manage',
+        'members:manage',
+        'members:read',
+        'oauth:manage',
+        'org:read',
+        'org:update',
+        'tokens:manage',
+      ],
+      member: ['members:read', 'org:read'],
+      billing: ['billing:read', 'org:read'],
+    };
+    for (const role of ROLES) {
+      const got = await permissionsIn(viaSession(people[role].client), org.id);
+      assert.deepEqual(got, expected[role], role);
+      assert.deepEqual(got, sorted(ROLE_PERMISSIONS[role]), `${role}: the role table and me agree`);
+      // Every org in the list carries its own role's permissions.
+      const me = (await people[role].client.get('/api/v1/me')).json() as MeBody;
+      assert.ok(
+        me.orgs.some((o) => o.id === org.id),
+        role,
+      );
+      for (const o of me.orgs)
+        assert.deepEqual(
+          sorted(o.permissions),
+          sorted(ROLE_PERMISSIONS[o.role as Role]),
+          `${role} in ${o.id}`,
+        );
+    }
   });
 });
 

@@ -11,7 +11,8 @@ import { magicLinkEmail } from '../mail/templates.js';
 import { listUserOrgs } from '../orgs/queries.js';
 import { confirmPage, maskEmail } from '../pages/link-confirm.js';
 import { PAGE_CSP, renderMessage } from '../pages/render.js';
-import { DEVICE_COOKIE, DEVICE_TTL_MS, deviceCookieValue, rememberDevice } from './devices.js';
+import { DEVICE_COOKIE, DEVICE_TTL_MS, deviceCookieValue } from './devices.js';
+import { notifyNewDevice, signedInFromDevice } from './new-device.js';
 import { type EmailProof, proofChanges, proveEmail } from './email-proof.js';
 import { emailOrThrow, limit, WAITLISTED } from './input.js';
 import { type AccountLimiters, accountLimiters } from './limits.js';
@@ -247,8 +248,13 @@ export function magicLinkRoutes(app: App, deps: Deps): void {
           // A new session at every sign-in; the one the browser held before (if any) ends.
           if (previous) ended = await revokeSession(trx, clock, previous.userId, previous.sessionId);
           const s = await signIn(trx, clock, who, { userId: user.id, orgId, method: 'magic_link' });
-          await rememberDevice(trx, clock, user.id, device);
-          return { token: s.token, returnTo: link.return_to };
+          const news = await signedInFromDevice(trx, clock, who, {
+            userId: user.id,
+            method: 'magic_link',
+            device,
+            pending: s.pending,
+          });
+          return { token: s.token, returnTo: link.return_to, news };
         });
         if (result && 'refused' in result) {
           return result.refused === 'waitlist'
@@ -271,6 +277,7 @@ export function magicLinkRoutes(app: App, deps: Deps): void {
         }
         if (ended) await deps.auth.changed({ token: ended });
         for (const change of proofChanges(proof)) await deps.auth.changed(change);
+        await notifyNewDevice(deps, result.news, req.log);
         setSessionCookie(reply, config, result.token);
         setHostCookie(reply, config, {
           name: DEVICE_COOKIE,

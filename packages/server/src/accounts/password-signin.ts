@@ -4,7 +4,9 @@ import type { Deps } from '../deps.js';
 import { ApiError, rateLimited } from '../errors.js';
 import { sha256Hex } from '../lib/secrets.js';
 import { listUserOrgs } from '../orgs/queries.js';
-import { deviceCookieValue, isKnownDevice, rememberDevice } from './devices.js';
+import type { Logger } from 'pino';
+import { deviceCookieValue, isKnownDevice } from './devices.js';
+import { notifyNewDevice, signedInFromDevice } from './new-device.js';
 import type { RateLimiter } from '../cache/index.js';
 import { accountLimiters } from './limits.js';
 import { verifyPassword } from './passwords.js';
@@ -22,13 +24,14 @@ type Budget = readonly [RateLimiter, string];
  * - a browser that signed in to the account before (its device cookie) is exempt from that
  *   account-wide limit and has its own per-(account, device) budget instead, so failures from
  *   elsewhere never lock the owner out of their own browser.
- * Success: a new session (the browser's previous one ends) and the device cookie to keep; when
+ * Success: a new session (the browser's previous one ends) and the device cookie to keep (a browser
+ * new to the account is audited and mailed about: `signedInFromDevice`); when
  * the account has a second factor (or must enrol one), the session is pending (`pending` says
  * which) and is no credential until `/login/second-factor` or `/api/auth/second-factor` finishes it.
  * Throws `rate_limited` or `invalid_credentials`; the caller sets the cookies.
  */
 export async function passwordSignIn(
-  deps: Pick<Deps, 'db' | 'clock' | 'cache' | 'auth'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'cache' | 'auth' | 'mailer' | 'config'>,
   who: Actor & { ip: string },
   c: {
     email: string;
@@ -36,6 +39,8 @@ export async function passwordSignIn(
     previous: { userId: string; sessionId: string } | null;
     /** The browser's device cookie, if it sent one. */
     device?: string | undefined;
+    /** Where a new-device mail that could not be sent is logged. */
+    log: Pick<Logger, 'warn'>;
   },
 ) {
   const { db, clock } = deps;
@@ -82,10 +87,16 @@ export async function passwordSignIn(
       orgId: org?.id ?? null,
       method: 'password',
     });
-    await rememberDevice(trx, clock, user.id, device);
-    return session;
+    const news = await signedInFromDevice(trx, clock, who, {
+      userId: user.id,
+      method: 'password',
+      device,
+      pending: session.pending,
+    });
+    return { ...session, news };
   });
   if (ended) await deps.auth.changed({ token: ended });
+  await notifyNewDevice(deps, s.news, c.log);
   // `pending`: the password was right, but the sign-in waits for a second factor (or an enrolment).
   return {
     user: { id: user.id, email: user.email, name: user.name },

@@ -130,6 +130,7 @@ export function accountRoutes(app: App, deps: Deps): void {
               ? { userId: previous.user.id, sessionId: previous.sessionId }
               : null,
           device: req.cookies[DEVICE_COOKIE],
+          log: req.log,
         },
       );
       setSessionCookie(reply, config, out.token);

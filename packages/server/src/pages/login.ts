@@ -229,6 +229,7 @@ export function loginRoutes(app: App, deps: Deps): void {
                 ? { userId: previous.user.id, sessionId: previous.sessionId }
                 : null,
             device: req.cookies[DEVICE_COOKIE],
+            log: req.log,
           },
         );
         setSessionCookie(reply, deps.config, out.token);

@@ -86,6 +86,7 @@ export const EVENT_TYPES: readonly string[] = [
   'user.email_changed',
   'user.email_verified',
   'user.enabled',
+  'user.new_device_signin',
   'user.passkey_added',
   'user.passkey_removed',
   'user.password_changed',

@@ -8,6 +8,7 @@ import type { App } from '../../http/types.js';
 import { escapeHtml } from '../../mail/templates.js';
 import { page } from '../../pages/render.js';
 import { findPendingSession, type PendingSession, recordSecondFactor } from '../sessions.js';
+import { DEVICE_COOKIE } from '../devices.js';
 import { SESSION_COOKIE } from '../../auth/session-cookie.js';
 import { factorsOf, methodsOf } from './factors.js';
 import { SECOND_FACTOR_PAGE } from './gate.js';
@@ -224,6 +225,7 @@ ${codeForms(`${SECOND_FACTOR_PAGE}/step-up`, methods, returnTo, error)}`,
             method: req.body.method,
             code: req.body.code,
           },
+          { device: req.cookies[DEVICE_COOKIE], log: req.log },
         );
         setSessionCookie(reply, config, out.session.token);
         return reply.redirect(returnTo ?? '/', 303);
@@ -248,6 +250,7 @@ ${codeForms(`${SECOND_FACTOR_PAGE}/step-up`, methods, returnTo, error)}`,
           { ...actorOf(req), actor: `user:${p.userId}`, userId: p.userId },
           p,
           req.body.code,
+          { device: req.cookies[DEVICE_COOKIE], log: req.log },
         );
         setSessionCookie(reply, config, out.session.token);
         return send(

@@ -4,10 +4,12 @@
  * Shared by the API (`routes.ts`) and the server-rendered page (`pages.ts`).
  */
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
+import type { Logger } from 'pino';
 import { type Actor } from '../../auth/principal.js';
 import { audit } from '../../audit/log.js';
 import type { Deps } from '../../deps.js';
 import { ApiError, rateLimited } from '../../errors.js';
+import { notifyNewDevice, signedInFromDevice } from '../new-device.js';
 import { completeSignIn } from '../signin.js';
 import type { PendingSession } from '../sessions.js';
 import { forgetMfaMemo } from './org-policy.js';
@@ -19,7 +21,13 @@ import { totpStore } from './totp-store.js';
 /** Wrong second-factor codes an account may send per window, across all its sign-ins and step-ups. */
 export const SECOND_FACTOR_FAILURES = { points: 10, windowSeconds: 15 * 60 } as const;
 
-type MfaDeps = Pick<Deps, 'db' | 'clock' | 'cache' | 'config' | 'auth'>;
+type MfaDeps = Pick<Deps, 'db' | 'clock' | 'cache' | 'config' | 'auth' | 'mailer'>;
+
+/** The browser finishing a sign-in: its device cookie, and where an unsent mail is logged. */
+export interface FinishingBrowser {
+  device: string | undefined;
+  log: Pick<Logger, 'warn'>;
+}
 
 export function failureLimiter(deps: Pick<Deps, 'cache'>) {
   return deps.cache.limiter({ name: 'mfa:failures', ...SECOND_FACTOR_FAILURES });
@@ -63,19 +71,32 @@ export async function proveCode(
   );
 }
 
-/** Turns a pending session into a real one; throws `second_factor_required` when it is gone. */
+/**
+ * Turns a pending session into a real one; throws `second_factor_required` when it is gone. Only
+ * now does the browser count as signed in from: a new one is audited and mailed about.
+ */
 async function complete(
   deps: MfaDeps,
   who: Actor,
   pending: PendingSession,
   proof: 'otp' | 'hwk',
   via: 'totp' | 'recovery_code' | 'passkey' | 'enrolment',
+  browser: FinishingBrowser,
 ) {
-  const s = await deps.db
-    .transaction()
-    .execute((trx) => completeSignIn(trx, deps.clock, who, { pendingSessionId: pending.id, proof, via }));
-  if (!s) throw expired();
-  return s;
+  const out = await deps.db.transaction().execute(async (trx) => {
+    const s = await completeSignIn(trx, deps.clock, who, { pendingSessionId: pending.id, proof, via });
+    if (!s) return null;
+    const news = await signedInFromDevice(trx, deps.clock, who, {
+      userId: s.userId,
+      // As `user.signin` names a completed sign-in.
+      method: 'second_factor',
+      device: browser.device,
+    });
+    return { s, news };
+  });
+  if (!out) throw expired();
+  await notifyNewDevice(deps, out.news, browser.log);
+  return out.s;
 }
 
 export function expired(): ApiError {
@@ -90,11 +111,12 @@ export async function finishWithCode(
   who: Actor,
   pending: PendingSession,
   c: { method: 'totp' | 'recovery_code'; code: string },
+  browser: FinishingBrowser,
 ) {
   if (pending.pending !== 'second_factor')
     throw new ApiError('invalid_request', 'This sign-in needs a second factor enrolled first.');
   await proveCode(deps, who, { userId: pending.userId, ...c, purpose: 'signin' });
-  const s = await complete(deps, who, pending, 'otp', c.method);
+  const s = await complete(deps, who, pending, 'otp', c.method, browser);
   const remaining =
     c.method === 'recovery_code' ? await remainingRecoveryCodes(deps.db, pending.userId) : null;
   return { session: s, recoveryCodesLeft: remaining };
@@ -106,6 +128,7 @@ export async function finishWithPasskey(
   who: Actor,
   pending: PendingSession,
   response: AuthenticationResponseJSON,
+  browser: FinishingBrowser,
 ) {
   if (pending.pending !== 'second_factor')
     throw new ApiError('invalid_request', 'This sign-in needs a second factor enrolled first.');
@@ -129,14 +152,20 @@ export async function finishWithPasskey(
     );
     throw new ApiError('invalid_credentials', 'The passkey was not accepted. Try again.');
   }
-  return { session: await complete(deps, who, pending, 'hwk', 'passkey') };
+  return { session: await complete(deps, who, pending, 'hwk', 'passkey', browser) };
 }
 
 /**
  * Enrolment during sign-in (an org requires a factor): the code confirms the new TOTP secret, the
  * account gets recovery codes, and the sign-in completes. Returns the codes (shown once).
  */
-export async function finishWithEnrolment(deps: MfaDeps, who: Actor, pending: PendingSession, code: string) {
+export async function finishWithEnrolment(
+  deps: MfaDeps,
+  who: Actor,
+  pending: PendingSession,
+  code: string,
+  browser: FinishingBrowser,
+) {
   if (pending.pending !== 'enrol') throw new ApiError('invalid_request', 'This sign-in is not an enrolment.');
   const limiter = failureLimiter(deps);
   const budget = await limiter.check(pending.userId);
@@ -164,6 +193,6 @@ export async function finishWithEnrolment(deps: MfaDeps, who: Actor, pending: Pe
     );
     return fresh;
   });
-  const s = await complete(deps, who, pending, 'otp', 'enrolment');
+  const s = await complete(deps, who, pending, 'otp', 'enrolment', browser);
   return { session: s, recoveryCodes: codes };
 }

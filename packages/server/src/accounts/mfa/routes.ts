@@ -5,12 +5,14 @@ import { type Actor } from '../../auth/principal.js';
 import { audit } from '../../audit/log.js';
 import type { Deps } from '../../deps.js';
 import { ApiError } from '../../errors.js';
-import { actorOf, orgOf, principalOf, setSessionCookie, userOf } from '../../http/request.js';
+import { actorOf, orgOf, principalOf, setHostCookie, setSessionCookie, userOf } from '../../http/request.js';
 import { IdParams, OrgShape, Timestamp, UserShape } from '../../http/shapes.js';
 import type { App } from '../../http/types.js';
 import { listUserOrgs } from '../../orgs/queries.js';
 import { findPendingSession, type PendingSession, recordSecondFactor, sessionAuthInfo } from '../sessions.js';
 import { SESSION_COOKIE } from '../../auth/session-cookie.js';
+import { DEVICE_COOKIE, DEVICE_TTL_MS, deviceCookieValue } from '../devices.js';
+import { notifyNewDevice, signedInFromDevice } from '../new-device.js';
 import { signIn } from '../signin.js';
 import { requireStepUp, STEP_UP_WINDOW_MS } from '../step-up.js';
 import { factorsOf, hasFactor, methodsOf } from './factors.js';
@@ -103,6 +105,7 @@ export function mfaRoutes(app: App, deps: Deps): void {
     actor: `user:${userId}`,
     userId,
   });
+  const browserOf = (req: FastifyRequest) => ({ device: req.cookies[DEVICE_COOKIE], log: req.log });
   const signedIn = async (s: { userId: string; orgId: string | null; id: string }) => {
     const user = await db
       .selectFrom('users')
@@ -150,7 +153,7 @@ export function mfaRoutes(app: App, deps: Deps): void {
     { config: { auth: 'none' }, schema: { tags: ['auth'], body: CodeBody, response: { 200: SignedIn } } },
     async (req, reply) => {
       const p = await pendingOf(req);
-      const out = await finishWithCode(deps, whoFor(req, p.userId), p, req.body);
+      const out = await finishWithCode(deps, whoFor(req, p.userId), p, req.body, browserOf(req));
       setSessionCookie(reply, config, out.session.token);
       return {
         ...(await signedIn(out.session)),
@@ -183,6 +186,7 @@ export function mfaRoutes(app: App, deps: Deps): void {
         whoFor(req, p.userId),
         p,
         req.body.response as unknown as AuthenticationResponseJSON,
+        browserOf(req),
       );
       setSessionCookie(reply, config, out.session.token);
       return signedIn(out.session);
@@ -220,7 +224,7 @@ export function mfaRoutes(app: App, deps: Deps): void {
     },
     async (req, reply) => {
       const p = await pendingOf(req);
-      const out = await finishWithEnrolment(deps, whoFor(req, p.userId), p, req.body.code);
+      const out = await finishWithEnrolment(deps, whoFor(req, p.userId), p, req.body.code, browserOf(req));
       setSessionCookie(reply, config, out.session.token);
       return { ...(await signedIn(out.session)), recovery_codes: out.recoveryCodes };
     },
@@ -259,7 +263,8 @@ export function mfaRoutes(app: App, deps: Deps): void {
       const previous = req.principal?.kind === 'session' ? req.principal : null;
       const who = whoFor(req, ok.userId);
       const org = (await listUserOrgs(db, ok.userId))[0] ?? null;
-      const { session, ended } = await db.transaction().execute(async (trx) => {
+      const device = deviceCookieValue(req.cookies[DEVICE_COOKIE]);
+      const { session, ended, news } = await db.transaction().execute(async (trx) => {
         // A new session at every sign-in; the one the browser held before (if any) ends.
         const gone =
           previous?.sessionId && previous.user
@@ -276,10 +281,21 @@ export function mfaRoutes(app: App, deps: Deps): void {
           orgId: org?.id ?? null,
           method: 'passkey',
         });
-        return { session: s, ended: gone?.token_hash ?? null };
+        const news = await signedInFromDevice(trx, clock, who, {
+          userId: ok.userId,
+          method: 'passkey',
+          device,
+        });
+        return { session: s, ended: gone?.token_hash ?? null, news };
       });
       if (ended) await deps.auth.changed({ token: ended });
+      await notifyNewDevice(deps, news, req.log);
       setSessionCookie(reply, config, session.token);
+      setHostCookie(reply, config, {
+        name: DEVICE_COOKIE,
+        value: device,
+        maxAgeSeconds: DEVICE_TTL_MS / 1000,
+      });
       return signedIn({ userId: ok.userId, orgId: org?.id ?? null, id: session.id });
     },
   );

@@ -1,23 +1,27 @@
-import type { Role } from './types';
+import type { Permission, Role } from './types';
+
+export type { Permission };
 
 /**
- * What each role may do, as the server's role table says (DESIGN.md "Authorization"). The
- * dashboard only uses it to hide what a role cannot do; the API still decides.
+ * Whether the signed-in credential may do `permission` in `org`, as `GET /api/v1/me` says: the
+ * server lists each org's permissions (the role there ∩ the credential's scopes). The dashboard
+ * only uses it to hide what the caller cannot do; the API still decides.
  */
-export type Permission =
-  | 'org:read'
-  | 'org:update'
-  | 'org:delete'
-  | 'org:transfer'
-  | 'members:read'
-  | 'members:manage'
-  | 'invitations:manage'
-  | 'audit:read'
-  | 'billing:read'
-  | 'tokens:manage'
-  | 'oauth:manage';
+export function can(
+  org: { readonly permissions?: readonly Permission[] } | null | undefined,
+  permission: Permission,
+): boolean {
+  return org?.permissions?.includes(permission) ?? false;
+}
 
-const ADMIN: readonly Permission[] = [
+/** Owners may grant any role; admins any role but owner. */
+export function mayGrant(actor: Role | undefined, role: Role): boolean {
+  if (actor === 'owner') return true;
+  return actor === 'admin' && role !== 'owner';
+}
+
+/** Scopes of Latchkey's own API that an org or service key may carry. */
+export const ORG_KEY_SCOPES: readonly Permission[] = [
   'org:read',
   'org:update',
   'members:read',
@@ -28,28 +32,9 @@ const ADMIN: readonly Permission[] = [
   'tokens:manage',
   'oauth:manage',
 ];
-
-const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
-  owner: new Set<Permission>([...ADMIN, 'org:delete', 'org:transfer']),
-  admin: new Set<Permission>(ADMIN),
-  member: new Set<Permission>(['org:read', 'members:read']),
-  billing: new Set<Permission>(['org:read', 'billing:read']),
-};
-
-export function can(role: Role | undefined, permission: Permission): boolean {
-  return role !== undefined && ROLE_PERMISSIONS[role].has(permission);
-}
-
-/** Owners may grant any role; admins any role but owner. */
-export function mayGrant(actor: Role | undefined, role: Role): boolean {
-  if (actor === 'owner') return true;
-  return actor === 'admin' && role !== 'owner';
-}
-
-/** Scopes of Latchkey's own API that each kind of token may carry. */
-export const ORG_KEY_SCOPES: readonly string[] = ADMIN;
+/** Scopes a personal token may carry: an org key's, plus the person-level ones. */
 export const PAT_SCOPES: readonly string[] = [
-  ...ADMIN,
+  ...ORG_KEY_SCOPES,
   'org:delete',
   'org:transfer',
   'orgs:create',

@@ -1,7 +1,7 @@
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
 import { ApiProblem, get, post, setSelectedOrg, setSignedOutHandler } from './api';
-import { can as roleCan, type Permission } from './permissions';
-import type { Me, OrgRef } from './types';
+import { can as orgCan, type Permission } from './permissions';
+import type { Me, MeOrg } from './types';
 
 const ORG_KEY = 'latchkey.org';
 
@@ -13,10 +13,11 @@ export interface Features {
 export interface SessionState {
   me: Me;
   /** The org the dashboard acts in (sent as x-org-id), or null for a person with no org. */
-  org: OrgRef | null;
+  org: MeOrg | null;
   features: Features;
   /** An operator of this Latchkey server (sign-up policy, waitlist). */
   instanceAdmin: boolean;
+  /** What the signed-in credential may do in `org`, as `/api/v1/me` lists it. */
   can(permission: Permission): boolean;
   selectOrg(id: string): void;
   /** Re-reads /api/v1/me (after creating, leaving or deleting an org, renaming…). */
@@ -49,7 +50,7 @@ function storeOrg(id: string | null) {
   }
 }
 
-function pickOrg(me: Me, prefer: string | null): OrgRef | null {
+function pickOrg(me: Me, prefer: string | null): MeOrg | null {
   return (
     me.orgs.find((o) => o.id === prefer) ??
     me.orgs.find((o) => o.id === storedOrg()) ??
@@ -63,7 +64,7 @@ export type Boot =
   | { state: 'loading' }
   | { state: 'signed-out' }
   | { state: 'error'; error: unknown }
-  | { state: 'signed-in'; me: Me; org: OrgRef | null; paths: ReadonlySet<string>; instanceAdmin: boolean };
+  | { state: 'signed-in'; me: Me; org: MeOrg | null; paths: ReadonlySet<string>; instanceAdmin: boolean };
 
 async function loadPaths(): Promise<ReadonlySet<string>> {
   try {
@@ -131,7 +132,7 @@ export function SessionProvider({
   onSignedOut: () => void;
   children: ReactNode;
 }) {
-  const [org, setOrg] = useState<OrgRef | null>(boot.org);
+  const [org, setOrg] = useState<MeOrg | null>(boot.org);
   useEffect(() => setOrg(boot.org), [boot.org]);
 
   const value = useMemo<SessionState>(
@@ -140,7 +141,7 @@ export function SessionProvider({
       org,
       features: { has: (p) => boot.paths.has(p) },
       instanceAdmin: boot.instanceAdmin,
-      can: (permission) => roleCan(org?.role, permission),
+      can: (permission) => orgCan(org, permission),
       selectOrg(id) {
         const next = boot.me.orgs.find((o) => o.id === id);
         if (!next) return;

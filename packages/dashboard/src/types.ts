@@ -9,6 +9,20 @@ export interface User {
   name: string;
 }
 
+/** What a request may do inside an org; roles grant sets of them (the server's role table). */
+export type Permission =
+  | 'org:read'
+  | 'org:update'
+  | 'org:delete'
+  | 'org:transfer'
+  | 'members:read'
+  | 'members:manage'
+  | 'invitations:manage'
+  | 'audit:read'
+  | 'billing:read'
+  | 'tokens:manage'
+  | 'oauth:manage';
+
 export interface OrgRef {
   id: string;
   slug: string;
@@ -16,10 +30,15 @@ export interface OrgRef {
   role: Role;
 }
 
+/** An org as `/api/v1/me` lists it: the role there and what this credential may do (role ∩ scopes). */
+export interface MeOrg extends OrgRef {
+  permissions: Permission[];
+}
+
 export interface Me {
   user: User | null;
-  org: OrgRef | null;
-  orgs: OrgRef[];
+  org: MeOrg | null;
+  orgs: MeOrg[];
   /** Whether the person has proven their address (older servers do not say). */
   email_verified?: boolean;
   credential: { kind: string; prefix?: string; scopes?: string[] };

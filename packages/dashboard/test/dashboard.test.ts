@@ -291,4 +291,41 @@ describe('dashboard: sign up, org, members, org keys, audit', () => {
       },
       'dashboard',
     ));
+
+  it("hides what /api/v1/me's permissions leave out, whatever the role", () =>
+    screenshotOnFailure(
+      [alice],
+      async () => {
+        // The server lists the owner's permissions; the dashboard shows what that list allows.
+        const me = (await (await page.request.get('/api/v1/me')).json()) as {
+          orgs: { slug: string; role: string; permissions: string[] }[];
+        };
+        const acme = me.orgs.find((o) => o.slug === orgSlug)!;
+        assert.equal(acme.role, 'owner');
+        assert.ok(acme.permissions.includes('invitations:manage'), acme.permissions.join(' '));
+        await page.getByRole('heading', { name: 'Invite someone' }).waitFor();
+        await page.getByRole('link', { name: 'Audit log' }).waitFor();
+
+        // Told the same owner may only read, the dashboard offers no invitations and no audit log.
+        await page.route('**/api/v1/me', async (route) => {
+          if (route.request().method() !== 'GET') return route.fallback();
+          const res = await route.fetch();
+          const body = (await res.json()) as { orgs: { permissions: string[] }[] };
+          for (const o of body.orgs) o.permissions = ['org:read', 'members:read'];
+          await route.fulfill({ response: res, json: body });
+        });
+        await page.reload();
+        await page.getByRole('heading', { name: 'Members', level: 1 }).waitFor();
+        await page.getByRole('cell', { name: aliceEmail, exact: true }).waitFor();
+        assert.equal(await page.getByRole('heading', { name: 'Invite someone' }).count(), 0);
+        assert.equal(await page.getByRole('link', { name: 'Audit log' }).count(), 0);
+        await page.unroute('**/api/v1/me');
+
+        await page.reload();
+        await page.getByRole('heading', { name: 'Invite someone' }).waitFor();
+        await page.getByRole('link', { name: 'Audit log' }).waitFor();
+        alice.assertClean();
+      },
+      'dashboard',
+    ));
 });

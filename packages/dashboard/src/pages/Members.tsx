@@ -8,16 +8,16 @@ import { Empty, Loadable, LoadMore } from '../components/States';
 import { Time } from '../components/Time';
 import { useToast } from '../components/Toast';
 import { useAction, usePaged } from '../hooks';
-import { can, mayGrant } from '../permissions';
+import { mayGrant } from '../permissions';
 import { useSession } from '../session';
 import { type Member, ROLES, type Role } from '../types';
 import { InviteForm, Invitations } from './Invitations';
 
 export function Members() {
-  const { org, me, refresh } = useSession();
+  const { org, me, refresh, can } = useSession();
   const myRole = org?.role;
-  const manage = can(myRole, 'members:manage');
-  const invite = can(myRole, 'invitations:manage');
+  const manage = can('members:manage');
+  const invite = can('invitations:manage');
   const members = usePaged(
     (cursor) => get<Page<Member>>('/api/v1/org/members', { query: { cursor, limit: 100 } }),
     [org?.id],

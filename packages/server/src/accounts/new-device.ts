@@ -29,15 +29,17 @@ export interface NewDeviceSignin {
  * `user.new_device_signin` in the caller's transaction and returns what to mail the person once
  * it commits (`notifyNewDevice`). The first browser an account ever signs in from is not news.
  * A sign-in without a device cookie (a client that keeps none) counts as a new browser and is
- * remembered nowhere. Never records the cookie or its hash in the event.
+ * remembered nowhere. `device: null` says the browser's cookie cannot reach this request (a SAML
+ * response is a cross-site POST, which a `SameSite=Lax` cookie does not ride): nothing is judged.
+ * Never records the cookie or its hash in the event.
  */
 export async function signedInFromDevice(
   trx: Transaction<Database>,
   clock: Clock,
   who: Actor,
-  s: { userId: string; method: string; device: string | undefined; pending?: string | null },
+  s: { userId: string; method: string; device: string | undefined | null; pending?: string | null },
 ): Promise<NewDeviceSignin | null> {
-  if (s.pending) return null;
+  if (s.pending || s.device === null) return null;
   const device = presentedDevice(s.device);
   const known = await isKnownDevice(trx, clock, s.userId, device);
   const before = known

@@ -6,6 +6,7 @@ import type { Clock } from '../../lib/clock.js';
 import { listUserOrgs } from '../../orgs/queries.js';
 import { type EmailProof, proveEmail } from '../email-proof.js';
 import { findIdentity, linkIdentity } from '../identities.js';
+import { type NewDeviceSignin, signedInFromDevice } from '../new-device.js';
 import { revokeSession } from '../sessions.js';
 import { signIn } from '../signin.js';
 import { SignupRefused } from '../signup-policy.js';
@@ -22,6 +23,8 @@ export type SocialOutcome =
       ended: string | null;
       /** The account's unproven credentials were reset (see `proveEmail`), to announce after commit. */
       proof: EmailProof | null;
+      /** A browser new to the account: what to mail the person after commit. */
+      news: NewDeviceSignin | null;
     }
   | { kind: 'linked'; userId: string }
   | { kind: 'refused'; code: SocialErrorCode };
@@ -33,6 +36,8 @@ export interface SocialSignIn {
   link: { userId: string } | null;
   /** The session the browser holds now, ended by a new sign-in. */
   previous: { userId: string; sessionId: string } | null;
+  /** The device cookie the browser keeps (see `deviceCookieValue`). */
+  device: string;
 }
 
 /**
@@ -165,5 +170,11 @@ async function session(
   const ended = r.previous ? await revokeSession(trx, clock, r.previous.userId, r.previous.sessionId) : null;
   const orgId = (await listUserOrgs(trx, userId))[0]?.id ?? null;
   const s = await signIn(trx, clock, who, { userId, orgId, method: r.provider });
-  return { kind: 'signed_in', userId, token: s.token, ended, proof };
+  const news = await signedInFromDevice(trx, clock, who, {
+    userId,
+    method: r.provider,
+    device: r.device,
+    pending: s.pending,
+  });
+  return { kind: 'signed_in', userId, token: s.token, ended, proof, news };
 }

@@ -2,10 +2,12 @@ import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import type { Deps } from '../../deps.js';
 import { ApiError, rateLimited } from '../../errors.js';
-import { actorOf, checkReturnTo, principalOf, setSessionCookie } from '../../http/request.js';
+import { actorOf, checkReturnTo, principalOf, setHostCookie, setSessionCookie } from '../../http/request.js';
 import type { App } from '../../http/types.js';
 import { safeEqual } from '../../lib/secrets.js';
+import { DEVICE_COOKIE, DEVICE_TTL_MS, deviceCookieValue } from '../devices.js';
 import { proofChanges } from '../email-proof.js';
+import { notifyNewDevice } from '../new-device.js';
 import { accountLimiters, SOCIAL_LIMITS } from '../limits.js';
 import { type ProviderId, type SocialErrorCode, toSocialError } from './provider.js';
 import { configuredProviders, PROVIDER_IDS, PROVIDER_NAMES } from './registry.js';
@@ -168,6 +170,7 @@ export function socialRoutes(app: App, deps: Deps): void {
           return fail(e.code);
         }
 
+        const device = deviceCookieValue(req.cookies[DEVICE_COOKIE]);
         const out = await completeSocialSignIn(deps, actorOf(req), {
           provider: id,
           profile,
@@ -176,6 +179,7 @@ export function socialRoutes(app: App, deps: Deps): void {
             session?.user && session.sessionId
               ? { userId: session.user.id, sessionId: session.sessionId }
               : null,
+          device,
         });
         switch (out.kind) {
           case 'refused':
@@ -185,7 +189,13 @@ export function socialRoutes(app: App, deps: Deps): void {
           case 'signed_in':
             if (out.ended) await deps.auth.changed({ token: out.ended });
             for (const change of proofChanges(out.proof)) await deps.auth.changed(change);
+            await notifyNewDevice(deps, out.news, req.log);
             setSessionCookie(reply, config, out.token);
+            setHostCookie(reply, config, {
+              name: DEVICE_COOKIE,
+              value: device,
+              maxAgeSeconds: DEVICE_TTL_MS / 1000,
+            });
             return reply.redirect(tx.returnTo ?? '/', 303);
         }
       },

@@ -1,11 +1,13 @@
 import formbody from '@fastify/formbody';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
+import { DEVICE_COOKIE, DEVICE_TTL_MS, deviceCookieValue, presentedDevice } from '../accounts/devices.js';
+import { notifyNewDevice } from '../accounts/new-device.js';
 import { isValidEmail, normalizeEmail } from '../accounts/users.js';
 import { audit } from '../audit/log.js';
 import type { Deps } from '../deps.js';
 import { rateLimited } from '../errors.js';
-import { actorOf, checkReturnTo, safeReturnTo, setSessionCookie } from '../http/request.js';
+import { actorOf, checkReturnTo, safeReturnTo, setHostCookie, setSessionCookie } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { safeEqual, UUID_RE } from '../lib/secrets.js';
 import { PAGE_CSP } from '../pages/render.js';
@@ -100,11 +102,23 @@ export async function ssoBrowserRoutes(app: App, deps: Deps): Promise<void> {
     c: ConnectionRow,
     profile: SsoProfile,
     returnTo: string | null,
+    via: 'redirect' | 'cross_site_post',
   ) => {
+    // A SAML response is a cross-site POST: the browser's (SameSite=Lax) device cookie stays
+    // behind, so its absence there says nothing about the browser, and it is left as it is.
+    const presented = presentedDevice(req.cookies[DEVICE_COOKIE]);
+    const device = presented ?? (via === 'redirect' ? deviceCookieValue(undefined) : null);
     try {
-      const out = await completeSsoSignIn(deps, actorOf(req), { connection: c, profile });
+      const out = await completeSsoSignIn(deps, actorOf(req), { connection: c, profile, device });
       for (const change of out.changes) await deps.auth.changed(change);
+      await notifyNewDevice(deps, out.news, req.log);
       setSessionCookie(reply, config, out.token);
+      if (device)
+        setHostCookie(reply, config, {
+          name: DEVICE_COOKIE,
+          value: device,
+          maxAgeSeconds: DEVICE_TTL_MS / 1000,
+        });
       return reply.redirect(safeReturnTo(returnTo, config.publicUrl), 303);
     } catch (err) {
       if (!(err instanceof SsoError)) throw err;
@@ -217,7 +231,7 @@ export async function ssoBrowserRoutes(app: App, deps: Deps): Promise<void> {
         }
         return fail(reply, e.code);
       }
-      return finish(reply, req, c, profile, tx.returnTo);
+      return finish(reply, req, c, profile, tx.returnTo, 'redirect');
     },
   );
 
@@ -278,7 +292,7 @@ export async function ssoBrowserRoutes(app: App, deps: Deps): Promise<void> {
         });
         return fail(reply, e.code);
       }
-      return finish(reply, req, c, profile, tx.returnTo);
+      return finish(reply, req, c, profile, tx.returnTo, 'cross_site_post');
     },
   );
 

@@ -1,5 +1,6 @@
 import type { Transaction } from 'kysely';
 import { proofChanges, proveEmail } from '../accounts/email-proof.js';
+import { type NewDeviceSignin, signedInFromDevice } from '../accounts/new-device.js';
 import { signIn } from '../accounts/signin.js';
 import { SignupRefused } from '../accounts/signup-policy.js';
 import { cleanName, createAccount, findUserByEmail, isUniqueViolation, NAME_MAX } from '../accounts/users.js';
@@ -18,6 +19,8 @@ import { getSettings, isVerifiedDomainOf } from './queries.js';
 export interface SsoSignIn {
   connection: { id: string; org_id: string; kind: 'oidc' | 'saml'; default_role: Exclude<Role, 'owner'> };
   profile: SsoProfile;
+  /** The browser's device cookie; null when it cannot reach this request (see `signedInFromDevice`). */
+  device: string | null;
 }
 
 export interface SsoSignedIn {
@@ -26,6 +29,8 @@ export interface SsoSignedIn {
   token: string;
   /** What to announce to every node once committed (credentials ended, a membership added). */
   changes: AuthChange[];
+  /** A browser new to the account: what to mail the person after commit. */
+  news: NewDeviceSignin | null;
 }
 
 type Account = NonNullable<Awaited<ReturnType<typeof findUserByEmail>>>;
@@ -140,7 +145,13 @@ async function resolve(trx: Transaction<Database>, clock: Clock, who: Actor, r: 
     changes.push({ user: userId });
   }
   const s = await signIn(trx, clock, who, { userId, orgId, method: 'sso' });
-  return { userId, token: s.token, changes };
+  const news = await signedInFromDevice(trx, clock, who, {
+    userId,
+    method: 'sso',
+    device: r.device,
+    pending: s.pending,
+  });
+  return { userId, token: s.token, changes, news };
 }
 
 async function linkIdentity(

@@ -5,6 +5,8 @@ export interface Org {
   slug: string;
   name: string;
   role: string;
+  /** In `/api/v1/me`: what the calling credential may do in the org (the role ∩ its scopes). */
+  permissions?: string[];
 }
 
 export interface Me {

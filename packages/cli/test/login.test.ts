@@ -75,6 +75,8 @@ describe('latchkey login / whoami / logout', () => {
     assert.match(text.stdout, new RegExp(`User: +CLI Person <${person.email}>`));
     assert.match(text.stdout, new RegExp(`Org: +.*\\(${person.org.slug}, ${person.org.id}\\), owner`));
     assert.match(text.stdout, /Credential: +oauth lk_at_/);
+    // The owner's role allows far more; the sign-in's scopes leave these two.
+    assert.match(text.stdout, /\nCan: +org:read tokens:manage\n/);
     assert.equal(text.stderr, '');
 
     const r = await run(['whoami', '--json'], opts);
@@ -82,12 +84,13 @@ describe('latchkey login / whoami / logout', () => {
     const me = json<{
       server: string;
       user: { email: string };
-      org: { id: string };
+      org: { id: string; permissions: string[] };
       credential: { kind: string; scopes: string[] };
     }>(r);
     assert.equal(me.server, url);
     assert.equal(me.user.email, person.email);
     assert.equal(me.org.id, person.org.id);
+    assert.deepEqual(me.org.permissions.sort(), ['org:read', 'tokens:manage']);
     assert.equal(me.credential.kind, 'oauth');
     assert.deepEqual(me.credential.scopes.sort(), ['account:read', 'org:read', 'tokens:manage']);
   });

@@ -25,6 +25,9 @@ async function whoami(ctx: Context, o: WhoamiOptions): Promise<void> {
     `Credential:  ${c.kind}${c.prefix ? ` ${c.prefix}…` : ''}${ctx.env.token ? ' (from LATCHKEY_TOKEN)' : ''}`,
     `Scopes:      ${c.scopes ? c.scopes.join(' ') || '(none)' : 'everything the role allows'}`,
   ];
+  // Servers before permissions were listed in `me` leave the line out rather than guess from the role.
+  if (me.org?.permissions)
+    lines.push(`Can:         ${me.org.permissions.join(' ') || '(nothing in this org)'}`);
   const others = me.orgs.filter((x) => x.id !== me.org?.id);
   if (others.length) lines.push(`Other orgs:  ${others.map((x) => `${x.slug} (${x.role})`).join(', ')}`);
   emit(ctx, { server: ctx.server, ...me }, lines);

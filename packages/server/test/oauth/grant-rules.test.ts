@@ -102,14 +102,11 @@ describe('authorization code: each refusal answers and writes nothing', () => {
     assert.match(String(data.refresh_token), /^lk_rt_/);
   });
 
-  it('two concurrent exchanges of one code: one issues, the other is a replay that revokes it', async () => {
+  it('concurrent exchanges of one code: one issues, the others are replays that revoke it', async () => {
     const c = await register(t);
     const p = pkce();
     const code = await codeFor(c.client_id, p.challenge);
-    const results = await Promise.all([
-      exchange(c.client_id, code, p.verifier),
-      exchange(c.client_id, code, p.verifier),
-    ]);
+    const results = await Promise.all([1, 2, 3, 4].map(() => exchange(c.client_id, code, p.verifier)));
     const ok = results.filter((r) => r.statusCode === 200);
     assert.equal(ok.length, 1, results.map((r) => r.body).join('\n'));
     refused(
@@ -121,7 +118,7 @@ describe('authorization code: each refusal answers and writes nothing', () => {
     const { events } = await written(c.client_id);
     assert.deepEqual(
       events.map((e) => e.action),
-      ['oauth.token_issued', 'oauth.code_replayed'],
+      ['oauth.token_issued', 'oauth.code_replayed', 'oauth.code_replayed', 'oauth.code_replayed'],
     );
   });
 });
@@ -164,5 +161,26 @@ describe('refresh: each refusal answers and rotates nothing', () => {
     });
     assert.equal(full.statusCode, 200, full.body);
     assert.equal((full.json() as { scope: string }).scope, tokens.scope);
+  });
+});
+
+describe('refresh: concurrent rotations of one token', () => {
+  it('one rotates; the others find it rotated, which is reuse, and the family dies', async () => {
+    const b = t.client();
+    await b.signup();
+    const { client, tokens } = await tokensFor(t, b);
+    const params = {
+      grant_type: 'refresh_token',
+      refresh_token: tokens.refresh_token!,
+      client_id: client.client_id,
+    };
+    const results = await Promise.all([1, 2, 3, 4].map(() => form(t, '/api/oauth/token', params)));
+    const ok = results.filter((r) => r.statusCode === 200);
+    assert.equal(ok.length, 1, results.map((r) => r.body).join('\n'));
+    for (const r of results.filter((r) => r.statusCode !== 200)) refused(r, 'invalid_grant');
+    const next = ok[0]!.json() as { access_token: string };
+    assert.deepEqual((await introspect(t, next.access_token)).json(), { active: false });
+    const { events } = await written(client.client_id);
+    assert.equal(events.filter((e) => e.action === 'oauth.token_refreshed').length, 1);
   });
 });

@@ -52,11 +52,12 @@ interface Exchange {
 }
 
 /**
- * The whole rule, as one SQL statement: lock the code, say why it cannot be exchanged (the checks
+ * The whole rule, as one SQL statement: read the code, say why it cannot be exchanged (the checks
  * in the order they are answered), and when nothing is wrong consume it and issue the family with
  * its audit event — atomically, in one round trip (on the embedded database, with others in one
- * commit: `db/group-commit.ts`). Two exchanges of one code serialise on the row lock; the second
- * sees it consumed. A replay is reported with the family the first use issued.
+ * commit: `db/group-commit.ts`). Consuming is conditional on the code still being unconsumed, so
+ * of two concurrent exchanges one consumes it and the other consumes nothing, writes nothing and
+ * asks again. A replay is reported with the family the first use issued.
  */
 interface CodeRow {
   client_id: string;
@@ -74,6 +75,16 @@ type Outcome =
   | { refusal: null; row: CodeRow & { family_id: string }; issued: IssuedTokens };
 
 async function exchange(db: Db, clock: Clock, who: Actor, e: Exchange): Promise<Outcome> {
+  // A code consumed by a concurrent exchange after this statement read it: ask again, and the
+  // second reading names it (`code_used`).
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const out = await exchangeOnce(db, clock, who, e);
+    if (out !== 'raced') return out;
+  }
+  return { refusal: 'unknown' };
+}
+
+async function exchangeOnce(db: Db, clock: Clock, who: Actor, e: Exchange): Promise<Outcome | 'raced'> {
   const now = clock.now();
   const family = newId();
   const tail = issuing(clock, who, {
@@ -84,7 +95,7 @@ async function exchange(db: Db, clock: Clock, who: Actor, e: Exchange): Promise<
   });
   const { rows } = await executeGrouped(
     db,
-    sql<CodeRow & { refusal: Refusal | null }>`
+    sql<CodeRow & { refusal: Refusal | null; consumed: string | number }>`
     with cur as (
       select code_hash, client_id, org_id, family_id, user_id, resource, scopes, oidc,
         case
@@ -98,20 +109,22 @@ async function exchange(db: Db, clock: Clock, who: Actor, e: Exchange): Promise<
             then 'grant_revoked'
         end as refusal
       from oauth_codes where code_hash = ${e.codeHash}::text
-      for update
     ), s as (
       update oauth_codes set consumed_at = ${now}::timestamptz, family_id = ${family}::uuid
       from cur where oauth_codes.code_hash = cur.code_hash and cur.refusal is null
+        and oauth_codes.consumed_at is null
       returning ${family}::uuid as family_id, oauth_codes.grant_id, oauth_codes.user_id, oauth_codes.org_id,
         oauth_codes.resource, oauth_codes.scopes, oauth_codes.scopes as held, null::text as previous
     ), ${tail.ctes}
     select cur.refusal, cur.client_id, cur.org_id, coalesce(s.family_id, cur.family_id) as family_id, cur.user_id,
-      cur.resource, cur.scopes, cur.oidc, (select count(*) from t) as tokens, (select count(*) from a) as audited
+      cur.resource, cur.scopes, cur.oidc, (select count(*) from s) as consumed,
+      (select count(*) from t) as tokens, (select count(*) from a) as audited
     from cur left join s on true`,
   );
   const row = rows[0];
   if (!row) return { refusal: 'unknown' };
   if (row.refusal) return { refusal: row.refusal, row };
+  if (Number(row.consumed) === 0) return 'raced';
   return { refusal: null, row: { ...row, family_id: family }, issued: tail.issued(scopesOf(row.scopes)) };
 }
 

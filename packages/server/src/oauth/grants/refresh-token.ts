@@ -62,10 +62,11 @@ interface Rotation {
 }
 
 /**
- * The whole rule, as one SQL statement: lock the refresh token, say why it cannot be rotated (the
+ * The whole rule, as one SQL statement: read the refresh token, say why it cannot be rotated (the
  * checks in the order they are answered), and when nothing is wrong mark it rotated and issue its
- * successor with an access token and the audit event — atomically, in one round trip. Two
- * refreshes of one token serialise on the row lock: the second sees it rotated, which is reuse.
+ * successor with an access token and the audit event — atomically, in one round trip. Rotating is
+ * conditional on the token being neither rotated nor revoked yet, so of two concurrent refreshes
+ * one rotates and the other writes nothing and asks again: then it sees a rotated token, reuse.
  *
  * Scopes (RFC 6749 §6): protocol scopes the grant does not hold are dropped from what is named
  * (clients send `offline_access` out of habit), those it holds are kept; naming only dropped ones
@@ -73,6 +74,16 @@ interface Rotation {
  * applies to the new access token; the new refresh token keeps what the old one held.
  */
 async function rotate(db: Db, clock: Clock, who: Actor, r: Rotation): Promise<Outcome> {
+  // A token rotated or revoked by a concurrent request after this statement read it: ask again,
+  // and the second reading names it (`reused` or `unknown`).
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const out = await rotateOnce(db, clock, who, r);
+    if (out !== 'raced') return out;
+  }
+  return { refusal: 'unknown' };
+}
+
+async function rotateOnce(db: Db, clock: Clock, who: Actor, r: Rotation): Promise<Outcome | 'raced'> {
   const now = clock.now();
   const tail = issuing(clock, who, {
     clientId: r.clientId,
@@ -83,9 +94,9 @@ async function rotate(db: Db, clock: Clock, who: Actor, r: Rotation): Promise<Ou
   const named = r.named ? JSON.stringify(r.named) : null;
   const { rows } = await executeGrouped(
     db,
-    sql<TokenRow & { refusal: Refusal | null }>`
+    sql<TokenRow & { refusal: Refusal | null; rotated: string | number }>`
     with cur as (
-      select * from oauth_tokens where token_hash = ${r.tokenHash}::text for update
+      select * from oauth_tokens where token_hash = ${r.tokenHash}::text
     ), chk as (
       select cur.*, case when jsonb_array_length(k.kept) = 0 then cur.scopes else k.kept end as access_scopes,
         case
@@ -108,16 +119,19 @@ async function rotate(db: Db, clock: Clock, who: Actor, r: Rotation): Promise<Ou
     ), s as (
       update oauth_tokens set rotated_at = ${now}::timestamptz
       from chk where oauth_tokens.id = chk.id and chk.refusal is null
+        and oauth_tokens.rotated_at is null and oauth_tokens.revoked_at is null
       returning chk.family_id, chk.grant_id, chk.user_id, chk.org_id, chk.resource, chk.access_scopes as scopes,
         chk.scopes as held, chk.prefix as previous
     ), ${tail.ctes}
     select chk.refusal, chk.client_id, chk.family_id, chk.user_id, chk.org_id, chk.resource, chk.prefix,
-      chk.access_scopes as scopes, (select count(*) from t) as tokens, (select count(*) from a) as audited
+      chk.access_scopes as scopes, (select count(*) from s) as rotated,
+      (select count(*) from t) as tokens, (select count(*) from a) as audited
     from chk`,
   );
   const row = rows[0];
   if (!row) return { refusal: 'unknown' };
   if (row.refusal) return { refusal: row.refusal, row };
+  if (Number(row.rotated) === 0) return 'raced';
   return { refusal: null, row, issued: tail.issued(scopesOf(row.scopes)) };
 }
 

@@ -124,7 +124,13 @@ export async function rotateInvitation(trx: Transaction<Database>, clock: Clock,
  * (inside a transaction), so a concurrent accept waits and then sees it consumed.
  */
 export async function findInvitationByToken(db: Executor, clock: Clock, token: string, lock = false) {
-  const q = db
+  const q = openInvitations(db, clock).where('invitations.token_hash', '=', sha256Hex(token));
+  return (lock ? q.forUpdate('invitations') : q).executeTakeFirst();
+}
+
+/** Invitations not yet accepted, revoked or expired, with the org each belongs to. */
+function openInvitations(db: Executor, clock: Clock) {
+  return db
     .selectFrom('invitations')
     .innerJoin('orgs', 'orgs.id', 'invitations.org_id')
     .select([
@@ -135,11 +141,9 @@ export async function findInvitationByToken(db: Executor, clock: Clock, token: s
       'orgs.slug as org_slug',
       'orgs.name as org_name',
     ])
-    .where('invitations.token_hash', '=', sha256Hex(token))
     .where('invitations.accepted_at', 'is', null)
     .where('invitations.revoked_at', 'is', null)
     .where('invitations.expires_at', '>', clock.now());
-  return (lock ? q.forUpdate('invitations') : q).executeTakeFirst();
 }
 
 /**
@@ -202,22 +206,9 @@ export async function acceptInvitationAtSsoSignIn(
   who: Actor,
   a: { orgId: string; user: { id: string; email: string } },
 ): Promise<AcceptOutcome | null> {
-  const inv = await trx
-    .selectFrom('invitations')
-    .innerJoin('orgs', 'orgs.id', 'invitations.org_id')
-    .select([
-      'invitations.id',
-      'invitations.org_id',
-      'invitations.email',
-      'invitations.role',
-      'orgs.slug as org_slug',
-      'orgs.name as org_name',
-    ])
+  const inv = await openInvitations(trx, clock)
     .where('invitations.org_id', '=', a.orgId)
     .where('invitations.email', '=', a.user.email)
-    .where('invitations.accepted_at', 'is', null)
-    .where('invitations.revoked_at', 'is', null)
-    .where('invitations.expires_at', '>', clock.now())
     .forUpdate('invitations')
     .executeTakeFirst();
   if (!inv) return null;

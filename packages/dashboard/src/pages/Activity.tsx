@@ -55,6 +55,8 @@ function describe(e: ActivityEvent): string {
       return typeof e.details.name === 'string' ? `Passkey “${e.details.name}” added` : 'Passkey added';
     case 'user.passkey_removed':
       return 'Passkey removed';
+    case 'user.new_device_signin':
+      return method ? `Signed in from a new browser with ${method}` : 'Signed in from a new browser';
     case 'user.signin_failed':
       return method ? `Failed sign-in with ${method}` : 'Failed sign-in';
     case 'user.signout':

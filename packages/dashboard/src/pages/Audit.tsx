@@ -39,6 +39,7 @@ const ACTIONS = [
   'org.updated',
   'user.signin',
   'user.signin_failed',
+  'user.new_device_signin',
 ];
 
 /** A `datetime-local` value (local time) ↔ an ISO instant. */

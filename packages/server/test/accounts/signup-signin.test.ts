@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ACCOUNT_LIMITS } from '../../src/accounts/limits.js';
 import { DEFAULT_PASSWORD, type TestServer, testServer, uniqueEmail } from '../helpers/harness.js';
+import { ROLE_PERMISSIONS } from '../../src/orgs/roles.js';
 
 let t: TestServer;
 before(async () => {
@@ -28,7 +29,13 @@ describe('POST /api/auth/signup', () => {
     const me = await c.get('/api/v1/me');
     assert.equal(me.statusCode, 200);
     assert.deepEqual(me.json().orgs, [
-      { id: body.org.id, slug: body.org.slug, name: body.org.name, role: 'owner' },
+      {
+        id: body.org.id,
+        slug: body.org.slug,
+        name: body.org.name,
+        role: 'owner',
+        permissions: [...ROLE_PERMISSIONS.owner],
+      },
     ]);
     assert.equal(me.json().org.id, body.org.id);
     assert.deepEqual(me.json().credential, { kind: 'session' });

@@ -47,7 +47,7 @@ describe('GitHub sign-in from a new device', () => {
     assert.deepEqual(events[0]!.data, {
       method: 'github',
       ip: away.ip,
-      user_agent: events[0]!.data.user_agent,
+      user_agent: (events[0]!.data as Record<string, unknown>).user_agent,
     });
     assert.equal(events[0]!.org_id, null);
     const mails = (await readOutbox(t.outboxDir)).filter(

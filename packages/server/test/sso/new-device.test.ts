@@ -57,8 +57,9 @@ describe('SSO sign-in from a new device', () => {
     assert.equal((await ssoSignIn(away, email)).statusCode, 303);
     const after = await events();
     assert.equal(after.length, 1);
-    assert.equal(after[0]!.data.method, 'sso');
-    assert.equal(after[0]!.data.ip, away.ip);
+    const data = after[0]!.data as Record<string, unknown>;
+    assert.equal(data.method, 'sso');
+    assert.equal(data.ip, away.ip);
     assert.equal(after[0]!.org_id, null);
     const mails = (await readOutbox(t.outboxDir)).filter(
       (m) => m.to === email && m.subject === 'New sign-in to your Latchkey account',

@@ -378,7 +378,8 @@ export async function oauthRoutes(app: App, deps: OAuthDeps): Promise<void> {
       // learns nothing about the person that its scopes did not give it.
       ...(resource ? introspectedPerson(live.principal) : {}),
       org_id: t.orgId,
-      ...(named ? namedOrgMembers(live.principal, named) : {}),
+      // The person's role there, like their name, only to a resource server.
+      ...(named && resource ? namedOrgMembers(live.principal, named) : {}),
       aud: t.resource,
       iss: config.publicUrl,
       exp: t.exp,

@@ -6,7 +6,20 @@ import { DAY, manualClock } from '../../src/lib/clock.js';
 import { signupAgent } from '../agents/helpers.js';
 import { type Client, type TestServer, testServer } from '../helpers/harness.js';
 import { bearer, mintPat, orgWithRoles } from '../tokens/helpers.js';
-import { form, MCP_ID, MCP_SECRET, OAUTH_TOML, OTHER_ID, OTHER_SECRET, tokensFor } from './helpers.js';
+import {
+  authorizeUrl,
+  consent,
+  form,
+  MCP_ID,
+  MCP_SECRET,
+  MCP_URL,
+  OAUTH_TOML,
+  OTHER_ID,
+  OTHER_SECRET,
+  pkce,
+  REDIRECT,
+  tokensFor,
+} from './helpers.js';
 
 const OPEN_ID = 'org-named-tools';
 const OPEN_URL = 'https://tools.example.com/mcp';
@@ -254,4 +267,46 @@ describe('introspection with an org named (`org`, id or slug)', () => {
     assert.equal(ok.statusCode, 200, ok.body);
     clock.advance(TOTP_PERIOD_SECONDS * 1000);
   }
+  it("a client introspecting its own token with org learns where it acts, not the person's role", async () => {
+    const owner = t.client();
+    const { org } = await owner.signup();
+    const created = await owner.post(
+      '/api/v1/oauth/clients',
+      { name: 'Back office', type: 'confidential', redirect_uris: [REDIRECT] },
+      org.id,
+    );
+    assert.equal(created.statusCode, 201, created.body);
+    const app = created.json() as { client_id: string; client_secret: string };
+    const p = pkce();
+    const back = await consent(
+      owner,
+      authorizeUrl({ clientId: app.client_id, challenge: p.challenge, scope: 'mcp:read' }),
+      { org: org.id },
+    );
+    const code = back.searchParams.get('code');
+    assert.ok(code, back.href);
+    const issued = await form(
+      t,
+      '/api/oauth/token',
+      {
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: REDIRECT,
+        code_verifier: p.verifier,
+        resource: MCP_URL,
+      },
+      { basic: [app.client_id, app.client_secret] },
+    );
+    assert.equal(issued.statusCode, 200, issued.body);
+    const token = issued.json().access_token as string;
+    const asClient: [string, string] = [app.client_id, app.client_secret];
+    const seen = await ask(token, org.slug, asClient);
+    assert.equal(seen.active, true);
+    assert.equal(seen.org_id, org.id);
+    assert.equal('org_role' in seen, false);
+    assert.equal('org_slug' in seen, false);
+    assert.equal('email' in seen, false);
+    // The resource server it was issued for is told the person's role there.
+    assert.equal((await ask(token, org.slug, MCP)).org_role, 'owner');
+  });
 });

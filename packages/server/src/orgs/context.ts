@@ -5,7 +5,7 @@ import { ApiError } from '../errors.js';
 import { UUID_RE } from '../lib/secrets.js';
 import { listUserOrgs } from './queries.js';
 import { type Permission } from '../auth/permissions.js';
-import { roleAllows } from './roles.js';
+import { ROLE_PERMISSIONS, roleAllows } from './roles.js';
 
 /** The org a request acts in, and what the caller's role there allows. */
 
@@ -75,4 +75,14 @@ export function requirePermission(org: OrgContext, principal: Principal, permiss
     throw new ApiError('forbidden', `The ${org.role} role may not do this.`);
   }
   requireScope(principal, permission);
+}
+
+/**
+ * Everything `principal` may do in `org`, by `requirePermission`'s rule (the role's permissions
+ * that the credential's scopes also hold): what `/api/v1/me` shows for each org.
+ */
+export function permissionsIn(org: OrgContext, principal: Principal): Permission[] {
+  return [...ROLE_PERMISSIONS[org.role]].filter(
+    (p) => principal.scopes === null || principal.scopes.includes(p),
+  );
 }

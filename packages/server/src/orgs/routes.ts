@@ -2,9 +2,9 @@ import { Type } from 'typebox';
 import { cleanName, isUniqueViolation } from '../accounts/users.js';
 import { audit } from '../audit/log.js';
 import type { Permission } from '../auth/permissions.js';
-import type { OrgContext, Principal } from '../auth/principal.js';
+import type { OrgContext } from '../auth/principal.js';
 import type { Deps } from '../deps.js';
-import { membershipsOf } from './context.js';
+import { membershipsOf, permissionsIn } from './context.js';
 import { ApiError } from '../errors.js';
 import { actorOf, orgOf, principalOf, userOf } from '../http/request.js';
 import { Name, OrgShape, RoleShape, Timestamp, UserShape } from '../http/shapes.js';
@@ -34,12 +34,6 @@ const MeOrg = Type.Object({
   /** The role's permissions that the credential's scopes also hold (role ∩ scopes). */
   permissions: Type.Array(PermissionShape),
 });
-
-/** What `principal` may do in `org`: the same rule as `requirePermission`, role ∩ scopes. */
-function permissionsIn(org: OrgContext, principal: Principal): Permission[] {
-  const scopes = principal.scopes;
-  return [...ROLE_PERMISSIONS[org.role]].filter((p) => scopes === null || scopes.includes(p));
-}
 
 function slugOrThrow(slug: string): string {
   if (!isValidSlug(slug)) {

@@ -331,7 +331,7 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
   leakRoutes(app, deps);
   appRoutes(app, oauthDeps);
   approvalRoutes(app, oauthDeps);
-  revocationStreamRoutes(app, oauthDeps);
+  revocationStreamRoutes(app, oauthDeps, metrics);
   keyRoutes(app, oauthDeps);
   grantRoutes(app, deps);
   scimAdminRoutes(app, deps);

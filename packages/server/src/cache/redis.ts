@@ -157,7 +157,8 @@ export async function createRedisCache(opts: RedisCacheOptions): Promise<Cache> 
     changeLog,
     async close() {
       lostListeners.clear();
-      subscriber?.disconnect();
+      // A subscriber still connecting is disconnected once it is up, so it cannot outlive the cache.
+      (subscriber ?? (await connecting?.catch(() => null)))?.disconnect();
       await client.quit().catch(() => client.disconnect());
     },
   };

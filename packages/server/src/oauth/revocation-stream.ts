@@ -1,3 +1,4 @@
+import { Gauge, type Registry } from 'prom-client';
 import type { Deps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import type { AuthChange, RevocationLogReader } from '../auth/credential-cache.js';
@@ -87,9 +88,21 @@ function resourceFromBasic(catalogue: Catalogue, header: string | undefined) {
  * a reader resumes with `Last-Event-ID`. New events are announced on the cache's pub/sub channel
  * and also polled, so a missed announcement costs at most a second.
  */
-export function revocationStreamRoutes(app: App, deps: Deps & { catalogue: Catalogue }): void {
+export function revocationStreamRoutes(
+  app: App,
+  deps: Deps & { catalogue: Catalogue },
+  metrics: Registry,
+): void {
   // Open streams never go idle: end them when the server starts to close, so shutdown drains.
   const open = new Set<() => void>();
+  new Gauge({
+    name: 'latchkey_revocation_streams_open',
+    help: 'Revocation streams open to resource servers on this node.',
+    registers: [metrics],
+    collect() {
+      this.set(open.size);
+    },
+  });
   app.addHook('preClose', async () => {
     for (const end of open) end();
   });
@@ -111,6 +124,32 @@ export function revocationStreamRoutes(app: App, deps: Deps & { catalogue: Catal
           headers: { 'www-authenticate': 'Basic realm="latchkey"' },
         });
       }
+      // The reader may have left already, or leave during any await below: listen for it before the
+      // first one and look again after each, so no poll or heartbeat outlives its connection.
+      let closed = false;
+      let poll: ReturnType<typeof setInterval> | undefined;
+      let heartbeat: ReturnType<typeof setInterval> | undefined;
+      let unsubscribe: (() => Promise<void>) | undefined;
+      const stop = () => {
+        if (closed) return;
+        closed = true;
+        clearInterval(poll);
+        clearInterval(heartbeat);
+        open.delete(end);
+        void unsubscribe?.();
+      };
+      const end = () => {
+        stop();
+        reply.raw.end();
+      };
+      open.add(end);
+      req.raw.on('close', stop);
+      reply.raw.on('close', stop);
+      const gone = () => {
+        if (req.raw.socket?.destroyed !== false) stop();
+        return closed;
+      };
+
       const lastHeader = req.headers['last-event-id'];
       let last = typeof lastHeader === 'string' && /^\d{1,18}$/.test(lastHeader) ? lastHeader : null;
       if (last === null) {
@@ -122,6 +161,7 @@ export function revocationStreamRoutes(app: App, deps: Deps & { catalogue: Catal
         last = row?.id ? String(row.id) : '0';
       }
       reply.hijack();
+      if (gone()) return;
       const res = reply.raw;
       res.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
@@ -130,7 +170,6 @@ export function revocationStreamRoutes(app: App, deps: Deps & { catalogue: Catal
         'x-accel-buffering': 'no',
       });
       res.write(': latchkey revocations\nretry: 2000\n\n');
-      let closed = false;
       let reading = false;
       let again = false;
       const read = async () => {
@@ -164,26 +203,11 @@ export function revocationStreamRoutes(app: App, deps: Deps & { catalogue: Catal
           reading = false;
         }
       };
-      const unsubscribe = await deps.cache.subscribe('auth:changes', () => void read());
-      const poll = setInterval(() => void read(), STREAM_POLL_MS);
-      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), STREAM_HEARTBEAT_MS);
-      const stop = () => {
-        if (closed) return;
-        closed = true;
-        clearInterval(poll);
-        clearInterval(heartbeat);
-        void unsubscribe();
-      };
-      const end = () => {
-        stop();
-        res.end();
-      };
-      open.add(end);
-      req.raw.on('close', stop);
-      res.on('close', () => {
-        stop();
-        open.delete(end);
-      });
+      const off = await deps.cache.subscribe('auth:changes', () => void read());
+      if (gone()) return void off();
+      unsubscribe = off;
+      poll = setInterval(() => void read(), STREAM_POLL_MS);
+      heartbeat = setInterval(() => res.write(': keep-alive\n\n'), STREAM_HEARTBEAT_MS);
       await read();
     },
   );

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { type TestServer, testServer } from '../helpers/harness.js';
 import { MCP_ID, MCP_SECRET, OAUTH_TOML, tokensFor } from './helpers.js';
@@ -52,7 +53,11 @@ describe('GET /api/v1/revocations/stream', () => {
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     base = `http://127.0.0.1:${(t.app.server.address() as { port: number }).port}`;
   });
-  after(() => t.close());
+  after(async () => {
+    // A cancelled streaming fetch leaves undici a fresh socket that never sends a request: drop it.
+    t.app.server.closeAllConnections();
+    await t.close();
+  });
 
   it("refuses anything but a resource server's credentials", async () => {
     for (const authorization of [
@@ -106,5 +111,47 @@ describe('GET /api/v1/revocations/stream', () => {
       replay.some((e) => e.value === want),
       `status ${resumed.status} from ${before}: ${JSON.stringify(replay)}`,
     );
+  });
+  it('a reader that leaves, even before its stream starts, leaves nothing running', async () => {
+    const streamsOpen = async () => {
+      const m = /^latchkey_revocation_streams_open (\d+)$/m.exec((await t.app.inject('/metrics')).body);
+      assert.ok(m, 'the gauge is published');
+      return Number(m[1]);
+    };
+    const until = async (n: number) => {
+      for (let i = 0; i < 500 && (await streamsOpen()) !== n; i++)
+        await new Promise((r) => setTimeout(r, 10));
+      return streamsOpen();
+    };
+    const reader = await fetch(`${base}/api/v1/revocations/stream`, {
+      headers: { authorization: basic(MCP_ID, MCP_SECRET) },
+    });
+    assert.equal(await until(1), 1);
+    await reader.body!.cancel();
+    assert.equal(await until(0), 0);
+
+    // Readers that send their request and hang up at once, while the server is still reading the
+    // log's end or subscribing.
+    const port = (t.app.server.address() as { port: number }).port;
+    const request =
+      'GET /api/v1/revocations/stream HTTP/1.1\r\nhost: 127.0.0.1\r\n' +
+      `authorization: ${basic(MCP_ID, MCP_SECRET)}\r\naccept: text/event-stream\r\n\r\n`;
+    await Promise.all(
+      Array.from(
+        { length: 20 },
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const s = connect(port, '127.0.0.1', () => s.end(request, () => s.destroy()));
+            s.on('error', reject);
+            s.on('close', () => resolve());
+          }),
+      ),
+    );
+    // Every handler is past its awaits once no query has come for 300 ms.
+    for (let seen = -1; seen !== t.queries.count;) {
+      seen = t.queries.count;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    assert.equal(await streamsOpen(), 0, 'streams outlived their readers');
   });
 });

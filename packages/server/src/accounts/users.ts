@@ -11,19 +11,9 @@ import { type Admission, admitSignup } from './signup-policy.js';
 
 type Executor = Db | Transaction<Database>;
 
-export const EMAIL_MAX = 254;
+// The address helpers live in lib/, where federation/ reads them without importing accounts/.
+export { EMAIL_MAX, isValidEmail, normalizeEmail } from '../lib/email.js';
 export const NAME_MAX = 100;
-
-/** Emails are compared in one form: trimmed and lower-cased. */
-export function normalizeEmail(email: string): string {
-  return email.trim().toLowerCase();
-}
-
-export function isValidEmail(email: string): boolean {
-  if (email.length > EMAIL_MAX) return false;
-  const m = /^([^\s@"<>(),;:\\[\]]{1,64})@([a-z0-9-]+(?:\.[a-z0-9-]+)+)$/.exec(email);
-  return m !== null && !m[2]!.split('.').some((label) => label.startsWith('-') || label.endsWith('-'));
-}
 
 /** Names are one line of visible text. */
 export function cleanName(name: string): string {

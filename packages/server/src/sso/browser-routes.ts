@@ -16,7 +16,7 @@ import { SsoError, type SsoErrorCode } from './errors.js';
 import { failover } from './failover.js';
 import { toSsoError } from './idp-fetch.js';
 import { SSO_LIMITS } from './limits.js';
-import { discover, oidcAuthorizationUrl, oidcComplete, type SsoProfile } from './oidc.js';
+import { completeOidc, type SsoProfile, ssoRelyingParty } from './oidc.js';
 import { continuePage, magicLinkSentPage, outagePage, ssoErrorPage } from './pages.js';
 import {
   activeConnection,
@@ -170,9 +170,8 @@ export async function ssoBrowserRoutes(app: App, deps: Deps): Promise<void> {
       try {
         let url: string;
         if (!saml) {
-          const s = oidcSettingsOf(c, config);
-          const as = await discover(s);
-          url = (await oidcAuthorizationUrl(as, s, { ...tx, redirectUri }, email)).href;
+          const rp = ssoRelyingParty(oidcSettingsOf(c, config));
+          url = (await rp.authorizationUrl({ ...tx, redirectUri }, { loginHint: email })).href;
           reply.setCookie(SSO_TX_COOKIE, txId, { ...cookie, maxAge });
         } else {
           url = await samlAuthorizeUrl(samlSettingsOf(c, config.publicUrl), cache, {
@@ -217,10 +216,9 @@ export async function ssoBrowserRoutes(app: App, deps: Deps): Promise<void> {
       if (!c || !c.enabled || c.kind !== 'oidc') return fail(reply, 'no_connection');
       let profile: SsoProfile;
       try {
-        const s = oidcSettingsOf(c, config);
-        const as = await discover(s);
+        const rp = ssoRelyingParty(oidcSettingsOf(c, config));
         const query = new URL(req.raw.url ?? '', 'http://latchkey.invalid').searchParams;
-        profile = await oidcComplete(as, s, query, { ...tx, redirectUri });
+        profile = await completeOidc(rp, query, { ...tx, redirectUri });
       } catch (err) {
         const e = toSsoError(err);
         req.log.warn({ connection: c.id, code: e.code, reason: e.message }, 'OIDC SSO sign-in failed');

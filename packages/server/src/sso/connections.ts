@@ -2,7 +2,7 @@ import type { Config } from '../config/index.js';
 import { isSealed, secretBoxOf } from '../lib/secret-box.js';
 import { SsoError } from './errors.js';
 import { fetchText, ssoOutbound, toSsoError } from './idp-fetch.js';
-import { discover, type OidcSettings } from './oidc.js';
+import { type OidcSettings, ssoRelyingParty } from './oidc.js';
 import type { ConnectionRow } from './queries.js';
 import { type IdpMetadata, parseIdpMetadata } from './saml-metadata.js';
 import type { SamlSettings } from './saml.js';
@@ -73,7 +73,7 @@ export type TestOutcome =
 export async function testConnection(c: ConnectionRow, config: SsoNetConfig): Promise<TestOutcome> {
   try {
     if (c.kind === 'oidc') {
-      const as = await discover(oidcSettingsOf(c, config));
+      const as = await ssoRelyingParty(oidcSettingsOf(c, config)).discover();
       return { result: 'pass', detail: `discovery answered for ${as.issuer}`, metadata: null };
     }
     const xml =

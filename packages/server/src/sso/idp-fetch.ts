@@ -1,16 +1,14 @@
-import * as oauth from 'oauth4webapi';
-import { toSocialError } from '../accounts/social/provider.js';
 import type { Config } from '../config/index.js';
+import { type FederationErrorCode, toFederationError } from '../federation/errors.js';
 import {
   checkOutboundUrl,
   OutboundFetchError,
   outboundFetch,
-  outboundFetcher,
   type OutboundPolicy,
   outboundPolicy,
 } from '../lib/outbound-fetch.js';
 import { SSO_LIMITS } from './limits.js';
-import { SsoError } from './errors.js';
+import { SsoError, type SsoErrorCode } from './errors.js';
 
 /** Where requests to an org's IdP may go: public addresses only, loopback with `SSO_ALLOW_LOOPBACK` (tests). */
 export function ssoOutbound(config: Pick<Config, 'dnsServers' | 'ssoAllowLoopback'>): OutboundPolicy {
@@ -40,28 +38,20 @@ export function idpUrlProblem(raw: string, allowLoopback: boolean): string | nul
 }
 
 /**
- * Options for every oauth4webapi request to an IdP (discovery, token, JWKS): all of them go
- * through the guarded outbound fetch, with the IdP timeout; plain http where the policy allows it.
- */
-export function idpRequestOptions(url: string, net: OutboundPolicy) {
-  return {
-    signal: AbortSignal.timeout(SSO_LIMITS.idpTimeoutMs),
-    [oauth.customFetch]: outboundFetcher({ ...net, timeoutMs: SSO_LIMITS.idpTimeoutMs }),
-    ...(new URL(url).protocol === 'http:' ? { [oauth.allowInsecureRequests]: true } : {}),
-  };
-}
-
-/**
  * Turns anything an IdP exchange threw into a stable code: timeouts, refused connections and 5xx
  * are `idp_unreachable` (the failover rules apply); anything else the IdP said is `idp_error`.
  */
 export function toSsoError(err: unknown): SsoError {
   if (err instanceof SsoError) return err;
-  const e = toSocialError(err);
-  if (e.code === 'provider_unreachable') return new SsoError('idp_unreachable', e.message);
-  if (e.code === 'access_denied') return new SsoError('access_denied', e.message);
-  return new SsoError('idp_error', e.message);
+  const e = toFederationError(err);
+  return new SsoError(SSO_CODES[e.code], e.message);
 }
+
+const SSO_CODES: Readonly<Record<FederationErrorCode, SsoErrorCode>> = {
+  access_denied: 'access_denied',
+  unreachable: 'idp_unreachable',
+  provider_error: 'idp_error',
+};
 
 /** GETs a small text document (SAML metadata) from an IdP, classified like the OIDC calls. */
 export async function fetchText(url: string, net: OutboundPolicy): Promise<string> {

@@ -1,8 +1,7 @@
-import * as oauth from 'oauth4webapi';
-import { normalizeEmail } from '../accounts/users.js';
+import { type EmailTrust, usableEmail } from '../federation/claims.js';
+import { type RelyingParty, relyingParty } from '../federation/oidc-rp.js';
 import type { OutboundPolicy } from '../lib/outbound-fetch.js';
-import { SsoError } from './errors.js';
-import { idpRequestOptions } from './idp-fetch.js';
+import { SSO_LIMITS } from './limits.js';
 
 /** What an OIDC connection needs. */
 export interface OidcSettings {
@@ -13,89 +12,41 @@ export interface OidcSettings {
   net: OutboundPolicy;
 }
 
-/** What the authorization request carries and the callback must match. */
-export interface OidcFlow {
-  state: string;
-  codeVerifier: string;
-  nonce: string;
-  redirectUri: string;
-}
-
-/** Who the IdP says signed in. */
+/** Who the IdP says signed in (OIDC or SAML). `email` is one the sign-in may rely on, or null. */
 export interface SsoProfile {
   subject: string;
   email: string | null;
   name: string | null;
 }
 
-const SCOPE = 'openid email profile';
-
 /**
- * The IdP's discovery document, fetched at every use: a sign-in that starts is also a probe, so an
- * IdP that went down is noticed before the browser is sent to it (see failover).
+ * An org's OIDC IdP as a relying party (`federation/oidc-rp.ts`), built from the connection as
+ * stored now. Its discovery document is fetched at every use: a sign-in that starts is also a
+ * probe, so an IdP that went down is noticed before the browser is sent to it (see failover).
  */
-export async function discover(s: Pick<OidcSettings, 'issuer' | 'net'>): Promise<oauth.AuthorizationServer> {
-  const issuer = new URL(s.issuer);
-  const res = await oauth.discoveryRequest(issuer, idpRequestOptions(s.issuer, s.net));
-  const as = await oauth.processDiscoveryResponse(issuer, res);
-  if (!as.authorization_endpoint || !as.token_endpoint || !as.jwks_uri) {
-    throw new SsoError('idp_error', 'the discovery document lacks an endpoint');
-  }
-  return as;
-}
-
-export async function oidcAuthorizationUrl(
-  as: oauth.AuthorizationServer,
-  s: OidcSettings,
-  f: OidcFlow,
-  loginHint: string | null,
-): Promise<URL> {
-  const url = new URL(as.authorization_endpoint!);
-  url.searchParams.set('client_id', s.clientId);
-  url.searchParams.set('redirect_uri', f.redirectUri);
-  url.searchParams.set('response_type', 'code');
-  url.searchParams.set('scope', SCOPE);
-  url.searchParams.set('state', f.state);
-  url.searchParams.set('nonce', f.nonce);
-  url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(f.codeVerifier));
-  url.searchParams.set('code_challenge_method', 'S256');
-  if (loginHint) url.searchParams.set('login_hint', loginHint);
-  return url;
+export function ssoRelyingParty(s: OidcSettings): RelyingParty {
+  return relyingParty({ ...s, timeoutMs: SSO_LIMITS.idpTimeoutMs, discovery: 'every_use' });
 }
 
 /**
- * Validates the callback (state, issuer), redeems the code with PKCE and checks the ID token:
- * signature, issuer, audience, expiry, nonce. Throws on any failure.
+ * SSO relies on an address its IdP does not call verified — but never on one it calls
+ * unverified (`email_verified` false or "false"): `unstated` is enough. This is safe because the
+ * address only ever reaches an account through `completeSsoSignIn` (`resolve.ts`), which takes it
+ * only at a domain the org has verified: `atVerifiedDomain` requires an `sso_domains` row of this
+ * very org for the address's exact domain with `verified_at` set, and nothing sets that but the
+ * org's `_latchkey-challenge` TXT record found in DNS (`domains.ts`; a verified domain belongs to
+ * one org on the instance, and loses the state when the record is gone past the grace period). An
+ * org that proved it controls a domain controls its mailboxes, and its IdP speaks for them; an
+ * address anywhere else is refused (`email_not_allowed`) whatever the claim says.
  */
-export async function oidcComplete(
-  as: oauth.AuthorizationServer,
-  s: OidcSettings,
+export const SSO_EMAIL_TRUST: EmailTrust = 'unless_unverified';
+
+/** Signs the person in at the IdP: validates the callback and the ID token (see `RelyingParty.complete`). */
+export async function completeOidc(
+  rp: RelyingParty,
   callback: URLSearchParams,
-  f: OidcFlow,
+  f: Parameters<RelyingParty['complete']>[1],
 ): Promise<SsoProfile> {
-  const client: oauth.Client = { client_id: s.clientId };
-  const params = oauth.validateAuthResponse(as, client, callback, f.state);
-  const res = await oauth.authorizationCodeGrantRequest(
-    as,
-    client,
-    oauth.ClientSecretBasic(s.clientSecret),
-    params,
-    f.redirectUri,
-    f.codeVerifier,
-    idpRequestOptions(as.token_endpoint!, s.net),
-  );
-  const tokens = await oauth.processAuthorizationCodeResponse(as, client, res, {
-    expectedNonce: f.nonce,
-    requireIdToken: true,
-  });
-  await oauth.validateApplicationLevelSignature(as, res, idpRequestOptions(as.jwks_uri!, s.net));
-  const claims = oauth.getValidatedIdTokenClaims(tokens);
-  if (!claims) throw new SsoError('idp_error', 'no ID token');
-  // An IdP that says the address is unverified does not vouch for it.
-  const unverified = claims.email_verified === false || claims.email_verified === 'false';
-  return {
-    subject: claims.sub,
-    email: typeof claims.email === 'string' && !unverified ? normalizeEmail(claims.email) : null,
-    name: typeof claims.name === 'string' ? claims.name : null,
-  };
+  const p = await rp.complete(callback, f);
+  return { subject: p.subject, email: usableEmail(p.email, SSO_EMAIL_TRUST), name: p.name };
 }

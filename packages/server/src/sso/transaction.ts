@@ -1,5 +1,5 @@
-import * as oauth from 'oauth4webapi';
 import type { Cache } from '../cache/index.js';
+import { type FlowSecrets, newFlowSecrets, storeFlow, takeFlow } from '../federation/transaction.js';
 import { newSecret, safeEqual, sha256Hex } from '../lib/secrets.js';
 import { SSO_LIMITS } from './limits.js';
 
@@ -25,11 +25,8 @@ export function samlBindingCookie(secure: boolean): string {
  * into a browser that did not start this very sign-in is refused. Either way the transaction is
  * taken out once (get-and-delete), so a replayed callback or response finds nothing.
  */
-export interface SsoTransaction {
+export interface SsoTransaction extends FlowSecrets {
   connectionId: string;
-  state: string;
-  codeVerifier: string;
-  nonce: string;
   returnTo: string | null;
   /** The email the sign-in started with, if any: the failover's magic link goes there. */
   email: string | null;
@@ -39,21 +36,14 @@ export interface SsoTransaction {
   bindingHash?: string;
 }
 
-const key = (id: string) => `sso:tx:${sha256Hex(id)}`;
+const STORE = { namespace: 'sso:tx', ttlMs: SSO_LIMITS.transactionTtlMs };
 
 export async function startSsoTransaction(
   cache: Cache,
   t: Pick<SsoTransaction, 'connectionId' | 'returnTo' | 'email' | 'samlRequestId' | 'bindingHash'>,
 ): Promise<{ id: string; tx: SsoTransaction }> {
-  const tx: SsoTransaction = {
-    ...t,
-    state: oauth.generateRandomState(),
-    codeVerifier: oauth.generateRandomCodeVerifier(),
-    nonce: oauth.generateRandomNonce(),
-  };
-  const id = newSecret();
-  await cache.set(key(id), JSON.stringify(tx), SSO_LIMITS.transactionTtlMs);
-  return { id, tx };
+  const tx: SsoTransaction = { ...t, ...newFlowSecrets() };
+  return { id: await storeFlow(cache, STORE, tx), tx };
 }
 
 /** A fresh binding value (for the cookie) and its hash (for the transaction). */
@@ -73,12 +63,5 @@ export async function takeSsoTransaction(
   cache: Cache,
   id: string | undefined,
 ): Promise<SsoTransaction | null> {
-  if (!id || id.length > 100) return null;
-  const raw = await cache.getDel(key(id));
-  if (!raw) return null;
-  try {
-    return JSON.parse(raw) as SsoTransaction;
-  } catch {
-    return null;
-  }
+  return takeFlow<SsoTransaction>(cache, STORE, id);
 }

@@ -1,15 +1,11 @@
 import * as oauth from 'oauth4webapi';
 import type { GithubConfig } from '../../config/index.js';
+import { claimedEmail, usableEmail } from '../../federation/claims.js';
+import { requestOptions } from '../../federation/outbound.js';
+import type { Flow } from '../../federation/transaction.js';
 import { isLoopbackUrl, type OutboundPolicy } from '../../lib/outbound-fetch.js';
-import { isValidEmail, normalizeEmail } from '../users.js';
-import {
-  type FlowSecrets,
-  getJson,
-  type Profile,
-  requestOptions,
-  SocialError,
-  type SocialProvider,
-} from './provider.js';
+import { SOCIAL_LIMITS } from '../limits.js';
+import { getJson, type Profile, SocialError, type SocialProvider } from './provider.js';
 
 /** What Latchkey asks GitHub for: the profile and the email addresses with their verified flags. */
 const SCOPE = 'read:user user:email';
@@ -43,7 +39,7 @@ export function githubProvider(c: GithubConfig, net: OutboundPolicy): SocialProv
   return {
     id: 'github',
     name: 'GitHub',
-    async authorizationUrl(f: FlowSecrets) {
+    async authorizationUrl(f: Flow) {
       const url = new URL(c.authorizeUrl);
       url.searchParams.set('client_id', c.clientId);
       url.searchParams.set('redirect_uri', f.redirectUri);
@@ -54,7 +50,7 @@ export function githubProvider(c: GithubConfig, net: OutboundPolicy): SocialProv
       url.searchParams.set('code_challenge_method', 'S256');
       return url;
     },
-    async complete(callback: URLSearchParams, f: FlowSecrets): Promise<Profile> {
+    async complete(callback: URLSearchParams, f: Flow): Promise<Profile> {
       const params = oauth.validateAuthResponse(as, client, callback, f.state);
       const res = await oauth.authorizationCodeGrantRequest(
         as,
@@ -63,7 +59,7 @@ export function githubProvider(c: GithubConfig, net: OutboundPolicy): SocialProv
         params,
         f.redirectUri,
         f.codeVerifier,
-        requestOptions(c.tokenUrl, netFor(c.tokenUrl)),
+        requestOptions(c.tokenUrl, netFor(c.tokenUrl), SOCIAL_LIMITS.providerTimeoutMs),
       );
       const tokens = await oauth.processAuthorizationCodeResponse(as, client, res);
       const api = netFor(c.apiUrl);
@@ -74,7 +70,11 @@ export function githubProvider(c: GithubConfig, net: OutboundPolicy): SocialProv
   };
 }
 
-/** Maps GitHub's answers to a profile: the primary address, verified only if GitHub says so. */
+/**
+ * Maps GitHub's answers to a profile: the primary address, verified only if GitHub says so — its
+ * `verified` flag read like an ID token's `email_verified` (`federation/claims.ts`), under the
+ * same `verified_only` rule as Google.
+ */
 function profileOf(user: unknown, emails: unknown): Profile {
   const u = user as { id?: unknown; login?: unknown; name?: unknown } | null;
   if (!u || (typeof u.id !== 'number' && typeof u.id !== 'string') || String(u.id) === '') {
@@ -84,13 +84,12 @@ function profileOf(user: unknown, emails: unknown): Profile {
   const primary = (emails as { email?: unknown; primary?: unknown; verified?: unknown }[]).find(
     (e) => e && e.primary === true && typeof e.email === 'string',
   );
-  const email = typeof primary?.email === 'string' ? normalizeEmail(primary.email) : null;
-  const usable = email !== null && isValidEmail(email);
+  const email = claimedEmail(primary?.email, primary?.verified);
   const name = typeof u.name === 'string' && u.name ? u.name : typeof u.login === 'string' ? u.login : null;
   return {
     subject: String(u.id),
-    email: usable ? email : null,
-    emailVerified: usable && primary?.verified === true,
+    email: email.address,
+    emailVerified: usableEmail(email, 'verified_only') !== null,
     name,
   };
 }

@@ -1,6 +1,9 @@
 import * as oauth from 'oauth4webapi';
 import type { IdentityProvider } from '../../db/schema.js';
-import { OutboundFetchError, outboundFetcher, type OutboundPolicy } from '../../lib/outbound-fetch.js';
+import { type FederationErrorCode, toFederationError } from '../../federation/errors.js';
+import { requestOptions } from '../../federation/outbound.js';
+import type { Flow } from '../../federation/transaction.js';
+import type { OutboundPolicy } from '../../lib/outbound-fetch.js';
 import { SOCIAL_LIMITS } from '../limits.js';
 
 export type ProviderId = IdentityProvider;
@@ -43,20 +46,17 @@ export class SocialError extends Error {
   }
 }
 
-/** Who the provider says the person is. `email` is normalised, or null when unusable. */
+/** Who the provider says the person is. */
 export interface Profile {
   subject: string;
+  /** The address the provider named, normalised; null when it named none or an invalid one. */
   email: string | null;
+  /**
+   * The provider says it proved `email` (`claims.ts`: `verified`); only then may the address find
+   * or make an account.
+   */
   emailVerified: boolean;
   name: string | null;
-}
-
-/** What the authorization request carries, and what the callback must match. */
-export interface FlowSecrets {
-  state: string;
-  codeVerifier: string;
-  nonce: string;
-  redirectUri: string;
 }
 
 /** A sign-in provider: one file per provider (`github.ts`, `google.ts`), looked up by id. */
@@ -65,56 +65,26 @@ export interface SocialProvider {
   /** Shown on buttons and in messages. */
   readonly name: string;
   /** The URL to send the browser to. */
-  authorizationUrl(f: FlowSecrets): Promise<URL>;
+  authorizationUrl(f: Flow): Promise<URL>;
   /** Validates the callback, redeems the code and reads the profile. Throws on any failure. */
-  complete(callback: URLSearchParams, f: FlowSecrets): Promise<Profile>;
+  complete(callback: URLSearchParams, f: Flow): Promise<Profile>;
 }
 
 /**
- * Options for every request to a provider: each goes through the guarded outbound fetch
- * (`lib/outbound-fetch.ts`) with a timeout; plain http only where the policy allows loopback.
- */
-export function requestOptions(
-  url: string,
-  net: OutboundPolicy,
-  timeoutMs: number = SOCIAL_LIMITS.providerTimeoutMs,
-) {
-  return {
-    signal: AbortSignal.timeout(timeoutMs),
-    [oauth.customFetch]: outboundFetcher({ ...net, timeoutMs }),
-    ...(new URL(url).protocol === 'http:' ? { [oauth.allowInsecureRequests]: true } : {}),
-  };
-}
-
-/**
- * Turns anything a provider exchange threw into a stable code. Network failures, timeouts and
- * 5xx answers mean the provider is unreachable; anything else it said is a provider error.
+ * Turns anything a provider exchange threw into a stable code (see `toFederationError`): the
+ * provider unreachable, the person's refusal, or a provider error.
  */
 export function toSocialError(err: unknown): SocialError {
   if (err instanceof SocialError) return err;
-  if (err instanceof OutboundFetchError) {
-    // A refused address or URL is the configuration's fault, not an outage: no failover for it.
-    const down = err.code === 'timeout' || err.code === 'network';
-    return new SocialError(down ? 'provider_unreachable' : 'provider_error', err.message);
-  }
-  if (err instanceof oauth.AuthorizationResponseError) {
-    return new SocialError(err.error === 'access_denied' ? 'access_denied' : 'provider_error', err.error);
-  }
-  if (err instanceof oauth.ResponseBodyError) {
-    return new SocialError(err.status >= 500 ? 'provider_unreachable' : 'provider_error', err.error);
-  }
-  const e = err as { name?: string; cause?: unknown; message?: string };
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
-    return new SocialError('provider_unreachable', 'timed out');
-  }
-  if (err instanceof TypeError && e.message === 'fetch failed') {
-    return new SocialError('provider_unreachable', 'connection failed');
-  }
-  if (err instanceof oauth.OperationProcessingError && err.cause instanceof Response) {
-    if (err.cause.status >= 500) return new SocialError('provider_unreachable', `HTTP ${err.cause.status}`);
-  }
-  return new SocialError('provider_error', e?.message?.slice(0, 200));
+  const e = toFederationError(err);
+  return new SocialError(SOCIAL_CODES[e.code], e.message);
 }
+
+const SOCIAL_CODES: Readonly<Record<FederationErrorCode, SocialErrorCode>> = {
+  access_denied: 'access_denied',
+  unreachable: 'provider_unreachable',
+  provider_error: 'provider_error',
+};
 
 /** Reads a JSON resource with the access token; a non-2xx answer is an error, 5xx unreachable. */
 export async function getJson(
@@ -129,7 +99,7 @@ export async function getJson(
     new URL(url),
     new Headers(headers),
     null,
-    requestOptions(url, net),
+    requestOptions(url, net, SOCIAL_LIMITS.providerTimeoutMs),
   );
   if (res.status >= 500) throw new SocialError('provider_unreachable', `HTTP ${res.status} from ${url}`);
   if (res.status !== 200) throw new SocialError('provider_error', `HTTP ${res.status} from ${url}`);

@@ -1,17 +1,11 @@
 import { type RawBuilder, type SqlBool, sql } from 'kysely';
 import { ScimError } from './errors.js';
 import type { AttrPath, CompareOp, Filter, Literal } from './filter.js';
-import {
-  GROUP_SCHEMA,
-  LATCHKEY_GROUP_SCHEMA,
-  LATCHKEY_USER_SCHEMA,
-  type ResourceSchema,
-  USER_SCHEMA,
-} from './schema.js';
+import type { ResourceSchema } from './schema.js';
 
 /**
  * Compiles a filter AST to a SQL boolean over fixed column expressions. Attribute names map to
- * expressions from the tables below, never to text from the request; every literal is a bound
+ * expressions from the resource's `AttrTable`, never to text from the request; every literal is a bound
  * parameter (`sql` template interpolation), so a filter can change what is compared, never the
  * statement. Each comparison is two-valued (an absent attribute is simply not equal), so `not`
  * means what it says.
@@ -35,66 +29,41 @@ interface Multi {
   readonly subs: Readonly<Record<string, Scalar>>;
 }
 
+/**
+ * What a filter may name on one resource type: lower-cased attribute names (`name.givenname`,
+ * extension attributes with their URN) to column expressions. Each resource's table sits beside
+ * its queries (`users/queries.ts`, `groups/queries.ts`), over the aliases they select from.
+ */
 export type AttrTable = Readonly<Record<string, Scalar | Multi>>;
 
-const str = (expr: RawBuilder<unknown>, caseExact = false): Scalar => ({
+/** A string attribute; compared case-insensitively unless `caseExact` (as externalId is). */
+export const stringAttr = (expr: RawBuilder<unknown>, caseExact = false): Scalar => ({
   kind: 'scalar',
   type: 'string',
   expr,
   caseExact,
 });
-const time = (expr: RawBuilder<unknown>): Scalar => ({
+
+export const dateTimeAttr = (expr: RawBuilder<unknown>): Scalar => ({
   kind: 'scalar',
   type: 'dateTime',
   expr,
   caseExact: true,
 });
 
-/** Over `scim_users su` and (left joined) `memberships m`. */
-export const USER_ATTRS: AttrTable = {
-  id: str(sql`cast(su.id as text)`),
-  externalid: str(sql`su.external_id`, true),
-  username: str(sql`su.user_name`),
-  'name.givenname': str(sql`su.given_name`),
-  'name.familyname': str(sql`su.family_name`),
-  'name.formatted': str(sql`su.formatted_name`),
-  displayname: str(sql`su.display_name`),
-  active: { kind: 'scalar', type: 'boolean', expr: sql`(m.user_id is not null)`, caseExact: true },
-  'meta.created': time(sql`su.created_at`),
-  'meta.lastmodified': time(sql`su.updated_at`),
-  emails: {
-    kind: 'multi',
-    source: sql`jsonb_array_elements(su.emails) as e(v)`,
-    link: null,
-    subs: { value: str(sql`(e.v ->> 'value')`), type: str(sql`(e.v ->> 'type')`) },
-  },
-  [`${LATCHKEY_USER_SCHEMA.toLowerCase()}:role`]: str(sql`m.role`),
-};
-
-/** Over `scim_groups g`. */
-export const GROUP_ATTRS: AttrTable = {
-  id: str(sql`cast(g.id as text)`),
-  externalid: str(sql`g.external_id`, true),
-  displayname: str(sql`g.display_name`),
-  'meta.created': time(sql`g.created_at`),
-  'meta.lastmodified': time(sql`g.updated_at`),
-  members: {
-    kind: 'multi',
-    source: sql`scim_group_members gm`,
-    link: sql`gm.group_id = g.id`,
-    subs: { value: str(sql`cast(gm.scim_user_id as text)`) },
-  },
-  [`${LATCHKEY_GROUP_SCHEMA.toLowerCase()}:role`]: str(sql`g.role`),
-};
-
-const CORE: Record<string, string> = { User: USER_SCHEMA.toLowerCase(), Group: GROUP_SCHEMA.toLowerCase() };
+export const booleanAttr = (expr: RawBuilder<unknown>): Scalar => ({
+  kind: 'scalar',
+  type: 'boolean',
+  expr,
+  caseExact: true,
+});
 
 /** `urn:…:core:2.0:User:name.givenName` → `name.givenname`; extensions keep their URN. */
 function keyOf(rs: ResourceSchema, p: AttrPath): { key: string; sub: string | null } {
   const attr = p.attr.toLowerCase();
   const sub = p.sub?.toLowerCase() ?? null;
   const uri = p.uri?.toLowerCase() ?? null;
-  if (uri === null || uri === CORE[rs.name]) return { key: attr, sub };
+  if (uri === null || uri === rs.core.id.toLowerCase()) return { key: attr, sub };
   return { key: `${uri}:${attr}`, sub };
 }
 

@@ -16,7 +16,7 @@ import {
 import { isVerifiedDomainOf } from '../sso/queries.js';
 import { ScimError } from './errors.js';
 import { SCIM_INVITATIONS_PER_HOUR } from './limits.js';
-import { accountName, type UserInput } from './users.js';
+import { accountName, type UserInput } from './users/document.js';
 
 /**
  * Which account a SCIM userName may reach. An org controls only the addresses it has proven: an

@@ -2,10 +2,12 @@ import type { Deps } from '../deps.js';
 import { bearerToken } from '../auth/principal.js';
 import type { App } from '../http/types.js';
 import { RESOURCES, resourceType, SCHEMAS, schemaDocument, serviceProviderConfig } from './discovery.js';
+import type { ScimCaller } from './definition.js';
 import { ScimError, sendScimError, toScimError } from './errors.js';
-import { groupRoutes } from './group-routes.js';
+import { GROUPS } from './groups/resource.js';
 import { listBody } from './list.js';
 import { recordSync } from './queries.js';
+import { resourceRoutes, sendResource } from './resource-routes.js';
 import { orgOfSecret } from './secret.js';
 import {
   ListOf,
@@ -14,8 +16,7 @@ import {
   ScimIdParams,
   ServiceProviderConfigShape,
 } from './shapes.js';
-import type { ScimCaller } from './user-ops.js';
-import { sendResource, userRoutes } from './user-routes.js';
+import { USERS } from './users/resource.js';
 
 /** Where the SCIM service provider lives; identity providers are given `PUBLIC_URL` + this. */
 export const SCIM_PREFIX = '/api/v1/scim/v2';
@@ -134,6 +135,6 @@ export async function scimRoutes(app: App, deps: Deps): Promise<void> {
     },
   );
 
-  userRoutes(app, deps, base, cfg);
-  groupRoutes(app, deps, base, cfg);
+  resourceRoutes(app, deps, base, cfg, USERS);
+  resourceRoutes(app, deps, base, cfg, GROUPS);
 }

@@ -1,46 +1,21 @@
 import { type TSchema, Type } from 'typebox';
-import { LATCHKEY_GROUP_SCHEMA, LATCHKEY_USER_SCHEMA } from './schema.js';
 
 /**
- * Response shapes of the SCIM endpoints. Responses are serialised from these, so nothing but the
- * declared attributes can reach the wire. Every attribute but `id` and `schemas` is optional:
- * `attributes` / `excludedAttributes` may leave it out.
+ * Response shapes of the SCIM endpoints (each resource's own is in its `resource.ts`). Responses
+ * are serialised from these, so nothing but the declared attributes can reach the wire. Every
+ * attribute but `id` and `schemas` is optional: `attributes` / `excludedAttributes` may leave it out.
  */
 
 const Str = Type.String();
 const opt = <T extends TSchema>(t: T) => Type.Optional(t);
-const NullableStr = Type.Union([Type.String(), Type.Null()]);
 
-const Meta = Type.Object({
+/** `meta` (RFC 7643 §3.1), which every resource carries. */
+export const Meta = Type.Object({
   resourceType: opt(Str),
   created: opt(Str),
   lastModified: opt(Str),
   location: opt(Str),
   version: opt(Str),
-});
-
-export const ScimUser = Type.Object({
-  schemas: Type.Array(Str),
-  id: Str,
-  externalId: opt(Str),
-  userName: opt(Str),
-  name: opt(Type.Object({ formatted: opt(Str), familyName: opt(Str), givenName: opt(Str) })),
-  displayName: opt(Str),
-  emails: opt(Type.Array(Type.Object({ value: opt(Str), type: opt(Str), primary: opt(Type.Boolean()) }))),
-  active: opt(Type.Boolean()),
-  groups: opt(Type.Array(Type.Object({ value: opt(Str), display: opt(Str), type: opt(Str) }))),
-  [LATCHKEY_USER_SCHEMA]: opt(Type.Object({ role: opt(NullableStr) })),
-  meta: opt(Meta),
-});
-
-export const ScimGroup = Type.Object({
-  schemas: Type.Array(Str),
-  id: Str,
-  externalId: opt(Str),
-  displayName: opt(Str),
-  members: opt(Type.Array(Type.Object({ value: opt(Str), display: opt(Str), type: opt(Str) }))),
-  [LATCHKEY_GROUP_SCHEMA]: opt(Type.Object({ role: opt(NullableStr) })),
-  meta: opt(Meta),
 });
 
 export function ListOf<T extends TSchema>(item: T) {

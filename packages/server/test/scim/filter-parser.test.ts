@@ -12,8 +12,10 @@ import {
 import type { Database } from '../../src/db/schema.js';
 import { ScimError } from '../../src/scim/errors.js';
 import { type Filter, parseFilter, parsePath } from '../../src/scim/filter.js';
-import { compileFilter, GROUP_ATTRS, USER_ATTRS } from '../../src/scim/filter-sql.js';
+import { compileFilter } from '../../src/scim/filter-sql.js';
+import { GROUP_ATTRS } from '../../src/scim/groups/queries.js';
 import { GROUP_RESOURCE, USER_RESOURCE } from '../../src/scim/schema.js';
+import { USER_ATTRS } from '../../src/scim/users/queries.js';
 
 // The filter language on its own: text → AST (RFC 7644 §3.4.2.2), and AST → SQL with every
 // literal a bound parameter.

@@ -1,10 +1,12 @@
-import { cleanName, isValidEmail, normalizeEmail } from '../accounts/users.js';
-import { ScimError } from './errors.js';
-import { MAX_MULTI_VALUES, MAX_STRING_LENGTH } from './limits.js';
-import type { Doc } from './patch.js';
+import { isValidEmail, normalizeEmail } from '../../accounts/users.js';
+import { ScimError } from '../errors.js';
+import { isObject, text } from '../input.js';
+import type { Ref } from '../definition.js';
+import { MAX_MULTI_VALUES } from '../limits.js';
+import type { Doc } from '../patch.js';
+import { LATCHKEY_USER_SCHEMA, USER_SCHEMA } from '../schema.js';
+import { etag } from '../versions.js';
 import type { ScimUserRow, StoredEmail, UserFields } from './queries.js';
-import { LATCHKEY_USER_SCHEMA, USER_SCHEMA } from './schema.js';
-import { etag } from './versions.js';
 
 /** The User resource: rows to SCIM JSON, and SCIM JSON (already canonically spelled) to fields. */
 
@@ -14,26 +16,6 @@ export interface UserInput {
   readonly fields: UserFields;
   /** undefined: not said (PUT leaves the membership as it is). */
   readonly active: boolean | undefined;
-}
-
-const isObject = (v: unknown): v is Doc => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** A string attribute: trimmed, bounded, one line for names; empty means unassigned. */
-export function text(v: unknown, name: string, oneLine = true): string | null {
-  if (v === undefined || v === null) return null;
-  if (typeof v !== 'string') throw new ScimError('invalid_value', `${name} must be a string.`);
-  const s = oneLine ? cleanName(v) : v.trim();
-  if (s.length > MAX_STRING_LENGTH)
-    throw new ScimError('invalid_value', `${name} is longer than ${MAX_STRING_LENGTH} characters.`);
-  return s === '' ? null : s;
-}
-
-export function requireSchema(body: unknown, schema: string): Doc {
-  if (!isObject(body)) throw new ScimError('invalid_syntax', 'The body must be a JSON object.');
-  const s = body.schemas;
-  if (!Array.isArray(s) || !s.some((x) => typeof x === 'string' && x.toLowerCase() === schema.toLowerCase()))
-    throw new ScimError('invalid_syntax', `The body's schemas must include ${schema}.`);
-  return body;
 }
 
 function emails(v: unknown): StoredEmail[] {
@@ -110,13 +92,11 @@ export function userDocument(row: ScimUserRow): Doc {
   };
 }
 
-export interface GroupRef {
-  value: string;
-  display: string;
-}
-
-/** The User resource as the wire shows it (all attributes; projection comes after). */
-export function userResource(row: ScimUserRow, groups: readonly GroupRef[], base: string) {
+/**
+ * The User resource as the wire shows it (projection comes after); `groups` null when the
+ * projection leaves them out (they were not read).
+ */
+export function userResource(row: ScimUserRow, groups: readonly Ref[] | null, base: string) {
   const doc = userDocument(row);
   const stored = storedEmails(row.emails);
   return {
@@ -129,7 +109,9 @@ export function userResource(row: ScimUserRow, groups: readonly GroupRef[], base
     // With no address of its own, the person's userName is their (work, primary) email.
     emails: stored.length ? stored : [{ value: row.user_name, type: 'work', primary: true }],
     active: row.role !== null,
-    groups: groups.map((g) => ({ value: g.value, display: g.display, type: 'direct' })),
+    ...(groups
+      ? { groups: groups.map((g) => ({ value: g.value, display: g.display, type: 'direct' })) }
+      : {}),
     [LATCHKEY_USER_SCHEMA]: { role: row.role },
     meta: {
       resourceType: 'User',

@@ -1,11 +1,10 @@
 import type { Transaction } from 'kysely';
-import { type Actor } from '../auth/principal.js';
-import { audit } from '../audit/log.js';
-import type { Database } from '../db/schema.js';
-import type { Deps } from '../deps.js';
-import { newId } from '../lib/secrets.js';
-import { ScimError } from './errors.js';
-import { applyPatch, documentFrom, type PatchOperation } from './patch.js';
+import { audit } from '../../audit/log.js';
+import type { Database } from '../../db/schema.js';
+import { newId } from '../../lib/secrets.js';
+import type { ResourceChange, ScimCaller, ScimDeps } from '../definition.js';
+import { ScimError } from '../errors.js';
+import { bodyDocument } from '../input.js';
 import {
   auditLink,
   ensureInvitation,
@@ -14,7 +13,12 @@ import {
   type Placement,
   place,
   withdrawInvitation,
-} from './link.js';
+} from '../link.js';
+import { applyPatch } from '../patch.js';
+import { activate, deactivate } from '../roles.js';
+import { LATCHKEY_USER_SCHEMA, USER_RESOURCE } from '../schema.js';
+import { checkIfMatch } from '../versions.js';
+import { type UserInput, userDocument, userInput } from './document.js';
 import {
   deleteUser as deleteUserRow,
   getUser,
@@ -27,10 +31,6 @@ import {
   type UserFields,
   type UserLink,
 } from './queries.js';
-import { activate, deactivate } from './roles.js';
-import { LATCHKEY_USER_SCHEMA, USER_RESOURCE, USER_SCHEMA } from './schema.js';
-import { requireSchema, type UserInput, userDocument, userInput } from './users.js';
-import { checkIfMatch } from './versions.js';
 
 /**
  * Provisioning a person into one org. The account is the person's, not the org's: a SCIM record
@@ -40,18 +40,10 @@ import { checkIfMatch } from './versions.js';
  * record, and what SCIM controls is the membership in its own org.
  */
 
-export type ScimDeps = Pick<Deps, 'db' | 'clock' | 'auth' | 'cache'>;
-
 /** A SCIM write: the record after it, and the invitation to mail now that it has committed. */
 export interface UserWrite {
   readonly row: ScimUserRow;
   readonly invite: InvitationMail | null;
-}
-
-/** The caller of a SCIM request: the org its secret belongs to. */
-export interface ScimCaller {
-  readonly orgId: string;
-  readonly actor: Actor;
 }
 
 function notFound(): never {
@@ -167,7 +159,7 @@ async function applyActive(
 /** POST /Users. An existing SCIM user with this userName (or this account) → 409 `uniqueness`. */
 export async function createUser(deps: ScimDeps, c: ScimCaller, body: unknown): Promise<UserWrite> {
   const { db, clock } = deps;
-  const input = userInput(documentFrom(requireSchema(body, USER_SCHEMA), USER_RESOURCE));
+  const input = userInput(bodyDocument(body, USER_RESOURCE));
   const id = newId();
   const active = input.active ?? true;
   const out = await db.transaction().execute(async (trx) => {
@@ -213,7 +205,7 @@ export async function updateUser(
   deps: ScimDeps,
   c: ScimCaller,
   id: string,
-  change: { replace: unknown } | { patch: readonly PatchOperation[] },
+  change: ResourceChange,
   ifMatch: string | string[] | undefined,
 ): Promise<UserWrite> {
   const { db, clock } = deps;
@@ -222,7 +214,7 @@ export async function updateUser(
     checkIfMatch(ifMatch, row.version);
     let input: UserInput;
     if ('replace' in change) {
-      input = userInput(documentFrom(requireSchema(change.replace, USER_SCHEMA), USER_RESOURCE));
+      input = userInput(bodyDocument(change.replace, USER_RESOURCE));
     } else {
       const doc = { ...userDocument(row), [LATCHKEY_USER_SCHEMA]: {} };
       applyPatch(doc, USER_RESOURCE, change.patch);

@@ -1,9 +1,19 @@
 import type { Transaction } from 'kysely';
-import { type Actor } from '../auth/principal.js';
-import { audit } from '../audit/log.js';
-import type { Database } from '../db/schema.js';
-import { newId } from '../lib/secrets.js';
-import { ScimError } from './errors.js';
+import { type Actor } from '../../auth/principal.js';
+import { audit } from '../../audit/log.js';
+import type { Database } from '../../db/schema.js';
+import { newId } from '../../lib/secrets.js';
+import type { ResourceChange, ScimCaller, ScimDeps } from '../definition.js';
+import { ScimError } from '../errors.js';
+import { bodyDocument } from '../input.js';
+import { AUDIT_MAX_IDS } from '../limits.js';
+import { applyPatch } from '../patch.js';
+import type { MappableRole } from '../queries.js';
+import { reevaluateRoles } from '../roles.js';
+import { GROUP_RESOURCE } from '../schema.js';
+import { existingUserIds } from '../users/queries.js';
+import { checkIfMatch } from '../versions.js';
+import { groupDocument, groupFields, groupInput } from './document.js';
 import {
   addMembers,
   deleteGroup as deleteGroupRow,
@@ -14,16 +24,7 @@ import {
   type ScimGroupRow,
   touchGroup,
   touchUsers,
-} from './group-queries.js';
-import { groupDocument, groupFields, groupInput } from './groups.js';
-import { AUDIT_MAX_IDS } from './limits.js';
-import { applyPatch, documentFrom, type PatchOperation } from './patch.js';
-import { existingUserIds, type MappableRole } from './queries.js';
-import { reevaluateRoles } from './roles.js';
-import { GROUP_RESOURCE, GROUP_SCHEMA } from './schema.js';
-import type { ScimCaller, ScimDeps } from './user-ops.js';
-import { requireSchema } from './users.js';
-import { checkIfMatch } from './versions.js';
+} from './queries.js';
 
 /**
  * Groups of one org. A group mapped to a role gives it to its members (the highest of a person's
@@ -56,7 +57,7 @@ async function announce(deps: ScimDeps, users: readonly string[]) {
 /** POST /Groups. A displayName the org already has → 409 `uniqueness`. */
 export async function createGroup(deps: ScimDeps, c: ScimCaller, body: unknown): Promise<ScimGroupRow> {
   const { db, clock } = deps;
-  const input = groupInput(documentFrom(requireSchema(body, GROUP_SCHEMA), GROUP_RESOURCE));
+  const input = groupInput(bodyDocument(body, GROUP_RESOURCE));
   const id = newId();
   const changed = await db.transaction().execute(async (trx) => {
     await requireUsers(trx, c.orgId, input.members);
@@ -82,7 +83,7 @@ export async function updateGroup(
   deps: ScimDeps,
   c: ScimCaller,
   id: string,
-  change: { replace: unknown } | { patch: readonly PatchOperation[] },
+  change: ResourceChange,
   ifMatch: string | string[] | undefined,
 ): Promise<ScimGroupRow> {
   const { db, clock } = deps;
@@ -92,7 +93,7 @@ export async function updateGroup(
     const current = await memberIds(trx, c.orgId, id);
     let doc;
     if ('replace' in change) {
-      doc = documentFrom(requireSchema(change.replace, GROUP_SCHEMA), GROUP_RESOURCE);
+      doc = bodyDocument(change.replace, GROUP_RESOURCE);
     } else {
       doc = groupDocument(row, current);
       applyPatch(doc, GROUP_RESOURCE, change.patch);

@@ -1,13 +1,12 @@
-import type { RawBuilder, SqlBool, Transaction } from 'kysely';
-import type { Db } from '../db/connection.js';
-import type { Database } from '../db/schema.js';
-import type { Clock } from '../lib/clock.js';
-import { ROLE_BATCH } from './limits.js';
-import type { MappableRole } from './queries.js';
+import { type RawBuilder, type SqlBool, sql, type Transaction } from 'kysely';
+import type { Database } from '../../db/schema.js';
+import type { Clock } from '../../lib/clock.js';
+import { type AttrTable, dateTimeAttr, stringAttr } from '../filter-sql.js';
+import { ROLE_BATCH } from '../limits.js';
+import type { Executor, MappableRole } from '../queries.js';
+import { LATCHKEY_GROUP_SCHEMA } from '../schema.js';
 
-/** SCIM groups. Every function takes the org id and filters by it. */
-
-type Executor = Db | Transaction<Database>;
+/** The org's SCIM groups and their members. Every function takes the org id and filters by it. */
 
 const GROUP_COLUMNS = [
   'g.id',
@@ -219,3 +218,19 @@ export async function touchUsers(
       .execute();
   }
 }
+
+/** What a filter may name (RFC 7644 §3.4.2.2), over `scim_groups g`. */
+export const GROUP_ATTRS: AttrTable = {
+  id: stringAttr(sql`cast(g.id as text)`),
+  externalid: stringAttr(sql`g.external_id`, true),
+  displayname: stringAttr(sql`g.display_name`),
+  'meta.created': dateTimeAttr(sql`g.created_at`),
+  'meta.lastmodified': dateTimeAttr(sql`g.updated_at`),
+  members: {
+    kind: 'multi',
+    source: sql`scim_group_members gm`,
+    link: sql`gm.group_id = g.id`,
+    subs: { value: stringAttr(sql`cast(gm.scim_user_id as text)`) },
+  },
+  [`${LATCHKEY_GROUP_SCHEMA.toLowerCase()}:role`]: stringAttr(sql`g.role`),
+};

@@ -1,12 +1,13 @@
-import { UUID_RE } from '../lib/secrets.js';
-import { ScimError } from './errors.js';
-import type { GroupFields, ScimGroupRow } from './group-queries.js';
-import { MAX_GROUP_MEMBERS } from './limits.js';
-import type { Doc } from './patch.js';
-import type { MappableRole } from './queries.js';
-import { GROUP_SCHEMA, LATCHKEY_GROUP_SCHEMA } from './schema.js';
-import { text } from './users.js';
-import { etag } from './versions.js';
+import { UUID_RE } from '../../lib/secrets.js';
+import type { Ref } from '../definition.js';
+import { ScimError } from '../errors.js';
+import { isObject, text } from '../input.js';
+import { MAX_GROUP_MEMBERS } from '../limits.js';
+import type { Doc } from '../patch.js';
+import type { MappableRole } from '../queries.js';
+import { GROUP_SCHEMA, LATCHKEY_GROUP_SCHEMA } from '../schema.js';
+import { etag } from '../versions.js';
+import type { GroupFields, ScimGroupRow } from './queries.js';
 
 /** The Group resource: rows to SCIM JSON, and SCIM JSON (canonically spelled) to fields. */
 
@@ -20,7 +21,6 @@ export interface GroupInput {
 }
 
 const MAPPABLE = new Set(['admin', 'member', 'billing']);
-const isObject = (v: unknown): v is Doc => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function groupInput(doc: Doc): GroupInput {
   const displayName = text(doc.displayName, 'displayName');
@@ -55,11 +55,6 @@ export function groupFields(i: GroupInput, current: MappableRole | null): GroupF
   };
 }
 
-export interface MemberRef {
-  value: string;
-  display: string;
-}
-
 /** The writable attributes of a stored group, as PATCH starts from them. */
 export function groupDocument(row: ScimGroupRow, members: readonly string[]): Doc {
   return {
@@ -71,7 +66,7 @@ export function groupDocument(row: ScimGroupRow, members: readonly string[]): Do
 }
 
 /** The Group resource as the wire shows it; `members` null when the projection leaves them out. */
-export function groupResource(row: ScimGroupRow, members: readonly MemberRef[] | null, base: string) {
+export function groupResource(row: ScimGroupRow, members: readonly Ref[] | null, base: string) {
   return {
     schemas: [GROUP_SCHEMA, LATCHKEY_GROUP_SCHEMA],
     id: row.id,

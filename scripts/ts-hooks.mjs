@@ -15,6 +15,9 @@ const cacheDir = fileURLToPath(new URL('../.test-cache/ts/', import.meta.url));
 mkdirSync(cacheDir, { recursive: true });
 const TSCONFIG = { compilerOptions: { verbatimModuleSyntax: true, target: 'ES2022' } };
 
+/** The `exports` condition under which a workspace package names its TypeScript source. */
+const SOURCE_CONDITION = 'latchkey-source';
+
 const inRepo = (url) => url.startsWith('file:') && !url.includes('/node_modules/');
 
 export async function resolve(specifier, context, next) {
@@ -28,7 +31,9 @@ export async function resolve(specifier, context, next) {
     const ts = new URL(url.href.slice(0, -3) + '.ts');
     if (!existsSync(url) && existsSync(ts)) return { url: ts.href, format: 'module', shortCircuit: true };
   }
-  return next(specifier, context);
+  // A workspace package that exports its TypeScript under this condition (`@latchkey/contract`) runs
+  // from its source here, so nothing has to be built first; built code resolves to its dist/.
+  return next(specifier, { ...context, conditions: [...context.conditions, SOURCE_CONDITION] });
 }
 
 export async function load(url, context, next) {

@@ -1,3 +1,4 @@
+import type { ApiScope } from '@latchkey/contract';
 import { CliError, EXIT } from './errors.js';
 import { call, errorFrom, send } from './http.js';
 
@@ -7,7 +8,11 @@ export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
  * What `latchkey login` asks for: reading who you are and your org, and managing the org's keys.
  * An OAuth sign-in never changes the account itself (password, sessions, personal tokens).
  */
-export const CLI_SCOPES = ['account:read', 'org:read', 'tokens:manage'] as const;
+export const CLI_SCOPES = [
+  'account:read',
+  'org:read',
+  'tokens:manage',
+] as const satisfies readonly ApiScope[];
 /** RFC 8628 §3.5: the default interval, and what each `slow_down` adds to it. */
 export const DEVICE_INTERVAL_S = 5;
 export const SLOW_DOWN_S = 5;

@@ -19,7 +19,7 @@ const dataDir = join(h.home, 'data');
 const serverBin = join(h.home, 'latchkey-server');
 writeFileSync(
   serverBin,
-  `#!/bin/sh\nexec "${process.execPath}" --import tsx "${join(ROOT, 'packages/server/src/main.ts')}" "$@"\n`,
+  `#!/bin/sh\nexec "${process.execPath}" --conditions=latchkey-source --import tsx "${join(ROOT, 'packages/server/src/main.ts')}" "$@"\n`,
 );
 chmodSync(serverBin, 0o755);
 const embeddedEnv = {

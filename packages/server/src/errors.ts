@@ -2,10 +2,13 @@
  * Latchkey's errors, protocol-neutral: the problem table (every code the management API answers)
  * and `ApiError`, which domain code throws. `http/errors.ts` turns them into responses.
  */
+import type { ErrorCode } from '@latchkey/contract';
 
 /**
  * Every error code the management API (/api/v1, /api/auth) can answer, in one place. Codes are
- * stable: clients and tests match on them, never on the prose in `detail`.
+ * stable: clients and tests match on them, never on the prose in `detail`. The keys are exactly the
+ * wire contract's `ERROR_CODES` (`@latchkey/contract`): a code missing here or there fails the
+ * typecheck.
  */
 export const PROBLEMS = {
   invalid_request: { status: 400, title: 'Invalid request' },
@@ -53,7 +56,7 @@ export const PROBLEMS = {
   unavailable: { status: 503, title: 'Service unavailable' },
   service_unavailable: { status: 503, title: 'Service temporarily unavailable' },
   dns_lookup_failed: { status: 503, title: 'The DNS lookup failed' },
-} as const satisfies Record<string, { status: number; title: string }>;
+} as const satisfies Record<ErrorCode, { status: number; title: string }>;
 
 export type ProblemCode = keyof typeof PROBLEMS;
 

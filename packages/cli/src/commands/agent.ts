@@ -3,7 +3,8 @@ import { type AgentKey, entryOf, loadConfig, updateConfig } from '../config.js';
 import { type Context, contextOf, emit } from '../context.js';
 import { CliError, EXIT, usageError } from '../errors.js';
 import { call } from '../http.js';
-import { type AgentSignup, type AgentStatus, type AgentVerify, HARNESS_RE, HARNESSES } from '../wire.js';
+import type { AgentSignup, AgentStatus, AgentVerify, ErrorCode } from '@latchkey/contract';
+import { HARNESS_RE, HARNESSES } from '../wire.js';
 
 interface SignupOptions {
   humanEmail?: string;
@@ -157,7 +158,7 @@ async function verify(ctx: Context, raw: string): Promise<void> {
         `${err.message} ${left} attempt${left === 1 ? '' : 's'} left.`,
         err.extra,
       );
-    if (err instanceof CliError && err.code === 'code_expired')
+    if (err instanceof CliError && err.code === ('code_expired' satisfies ErrorCode))
       throw new CliError(err.exitCode, err.code, err.message, {
         ...err.extra,
         hint: 'The code has expired: sign up again with `latchkey agent signup --replace` for a new one.',

@@ -16,7 +16,7 @@ import {
   type TokenSet,
 } from '../oauth.js';
 import { sessionFrom } from '../session.js';
-import type { Me } from '../wire.js';
+import type { Me } from '@latchkey/contract';
 import { openUrl } from '../open.js';
 
 interface LoginOptions {

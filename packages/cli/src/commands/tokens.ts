@@ -2,7 +2,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Context, contextOf, emit, table } from '../context.js';
 import { CliError } from '../errors.js';
 import { api } from '../session.js';
-import type { ApiToken, Page } from '../wire.js';
+import type { ApiToken, Page } from '@latchkey/contract';
 
 /** Pages fetched at most by one `list` (of PAGE_SIZE rows each). */
 export const MAX_PAGES = 50;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { type Context, contextOf, emit } from '../context.js';
 import { api } from '../session.js';
-import type { Me } from '../wire.js';
+import type { Me } from '@latchkey/contract';
 
 interface WhoamiOptions {
   org?: string;

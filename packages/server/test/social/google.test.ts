@@ -90,18 +90,29 @@ describe('Google sign-in', () => {
     assert.equal(linked?.data.via, 'verified_email');
   });
 
-  it('refuses an unverified email: it neither joins an existing account nor creates one', async () => {
+  it('refuses an email Google does not call verified (false, "false", or no claim): it neither joins an existing account nor creates one', async () => {
     const existing = uniqueEmail('victim');
     await t.client().signup({ email: existing });
-    for (const email of [existing, uniqueEmail('fresh')]) {
-      google.next = googleAccount(email, false);
-      const before0 = await state(t);
-      const b = new Browser(t);
-      const res = await b.signInWith('google');
-      assert.equal(loginError(res), 'email_unverified', email);
-      assert.equal(b.cookie('lk_session'), undefined);
-      assert.deepEqual(await state(t), before0, 'nothing created');
+    for (const verified of [false, 'false', 'unstated'] as const) {
+      for (const email of [existing, uniqueEmail('fresh')]) {
+        google.next = googleAccount(email, verified);
+        const before0 = await state(t);
+        const b = new Browser(t);
+        const res = await b.signInWith('google');
+        assert.equal(loginError(res), 'email_unverified', `${email}, email_verified ${verified}`);
+        assert.equal(b.cookie('lk_session'), undefined);
+        assert.deepEqual(await state(t), before0, 'nothing created');
+      }
     }
+  });
+
+  it('takes email_verified "true" (a string) as verified, like true', async () => {
+    const email = uniqueEmail('stringly');
+    google.next = googleAccount(email, 'true');
+    const b = new Browser(t);
+    assert.equal((await b.signInWith('google')).statusCode, 303);
+    assert.equal((await b.latchkey('GET', '/api/v1/me')).json().user.email, email);
+    assert.ok((await userByEmail(t, email))?.email_verified_at, 'Google verified the address');
   });
 
   it('refuses a callback whose state does not match, one without its transaction, and a replay', async () => {

@@ -8,6 +8,7 @@ import {
   type TestServer,
   testServer,
 } from '../helpers/harness.js';
+import { fingerprint } from '../http/state.js';
 import { Browser } from '../social/browser.js';
 import { googleAccount, type GoogleStandIn, startGoogle } from '../social/stand-ins/google.js';
 import { auditActions, enabledConnection, orgWithDomain, pageCode, uniqueDomain } from './helpers.js';
@@ -36,6 +37,17 @@ const oidcBody = () => ({
   oidc_client_id: idp.clientId,
   oidc_client_secret: idp.clientSecret,
 });
+
+/** The account tables and the SSO identities: "nothing linked or created" compares these. */
+async function snapshot() {
+  const ids = await t.deps.db
+    .selectFrom('sso_identities')
+    .select(['connection_id', 'subject', 'user_id'])
+    .orderBy('connection_id')
+    .orderBy('subject')
+    .execute();
+  return { ...(await fingerprint(t.deps.db)), sso_identities: ids };
+}
 
 async function ssoSignIn(b: Browser, email: string, returnTo?: string) {
   const q = new URLSearchParams({ email, ...(returnTo ? { return_to: returnTo } : {}) });
@@ -198,6 +210,44 @@ describe('OIDC SSO', () => {
     const v = await other.post(`/api/v1/org/sso/domains/${o.domain}/verify`, undefined, s.org.id);
     assert.equal(v.statusCode, 409);
     assert.equal(v.json().code, 'domain_claimed');
+  });
+
+  it('email_verified: an address the IdP calls unverified (false or "false") never links nor creates an account; an unstated one is taken at a verified domain only', async () => {
+    const o = await orgWithDomain(t);
+    await enabledConnection(o, oidcBody());
+    const existing = `squat@${o.domain}`;
+    await t.client().signup({ email: existing });
+    for (const verified of [false, 'false'] as const) {
+      for (const email of [existing, `fresh-${String(verified)}@${o.domain}`]) {
+        idp.next = googleAccount(email, verified);
+        const before0 = await snapshot();
+        const b = new Browser(t);
+        const res = await ssoSignIn(b, email);
+        assert.equal(res.statusCode, 403, res.body);
+        assert.equal(pageCode(res.body), 'email_not_allowed', `${email}, email_verified ${verified}`);
+        assert.equal(b.cookie('lk_session'), undefined);
+        assert.deepEqual(await snapshot(), before0, 'nothing linked, created or proven');
+      }
+    }
+
+    // No claim at all, at a domain the org has not verified: refused, nothing created.
+    const elsewhere = uniqueDomain('elsewhere');
+    await o.owner.post('/api/v1/org/sso/domains', { domain: elsewhere }, o.orgId);
+    idp.next = googleAccount(`mallory@${elsewhere}`, 'unstated');
+    const before1 = await snapshot();
+    const out = await ssoSignIn(new Browser(t), `x@${o.domain}`);
+    assert.equal(pageCode(out.body), 'email_not_allowed');
+    assert.deepEqual(await snapshot(), before1);
+
+    // No claim at all, at the org's verified domain: the IdP speaks for it.
+    const email = `unstated@${o.domain}`;
+    idp.next = googleAccount(email, 'unstated');
+    const b = new Browser(t);
+    const ok = await ssoSignIn(b, email);
+    assert.equal(ok.statusCode, 303, ok.body);
+    const me = (await b.latchkey('GET', '/api/v1/me')).json();
+    assert.equal(me.user.email, email);
+    assert.ok(me.orgs.some((x: { id: string }) => x.id === o.orgId));
   });
 
   it('state must match: a callback not started by this browser is refused', async () => {

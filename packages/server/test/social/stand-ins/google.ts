@@ -12,7 +12,8 @@ import Provider from 'oidc-provider';
 export interface GoogleAccount {
   sub: string;
   email: string;
-  email_verified: boolean;
+  /** The ID token's `email_verified` as sent: a boolean, a string, or `'unstated'` to leave it out. */
+  email_verified: boolean | 'true' | 'false' | 'unstated';
   name: string;
 }
 
@@ -27,7 +28,10 @@ export interface GoogleStandIn {
 }
 
 let n = 0;
-export function googleAccount(email: string, verified = true): GoogleAccount {
+export function googleAccount(
+  email: string,
+  verified: GoogleAccount['email_verified'] = true,
+): GoogleAccount {
   return { sub: `g-${Date.now()}-${++n}`, email, email_verified: verified, name: 'Grace Hopper' };
 }
 
@@ -124,7 +128,12 @@ export async function startGoogle(redirectUri: string): Promise<GoogleStandIn> {
       if (!a) return undefined;
       return {
         accountId: sub,
-        claims: async () => ({ sub, email: a.email, email_verified: a.email_verified, name: a.name }),
+        claims: async () => ({
+          sub,
+          email: a.email,
+          ...(a.email_verified === 'unstated' ? {} : { email_verified: a.email_verified }),
+          name: a.name,
+        }),
       };
     },
   });

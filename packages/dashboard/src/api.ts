@@ -3,7 +3,16 @@
  * and out, the selected org sent as `x-org-id`, and RFC 9457 problems turned into `ApiProblem`s
  * whose message a person can act on.
  */
+import type { ErrorCode } from '@latchkey/contract';
 
+/** Codes the dashboard gives answers that are not problems: no answer at all, or one it cannot read. */
+type LocalCode = 'network' | 'unknown';
+
+/**
+ * A problem as the dashboard holds it: the server's (`Problem` in `@latchkey/contract`), or one it
+ * made up for an answer that was not a problem. `code` stays a string: a newer server may send a
+ * code this build does not know.
+ */
 export interface Problem {
   type?: string;
   title?: string;
@@ -28,10 +37,7 @@ export class ApiProblem extends Error {
   }
 }
 
-export interface Page<T> {
-  data: T[];
-  next_cursor: string | null;
-}
+export type { Page } from '@latchkey/contract';
 
 let selectedOrg: string | null = null;
 /** Called when any request comes back 401: the session ended (signed out elsewhere, expired). */
@@ -148,7 +154,7 @@ function validationText(detail: string): string {
 }
 
 /** What to tell a person, per stable problem code. The server's `detail` is used where it is the specific part. */
-const MESSAGES: Record<string, (p: Problem) => string> = {
+const MESSAGES: { [C in ErrorCode | LocalCode]?: (p: Problem) => string } = {
   network: () => 'Latchkey could not be reached. Check your connection and try again.',
   unauthorized: () => 'Your session has ended. Sign in again.',
   // The server says which credential was wrong (the email or password, the current password, a passkey).
@@ -190,7 +196,7 @@ const MESSAGES: Record<string, (p: Problem) => string> = {
 /** A sentence for any error the dashboard can meet. */
 export function errorMessage(err: unknown): string {
   if (err instanceof ApiProblem) {
-    const m = MESSAGES[err.code];
+    const m = Object.hasOwn(MESSAGES, err.code) ? MESSAGES[err.code as ErrorCode | LocalCode] : undefined;
     if (m) return m(err.problem);
     return err.problem.detail ?? err.problem.title ?? 'The request failed.';
   }

@@ -1,4 +1,4 @@
-import type { AuditEvent } from './types';
+import type { AuditEvent } from '@latchkey/contract';
 
 const COLUMNS = ['created_at', 'actor', 'action', 'target', 'ip', 'user_agent', 'id', 'data'] as const;
 

@@ -1,6 +1,4 @@
-import type { Permission, Role } from './types';
-
-export type { Permission };
+import type { Permission, Role } from '@latchkey/contract';
 
 /**
  * Whether the signed-in credential may do `permission` in `org`, as `GET /api/v1/me` says: the
@@ -19,27 +17,6 @@ export function mayGrant(actor: Role | undefined, role: Role): boolean {
   if (actor === 'owner') return true;
   return actor === 'admin' && role !== 'owner';
 }
-
-/** Scopes of Latchkey's own API that an org or service key may carry. */
-export const ORG_KEY_SCOPES: readonly Permission[] = [
-  'org:read',
-  'org:update',
-  'members:read',
-  'members:manage',
-  'invitations:manage',
-  'audit:read',
-  'billing:read',
-  'tokens:manage',
-  'oauth:manage',
-];
-/** Scopes a personal token may carry: an org key's, plus the person-level ones. */
-export const PAT_SCOPES: readonly string[] = [
-  ...ORG_KEY_SCOPES,
-  'org:delete',
-  'org:transfer',
-  'orgs:create',
-  'account:write',
-];
 
 export const ROLE_TEXT: Record<Role, string> = {
   owner: 'Everything, including deleting the organisation',

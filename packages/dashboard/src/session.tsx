@@ -1,7 +1,7 @@
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
 import { ApiProblem, get, post, setSelectedOrg, setSignedOutHandler } from './api';
-import { can as orgCan, type Permission } from './permissions';
-import type { Me, MeOrg } from './types';
+import type { Me, MeOrg, Permission } from '@latchkey/contract';
+import { can as orgCan } from './permissions';
 
 const ORG_KEY = 'latchkey.org';
 

@@ -3,7 +3,7 @@ import { post } from '../api';
 import { useAction } from '../hooks';
 import { navigate } from '../router';
 import { useSession } from '../session';
-import type { OrgRef } from '../types';
+import type { OrgRef } from '@latchkey/contract';
 import { ErrorAlert } from './Alert';
 import { Button } from './Button';
 import { Dialog } from './Dialog';

@@ -7,7 +7,7 @@ import { PageHeader } from '../components/PageHeader';
 import { useToast } from '../components/Toast';
 import { useAction, useLoad } from '../hooks';
 import { useSession } from '../session';
-import type { User } from '../types';
+import type { User } from '@latchkey/contract';
 import { DeleteAccount, EmailChange, ExportData } from './AccountData';
 import { Identities } from './Identities';
 import { Sessions } from './Sessions';

@@ -11,7 +11,7 @@ import { Time } from '../components/Time';
 import { useToast } from '../components/Toast';
 import { useAction, useLoad, usePaged } from '../hooks';
 import { useSession } from '../session';
-import type { Role } from '../types';
+import type { Role } from '@latchkey/contract';
 import '../styles/admin-users.css';
 
 interface UserSummary {

@@ -10,7 +10,7 @@ import { plural } from '../format';
 import { useLoad, usePaged } from '../hooks';
 import { setQuery, useLocation } from '../router';
 import { useSession } from '../session';
-import type { AuditEvent, Member } from '../types';
+import type { AuditEvent, Member } from '@latchkey/contract';
 import { AuditDrawer } from './AuditDrawer';
 
 const FAMILIES = [

@@ -1,6 +1,6 @@
 import { Dialog } from '../components/Dialog';
 import { formatDateTime } from '../format';
-import type { AuditEvent } from '../types';
+import type { AuditEvent } from '@latchkey/contract';
 
 export function AuditDrawer({
   event,

@@ -7,7 +7,7 @@ import { Empty, Loadable } from '../components/States';
 import { Time } from '../components/Time';
 import { useToast } from '../components/Toast';
 import { useLoad } from '../hooks';
-import type { Grant } from '../types';
+import type { Grant } from '@latchkey/contract';
 
 /** The apps this person authorised, per org: what each may do, and a way to take it back. */
 export function ConnectedApps() {

@@ -10,7 +10,7 @@ import { useToast } from '../components/Toast';
 import { useAction, usePaged } from '../hooks';
 import { mayGrant, ROLE_TEXT } from '../permissions';
 import { useSession } from '../session';
-import { type Invitation, ROLES, type Role } from '../types';
+import { type Invitation, ROLES, type Role } from '@latchkey/contract';
 
 export function InviteForm({ myRole, onInvited }: { myRole: Role | undefined; onInvited: () => void }) {
   const [email, setEmail] = useState('');

@@ -10,7 +10,7 @@ import { useToast } from '../components/Toast';
 import { useAction, usePaged } from '../hooks';
 import { mayGrant } from '../permissions';
 import { useSession } from '../session';
-import { type Member, ROLES, type Role } from '../types';
+import { type Member, ROLES, type Role } from '@latchkey/contract';
 import { InviteForm, Invitations } from './Invitations';
 
 export function Members() {

@@ -8,7 +8,7 @@ import { SecretOnce } from '../components/Secret';
 import { useToast } from '../components/Toast';
 import { formatDateTime } from '../format';
 import { useAction } from '../hooks';
-import type { ApiToken } from '../types';
+import type { ApiToken } from '@latchkey/contract';
 import type { TokenKind } from './Tokens';
 
 const DAY = 24 * 3600;

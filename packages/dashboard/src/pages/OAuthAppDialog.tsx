@@ -6,7 +6,7 @@ import { Dialog } from '../components/Dialog';
 import { CheckboxGroup, TextArea, TextField } from '../components/Field';
 import { CopyField, SecretOnce } from '../components/Secret';
 import { useAction } from '../hooks';
-import type { ClientType, OAuthApp } from '../types';
+import type { ClientType, OAuthApp } from '@latchkey/contract';
 
 const GRANTS = [
   { value: 'authorization_code', label: 'Authorization code (people sign in)' },

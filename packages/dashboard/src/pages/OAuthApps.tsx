@@ -10,7 +10,7 @@ import { Time } from '../components/Time';
 import { useToast } from '../components/Toast';
 import { useLoad, usePaged } from '../hooks';
 import { useSession } from '../session';
-import type { OAuthApp } from '../types';
+import type { OAuthApp } from '@latchkey/contract';
 import { OAuthAppDialog } from './OAuthAppDialog';
 
 type Editing = { app: OAuthApp | null } | null;

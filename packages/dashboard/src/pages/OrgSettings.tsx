@@ -12,7 +12,7 @@ import { useAction, useLoad } from '../hooks';
 import { navigate, useLocation } from '../router';
 import { useSession } from '../session';
 import { OrgMfaSettings } from './OrgMfa';
-import type { OrgDetails } from '../types';
+import type { OrgDetails } from '@latchkey/contract';
 
 export function OrgSettings() {
   const { org, can, refresh, features } = useSession();

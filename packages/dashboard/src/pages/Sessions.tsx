@@ -7,7 +7,7 @@ import { Time } from '../components/Time';
 import { useToast } from '../components/Toast';
 import { usePaged } from '../hooks';
 import { useSession } from '../session';
-import type { Session } from '../types';
+import type { Session } from '@latchkey/contract';
 
 /** A short description of a browser from its user agent. */
 function describe(ua: string | null): string {

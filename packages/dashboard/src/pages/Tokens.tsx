@@ -10,10 +10,9 @@ import { UsageChart } from '../components/UsageChart';
 import { useToast } from '../components/Toast';
 import { createdBy } from '../format';
 import { usePaged } from '../hooks';
-import { ORG_KEY_SCOPES, PAT_SCOPES } from '../permissions';
 import { setQuery, useLocation } from '../router';
 import { useSession } from '../session';
-import type { ApiToken } from '../types';
+import { type ApiToken, ORG_KEY_SCOPES, PAT_SCOPES } from '@latchkey/contract';
 import { MintTokenDialog } from './MintTokenDialog';
 
 export interface TokenKind {

@@ -16,6 +16,8 @@
 //
 //   package     No package but the server imports packages/server (by path or by package name),
 //               except that another package's tests may use the server's test harness (packages/server/test).
+//   contract    The wire contract (packages/contract) imports nothing outside itself: no package of ours,
+//               no dependency, no Node built-in. Every package may import it.
 //   test-code   No src/ file imports a test/ file.
 //   migration   A migration (packages/server/src/db/migrations) imports no file of the app.
 //   layer       Inside packages/server/src nothing imports a folder of a higher layer (LAYERS below).
@@ -266,6 +268,17 @@ for (const imp of imports) {
         'only HTTP files (http/, pages/, *routes*.ts) know Fastify',
       );
   }
+  if (from.pkg === 'contract') {
+    if (!imp.target || locate(imp.target).pkg !== 'contract')
+      report(
+        'contract',
+        imp.file,
+        imp.target ?? imp.specifier,
+        site,
+        'the wire contract imports nothing: no package of ours, no dependency',
+      );
+    continue;
+  }
   if (!imp.target) continue;
   const to = locate(imp.target);
 
@@ -406,6 +419,7 @@ function arrow(v) {
   if (v.rule === 'layer' || v.rule === 'cycle') return `${v.from} → ${v.to}`;
   if (v.rule === 'fastify') return `${folderOf(shown(v.from))} → fastify`;
   if (v.rule === 'migration') return 'migration → app';
+  if (v.rule === 'contract') return `contract → ${locate(v.to).pkg || v.to}`;
   const from = locate(v.from);
   const to = locate(v.to);
   const where = (at) => (at.area === 'other' ? at.pkg : `${at.pkg} ${at.area}`);

@@ -39,6 +39,16 @@ const CLEAN: Record<string, string> = {
   'packages/sdk/test/verify.test.ts': "import { h } from '../../server/test/helpers/harness.js';\n",
   'packages/sdk/src/index.ts':
     "// import { db } from '../../server/src/db/connection.js';\nexport const v = 1;\n",
+  // The wire contract imports only itself, and every package may import it.
+  'packages/contract/package.json': '{ "name": "@latchkey/contract" }\n',
+  'packages/contract/src/errors.ts': "export const ERROR_CODES = ['not_found'] as const;\n",
+  'packages/contract/src/index.ts': "export * from './errors.js';\n",
+  'packages/server/src/errors.ts':
+    "import type { ERROR_CODES } from '@latchkey/contract';\nexport type C = typeof ERROR_CODES;\n",
+  'packages/cli/src/wire.ts':
+    "import type { ERROR_CODES } from '@latchkey/contract';\nexport type C = typeof ERROR_CODES;\n",
+  'packages/dashboard/src/api.ts':
+    "import { ERROR_CODES } from '../../contract/src/index.js';\nexport const c = ERROR_CODES;\n",
   'scripts/import-baseline.json': '{ "violations": [] }\n',
 };
 
@@ -163,6 +173,34 @@ describe('scripts/check-imports.mjs: the import rules of npm run lint', () => {
       /^package: examples\/mcp-server\/src\/server\.ts:1 .*\(examples\/mcp-server src → server test\)/m,
     );
     assert.doesNotMatch(r.out, /sdk\/test\/verify\.test\.ts/);
+  });
+
+  it('refuses the wire contract importing anything outside itself: a package of ours, a dependency, a built-in', () => {
+    const dir = fixture({
+      'packages/contract/src/index.ts':
+        "export * from './errors.js';\nimport type { db } from '../../server/src/db/connection.js';\n" +
+        "import type { Command } from 'commander';\nimport { v } from '@latchkey/sdk';\nimport 'node:crypto';\n",
+    });
+    const r = check('--root', dir);
+    assert.equal(r.status, 1, r.out);
+    assert.match(
+      r.out,
+      /^contract: packages\/contract\/src\/index\.ts:2 imports packages\/server\/src\/db\/connection\.ts \(contract → server\)/m,
+    );
+    assert.match(
+      r.out,
+      /^contract: packages\/contract\/src\/index\.ts:3 imports commander \(contract → commander\)/m,
+    );
+    assert.match(
+      r.out,
+      /^contract: packages\/contract\/src\/index\.ts:4 imports packages\/sdk \(contract → sdk\)/m,
+    );
+    assert.match(
+      r.out,
+      /^contract: packages\/contract\/src\/index\.ts:5 imports node:crypto \(contract → node:crypto\)/m,
+    );
+    assert.doesNotMatch(r.out, /index\.ts:1 imports/);
+    assert.doesNotMatch(r.out, /^(package|contract): packages\/(server|cli|dashboard)\//m);
   });
 
   it('refuses a server folder that has no layer', () => {

@@ -40,17 +40,17 @@ const security = [{ scimToken: [] }];
 
 /**
  * One SCIM resource type's endpoints (RFC 7644 §3): list (filter, 1-based pagination,
- * projection), get, create (201 with Location), replace, patch and delete, each answering with
- * the resource's version as its ETag; writes pass `If-Match` to the definition, which checks it
- * under the row's lock. Every query is scoped to the caller's org.
+ * projection), get, create (201 with Location), replace, patch and delete. Every answer that
+ * names one resource carries its version as the ETag; writes pass `If-Match` to the definition,
+ * which checks it under the row's lock. Every read and write is scoped to the caller's org.
+ * `base` is the SCIM service's public URL; `cfg` the route config of the SCIM scope.
  */
 export function resourceRoutes<Row extends StoredResource>(
   app: App,
   deps: ResourceDeps,
-  base: string,
-  cfg: { auth: 'none'; csrf: false },
-  def: ResourceDefinition<Row>,
+  r: { def: ResourceDefinition<Row>; base: string; cfg: { auth: 'none'; csrf: false } },
 ): void {
+  const { def, base, cfg } = r;
   const { db } = deps;
   const { endpoint } = def.schema;
   const shape = def.shape;

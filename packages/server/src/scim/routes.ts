@@ -135,6 +135,6 @@ export async function scimRoutes(app: App, deps: Deps): Promise<void> {
     },
   );
 
-  resourceRoutes(app, deps, base, cfg, USERS);
-  resourceRoutes(app, deps, base, cfg, GROUPS);
+  resourceRoutes(app, deps, { def: USERS, base, cfg });
+  resourceRoutes(app, deps, { def: GROUPS, base, cfg });
 }

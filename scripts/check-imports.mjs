@@ -22,7 +22,8 @@
 //   migration   A migration (packages/server/src/db/migrations) imports no file of the app.
 //   layer       Inside packages/server/src nothing imports a folder of a higher layer (LAYERS below).
 //   fastify     Only HTTP files know Fastify: `fastify` and `@fastify/*` are imported only in http/,
-//               pages/, the composition root and files named *routes*.ts or *-api.ts.
+//               pages/, the composition root, files named *routes*.ts or *-api.ts and the files of
+//               a feature's endpoints/ and manage/ folders.
 //   cycle       No import cycle between the folders of packages/server/src (a folder is the first path
 //               segment under src; a file at the top of src is its own folder). Every folder-to-folder
 //               import inside a strongly connected component is a violation.
@@ -74,7 +75,17 @@ const LAYER_NAMES = ['foundation', 'auth', 'glue', 'feature', 'root'];
 
 /** Where in packages/server/src a file may import Fastify. */
 const FASTIFY_FOLDERS = new Set(['http', 'pages', ...LAYERS[4]]);
-const isFastifyFileName = (name) => name.includes('routes') || name.endsWith('-api.ts');
+/** HTTP files by name (`*routes*.ts`, `*-api.ts`) or by folder (a feature's `endpoints/` and `manage/`). */
+const isFastifyFile = (inner) => {
+  const parts = inner.split('/');
+  const name = parts.pop();
+  return (
+    name.includes('routes') ||
+    name.endsWith('-api.ts') ||
+    parts.includes('endpoints') ||
+    parts.includes('manage')
+  );
+};
 const isFastifySpecifier = (s) => s === 'fastify' || s.startsWith('fastify/') || s.startsWith('@fastify/');
 
 const SOURCE = /\.(ts|tsx|mjs)$/;
@@ -258,14 +269,13 @@ for (const imp of imports) {
 
   if (from.pkg === 'server' && from.area === 'src' && isFastifySpecifier(imp.specifier)) {
     const folder = folderOf(from.inner);
-    const name = from.inner.split('/').pop();
-    if (!FASTIFY_FOLDERS.has(folder) && !isFastifyFileName(name))
+    if (!FASTIFY_FOLDERS.has(folder) && !isFastifyFile(from.inner))
       report(
         'fastify',
         imp.file,
         'fastify',
         site,
-        'only HTTP files (http/, pages/, *routes*.ts) know Fastify',
+        'only HTTP files (http/, pages/, *routes*.ts, endpoints/, manage/) know Fastify',
       );
   }
   if (from.pkg === 'contract') {

@@ -12,7 +12,7 @@ import type { App } from './http/types.js';
 import { systemClock } from './lib/clock.js';
 import { reaching, withoutPassword } from './start-errors.js';
 import { createMailer } from './mail/mailer.js';
-import { scheduleUnusedRegistrationCleanup } from './oauth/unused-clients.js';
+import { scheduleUnusedRegistrationCleanup } from './oauth/store/unused-clients.js';
 import { scheduleKeyRotation } from './oidc/schedule.js';
 import { scheduleDomainRechecks } from './sso/domains.js';
 import { scheduleAgentSweep } from './agents/controls.js';

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { ClientAuthMethod } from '../db/schema.js';
-import { type Client, type ClientDeps, findClient, secretMatches } from './clients.js';
+import { type Client, type ClientDeps, findClient, secretMatches } from './store/clients.js';
 import { OAuthError } from './errors.js';
 
 /** The credentials a request presents at the token, revocation, introspection or device endpoint. */

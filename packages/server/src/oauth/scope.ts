@@ -1,6 +1,6 @@
 import { SCOPE_RE } from '../config/catalogue.js';
 import type { Catalogue, Resource } from './catalogue.js';
-import type { Client } from './clients.js';
+import type { Client } from './store/clients.js';
 import { OAuthError } from './errors.js';
 
 /**

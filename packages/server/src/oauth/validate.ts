@@ -3,7 +3,7 @@ import type { Authenticator, Principal } from '../auth/principal.js';
 import { bearerToken, invalidCredential } from '../auth/principal.js';
 import type { CachedCredential } from '../auth/credential-cache.js';
 import { hashToken, parseToken } from '../tokens/format.js';
-import { findLiveTokenByHash, scopesOf } from './tokens.js';
+import { findLiveTokenByHash, scopesOf } from './store/tokens.js';
 
 /**
  * A live OAuth token by its plaintext: shape and checksum first, then this node's credential

@@ -1,6 +1,6 @@
 import { sessionAuthInfo } from '../accounts/sessions.js';
 import type { Catalogue, Resource } from '../oauth/catalogue.js';
-import type { Client } from '../oauth/clients.js';
+import type { Client } from '../oauth/store/clients.js';
 import { OAuthError } from '../oauth/errors.js';
 import type { OAuthDeps } from '../oauth/grants/types.js';
 import { parseScope, requestedScopes, splitScopes } from '../oauth/scope.js';

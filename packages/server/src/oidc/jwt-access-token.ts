@@ -1,5 +1,5 @@
 import type { OAuthDeps } from '../oauth/grants/types.js';
-import type { IssuedTokens } from '../oauth/tokens.js';
+import type { IssuedTokens } from '../oauth/store/tokens.js';
 import { hashToken } from '../tokens/format.js';
 
 /**

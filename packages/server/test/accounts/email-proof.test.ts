@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { HOUR, manualClock } from '../../src/lib/clock.js';
-import { issueAndAudit } from '../../src/oauth/tokens.js';
+import { issueAndAudit } from '../../src/oauth/store/tokens.js';
 import {
   type Client,
   DEFAULT_PASSWORD,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import type { Clock } from '../../src/lib/clock.js';
-import { deleteUnusedRegistrations } from '../../src/oauth/unused-clients.js';
+import { deleteUnusedRegistrations } from '../../src/oauth/store/unused-clients.js';
 import { type TestServer, testServer } from '../helpers/harness.js';
 import { authorizeUrl, OAUTH_TOML, REDIRECT, register, tokensFor } from './helpers.js';
 

@@ -5,7 +5,7 @@ import { openCache } from '../../src/cache/index.js';
 import type { Cache, ChangeLog } from '../../src/cache/types.js';
 import { AuthCache, type CachedCredential, requestPropagation } from '../../src/auth/credential-cache.js';
 import { systemClock } from '../../src/lib/clock.js';
-import { recordRevocation, revocationLogReader } from '../../src/oauth/revocation-stream.js';
+import { recordRevocation, revocationLogReader } from '../../src/oauth/store/revocation-log.js';
 import { BACKEND, openTestStorage, type TestStorage } from '../helpers/storage.js';
 
 // Issue 23, failures 1 and 2, at the level of two nodes' caches over one Redis and one database:

@@ -8,7 +8,7 @@ import { newId, sha256Hex } from '../../lib/secrets.js';
 import { personTokenResponse } from '../../oidc/token-response.js';
 import { OAuthError } from '../errors.js';
 import { s256 } from '../pkce.js';
-import { type IssuedTokens, issuing, revokeFamily, scopesOf } from '../tokens.js';
+import { type IssuedTokens, issuing, revokeFamily, scopesOf } from '../store/tokens.js';
 import type { Grant, GrantRequest } from './types.js';
 
 /** Why a code was not exchanged. `code_used`: a second use, which revokes what the first issued. */

@@ -8,7 +8,7 @@ import { personTokenResponse } from '../../oidc/token-response.js';
 import { hashToken, parseToken } from '../../tokens/format.js';
 import { OAuthError } from '../errors.js';
 import { parseScope, PROTOCOL_SCOPES } from '../scope.js';
-import { type IssuedTokens, issuing, revokeFamily, scopesOf } from '../tokens.js';
+import { type IssuedTokens, issuing, revokeFamily, scopesOf } from '../store/tokens.js';
 import type { Grant, GrantRequest } from './types.js';
 
 /** Why a refresh token was not rotated. `reused`: it was rotated before, which revokes its family. */

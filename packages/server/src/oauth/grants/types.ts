@@ -2,8 +2,8 @@ import type { Actor } from '../../auth/principal.js';
 import type { Deps } from '../../deps.js';
 import type { KeyStore } from '../../oidc/key-store.js';
 import type { Catalogue } from '../catalogue.js';
-import type { Client } from '../clients.js';
-import type { tokenResponse } from '../tokens.js';
+import type { Client } from '../store/clients.js';
+import type { tokenResponse } from '../store/tokens.js';
 
 /** What the OAuth endpoints are built from: the app's dependencies, the resource catalogue and the signing keys. */
 export interface OAuthDeps extends Deps {

@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { Database } from '../db/schema.js';
-import type { Catalogue } from './catalogue.js';
+import type { Database } from '../../db/schema.js';
+import type { Catalogue } from '../catalogue.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
 

@@ -1,13 +1,13 @@
-import { orgMfaBlocks } from '../accounts/mfa/org-policy.js';
-import { agentOfKey } from '../agents/queries.js';
-import { agentRights, limitOf, limitsShape } from '../agents/rights.js';
-import { membershipsOf } from '../orgs/context.js';
-import { type OrgContext, type Principal } from '../auth/principal.js';
-import type { CachedCredential } from '../auth/credential-cache.js';
-import type { Deps } from '../deps.js';
-import { parseToken } from '../tokens/format.js';
-import type { Catalogue, Resource } from './catalogue.js';
-import type { OAuthDeps } from './grants/types.js';
+import { orgMfaBlocks } from '../../accounts/mfa/org-policy.js';
+import { agentOfKey } from '../../agents/queries.js';
+import { agentRights, limitOf, limitsShape } from '../../agents/rights.js';
+import { membershipsOf } from '../../orgs/context.js';
+import { type OrgContext, type Principal } from '../../auth/principal.js';
+import type { CachedCredential } from '../../auth/credential-cache.js';
+import type { Deps } from '../../deps.js';
+import { parseToken } from '../../tokens/format.js';
+import type { Catalogue, Resource } from '../catalogue.js';
+import type { OAuthDeps } from '../grants/types.js';
 
 const API_TOKEN_KINDS = new Set(['pat', 'svc', 'org', 'svc_agent']);
 

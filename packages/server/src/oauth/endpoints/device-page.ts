@@ -1,19 +1,19 @@
 import formbody from '@fastify/formbody';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { SESSION_COOKIE } from '../auth/session-cookie.js';
-import { audit } from '../audit/log.js';
-import { membershipsOf } from '../orgs/context.js';
-import { formToken, formTokenValid } from '../http/csrf.js';
-import { actorOf } from '../http/request.js';
-import type { App } from '../http/types.js';
-import { escapeHtml } from '../mail/templates.js';
-import { PAGE_CSP, page, renderMessage } from '../pages/render.js';
-import { recordConsent } from './authorize.js';
-import { findClient } from './clients.js';
+import { SESSION_COOKIE } from '../../auth/session-cookie.js';
+import { audit } from '../../audit/log.js';
+import { membershipsOf } from '../../orgs/context.js';
+import { formToken, formTokenValid } from '../../http/csrf.js';
+import { actorOf } from '../../http/request.js';
+import type { App } from '../../http/types.js';
+import { escapeHtml } from '../../mail/templates.js';
+import { PAGE_CSP, page, renderMessage } from '../../pages/render.js';
+import { recordConsent } from '../store/consents.js';
+import { findClient } from '../store/clients.js';
 import { consentPage } from './consent-page.js';
-import { findPendingByUserCode, formatUserCode, normalizeUserCode } from './device.js';
-import type { OAuthDeps } from './grants/types.js';
-import { scopesOf } from './tokens.js';
+import { findPendingByUserCode, formatUserCode, normalizeUserCode } from '../store/device-codes.js';
+import type { OAuthDeps } from '../grants/types.js';
+import { scopesOf } from '../store/tokens.js';
 
 /** Wrong user codes one person may enter per hour: the code space is large, guessing is not. */
 export const DEVICE_CODE_ATTEMPTS_PER_HOUR = 20;
@@ -43,7 +43,7 @@ function codeForm(csrf: string, value: string, error?: string): string {
  * `/device` (RFC 8628 §3.3): a signed-in person enters the user code, sees what the device asks
  * for and decides. Same consent form as the authorization endpoint.
  */
-export async function deviceRoutes(app: App, deps: OAuthDeps): Promise<void> {
+export async function devicePage(app: App, deps: OAuthDeps): Promise<void> {
   const { db, clock, catalogue } = deps;
   await app.register(formbody, { bodyLimit: 64 * 1024 });
   const attempts = deps.cache.limiter({

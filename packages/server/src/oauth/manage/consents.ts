@@ -1,12 +1,12 @@
 import { Type } from 'typebox';
-import type { Deps } from '../deps.js';
-import { ApiError } from '../errors.js';
-import { actorOf, orgOf, userOf } from '../http/request.js';
-import { IdParams, Timestamp } from '../http/shapes.js';
-import type { App } from '../http/types.js';
-import { revokeGrant } from './authorize.js';
-import { scopesOf } from './tokens.js';
-import { noContent } from '../http/schemas/responses.js';
+import type { Deps } from '../../deps.js';
+import { ApiError } from '../../errors.js';
+import { actorOf, orgOf, userOf } from '../../http/request.js';
+import { IdParams, Timestamp } from '../../http/shapes.js';
+import type { App } from '../../http/types.js';
+import { revokeGrant } from '../store/consents.js';
+import { scopesOf } from '../store/tokens.js';
+import { noContent } from '../../http/schemas/responses.js';
 
 /** Grants listed at most per request: a person or org rarely has more; no pagination needed below it. */
 export const GRANTS_LIST_MAX = 500;
@@ -66,7 +66,7 @@ function shape(r: GrantRow) {
  * The apps a person has authorised (`/api/v1/me/grants`, in every org) and, for admins, the
  * org's grants (`/api/v1/org/grants`). Revoking a grant revokes its tokens at once.
  */
-export function grantRoutes(app: App, deps: Deps): void {
+export function consentManagementRoutes(app: App, deps: Deps): void {
   const { db, clock } = deps;
 
   const revoke = async (

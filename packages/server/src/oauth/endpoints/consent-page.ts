@@ -1,9 +1,9 @@
-import { escapeHtml } from '../mail/templates.js';
-import type { OrgContext } from '../auth/principal.js';
-import { page } from '../pages/render.js';
-import type { Catalogue, Resource } from './catalogue.js';
-import { type Client, clientOrigin } from './clients.js';
-import { isLoopbackRedirect, redirectTarget } from './redirect-uri.js';
+import { escapeHtml } from '../../mail/templates.js';
+import type { OrgContext } from '../../auth/principal.js';
+import { page } from '../../pages/render.js';
+import type { Catalogue, Resource } from '../catalogue.js';
+import { type Client, clientOrigin } from '../store/clients.js';
+import { isLoopbackRedirect, redirectTarget } from '../redirect-uri.js';
 
 /**
  * The consent page: a plain HTML form (no JavaScript) posting to `action`. Each requested scope is

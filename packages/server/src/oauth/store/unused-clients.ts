@@ -1,10 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { type Actor } from '../auth/principal.js';
-import { audit } from '../audit/log.js';
-import type { Database } from '../db/schema.js';
-import type { AuthCache } from '../auth/credential-cache.js';
-import { addMs, type Clock } from '../lib/clock.js';
+import { type Actor } from '../../auth/principal.js';
+import { audit } from '../../audit/log.js';
+import type { Database } from '../../db/schema.js';
+import type { AuthCache } from '../../auth/credential-cache.js';
+import { addMs, type Clock } from '../../lib/clock.js';
 
 /**
  * Dynamically registered clients that never completed an authorization — no person ever

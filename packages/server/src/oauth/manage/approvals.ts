@@ -1,17 +1,17 @@
 import { Type } from 'typebox';
-import { isUniqueViolation } from '../accounts/users.js';
-import { audit } from '../audit/log.js';
-import { ApiError } from '../errors.js';
-import { actorOf, orgOf, principalOf } from '../http/request.js';
-import { IdParams, Timestamp } from '../http/shapes.js';
-import type { App } from '../http/types.js';
-import { newId } from '../lib/secrets.js';
-import { requireVerifiedEmail } from '../tokens/mint.js';
-import { approvalsQuery } from './approvals.js';
-import { findClient } from './clients.js';
-import { OAuthError } from './errors.js';
-import type { OAuthDeps } from './grants/types.js';
-import { noContent } from '../http/schemas/responses.js';
+import { isUniqueViolation } from '../../accounts/users.js';
+import { audit } from '../../audit/log.js';
+import { ApiError } from '../../errors.js';
+import { actorOf, orgOf, principalOf } from '../../http/request.js';
+import { IdParams, Timestamp } from '../../http/shapes.js';
+import type { App } from '../../http/types.js';
+import { newId } from '../../lib/secrets.js';
+import { requireVerifiedEmail } from '../../tokens/mint.js';
+import { approvalsQuery } from '../store/approvals.js';
+import { findClient } from '../store/clients.js';
+import { OAuthError } from '../errors.js';
+import type { OAuthDeps } from '../grants/types.js';
+import { noContent } from '../../http/schemas/responses.js';
 
 /** Approvals listed per org: an org approves a handful of clients. */
 export const APPROVALS_LIST_MAX = 500;

@@ -1,30 +1,29 @@
 import formbody from '@fastify/formbody';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { audit } from '../audit/log.js';
-import { SESSION_COOKIE } from '../auth/session-cookie.js';
-import { membershipsOf } from '../orgs/context.js';
-import { formToken, formTokenValid } from '../http/csrf.js';
-import { actorOf } from '../http/request.js';
-import type { App } from '../http/types.js';
-import { PAGE_CSP, pageCsp, renderMessage } from '../pages/render.js';
+import { audit } from '../../audit/log.js';
+import { SESSION_COOKIE } from '../../auth/session-cookie.js';
+import { membershipsOf } from '../../orgs/context.js';
+import { formToken, formTokenValid } from '../../http/csrf.js';
+import { actorOf } from '../../http/request.js';
+import type { App } from '../../http/types.js';
+import { PAGE_CSP, pageCsp, renderMessage } from '../../pages/render.js';
 import {
   type AuthorizationRequest,
   checkAuthorizationRequest,
   eligibleOrgs,
-  issueCode,
   RedirectError,
-  recordConsent,
-  rememberedGrant,
   UntrustedRedirectError,
-} from './authorize.js';
-import { approvableScopes, approvingOrg } from './approvals.js';
-import { oidcContext, oidcSessionStep } from '../oidc/authorize-step.js';
+} from '../authorization-request.js';
+import { issueCode } from '../store/codes.js';
+import { recordConsent, rememberedGrant } from '../store/consents.js';
+import { approvableScopes, approvingOrg } from '../store/approvals.js';
+import { oidcContext, oidcSessionStep } from '../../oidc/authorize-step.js';
 import { consentPage } from './consent-page.js';
-import type { OAuthError } from './errors.js';
-import type { OAuthDeps } from './grants/types.js';
-import { withParams } from './redirect-uri.js';
-import { AUTHORIZE_RESPONSES, AuthorizeQuery } from '../http/schemas/oauth.js';
-import { isProtocolScope } from './scope.js';
+import type { OAuthError } from '../errors.js';
+import type { OAuthDeps } from '../grants/types.js';
+import { withParams } from '../redirect-uri.js';
+import { AUTHORIZE_RESPONSES, AuthorizeQuery } from '../../http/schemas/oauth.js';
+import { isProtocolScope } from '../scope.js';
 
 /** The parameters the consent form carries back, re-checked in full on submit. */
 const CARRIED = [
@@ -55,7 +54,7 @@ function html(reply: FastifyReply, status: number, body: string, csp = PAGE_CSP)
  * redirect URI is trusted are pages; later ones go back to the client with `state` and `iss`
  * (RFC 9207). No session → `/login`, then back here.
  */
-export async function consentRoutes(app: App, deps: OAuthDeps): Promise<void> {
+export async function authorizeEndpoint(app: App, deps: OAuthDeps): Promise<void> {
   const { db, clock, config, catalogue } = deps;
   await app.register(formbody, { bodyLimit: 64 * 1024 });
   const issuer = config.publicUrl;

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
-import { isUniqueViolation } from '../accounts/users.js';
-import type { Config } from '../config/index.js';
-import type { ClientAuthMethod, Database, OAuthClientKind } from '../db/schema.js';
-import type { AuthCache } from '../auth/credential-cache.js';
-import { addMs, type Clock } from '../lib/clock.js';
-import { newSecret, safeEqual, sha256Hex } from '../lib/secrets.js';
-import type { Catalogue } from './catalogue.js';
-import { type ClientMetadata, type GrantType, parseClientMetadata } from './client-metadata.js';
-import { OAuthError } from './errors.js';
+import { isUniqueViolation } from '../../accounts/users.js';
+import type { Config } from '../../config/index.js';
+import type { ClientAuthMethod, Database, OAuthClientKind } from '../../db/schema.js';
+import type { AuthCache } from '../../auth/credential-cache.js';
+import { addMs, type Clock } from '../../lib/clock.js';
+import { newSecret, safeEqual, sha256Hex } from '../../lib/secrets.js';
+import type { Catalogue } from '../catalogue.js';
+import { type ClientMetadata, type GrantType, parseClientMetadata } from '../client-metadata.js';
+import { OAuthError } from '../errors.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
@@ -159,10 +159,10 @@ export async function findClient(
 
 async function refreshMetadataClient(deps: ClientDeps, url: string, exists: boolean): Promise<Client> {
   // Loaded on first use: most deployments never see a metadata-document client.
-  const { fetchClientMetadata, MetadataFetchError } = await import('./metadata-fetch.js');
+  const { fetchClientMetadata, MetadataFetchError } = await import('../metadata-fetch.js');
   let fetched: Awaited<ReturnType<typeof fetchClientMetadata>>;
   try {
-    const { outboundPolicy } = await import('../lib/outbound-fetch.js');
+    const { outboundPolicy } = await import('../../lib/outbound-fetch.js');
     fetched = await fetchClientMetadata(url, outboundPolicy(deps.config, deps.config.cimdAllowLoopback));
   } catch (err) {
     if (err instanceof MetadataFetchError) {

@@ -1,23 +1,23 @@
 import { Type } from 'typebox';
-import { audit } from '../audit/log.js';
-import type { Deps } from '../deps.js';
-import { ApiError } from '../errors.js';
-import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';
-import type { OrgContext, Principal } from '../auth/principal.js';
-import { actorOf, orgOf, principalOf } from '../http/request.js';
-import { type Permission } from '../auth/permissions.js';
-import { ROLE_PERMISSIONS, roleAllows } from '../orgs/roles.js';
-import { requireVerifiedEmail } from '../tokens/mint.js';
-import { Timestamp } from '../http/shapes.js';
-import type { App } from '../http/types.js';
-import type { Catalogue } from './catalogue.js';
+import { audit } from '../../audit/log.js';
+import type { Deps } from '../../deps.js';
+import { ApiError } from '../../errors.js';
+import { decodeCursor, PageOf, PageQuery, page } from '../../http/pagination.js';
+import type { OrgContext, Principal } from '../../auth/principal.js';
+import { actorOf, orgOf, principalOf } from '../../http/request.js';
+import { type Permission } from '../../auth/permissions.js';
+import { ROLE_PERMISSIONS, roleAllows } from '../../orgs/roles.js';
+import { requireVerifiedEmail } from '../../tokens/mint.js';
+import { Timestamp } from '../../http/shapes.js';
+import type { App } from '../../http/types.js';
+import type { Catalogue } from '../catalogue.js';
 import {
   CLIENT_NAME_MAX,
   type ClientMetadata,
   GRANT_TYPES,
   MAX_REDIRECT_URIS,
   parseClientMetadata,
-} from './client-metadata.js';
+} from '../client-metadata.js';
 import {
   parseRpRegistration,
   POST_LOGOUT_URIS_MAX,
@@ -25,12 +25,12 @@ import {
   rpRegistrationOf,
   rpRegistrationFields,
   saveRpRegistration,
-} from '../oidc/client-registration.js';
-import { type Client, insertClient, newClientId, newClientSecret, toClient } from './clients.js';
-import { OAuthError } from './errors.js';
-import { REDIRECT_URI_MAX_LENGTH } from './redirect-uri.js';
-import { revokeClientTokens } from './tokens.js';
-import { noContent } from '../http/schemas/responses.js';
+} from '../../oidc/client-registration.js';
+import { type Client, insertClient, newClientId, newClientSecret, toClient } from '../store/clients.js';
+import { OAuthError } from '../errors.js';
+import { REDIRECT_URI_MAX_LENGTH } from '../redirect-uri.js';
+import { revokeClientTokens } from '../store/tokens.js';
+import { noContent } from '../../http/schemas/responses.js';
 
 const ClientIdParams = Type.Object(
   { id: Type.String({ pattern: '^lkc_[0-9a-f]{32}$' }) },

@@ -1,11 +1,11 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
-import { type Actor } from '../auth/principal.js';
-import { auditFrom } from '../audit/log.js';
-import type { Database } from '../db/schema.js';
-import { addMs, type Clock, DAY, HOUR } from '../lib/clock.js';
-import { newId } from '../lib/secrets.js';
-import { hashToken, mintToken } from '../tokens/format.js';
-import { revokeOAuthChildren } from '../tokens/queries.js';
+import { type Actor } from '../../auth/principal.js';
+import { auditFrom } from '../../audit/log.js';
+import type { Database } from '../../db/schema.js';
+import { addMs, type Clock, DAY, HOUR } from '../../lib/clock.js';
+import { newId } from '../../lib/secrets.js';
+import { hashToken, mintToken } from '../../tokens/format.js';
+import { revokeOAuthChildren } from '../../tokens/queries.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
 

@@ -1,0 +1,57 @@
+import type { AuthChange, RevocationLogReader } from '../../auth/credential-cache.js';
+import type { Deps } from '../../deps.js';
+
+/**
+ * The revocation log: one row per credential change (a token by its hash, a person or an org by
+ * id). Each node replays it into its own credential cache, and resource servers read it as a stream.
+ */
+
+/** Appends a credential change to the revocation log (tokens by hash, people and orgs by id). */
+export async function recordRevocation(deps: Pick<Deps, 'db' | 'clock'>, change: AuthChange): Promise<void> {
+  const [kind, value] =
+    'token' in change
+      ? ['token', change.token]
+      : 'user' in change
+        ? ['user', change.user]
+        : 'org' in change
+          ? ['org', change.org]
+          : [null, null];
+  if (!kind || !value) return;
+  await deps.db
+    .insertInto('revocation_events')
+    .values({ kind: kind as 'token' | 'user' | 'org', value, created_at: deps.clock.now() })
+    .execute();
+}
+
+/**
+ * The revocation log as each node replays it into its own credential cache, from its own cursor
+ * (the log's id): the same rows the resource servers' stream sends.
+ */
+export function revocationLogReader(deps: Pick<Deps, 'db'>): RevocationLogReader {
+  return {
+    async after(after, limit) {
+      const rows = await deps.db
+        .selectFrom('revocation_events')
+        .select(['id', 'kind', 'value'])
+        .where('id', '>', after)
+        .orderBy('id')
+        .limit(limit)
+        .execute();
+      return rows.map((r) => ({
+        id: String(r.id),
+        change: (r.kind === 'token'
+          ? { token: r.value }
+          : r.kind === 'user'
+            ? { user: r.value }
+            : { org: r.value }) as AuthChange,
+      }));
+    },
+    async end() {
+      const row = await deps.db
+        .selectFrom('revocation_events')
+        .select((eb) => eb.fn.max('id').as('id'))
+        .executeTakeFirst();
+      return row?.id ? String(row.id) : '0';
+    },
+  };
+}

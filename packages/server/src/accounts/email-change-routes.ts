@@ -6,8 +6,8 @@ import { ApiError } from '../errors.js';
 import { actorOf, principalOf, userOf } from '../http/request.js';
 import { Email } from '../http/shapes.js';
 import type { App } from '../http/types.js';
-import { confirmPage, maskEmail } from '../pages/link-confirm.js';
-import { PAGE_CSP, renderMessage } from '../pages/render.js';
+import { confirmPage, PAGE_CSP, renderMessage } from '../http/html.js';
+import { maskEmail } from '../lib/email.js';
 import { proofChanges } from './email-proof.js';
 import {
   CONFIRM_EMAIL_PATH,

@@ -8,7 +8,7 @@ import { addMs, type Clock, HOUR } from '../lib/clock.js';
 import { newSecret, sha256Hex } from '../lib/secrets.js';
 import type { Message } from '../mail/mailer.js';
 import { button, escapeHtml, layout } from '../mail/templates.js';
-import { maskEmail } from '../pages/link-confirm.js';
+import { maskEmail } from '../lib/email.js';
 import { type EmailProof, proveEmail } from './email-proof.js';
 import { isUniqueViolation } from './users.js';
 

@@ -5,8 +5,8 @@ import type { Deps } from '../deps.js';
 import { ApiError, rateLimited } from '../errors.js';
 import { actorOf, userOf } from '../http/request.js';
 import type { App } from '../http/types.js';
-import { confirmPage, maskEmail } from '../pages/link-confirm.js';
-import { PAGE_CSP, renderMessage } from '../pages/render.js';
+import { confirmPage, PAGE_CSP, renderMessage } from '../http/html.js';
+import { maskEmail } from '../lib/email.js';
 import { proofChanges, proveEmail } from './email-proof.js';
 import {
   consumeEmailVerification,

@@ -10,7 +10,7 @@ import type { App } from '../http/types.js';
 import { UUID_RE, sha256Hex } from '../lib/secrets.js';
 import { escapeHtml, magicLinkEmail } from '../mail/templates.js';
 import type { OAuthDeps } from '../oauth/grants/types.js';
-import { PAGE_CSP, page, renderMessage } from '../pages/render.js';
+import { PAGE_CSP, page, renderMessage } from '../http/html.js';
 import { type Decision, decide, mayDecide } from './decide.js';
 import {
   HARNESS_NAMES,

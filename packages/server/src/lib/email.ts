@@ -16,3 +16,13 @@ export function isValidEmail(email: string): boolean {
   const m = /^([^\s@"<>(),;:\\[\]]{1,64})@([a-z0-9-]+(?:\.[a-z0-9-]+)+)$/.exec(email);
   return m !== null && !m[2]!.split('.').some((label) => label.startsWith('-') || label.endsWith('-'));
 }
+
+/**
+ * An address shown to someone who may not own it: the first character of the local part and
+ * the domain (`j***@example.com`), enough to recognise one's own account, not to learn another's.
+ */
+export function maskEmail(email: string): string {
+  const at = email.lastIndexOf('@');
+  if (at <= 0) return '***';
+  return `${email[0]}***${email.slice(at)}`;
+}

@@ -7,6 +7,8 @@
  * string comparison (RFC 6749 §3.1.2.3, OAuth 2.1 §4.1.1), except that a loopback redirect URI
  * matches on any port (RFC 8252 §7.3).
  */
+import { isPrivateUseScheme } from '../lib/uri-scheme.js';
+
 export const REDIRECT_URI_MAX_LENGTH = 2000;
 
 const LOOPBACK = /^http:\/\/(127\.0\.0\.1|\[::1\]|localhost)(?::(\d{1,5}))?(\/[^#]*)?$/;
@@ -31,49 +33,6 @@ export function redirectUriProblem(uri: string): string | null {
       : 'http is allowed only on a loopback host (127.0.0.1, [::1], localhost)';
   if (isPrivateUseScheme(u.protocol.slice(0, -1))) return null;
   return "must use https, http on a loopback host, or an app's own URI scheme (RFC 8252 §7.1)";
-}
-
-/**
- * Schemes that are not an app's own: they run code, read local or inline content, or belong to a
- * browser, the web or another protocol. A redirect there would hand the code to something else.
- */
-const NOT_PRIVATE_USE = new Set([
-  'javascript',
-  'vbscript',
-  'data',
-  'file',
-  'blob',
-  'about',
-  'filesystem',
-  'view-source',
-  'jar',
-  'intent',
-  'chrome',
-  'chrome-extension',
-  'moz-extension',
-  'safari-extension',
-  'ms-browser-extension',
-  'edge',
-  'resource',
-  'http',
-  'https',
-  'ws',
-  'wss',
-  'ftp',
-  'mailto',
-  'tel',
-  'sms',
-  'urn',
-]);
-
-/**
- * Whether `scheme` (lowercase, without ":") may be a native app's private-use scheme. RFC 8252
- * §7.1 asks for a reverse domain name (`com.example.app`); the MCP hosts people use register
- * single-label schemes of their own (`cursor`, `vscode`), so any RFC 3986 scheme is taken except
- * those above.
- */
-export function isPrivateUseScheme(scheme: string): boolean {
-  return /^[a-z][a-z0-9+.-]{0,63}$/.test(scheme) && !NOT_PRIVATE_USE.has(scheme);
 }
 
 /** Whether a (registrable) redirect URI uses a private-use scheme: only public clients may. */

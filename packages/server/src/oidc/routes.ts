@@ -8,7 +8,7 @@ import { sendOAuthError, toOAuthError } from '../oauth/errors.js';
 import type { OAuthDeps } from '../oauth/grants/types.js';
 import { withParams } from '../oauth/redirect-uri.js';
 import { escapeHtml } from '../mail/templates.js';
-import { PAGE_CSP, page, pageCsp, renderMessage } from '../pages/render.js';
+import { PAGE_CSP, page, pageCsp, renderMessage } from '../http/html.js';
 import { checkEndSession, EndSessionError, endSession, type EndSessionRequest } from './end-session.js';
 import { userinfo } from './userinfo.js';
 import { Jwks, UserinfoAnswer } from '../http/schemas/oauth.js';

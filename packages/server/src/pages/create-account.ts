@@ -11,7 +11,7 @@ import { actorOf, checkReturnTo, setSessionCookie } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { escapeHtml } from '../mail/templates.js';
 import { CREATE_ACCOUNT_PATH } from './login.js';
-import { page, renderMessage } from './render.js';
+import { page, renderMessage } from '../http/html.js';
 
 const Form = Type.Object(
   {

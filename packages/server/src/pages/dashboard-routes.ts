@@ -3,7 +3,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { extname, join, sep } from 'node:path';
 import type { Deps } from '../deps.js';
 import type { App } from '../http/types.js';
-import { PAGE_CSP, renderMessage } from './render.js';
+import { PAGE_CSP, renderMessage } from '../http/html.js';
 
 /** The dashboard's policy: its own scripts, styles and API calls only; never framed. */
 export const DASHBOARD_CSP =

@@ -7,7 +7,7 @@ import { ApiError } from '../errors.js';
 import { checkReturnTo } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { escapeHtml } from '../mail/templates.js';
-import { page } from './render.js';
+import { page } from '../http/html.js';
 
 export const FORGOT_PASSWORD_PATH = '/forgot-password';
 

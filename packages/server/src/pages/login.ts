@@ -15,7 +15,7 @@ import { ApiError } from '../errors.js';
 import { actorOf, checkReturnTo, setHostCookie, setSessionCookie } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { escapeHtml } from '../mail/templates.js';
-import { page, pageCsp } from './render.js';
+import { page, pageCsp } from '../http/html.js';
 
 /** Where the page's "Email me a sign-in link" form posts. */
 export const LOGIN_LINK_PATH = '/login/link';

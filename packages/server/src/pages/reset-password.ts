@@ -18,7 +18,7 @@ import { actorOf, clearSessionCookie } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { escapeHtml } from '../mail/templates.js';
 import { FORGOT_PASSWORD_PATH } from './forgot-password.js';
-import { page } from './render.js';
+import { page } from '../http/html.js';
 
 const Token = Type.String({ minLength: 1, maxLength: 200 });
 

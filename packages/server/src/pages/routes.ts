@@ -8,7 +8,7 @@ import { dashboardBuilt } from './dashboard-routes.js';
 import { forgotPasswordRoutes } from './forgot-password.js';
 import { inviteRoutes } from './invite.js';
 import { loginRoutes } from './login.js';
-import { PAGE_CSP, page } from './render.js';
+import { PAGE_CSP, page } from '../http/html.js';
 import { resetPasswordRoutes } from './reset-password.js';
 import { setupRoutes } from './setup.js';
 import { signupRoutes } from './signup.js';

@@ -12,7 +12,7 @@ import type { Deps } from '../deps.js';
 import { actorOf, setSessionCookie } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { escapeHtml } from '../mail/templates.js';
-import { page, renderMessage } from './render.js';
+import { page, renderMessage } from '../http/html.js';
 
 const SetupForm = Type.Object(
   {

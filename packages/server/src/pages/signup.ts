@@ -14,7 +14,7 @@ import type { Deps } from '../deps.js';
 import { actorOf, setSessionCookie } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { escapeHtml } from '../mail/templates.js';
-import { page, renderMessage } from './render.js';
+import { page, renderMessage } from '../http/html.js';
 
 const INVALID =
   'This sign-up link is invalid, expired or already used. Ask the operator to approve you again.';

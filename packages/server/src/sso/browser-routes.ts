@@ -10,7 +10,7 @@ import { rateLimited } from '../errors.js';
 import { actorOf, checkReturnTo, safeReturnTo, setHostCookie, setSessionCookie } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { safeEqual, UUID_RE } from '../lib/secrets.js';
-import { PAGE_CSP } from '../pages/render.js';
+import { PAGE_CSP } from '../http/html.js';
 import { OIDC_REDIRECT_PATH, oidcSettingsOf, samlSettingsOf, spUrls } from './connections.js';
 import { SsoError, type SsoErrorCode } from './errors.js';
 import { failover } from './failover.js';

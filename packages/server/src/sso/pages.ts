@@ -1,5 +1,5 @@
 import { escapeHtml } from '../mail/templates.js';
-import { page } from '../pages/render.js';
+import { page } from '../http/html.js';
 import type { SsoErrorCode } from './errors.js';
 
 /** What a failed SSO sign-in says, by code. Only fixed text: nothing from the IdP is shown. */

@@ -6,7 +6,7 @@ import { ApiError } from '../../errors.js';
 import { actorOf, checkReturnTo, clearSessionCookie, setSessionCookie } from '../../http/request.js';
 import type { App } from '../../http/types.js';
 import { escapeHtml } from '../../mail/templates.js';
-import { page } from '../../pages/render.js';
+import { page } from '../../http/html.js';
 import { findPendingSession, type PendingSession, recordSecondFactor } from '../sessions.js';
 import { DEVICE_COOKIE } from '../devices.js';
 import { SESSION_COOKIE } from '../../auth/session-cookie.js';

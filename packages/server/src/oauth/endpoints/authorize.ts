@@ -6,7 +6,7 @@ import { membershipsOf } from '../../orgs/context.js';
 import { formToken, formTokenValid } from '../../http/csrf.js';
 import { actorOf } from '../../http/request.js';
 import type { App } from '../../http/types.js';
-import { PAGE_CSP, pageCsp, renderMessage } from '../../pages/render.js';
+import { PAGE_CSP, pageCsp, renderMessage } from '../../http/html.js';
 import {
   type AuthorizationRequest,
   checkAuthorizationRequest,

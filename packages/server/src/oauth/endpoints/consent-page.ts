@@ -1,6 +1,6 @@
 import { escapeHtml } from '../../mail/templates.js';
 import type { OrgContext } from '../../auth/principal.js';
-import { page } from '../../pages/render.js';
+import { page } from '../../http/html.js';
 import type { Catalogue, Resource } from '../catalogue.js';
 import { type Client, clientOrigin } from '../store/clients.js';
 import { isLoopbackRedirect, redirectTarget } from '../redirect-uri.js';

@@ -7,7 +7,7 @@ import { formToken, formTokenValid } from '../../http/csrf.js';
 import { actorOf } from '../../http/request.js';
 import type { App } from '../../http/types.js';
 import { escapeHtml } from '../../mail/templates.js';
-import { PAGE_CSP, page, renderMessage } from '../../pages/render.js';
+import { PAGE_CSP, page, renderMessage } from '../../http/html.js';
 import { recordConsent } from '../store/consents.js';
 import { findClient } from '../store/clients.js';
 import { consentPage } from './consent-page.js';

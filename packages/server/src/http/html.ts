@@ -1,5 +1,5 @@
 import { escapeHtml } from '../mail/templates.js';
-import { isPrivateUseScheme } from '../oauth/redirect-uri.js';
+import { isPrivateUseScheme } from '../lib/uri-scheme.js';
 
 /**
  * The pages' look: the dashboard's palette (packages/dashboard/src/styles/), light and dark by
@@ -83,3 +83,29 @@ export function pageCsp(formRedirects: readonly string[] = []): string {
 }
 
 export const PAGE_CSP = pageCsp();
+
+export interface ConfirmPage {
+  title: string;
+  /** Paragraphs of plain text (escaped here). */
+  text: readonly string[];
+  /** Where the one button posts (a path on this server). */
+  action: string;
+  /** Hidden form fields (escaped here). */
+  fields: Readonly<Record<string, string>>;
+  button: string;
+}
+
+/**
+ * The page a mailed link opens: it changes nothing itself and holds one button that POSTs,
+ * so a mail scanner that fetches the link does not use it up.
+ */
+export function confirmPage(p: ConfirmPage): string {
+  const hidden = Object.entries(p.fields)
+    .map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`)
+    .join('');
+  return page(
+    p.title,
+    `${p.text.map((t) => `<p>${escapeHtml(t)}</p>`).join('\n')}
+<form method="post" action="${escapeHtml(p.action)}">${hidden}<button type="submit">${escapeHtml(p.button)}</button></form>`,
+  );
+}

@@ -1,15 +1,11 @@
-import type { Transaction } from 'kysely';
-import type { Db } from '../db/connection.js';
-import type { Database } from '../db/schema.js';
 import { addMs, type Clock, DAY } from '../lib/clock.js';
 import { newSecret, sha256Hex } from '../lib/secrets.js';
+import type { Executor } from '../db/executor.js';
 
 /** The cookie (base name) a browser keeps once it has signed in: see `signinFailuresPerAccount`. */
 export const DEVICE_COOKIE = 'lk_device';
 /** How long a browser stays known to an account after its last sign-in. */
 export const DEVICE_TTL_MS = 365 * DAY;
-
-type Executor = Db | Transaction<Database>;
 
 const COOKIE_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 

@@ -1,11 +1,9 @@
 import type { Transaction } from 'kysely';
 import { type Actor } from '../auth/principal.js';
 import { audit } from '../audit/log.js';
-import type { Db } from '../db/connection.js';
 import type { Database } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
-
-type Executor = Db | Transaction<Database>;
+import type { Executor } from '../db/executor.js';
 
 /** Whether an instance admin disabled the account (an unknown account counts as disabled). */
 export async function isDisabled(db: Executor, userId: string): Promise<boolean> {

@@ -1,7 +1,6 @@
 import { sql, type Transaction } from 'kysely';
 import { type Actor } from '../auth/principal.js';
 import { audit } from '../audit/log.js';
-import type { Db } from '../db/connection.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../errors.js';
 import { addMs, type Clock, HOUR } from '../lib/clock.js';
@@ -11,13 +10,12 @@ import { button, escapeHtml, layout } from '../mail/templates.js';
 import { maskEmail } from '../lib/email.js';
 import { type EmailProof, proveEmail } from './email-proof.js';
 import { isUniqueViolation } from './users.js';
+import type { Executor } from '../db/executor.js';
 
 /** A link to a new address works once, for this long. */
 export const EMAIL_CHANGE_TTL_MS = 24 * HOUR;
 /** The page the link opens (GET shows one button, POST makes the change). */
 export const CONFIRM_EMAIL_PATH = '/confirm-email';
-
-type Executor = Db | Transaction<Database>;
 
 /** What `POST /api/v1/me/email` answers when someone else's account uses the address (as sign-up does). */
 export const EMAIL_TAKEN = 'An account with this email exists.';

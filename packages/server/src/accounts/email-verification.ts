@@ -1,17 +1,15 @@
 import type { Transaction } from 'kysely';
-import type { Db } from '../db/connection.js';
 import type { Database } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { addMs, type Clock, HOUR } from '../lib/clock.js';
 import { newSecret, sha256Hex } from '../lib/secrets.js';
 import { verifyEmailEmail } from '../mail/templates.js';
+import type { Executor } from '../db/executor.js';
 
 /** A verification link works this long, once. */
 export const EMAIL_VERIFICATION_TTL_MS = 24 * HOUR;
 /** Where the mailed link opens its page. */
 export const VERIFY_EMAIL_PATH = '/verify-email';
-
-type Executor = Db | Transaction<Database>;
 
 /** Stores a single-use verification token (hashed) for the account's address; returns the plaintext. */
 export async function issueEmailVerification(

@@ -1,12 +1,10 @@
 import type { Transaction } from 'kysely';
 import { type Actor } from '../auth/principal.js';
 import { audit } from '../audit/log.js';
-import type { Db } from '../db/connection.js';
 import type { Database, IdentityProvider } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';
-
-type Executor = Db | Transaction<Database>;
+import type { Executor } from '../db/executor.js';
 
 const COLUMNS = ['id', 'provider', 'subject', 'user_id', 'email', 'email_verified', 'created_at'] as const;
 

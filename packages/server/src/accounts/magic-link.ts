@@ -4,12 +4,11 @@ import type { Database } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { addMs, MINUTE } from '../lib/clock.js';
 import { newSecret, safeEqual, sha256Hex } from '../lib/secrets.js';
+import type { Executor } from '../db/executor.js';
 
 export const MAGIC_LINK_TTL_MS = 15 * MINUTE;
 /** The cookie (base name) that binds a sign-in link to the browser that asked for it. */
 export const MAGIC_LINK_BROWSER_COOKIE = 'lk_ml';
-
-type Executor = Db | Transaction<Database>;
 
 /**
  * Stores a single-use sign-in token (hashed) and returns the plaintext for the email.

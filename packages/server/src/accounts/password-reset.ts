@@ -1,7 +1,6 @@
 import type { Transaction } from 'kysely';
 import { type Actor } from '../auth/principal.js';
 import { audit } from '../audit/log.js';
-import type { Db } from '../db/connection.js';
 import type { Database } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { addMs, type Clock, MINUTE } from '../lib/clock.js';
@@ -12,6 +11,7 @@ import { revokeUserPats } from '../tokens/queries.js';
 import { type EmailProof, proveEmail } from './email-proof.js';
 import { limit } from './input.js';
 import type { AccountLimiters } from './limits.js';
+import type { Executor } from '../db/executor.js';
 
 /** A reset link works once, for this long. */
 export const PASSWORD_RESET_TTL_MS = 30 * MINUTE;
@@ -20,8 +20,6 @@ export const RESET_PASSWORD_PATH = '/reset-password';
 /** What a reset request answers, whether or not the account exists or mail went out. */
 export const RESET_REQUESTED =
   'If an account uses this address, a link to choose a new password is on its way. It works once, for 30 minutes.';
-
-type Executor = Db | Transaction<Database>;
 
 export function passwordResetEmail(to: string, link: string): Message {
   const minutes = PASSWORD_RESET_TTL_MS / MINUTE;

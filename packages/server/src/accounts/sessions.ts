@@ -1,8 +1,7 @@
-import type { Transaction } from 'kysely';
 import type { Db } from '../db/connection.js';
-import type { Database } from '../db/schema.js';
 import { type Clock, MINUTE } from '../lib/clock.js';
 import { sha256Hex } from '../lib/secrets.js';
+import type { Executor } from '../db/executor.js';
 
 /** last_seen_at is written at most this often per session, so reads stay reads. */
 export const SESSION_TOUCH_INTERVAL_MS = 5 * MINUTE;
@@ -19,8 +18,6 @@ export const PENDING_SESSION_PREFIX = 'p.';
 export type Amr = 'pwd' | 'otp' | 'hwk' | 'mfa' | 'email' | 'fed';
 /** What a pending session waits for. */
 export type PendingState = 'second_factor' | 'enrol';
-
-type Executor = Db | Transaction<Database>;
 
 export interface SessionUser {
   sessionId: string;

@@ -2,6 +2,7 @@ import { sql, type Transaction } from 'kysely';
 import type { Actor } from '../auth/principal.js';
 import { audit } from '../audit/log.js';
 import type { Db } from '../db/connection.js';
+import type { Executor } from '../db/executor.js';
 import type { Database } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { newSecret, sha256Hex } from '../lib/secrets.js';
@@ -15,7 +16,7 @@ const SETUP_LOCK_KEY = 748_213_978;
  * True while the instance has no instance admin — however many other accounts exist (people who
  * signed up first, overseers an agent named): setup is about who runs the instance.
  */
-export async function needsSetup(db: Db | Transaction<Database>): Promise<boolean> {
+export async function needsSetup(db: Executor): Promise<boolean> {
   const admin = await db
     .selectFrom('users')
     .select('id')

@@ -8,10 +8,9 @@ import { ApiError } from '../errors.js';
 import type { Clock } from '../lib/clock.js';
 import { sha256Hex } from '../lib/secrets.js';
 import { consumeApprovalByEmail, consumeApprovalByToken } from './waitlist.js';
+import type { Executor } from '../db/executor.js';
 
 export { SIGNUP_POLICIES, type SignupPolicy };
-
-type Executor = Db | Transaction<Database>;
 
 /** The `instance_settings` row that holds the policy. */
 const SETTING = 'signup_policy';

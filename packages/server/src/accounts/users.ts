@@ -1,15 +1,13 @@
 import { sql, type Transaction } from 'kysely';
 import { type Actor } from '../auth/principal.js';
 import { audit } from '../audit/log.js';
-import type { Db } from '../db/connection.js';
 import type { Database } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';
 import { freeSlug, insertOrg } from '../orgs/queries.js';
 import { slugify, suffixed } from '../orgs/slug.js';
 import { type Admission, admitSignup } from './signup-policy.js';
-
-type Executor = Db | Transaction<Database>;
+import type { Executor } from '../db/executor.js';
 
 // The address helpers live in lib/, where federation/ reads them without importing accounts/.
 export { EMAIL_MAX, isValidEmail, normalizeEmail } from '../lib/email.js';

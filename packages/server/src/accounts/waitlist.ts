@@ -2,17 +2,15 @@ import type { Transaction } from 'kysely';
 import { type Actor } from '../auth/principal.js';
 import { audit } from '../audit/log.js';
 import { orderedId } from '../audit/ordered-id.js';
-import type { Db } from '../db/connection.js';
 import type { Database, WaitlistStatus } from '../db/schema.js';
 import { addMs, type Clock, DAY } from '../lib/clock.js';
 import { newSecret, sha256Hex } from '../lib/secrets.js';
 import type { Message } from '../mail/mailer.js';
 import { escapeHtml } from '../mail/templates.js';
+import type { Executor } from '../db/executor.js';
 
 /** How long an approval's sign-up link works. */
 export const WAITLIST_APPROVAL_TTL_MS = 7 * DAY;
-
-type Executor = Db | Transaction<Database>;
 
 const COLUMNS = ['id', 'email', 'name', 'via', 'status', 'created_at', 'decided_at', 'used_at'] as const;
 

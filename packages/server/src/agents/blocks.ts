@@ -2,13 +2,11 @@ import { BlockList, isIP } from 'node:net';
 import { sql, type Transaction } from 'kysely';
 import { type Actor } from '../auth/principal.js';
 import { audit } from '../audit/log.js';
-import type { Db } from '../db/connection.js';
 import type { AgentBlockKind, Database } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { newId, UUID_RE } from '../lib/secrets.js';
 import { BLOCK_REASON_MAX, BLOCKED_ATTEMPTS_KEPT_MS } from './limits.js';
-
-type Executor = Db | Transaction<Database>;
+import type { Executor } from '../db/executor.js';
 
 /**
  * Operator blocks on agent signup. `ip`: a client address or CIDR range refused at signup;

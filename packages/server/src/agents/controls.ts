@@ -4,6 +4,7 @@ import { type Actor } from '../auth/principal.js';
 import { audit } from '../audit/log.js';
 import type { AgentPlans } from '../config/catalogue.js';
 import type { Db } from '../db/connection.js';
+import type { Executor } from '../db/executor.js';
 import type { Database } from '../db/schema.js';
 import type { AuthCache } from '../auth/credential-cache.js';
 import { DAY, type Clock } from '../lib/clock.js';
@@ -128,7 +129,7 @@ export async function listSuspensions(db: Db): Promise<(Suspension & { org_name:
     .execute();
 }
 
-export async function isSuspended(db: Db | Transaction<Database>, orgId: string): Promise<boolean> {
+export async function isSuspended(db: Executor, orgId: string): Promise<boolean> {
   const row = await db
     .selectFrom('agent_org_suspensions')
     .select('org_id')

@@ -1,14 +1,12 @@
 import { sql, type Transaction } from 'kysely';
 import { isUniqueViolation } from '../accounts/users.js';
-import type { Db } from '../db/connection.js';
 import type { AgentStatus, Database } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';
 import { freeSlug } from '../orgs/queries.js';
 import { slugify, suffixed } from '../orgs/slug.js';
 import { MAX_CODE_ATTEMPTS } from './limits.js';
-
-type Executor = Db | Transaction<Database>;
+import type { Executor } from '../db/executor.js';
 
 /** Columns an agent is read with: never the code hash, except where the code is checked. */
 const AGENT = [

@@ -1,6 +1,5 @@
-import { type RawBuilder, sql, type Transaction } from 'kysely';
-import type { Db } from '../db/connection.js';
-import type { Database } from '../db/schema.js';
+import { type RawBuilder, sql } from 'kysely';
+import type { Executor } from '../db/executor.js';
 import type { Actor } from '../auth/principal.js';
 import type { Clock } from '../lib/clock.js';
 import { orderedId } from './ordered-id.js';
@@ -35,12 +34,7 @@ export function subjectOf(who: Actor, e: AuditEntry): string | null {
 }
 
 /** Writes one audit event. Call it with the same transaction as the change it records. */
-export async function audit(
-  db: Db | Transaction<Database>,
-  clock: Clock,
-  who: Actor,
-  e: AuditEntry,
-): Promise<void> {
+export async function audit(db: Executor, clock: Clock, who: Actor, e: AuditEntry): Promise<void> {
   const now = clock.now();
   await db
     .insertInto('audit_events')

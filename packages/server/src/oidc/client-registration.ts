@@ -1,9 +1,6 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { Database } from '../db/schema.js';
 import { OAuthError } from '../oauth/errors.js';
 import { SIGNING_ALGS, type SigningAlg } from './keys.js';
-
-type Executor = Kysely<Database> | Transaction<Database>;
+import type { Executor } from '../db/executor.js';
 
 /** At most this many post-logout redirect URIs per client. */
 export const POST_LOGOUT_URIS_MAX = 10;

@@ -1,12 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
-import type { Database } from '../db/schema.js';
 import type { OAuthDeps } from '../oauth/grants/types.js';
 import { personClaims } from './claims.js';
 import { rpRegistration } from './client-registration.js';
 import { SIGNED_TOKEN_MAX_TTL_MS, type SigningAlg } from './keys.js';
-
-type Executor = Kysely<Database> | Transaction<Database>;
+import type { Executor } from '../db/executor.js';
 
 /** An ID token lives an hour (never longer than a signing key's grace covers). */
 export const ID_TOKEN_TTL_MS = SIGNED_TOKEN_MAX_TTL_MS;

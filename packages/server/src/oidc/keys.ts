@@ -1,11 +1,10 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
-import type { Transaction } from 'kysely';
 import { isUniqueViolation } from '../accounts/users.js';
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/connection.js';
-import type { Database } from '../db/schema.js';
 import { addMs, type Clock, DAY, HOUR, MINUTE } from '../lib/clock.js';
 import { secretBoxOf } from '../lib/secret-box.js';
+import type { Executor } from '../db/executor.js';
 
 /**
  * The instance's signing keys, stored in the database (the one source of truth every node reads).
@@ -32,8 +31,6 @@ export const NEXT_KEY_LEAD_MS = DAY;
 
 /** The secret box context of a sealed private JWK. */
 const PRIVATE_JWK_CONTEXT = 'signing_keys.private_jwk';
-
-type Executor = Db | Transaction<Database>;
 
 export interface StoredKey {
   kid: string;

@@ -4,17 +4,15 @@ import { sessionAuthInfo } from '../accounts/sessions.js';
 import { ssoRequired } from '../accounts/signin.js';
 import { type Actor } from '../auth/principal.js';
 import { audit } from '../audit/log.js';
-import type { Db } from '../db/connection.js';
 import type { Database, Role } from '../db/schema.js';
 import { addMs, type Clock, DAY } from '../lib/clock.js';
 import { newSecret, sha256Hex } from '../lib/secrets.js';
 import { orderedId } from '../audit/ordered-id.js';
 import { linkAcceptedInvitation } from '../scim/accept.js';
 import { enforcingOrgOf } from '../sso/queries.js';
+import type { Executor } from '../db/executor.js';
 
 export const INVITATION_TTL_MS = 7 * DAY;
-
-type Executor = Db | Transaction<Database>;
 
 const COLUMNS = ['id', 'org_id', 'email', 'role', 'invited_by', 'created_at', 'expires_at'] as const;
 

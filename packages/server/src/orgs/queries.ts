@@ -1,11 +1,9 @@
 import type { Transaction } from 'kysely';
-import type { Db } from '../db/connection.js';
 import type { Database, Role } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';
 import { isValidSlug, slugify, suffixed } from './slug.js';
-
-type Executor = Db | Transaction<Database>;
+import type { Executor } from '../db/executor.js';
 
 export interface OrgRow {
   id: string;

@@ -1,5 +1,6 @@
 import type { Transaction } from 'kysely';
 import type { Db } from '../db/connection.js';
+import type { Executor } from '../db/executor.js';
 import type { Database, Role } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 
@@ -10,8 +11,6 @@ import type { Clock } from '../lib/clock.js';
  * another org's rows.
  */
 
-/** What a query runs on: the database, or a transaction. */
-export type Executor = Db | Transaction<Database>;
 /** The roles a SCIM group can map to (owners are managed in Latchkey). */
 export type MappableRole = Exclude<Role, 'owner'>;
 

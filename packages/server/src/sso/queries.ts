@@ -1,10 +1,8 @@
-import { type Insertable, sql, type Transaction, type Updateable } from 'kysely';
-import type { Db } from '../db/connection.js';
-import type { Database, SsoConnectionsTable } from '../db/schema.js';
+import { type Insertable, sql, type Updateable } from 'kysely';
+import type { SsoConnectionsTable } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';
-
-type Executor = Db | Transaction<Database>;
+import type { Executor } from '../db/executor.js';
 
 export type ConnectionRow = Awaited<ReturnType<typeof getConnection>> & {};
 

@@ -3,8 +3,7 @@ import type { Db } from '../db/connection.js';
 import type { ApiTokenKind, Database, Role } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';
-
-type Executor = Db | Transaction<Database>;
+import type { Executor } from '../db/executor.js';
 
 /** Columns a token list may show: never the hash. */
 const LISTED = [

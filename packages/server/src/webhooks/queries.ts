@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { ExpressionBuilder, Transaction } from 'kysely';
-import type { Db } from '../db/connection.js';
+import type { ExpressionBuilder } from 'kysely';
+import type { Executor } from '../db/executor.js';
 import type { Database } from '../db/schema.js';
 
 /** Whose endpoints: an org's, or (null) the instance's. */
@@ -32,8 +32,6 @@ export interface Delivery {
   error: string | null;
   createdAt: Date;
 }
-
-type Conn = Db | Transaction<Database>;
 
 const ENDPOINT_COLUMNS = [
   'id',
@@ -80,7 +78,7 @@ function ownedBy(owner: Owner) {
     owner === null ? eb('org_id', 'is', null) : eb('org_id', '=', owner);
 }
 
-export async function listEndpoints(db: Conn, owner: Owner): Promise<Endpoint[]> {
+export async function listEndpoints(db: Executor, owner: Owner): Promise<Endpoint[]> {
   const rows = await db
     .selectFrom('webhook_endpoints')
     .select(ENDPOINT_COLUMNS)
@@ -91,7 +89,7 @@ export async function listEndpoints(db: Conn, owner: Owner): Promise<Endpoint[]>
   return rows.map(toEndpoint);
 }
 
-export async function findEndpoint(db: Conn, owner: Owner, id: string): Promise<Endpoint | null> {
+export async function findEndpoint(db: Executor, owner: Owner, id: string): Promise<Endpoint | null> {
   const row = await db
     .selectFrom('webhook_endpoints')
     .select(ENDPOINT_COLUMNS)
@@ -101,7 +99,7 @@ export async function findEndpoint(db: Conn, owner: Owner, id: string): Promise<
   return row ? toEndpoint(row) : null;
 }
 
-export async function countEndpoints(db: Conn, owner: Owner): Promise<number> {
+export async function countEndpoints(db: Executor, owner: Owner): Promise<number> {
   const row = await db
     .selectFrom('webhook_endpoints')
     .select((eb) => eb.fn.countAll<string>().as('n'))
@@ -118,7 +116,12 @@ export interface NewEndpoint {
   sealedSecret: string;
 }
 
-export async function insertEndpoint(db: Conn, owner: Owner, e: NewEndpoint, now: Date): Promise<Endpoint> {
+export async function insertEndpoint(
+  db: Executor,
+  owner: Owner,
+  e: NewEndpoint,
+  now: Date,
+): Promise<Endpoint> {
   const row = await db
     .insertInto('webhook_endpoints')
     .values({
@@ -147,7 +150,7 @@ export interface EndpointChange {
 
 /** Applies a change; enabling an endpoint clears its failure record. Null when it is not the owner's. */
 export async function updateEndpoint(
-  db: Conn,
+  db: Executor,
   owner: Owner,
   id: string,
   c: EndpointChange,
@@ -171,7 +174,7 @@ export async function updateEndpoint(
   return row ? toEndpoint(row) : null;
 }
 
-export async function deleteEndpoint(db: Conn, owner: Owner, id: string): Promise<boolean> {
+export async function deleteEndpoint(db: Executor, owner: Owner, id: string): Promise<boolean> {
   const row = await db
     .deleteFrom('webhook_endpoints')
     .where('id', '=', id)
@@ -182,7 +185,7 @@ export async function deleteEndpoint(db: Conn, owner: Owner, id: string): Promis
 }
 
 /** Pending deliveries of a disabled endpoint will not be sent: they fail, saying why. */
-export async function failPending(db: Conn, endpointId: string, error: string): Promise<void> {
+export async function failPending(db: Executor, endpointId: string, error: string): Promise<void> {
   await db
     .updateTable('webhook_deliveries')
     .set({ status: 'failed', next_attempt_at: null, lease_until: null, error })
@@ -235,7 +238,7 @@ function toDelivery(r: {
 
 /** One endpoint's deliveries, newest first, after the keyset cursor; `limit + 1` rows. */
 export async function listDeliveries(
-  db: Conn,
+  db: Executor,
   endpointId: string,
   limit: number,
   after: { at: Date; id: string } | null,
@@ -258,7 +261,7 @@ export async function listDeliveries(
 
 /** A new pending delivery of an earlier delivery's event (same payload and message id), due now. */
 export async function resendDelivery(
-  db: Conn,
+  db: Executor,
   endpointId: string,
   deliveryId: string,
   now: Date,

@@ -1,8 +1,4 @@
-import type { Transaction } from 'kysely';
-import type { Db } from '../../db/connection.js';
-import type { Database } from '../../db/schema.js';
-
-type Executor = Db | Transaction<Database>;
+import type { Executor } from '../../db/executor.js';
 
 /** The second factors an account has: a confirmed TOTP secret, passkeys, unused recovery codes. */
 export interface Factors {

@@ -11,15 +11,13 @@
 import type { Transaction } from 'kysely';
 import { type Actor } from '../../auth/principal.js';
 import { audit } from '../../audit/log.js';
-import type { Db } from '../../db/connection.js';
 import type { Database } from '../../db/schema.js';
 import type { Deps } from '../../deps.js';
 import type { OrgContext, Principal } from '../../auth/principal.js';
 import { ApiError } from '../../errors.js';
 import { type Clock, DAY } from '../../lib/clock.js';
 import { factorsOf, hasFactor } from './factors.js';
-
-type Executor = Db | Transaction<Database>;
+import type { Executor } from '../../db/executor.js';
 
 export const MFA_GRACE_DAYS_MAX = 90;
 export const MFA_GRACE_DAYS_DEFAULT = 7;

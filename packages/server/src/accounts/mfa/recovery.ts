@@ -4,13 +4,9 @@
  * atomically (`UPDATE … WHERE used_at IS NULL RETURNING`): a second use of it finds nothing.
  */
 import { randomInt } from 'node:crypto';
-import type { Transaction } from 'kysely';
-import type { Db } from '../../db/connection.js';
-import type { Database } from '../../db/schema.js';
 import type { Clock } from '../../lib/clock.js';
 import { newId, sha256Hex } from '../../lib/secrets.js';
-
-type Executor = Db | Transaction<Database>;
+import type { Executor } from '../../db/executor.js';
 
 export const RECOVERY_CODE_COUNT = 10;
 /** Crockford-style base32 without look-alikes: 10 characters = 50 bits. */

@@ -7,17 +7,15 @@
  * Does not check: rate limits (the callers count failures) or whether the caller may act on the
  * account.
  */
-import type { Transaction } from 'kysely';
 import { Secret, TOTP } from 'otpauth';
 import QRCode from 'qrcode';
-import type { Db } from '../../db/connection.js';
-import type { Database } from '../../db/schema.js';
+import type { Executor } from '../../db/executor.js';
 import type { Clock } from '../../lib/clock.js';
 import { isSealed, type SecretBox } from '../../lib/secret-box.js';
 
 /** Where TOTP secrets live: sealed with the instance's secret box (they must be read back). */
 export interface TotpStore {
-  db: Db | Transaction<Database>;
+  db: Executor;
   clock: Clock;
   box: SecretBox;
 }
@@ -154,7 +152,7 @@ export function confirmTotp(store: TotpStore, userId: string, code: string): Pro
 }
 
 /** Removes the TOTP factor; returns whether there was a confirmed one. */
-export async function removeTotp(db: Db | Transaction<Database>, userId: string): Promise<boolean> {
+export async function removeTotp(db: Executor, userId: string): Promise<boolean> {
   const row = await db
     .deleteFrom('totp_factors')
     .where('user_id', '=', userId)

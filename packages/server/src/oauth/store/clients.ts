@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import { isUniqueViolation } from '../../accounts/users.js';
 import type { Config } from '../../config/index.js';
 import type { ClientAuthMethod, Database, OAuthClientKind } from '../../db/schema.js';
@@ -9,8 +9,7 @@ import { newSecret, safeEqual, sha256Hex } from '../../lib/secrets.js';
 import type { Catalogue } from '../catalogue.js';
 import { type ClientMetadata, type GrantType, parseClientMetadata } from '../client-metadata.js';
 import { OAuthError } from '../errors.js';
-
-type Executor = Kysely<Database> | Transaction<Database>;
+import type { Executor } from '../../db/executor.js';
 
 /** A client as the OAuth endpoints see it, whichever way it came to exist. */
 export interface Client {

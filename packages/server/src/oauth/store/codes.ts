@@ -1,11 +1,8 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { Database } from '../../db/schema.js';
 import { addMs, type Clock } from '../../lib/clock.js';
 import { newSecret, sha256Hex } from '../../lib/secrets.js';
 import type { OidcContext } from '../../oidc/id-token.js';
 import type { AuthorizationRequest } from '../authorization-request.js';
-
-type Executor = Kysely<Database> | Transaction<Database>;
+import type { Executor } from '../../db/executor.js';
 
 /** How long an authorization code lives: one use, within a minute. */
 export const CODE_TTL_MS = 60_000;

@@ -1,12 +1,11 @@
-import type { Kysely, Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import { type Actor } from '../../auth/principal.js';
 import { audit } from '../../audit/log.js';
 import type { Database } from '../../db/schema.js';
 import { type Clock } from '../../lib/clock.js';
 import { newId } from '../../lib/secrets.js';
 import { revokeGrantTokens, scopesOf } from './tokens.js';
-
-type Executor = Kysely<Database> | Transaction<Database>;
+import type { Executor } from '../../db/executor.js';
 
 /** A live grant in one of `orgs` that already covers every requested scope, when exactly one does. */
 export async function rememberedGrant(

@@ -1,13 +1,11 @@
-import { type Kysely, sql, type Transaction } from 'kysely';
+import { sql } from 'kysely';
 import { type Actor } from '../../auth/principal.js';
 import { auditFrom } from '../../audit/log.js';
-import type { Database } from '../../db/schema.js';
 import { addMs, type Clock, DAY, HOUR } from '../../lib/clock.js';
 import { newId } from '../../lib/secrets.js';
 import { hashToken, mintToken } from '../../tokens/format.js';
 import { revokeOAuthChildren } from '../../tokens/queries.js';
-
-type Executor = Kysely<Database> | Transaction<Database>;
+import type { Executor } from '../../db/executor.js';
 
 export const ACCESS_TOKEN_TTL_MS = HOUR;
 export const REFRESH_TOKEN_TTL_MS = 90 * DAY;

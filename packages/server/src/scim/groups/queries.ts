@@ -1,9 +1,10 @@
 import { type RawBuilder, type SqlBool, sql, type Transaction } from 'kysely';
+import type { Executor } from '../../db/executor.js';
 import type { Database } from '../../db/schema.js';
 import type { Clock } from '../../lib/clock.js';
 import { type AttrTable, dateTimeAttr, stringAttr } from '../filter-sql.js';
 import { ROLE_BATCH } from '../limits.js';
-import type { Executor, MappableRole } from '../queries.js';
+import type { MappableRole } from '../queries.js';
 import { LATCHKEY_GROUP_SCHEMA } from '../schema.js';
 
 /** The org's SCIM groups and their members. Every function takes the org id and filters by it. */

@@ -1,8 +1,8 @@
 import { type RawBuilder, type SqlBool, sql, type Transaction } from 'kysely';
+import type { Executor } from '../../db/executor.js';
 import type { Database } from '../../db/schema.js';
 import type { Clock } from '../../lib/clock.js';
 import { type AttrTable, booleanAttr, dateTimeAttr, stringAttr } from '../filter-sql.js';
-import type { Executor } from '../queries.js';
 import { LATCHKEY_USER_SCHEMA } from '../schema.js';
 
 /**

@@ -1,7 +1,8 @@
 import type { Transaction } from 'kysely';
 import { type Actor } from '../auth/principal.js';
 import { audit } from '../audit/log.js';
-import type { Database, IdentityProvider } from '../db/schema.js';
+import type { Database } from '../db/schema.js';
+import type { IdentityProvider } from '../db/schema/accounts.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';
 import type { Executor } from '../db/executor.js';

@@ -1,5 +1,5 @@
 import type { AgentPlans, PlanLimit } from '../config/catalogue.js';
-import type { AgentStatus } from '../db/schema.js';
+import type { AgentStatus } from '../db/schema/agents.js';
 import { type Catalogue, DEFAULT_SCOPES } from '../oauth/catalogue.js';
 
 /** The plan every self-registered agent's org is on. */

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Role } from '../db/schema.js';
+import type { Role } from '../db/schema/orgs.js';
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/connection.js';
 import type { Clock } from '../lib/clock.js';

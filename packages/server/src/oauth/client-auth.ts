@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { ClientAuthMethod } from '../db/schema.js';
+import type { ClientAuthMethod } from '../db/schema/oauth.js';
 import { type Client, type ClientDeps, findClient, secretMatches } from './store/clients.js';
 import { OAuthError } from './errors.js';
 

@@ -1,4 +1,4 @@
-import type { ClientAuthMethod } from '../db/schema.js';
+import type { ClientAuthMethod } from '../db/schema/oauth.js';
 import type { Catalogue } from './catalogue.js';
 import { OAuthError } from './errors.js';
 import { isPrivateUseRedirect, redirectUriProblem } from './redirect-uri.js';

@@ -1,5 +1,6 @@
 import type { Transaction } from 'kysely';
-import type { Database, Role } from '../db/schema.js';
+import type { Database } from '../db/schema.js';
+import type { Role } from '../db/schema/orgs.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';
 import { isValidSlug, slugify, suffixed } from './slug.js';

@@ -1,5 +1,5 @@
 import type { Permission } from '../auth/permissions.js';
-import type { Role } from '../db/schema.js';
+import type { Role } from '../db/schema/orgs.js';
 
 export type { Role };
 export const ROLES: readonly Role[] = ['owner', 'admin', 'member', 'billing'];

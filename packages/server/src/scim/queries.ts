@@ -1,7 +1,8 @@
 import type { Transaction } from 'kysely';
 import type { Db } from '../db/connection.js';
 import type { Executor } from '../db/executor.js';
-import type { Database, Role } from '../db/schema.js';
+import type { Database } from '../db/schema.js';
+import type { Role } from '../db/schema/orgs.js';
 import type { Clock } from '../lib/clock.js';
 
 /**

@@ -1,7 +1,8 @@
 import type { Transaction } from 'kysely';
 import { type Actor } from '../auth/principal.js';
 import { audit } from '../audit/log.js';
-import type { Database, Role } from '../db/schema.js';
+import type { Database } from '../db/schema.js';
+import type { Role } from '../db/schema/orgs.js';
 import type { Clock } from '../lib/clock.js';
 import { ScimError } from './errors.js';
 import { ROLE_BATCH } from './limits.js';

@@ -1,5 +1,5 @@
 import { type Insertable, sql, type Updateable } from 'kysely';
-import type { SsoConnectionsTable } from '../db/schema.js';
+import type { SsoConnectionsTable } from '../db/schema/sso.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';
 import type { Executor } from '../db/executor.js';

@@ -7,7 +7,8 @@ import { cleanName, createAccount, findUserByEmail, isUniqueViolation, NAME_MAX 
 import { type Actor } from '../auth/principal.js';
 import { audit } from '../audit/log.js';
 import type { Db } from '../db/connection.js';
-import type { Database, Role } from '../db/schema.js';
+import type { Database } from '../db/schema.js';
+import type { Role } from '../db/schema/orgs.js';
 import type { AuthChange } from '../auth/credential-cache.js';
 import type { Clock } from '../lib/clock.js';
 import { acceptInvitationAtSsoSignIn, findOpenInvitationByEmail } from '../orgs/invitations.js';

@@ -1,7 +1,9 @@
 import type { Transaction } from 'kysely';
 import { type Actor } from '../auth/principal.js';
 import { audit } from '../audit/log.js';
-import type { ApiTokenKind, Database, Role } from '../db/schema.js';
+import type { ApiTokenKind } from '../db/schema/tokens.js';
+import type { Database } from '../db/schema.js';
+import type { Role } from '../db/schema/orgs.js';
 import type { Principal } from '../auth/principal.js';
 import { ApiError } from '../errors.js';
 import { addMs, type Clock } from '../lib/clock.js';

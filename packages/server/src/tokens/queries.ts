@@ -1,6 +1,8 @@
 import { sql, type Transaction } from 'kysely';
 import type { Db } from '../db/connection.js';
-import type { ApiTokenKind, Database, Role } from '../db/schema.js';
+import type { ApiTokenKind } from '../db/schema/tokens.js';
+import type { Database } from '../db/schema.js';
+import type { Role } from '../db/schema/orgs.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';
 import type { Executor } from '../db/executor.js';

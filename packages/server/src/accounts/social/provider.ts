@@ -1,5 +1,5 @@
 import * as oauth from 'oauth4webapi';
-import type { IdentityProvider } from '../../db/schema.js';
+import type { IdentityProvider } from '../../db/schema/accounts.js';
 import { type FederationErrorCode, toFederationError } from '../../federation/errors.js';
 import { requestOptions } from '../../federation/outbound.js';
 import type { Flow } from '../../federation/transaction.js';

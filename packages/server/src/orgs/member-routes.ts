@@ -9,7 +9,7 @@ import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';
 import { actorOf, orgOf, principalOf, userOf } from '../http/request.js';
 import { RoleShape, Timestamp, Uuid } from '../http/shapes.js';
 import type { App } from '../http/types.js';
-import { getMembership, lockOwners, setRole } from './queries.js';
+import { deleteMembership, getMembership, lockOwners, membersOf, setRole } from './queries.js';
 import { mayGrant, type Role, roleAllows } from './roles.js';
 
 const Member = Type.Object({
@@ -52,24 +52,7 @@ export function memberRoutes(app: App, deps: Deps): void {
       const org = orgOf(req);
       const limit = req.query.limit ?? 50;
       const after = decodeCursor(req.query.cursor);
-      let q = db
-        .selectFrom('memberships')
-        .innerJoin('users', 'users.id', 'memberships.user_id')
-        .select(['users.id', 'users.email', 'users.name', 'memberships.role', 'memberships.created_at'])
-        .where('memberships.org_id', '=', org.id);
-      if (after) {
-        q = q.where((eb) =>
-          eb.or([
-            eb('memberships.created_at', '>', after.at),
-            eb.and([eb('memberships.created_at', '=', after.at), eb('users.id', '>', after.id)]),
-          ]),
-        );
-      }
-      const rows = await q
-        .orderBy('memberships.created_at', 'asc')
-        .orderBy('users.id', 'asc')
-        .limit(limit + 1)
-        .execute();
+      const rows = await membersOf(db, org.id, { limit, after });
       const p = page(rows, limit, (r) => ({ at: r.created_at, id: r.id }));
       return {
         data: p.data.map((r) => ({
@@ -150,11 +133,7 @@ export function memberRoutes(app: App, deps: Deps): void {
           throw new ApiError('forbidden', 'Only an owner may remove an owner.');
         if (m.role === 'owner' && owners.length <= 1)
           throw new ApiError('last_owner', 'The last owner cannot leave; transfer ownership first.');
-        await trx
-          .deleteFrom('memberships')
-          .where('org_id', '=', org.id)
-          .where('user_id', '=', target)
-          .execute();
+        await deleteMembership(trx, org.id, target);
         await audit(trx, clock, actorOf(req), {
           orgId: org.id,
           action: leaving ? 'member.left' : 'member.removed',
@@ -186,7 +165,7 @@ export function memberRoutes(app: App, deps: Deps): void {
         if (!m) throw new ApiError('not_found', 'No such member.');
         if (m.role === 'owner' && owners.length <= 1)
           throw new ApiError('last_owner', 'The last owner cannot leave; transfer ownership first.');
-        await trx.deleteFrom('memberships').where('org_id', '=', org.id).where('user_id', '=', me).execute();
+        await deleteMembership(trx, org.id, me);
         await audit(trx, clock, actorOf(req), {
           orgId: org.id,
           action: 'member.left',

@@ -1,6 +1,7 @@
 import type { Transaction } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { Role } from '../db/schema/orgs.js';
+import type { Cursor } from '../http/pagination.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';
 import { isValidSlug, slugify, suffixed } from './slug.js';
@@ -88,4 +89,97 @@ export async function setRole(db: Executor, orgId: string, userId: string, role:
     .where('org_id', '=', orgId)
     .where('user_id', '=', userId)
     .execute();
+}
+
+/** The org's creation time. */
+export async function orgCreatedAt(db: Executor, orgId: string) {
+  return db.selectFrom('orgs').select('created_at').where('id', '=', orgId).executeTakeFirstOrThrow();
+}
+
+/** Locks the org's row for an update; undefined when it is gone. */
+export async function lockOrg(trx: Transaction<Database>, orgId: string) {
+  return trx
+    .selectFrom('orgs')
+    .select(['id', 'slug', 'name', 'created_at'])
+    .where('id', '=', orgId)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+/** Sets the name and the slug that are given (a missing or empty one stays as it is). */
+export async function updateOrg(
+  db: Executor,
+  orgId: string,
+  change: { name: string | undefined; slug: string | undefined },
+  now: Date,
+) {
+  return db
+    .updateTable('orgs')
+    .set({
+      ...(change.name ? { name: change.name } : {}),
+      ...(change.slug ? { slug: change.slug } : {}),
+      updated_at: now,
+    })
+    .where('id', '=', orgId)
+    .returning(['id', 'slug', 'name', 'created_at'])
+    .executeTakeFirstOrThrow();
+}
+
+/** Deletes the org; its slug and name, or undefined when it was already gone. */
+export async function deleteOrg(db: Executor, orgId: string) {
+  return db.deleteFrom('orgs').where('id', '=', orgId).returning(['slug', 'name']).executeTakeFirst();
+}
+
+/** Renames an account (the name it shows in every org). */
+export async function renameUser(db: Executor, userId: string, name: string, now: Date): Promise<void> {
+  await db.updateTable('users').set({ name, updated_at: now }).where('id', '=', userId).execute();
+}
+
+/** One page of the org's members, oldest first: up to `limit + 1` rows after the cursor. */
+export async function membersOf(db: Executor, orgId: string, page: { limit: number; after: Cursor | null }) {
+  const { limit, after } = page;
+  let q = db
+    .selectFrom('memberships')
+    .innerJoin('users', 'users.id', 'memberships.user_id')
+    .select(['users.id', 'users.email', 'users.name', 'memberships.role', 'memberships.created_at'])
+    .where('memberships.org_id', '=', orgId);
+  if (after) {
+    q = q.where((eb) =>
+      eb.or([
+        eb('memberships.created_at', '>', after.at),
+        eb.and([eb('memberships.created_at', '=', after.at), eb('users.id', '>', after.id)]),
+      ]),
+    );
+  }
+  return q
+    .orderBy('memberships.created_at', 'asc')
+    .orderBy('users.id', 'asc')
+    .limit(limit + 1)
+    .execute();
+}
+
+/** Removes a member from the org. */
+export async function deleteMembership(db: Executor, orgId: string, userId: string): Promise<void> {
+  await db.deleteFrom('memberships').where('org_id', '=', orgId).where('user_id', '=', userId).execute();
+}
+
+/** The member of the org who signs in with this address, if any. */
+export async function memberByEmail(db: Executor, orgId: string, email: string) {
+  return db
+    .selectFrom('memberships')
+    .innerJoin('users', 'users.id', 'memberships.user_id')
+    .select('users.id')
+    .where('memberships.org_id', '=', orgId)
+    .where('users.email', '=', email)
+    .executeTakeFirst();
+}
+
+/** The role an invitation of the org offers, if it exists. */
+export async function invitationRole(db: Executor, orgId: string, id: string) {
+  return db
+    .selectFrom('invitations')
+    .select('role')
+    .where('id', '=', id)
+    .where('org_id', '=', orgId)
+    .executeTakeFirst();
 }

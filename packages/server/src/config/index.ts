@@ -1,9 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseToml } from 'smol-toml';
 import {
   type AgentPlans,
   parseAgentPlans,
@@ -13,6 +9,17 @@ import {
   type ScopeConfig,
 } from './catalogue.js';
 import { ConfigError } from './errors.js';
+import { DEV_SECRET_FILE, devSecret, readConfigFile } from './files.js';
+import {
+  optionalUrl,
+  pairOrNull,
+  parseBool,
+  parseDnsServers,
+  parseHttpUrl,
+  parsePort,
+  parseProviderUrl,
+} from './parse.js';
+import { SETTINGS, type SettingName } from './settings.js';
 import { parseAuditLogFile, parseWebhookConfig, type WebhookConfig } from './webhooks.js';
 
 export { ConfigError };
@@ -125,58 +132,8 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 export type LogFormat = 'text' | 'json';
 
-/** Settings: env name → TOML key. */
-const SETTINGS = {
-  PORT: 'port',
-  HOST: 'host',
-  PUBLIC_URL: 'public_url',
-  LATCHKEY_DATA_DIR: 'data_dir',
-  DATABASE_URL: 'database_url',
-  REDIS_URL: 'redis_url',
-  SMTP_URL: 'smtp_url',
-  MAIL_FROM: 'mail_from',
-  ADMIN_TOKEN: 'admin_token',
-  LOG_LEVEL: 'log_level',
-  LOG_FORMAT: 'log_format',
-  TRUST_PROXY: 'trust_proxy',
-  TOKEN_PREFIX: 'token_prefix',
-  TOKEN_SCANNER_KEY: 'token_scanner_key',
-  AUTH_CACHE_ENTRIES: 'auth_cache_entries',
-  API_RATE_LIMIT: 'api_rate_limit',
-  DCR_RATE_LIMIT: 'dcr_rate_limit',
-  REQUEST_TIMEOUT_MS: 'request_timeout_ms',
-  KEEP_ALIVE_TIMEOUT_MS: 'keep_alive_timeout_ms',
-  MAX_CONNECTIONS_PER_IP: 'max_connections_per_ip',
-  CIMD_ALLOW_LOOPBACK: 'cimd_allow_loopback',
-  SSO_ALLOW_LOOPBACK: 'sso_allow_loopback',
-  DASHBOARD_DIR: 'dashboard_dir',
-  GITHUB_CLIENT_ID: 'github_client_id',
-  GITHUB_CLIENT_SECRET: 'github_client_secret',
-  GITHUB_AUTHORIZE_URL: 'github_authorize_url',
-  GITHUB_TOKEN_URL: 'github_token_url',
-  GITHUB_API_URL: 'github_api_url',
-  GOOGLE_CLIENT_ID: 'google_client_id',
-  GOOGLE_CLIENT_SECRET: 'google_client_secret',
-  GOOGLE_ISSUER: 'google_issuer',
-  SIGNUP_POLICY: 'signup_policy',
-  DNS_SERVERS: 'dns_servers',
-  LATCHKEY_SECRET: 'secret',
-  KEY_ROTATION_DAYS: 'key_rotation_days',
-  SIGNING_ALG: 'signing_alg',
-  WEBHOOK_ALLOW_LOOPBACK: 'webhook_allow_loopback',
-  WEBHOOK_RETRY_BASE_MS: 'webhook_retry_base_ms',
-  WEBHOOK_RETRY_WINDOW_SECONDS: 'webhook_retry_window_seconds',
-  AUDIT_LOG_FILE: 'audit_log_file',
-} as const;
-type SettingName = keyof typeof SETTINGS;
-
-/** Top-level TOML tables that other parts of the config own (validated where they are used). */
-const TOML_SECTIONS = new Set<string>(['resources', 'scopes', 'agent_plans']);
-
 export const ADMIN_TOKEN_MIN_LENGTH = 32;
 export const SECRET_MIN_LENGTH = 32;
-/** The development default for LATCHKEY_SECRET, generated once into the data folder. */
-export const DEV_SECRET_FILE = 'secret.key';
 
 /** Where the build puts the dashboard (packages/dashboard/dist), found from this module in src/ or dist/. */
 const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../../dashboard/dist', import.meta.url));
@@ -368,169 +325,4 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     configFile,
     devDefaults: Object.freeze(devDefaults),
   });
-}
-
-/**
- * The development secret in `path`: read, or created once (random, mode 0600). Written to a
- * temporary file and linked into place, so two processes starting on one folder agree on it.
- */
-function devSecret(path: string): string {
-  const read = () => readFileSync(path, 'utf8').trim();
-  if (existsSync(path)) return read();
-  mkdirSync(resolve(path, '..'), { recursive: true });
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  writeFileSync(tmp, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
-  try {
-    linkSync(tmp, path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  } finally {
-    rmSync(tmp, { force: true });
-  }
-  return read();
-}
-
-function readConfigFile(
-  env: Record<string, string | undefined>,
-  cwd: string,
-): { file: Record<string, unknown>; path: string | null } {
-  const named = env.LATCHKEY_CONFIG;
-  const path = resolve(cwd, named && named !== '' ? named : 'latchkey.toml');
-  if (!existsSync(path)) {
-    if (named) throw new ConfigError('LATCHKEY_CONFIG', `file not found: ${path}`);
-    return { file: {}, path: null };
-  }
-  let file: Record<string, unknown>;
-  try {
-    file = parseToml(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    // Only the parser's first line and the position: its code frame quotes the file, and the file
-    // may hold a database password.
-    const e = err as Error & { line?: number; column?: number };
-    const where = typeof e.line === 'number' ? ` (line ${e.line}, column ${e.column ?? '?'})` : '';
-    throw new ConfigError(
-      'LATCHKEY_CONFIG',
-      `${path} is not valid TOML${where}: ${e.message.split('\n')[0]}`,
-    );
-  }
-  const known = new Set<string>(Object.values(SETTINGS));
-  for (const key of Object.keys(file)) {
-    if (!known.has(key) && !TOML_SECTIONS.has(key)) {
-      throw new ConfigError(key, `unknown setting in ${path}`);
-    }
-  }
-  return { file, path };
-}
-
-/** 1–65535. Not 0: an OS-chosen port cannot be known in advance, and PUBLIC_URL must name it. */
-function parsePort(v: string): number {
-  const n = /^\d{1,5}$/.test(v) ? Number(v) : Number.NaN;
-  if (!(n >= 1 && n <= 65535))
-    throw new ConfigError('PORT', `must be an integer 1–65535 (got "${v.slice(0, 40)}")`);
-  return n;
-}
-
-function parseBool(name: string, v: string): boolean {
-  if (/^(1|true|yes|on)$/i.test(v)) return true;
-  if (/^(0|false|no|off)$/i.test(v)) return false;
-  throw new ConfigError(name, `must be true or false (got "${v}")`);
-}
-
-function parseHttpUrl(name: string, v: string): URL {
-  let u: URL;
-  try {
-    u = new URL(v);
-  } catch {
-    throw new ConfigError(name, 'must be an absolute http(s) URL');
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    throw new ConfigError(name, 'must be an absolute http(s) URL');
-  }
-  if (u.search || u.hash || u.username || u.password) {
-    throw new ConfigError(name, 'must not contain a query, fragment or credentials');
-  }
-  return u;
-}
-
-/** A client id and secret that come together: both set, or neither (then null). Never echoes the secret. */
-function pairOrNull(
-  raw: (name: SettingName) => string | undefined,
-  idName: SettingName,
-  secretName: SettingName,
-): { clientId: string; clientSecret: string } | null {
-  const clientId = raw(idName);
-  const clientSecret = raw(secretName);
-  if (clientId === undefined && clientSecret === undefined) return null;
-  if (clientId === undefined) throw new ConfigError(idName, `must be set when ${secretName} is`);
-  if (clientSecret === undefined) throw new ConfigError(secretName, `must be set when ${idName} is`);
-  if (!/^[\x21-\x7e]{1,200}$/.test(clientId))
-    throw new ConfigError(idName, 'must be 1–200 visible ASCII characters');
-  if (!/^[\x21-\x7e]{1,500}$/.test(clientSecret))
-    throw new ConfigError(secretName, 'must be 1–500 visible ASCII characters');
-  return { clientId, clientSecret };
-}
-
-/**
- * A sign-in provider's endpoint: https, or plain http to a loopback host (a local stand-in).
- * Returns true for the plain-http case, which the start-up log announces.
- */
-function parseProviderUrl(name: string, v: string): boolean {
-  const u = parseHttpUrl(name, v);
-  if (u.protocol === 'https:') return false;
-  if (!['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) {
-    throw new ConfigError(name, 'must be an https URL (plain http only to a loopback host)');
-  }
-  return true;
-}
-
-/**
- * `DNS_SERVERS`: comma-separated `host[:port]`, each host an IP address (a resolver cannot be found
- * by name), IPv6 with a port in brackets. Returned in the form `Resolver.setServers` takes.
- */
-function parseDnsServers(v: string): string[] {
-  const bad = (what: string) =>
-    new ConfigError(
-      'DNS_SERVERS',
-      `must be comma-separated IP addresses with an optional port (1.1.1.1, 10.0.0.2:5353, [::1]:53); ${what}`,
-    );
-  const out: string[] = [];
-  for (const part of v.split(',').map((p) => p.trim())) {
-    if (part === '') throw bad('an entry is empty');
-    const shown = `"${part.slice(0, 60)}"`;
-    let host = part;
-    let port: string | null = null;
-    const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(part);
-    if (bracketed) {
-      host = bracketed[1]!;
-      port = bracketed[2] ?? null;
-      if (isIP(host) !== 6) throw bad(`${shown} is not an IPv6 address`);
-    } else if (isIP(part) === 6) {
-      host = part;
-    } else {
-      const m = /^([^:]+)(?::(\d{1,5}))?$/.exec(part);
-      if (!m || isIP(m[1]!) !== 4) throw bad(`${shown} is not an IP address`);
-      host = m[1]!;
-      port = m[2] ?? null;
-    }
-    if (port !== null && !(Number(port) >= 1 && Number(port) <= 65535))
-      throw bad(`${shown} has a port outside 1–65535`);
-    const p = port === null ? null : Number(port);
-    out.push(isIP(host) === 6 ? (p === null ? host : `[${host}]:${p}`) : p === null ? host : `${host}:${p}`);
-  }
-  return out;
-}
-
-/** Validates a connection URL without ever echoing it (it may hold a password). */
-function optionalUrl(name: string, v: string | undefined, protocols: string[]): string | null {
-  if (v === undefined) return null;
-  let u: URL;
-  try {
-    u = new URL(v);
-  } catch {
-    throw new ConfigError(name, `must be a URL (${protocols.map((p) => `${p}//…`).join(' or ')})`);
-  }
-  if (!protocols.includes(u.protocol)) {
-    throw new ConfigError(name, `must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
-  }
-  return v;
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { issueSetupLink } from './accounts/setup.js';
-import { markDataDirInUse } from './bootstrap.js';
+import { markDataDirInUse } from './db/data-dir.js';
 import { openCache } from './cache/index.js';
 import type { Config } from './config/index.js';
 import { openStorage } from './db/connection.js';

@@ -9,7 +9,7 @@ import type { Message } from '../mail/mailer.js';
 import { button, escapeHtml, layout } from '../mail/templates.js';
 import { maskEmail } from '../lib/email.js';
 import { type EmailProof, proveEmail } from './email-proof.js';
-import { isUniqueViolation } from './users.js';
+import { isUniqueViolation } from '../db/errors.js';
 import type { Executor } from '../db/executor.js';
 
 /** A link to a new address works once, for this long. */

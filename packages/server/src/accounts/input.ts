@@ -1,6 +1,6 @@
 import type { RateLimiter } from '../cache/index.js';
 import { ApiError, rateLimited } from '../errors.js';
-import { isValidEmail, normalizeEmail } from './users.js';
+import { isValidEmail, normalizeEmail } from '../lib/email.js';
 
 /** What a sign-up answers under the `waitlist` policy, on every path. */
 export const WAITLISTED =

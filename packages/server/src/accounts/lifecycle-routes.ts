@@ -5,7 +5,7 @@ import { actorOf, clearSessionCookie, principalOf, userOf } from '../http/reques
 import type { App } from '../http/types.js';
 import { deleteAccount } from './deletion.js';
 import { ExportShape, exportAccount } from './export.js';
-import { normalizeEmail } from './users.js';
+import { normalizeEmail } from '../lib/email.js';
 import { requireStepUp } from './step-up.js';
 
 /**

@@ -12,7 +12,8 @@ import { accountLimiters } from './limits.js';
 import { verifyPassword } from './passwords.js';
 import { revokeSession } from './sessions.js';
 import { signIn } from './signin.js';
-import { findUserByEmail, normalizeEmail } from './users.js';
+import { findUserByEmail } from './users.js';
+import { normalizeEmail } from '../lib/email.js';
 
 type Budget = readonly [RateLimiter, string];
 

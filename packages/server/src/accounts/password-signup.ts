@@ -7,7 +7,9 @@ import type { AccountLimiters } from './limits.js';
 import { checkPassword, hashPassword, PASSWORD_PROBLEM_TEXT } from './passwords.js';
 import { signIn } from './signin.js';
 import { SignupRefused } from './signup-policy.js';
-import { cleanName, createAccount, findUserByEmail, isUniqueViolation } from './users.js';
+import { cleanName } from '../lib/names.js';
+import { createAccount, findUserByEmail } from './users.js';
+import { isUniqueViolation } from '../db/errors.js';
 import { joinWaitlist } from './waitlist.js';
 
 export type SignupOutcome =

@@ -7,7 +7,8 @@ import type { Database } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { newSecret, sha256Hex } from '../lib/secrets.js';
 import { signIn } from './signin.js';
-import { createAccount, findUserByEmail, isUniqueViolation } from './users.js';
+import { createAccount, findUserByEmail } from './users.js';
+import { isUniqueViolation } from '../db/errors.js';
 
 // Serialises setup completions (two start-up links, two browsers) so only one first admin is made.
 const SETUP_LOCK_KEY = 748_213_978;

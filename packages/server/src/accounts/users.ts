@@ -4,19 +4,11 @@ import { audit } from '../audit/log.js';
 import type { Database } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';
+import { isUniqueViolation } from '../db/errors.js';
 import { freeSlug, insertOrg } from '../orgs/queries.js';
 import { slugify, suffixed } from '../orgs/slug.js';
 import { type Admission, admitSignup } from './signup-policy.js';
 import type { Executor } from '../db/executor.js';
-
-// The address helpers live in lib/, where federation/ reads them without importing accounts/.
-export { EMAIL_MAX, isValidEmail, normalizeEmail } from '../lib/email.js';
-export const NAME_MAX = 100;
-
-/** Names are one line of visible text. */
-export function cleanName(name: string): string {
-  return name.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ').trim();
-}
 
 export async function findUserByEmail(db: Executor, email: string) {
   return db
@@ -106,9 +98,4 @@ async function insertOrgRetryingSlug(
       if (!isUniqueViolation(err) || attempt >= 5) throw err;
     }
   }
-}
-
-/** True when a unique index refused an insert. */
-export function isUniqueViolation(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: string }).code === '23505';
 }

@@ -10,14 +10,14 @@ import {
 } from '../agents/blocks.js';
 import { liftSuspension, listSuspensions, suspendAgentOrg } from '../agents/controls.js';
 import { BLOCK_REASON_MAX } from '../agents/limits.js';
-import type { AgentBlockKind } from '../db/schema/agents.js';
+import type { AgentBlockKind } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';
 import { actorOf, principalOf } from '../http/request.js';
 import { IdParams, Timestamp } from '../http/shapes.js';
 import type { App } from '../http/types.js';
-import { requireInstanceAdmin } from './instance-admin.js';
+import { requireInstanceAdmin } from '../auth/instance-admin.js';
 
 const OrNull = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 const Kind = Type.Union([Type.Literal('ip'), Type.Literal('email_domain'), Type.Literal('org')]);

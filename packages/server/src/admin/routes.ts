@@ -14,7 +14,7 @@ import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';
 import { actorOf, principalOf } from '../http/request.js';
 import { IdParams, Timestamp } from '../http/shapes.js';
 import type { App } from '../http/types.js';
-import { requireInstanceAdmin } from './instance-admin.js';
+import { requireInstanceAdmin } from '../auth/instance-admin.js';
 import { adminUserRoutes } from './users-routes.js';
 
 const Policy = Type.Union([Type.Literal('open'), Type.Literal('invite-only'), Type.Literal('waitlist')]);

@@ -16,7 +16,7 @@ import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';
 import { actorOf, principalOf } from '../http/request.js';
 import { IdParams, RoleShape, Timestamp, Uuid } from '../http/shapes.js';
 import type { App } from '../http/types.js';
-import { requireInstanceAdmin } from './instance-admin.js';
+import { requireInstanceAdmin } from '../auth/instance-admin.js';
 import { forgetMfaMemo } from '../accounts/mfa/org-policy.js';
 import {
   type AdminFactor,

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { cleanName, isValidEmail, normalizeEmail } from '../accounts/users.js';
+import { cleanName } from '../lib/names.js';
+import { isValidEmail, normalizeEmail } from '../lib/email.js';
 import { bearerToken, invalidCredential } from '../auth/principal.js';
 import { ApiError, rateLimited } from '../errors.js';
 import { actorOf, principalOf } from '../http/request.js';

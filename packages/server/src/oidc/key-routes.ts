@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { requireInstanceAdmin } from '../admin/instance-admin.js';
+import { requireInstanceAdmin } from '../auth/instance-admin.js';
 import { audit } from '../audit/log.js';
 import type { OAuthDeps } from '../oauth/grants/types.js';
 import { actorOf, principalOf } from '../http/request.js';

@@ -1,5 +1,5 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
-import { isUniqueViolation } from '../accounts/users.js';
+import { isUniqueViolation } from '../db/errors.js';
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/connection.js';
 import { addMs, type Clock, DAY, HOUR, MINUTE } from '../lib/clock.js';

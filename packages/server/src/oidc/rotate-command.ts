@@ -1,4 +1,4 @@
-import { liveServerPid } from '../bootstrap.js';
+import { liveServerPid } from '../db/data-dir.js';
 import { openCache } from '../cache/index.js';
 import type { Config } from '../config/index.js';
 import { openStorage } from '../db/connection.js';

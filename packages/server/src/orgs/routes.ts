@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
-import { cleanName, isUniqueViolation } from '../accounts/users.js';
+import { cleanName } from '../lib/names.js';
+import { isUniqueViolation } from '../db/errors.js';
 import { audit } from '../audit/log.js';
 import type { Permission } from '../auth/permissions.js';
 import type { OrgContext } from '../auth/principal.js';
@@ -11,16 +12,7 @@ import { Name, OrgShape, RoleShape, Timestamp, UserShape } from '../http/shapes.
 import type { App } from '../http/types.js';
 import { invitationRoutes } from './invitation-routes.js';
 import { memberRoutes } from './member-routes.js';
-import {
-  deleteOrg,
-  freeSlug,
-  insertOrg,
-  lockOrg,
-  orgCreatedAt,
-  renameUser,
-  slugTaken,
-  updateOrg,
-} from './queries.js';
+import { freeSlug, insertOrg, slugTaken } from './queries.js';
 import { ROLE_PERMISSIONS } from './roles.js';
 import { isValidSlug, SLUG_MAX } from './slug.js';
 
@@ -119,7 +111,11 @@ export function orgRoutes(app: App, deps: Deps): void {
       const name = cleanName(req.body.name);
       if (!name) throw new ApiError('invalid_request', 'The name must not be empty.');
       await db.transaction().execute(async (trx) => {
-        await renameUser(trx, user.id, name, clock.now());
+        await trx
+          .updateTable('users')
+          .set({ name, updated_at: clock.now() })
+          .where('id', '=', user.id)
+          .execute();
         await audit(trx, clock, actorOf(req), {
           orgId: null,
           action: 'user.updated',
@@ -181,7 +177,11 @@ export function orgRoutes(app: App, deps: Deps): void {
     },
     async (req) => {
       const org = orgOf(req);
-      const row = await orgCreatedAt(db, org.id);
+      const row = await db
+        .selectFrom('orgs')
+        .select('created_at')
+        .where('id', '=', org.id)
+        .executeTakeFirstOrThrow();
       return { ...org, created_at: row.created_at.toISOString() };
     },
   );
@@ -206,7 +206,12 @@ export function orgRoutes(app: App, deps: Deps): void {
       const slug = req.body.slug === undefined ? undefined : slugOrThrow(req.body.slug);
       try {
         const { row, changed } = await db.transaction().execute(async (trx) => {
-          const current = await lockOrg(trx, org.id);
+          const current = await trx
+            .selectFrom('orgs')
+            .select(['id', 'slug', 'name', 'created_at'])
+            .where('id', '=', org.id)
+            .forUpdate()
+            .executeTakeFirst();
           // Deleted since the request was authorised: the same answer as for any org one cannot act in.
           if (!current) throw new ApiError('org_forbidden', 'You cannot act in this organisation.');
           const newName = name !== undefined && name !== current.name ? name : undefined;
@@ -215,7 +220,16 @@ export function orgRoutes(app: App, deps: Deps): void {
           if (newName === undefined && newSlug === undefined) return { row: current, changed: false };
           if (newSlug && (await slugTaken(trx, newSlug)))
             throw new ApiError('slug_taken', 'This slug is taken.');
-          const updated = await updateOrg(trx, org.id, { name: newName, slug: newSlug }, clock.now());
+          const updated = await trx
+            .updateTable('orgs')
+            .set({
+              ...(newName ? { name: newName } : {}),
+              ...(newSlug ? { slug: newSlug } : {}),
+              updated_at: clock.now(),
+            })
+            .where('id', '=', org.id)
+            .returning(['id', 'slug', 'name', 'created_at'])
+            .executeTakeFirstOrThrow();
           await audit(trx, clock, actorOf(req), {
             orgId: org.id,
             action: 'org.updated',
@@ -251,7 +265,11 @@ export function orgRoutes(app: App, deps: Deps): void {
     async (req, reply) => {
       const org = orgOf(req);
       await db.transaction().execute(async (trx) => {
-        const gone = await deleteOrg(trx, org.id);
+        const gone = await trx
+          .deleteFrom('orgs')
+          .where('id', '=', org.id)
+          .returning(['slug', 'name'])
+          .executeTakeFirst();
         // Deleted by a racing request since this one was authorised: no second event, no 204.
         if (!gone) throw new ApiError('org_forbidden', 'You cannot act in this organisation.');
         // The audit row outlives the org (audit_events.org_id has no foreign key on purpose).

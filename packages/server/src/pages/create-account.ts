@@ -3,7 +3,7 @@ import { accountLimiters } from '../accounts/limits.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../accounts/passwords.js';
 import { passwordSignup } from '../accounts/password-signup.js';
 import { readSignupPolicy } from '../accounts/signup-policy.js';
-import { NAME_MAX } from '../accounts/users.js';
+import { NAME_MAX } from '../lib/names.js';
 import { WAITLISTED } from '../accounts/input.js';
 import type { Deps } from '../deps.js';
 import { ApiError } from '../errors.js';

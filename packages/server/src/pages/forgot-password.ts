@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { accountLimiters } from '../accounts/limits.js';
 import { RESET_REQUESTED, requestPasswordReset } from '../accounts/password-reset.js';
-import { isValidEmail, normalizeEmail } from '../accounts/users.js';
+import { isValidEmail, normalizeEmail } from '../lib/email.js';
 import type { Deps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { checkReturnTo } from '../http/request.js';

@@ -6,7 +6,9 @@ import {
   PASSWORD_PROBLEM_TEXT,
 } from '../accounts/passwords.js';
 import { signIn } from '../accounts/signin.js';
-import { cleanName, createAccount, findUserByEmail, isUniqueViolation, NAME_MAX } from '../accounts/users.js';
+import { cleanName, NAME_MAX } from '../lib/names.js';
+import { createAccount, findUserByEmail } from '../accounts/users.js';
+import { isUniqueViolation } from '../db/errors.js';
 import type { Deps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { actorOf, setSessionCookie } from '../http/request.js';

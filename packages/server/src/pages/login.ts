@@ -9,7 +9,7 @@ import { PASSWORD_MAX_LENGTH } from '../accounts/passwords.js';
 import type { ProviderId, SocialErrorCode } from '../accounts/social/provider.js';
 import { enabledProviderIds, isProviderId, PROVIDER_NAMES } from '../accounts/social/registry.js';
 import { readSignupPolicy } from '../accounts/signup-policy.js';
-import { isValidEmail, normalizeEmail } from '../accounts/users.js';
+import { isValidEmail, normalizeEmail } from '../lib/email.js';
 import type { Deps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { actorOf, checkReturnTo, setHostCookie, setSessionCookie } from '../http/request.js';

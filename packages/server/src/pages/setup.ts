@@ -7,7 +7,8 @@ import {
 } from '../accounts/passwords.js';
 import { claimSetup, completeSetup, setupTokenValid } from '../accounts/setup.js';
 import { sendEmailVerification } from '../accounts/email-verification.js';
-import { cleanName, isValidEmail, NAME_MAX, normalizeEmail } from '../accounts/users.js';
+import { cleanName, NAME_MAX } from '../lib/names.js';
+import { isValidEmail, normalizeEmail } from '../lib/email.js';
 import type { Deps } from '../deps.js';
 import { actorOf, setSessionCookie } from '../http/request.js';
 import type { App } from '../http/types.js';

@@ -8,7 +8,9 @@ import {
 import { signIn } from '../accounts/signin.js';
 import { SignupRefused } from '../accounts/signup-policy.js';
 import { enabledProviderIds, PROVIDER_NAMES } from '../accounts/social/registry.js';
-import { cleanName, createAccount, findUserByEmail, isUniqueViolation, NAME_MAX } from '../accounts/users.js';
+import { cleanName, NAME_MAX } from '../lib/names.js';
+import { createAccount, findUserByEmail } from '../accounts/users.js';
+import { isUniqueViolation } from '../db/errors.js';
 import { findApproval } from '../accounts/waitlist.js';
 import type { Deps } from '../deps.js';
 import { actorOf, setSessionCookie } from '../http/request.js';

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isUniqueViolation } from '../accounts/users.js';
+import { isUniqueViolation } from '../db/errors.js';
 import { ApiError } from '../errors.js';
 import { toApiError } from '../http/errors.js';
 

@@ -1,4 +1,4 @@
-import { cleanName } from '../accounts/users.js';
+import { cleanName } from '../lib/names.js';
 import { ScimError } from './errors.js';
 import { MAX_STRING_LENGTH } from './limits.js';
 import { type Doc, documentFrom } from './patch.js';

@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { DEVICE_COOKIE, DEVICE_TTL_MS, deviceCookieValue, presentedDevice } from '../accounts/devices.js';
 import { notifyNewDevice } from '../accounts/new-device.js';
-import { isValidEmail, normalizeEmail } from '../accounts/users.js';
+import { isValidEmail, normalizeEmail } from '../lib/email.js';
 import { audit } from '../audit/log.js';
 import type { Deps } from '../deps.js';
 import { rateLimited } from '../errors.js';

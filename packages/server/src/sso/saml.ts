@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { DOMParser } from '@xmldom/xmldom';
 import { type CacheProvider, SAML, ValidateInResponseTo } from '@node-saml/node-saml';
-import { isValidEmail, normalizeEmail } from '../accounts/users.js';
+import { isValidEmail, normalizeEmail } from '../lib/email.js';
 import type { Cache } from '../cache/index.js';
 import { safeEqual, sha256Hex } from '../lib/secrets.js';
 import { SsoError } from './errors.js';

@@ -5,7 +5,7 @@ import { ApiError } from '../errors.js';
 import { actorOf, orgOf } from '../http/request.js';
 import { Timestamp } from '../http/shapes.js';
 import type { App } from '../http/types.js';
-import { isUniqueViolation } from '../accounts/users.js';
+import { isUniqueViolation } from '../db/errors.js';
 import { resolverFor } from '../lib/dns.js';
 import { newId } from '../lib/secrets.js';
 import { SSO_LIMITS } from './limits.js';

@@ -1,6 +1,6 @@
 import type { FastifyContextConfig, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { requireInstanceAdmin } from '../admin/instance-admin.js';
+import { requireInstanceAdmin } from '../auth/instance-admin.js';
 import type { Deps } from '../deps.js';
 import { requirePermission } from '../orgs/context.js';
 import { ApiError } from '../errors.js';

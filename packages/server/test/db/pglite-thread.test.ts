@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { isUniqueViolation } from '../../src/accounts/users.js';
+import { isUniqueViolation } from '../../src/db/errors.js';
 import { openStorage, type Storage } from '../../src/db/connection.js';
 import { migrate } from '../../src/db/migrate.js';
 import { newId } from '../../src/lib/secrets.js';

@@ -10,7 +10,9 @@ import { type NewDeviceSignin, signedInFromDevice } from '../new-device.js';
 import { revokeSession } from '../sessions.js';
 import { signIn } from '../signin.js';
 import { SignupRefused } from '../signup-policy.js';
-import { cleanName, createAccount, findUserByEmail, isUniqueViolation, NAME_MAX } from '../users.js';
+import { cleanName, NAME_MAX } from '../../lib/names.js';
+import { createAccount, findUserByEmail } from '../users.js';
+import { isUniqueViolation } from '../../db/errors.js';
 import { joinWaitlist } from '../waitlist.js';
 import type { Profile, ProviderId, SocialErrorCode } from './provider.js';
 

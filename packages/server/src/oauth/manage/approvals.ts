@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { isUniqueViolation } from '../../accounts/users.js';
+import { isUniqueViolation } from '../../db/errors.js';
 import { audit } from '../../audit/log.js';
 import { ApiError } from '../../errors.js';
 import { actorOf, orgOf, principalOf } from '../../http/request.js';

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { isUniqueViolation } from '../../accounts/users.js';
+import { isUniqueViolation } from '../../db/errors.js';
 import type { Config } from '../../config/index.js';
-import type { ClientAuthMethod, OAuthClientKind } from '../../db/schema/oauth.js';
-import type { Database } from '../../db/schema.js';
+import type { ClientAuthMethod, Database, OAuthClientKind } from '../../db/schema.js';
 import type { AuthCache } from '../../auth/credential-cache.js';
 import { addMs, type Clock } from '../../lib/clock.js';
 import { newSecret, safeEqual, sha256Hex } from '../../lib/secrets.js';

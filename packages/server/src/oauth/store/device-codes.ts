@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import { addMs, type Clock, MINUTE } from '../../lib/clock.js';
 import { newId, newSecret, sha256Hex } from '../../lib/secrets.js';
-import { isUniqueViolation } from '../../accounts/users.js';
+import { isUniqueViolation } from '../../db/errors.js';
 
 /** RFC 8628 §6.1: consonants only (no vowels, so no words; no 0/O, 1/I confusion), 8 characters. */
 export const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';

@@ -1,4 +1,4 @@
-import { isValidEmail, normalizeEmail } from '../../accounts/users.js';
+import { isValidEmail, normalizeEmail } from '../../lib/email.js';
 import { ScimError } from '../errors.js';
 import { isObject, text } from '../input.js';
 import type { Ref } from '../definition.js';

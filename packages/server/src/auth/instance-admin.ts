@@ -1,5 +1,5 @@
 import type { Db } from '../db/connection.js';
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from './principal.js';
 import { ApiError } from '../errors.js';
 
 /**

@@ -10,7 +10,7 @@ import {
 } from '../agents/blocks.js';
 import { liftSuspension, listSuspensions, suspendAgentOrg } from '../agents/controls.js';
 import { BLOCK_REASON_MAX } from '../agents/limits.js';
-import type { AgentBlockKind } from '../db/schema.js';
+import type { AgentBlockKind } from '../db/schema/agents.js';
 import type { Deps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';

@@ -1,6 +1,7 @@
 import { sql, type Transaction } from 'kysely';
 import { isUniqueViolation } from '../db/errors.js';
-import type { AgentStatus, Database } from '../db/schema.js';
+import type { AgentStatus } from '../db/schema/agents.js';
+import type { Database } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';
 import { freeSlug } from '../orgs/queries.js';

@@ -21,6 +21,7 @@ import {
   rotateInvitation,
   ssoOrgOfCaller,
 } from './invitations.js';
+import { invitationRole, memberByEmail } from './queries.js';
 import { mayGrant } from './roles.js';
 
 /** Invitations one org may send per hour (bounds mail sent on its behalf). */
@@ -111,13 +112,7 @@ export function invitationRoutes(app: App, deps: Deps): void {
       const created = await db
         .transaction()
         .execute(async (trx) => {
-          const member = await trx
-            .selectFrom('memberships')
-            .innerJoin('users', 'users.id', 'memberships.user_id')
-            .select('users.id')
-            .where('memberships.org_id', '=', org.id)
-            .where('users.email', '=', email)
-            .executeTakeFirst();
+          const member = await memberByEmail(trx, org.id, email);
           if (member) throw new ApiError('conflict', 'This person is already a member.');
           if (await findOpenInvitationByEmail(trx, clock, org.id, email)) {
             throw new ApiError('conflict', 'An invitation for this email is pending; resend or cancel it.');
@@ -211,12 +206,7 @@ export function invitationRoutes(app: App, deps: Deps): void {
           'This organisation has sent too many invitations; try later.',
         );
       const rotated = await db.transaction().execute(async (trx) => {
-        const open = await trx
-          .selectFrom('invitations')
-          .select('role')
-          .where('id', '=', req.params.id)
-          .where('org_id', '=', org.id)
-          .executeTakeFirst();
+        const open = await invitationRole(trx, org.id, req.params.id);
         if (open && !mayGrant(org.role, open.role))
           throw new ApiError('forbidden', `The ${org.role} role may not invite a ${open.role}.`);
         const r = await rotateInvitation(trx, clock, org.id, req.params.id);

@@ -12,7 +12,16 @@ import { Name, OrgShape, RoleShape, Timestamp, UserShape } from '../http/shapes.
 import type { App } from '../http/types.js';
 import { invitationRoutes } from './invitation-routes.js';
 import { memberRoutes } from './member-routes.js';
-import { freeSlug, insertOrg, slugTaken } from './queries.js';
+import {
+  deleteOrg,
+  freeSlug,
+  insertOrg,
+  lockOrg,
+  orgCreatedAt,
+  renameUser,
+  slugTaken,
+  updateOrg,
+} from './queries.js';
 import { ROLE_PERMISSIONS } from './roles.js';
 import { isValidSlug, SLUG_MAX } from './slug.js';
 
@@ -111,11 +120,7 @@ export function orgRoutes(app: App, deps: Deps): void {
       const name = cleanName(req.body.name);
       if (!name) throw new ApiError('invalid_request', 'The name must not be empty.');
       await db.transaction().execute(async (trx) => {
-        await trx
-          .updateTable('users')
-          .set({ name, updated_at: clock.now() })
-          .where('id', '=', user.id)
-          .execute();
+        await renameUser(trx, user.id, name, clock.now());
         await audit(trx, clock, actorOf(req), {
           orgId: null,
           action: 'user.updated',
@@ -177,11 +182,7 @@ export function orgRoutes(app: App, deps: Deps): void {
     },
     async (req) => {
       const org = orgOf(req);
-      const row = await db
-        .selectFrom('orgs')
-        .select('created_at')
-        .where('id', '=', org.id)
-        .executeTakeFirstOrThrow();
+      const row = await orgCreatedAt(db, org.id);
       return { ...org, created_at: row.created_at.toISOString() };
     },
   );
@@ -206,12 +207,7 @@ export function orgRoutes(app: App, deps: Deps): void {
       const slug = req.body.slug === undefined ? undefined : slugOrThrow(req.body.slug);
       try {
         const { row, changed } = await db.transaction().execute(async (trx) => {
-          const current = await trx
-            .selectFrom('orgs')
-            .select(['id', 'slug', 'name', 'created_at'])
-            .where('id', '=', org.id)
-            .forUpdate()
-            .executeTakeFirst();
+          const current = await lockOrg(trx, org.id);
           // Deleted since the request was authorised: the same answer as for any org one cannot act in.
           if (!current) throw new ApiError('org_forbidden', 'You cannot act in this organisation.');
           const newName = name !== undefined && name !== current.name ? name : undefined;
@@ -220,16 +216,7 @@ export function orgRoutes(app: App, deps: Deps): void {
           if (newName === undefined && newSlug === undefined) return { row: current, changed: false };
           if (newSlug && (await slugTaken(trx, newSlug)))
             throw new ApiError('slug_taken', 'This slug is taken.');
-          const updated = await trx
-            .updateTable('orgs')
-            .set({
-              ...(newName ? { name: newName } : {}),
-              ...(newSlug ? { slug: newSlug } : {}),
-              updated_at: clock.now(),
-            })
-            .where('id', '=', org.id)
-            .returning(['id', 'slug', 'name', 'created_at'])
-            .executeTakeFirstOrThrow();
+          const updated = await updateOrg(trx, org.id, { name: newName, slug: newSlug }, clock.now());
           await audit(trx, clock, actorOf(req), {
             orgId: org.id,
             action: 'org.updated',
@@ -265,11 +252,7 @@ export function orgRoutes(app: App, deps: Deps): void {
     async (req, reply) => {
       const org = orgOf(req);
       await db.transaction().execute(async (trx) => {
-        const gone = await trx
-          .deleteFrom('orgs')
-          .where('id', '=', org.id)
-          .returning(['slug', 'name'])
-          .executeTakeFirst();
+        const gone = await deleteOrg(trx, org.id);
         // Deleted by a racing request since this one was authorised: no second event, no 204.
         if (!gone) throw new ApiError('org_forbidden', 'You cannot act in this organisation.');
         // The audit row outlives the org (audit_events.org_id has no foreign key on purpose).

@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi';
-import { outboundFetcher, type OutboundPolicy } from '../lib/outbound-fetch.js';
+import { outboundFetcher } from '../lib/outbound-fetcher.js';
+import type { OutboundPolicy } from '../lib/outbound-fetch.js';
 
 /**
  * Options for every oauth4webapi request to a provider (discovery, token, JWKS, an API): each goes

@@ -3,9 +3,9 @@ import type { Resolver } from 'node:dns/promises';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
-import ipaddr from 'ipaddr.js';
 import type { Config } from '../config/index.js';
 import { resolverFor } from './dns.js';
+import { bareHost, isForbiddenAddress, isLoopbackHost } from './outbound-address.js';
 
 /**
  * The one way the server requests a URL that someone other than the operator chose: a Client ID
@@ -120,70 +120,6 @@ export function resolveWith(resolver: Pick<Resolver, 'resolve4' | 'resolve6'>): 
  */
 export function outboundPolicy(config: Pick<Config, 'dnsServers'>, allowLoopback: boolean): OutboundPolicy {
   return config.dnsServers ? { allowLoopback, resolve: resolveWith(resolverFor(config)) } : { allowLoopback };
-}
-
-const GLOBAL_UNICAST_V6 = ipaddr.IPv6.parseCIDR('2000::/3');
-const NAT64_WELL_KNOWN = ipaddr.IPv6.parseCIDR('64:ff9b::/96');
-
-type AddressClass = 'public' | 'loopback' | 'forbidden';
-
-/** The IPv4 address an IPv6 address stands for (mapped, compatible, NAT64, 6to4), if any. */
-function embeddedV4(v6: ipaddr.IPv6): ipaddr.IPv4 | null {
-  const p = v6.parts;
-  const v4 = (hi: number, lo: number) => new ipaddr.IPv4([hi >> 8, hi & 255, lo >> 8, lo & 255]);
-  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address();
-  if (p.slice(0, 6).every((g) => g === 0) && (p[6] !== 0 || p[7]! > 1)) return v4(p[6]!, p[7]!); // ::a.b.c.d
-  if (v6.match(NAT64_WELL_KNOWN)) return v4(p[6]!, p[7]!);
-  if (v6.range() === '6to4') return v4(p[1]!, p[2]!);
-  return null;
-}
-
-function classify(ip: string): AddressClass {
-  // Only canonical textual addresses: `127.1` and friends are for the URL parser to normalise.
-  if (isIP(ip) === 0 || !ipaddr.isValid(ip)) return 'forbidden';
-  let addr = ipaddr.parse(ip);
-  if (addr.kind() === 'ipv6') {
-    const v6 = addr as ipaddr.IPv6;
-    const inner = embeddedV4(v6);
-    if (!inner) {
-      const range = v6.range();
-      if (range === 'loopback') return 'loopback';
-      return range === 'unicast' && v6.match(GLOBAL_UNICAST_V6) ? 'public' : 'forbidden';
-    }
-    addr = inner;
-  }
-  const range = (addr as ipaddr.IPv4).range();
-  if (range === 'loopback') return 'loopback';
-  return range === 'unicast' ? 'public' : 'forbidden';
-}
-
-/** Whether a connection to `ip` must be refused: anything but a public unicast address. */
-export function isForbiddenAddress(ip: string, allowLoopback: boolean): boolean {
-  const c = classify(ip);
-  return c === 'forbidden' || (c === 'loopback' && !allowLoopback);
-}
-
-/** The host of a URL without IPv6 brackets. */
-function bareHost(u: URL): string {
-  return u.hostname.replace(/^\[|\]$/g, '');
-}
-
-function isLoopbackHost(host: string): boolean {
-  const lower = host.toLowerCase().replace(/\.$/, '');
-  if (lower === 'localhost' || lower.endsWith('.localhost')) return true;
-  return isIP(host) !== 0 && classify(host) === 'loopback';
-}
-
-/**
- * Whether a URL names a loopback host (`localhost`, 127/8, `::1`): for settings the operator
- * wrote, where pointing at a local stand-in is their choice (social providers in tests).
- */
-export function isLoopbackUrl(raw: string): boolean {
-  try {
-    return isLoopbackHost(bareHost(new URL(raw)));
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -369,58 +305,4 @@ export async function outboundFetch(
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** What `fetch` (and oauth4webapi's `customFetch`) passes as options. */
-export interface FetchInit {
-  method?: string;
-  headers?: Record<string, string> | Headers | [string, string][];
-  body?: unknown;
-  redirect?: string;
-  signal?: AbortSignal | null;
-}
-
-/**
- * A `fetch`-shaped function over `outboundFetch`, for libraries that take one (oauth4webapi's
- * `[customFetch]`, which also fetches JWKS). Honours `redirect: 'manual'`; sends string and
- * URLSearchParams bodies. Errors are `OutboundFetchError`s.
- */
-export function outboundFetcher(opts: OutboundOptions): (url: string, init?: FetchInit) => Promise<Response> {
-  return async (url, init = {}) => {
-    const method = (init.method ?? 'GET').toUpperCase();
-    if (method !== 'GET' && method !== 'POST') {
-      throw new OutboundFetchError('invalid_url', `The method ${method} is not supported.`);
-    }
-    const headers: Record<string, string> = {};
-    new Headers(init.headers ?? {}).forEach((value, name) => {
-      headers[name] = value;
-    });
-    const b = init.body;
-    let body: string | undefined;
-    if (b === undefined || b === null) body = undefined;
-    else if (typeof b === 'string') body = b;
-    else if (b instanceof URLSearchParams) {
-      body = b.toString();
-      headers['content-type'] ??= 'application/x-www-form-urlencoded;charset=UTF-8';
-    } else throw new OutboundFetchError('invalid_url', 'The request body type is not supported.');
-    const res = await outboundFetch(
-      url,
-      { method, headers, ...(body !== undefined ? { body } : {}) },
-      {
-        ...opts,
-        redirect: init.redirect === 'manual' || init.redirect === 'error' ? init.redirect : 'follow',
-        ...(init.signal
-          ? { signal: opts.signal ? AbortSignal.any([opts.signal, init.signal]) : init.signal }
-          : {}),
-      },
-    );
-    const out = new Headers();
-    for (let i = 0; i + 1 < res.rawHeaders.length; i += 2)
-      out.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!);
-    const nullBody = [101, 204, 205, 304].includes(res.status);
-    if (res.status < 200 || res.status > 599) {
-      throw new OutboundFetchError('network', `${new URL(res.url).host} answered an invalid status.`);
-    }
-    return new Response(nullBody ? null : new Uint8Array(res.body), { status: res.status, headers: out });
-  };
 }

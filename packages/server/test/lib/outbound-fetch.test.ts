@@ -4,15 +4,15 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { isForbiddenAddress } from '../../src/lib/outbound-address.js';
 import {
-  isForbiddenAddress,
   OutboundFetchError,
   type OutboundFetchErrorCode,
   type OutboundOptions,
   outboundFetch,
-  outboundFetcher,
   outboundPolicy,
 } from '../../src/lib/outbound-fetch.js';
+import { outboundFetcher } from '../../src/lib/outbound-fetcher.js';
 import { clear, dnsServersSetting, setA } from '../helpers/dns.js';
 
 /**

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { type TestServer, testServer } from '../helpers/harness.js';
 import { fetchClientMetadata, type MetadataFetchError } from '../../src/oauth/metadata-fetch.js';
-import { isForbiddenAddress } from '../../src/lib/outbound-fetch.js';
+import { isForbiddenAddress } from '../../src/lib/outbound-address.js';
 import { authorizeUrl, consent, form, MCP_URL, OAUTH_TOML, pkce } from './helpers.js';
 
 /** A real HTTP server on loopback serving client metadata documents, counting fetches per path. */

@@ -13,7 +13,7 @@ import {
   type MetadataFetchErrorCode,
   type MetadataFetchOptions,
 } from '../../src/oauth/metadata-fetch.js';
-import { isForbiddenAddress } from '../../src/lib/outbound-fetch.js';
+import { isForbiddenAddress } from '../../src/lib/outbound-address.js';
 
 /**
  * The metadata fetcher against real HTTP servers on 127.0.0.1 (port 0). Nothing here reaches the

@@ -3,7 +3,8 @@ import type { GithubConfig } from '../../config/index.js';
 import { claimedEmail, usableEmail } from '../../federation/claims.js';
 import { requestOptions } from '../../federation/outbound.js';
 import type { Flow } from '../../federation/transaction.js';
-import { isLoopbackUrl, type OutboundPolicy } from '../../lib/outbound-fetch.js';
+import { isLoopbackUrl } from '../../lib/outbound-address.js';
+import type { OutboundPolicy } from '../../lib/outbound-fetch.js';
 import { SOCIAL_LIMITS } from '../limits.js';
 import { getJson, type Profile, SocialError, type SocialProvider } from './provider.js';
 

@@ -1,7 +1,8 @@
 import type { GoogleConfig } from '../../config/index.js';
 import { usableEmail } from '../../federation/claims.js';
 import { relyingParty } from '../../federation/oidc-rp.js';
-import { isLoopbackUrl, type OutboundPolicy } from '../../lib/outbound-fetch.js';
+import { isLoopbackUrl } from '../../lib/outbound-address.js';
+import type { OutboundPolicy } from '../../lib/outbound-fetch.js';
 import { SOCIAL_LIMITS } from '../limits.js';
 import type { Profile, SocialProvider } from './provider.js';
 

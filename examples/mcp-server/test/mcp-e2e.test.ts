@@ -22,11 +22,11 @@ import type {
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   DEFAULT_PASSWORD,
-  type TestServer,
+  formFields,
   testServer,
+  type TestServer,
   uniqueEmail,
-} from '../../../packages/server/test/helpers/harness.js';
-import { formFields } from '../../../packages/server/test/oauth/helpers.js';
+} from '@latchkey/server/testing';
 import { type RunningMcpServer, startMcpServer } from '../src/server.js';
 
 const RESOURCE_ID = 'example-mcp';

@@ -2,10 +2,17 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { openCache } from '../../server/src/cache/index.js';
-import { openStorage } from '../../server/src/db/connection.js';
-import { DEFAULT_PASSWORD, PUBLIC_URL, testServer, uniqueEmail } from '../../server/test/helpers/harness.js';
-import { BACKEND, openTestStorage, type TestStorage } from '../../server/test/helpers/storage.js';
+import {
+  BACKEND,
+  DEFAULT_PASSWORD,
+  openCache,
+  openStorage,
+  openTestStorage,
+  PUBLIC_URL,
+  testServer,
+  type TestStorage,
+  uniqueEmail,
+} from '@latchkey/server/testing';
 import { assertNoStack, json, ROOT, run, stopAll, tempHome } from './helpers.js';
 
 // `latchkey admin bootstrap` on the server's machine: it runs the real `latchkey-server admin

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
-import { type TestServer, uniqueEmail } from '../../server/test/helpers/harness.js';
+import { type TestServer, uniqueEmail } from '@latchkey/server/testing';
 import { assertNoStack, json, readToml, run, startLatchkey, stopAll, tempHome } from './helpers.js';
 
 interface Received {

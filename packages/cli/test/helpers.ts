@@ -8,14 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'smol-toml';
 import {
   DEFAULT_PASSWORD,
+  formFields,
   linkIn,
   readOutbox,
-  type TestServer,
   testServer,
+  type TestServer,
   tokenFrom,
   uniqueEmail,
-} from '../../server/test/helpers/harness.js';
-import { formFields } from '../../server/test/oauth/helpers.js';
+} from '@latchkey/server/testing';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MAIN = join(ROOT, 'packages/cli/src/main.ts');

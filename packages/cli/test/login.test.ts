@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'smol-toml';
-import type { TestServer } from '../../server/test/helpers/harness.js';
+import type { TestServer } from '@latchkey/server/testing';
 import {
   approveAuthorize,
   assertNoStack,

@@ -7,8 +7,15 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type TestServer, testServer } from '../../server/test/helpers/harness.js';
-import { MCP_ID, MCP_SECRET, MCP_URL, OAUTH_TOML, tokensFor } from '../../server/test/oauth/helpers.js';
+import {
+  MCP_ID,
+  MCP_SECRET,
+  MCP_URL,
+  OAUTH_TOML,
+  testServer,
+  type TestServer,
+  tokensFor,
+} from '@latchkey/server/testing';
 import { browser, freePort, ROOT, signUp } from './helpers.js';
 
 /**

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import type { TestServer } from '../../server/test/helpers/harness.js';
+import type { TestServer } from '@latchkey/server/testing';
 import {
   assertNoStack,
   type Browser,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { lastMailTo, linkIn } from '../../server/test/helpers/harness.js';
+import { lastMailTo, linkIn } from '@latchkey/server/testing';
 import {
   buildDashboard,
   type Latchkey,

@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { Browser } from 'playwright-core';
-import { newId } from '../../server/src/lib/secrets.js';
-import { lastMailTo } from '../../server/test/helpers/harness.js';
+import { lastMailTo, newId } from '@latchkey/server/testing';
 import {
   buildDashboard,
   type Latchkey,

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { lastMailTo } from '../../server/test/helpers/harness.js';
+import { lastMailTo } from '@latchkey/server/testing';
 import {
   buildDashboard,
   type Latchkey,

@@ -2,8 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { usageCounterOf } from '../../server/src/tokens/usage-routes.js';
-import { lastMailTo, linkIn, tokenFrom } from '../../server/test/helpers/harness.js';
+import { lastMailTo, linkIn, tokenFrom, usageCounterOf } from '@latchkey/server/testing';
 import {
   buildDashboard,
   type Latchkey,

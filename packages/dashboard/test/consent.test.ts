@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { authorizeUrl, MCP_URL, OAUTH_TOML, pkce } from '../../server/test/oauth/helpers.js';
+import { authorizeUrl, MCP_URL, OAUTH_TOML, pkce } from '@latchkey/server/testing';
 import {
   buildDashboard,
   type Latchkey,

@@ -15,10 +15,10 @@ import { build } from 'vite';
 import {
   lastMailTo,
   linkIn,
+  testServer,
   type TestServer,
   type TestServerOptions,
-  testServer,
-} from '../../server/test/helpers/harness.js';
+} from '@latchkey/server/testing';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dashboardRoot = join(here, '..');

@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { totpCode } from '../../server/src/accounts/mfa/totp.js';
-import { type TestServer, testServer } from '../../server/test/helpers/harness.js';
+import { type TestServer, testServer, totpCode } from '@latchkey/server/testing';
 import {
   buildDashboard,
   newContext,

@@ -1,10 +1,8 @@
 // test-backend: embedded — the subject is the dashboard in a browser, not storage
-/// <reference path="../../server/test/social/stand-ins/oidc-provider.d.ts" />
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { setTxt } from '../../server/test/helpers/dns.js';
-import { type GoogleStandIn, startGoogle } from '../../server/test/social/stand-ins/google.js';
+import { type GoogleStandIn, setTxt, startGoogle } from '@latchkey/server/testing';
 import {
   buildDashboard,
   type Latchkey,

@@ -2,8 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { audit } from '../../server/src/audit/log.js';
-import { startReceiver, type Receiver, verified } from '../../server/test/webhooks/helpers.js';
+import { audit, type Receiver, startReceiver, verified } from '@latchkey/server/testing';
 import {
   buildDashboard,
   type Latchkey,

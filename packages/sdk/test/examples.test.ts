@@ -8,8 +8,15 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { type TestServer, testServer } from '../../server/test/helpers/harness.js';
-import { MCP_ID, MCP_SECRET, MCP_URL, OAUTH_TOML, tokensFor } from '../../server/test/oauth/helpers.js';
+import {
+  MCP_ID,
+  MCP_SECRET,
+  MCP_URL,
+  OAUTH_TOML,
+  testServer,
+  type TestServer,
+  tokensFor,
+} from '@latchkey/server/testing';
 
 /**
  * The README's examples (packages/sdk/examples/*.ts, included in packages/sdk/README.md verbatim)

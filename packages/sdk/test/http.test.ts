@@ -15,8 +15,15 @@ import {
   type Verifier,
   type VerifierOptions,
 } from '../src/index.js';
-import { type TestServer, testServer } from '../../server/test/helpers/harness.js';
-import { MCP_ID, MCP_SECRET, MCP_URL, OAUTH_TOML, tokensFor } from '../../server/test/oauth/helpers.js';
+import {
+  MCP_ID,
+  MCP_SECRET,
+  MCP_URL,
+  OAUTH_TOML,
+  testServer,
+  type TestServer,
+  tokensFor,
+} from '@latchkey/server/testing';
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {

@@ -3,8 +3,16 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createVerifier, type Verifier, VerifyError } from '../src/index.js';
-import { type TestServer, testServer } from '../../server/test/helpers/harness.js';
-import { form, MCP_ID, MCP_SECRET, MCP_URL, OAUTH_TOML, tokensFor } from '../../server/test/oauth/helpers.js';
+import {
+  form,
+  MCP_ID,
+  MCP_SECRET,
+  MCP_URL,
+  OAUTH_TOML,
+  testServer,
+  type TestServer,
+  tokensFor,
+} from '@latchkey/server/testing';
 
 /** fetch that counts what the verifier asks Latchkey (the network is real). */
 function countingFetch() {
@@ -125,7 +133,7 @@ describe('JWT access tokens verified by the SDK from the JWKS', () => {
     const v = verifier(f);
     const first = await tokensFor(t, b, { scope: 'mcp:read' });
     await v.verify(first.tokens.access_token as string);
-    const { rotateKey } = await import('../../server/src/oidc/keys.js');
+    const { rotateKey } = await import('@latchkey/server/testing');
     await rotateKey(t.deps.db, t.deps.clock, t.deps.config, 'ES256');
     await t.deps.cache.publish('latchkey:signing-keys', 'rotated');
     // An unknown kid refetches the set at most once a second.

@@ -18,9 +18,18 @@ import {
   type Verifier,
   VerifyError,
 } from '../src/index.js';
-import { PUBLIC_URL, type TestServer, testServer } from '../../server/test/helpers/harness.js';
-import { MCP_ID, MCP_SECRET, MCP_URL, OAUTH_TOML, tokensFor } from '../../server/test/oauth/helpers.js';
-import { mintPat, orgWithRoles } from '../../server/test/tokens/helpers.js';
+import {
+  MCP_ID,
+  MCP_SECRET,
+  MCP_URL,
+  mintPat,
+  OAUTH_TOML,
+  orgWithRoles,
+  PUBLIC_URL,
+  testServer,
+  type TestServer,
+  tokensFor,
+} from '@latchkey/server/testing';
 
 const OPEN_ID = 'sdk-org-tools';
 const OPEN_URL = 'https://tools.example.com/mcp';

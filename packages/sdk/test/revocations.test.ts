@@ -4,8 +4,15 @@ import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { createVerifier, tokenHash, type Verifier, type VerifierOptions, VerifyError } from '../src/index.js';
 import { sseParser } from '../src/revocations.js';
-import { type TestServer, testServer } from '../../server/test/helpers/harness.js';
-import { MCP_ID, MCP_SECRET, MCP_URL, OAUTH_TOML, tokensFor } from '../../server/test/oauth/helpers.js';
+import {
+  MCP_ID,
+  MCP_SECRET,
+  MCP_URL,
+  OAUTH_TOML,
+  testServer,
+  type TestServer,
+  tokensFor,
+} from '@latchkey/server/testing';
 
 /** Waits for `cond`, polling; fails after `ms`. */
 async function until(cond: () => boolean, what: string, ms = 10_000) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createSessionChecker, VerifyError } from '../src/index.js';
-import { type TestServer, testServer } from '../../server/test/helpers/harness.js';
+import { type TestServer, testServer } from '@latchkey/server/testing';
 
 describe('verifySession (tenant membership for a shared sign-in cookie)', () => {
   let t: TestServer;

@@ -4,15 +4,16 @@ import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { createVerifier, type Verifier, type VerifierOptions, VerifyError } from '../src/index.js';
 // The SDK imports nothing from the server; its tests run against a real one.
-import { type TestServer, testServer } from '../../server/test/helpers/harness.js';
 import {
   MCP_ID,
   MCP_SECRET,
   MCP_URL,
   OAUTH_TOML,
   OTHER_URL,
+  testServer,
+  type TestServer,
   tokensFor,
-} from '../../server/test/oauth/helpers.js';
+} from '@latchkey/server/testing';
 
 async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void) {
   const s = createServer(handler);

@@ -9,14 +9,14 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import {
   DEFAULT_PASSWORD,
+  formFields,
   linkIn,
   readOutbox,
-  type TestServer,
   testServer,
+  type TestServer,
   tokenFrom,
   uniqueEmail,
-} from '../../../../packages/server/test/helpers/harness.js';
-import { formFields } from '../../../../packages/server/test/oauth/helpers.js';
+} from '@latchkey/server/testing';
 import { type RunningMcpServer, startMcpServer } from '../../src/server.js';
 
 /**

@@ -32,7 +32,7 @@ import {
 } from './limits.js';
 import { llmsTxt } from './llms.js';
 import { orgAgentRoutes } from './org-routes.js';
-import { agentPageRoutes, reviewLink } from './pages.js';
+import { agentPageRoutes, reviewLink } from './page-routes.js';
 import { findAgentByTokenHash } from './queries.js';
 import { AGENT_PLAN, agentRights, restrictionsShape } from './rights.js';
 import { Restrictions } from './shapes.js';

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { CredentialRequest } from '../auth/principal.js';
 import type { ClientAuthMethod } from '../db/schema/oauth.js';
 import { type Client, type ClientDeps, findClient, secretMatches } from './store/clients.js';
 import { OAuthError } from './errors.js';
@@ -22,7 +22,7 @@ function formDecode(s: string): string {
  * Does NOT check them.
  */
 export function presentedClient(
-  req: FastifyRequest,
+  req: Pick<CredentialRequest, 'headers'>,
   body: Record<string, string | undefined>,
 ): PresentedClient | null {
   const header = req.headers.authorization;

@@ -1,6 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.js';
-import { toApiError } from '../http/errors.js';
 
 /**
  * Every error code the OAuth endpoints answer (RFC 6749 §4.1.2.1, §5.2; RFC 7591 §3.2.2;
@@ -46,7 +44,7 @@ export class OAuthError extends Error {
 }
 
 /** Problems the shared hooks raise (rate limit, malformed body…), in OAuth's vocabulary. */
-function fromApiError(err: ApiError): OAuthError {
+export function fromApiError(err: ApiError): OAuthError {
   const headers = err.options.headers ?? {};
   switch (err.code) {
     case 'rate_limited':
@@ -74,20 +72,4 @@ function fromApiError(err: ApiError): OAuthError {
         headers,
       });
   }
-}
-
-/** The single mapping from anything thrown below an OAuth endpoint to RFC 6749 §5.2 JSON. */
-export function toOAuthError(err: unknown, req: FastifyRequest): OAuthError {
-  if (err instanceof OAuthError) return err;
-  return fromApiError(toApiError(err, req));
-}
-
-export function sendOAuthError(reply: FastifyReply, err: OAuthError): FastifyReply {
-  for (const [k, v] of Object.entries(err.options.headers ?? {})) reply.header(k, v);
-  return reply
-    .code(err.status)
-    .header('cache-control', 'no-store')
-    .header('pragma', 'no-cache')
-    .type('application/json')
-    .send({ error: err.code, error_description: err.description });
 }

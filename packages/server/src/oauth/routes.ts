@@ -6,7 +6,7 @@ import { introspectEndpoint } from './endpoints/introspect.js';
 import { registerEndpoint } from './endpoints/register.js';
 import { revokeEndpoint } from './endpoints/revoke.js';
 import { tokenEndpoint } from './endpoints/token.js';
-import { sendOAuthError, toOAuthError } from './errors.js';
+import { sendOAuthError, toOAuthError } from './error-routes.js';
 import { CLIENT_AUTHENTICATED } from './form.js';
 import type { OAuthDeps } from './grants/types.js';
 

@@ -4,7 +4,7 @@ import { SESSION_COOKIE } from '../auth/session-cookie.js';
 import { formToken, formTokenValid } from '../http/csrf.js';
 import { actorOf, clearSessionCookie } from '../http/request.js';
 import type { App } from '../http/types.js';
-import { sendOAuthError, toOAuthError } from '../oauth/errors.js';
+import { sendOAuthError, toOAuthError } from '../oauth/error-routes.js';
 import type { OAuthDeps } from '../oauth/grants/types.js';
 import { withParams } from '../oauth/redirect-uri.js';
 import { escapeHtml } from '../mail/templates.js';

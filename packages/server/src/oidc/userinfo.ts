@@ -1,5 +1,4 @@
-import type { FastifyRequest } from 'fastify';
-import { bearerToken } from '../auth/principal.js';
+import { bearerToken, type CredentialRequest } from '../auth/principal.js';
 import { OAuthError } from '../oauth/errors.js';
 import type { OAuthDeps } from '../oauth/grants/types.js';
 import { liveOAuthToken } from '../oauth/validate.js';
@@ -16,7 +15,7 @@ const invalidToken = () =>
  * that person, in the org the token is bound to (the org chosen on consent). Any audience: the
  * `openid` scope was consented to for this client, whatever resource its token serves.
  */
-export async function userinfo(deps: OAuthDeps, req: FastifyRequest): Promise<PersonClaims> {
+export async function userinfo(deps: OAuthDeps, req: CredentialRequest): Promise<PersonClaims> {
   const token = bearerToken(req);
   if (!token) {
     throw new OAuthError('invalid_request', 'Send the access token in the Authorization header.', {

@@ -1,7 +1,4 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isUniqueViolation } from '../db/errors.js';
 import { ApiError } from '../errors.js';
-import { toApiError } from '../http/errors.js';
 
 export const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
@@ -61,7 +58,7 @@ export class ScimError extends Error {
   }
 }
 
-const FROM_API: Partial<Record<ApiError['code'], ScimErrorCode>> = {
+export const FROM_API: Partial<Record<ApiError['code'], ScimErrorCode>> = {
   unauthorized: 'unauthorized',
   forbidden: 'forbidden',
   org_forbidden: 'forbidden',
@@ -77,33 +74,6 @@ const FROM_API: Partial<Record<ApiError['code'], ScimErrorCode>> = {
   internal_error: 'internal_error',
 };
 
-/**
- * The single mapping from anything thrown below a SCIM route to an RFC 7644 error. Problems the
- * shared hooks raise (rate limit, body limit, media type) keep their HTTP status; anything
- * unexpected is logged and leaves as a 500 that says nothing.
- */
-export function toScimError(err: unknown, req: FastifyRequest): ScimError {
-  if (err instanceof ScimError) return err;
-  if (isUniqueViolation(err)) return new ScimError('uniqueness', 'The resource already exists.');
-  const fe = err as Partial<FastifyError> & { validationContext?: string };
-  if (fe.validation) {
-    return fe.validationContext === 'body'
-      ? new ScimError('invalid_syntax', 'The request body is not a valid SCIM message.')
-      : new ScimError('invalid_value', `A ${fe.validationContext ?? 'request'} parameter is not valid.`);
-  }
-  const api = toApiError(err, req);
-  const headers = api.options.headers ?? {};
-  const mapped = FROM_API[api.code];
-  if (mapped) return new ScimError(mapped, api.detail ?? api.message, headers);
-  // Everything else toApiError calls invalid: a body that does not parse, a value PostgreSQL refused.
-  const unparsable = err instanceof SyntaxError || (fe.code?.startsWith('FST_ERR_CTP_') ?? false);
-  return new ScimError(
-    unparsable ? 'invalid_syntax' : 'invalid_value',
-    api.detail ?? 'The request is not valid.',
-    headers,
-  );
-}
-
 export function scimErrorBody(e: ScimError) {
   return {
     schemas: [ERROR_SCHEMA],
@@ -111,9 +81,4 @@ export function scimErrorBody(e: ScimError) {
     ...(e.scimType ? { scimType: e.scimType } : {}),
     detail: e.detail,
   };
-}
-
-export function sendScimError(reply: FastifyReply, e: ScimError): FastifyReply {
-  for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
-  return reply.code(e.status).type(SCIM_CONTENT_TYPE).send(scimErrorBody(e));
 }

@@ -11,7 +11,7 @@ import { findPendingSession, type PendingSession, recordSecondFactor } from '../
 import { DEVICE_COOKIE } from '../devices.js';
 import { SESSION_COOKIE } from '../../auth/session-cookie.js';
 import { factorsOf, methodsOf } from './factors.js';
-import { SECOND_FACTOR_PAGE } from './gate.js';
+import { SECOND_FACTOR_PAGE } from './gate-routes.js';
 import { mfaRequiringOrgOf } from './org-policy.js';
 import { PASSKEY_SCRIPT } from './passkey-script.js';
 import { finishWithCode, finishWithEnrolment, proveCode } from './pending.js';

@@ -228,3 +228,12 @@ export async function revokeUserPats(
 export async function touchLastUsed(db: Db, id: string, at: Date) {
   await db.updateTable('api_tokens').set({ last_used_at: at }).where('id', '=', id).execute();
 }
+
+/** A token's prefix and when it was last used; throws when the token does not exist. */
+export async function tokenLastUse(db: Executor, id: string) {
+  return db
+    .selectFrom('api_tokens')
+    .select(['prefix', 'last_used_at'])
+    .where('id', '=', id)
+    .executeTakeFirstOrThrow();
+}

@@ -5,7 +5,7 @@ import { ApiError } from '../errors.js';
 import { orgOf } from '../http/request.js';
 import { IdParams } from '../http/shapes.js';
 import type { App } from '../http/types.js';
-import { findToken } from './queries.js';
+import { findToken, tokenLastUse } from './queries.js';
 import { tokenUsage, USAGE_KEPT_DAYS, type UsageCounter, usageCounter } from './usage.js';
 
 /** The credentials whose requests are counted per token: Latchkey API tokens. */
@@ -61,11 +61,7 @@ export function usageRoutes(app: App, deps: Deps): void {
       const t = await findToken(db, req.params.id);
       if (t?.kind !== 'org' || t.org_id !== org.id) throw new ApiError('not_found', 'No such token.');
       const days = await tokenUsage(db, clock, t.id, req.query.days ?? 30);
-      const row = await db
-        .selectFrom('api_tokens')
-        .select(['prefix', 'last_used_at'])
-        .where('id', '=', t.id)
-        .executeTakeFirstOrThrow();
+      const row = await tokenLastUse(db, t.id);
       return {
         token_id: t.id,
         prefix: row.prefix,

@@ -18,6 +18,7 @@ import { actorOf, principalOf } from '../http/request.js';
 import { IdParams, Timestamp } from '../http/shapes.js';
 import type { App } from '../http/types.js';
 import { requireInstanceAdmin } from '../auth/instance-admin.js';
+import { orgName } from './queries.js';
 
 const OrNull = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 const Kind = Type.Union([Type.Literal('ip'), Type.Literal('email_domain'), Type.Literal('org')]);
@@ -217,11 +218,7 @@ export function adminAgentRoutes(app: App, deps: Deps): void {
         throw new ApiError('not_found', 'No org an agent signed up has this id.');
       }
       for (const h of out.revokedHashes) await deps.auth.changed({ token: h });
-      const org = await db
-        .selectFrom('orgs')
-        .select('name')
-        .where('id', '=', req.params.id)
-        .executeTakeFirst();
+      const org = await orgName(db, req.params.id);
       return reply.code(201).send({
         org_id: out.suspension.org_id,
         org_name: org?.name ?? null,

@@ -17,6 +17,7 @@ import { actorOf, principalOf } from '../http/request.js';
 import { IdParams, RoleShape, Timestamp, Uuid } from '../http/shapes.js';
 import type { App } from '../http/types.js';
 import { requireInstanceAdmin } from '../auth/instance-admin.js';
+import { clearPassword } from './queries.js';
 import { forgetMfaMemo } from '../accounts/mfa/org-policy.js';
 import {
   type AdminFactor,
@@ -250,12 +251,7 @@ export function adminUserRoutes(app: App, deps: Deps): void {
       notSelf(req, req.params.id, 'force a password reset of');
       const who = actorOf(req);
       const out = await db.transaction().execute(async (trx) => {
-        const user = await trx
-          .updateTable('users')
-          .set({ password_hash: null, updated_at: clock.now() })
-          .where('id', '=', req.params.id)
-          .returning(['id', 'email'])
-          .executeTakeFirst();
+        const user = await clearPassword(trx, req.params.id, clock.now());
         if (!user) return null;
         const ended = await endPasswordCredentials(trx, clock, user.id, 'password_reset_forced');
         await audit(trx, clock, who, {

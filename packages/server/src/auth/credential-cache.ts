@@ -2,6 +2,13 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Cache } from '../cache/index.js';
 import type { ChangeLog } from '../cache/types.js';
 import type { OrgContext, Principal } from './principal.js';
+import {
+  LOG_PAGE,
+  REPLAY_INTERVAL_MS,
+  type RevocationLogReader,
+  type RevocationReplay,
+  revocationReplay,
+} from './revocation-replay.js';
 
 /** Positive entries live at most this long (and never past the credential's own expiry). */
 export const AUTH_CACHE_POSITIVE_TTL_MS = 30_000;
@@ -9,14 +16,8 @@ export const AUTH_CACHE_POSITIVE_TTL_MS = 30_000;
 export const AUTH_CACHE_NEGATIVE_TTL_MS = 5_000;
 export const AUTH_CACHE_DEFAULT_ENTRIES = 10_000;
 const CHANNEL = 'auth:changes';
-/** Entries read from the shared change log per round trip. */
-const LOG_PAGE = 500;
-/** How often each node reads the database's revocation log for changes the shared log missed. */
-export const REPLAY_INTERVAL_MS = 1_000;
 /** A node that has not read the shared log for this long forgets everything it cached. */
 const LOG_SILENCE_MS = 60_000;
-/** A gap in the revocation log's ids older than this is a rolled-back insert, not one in flight. */
-const GAP_GRACE_MS = 10_000;
 
 /** What changed: one credential (by hash), everything of one user, or everything of one org. */
 export type AuthChange = { token: string } | { user: string } | { org: string } | { client: string };
@@ -45,18 +46,6 @@ export interface OAuthTokenInfo {
   /** Seconds since the epoch. */
   readonly iat: number;
   readonly exp: number;
-}
-
-/** One row of the database's revocation log, as the replay reads it. */
-export interface LoggedChange {
-  readonly id: string;
-  readonly change: AuthChange;
-}
-
-/** Reads the database's revocation log: rows after id `after`, oldest first, and its last id. */
-export interface RevocationLogReader {
-  after(after: string, limit: number): Promise<LoggedChange[]>;
-  end(): Promise<string>;
 }
 
 /** Whether the change a request made reached every node before its response. */
@@ -105,11 +94,8 @@ export class AuthCache {
   readonly #log: ChangeLog | null;
   /** Position in the shared change log up to which this node has applied every entry. */
   #cursor = '0-0';
-  /** The database revocation log: this node's cursor, and gaps below it not seen yet. */
-  #replay: RevocationLogReader | null = null;
-  #dbCursor = '0';
-  readonly #gaps = new Map<string, number>();
-  #replaying: Promise<void> | null = null;
+  /** The database revocation log's replay (`revocation-replay.ts`). */
+  #replay: RevocationReplay | null = null;
   #replayTimer: NodeJS.Timeout | null = null;
   /**
    * Event sequence: a successful log read (by the sequence number taken when it started), a loss,
@@ -152,15 +138,22 @@ export class AuthCache {
     });
     if (!this.#log) return;
     this.#log.onLost(() => this.#loss());
-    this.#replay = opts.replay ?? null;
+    const replay = opts.replay
+      ? revocationReplay(
+          opts.replay,
+          (c) => this.apply(c),
+          () => this.now(),
+        )
+      : null;
+    this.#replay = replay;
     const seq = ++this.#seq;
     this.#cursor = await this.#log.end();
-    if (this.#replay) this.#dbCursor = await this.#replay.end();
+    if (replay) await replay.begin();
     this.#readOk = seq;
     this.#recovered = seq;
     this.#lastReadAt = this.now();
-    if (this.#replay) {
-      this.#replayTimer = setInterval(() => void this.#replayNow().catch(() => {}), REPLAY_INTERVAL_MS);
+    if (replay) {
+      this.#replayTimer = setInterval(() => void replay.run().catch(() => {}), REPLAY_INTERVAL_MS);
       this.#replayTimer.unref();
     }
   }
@@ -218,61 +211,11 @@ export class AuthCache {
   /** After a loss: replay the database's log (one at a time), then trust the cache again. */
   async #recover(): Promise<void> {
     const seq = ++this.#seq;
-    await this.#replayNow();
+    await this.#replay?.run();
     // Client entries have no row in the database's log: forget them all.
     this.#clients.clear();
     this.#generation++;
     this.#recovered = Math.max(this.#recovered, seq);
-  }
-
-  /** Applies the database revocation log's rows after this node's cursor. */
-  async #replayNow(): Promise<void> {
-    if (!this.#replay) return;
-    // A replay started before this call may have missed rows committed since: queue one more.
-    const run = async (): Promise<void> => {
-      const reader = this.#replay!;
-      for (;;) {
-        const rows = await reader.after(this.#dbCursor, LOG_PAGE);
-        this.#advanceDbCursor(rows);
-        for (const r of rows) this.apply(r.change);
-        if (rows.length < LOG_PAGE) return;
-      }
-    };
-    const previous = this.#replaying;
-    const mine: Promise<void> = (previous ? previous.catch(() => {}) : Promise.resolve()).then(run);
-    this.#replaying = mine;
-    try {
-      await mine;
-    } finally {
-      if (this.#replaying === mine) this.#replaying = null;
-    }
-  }
-
-  /**
-   * Moves the database cursor over the rows read, but never past an id not seen yet that an
-   * insert still in flight may fill (a sequence hands out ids before their rows commit); a gap
-   * that stays open for `GAP_GRACE_MS` was a rolled-back insert.
-   */
-  #advanceDbCursor(rows: readonly LoggedChange[]): void {
-    let cursor = BigInt(this.#dbCursor);
-    const now = this.now();
-    const seen = new Set(rows.map((r) => BigInt(r.id)));
-    const top = rows.reduce((m, r) => (BigInt(r.id) > m ? BigInt(r.id) : m), cursor);
-    for (let id = cursor + 1n; id <= top; id++) {
-      if (seen.has(id)) {
-        if (cursor === id - 1n) cursor = id;
-        continue;
-      }
-      const key = String(id);
-      const since = this.#gaps.get(key) ?? now;
-      this.#gaps.set(key, since);
-      if (cursor === id - 1n && now - since >= GAP_GRACE_MS) {
-        this.#gaps.delete(key);
-        cursor = id;
-      }
-    }
-    for (const k of this.#gaps.keys()) if (BigInt(k) <= cursor) this.#gaps.delete(k);
-    this.#dbCursor = String(cursor);
   }
 
   #applyMessage(message: string): void {

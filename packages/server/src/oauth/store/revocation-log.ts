@@ -1,4 +1,5 @@
-import type { AuthChange, RevocationLogReader } from '../../auth/credential-cache.js';
+import type { AuthChange } from '../../auth/credential-cache.js';
+import type { RevocationLogReader } from '../../auth/revocation-replay.js';
 import type { Deps } from '../../deps.js';
 
 /**

@@ -134,7 +134,18 @@ export async function listTokens(db: Executor, f: ListFilter) {
 export async function findToken(db: Executor, id: string) {
   return db
     .selectFrom('api_tokens')
-    .select(['id', 'kind', 'prefix', 'user_id', 'org_id', 'token_hash', 'revoked_at'])
+    .select([
+      'id',
+      'kind',
+      'prefix',
+      'name',
+      'scopes',
+      'expires_at',
+      'user_id',
+      'org_id',
+      'token_hash',
+      'revoked_at',
+    ])
     .where('id', '=', id)
     .executeTakeFirst();
 }

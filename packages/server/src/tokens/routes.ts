@@ -17,7 +17,7 @@ import {
   TOKEN_NAME_MAX,
 } from './mint.js';
 import { findToken, listTokens, revokeToken } from './queries.js';
-import { buildCatalogue } from '../oauth/catalogue.js';
+import { buildCatalogue } from './catalogue.js';
 import { API_SCOPES, scopesForRole } from './scopes.js';
 
 /** Mints (PAT, SVC, org keys together) one IP may make per hour, across every node. */
@@ -143,6 +143,58 @@ export function tokenRoutes(app: App, deps: Deps): void {
     neverExpires: b.never_expires === true,
   });
 
+  /**
+   * A new secret for the same token: same kind, name, scopes and expiry, and the old one revoked —
+   * with every token minted from it — in the same transaction, so exactly one of them is live. The
+   * caller mints the new one, so it never carries more than the caller may hand out, nor outlives
+   * it. A credential cannot rotate itself or the token it descends from: that would revoke it.
+   */
+  const rotate = async (
+    req: FastifyRequest,
+    t: NonNullable<Awaited<ReturnType<typeof findToken>>>,
+    target: Pick<MintRequest, 'allowed' | 'userId' | 'orgId' | 'role'>,
+  ) => {
+    const p = principalOf(req);
+    const now = clock.now();
+    const left = t.expires_at === null ? null : Math.floor((t.expires_at.getTime() - now.getTime()) / 1000);
+    if (left !== null && left < TOKEN_MIN_LIFETIME_S)
+      throw new ApiError('invalid_request', 'This token expires too soon to rotate; mint a new one.');
+    await spendMint(req);
+    const { out, revoked } = await db.transaction().execute(async (trx) => {
+      const revoked = await revokeToken(trx, clock, t.id, 'rotated');
+      if (!revoked) throw new ApiError('not_found', 'No such token.');
+      if (p.kind !== 'session' && p.kind !== 'admin-token' && revoked.all.some((r) => r.id === p.tokenId))
+        throw new ApiError(
+          'invalid_request',
+          'A token cannot rotate itself or the token it was minted from: rotate it with another credential.',
+        );
+      const scopes = typeof t.scopes === 'string' ? (JSON.parse(t.scopes) as string[]) : t.scopes;
+      const out = await mint(trx, clock, actorOf(req), {
+        kind: t.kind as MintRequest['kind'],
+        name: t.name,
+        scopes: scopes ?? undefined,
+        expiresIn: left ?? undefined,
+        neverExpires: left === null,
+        minter: p,
+        tokenPrefix: config.tokenPrefix,
+        ...target,
+      });
+      await audit(trx, clock, actorOf(req), {
+        orgId: t.org_id,
+        action: 'token.rotated',
+        target: `token:${out.row.id}`,
+        data: {
+          prefix: out.row.prefix,
+          replaces: revoked.prefix,
+          descendants: revoked.all.filter((d) => d.id !== t.id).map((d) => d.prefix),
+        },
+      });
+      return { out, revoked };
+    });
+    for (const d of revoked.all) await deps.auth.changed({ token: d.token_hash });
+    return out;
+  };
+
   app.post(
     '/api/v1/tokens',
     {
@@ -232,6 +284,38 @@ export function tokenRoutes(app: App, deps: Deps): void {
     },
   );
 
+  app.post(
+    '/api/v1/tokens/:id/rotate',
+    {
+      config: { auth: 'user', scope: 'account:write' },
+      schema: {
+        tags: ['tokens'],
+        summary:
+          'Rotate a personal or service token: a new secret, the same name, scopes and expiry; the old one is revoked',
+        params: IdParams,
+        response: { 201: Token },
+      },
+    },
+    async (req, reply) => {
+      const p = principalOf(req);
+      const t = await findToken(db, req.params.id);
+      if (!t || t.revoked_at || !(await mayRevoke(p, req, t)))
+        throw new ApiError('not_found', 'No such token.');
+      const out = await rotate(
+        req,
+        t,
+        t.kind === 'pat'
+          ? { userId: userOf(req).id, orgId: null, allowed: patScopes, role: null }
+          : { userId: null, orgId: t.org_id, allowed: orgTokenScopes, role: 'admin' },
+      );
+      return reply.code(201).send({
+        ...shape({ ...out.row, scopes: out.scopes, last_used_at: null }, false),
+        token: out.token,
+        warning: SHOWN_ONCE_WARNING,
+      });
+    },
+  );
+
   /** A person revokes their own PATs; an org admin revokes the org's service tokens. Anything else is "not found". */
   async function mayRevoke(
     p: Principal,
@@ -318,6 +402,37 @@ export function tokenRoutes(app: App, deps: Deps): void {
       if (t?.kind !== 'org' || t.org_id !== org.id) throw new ApiError('not_found', 'No such token.');
       await revoke(req, t.id, org.id);
       return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/api/v1/org/tokens/:id/rotate',
+    {
+      config: { auth: 'org', permission: 'tokens:manage' },
+      schema: {
+        tags: ['tokens'],
+        summary:
+          'Rotate an org API key: a new secret, the same name, scopes and expiry; the old key is revoked',
+        params: IdParams,
+        response: { 201: Token },
+      },
+    },
+    async (req, reply) => {
+      const org = orgOf(req);
+      const t = await findToken(db, req.params.id);
+      if (t?.kind !== 'org' || t.org_id !== org.id || t.revoked_at)
+        throw new ApiError('not_found', 'No such token.');
+      const out = await rotate(req, t, {
+        userId: null,
+        orgId: org.id,
+        allowed: orgTokenScopes,
+        role: 'admin',
+      });
+      return reply.code(201).send({
+        ...shape({ ...out.row, scopes: out.scopes, last_used_at: null }, true),
+        token: out.token,
+        warning: SHOWN_ONCE_WARNING,
+      });
     },
   );
 }

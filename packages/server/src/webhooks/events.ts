@@ -79,6 +79,7 @@ export const EVENT_TYPES: readonly string[] = [
   'token.created',
   'token.leak_revoked',
   'token.revoked',
+  'token.rotated',
   'user.created',
   'user.deleted',
   'user.disabled',

@@ -10,6 +10,7 @@ import { idpUrlProblem } from './idp-fetch.js';
 import { SSO_LIMITS } from './limits.js';
 import {
   type ConnectionRow,
+  countConnections,
   deleteConnection,
   getConnection,
   insertConnection,
@@ -166,11 +167,7 @@ export function ssoConnectionRoutes(app: App, deps: Deps): void {
       }
       const oidc = b.kind === 'oidc';
       const id = await db.transaction().execute(async (trx) => {
-        const n = await trx
-          .selectFrom('sso_connections')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .where('org_id', '=', org.id)
-          .executeTakeFirstOrThrow();
+        const n = await countConnections(trx, org.id);
         if (Number(n.n) >= SSO_LIMITS.connectionsPerOrg) {
           throw new ApiError(
             'conflict',

@@ -7,13 +7,14 @@ import { Timestamp } from '../http/shapes.js';
 import type { App } from '../http/types.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { resolverFor } from '../lib/dns.js';
-import { newId } from '../lib/secrets.js';
 import { SSO_LIMITS } from './limits.js';
 import { challengeName, checkChallenge, newChallengeToken } from './domains.js';
 import {
   activeConnection,
+  deleteDomain,
   getDomain,
   getSettings,
+  insertDomain,
   listDomains,
   markDomainVerified,
   orgOfVerifiedDomain,
@@ -195,10 +196,7 @@ export function ssoSettingsRoutes(app: App, deps: Deps): void {
               `An organisation has at most ${SSO_LIMITS.domainsPerOrg} domains.`,
             );
           }
-          await trx
-            .insertInto('sso_domains')
-            .values({ id: newId(), org_id: org.id, domain, created_at: now, challenge_token: token })
-            .execute();
+          await insertDomain(trx, { orgId: org.id, domain, challengeToken: token }, now);
           await audit(trx, clock, actorOf(req), {
             orgId: org.id,
             action: 'sso.domain_added',
@@ -285,11 +283,7 @@ export function ssoSettingsRoutes(app: App, deps: Deps): void {
       const org = orgOf(req);
       const domain = domainOrThrow(req.params.domain);
       await db.transaction().execute(async (trx) => {
-        const r = await trx
-          .deleteFrom('sso_domains')
-          .where('org_id', '=', org.id)
-          .where('domain', '=', domain)
-          .executeTakeFirst();
+        const r = await deleteDomain(trx, org.id, domain);
         if (Number(r.numDeletedRows) === 0)
           throw new ApiError('not_found', 'No such domain in this organisation.');
         await audit(trx, clock, actorOf(req), {

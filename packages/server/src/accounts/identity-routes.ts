@@ -5,6 +5,7 @@ import { actorOf, userOf } from '../http/request.js';
 import { IdParams, Timestamp } from '../http/shapes.js';
 import type { App } from '../http/types.js';
 import { listIdentities, unlinkIdentity } from './identities.js';
+import { passwordHashOf } from './queries.js';
 
 const Identity = Type.Object({
   id: Type.String(),
@@ -35,10 +36,7 @@ export function identityRoutes(app: App, deps: Deps): void {
     },
     async (req) => {
       const user = userOf(req);
-      const [rows, row] = await Promise.all([
-        listIdentities(db, user.id),
-        db.selectFrom('users').select('password_hash').where('id', '=', user.id).executeTakeFirst(),
-      ]);
+      const [rows, row] = await Promise.all([listIdentities(db, user.id), passwordHashOf(db, user.id)]);
       return {
         data: rows.map((r) => ({
           id: r.id,

@@ -33,6 +33,7 @@ import { signIn } from './signin.js';
 import { passwordSignIn } from './password-signin.js';
 import { passwordSignup } from './password-signup.js';
 import { passwordResetRoutes } from './password-reset-routes.js';
+import { revokeUserRefreshTokens, setPasswordHash } from './queries.js';
 import { emailChangeRoutes } from './email-change-routes.js';
 import { lifecycleRoutes } from './lifecycle-routes.js';
 import { seedSignupPolicy } from './signup-policy.js';
@@ -324,24 +325,13 @@ export function accountRoutes(app: App, deps: Deps): void {
       const hash = await hashPassword(req.body.new_password);
       const who = actorOf(req);
       const out = await db.transaction().execute(async (trx) => {
-        await trx
-          .updateTable('users')
-          .set({ password_hash: hash, updated_at: clock.now() })
-          .where('id', '=', user.id)
-          .execute();
+        await setPasswordHash(trx, user.id, hash, clock.now());
         // Every session ends, this one included; the caller gets a fresh one.
         const revoked = await revokeAllSessions(trx, clock, user.id);
         // Personal access tokens act as the person: a new password ends them, and what they minted.
         const pats = await revokeUserPats(trx, clock, user.id, 'password_changed');
         // Refresh tokens the person's sign-ins handed to apps end too (their grants stay).
-        const refresh = await trx
-          .updateTable('oauth_tokens')
-          .set({ revoked_at: clock.now() })
-          .where('user_id', '=', user.id)
-          .where('kind', '=', 'rt')
-          .where('revoked_at', 'is', null)
-          .returning(['token_hash'])
-          .execute();
+        const refresh = await revokeUserRefreshTokens(trx, user.id, clock.now());
         const s = await signIn(trx, clock, who, {
           userId: user.id,
           orgId: req.principal?.defaultOrgId ?? null,

@@ -15,6 +15,7 @@ import {
   VERIFY_EMAIL_PATH,
 } from './email-verification.js';
 import { accountLimiters } from './limits.js';
+import { verificationTarget } from './queries.js';
 
 const Token = Type.String({ minLength: 1, maxLength: 200 });
 
@@ -61,11 +62,7 @@ export function verifyEmailRoutes(app: App, deps: Deps): void {
     },
     async (req, reply) => {
       const me = userOf(req);
-      const user = await db
-        .selectFrom('users')
-        .select(['id', 'email', 'name', 'email_verified_at'])
-        .where('id', '=', me.id)
-        .executeTakeFirstOrThrow();
+      const user = await verificationTarget(db, me.id);
       if (user.email_verified_at) throw new ApiError('conflict', 'The email address is already verified.');
       const r = await limits.verificationResendsPerUser.consume(user.id);
       if (!r.allowed)

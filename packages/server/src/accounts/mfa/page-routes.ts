@@ -16,9 +16,9 @@ import { mfaRequiringOrgOf } from './org-policy.js';
 import { PASSKEY_SCRIPT } from './passkey-script.js';
 import { finishWithCode, finishWithEnrolment, proveCode } from './pending.js';
 import { PASSKEY_SIGNIN_PAGE } from './links.js';
-import { issuerOf } from './routes.js';
-import { beginTotp } from './totp.js';
+import { beginTotp, issuerOf } from './totp.js';
 import { totpStore } from './totp-store.js';
+import { abandonSession } from '../queries.js';
 
 export const PASSKEY_SCRIPT_PATH = `${SECOND_FACTOR_PAGE}/passkey.js`;
 
@@ -274,8 +274,7 @@ ${codeForms(`${SECOND_FACTOR_PAGE}/step-up`, methods, returnTo, error)}`,
     { config: { auth: 'none' }, schema: { hide: true } },
     async (req, reply) => {
       const p = await pendingOf(req);
-      if (p)
-        await db.updateTable('sessions').set({ revoked_at: clock.now() }).where('id', '=', p.id).execute();
+      if (p) await abandonSession(db, p.id, clock.now());
       clearSessionCookie(reply, config);
       return reply.redirect('/login', 303);
     },

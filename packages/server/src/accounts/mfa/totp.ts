@@ -160,3 +160,8 @@ export async function removeTotp(db: Executor, userId: string): Promise<boolean>
     .executeTakeFirst();
   return row?.confirmed_at != null;
 }
+
+/** The issuer an authenticator app shows next to the account: the instance's host. */
+export function issuerOf(publicUrl: string): string {
+  return `Latchkey (${new URL(publicUrl).host})`;
+}

@@ -11,7 +11,14 @@ import { PAGE_CSP, page, renderMessage } from '../../http/html.js';
 import { recordConsent } from '../store/consents.js';
 import { findClient } from '../store/clients.js';
 import { consentPage } from './consent-page.js';
-import { findPendingByUserCode, formatUserCode, normalizeUserCode } from '../store/device-codes.js';
+import {
+  approveDeviceCode,
+  denyDeviceCode,
+  findPendingByUserCode,
+  formatUserCode,
+  normalizeUserCode,
+  setDeviceCodeGrant,
+} from '../store/device-codes.js';
 import type { OAuthDeps } from '../grants/types.js';
 import { scopesOf } from '../store/tokens.js';
 
@@ -162,13 +169,7 @@ export async function devicePage(app: App, deps: OAuthDeps): Promise<void> {
       const who = actorOf(req);
       const done = await db.transaction().execute(async (trx) => {
         if (!approve) {
-          const r = await trx
-            .updateTable('oauth_device_codes')
-            .set({ status: 'denied', user_id: user.id })
-            .where('id', '=', pending.id)
-            .where('status', '=', 'pending')
-            .returning('id')
-            .executeTakeFirst();
+          const r = await denyDeviceCode(trx, pending.id, user.id);
           if (r) {
             await audit(trx, clock, who, {
               orgId: org?.id ?? null,
@@ -185,18 +186,11 @@ export async function devicePage(app: App, deps: OAuthDeps): Promise<void> {
           }
           return r ? 'denied' : 'gone';
         }
-        const claimed = await trx
-          .updateTable('oauth_device_codes')
-          .set({
-            status: 'approved',
-            user_id: user.id,
-            org_id: org.id,
-            granted_scopes: JSON.stringify(granted),
-          })
-          .where('id', '=', pending.id)
-          .where('status', '=', 'pending')
-          .returning('id')
-          .executeTakeFirst();
+        const claimed = await approveDeviceCode(trx, pending.id, {
+          userId: user.id,
+          orgId: org.id,
+          scopes: granted,
+        });
         if (!claimed) return 'gone';
         const grantId = await recordConsent(trx, clock, who, {
           userId: user.id,
@@ -205,11 +199,7 @@ export async function devicePage(app: App, deps: OAuthDeps): Promise<void> {
           resource: pending.resource,
           scopes: granted,
         });
-        await trx
-          .updateTable('oauth_device_codes')
-          .set({ grant_id: grantId })
-          .where('id', '=', pending.id)
-          .execute();
+        await setDeviceCodeGrant(trx, pending.id, grantId);
         return 'approved';
       });
       if (done === 'gone')

@@ -4,6 +4,7 @@ import { ApiError } from '../../errors.js';
 import type { App } from '../../http/types.js';
 import { safeEqual } from '../../lib/secrets.js';
 import type { Catalogue } from '../catalogue.js';
+import { lastRevocationId, revocationsAfter } from '../store/revocation-log.js';
 import { eventStream } from '../../http/schemas/responses.js';
 
 /** How often a stream looks for new events when no node has announced one; heartbeats keep proxies open. */
@@ -103,11 +104,7 @@ export function revocationStreamRoutes(
       let last = typeof lastHeader === 'string' && /^\d{1,18}$/.test(lastHeader) ? lastHeader : null;
       if (last === null) {
         // A new reader starts from now: what was revoked before is already refused by introspection.
-        const row = await deps.db
-          .selectFrom('revocation_events')
-          .select((eb) => eb.fn.max('id').as('id'))
-          .executeTakeFirst();
-        last = row?.id ? String(row.id) : '0';
+        last = await lastRevocationId(deps.db);
       }
       reply.hijack();
       if (gone()) return;
@@ -131,13 +128,7 @@ export function revocationStreamRoutes(
         try {
           do {
             again = false;
-            const rows = await deps.db
-              .selectFrom('revocation_events')
-              .select(['id', 'kind', 'value'])
-              .where('id', '>', last!)
-              .orderBy('id')
-              .limit(STREAM_PAGE)
-              .execute();
+            const rows = await revocationsAfter(deps.db, last!, STREAM_PAGE);
             for (const r of rows) {
               res.write(
                 `id: ${r.id}\nevent: revoked\ndata: ${JSON.stringify({ kind: r.kind, value: r.value })}\n\n`,

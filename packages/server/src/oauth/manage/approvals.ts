@@ -7,7 +7,13 @@ import { IdParams, Timestamp } from '../../http/shapes.js';
 import type { App } from '../../http/types.js';
 import { newId } from '../../lib/secrets.js';
 import { requireVerifiedEmail } from '../../tokens/mint.js';
-import { approvalsQuery } from '../store/approvals.js';
+import {
+  type ApprovalRow,
+  approvalById,
+  approvalsOf,
+  deleteApproval,
+  insertApproval,
+} from '../store/approvals.js';
 import { findClient } from '../store/clients.js';
 import { OAuthError } from '../errors.js';
 import type { OAuthDeps } from '../grants/types.js';
@@ -30,8 +36,7 @@ const CreateBody = Type.Object(
   { additionalProperties: false },
 );
 
-type Row = Awaited<ReturnType<ReturnType<typeof approvalsQuery>['execute']>>[number];
-const shape = (r: Row) => ({
+const shape = (r: ApprovalRow) => ({
   id: r.id,
   client_id: r.client_id,
   client_name: r.client_name,
@@ -54,11 +59,7 @@ export function approvalRoutes(app: App, deps: OAuthDeps): void {
     '/api/v1/org/oauth/approved-clients',
     { config: cfg, schema: { tags: ['oauth apps'], response: { 200: ApprovalList } } },
     async (req) => {
-      const rows = await approvalsQuery(db)
-        .where('a.org_id', '=', orgOf(req).id)
-        .orderBy('a.created_at', 'desc')
-        .limit(APPROVALS_LIST_MAX)
-        .execute();
+      const rows = await approvalsOf(db, orgOf(req).id, APPROVALS_LIST_MAX);
       return { data: rows.map(shape) };
     },
   );
@@ -83,16 +84,11 @@ export function approvalRoutes(app: App, deps: OAuthDeps): void {
       const id = newId();
       try {
         await db.transaction().execute(async (trx) => {
-          await trx
-            .insertInto('oauth_client_approvals')
-            .values({
-              id,
-              org_id: org.id,
-              client_id: client.id,
-              approved_by: who.actor,
-              created_at: clock.now(),
-            })
-            .execute();
+          await insertApproval(
+            trx,
+            { id, orgId: org.id, clientId: client.id, approvedBy: who.actor },
+            clock.now(),
+          );
           await audit(trx, clock, who, {
             orgId: org.id,
             action: 'oauth.client_approved',
@@ -105,7 +101,7 @@ export function approvalRoutes(app: App, deps: OAuthDeps): void {
           throw new ApiError('conflict', 'The client is already approved for this organisation.');
         throw err;
       }
-      const row = await approvalsQuery(db).where('a.id', '=', id).executeTakeFirstOrThrow();
+      const row = await approvalById(db, id);
       return reply.code(201).send(shape(row));
     },
   );
@@ -119,12 +115,7 @@ export function approvalRoutes(app: App, deps: OAuthDeps): void {
     async (req, reply) => {
       const org = orgOf(req);
       const done = await db.transaction().execute(async (trx) => {
-        const row = await trx
-          .deleteFrom('oauth_client_approvals')
-          .where('id', '=', req.params.id)
-          .where('org_id', '=', org.id)
-          .returning(['id', 'client_id'])
-          .executeTakeFirst();
+        const row = await deleteApproval(trx, org.id, req.params.id);
         if (!row) return false;
         await audit(trx, clock, actorOf(req), {
           orgId: org.id,

@@ -4,7 +4,15 @@ import { ApiError } from '../../errors.js';
 import { actorOf, orgOf, userOf } from '../../http/request.js';
 import { IdParams, Timestamp } from '../../http/shapes.js';
 import type { App } from '../../http/types.js';
-import { revokeGrant } from '../store/consents.js';
+import {
+  everyGrantOfUser,
+  grantOfOrg,
+  grantOfUser,
+  grantsOfOrg,
+  grantsOfUser,
+  type LiveGrantRow,
+  revokeGrant,
+} from '../store/consents.js';
 import { scopesOf } from '../store/tokens.js';
 import { noContent } from '../../http/schemas/responses.js';
 
@@ -25,29 +33,7 @@ const Grant = Type.Object({
 });
 const GrantList = Type.Object({ data: Type.Array(Grant) });
 
-function grantsQuery(deps: Deps) {
-  return deps.db
-    .selectFrom('oauth_grants as g')
-    .innerJoin('oauth_clients as c', 'c.id', 'g.client_id')
-    .innerJoin('orgs as o', 'o.id', 'g.org_id')
-    .select([
-      'g.id',
-      'g.client_id',
-      'c.name as client_name',
-      'g.org_id',
-      'o.name as org_name',
-      'g.user_id',
-      'g.resource',
-      'g.scopes',
-      'g.created_at',
-      'g.updated_at',
-    ])
-    .where('g.revoked_at', 'is', null);
-}
-
-type GrantRow = Awaited<ReturnType<ReturnType<typeof grantsQuery>['execute']>>[number];
-
-function shape(r: GrantRow) {
+function shape(r: LiveGrantRow) {
   return {
     id: r.id,
     client_id: r.client_id,
@@ -92,11 +78,7 @@ export function consentManagementRoutes(app: App, deps: Deps): void {
     },
     async (req) => {
       const user = userOf(req);
-      const rows = await grantsQuery(deps)
-        .where('g.user_id', '=', user.id)
-        .orderBy('g.created_at', 'desc')
-        .limit(GRANTS_LIST_MAX)
-        .execute();
+      const rows = await grantsOfUser(db, user.id, GRANTS_LIST_MAX);
       return { data: rows.map(shape) };
     },
   );
@@ -109,10 +91,7 @@ export function consentManagementRoutes(app: App, deps: Deps): void {
     },
     async (req, reply) => {
       const user = userOf(req);
-      const row = await grantsQuery(deps)
-        .where('g.id', '=', req.params.id)
-        .where('g.user_id', '=', user.id)
-        .executeTakeFirst();
+      const row = await grantOfUser(db, user.id, req.params.id);
       if (!row) throw new ApiError('not_found', 'No such grant.');
       await revoke(req, row);
       return reply.code(204).send();
@@ -131,7 +110,7 @@ export function consentManagementRoutes(app: App, deps: Deps): void {
     },
     async (req) => {
       const user = userOf(req);
-      const rows = await grantsQuery(deps).where('g.user_id', '=', user.id).execute();
+      const rows = await everyGrantOfUser(db, user.id);
       const hashes = await db.transaction().execute(async (trx) => {
         const out: string[] = [];
         for (const row of rows) {
@@ -158,11 +137,7 @@ export function consentManagementRoutes(app: App, deps: Deps): void {
     },
     async (req) => {
       const org = orgOf(req);
-      const rows = await grantsQuery(deps)
-        .where('g.org_id', '=', org.id)
-        .orderBy('g.created_at', 'desc')
-        .limit(GRANTS_LIST_MAX)
-        .execute();
+      const rows = await grantsOfOrg(db, org.id, GRANTS_LIST_MAX);
       return { data: rows.map(shape) };
     },
   );
@@ -175,10 +150,7 @@ export function consentManagementRoutes(app: App, deps: Deps): void {
     },
     async (req, reply) => {
       const org = orgOf(req);
-      const row = await grantsQuery(deps)
-        .where('g.id', '=', req.params.id)
-        .where('g.org_id', '=', org.id)
-        .executeTakeFirst();
+      const row = await grantOfOrg(db, org.id, req.params.id);
       if (!row) throw new ApiError('not_found', 'No such grant.');
       await revoke(req, row);
       return reply.code(204).send();

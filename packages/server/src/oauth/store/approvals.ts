@@ -29,7 +29,7 @@ export async function approvingOrg(
   return rows.length === 1 ? rows[0]!.org_id : null;
 }
 
-export function approvalsQuery(db: Executor) {
+function approvalsQuery(db: Executor) {
   return db
     .selectFrom('oauth_client_approvals as a')
     .innerJoin('oauth_clients as c', 'c.id', 'a.client_id')
@@ -42,4 +42,49 @@ export function approvalsQuery(db: Executor) {
       'a.approved_by',
       'a.created_at',
     ]);
+}
+
+/** An approval with its client's name and kind, as the admin API lists it. */
+export type ApprovalRow = Awaited<ReturnType<ReturnType<typeof approvalsQuery>['execute']>>[number];
+
+/** The org's approvals, newest first, at most `limit`. */
+export async function approvalsOf(db: Executor, orgId: string, limit: number): Promise<ApprovalRow[]> {
+  return approvalsQuery(db)
+    .where('a.org_id', '=', orgId)
+    .orderBy('a.created_at', 'desc')
+    .limit(limit)
+    .execute();
+}
+
+/** One approval by its id; throws when it does not exist. */
+export async function approvalById(db: Executor, id: string): Promise<ApprovalRow> {
+  return approvalsQuery(db).where('a.id', '=', id).executeTakeFirstOrThrow();
+}
+
+/** Records that an org approved a client (a unique index refuses a second approval of the same client). */
+export async function insertApproval(
+  db: Executor,
+  a: { id: string; orgId: string; clientId: string; approvedBy: string },
+  now: Date,
+): Promise<void> {
+  await db
+    .insertInto('oauth_client_approvals')
+    .values({
+      id: a.id,
+      org_id: a.orgId,
+      client_id: a.clientId,
+      approved_by: a.approvedBy,
+      created_at: now,
+    })
+    .execute();
+}
+
+/** Withdraws one of the org's approvals; its id and client, or undefined when there was none. */
+export async function deleteApproval(db: Executor, orgId: string, id: string) {
+  return db
+    .deleteFrom('oauth_client_approvals')
+    .where('id', '=', id)
+    .where('org_id', '=', orgId)
+    .returning(['id', 'client_id'])
+    .executeTakeFirst();
 }

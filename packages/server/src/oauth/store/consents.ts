@@ -136,3 +136,64 @@ export async function revokeGrant(
   });
   return revoked.hashes;
 }
+
+/** Live (unrevoked) grants with their client's and org's names. */
+function liveGrantsQuery(db: Executor) {
+  return db
+    .selectFrom('oauth_grants as g')
+    .innerJoin('oauth_clients as c', 'c.id', 'g.client_id')
+    .innerJoin('orgs as o', 'o.id', 'g.org_id')
+    .select([
+      'g.id',
+      'g.client_id',
+      'c.name as client_name',
+      'g.org_id',
+      'o.name as org_name',
+      'g.user_id',
+      'g.resource',
+      'g.scopes',
+      'g.created_at',
+      'g.updated_at',
+    ])
+    .where('g.revoked_at', 'is', null);
+}
+
+/** A live grant as the grant lists show it. */
+export type LiveGrantRow = Awaited<ReturnType<ReturnType<typeof liveGrantsQuery>['execute']>>[number];
+
+/** The person's live grants in every org, newest first, at most `limit`. */
+export async function grantsOfUser(db: Executor, userId: string, limit: number): Promise<LiveGrantRow[]> {
+  return liveGrantsQuery(db)
+    .where('g.user_id', '=', userId)
+    .orderBy('g.created_at', 'desc')
+    .limit(limit)
+    .execute();
+}
+
+/** Every live grant of the person, in every org. */
+export async function everyGrantOfUser(db: Executor, userId: string): Promise<LiveGrantRow[]> {
+  return liveGrantsQuery(db).where('g.user_id', '=', userId).execute();
+}
+
+/** One of the person's live grants. */
+export async function grantOfUser(
+  db: Executor,
+  userId: string,
+  id: string,
+): Promise<LiveGrantRow | undefined> {
+  return liveGrantsQuery(db).where('g.id', '=', id).where('g.user_id', '=', userId).executeTakeFirst();
+}
+
+/** The org's live grants, newest first, at most `limit`. */
+export async function grantsOfOrg(db: Executor, orgId: string, limit: number): Promise<LiveGrantRow[]> {
+  return liveGrantsQuery(db)
+    .where('g.org_id', '=', orgId)
+    .orderBy('g.created_at', 'desc')
+    .limit(limit)
+    .execute();
+}
+
+/** One of the org's live grants. */
+export async function grantOfOrg(db: Executor, orgId: string, id: string): Promise<LiveGrantRow | undefined> {
+  return liveGrantsQuery(db).where('g.id', '=', id).where('g.org_id', '=', orgId).executeTakeFirst();
+}

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import type { Executor } from '../../db/executor.js';
 import type { Database } from '../../db/schema.js';
 import { addMs, type Clock, MINUTE } from '../../lib/clock.js';
 import { newId, newSecret, sha256Hex } from '../../lib/secrets.js';
@@ -73,4 +74,40 @@ export function findPendingByUserCode(db: Kysely<Database>, clock: Clock, userCo
     .where('status', '=', 'pending')
     .where('expires_at', '>', clock.now())
     .executeTakeFirst();
+}
+
+/** The person refused a pending authorization; undefined when it was no longer pending. */
+export async function denyDeviceCode(db: Executor, id: string, userId: string) {
+  return db
+    .updateTable('oauth_device_codes')
+    .set({ status: 'denied', user_id: userId })
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .returning('id')
+    .executeTakeFirst();
+}
+
+/** The person approved a pending authorization for an org and these scopes; undefined when it was no longer pending. */
+export async function approveDeviceCode(
+  db: Executor,
+  id: string,
+  approval: { userId: string; orgId: string; scopes: readonly string[] },
+) {
+  return db
+    .updateTable('oauth_device_codes')
+    .set({
+      status: 'approved',
+      user_id: approval.userId,
+      org_id: approval.orgId,
+      granted_scopes: JSON.stringify(approval.scopes),
+    })
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .returning('id')
+    .executeTakeFirst();
+}
+
+/** Links an approved authorization to the grant its tokens will belong to. */
+export async function setDeviceCodeGrant(db: Executor, id: string, grantId: string): Promise<void> {
+  await db.updateTable('oauth_device_codes').set({ grant_id: grantId }).where('id', '=', id).execute();
 }

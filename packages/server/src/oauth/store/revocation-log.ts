@@ -1,5 +1,6 @@
 import type { AuthChange } from '../../auth/credential-cache.js';
 import type { RevocationLogReader } from '../../auth/revocation-replay.js';
+import type { Executor } from '../../db/executor.js';
 import type { Deps } from '../../deps.js';
 
 /**
@@ -31,13 +32,7 @@ export async function recordRevocation(deps: Pick<Deps, 'db' | 'clock'>, change:
 export function revocationLogReader(deps: Pick<Deps, 'db'>): RevocationLogReader {
   return {
     async after(after, limit) {
-      const rows = await deps.db
-        .selectFrom('revocation_events')
-        .select(['id', 'kind', 'value'])
-        .where('id', '>', after)
-        .orderBy('id')
-        .limit(limit)
-        .execute();
+      const rows = await revocationsAfter(deps.db, after, limit);
       return rows.map((r) => ({
         id: String(r.id),
         change: (r.kind === 'token'
@@ -48,11 +43,27 @@ export function revocationLogReader(deps: Pick<Deps, 'db'>): RevocationLogReader
       }));
     },
     async end() {
-      const row = await deps.db
-        .selectFrom('revocation_events')
-        .select((eb) => eb.fn.max('id').as('id'))
-        .executeTakeFirst();
-      return row?.id ? String(row.id) : '0';
+      return lastRevocationId(deps.db);
     },
   };
+}
+
+/** Up to `limit` entries of the log after the id `after`, oldest first. */
+export async function revocationsAfter(db: Executor, after: string, limit: number) {
+  return db
+    .selectFrom('revocation_events')
+    .select(['id', 'kind', 'value'])
+    .where('id', '>', after)
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+}
+
+/** The id of the newest entry of the log ('0' while it is empty). */
+export async function lastRevocationId(db: Executor): Promise<string> {
+  const row = await db
+    .selectFrom('revocation_events')
+    .select((eb) => eb.fn.max('id').as('id'))
+    .executeTakeFirst();
+  return row?.id ? String(row.id) : '0';
 }

@@ -5,6 +5,7 @@ import type { Config } from '../../config/index.js';
 import type { ClientAuthMethod, OAuthClientKind } from '../../db/schema/oauth.js';
 import type { Database } from '../../db/schema.js';
 import type { AuthCache } from '../../auth/credential-cache.js';
+import type { Cursor } from '../../http/pagination.js';
 import { addMs, type Clock } from '../../lib/clock.js';
 import { newSecret, safeEqual, sha256Hex } from '../../lib/secrets.js';
 import type { Catalogue } from '../catalogue.js';
@@ -225,4 +226,75 @@ export function clientOrigin(client: Client): string {
   if (client.kind === 'cimd') return `metadata document at ${client.id}`;
   if (client.kind === 'app') return 'an app made by your organisation';
   return 'dynamically registered';
+}
+
+// ---- an org's apps (clients of kind 'app'), as the admin API manages them ----------------------
+
+/** One of the org's apps, by its client id. */
+export async function findOrgApp(db: Executor, orgId: string, id: string) {
+  return db
+    .selectFrom('oauth_clients')
+    .selectAll()
+    .where('id', '=', id)
+    .where('org_id', '=', orgId)
+    .where('kind', '=', 'app')
+    .executeTakeFirst();
+}
+
+/** One page of the org's apps, newest first: up to `limit + 1` rows after the cursor. */
+export async function orgApps(db: Executor, orgId: string, page: { limit: number; after: Cursor | null }) {
+  const { limit, after } = page;
+  let q = db.selectFrom('oauth_clients').selectAll().where('org_id', '=', orgId).where('kind', '=', 'app');
+  if (after) {
+    q = q.where((eb) =>
+      eb.or([
+        eb('created_at', '<', after.at),
+        eb.and([eb('created_at', '=', after.at), eb('id', '<', after.id)]),
+      ]),
+    );
+  }
+  return q
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit + 1)
+    .execute();
+}
+
+/** Replaces a client's name, redirect URIs, scopes and grant types. */
+export async function updateClientMetadata(
+  db: Executor,
+  id: string,
+  meta: ClientMetadata,
+  now: Date,
+): Promise<void> {
+  await db
+    .updateTable('oauth_clients')
+    .set({
+      name: meta.name,
+      redirect_uris: JSON.stringify(meta.redirectUris),
+      scopes: meta.scopes ? JSON.stringify(meta.scopes) : null,
+      grant_types: JSON.stringify(meta.grantTypes),
+      updated_at: now,
+    })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Replaces a client's secret (its hash). */
+export async function setClientSecret(
+  db: Executor,
+  id: string,
+  secretHash: string,
+  now: Date,
+): Promise<void> {
+  await db
+    .updateTable('oauth_clients')
+    .set({ secret_hash: secretHash, updated_at: now })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Deletes a client (its tokens are revoked first by the caller, in the same transaction). */
+export async function deleteClient(db: Executor, id: string): Promise<void> {
+  await db.deleteFrom('oauth_clients').where('id', '=', id).execute();
 }

@@ -1,4 +1,5 @@
 import { sql, type Transaction } from 'kysely';
+import { likeEscape } from '../db/like.js';
 import { type Actor } from '../auth/principal.js';
 import { audit } from '../audit/log.js';
 import type { Database } from '../db/schema.js';
@@ -145,9 +146,4 @@ export async function deleteAccount(
     hashes: [...sessions, ...tokens, ...oauth].map((r) => r.token_hash),
     orgs: personal,
   };
-}
-
-/** Escapes `%`, `_` and `\` for a LIKE pattern. */
-function likeEscape(s: string): string {
-  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }

@@ -1,4 +1,5 @@
 import { sql, type Transaction } from 'kysely';
+import { likeEscape } from '../db/like.js';
 import { factorsOf, hasFactor } from '../accounts/mfa/factors.js';
 import { removeRecoveryCodes } from '../accounts/mfa/recovery.js';
 import { removeTotp } from '../accounts/mfa/totp.js';
@@ -15,11 +16,6 @@ import { listUserOrgs } from '../orgs/queries.js';
 
 /** Longest search text an instance admin may send. */
 export const USER_SEARCH_MAX = 100;
-
-/** Escapes `%`, `_` and `\` for a LIKE pattern. */
-function likeEscape(s: string): string {
-  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
 
 export interface UserSummaryRow {
   id: string;

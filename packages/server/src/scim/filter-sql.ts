@@ -1,4 +1,5 @@
 import { type RawBuilder, type SqlBool, sql } from 'kysely';
+import { likeEscape } from '../db/like.js';
 import { ScimError } from './errors.js';
 import type { AttrPath, CompareOp, Filter, Literal } from './filter.js';
 import type { ResourceSchema } from './schema.js';
@@ -137,11 +138,6 @@ function exists(a: Multi, cond: RawBuilder<SqlBool>): RawBuilder<SqlBool> {
 }
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
-
-/** `%`, `_` and `\` are literal characters in a SCIM value, not LIKE wildcards. */
-function likeEscape(v: string): string {
-  return v.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
 
 function term(f: Extract<Filter, { kind: 'present' | 'compare' }>, s: Scalar): RawBuilder<SqlBool> {
   const e = s.expr;

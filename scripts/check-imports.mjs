@@ -27,6 +27,10 @@
 //   cycle       No import cycle between the folders of packages/server/src (a folder is the first path
 //               segment under src; a file at the top of src is its own folder). Every folder-to-folder
 //               import inside a strongly connected component is a violation.
+//   sql         Route files hold no SQL: a server file named *routes*.ts or *-api.ts, or in a feature's
+//               endpoints/ or manage/ folder, calls no query builder (`.selectFrom(`, `.insertInto(`,
+//               `.updateTable(`, `.deleteFrom(`); its queries live in the feature's queries.ts or store/.
+//               Not an import rule: a look at the file's calls (comments and strings do not count).
 //
 // Today's tree breaks some of these; scripts/import-baseline.json lists those violations, one entry
 // per rule and edge (folder → folder for layer and cycle, file → file or file → package otherwise).
@@ -86,6 +90,9 @@ const isFastifyFile = (inner) => {
     parts.includes('manage')
   );
 };
+const SERVER_SRC = 'packages/server/src/';
+/** The Kysely calls that start a statement: a file that makes one holds SQL. */
+const SQL_BUILDERS = new Set(['selectFrom', 'insertInto', 'updateTable', 'deleteFrom']);
 const isFastifySpecifier = (s) => s === 'fastify' || s.startsWith('fastify/') || s.startsWith('@fastify/');
 
 const SOURCE = /\.(ts|tsx|mjs)$/;
@@ -204,6 +211,25 @@ function lineOf(starts, pos) {
   return lo + 1;
 }
 
+/** The query-builder calls in a file (`x.selectFrom(…)` and the like), found in its syntax tree. */
+function queryBuilderCalls(file, text) {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
+  const out = [];
+  const visit = (node) => {
+    if (
+      ts.isCallExpression(node) &&
+      ts.isPropertyAccessExpression(node.expression) &&
+      SQL_BUILDERS.has(node.expression.name.text)
+    ) {
+      const at = source.getLineAndCharacterOfPosition(node.expression.name.getStart(source));
+      out.push({ file, line: at.line + 1, builder: node.expression.name.text });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return out;
+}
+
 /** Where a path sits: its package (`server`, `sdk`, `examples/mcp-server`…), area and path inside it. */
 function locate(path) {
   const parts = path.split('/');
@@ -224,6 +250,8 @@ const layerOf = new Map(LAYERS.flatMap((names, i) => names.map((n) => [n, i])));
 
 /** Every import: { file, line, specifier, target } with target a root-relative path or null. */
 const imports = [];
+/** Every query-builder call in a server HTTP file: { file, line, builder }. */
+const sqlCalls = [];
 for (const abs of files) {
   let text;
   try {
@@ -234,6 +262,8 @@ for (const abs of files) {
   }
   const starts = lineStarts(text);
   const file = rel(abs);
+  if (file.startsWith(SERVER_SRC) && isFastifyFile(file.slice(SERVER_SRC.length)))
+    sqlCalls.push(...queryBuilderCalls(file, text));
   for (const ref of ts.preProcessFile(text, true, true).importedFiles) {
     imports.push({
       file,
@@ -258,11 +288,19 @@ function report(rule, from, to, site, note) {
   v.sites.push(site);
 }
 
-const SERVER_SRC = 'packages/server/src/';
 /** The one way other packages' tests reach the server: its harness, as a package export. */
 const SERVER_TESTING = '@latchkey/server/testing';
 /** How an import's target is printed: inside server src from there, else from the root. */
 const shown = (target) => (target.startsWith(SERVER_SRC) ? target.slice(SERVER_SRC.length) : target);
+
+for (const c of sqlCalls)
+  report(
+    'sql',
+    c.file,
+    c.builder,
+    { file: c.file, line: c.line, shown: c.builder },
+    "route files hold no SQL: move the query to the feature's queries.ts or store/ and call it",
+  );
 
 /** The folder-to-folder graph of packages/server/src: from → to → sites. */
 const graph = new Map();
@@ -447,6 +485,10 @@ function arrow(v) {
 
 function describe(v) {
   const [first, ...more] = v.sites;
+  if (v.rule === 'sql') {
+    const also = more.length > 0 ? ` (and ${more.length} more)` : '';
+    return `sql: ${first.file}:${first.line} calls ${first.shown}()${also}: ${v.note}`;
+  }
   const also = more.length > 0 ? ` (and ${more.length} more import${more.length > 1 ? 's' : ''})` : '';
   return `${v.rule}: ${first.file}:${first.line} imports ${first.shown} (${arrow(v)})${also}: ${v.note}`;
 }

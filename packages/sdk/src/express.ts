@@ -1,5 +1,6 @@
 import { assertOrgOption, check, orgOfRequest, type ProtectOptions } from './http.js';
-import type { Principal, Verifier } from './verifier.js';
+import type { Principal } from './principal.js';
+import type { Verifier } from './verifier.js';
 
 /** Minimal shapes of an Express (or Connect) request and response, so the SDK does not depend on Express. */
 interface ExpressLikeRequest {

@@ -1,6 +1,7 @@
 import { assertProtectOptions } from './express.js';
 import { check, orgOfRequest, type ProtectOptions } from './http.js';
-import type { Principal, Verifier } from './verifier.js';
+import type { Principal } from './principal.js';
+import type { Verifier } from './verifier.js';
 
 /** The Hono `Env` that declares `c.get('latchkey')`: `new Hono<LatchkeyEnv>()`. */
 export type LatchkeyEnv = { Variables: { latchkey: Principal } };

@@ -1,6 +1,6 @@
 import { type Quota, QuotaExceededError } from './quota.js';
-import type { Principal, Verifier } from './verifier.js';
-import { VerifyError } from './verifier.js';
+import { type Principal, VerifyError } from './principal.js';
+import type { Verifier } from './verifier.js';
 
 /**
  * HTTP integration: the bearer token from a request, RFC 6750 answers for failures, and the

@@ -4,13 +4,11 @@ export {
   MAX_ORG_LENGTH,
   NEGATIVE_TTL_MS,
   POSITIVE_TTL_MS,
-  type Principal,
   tokenHash,
   type Verifier,
-  VerifyError,
-  type VerifyErrorCode,
   type VerifierOptions,
 } from './verifier.js';
+export { type Principal, VerifyError, type VerifyErrorCode } from './principal.js';
 export {
   bearerFrom,
   check,
@@ -25,12 +23,8 @@ export {
   type Refusal,
   refusal,
 } from './http.js';
-export {
-  FALLBACK_POSITIVE_TTL_MS,
-  type TokenKind,
-  type VerifierHealth,
-  type VerifierLogger,
-} from './verifier.js';
+export { FALLBACK_POSITIVE_TTL_MS, type VerifierHealth, type VerifierLogger } from './verifier.js';
+export type { TokenKind } from './principal.js';
 export {
   createQuota,
   memoryQuotaStore,

@@ -1,5 +1,5 @@
 import { periodOfName, type QuotaPeriod } from './limits.js';
-import type { Principal } from './verifier.js';
+import type { Principal } from './principal.js';
 
 /**
  * Budgets per org or per token subject, in a fixed window — the UTC day or the calendar month in

@@ -1,5 +1,6 @@
 import { createHash, randomInt } from 'node:crypto';
-import { NEGATIVE_TTL_MS, POSITIVE_TTL_MS, VerifyError } from './verifier.js';
+import { NEGATIVE_TTL_MS, POSITIVE_TTL_MS } from './verifier.js';
+import { VerifyError } from './principal.js';
 
 export const SESSION_CACHE_ENTRIES = 10_000;
 /** At the cap, this share of entries is dropped at random in one go (cheaper than strict LRU). */

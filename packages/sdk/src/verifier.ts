@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { TtlCache } from './cache.js';
+import { malformed, type Result, resultOf } from './introspection.js';
 import { createJwtVerifier, looksLikeJwt } from './jwt.js';
-import { type ParsedLimits, parseLimits, type QuotaPeriod } from './limits.js';
+import { type Principal, VerifyError } from './principal.js';
 import { type RevocationEvent, type RevocationSubscriber, subscribeRevocations } from './revocations.js';
 
 /** Limits, in one place. */
@@ -14,71 +15,6 @@ export const INTROSPECTION_TIMEOUT_MS = 5_000;
 export const MAX_TOKEN_LENGTH = 512;
 /** The longest org reference (id or slug) worth asking about: Latchkey's ids and slugs are far shorter. */
 export const MAX_ORG_LENGTH = 100;
-
-/** `oauth`: an OAuth access token; the others are Latchkey API tokens (see `acceptApiTokens`). */
-export type TokenKind = 'oauth' | 'pat' | 'svc' | 'org' | 'svc_agent';
-
-/** Who a verified token speaks for. */
-export interface Principal {
-  /** The person (user id), or the client for client-credentials tokens. */
-  readonly sub: string;
-  /**
-   * The person's email address and name, from introspection, to greet them and tell them apart;
-   * null for credentials without a person (service tokens, org keys, client credentials) and for
-   * JWT access tokens, which a client can read and so carry neither.
-   */
-  readonly email: string | null;
-  readonly name: string | null;
-  /**
-   * The org the token acts in: an org-bound credential's (service token, org key, agent key, OAuth
-   * token) own org, or the org the request named (`verify`'s `org`; the adapters read `x-org-id`).
-   * Null for a personal token when the request names none (it acts as its person in any of their orgs).
-   */
-  readonly org_id: string | null;
-  /** When the request named an org: its slug (null otherwise, and for JWTs named by id). */
-  readonly org_slug: string | null;
-  /**
-   * When the request named an org and the credential acts as a person: their role there now
-   * (`owner`, `admin`, `member`, `billing`); otherwise null.
-   */
-  readonly org_role: string | null;
-  /** The OAuth client; null for API tokens. */
-  readonly client_id: string | null;
-  readonly scopes: readonly string[];
-  readonly token_kind: TokenKind;
-  /** For agent keys: the agent, and whether a human overseer has claimed it. */
-  readonly agent?: { readonly id: string; readonly claimed: boolean };
-  /** Seconds since the epoch; null for tokens that do not expire. */
-  readonly expires_at: number | null;
-  /**
-   * Budgets Latchkey attaches to the credential, by name (`mcp_calls_per_day`,
-   * `guard_runs_per_month`…; see `createQuota`).
-   */
-  readonly limits?: Readonly<Record<string, number>>;
-  /** The period each budget renews in, as Latchkey named it: a UTC day or a calendar month (UTC). */
-  readonly limit_periods?: Readonly<Record<string, QuotaPeriod>>;
-}
-
-export type VerifyErrorCode = 'invalid_token' | 'insufficient_scope' | 'org_forbidden' | 'unavailable';
-
-/**
- * Why a token was not accepted. `status` and `wwwAuthenticate` are what an HTTP adapter answers
- * (RFC 6750 §3); `unavailable` means Latchkey could not be asked — fail closed, never "valid".
- */
-export class VerifyError extends Error {
-  readonly status: number;
-  constructor(
-    readonly code: VerifyErrorCode,
-    message: string,
-    /** For `insufficient_scope`: the scopes the call needs. */
-    readonly scope?: string,
-  ) {
-    super(message);
-    this.name = 'VerifyError';
-    this.status =
-      code === 'invalid_token' ? 401 : code === 'insufficient_scope' || code === 'org_forbidden' ? 403 : 503;
-  }
-}
 
 /** Where the verifier reports the revocation stream going down and coming back. Never given a token. */
 export interface VerifierLogger {
@@ -141,8 +77,6 @@ interface Metadata {
   introspection_endpoint: string;
 }
 
-type Result = { active: true; principal: Principal; aud: readonly string[] } | { active: false };
-
 interface Inflight {
   promise: Promise<Result>;
   /** Set when a revocation may concern this call: its answer is not cached, nor trusted if active. */
@@ -150,68 +84,6 @@ interface Inflight {
 }
 
 export const tokenHash = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
-
-const KINDS: ReadonlySet<string> = new Set<TokenKind>(['oauth', 'pat', 'svc', 'org', 'svc_agent']);
-
-const malformed = () => new VerifyError('unavailable', "Latchkey's introspection answer is malformed.");
-
-const optionalString = (v: unknown): string | null => {
-  if (v === undefined || v === null) return null;
-  if (typeof v !== 'string') throw malformed();
-  return v;
-};
-
-/**
- * An RFC 7662 answer as a result. A `token_kind` this SDK does not know is inactive; a missing one
- * means `oauth` (older servers). An answer that cannot be read safely is `unavailable`, not active.
- */
-function resultOf(b: Record<string, unknown>): Result {
-  if (b.active !== true) return { active: false };
-  const kind = b.token_kind ?? 'oauth';
-  if (typeof kind !== 'string' || !KINDS.has(kind)) return { active: false };
-  if (typeof b.sub !== 'string' || b.sub === '') throw malformed();
-  const aud = b.aud === undefined ? [] : Array.isArray(b.aud) ? b.aud : [b.aud];
-  if (!aud.every((a) => typeof a === 'string')) throw malformed();
-  if (b.scope !== undefined && typeof b.scope !== 'string') throw malformed();
-  const clientId = optionalString(b.client_id);
-  const orgId = optionalString(b.org_id);
-  const orgSlug = optionalString(b.org_slug);
-  const orgRole = optionalString(b.org_role);
-  const email = optionalString(b.email);
-  const name = optionalString(b.name);
-  if (b.exp !== undefined && b.exp !== null && !Number.isFinite(b.exp)) throw malformed();
-  const exp = typeof b.exp === 'number' ? b.exp : null;
-  // OAuth access tokens always name their client and expire.
-  if (kind === 'oauth' && (clientId === null || exp === null)) throw malformed();
-  let agent: Principal['agent'];
-  if (b.agent !== undefined && b.agent !== null) {
-    const a = b.agent as { id?: unknown; claimed?: unknown };
-    if (typeof a !== 'object' || typeof a.id !== 'string' || typeof a.claimed !== 'boolean')
-      throw malformed();
-    agent = Object.freeze({ id: a.id, claimed: a.claimed });
-  }
-  let budgets: ParsedLimits | null;
-  try {
-    budgets = parseLimits(b);
-  } catch {
-    throw malformed();
-  }
-  const principal: Principal = Object.freeze({
-    sub: b.sub,
-    email,
-    name,
-    org_id: orgId,
-    org_slug: orgSlug,
-    org_role: orgRole,
-    client_id: clientId,
-    scopes: Object.freeze(typeof b.scope === 'string' ? b.scope.split(' ').filter(Boolean) : []),
-    token_kind: kind as TokenKind,
-    ...(agent ? { agent } : {}),
-    expires_at: exp,
-    ...(budgets ? { limits: budgets.limits, limit_periods: budgets.periods } : {}),
-  });
-  return { active: true, principal, aud: Object.freeze(aud as string[]) };
-}
 
 const invalid = () => new VerifyError('invalid_token', 'The access token is not valid.');
 const orgForbidden = () =>

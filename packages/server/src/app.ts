@@ -19,7 +19,7 @@ import { auditRoutes } from './audit/routes.js';
 import type { Deps } from './deps.js';
 import { appRoutes } from './oauth/manage/apps.js';
 import { approvalRoutes } from './oauth/manage/approvals.js';
-import { buildCatalogue } from './oauth/catalogue.js';
+import { buildCatalogue } from './tokens/catalogue.js';
 import { authorizeEndpoint } from './oauth/endpoints/authorize.js';
 import { devicePage } from './oauth/endpoints/device-page.js';
 import { consentManagementRoutes } from './oauth/manage/consents.js';

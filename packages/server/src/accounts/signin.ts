@@ -5,7 +5,7 @@ import type { Database } from '../db/schema.js';
 import { ApiError } from '../errors.js';
 import { addMs, type Clock } from '../lib/clock.js';
 import { newId, newSecret, sha256Hex } from '../lib/secrets.js';
-import { enforcingOrgOf } from '../sso/queries.js';
+import { enforcingOrgOf } from '../orgs/sso-enforcement.js';
 import { isDisabled } from './disable.js';
 import { factorsOf, hasFactor } from './mfa/factors.js';
 import { mfaRequiringOrgOf } from './mfa/org-policy.js';

@@ -1,4 +1,4 @@
-import type { Resource } from '../oauth/catalogue.js';
+import type { Resource } from '../tokens/catalogue.js';
 
 /**
  * The agent harnesses Latchkey gives tailored install guidance for. Any other short identifier is

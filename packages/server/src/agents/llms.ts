@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.js';
-import type { Catalogue } from '../oauth/catalogue.js';
+import type { Catalogue } from '../tokens/catalogue.js';
 import { HARNESSES, installUrl, KEY_ENV, mcpServers } from './install.js';
 import {
   AGENT_SIGNUPS_PER_IP_PER_HOUR,

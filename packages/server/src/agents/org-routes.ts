@@ -5,7 +5,7 @@ import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';
 import { actorOf, orgOf, principalOf } from '../http/request.js';
 import { IdParams } from '../http/shapes.js';
 import type { App } from '../http/types.js';
-import type { OAuthDeps } from '../oauth/grants/types.js';
+import type { AgentDeps } from './deps.js';
 import { roleAllows } from '../orgs/roles.js';
 import { type Access, type Decision, decide, mayDecide } from './decide.js';
 import { emailVerified, findAgent, listOrgAgents, listOverseenAgents } from './queries.js';
@@ -39,7 +39,7 @@ export function refusal(a: Exclude<Access, { ok: true }>): ApiError {
  * is not a member of its org yet, so these three take a person's credential without an org; named
  * with x-org-id, they act in that org with its role rules.
  */
-export function orgAgentRoutes(app: App, deps: OAuthDeps): void {
+export function orgAgentRoutes(app: App, deps: AgentDeps): void {
   const { db, config, catalogue } = deps;
   const shapeOf = (a: Parameters<typeof agentShape>[0]) =>
     agentShape(a, agentRights(config.agentPlans, catalogue, a.status));

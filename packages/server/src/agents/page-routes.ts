@@ -9,7 +9,7 @@ import { actorOf } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { UUID_RE, sha256Hex } from '../lib/secrets.js';
 import { escapeHtml, magicLinkEmail } from '../mail/templates.js';
-import type { OAuthDeps } from '../oauth/grants/types.js';
+import type { AgentDeps } from './deps.js';
 import { PAGE_CSP, page, renderMessage } from '../http/html.js';
 import { type Decision, decide, mayDecide } from './decide.js';
 import {
@@ -91,7 +91,7 @@ const DONE: Record<'approve' | 'deny', [string, string]> = {
  * approves or denies with a plain form carrying the session's CSRF token), its sign-in helper,
  * and `/agents/install` (how to add the configured MCP servers, per harness).
  */
-export async function agentPageRoutes(app: App, deps: OAuthDeps): Promise<void> {
+export async function agentPageRoutes(app: App, deps: AgentDeps): Promise<void> {
   const { db, clock, config, catalogue } = deps;
   await app.register(formbody, { bodyLimit: 64 * 1024 });
   app.addHook('onSend', async (_req, reply) => {

@@ -1,6 +1,6 @@
 import type { AgentPlans, PlanLimit } from '../config/catalogue.js';
 import type { AgentStatus } from '../db/schema/agents.js';
-import { type Catalogue, DEFAULT_SCOPES } from '../oauth/catalogue.js';
+import { type Catalogue, DEFAULT_SCOPES } from '../tokens/catalogue.js';
 
 /** The plan every self-registered agent's org is on. */
 export const AGENT_PLAN = 'free';

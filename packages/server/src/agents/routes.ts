@@ -7,7 +7,7 @@ import { ApiError, rateLimited } from '../errors.js';
 import { actorOf, principalOf } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { agentSignupEmail } from '../mail/templates.js';
-import type { OAuthDeps } from '../oauth/grants/types.js';
+import type { AgentDeps } from './deps.js';
 import { hashToken } from '../tokens/format.js';
 import { verifyCode } from './claim.js';
 import { CODE_RE } from './code.js';
@@ -92,7 +92,7 @@ function oneLine(s: string | undefined): string | null {
  * `POST /api/v1/agent-signup/verify` and `GET /api/v1/agent-signup/status`. Also registers the
  * org's agent management API and the review and install pages.
  */
-export async function agentRoutes(app: App, deps: OAuthDeps): Promise<void> {
+export async function agentRoutes(app: App, deps: AgentDeps): Promise<void> {
   const { db, clock, config, catalogue } = deps;
   const perIp = deps.cache.limiter({
     name: 'agents:signup',

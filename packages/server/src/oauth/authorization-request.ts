@@ -1,5 +1,5 @@
 import type { OrgContext } from '../auth/principal.js';
-import type { Resource } from './catalogue.js';
+import type { Resource } from '../tokens/catalogue.js';
 import { type Client, findClient } from './store/clients.js';
 import { OAuthError } from './errors.js';
 import type { OAuthDeps } from './grants/types.js';

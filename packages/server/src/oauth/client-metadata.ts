@@ -1,5 +1,5 @@
 import type { ClientAuthMethod } from '../db/schema/oauth.js';
-import type { Catalogue } from './catalogue.js';
+import type { Catalogue } from '../tokens/catalogue.js';
 import { OAuthError } from './errors.js';
 import { isPrivateUseRedirect, redirectUriProblem } from './redirect-uri.js';
 import { isProtocolScope } from './scope.js';

@@ -1,5 +1,5 @@
 import { SCOPE_RE } from '../config/catalogue.js';
-import type { Catalogue, Resource } from './catalogue.js';
+import type { Catalogue, Resource } from '../tokens/catalogue.js';
 import type { Client } from './store/clients.js';
 import { OAuthError } from './errors.js';
 

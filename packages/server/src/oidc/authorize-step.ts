@@ -1,5 +1,5 @@
 import { sessionAuthInfo } from '../accounts/sessions.js';
-import type { Catalogue, Resource } from '../oauth/catalogue.js';
+import type { Catalogue, Resource } from '../tokens/catalogue.js';
 import type { Client } from '../oauth/store/clients.js';
 import { OAuthError } from '../oauth/errors.js';
 import type { OAuthDeps } from '../oauth/grants/types.js';

@@ -10,7 +10,7 @@ import { addMs, type Clock, DAY } from '../lib/clock.js';
 import { newSecret, sha256Hex } from '../lib/secrets.js';
 import { orderedId } from '../audit/ordered-id.js';
 import { linkAcceptedInvitation } from '../scim/accept.js';
-import { enforcingOrgOf } from '../sso/queries.js';
+import { enforcingOrgOf } from './sso-enforcement.js';
 import type { Executor } from '../db/executor.js';
 
 export const INVITATION_TTL_MS = 7 * DAY;

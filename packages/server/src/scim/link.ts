@@ -13,7 +13,7 @@ import {
   INVITATION_TTL_MS,
   revokeInvitation,
 } from '../orgs/invitations.js';
-import { isVerifiedDomainOf } from '../sso/queries.js';
+import { isVerifiedDomainOf } from '../orgs/sso-enforcement.js';
 import { ScimError } from './errors.js';
 import { SCIM_INVITATIONS_PER_HOUR } from './limits.js';
 import { accountName, type UserInput } from './users/document.js';

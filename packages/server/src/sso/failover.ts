@@ -3,7 +3,8 @@ import { issueMagicLink, MAGIC_LINK_TTL_MS } from '../accounts/magic-link.js';
 import type { Deps } from '../deps.js';
 import { sha256Hex } from '../lib/secrets.js';
 import { magicLinkEmail } from '../mail/templates.js';
-import { getSettings, isVerifiedDomainOf } from './queries.js';
+import { getSettings } from './queries.js';
+import { isVerifiedDomainOf } from '../orgs/sso-enforcement.js';
 
 export type FailoverOutcome =
   /** The org enforces SSO: a 503 page, with the org's status page when it set one. */

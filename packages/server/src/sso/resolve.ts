@@ -17,7 +17,8 @@ import { acceptInvitationAtSsoSignIn, findOpenInvitationByEmail } from '../orgs/
 import { getMembership } from '../orgs/queries.js';
 import { SsoError } from './errors.js';
 import type { SsoProfile } from './oidc.js';
-import { getSettings, isVerifiedDomainOf } from './queries.js';
+import { getSettings } from './queries.js';
+import { isVerifiedDomainOf } from '../orgs/sso-enforcement.js';
 
 export interface SsoSignIn {
   connection: { id: string; org_id: string; kind: 'oidc' | 'saml'; default_role: Exclude<Role, 'owner'> };

@@ -1,7 +1,7 @@
 import { escapeHtml } from '../../mail/templates.js';
 import type { OrgContext } from '../../auth/principal.js';
 import { page } from '../../http/html.js';
-import type { Catalogue, Resource } from '../catalogue.js';
+import type { Catalogue, Resource } from '../../tokens/catalogue.js';
 import { type Client, clientOrigin } from '../store/clients.js';
 import { isLoopbackRedirect, redirectTarget } from '../redirect-uri.js';
 

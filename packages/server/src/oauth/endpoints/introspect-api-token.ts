@@ -6,7 +6,7 @@ import { type OrgContext, type Principal } from '../../auth/principal.js';
 import type { CachedCredential } from '../../auth/credential-cache.js';
 import type { Deps } from '../../deps.js';
 import { parseToken } from '../../tokens/format.js';
-import type { Catalogue, Resource } from '../catalogue.js';
+import type { Catalogue, Resource } from '../../tokens/catalogue.js';
 import type { OAuthDeps } from '../grants/types.js';
 
 const API_TOKEN_KINDS = new Set(['pat', 'svc', 'org', 'svc_agent']);

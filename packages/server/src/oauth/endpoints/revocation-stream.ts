@@ -3,7 +3,7 @@ import type { Deps } from '../../deps.js';
 import { ApiError } from '../../errors.js';
 import type { App } from '../../http/types.js';
 import { safeEqual } from '../../lib/secrets.js';
-import type { Catalogue } from '../catalogue.js';
+import type { Catalogue } from '../../tokens/catalogue.js';
 import { lastRevocationId, revocationsAfter } from '../store/revocation-log.js';
 import { eventStream } from '../../http/schemas/responses.js';
 

@@ -2,7 +2,7 @@ import type { Permission } from '../../auth/permissions.js';
 import type { OrgContext, Principal } from '../../auth/principal.js';
 import { ApiError } from '../../errors.js';
 import { ROLE_PERMISSIONS, roleAllows } from '../../orgs/roles.js';
-import type { Catalogue } from '../catalogue.js';
+import type { Catalogue } from '../../tokens/catalogue.js';
 
 /** Which scopes an org admin may allow an app: never more than the caller holds. */
 

@@ -13,7 +13,7 @@ import {
   rpRegistrationFields,
   saveRpRegistration,
 } from '../../oidc/client-registration.js';
-import type { Catalogue } from '../catalogue.js';
+import type { Catalogue } from '../../tokens/catalogue.js';
 import {
   deleteClient,
   findOrgApp,

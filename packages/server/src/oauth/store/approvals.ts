@@ -1,4 +1,4 @@
-import type { Catalogue } from '../catalogue.js';
+import type { Catalogue } from '../../tokens/catalogue.js';
 import type { Executor } from '../../db/executor.js';
 
 /**

@@ -8,7 +8,7 @@ import type { AuthCache } from '../../auth/credential-cache.js';
 import type { Cursor } from '../../http/pagination.js';
 import { addMs, type Clock } from '../../lib/clock.js';
 import { newSecret, safeEqual, sha256Hex } from '../../lib/secrets.js';
-import type { Catalogue } from '../catalogue.js';
+import type { Catalogue } from '../../tokens/catalogue.js';
 import { type ClientMetadata, type GrantType, parseClientMetadata } from '../client-metadata.js';
 import { OAuthError } from '../errors.js';
 import type { Executor } from '../../db/executor.js';

@@ -1,7 +1,7 @@
 import type { Config, ResourceConfig } from '../config/index.js';
 import type { ScopeRisk } from '../config/catalogue.js';
 import { ConfigError } from '../config/errors.js';
-import { API_SCOPES } from '../tokens/scopes.js';
+import { API_SCOPES } from './scopes.js';
 
 /**
  * The protected resources and their scopes: configured resources plus Latchkey's own API

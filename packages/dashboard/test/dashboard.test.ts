@@ -145,7 +145,7 @@ describe('dashboard: sign up, org, members, org keys, audit', () => {
       'dashboard',
     ));
 
-  it('mints an org API key, shows it once, revokes it', () =>
+  it('mints an org API key, shows it once, rotates it, revokes it', () =>
     screenshotOnFailure(
       [alice, bob],
       async () => {
@@ -175,19 +175,35 @@ describe('dashboard: sign up, org, members, org keys, audit', () => {
         const row = page.getByRole('row').filter({ hasText: 'ci-deploy' });
         await row.getByText(token.slice(0, 15)).waitFor();
         assert.ok(!(await page.content()).includes(token), 'the plaintext is gone once the dialog closes');
+
+        // Rotating: a new secret, shown once; the old one refused at once.
+        await row.getByRole('button', { name: 'Rotate ci-deploy' }).click();
+        const rotate = page.getByRole('dialog', { name: 'Rotate ci-deploy?' });
+        await rotate.getByRole('button', { name: 'Rotate' }).click();
+        const again = page.getByRole('dialog', { name: 'Your new org API key' });
+        const rotated = await again.getByLabel('Token', { exact: true }).inputValue();
+        assert.match(rotated, /^lk_org_[A-Za-z0-9]+$/);
+        assert.notEqual(rotated, token);
+        assert.equal((await bearer(token, '/api/v1/org/members', orgSlug)).status, 401);
+        assert.equal((await bearer(rotated, '/api/v1/org/members', orgSlug)).status, 200);
+        await again.getByRole('button', { name: 'I have copied it' }).click();
+        await again.waitFor({ state: 'detached' });
+        await row.getByText(rotated.slice(0, 15)).waitFor();
+        assert.equal(await page.getByRole('row').filter({ hasText: 'ci-deploy' }).count(), 1);
+
         await row.getByRole('button', { name: 'Revoke ci-deploy' }).click();
         const confirm = page.getByRole('dialog', { name: 'Revoke ci-deploy?' });
         await confirm.getByRole('button', { name: 'Revoke' }).click();
         await confirm.waitFor({ state: 'detached' });
         await page.getByText('No org API keys').waitFor();
-        assert.equal((await bearer(token, '/api/v1/org/members', orgSlug)).status, 401);
+        assert.equal((await bearer(rotated, '/api/v1/org/members', orgSlug)).status, 401);
         await screenshot(page, 'org-key-revoked');
         alice.assertClean();
       },
       'dashboard',
     ));
 
-  it('shows both events in the audit log, with details, filters and export', () =>
+  it('shows the key’s events in the audit log, with details, filters and export', () =>
     screenshotOnFailure(
       [alice, bob],
       async () => {
@@ -195,6 +211,7 @@ describe('dashboard: sign up, org, members, org keys, audit', () => {
         await page.getByRole('heading', { name: 'Audit log', level: 1 }).waitFor();
         const table = page.locator('table.audit-table');
         await table.getByRole('cell', { name: 'token.created', exact: true }).waitFor();
+        await table.getByRole('cell', { name: 'token.rotated', exact: true }).waitFor();
         await table.getByRole('cell', { name: 'token.revoked', exact: true }).waitFor();
         await table.getByRole('cell', { name: 'member.role_changed', exact: true }).waitFor();
 
@@ -209,9 +226,9 @@ describe('dashboard: sign up, org, members, org keys, audit', () => {
         await page.getByRole('button', { name: 'Apply filters' }).click();
         await page.waitForURL(/action=token\.\*/);
         // The filtered page has loaded once the count is shown again (the table is away meanwhile).
-        await page.getByText('Showing 2 events.').waitFor();
+        await page.getByText('Showing 3 events.').waitFor();
         assert.equal(await table.getByRole('cell', { name: 'member.role_changed', exact: true }).count(), 0);
-        assert.equal(await table.getByRole('cell', { name: /^token\./ }).count(), 2);
+        assert.equal(await table.getByRole('cell', { name: /^token\./ }).count(), 3);
 
         const [download] = await Promise.all([
           page.waitForEvent('download'),
@@ -221,6 +238,7 @@ describe('dashboard: sign up, org, members, org keys, audit', () => {
         assert.match(csv, /^created_at,actor,action,target/);
         assert.match(csv, /"token\.revoked"/);
         assert.match(csv, /"token\.created"/);
+        assert.match(csv, /"token\.rotated"/);
         const [jsonl] = await Promise.all([
           page.waitForEvent('download'),
           page.getByRole('button', { name: 'Export JSON lines' }).click(),
@@ -231,6 +249,7 @@ describe('dashboard: sign up, org, members, org keys, audit', () => {
         assert.deepEqual(lines.map((l) => (JSON.parse(l) as { action: string }).action).sort(), [
           'token.created',
           'token.revoked',
+          'token.rotated',
         ]);
         // A time range with nothing in it: the empty state says what to do.
         await page.getByLabel('From').fill('2099-01-01T00:00');

@@ -73,6 +73,8 @@ function describe(e: ActivityEvent): string {
       return `Token ${String(e.details.prefix ?? '')} created`.replace('  ', ' ');
     case 'token.revoked':
       return `Token ${String(e.details.prefix ?? '')} revoked`.replace('  ', ' ');
+    case 'token.rotated':
+      return `Token ${String(e.details.replaces ?? '')} rotated`.replace('  ', ' ');
     case 'invitation.accepted':
       return `Joined ${org} by invitation`;
     case 'member.added':

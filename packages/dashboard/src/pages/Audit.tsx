@@ -30,6 +30,7 @@ const ACTIONS = [
   'invitation.revoked',
   'token.created',
   'token.revoked',
+  'token.rotated',
   'token.leak_revoked',
   'oauth.client_created',
   'oauth.client_deleted',

@@ -53,29 +53,7 @@ export function MintTokenDialog({
     void action.run();
   };
 
-  if (minted?.token) {
-    return (
-      <Dialog
-        title={`Your new ${kind.noun}`}
-        onClose={onClose}
-        footer={
-          <Button variant="primary" onClick={onClose}>
-            I have copied it
-          </Button>
-        }
-      >
-        <SecretOnce label="Token" value={minted.token} />
-        <dl className="facts">
-          <dt>Name</dt>
-          <dd>{minted.name ?? 'Unnamed'}</dd>
-          <dt>Scopes</dt>
-          <dd>{minted.scopes.join(', ')}</dd>
-          <dt>Expires</dt>
-          <dd>{minted.expires_at ? formatDateTime(minted.expires_at) : 'Never'}</dd>
-        </dl>
-      </Dialog>
-    );
-  }
+  if (minted?.token) return <TokenShownOnce kind={kind} token={minted} onClose={onClose} />;
 
   return (
     <Dialog
@@ -119,6 +97,39 @@ export function MintTokenDialog({
         />
         <ErrorAlert error={action.error} />
       </form>
+    </Dialog>
+  );
+}
+
+/** A token's secret, shown once: after minting, and after rotating. */
+export function TokenShownOnce({
+  kind,
+  token,
+  onClose,
+}: {
+  kind: TokenKind;
+  token: ApiToken;
+  onClose: () => void;
+}) {
+  return (
+    <Dialog
+      title={`Your new ${kind.noun}`}
+      onClose={onClose}
+      footer={
+        <Button variant="primary" onClick={onClose}>
+          I have copied it
+        </Button>
+      }
+    >
+      <SecretOnce label="Token" value={token.token ?? ''} />
+      <dl className="facts">
+        <dt>Name</dt>
+        <dd>{token.name ?? 'Unnamed'}</dd>
+        <dt>Scopes</dt>
+        <dd>{token.scopes.join(', ')}</dd>
+        <dt>Expires</dt>
+        <dd>{token.expires_at ? formatDateTime(token.expires_at) : 'Never'}</dd>
+      </dl>
     </Dialog>
   );
 }

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { del, get, type Page, path } from '../api';
+import { del, get, type Page, path, post } from '../api';
 import { Button } from '../components/Button';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { PageHeader } from '../components/PageHeader';
@@ -13,7 +13,7 @@ import { usePaged } from '../hooks';
 import { setQuery, useLocation } from '../router';
 import { useSession } from '../session';
 import { type ApiToken, ORG_KEY_SCOPES, PAT_SCOPES } from '@latchkey/contract';
-import { MintTokenDialog } from './MintTokenDialog';
+import { MintTokenDialog, TokenShownOnce } from './MintTokenDialog';
 
 export interface TokenKind {
   id: 'personal' | 'service' | 'org';
@@ -24,6 +24,8 @@ export interface TokenKind {
   mintPath: string;
   mintBody: Record<string, unknown>;
   revokePath(id: string): string;
+  /** A new secret for the same token (name, scopes, expiry); the old one is revoked. */
+  rotatePath(id: string): string;
   scopes: readonly string[];
 }
 
@@ -37,6 +39,7 @@ const KINDS: Record<TokenKind['id'], TokenKind> = {
     mintPath: '/api/v1/tokens',
     mintBody: { type: 'pat' },
     revokePath: (id) => path`/api/v1/tokens/${id}`,
+    rotatePath: (id) => path`/api/v1/tokens/${id}/rotate`,
     scopes: PAT_SCOPES,
   },
   service: {
@@ -48,6 +51,7 @@ const KINDS: Record<TokenKind['id'], TokenKind> = {
     mintPath: '/api/v1/tokens',
     mintBody: { type: 'svc' },
     revokePath: (id) => path`/api/v1/tokens/${id}`,
+    rotatePath: (id) => path`/api/v1/tokens/${id}/rotate`,
     scopes: ORG_KEY_SCOPES,
   },
   org: {
@@ -59,6 +63,7 @@ const KINDS: Record<TokenKind['id'], TokenKind> = {
     mintPath: '/api/v1/org/tokens',
     mintBody: {},
     revokePath: (id) => path`/api/v1/org/tokens/${id}`,
+    rotatePath: (id) => path`/api/v1/org/tokens/${id}/rotate`,
     scopes: ORG_KEY_SCOPES,
   },
 };
@@ -98,6 +103,8 @@ function TokenPanel({ kind }: { kind: TokenKind }) {
   const list = usePaged((cursor) => kind.list(cursor), [kind.id, org?.id]);
   const [minting, setMinting] = useState(false);
   const [revoking, setRevoking] = useState<ApiToken | null>(null);
+  const [rotating, setRotating] = useState<ApiToken | null>(null);
+  const [rotated, setRotated] = useState<ApiToken | null>(null);
   const toast = useToast();
   const now = Date.now();
   return (
@@ -164,6 +171,15 @@ function TokenPanel({ kind }: { kind: TokenKind }) {
                       )}
                     </td>
                     <td className="actions">
+                      {!expired && (
+                        <Button
+                          small
+                          onClick={() => setRotating(t)}
+                          aria-label={`Rotate ${t.name ?? t.prefix}`}
+                        >
+                          Rotate
+                        </Button>
+                      )}
                       <Button
                         small
                         variant="danger"
@@ -188,6 +204,26 @@ function TokenPanel({ kind }: { kind: TokenKind }) {
           onMinted={(t) => list.prepend({ ...t, token: undefined })}
         />
       )}
+      {rotating && (
+        <ConfirmDialog
+          title={`Rotate ${rotating.name ?? rotating.prefix}?`}
+          confirmLabel="Rotate"
+          busyLabel="Rotating…"
+          onClose={() => setRotating(null)}
+          onConfirm={async () => {
+            const fresh = await post<ApiToken>(kind.rotatePath(rotating.id));
+            list.remove((x) => x.id === rotating.id);
+            list.prepend({ ...fresh, token: undefined });
+            setRotated(fresh);
+          }}
+        >
+          <p>
+            A new secret replaces <code>{rotating.prefix}…</code>, with the same name, scopes and expiry. The
+            old secret, and any token made with it, is refused from now on, on every server.
+          </p>
+        </ConfirmDialog>
+      )}
+      {rotated && <TokenShownOnce kind={kind} token={rotated} onClose={() => setRotated(null)} />}
       {revoking && (
         <ConfirmDialog
           title={`Revoke ${revoking.name ?? revoking.prefix}?`}

@@ -46,6 +46,8 @@ export interface MintRequest {
   role: Role | null;
   minter: Principal;
   tokenPrefix: string;
+  /** Set when the token replaces another (rotation): audited as `token.rotated`, naming the old one. */
+  replaces?: { prefix: string; descendants: string[] };
 }
 
 /** A person who has not proven their address holds no power to hand out: no tokens, no apps. */
@@ -147,7 +149,7 @@ export async function mint(trx: Transaction<Database>, clock: Clock, who: Actor,
   });
   await audit(trx, clock, who, {
     orgId: r.orgId,
-    action: 'token.created',
+    action: r.replaces ? 'token.rotated' : 'token.created',
     target: `token:${row.id}`,
     data: {
       kind: r.kind,
@@ -156,6 +158,7 @@ export async function mint(trx: Transaction<Database>, clock: Clock, who: Actor,
       scopes,
       expires_at: row.expires_at?.toISOString() ?? null,
       parent: row.parent_token_id ?? row.parent_oauth_token_id,
+      ...(r.replaces ? { replaces: r.replaces.prefix, descendants: r.replaces.descendants } : {}),
     },
   });
   return { row, token: t.token, scopes };

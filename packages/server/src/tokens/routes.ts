@@ -177,17 +177,11 @@ export function tokenRoutes(app: App, deps: Deps): void {
         neverExpires: left === null,
         minter: p,
         tokenPrefix: config.tokenPrefix,
-        ...target,
-      });
-      await audit(trx, clock, actorOf(req), {
-        orgId: t.org_id,
-        action: 'token.rotated',
-        target: `token:${out.row.id}`,
-        data: {
-          prefix: out.row.prefix,
-          replaces: revoked.prefix,
+        replaces: {
+          prefix: revoked.prefix,
           descendants: revoked.all.filter((d) => d.id !== t.id).map((d) => d.prefix),
         },
+        ...target,
       });
       return { out, revoked };
     });

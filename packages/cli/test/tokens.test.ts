@@ -27,7 +27,7 @@ interface Token {
   expires_at: string | null;
 }
 
-/** `tokens create|list|revoke` and `org tokens create|list|revoke` as a signed-in person. */
+/** `tokens create|list|rotate|revoke` and `org tokens create|list|rotate|revoke` as a signed-in person. */
 describe('latchkey tokens / org tokens', () => {
   let t: TestServer;
   let url: string;
@@ -211,9 +211,24 @@ describe('latchkey tokens / org tokens', () => {
       new RegExp(`${key.id} +${key.prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} +backend`),
     );
 
-    const revoked = await lk('org', 'tokens', 'revoke', key.id, '--org', person.org.slug, '--json');
+    // Rotation: a new secret, the old one refused, the same name.
+    const rotated = await lk('org', 'tokens', 'rotate', key.id, '--json');
+    assert.equal(rotated.code, 0, rotated.stderr);
+    const fresh = json<Token>(rotated);
+    assert.notEqual(fresh.id, key.id);
+    assert.equal(fresh.name, 'backend');
+    assert.match(fresh.token!, /^lk_org_/);
+    const listed = await list('org', 'tokens', 'list');
+    assert.deepEqual(
+      listed.map((x) => x.id),
+      [fresh.id],
+    );
+    const again = await lk('org', 'tokens', 'rotate', key.id, '--json');
+    assert.equal(again.code, 1, again.stderr);
+
+    const revoked = await lk('org', 'tokens', 'revoke', fresh.id, '--org', person.org.slug, '--json');
     assert.equal(revoked.code, 0, revoked.stderr);
-    assert.deepEqual(json(revoked), { id: key.id, revoked: true });
+    assert.deepEqual(json(revoked), { id: fresh.id, revoked: true });
     const none = await lk('org', 'tokens', 'list');
     assert.equal(none.code, 0);
     assert.match(none.stdout, /No org API keys\./);

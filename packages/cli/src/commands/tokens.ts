@@ -82,6 +82,17 @@ function addCommands(parent: Command, family: Family): void {
     );
 
   parent
+    .command('rotate')
+    .description(
+      `a new secret for a ${family.noun}, with the same name, scopes and expiry; the old one stops working at once`,
+    )
+    .argument('<id>', `the ${family.noun}'s id (see \`list\`)`)
+    .addOption(orgOption())
+    .action(async (id: string, o: { org?: string }, cmd: Command) =>
+      rotateToken(contextOf(cmd), family, id, o),
+    );
+
+  parent
     .command('revoke')
     .description(`revoke a ${family.noun} by id; it stops working at once`)
     .argument('<id>', `the ${family.noun}'s id (see \`list\`)`)
@@ -140,6 +151,25 @@ async function createToken(ctx: Context, family: Family, o: CreateOptions): Prom
   );
   emit(ctx, t, [
     `Created ${describe(t)} ${t.name ? `"${t.name}" ` : ''}(id ${t.id}).`,
+    '',
+    `  ${t.token ?? '(the server returned no secret)'}`,
+    '',
+    'Copy it now: it is shown only this once.',
+    `Scopes:  ${t.scopes.join(' ') || '(none)'}`,
+    `Expires: ${t.expires_at ?? 'never'}`,
+  ]);
+}
+
+async function rotateToken(ctx: Context, family: Family, id: string, o: { org?: string }): Promise<void> {
+  const t = await personal(ctx, family, () =>
+    api<ApiToken>(ctx, {
+      method: 'POST',
+      path: `${family.path}/${encodeURIComponent(id)}/rotate`,
+      ...orgHeader(o),
+    }),
+  );
+  emit(ctx, t, [
+    `Rotated: ${describe(t)} ${t.name ? `"${t.name}" ` : ''}now has id ${t.id}; ${id} no longer works.`,
     '',
     `  ${t.token ?? '(the server returned no secret)'}`,
     '',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DAY, manualClock } from '../../src/lib/clock.js';
-import { SHOWN_ONCE_WARNING } from '../../src/tokens/routes.js';
+import { SHOWN_ONCE_WARNING } from '../../src/tokens/shapes.js';
 import { usageCounterOf } from '../../src/tokens/usage-routes.js';
 import { type TestServer, testServer } from '../helpers/harness.js';
 import { assertProblem } from '../orgs/helpers.js';

@@ -396,6 +396,18 @@ const MATRIX: readonly Row[] = [
     },
   },
   {
+    method: 'POST',
+    path: '/api/v1/org/tokens/:id/rotate',
+    permission: 'tokens:manage',
+    allow: OWNER_ADMIN,
+    ok: 201,
+    attempt: async (tm) => {
+      const key = await tm.people.owner.client.post('/api/v1/org/tokens', { name: 'to rotate' }, tm.org.id);
+      assert.equal(key.statusCode, 201, key.body);
+      return { url: `/api/v1/org/tokens/${key.json().id}/rotate` };
+    },
+  },
+  {
     method: 'GET',
     path: '/api/v1/org/tokens/:id/usage',
     permission: 'tokens:manage',

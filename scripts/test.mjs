@@ -114,6 +114,19 @@ function count(output, label) {
   return m ? Number(m[1]) : 0;
 }
 
+/**
+ * The lines of a spec report that say why a file failed: each failing test's name and the first
+ * lines of its error, at most 60 lines in all.
+ */
+function failureExcerpt(output) {
+  const lines = output.split('\n');
+  const start = lines.findIndex((l) => /^✖ failing tests:/.test(l));
+  const picked = (
+    start >= 0 ? lines.slice(start + 1) : lines.filter((l) => /✖|Error|error:|not ok/.test(l))
+  ).filter((l) => l.trim() !== '' && !/^\s+at /.test(l));
+  return picked.slice(0, 60).join('\n') || output.trimEnd().split('\n').slice(-20).join('\n');
+}
+
 /** TypeScript runs through the repository's own module hooks (ts-hooks.mjs), cheaper to start than tsx. */
 const loader = join(root, 'scripts/ts-register.mjs');
 
@@ -215,5 +228,12 @@ for (const backend of backends) {
 if (failed.length > 0) {
   console.log('\nfailed:');
   for (const r of failed) console.log(`  ${r.backend.padEnd(8)} ${r.file}`);
+  // The failures again, briefly, at the very end, where a log that keeps only its tail still shows why.
+  for (const r of failed) {
+    console.log(
+      `\n── why ${r.backend} ${r.file} failed${r.timedOut ? ` (stopped after ${FILE_TIMEOUT_MS / 1000} s)` : ''}:`,
+    );
+    console.log(failureExcerpt(r.output));
+  }
 }
 process.exit(failed.length > 0 ? 1 : 0);

@@ -246,7 +246,8 @@ export function startDeliveryWorker(deps: WorkerDeps): DeliveryWorker {
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
   let stopped = false;
-  let failing = false;
+  /** How long to wait after a failed read: from the fast poll, doubling to the idle wait. */
+  let failWait = 0;
   let woken = false;
   const schedule = (ms: number) => {
     if (stopped) return;
@@ -271,15 +272,18 @@ export function startDeliveryWorker(deps: WorkerDeps): DeliveryWorker {
             .executeTakeFirst();
           if (any) wait = fastMs;
         }
-        failing = false;
+        failWait = 0;
       } catch (err) {
         const code = (err as { code?: unknown }).code;
-        if (!failing)
+        if (failWait === 0)
           deps.log.warn(
             { code: typeof code === 'string' ? code : null },
             'webhook deliveries could not be read',
           );
-        failing = true;
+        // A passing fault (a dropped connection, a failover) must not hold deliveries back for the
+        // whole idle wait: look again soon, then less often while it lasts.
+        failWait = Math.min(failWait === 0 ? fastMs : failWait * 2, DELIVERY_LIMITS.idleMs);
+        wait = failWait;
       }
     })();
     await running;

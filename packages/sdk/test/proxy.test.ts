@@ -120,12 +120,13 @@ describe('latchkeyProxy', () => {
     return listen(s);
   }
 
-  it('forwards an allowed path with Cookie and Authorization intact, the query kept and Host rewritten', async () => {
+  it('forwards an allowed path with Cookie, Authorization and the org header intact, the query kept and Host rewritten', async () => {
     const proxy = await proxyAt(`http://${upstreamHost}`);
     const res = await send(proxy, '/api/auth/session?next=%2Fapp&x=1&x=2', {
       headers: {
         cookie: 'lk_session=s1; theme=dark',
         authorization: 'Bearer lk_at_example',
+        'x-org-id': 'acme',
         connection: 'keep-alive, x-hop',
         'x-hop': 'drop me',
         'proxy-authorization': 'Basic c2VjcmV0',
@@ -140,6 +141,8 @@ describe('latchkeyProxy', () => {
     assert.equal(up.url, '/api/auth/session?next=%2Fapp&x=1&x=2');
     assert.equal(up.headers.cookie, 'lk_session=s1; theme=dark');
     assert.equal(up.headers.authorization, 'Bearer lk_at_example');
+    // The org a personal token acts in travels with the request, as Latchkey's API reads it.
+    assert.equal(up.headers['x-org-id'], 'acme');
     assert.equal(up.headers.host, upstreamHost);
     assert.equal(up.headers['x-forwarded-host'], proxy);
     assert.equal(up.headers['x-forwarded-proto'], 'http');

@@ -102,7 +102,8 @@ export function tokenRoutes(app: App, deps: Deps): void {
       const out = await mint(trx, clock, actorOf(req), {
         kind: t.kind as MintRequest['kind'],
         name: t.name,
-        scopes: scopes ?? undefined,
+        // A token stored without scopes holds every scope of its kind: its successor lists them.
+        scopes: scopes ?? [...target.allowed],
         expiresIn: left ?? undefined,
         neverExpires: left === null,
         minter: p,

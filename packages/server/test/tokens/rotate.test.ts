@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DAY, manualClock } from '../../src/lib/clock.js';
 import { unknownEventPatterns } from '../../src/webhooks/events.js';
-import { type TestServer, testServer } from '../helpers/harness.js';
+import { PUBLIC_URL, type TestServer, testServer } from '../helpers/harness.js';
+import { tokensFor } from '../oauth/helpers.js';
 import { bearer, mintPat, orgWithRoles } from './helpers.js';
 
 /**
@@ -175,5 +176,46 @@ describe('token rotation', () => {
     assert.equal(res.statusCode, 400, res.body);
     assert.equal(res.json().code, 'invalid_request');
     assert.equal((await call(pat.token, { url: '/api/v1/me' })).statusCode, 200);
+  });
+
+  it('an OAuth access token cannot rotate its own person’s personal token (a session is needed), and the token stays alive', async () => {
+    const { owner, org } = await orgWithRoles(t);
+    const pat = await mintPat(owner, { name: 'cli', expires_in: 10 * 86_400 });
+    const scope = 'org:read account:write tokens:manage';
+    const { tokens } = await tokensFor(t, owner, {
+      resource: `${PUBLIC_URL}/api`,
+      scope,
+      tick: scope.split(' '),
+      org: org.id,
+    });
+    const res = await call(tokens.access_token, { method: 'POST', url: `/api/v1/tokens/${pat.id}/rotate` });
+    assert.equal(res.statusCode, 403, res.body);
+    assert.equal(res.json().code, 'session_required');
+    assert.equal((await call(pat.token, { url: '/api/v1/me' })).statusCode, 200);
+  });
+
+  it('a key stored without scopes (it holds every scope of its kind) rotates to a key that lists them all', async () => {
+    const { owner, org } = await orgWithRoles(t);
+    const minted = await owner.post(
+      '/api/v1/org/tokens',
+      { name: 'legacy', expires_in: 30 * 86_400 },
+      org.id,
+    );
+    assert.equal(minted.statusCode, 201, minted.body);
+    const old = minted.json() as Minted;
+    await t.deps.db.updateTable('api_tokens').set({ scopes: null }).where('id', '=', old.id).execute();
+    const res = await owner.post(`/api/v1/org/tokens/${old.id}/rotate`, undefined, org.id);
+    assert.equal(res.statusCode, 201, res.body);
+    const fresh = res.json() as Minted;
+    for (const s of ['org:read', 'members:read', 'tokens:manage'])
+      assert.ok(fresh.scopes.includes(s), `${s} in ${fresh.scopes.join(' ')}`);
+    // It can still do what the old key could: mint a key of its own.
+    const child = await call(fresh.token, {
+      method: 'POST',
+      url: '/api/v1/org/tokens',
+      body: { name: 'child', scopes: ['org:read'] },
+      org: org.id,
+    });
+    assert.equal(child.statusCode, 201, child.body);
   });
 });

@@ -64,7 +64,6 @@ const LAYERS = [
     'audit',
     'federation',
     'oauth',
-    'oidc',
     'orgs',
     'pages',
     'scim',

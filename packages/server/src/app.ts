@@ -28,9 +28,9 @@ import { recordRevocation, revocationLogReader } from './oauth/store/revocation-
 import { revocationStreamRoutes } from './oauth/endpoints/revocation-stream.js';
 import { oauthRoutes } from './oauth/routes.js';
 import { oauthAuthenticator } from './oauth/validate.js';
-import { createKeyStore } from './oidc/key-store.js';
-import { keyRoutes } from './oidc/key-routes.js';
-import { oidcRoutes } from './oidc/routes.js';
+import { createKeyStore } from './oauth/oidc/key-store.js';
+import { keyRoutes } from './oauth/oidc/key-routes.js';
+import { oidcRoutes } from './oauth/oidc/routes.js';
 import { orgRoutes } from './orgs/routes.js';
 import { dashboardRoutes } from './pages/dashboard-routes.js';
 import { pageRoutes } from './pages/routes.js';

@@ -70,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
       console.error(USAGE);
       return 64; // EX_USAGE
     }
-    const { rotateKeysNow } = await import('./oidc/rotate-command.js');
+    const { rotateKeysNow } = await import('./oauth/oidc/rotate-command.js');
     const rotated = await rotateKeysNow(config);
     for (const r of rotated)
       process.stdout.write(

@@ -13,7 +13,7 @@ import { systemClock } from './lib/clock.js';
 import { reaching, withoutPassword } from './start-errors.js';
 import { createMailer } from './mail/mailer.js';
 import { scheduleUnusedRegistrationCleanup } from './oauth/store/unused-clients.js';
-import { scheduleKeyRotation } from './oidc/schedule.js';
+import { scheduleKeyRotation } from './oauth/oidc/schedule.js';
 import { scheduleDomainRechecks } from './sso/domains.js';
 import { scheduleAgentSweep } from './agents/controls.js';
 import { sealStoredClientSecrets } from './sso/secret-storage.js';

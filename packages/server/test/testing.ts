@@ -42,5 +42,5 @@ export { audit } from '../src/audit/log.js';
 export { openCache } from '../src/cache/index.js';
 export { openStorage } from '../src/db/connection.js';
 export { newId } from '../src/lib/secrets.js';
-export { rotateKey } from '../src/oidc/keys.js';
+export { rotateKey } from '../src/oauth/oidc/keys.js';
 export { usageCounterOf } from '../src/tokens/usage-routes.js';

@@ -3,7 +3,7 @@ import type { Resource } from '../tokens/catalogue.js';
 import { type Client, findClient } from './store/clients.js';
 import { OAuthError } from './errors.js';
 import type { OAuthDeps } from './grants/types.js';
-import { oidcRequestedScopes, type OidcRequest, parseOidcRequest } from '../oidc/authorize-step.js';
+import { oidcRequestedScopes, type OidcRequest, parseOidcRequest } from './oidc/authorize-step.js';
 import { S256_CHALLENGE_RE } from './pkce.js';
 import { matchRedirectUri } from './redirect-uri.js';
 import { requestedResource, requestedScopes } from './scope.js';

@@ -17,7 +17,7 @@ import {
 import { issueCode } from '../store/codes.js';
 import { recordConsent, rememberedGrant } from '../store/consents.js';
 import { approvableScopes, approvingOrg } from '../store/approvals.js';
-import { oidcContext, oidcSessionStep } from '../../oidc/authorize-step.js';
+import { oidcContext, oidcSessionStep } from '../oidc/authorize-step.js';
 import { consentPage } from './consent-page.js';
 import type { OAuthError } from '../errors.js';
 import type { OAuthDeps } from '../grants/types.js';

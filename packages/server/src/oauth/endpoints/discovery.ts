@@ -1,6 +1,6 @@
 import type { App } from '../../http/types.js';
 import { RESOURCE_METADATA_ROUTE, serverMetadataRoute } from '../../http/schemas/oauth.js';
-import { openIdProviderMetadata } from '../../oidc/discovery.js';
+import { openIdProviderMetadata } from '../oidc/discovery.js';
 import { GRANT_TYPES } from '../client-metadata.js';
 import { CLIENT_AUTHENTICATED } from '../form.js';
 import type { OAuthDeps } from '../grants/types.js';

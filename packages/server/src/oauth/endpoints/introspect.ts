@@ -2,7 +2,7 @@ import { orgMfaBlocks } from '../../accounts/mfa/org-policy.js';
 import { INTROSPECT_ROUTE } from '../../http/schemas/oauth.js';
 import type { App } from '../../http/types.js';
 import { safeEqual } from '../../lib/secrets.js';
-import { jwtAccessTokenHash } from '../../oidc/jwt-access-token.js';
+import { jwtAccessTokenHash } from '../oidc/jwt-access-token.js';
 import { liveApiToken } from '../../tokens/authenticate.js';
 import { authenticateClient, presentedClient } from '../client-auth.js';
 import { OAuthError } from '../errors.js';

@@ -6,7 +6,7 @@ import {
   parseRpRegistration,
   rpRegistrationFields,
   saveRpRegistration,
-} from '../../oidc/client-registration.js';
+} from '../oidc/client-registration.js';
 import { parseClientMetadata } from '../client-metadata.js';
 import { insertClient, newClientId, newClientSecret } from '../store/clients.js';
 import { OAuthError } from '../errors.js';

@@ -2,7 +2,7 @@ import { audit } from '../../audit/log.js';
 import { REVOKE_ROUTE } from '../../http/schemas/oauth.js';
 import { actorOf } from '../../http/request.js';
 import type { App } from '../../http/types.js';
-import { jwtAccessTokenHash } from '../../oidc/jwt-access-token.js';
+import { jwtAccessTokenHash } from '../oidc/jwt-access-token.js';
 import { authenticateClient, presentedClient } from '../client-auth.js';
 import { OAuthError } from '../errors.js';
 import { CLIENT_AUTHENTICATED, formParams, requireForm } from '../form.js';

@@ -5,7 +5,7 @@ import type { Db } from '../../db/connection.js';
 import { executeGrouped } from '../../db/group-commit.js';
 import type { Clock } from '../../lib/clock.js';
 import { newId, sha256Hex } from '../../lib/secrets.js';
-import { personTokenResponse } from '../../oidc/token-response.js';
+import { personTokenResponse } from '../oidc/token-response.js';
 import { OAuthError } from '../errors.js';
 import { s256 } from '../pkce.js';
 import { type IssuedTokens, issuing, revokeFamily, scopesOf } from '../store/tokens.js';

@@ -1,7 +1,7 @@
 import { newId } from '../../lib/secrets.js';
 import { OAuthError } from '../errors.js';
 import { requestedResource, requestedScopes } from '../scope.js';
-import { formatAccessToken } from '../../oidc/jwt-access-token.js';
+import { formatAccessToken } from '../oidc/jwt-access-token.js';
 import { issueAndAudit, tokenResponse } from '../store/tokens.js';
 import type { Grant, GrantRequest } from './types.js';
 

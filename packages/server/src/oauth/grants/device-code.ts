@@ -3,7 +3,7 @@ import { newId, sha256Hex } from '../../lib/secrets.js';
 import { DEVICE_CODE_GRANT } from '../client-metadata.js';
 import { SLOW_DOWN_STEP_MS } from '../store/device-codes.js';
 import { OAuthError } from '../errors.js';
-import { formatAccessToken } from '../../oidc/jwt-access-token.js';
+import { formatAccessToken } from '../oidc/jwt-access-token.js';
 import { issueAndAudit, scopesOf, tokenResponse } from '../store/tokens.js';
 import type { Grant, GrantRequest } from './types.js';
 

@@ -4,7 +4,7 @@ import { audit } from '../../audit/log.js';
 import type { Db } from '../../db/connection.js';
 import { executeGrouped } from '../../db/group-commit.js';
 import type { Clock } from '../../lib/clock.js';
-import { personTokenResponse } from '../../oidc/token-response.js';
+import { personTokenResponse } from '../oidc/token-response.js';
 import { hashToken, parseToken } from '../../tokens/format.js';
 import { OAuthError } from '../errors.js';
 import { parseScope, PROTOCOL_SCOPES } from '../scope.js';

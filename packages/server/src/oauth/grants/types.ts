@@ -1,6 +1,6 @@
 import type { Actor } from '../../auth/principal.js';
 import type { Deps } from '../../deps.js';
-import type { KeyStore } from '../../oidc/key-store.js';
+import type { KeyStore } from '../oidc/key-store.js';
 import type { Catalogue } from '../../tokens/catalogue.js';
 import type { Client } from '../store/clients.js';
 import type { tokenResponse } from '../store/tokens.js';

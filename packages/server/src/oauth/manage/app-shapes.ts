@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { ApiError } from '../../errors.js';
 import { Timestamp } from '../../http/shapes.js';
-import { parseRpRegistration, POST_LOGOUT_URIS_MAX } from '../../oidc/client-registration.js';
+import { parseRpRegistration, POST_LOGOUT_URIS_MAX } from '../oidc/client-registration.js';
 import type { Catalogue } from '../../tokens/catalogue.js';
 import {
   CLIENT_NAME_MAX,

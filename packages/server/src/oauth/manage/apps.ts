@@ -12,7 +12,7 @@ import {
   rpRegistrationOf,
   rpRegistrationFields,
   saveRpRegistration,
-} from '../../oidc/client-registration.js';
+} from '../oidc/client-registration.js';
 import type { Catalogue } from '../../tokens/catalogue.js';
 import {
   deleteClient,

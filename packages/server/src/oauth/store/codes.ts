@@ -1,6 +1,6 @@
 import { addMs, type Clock } from '../../lib/clock.js';
 import { newSecret, sha256Hex } from '../../lib/secrets.js';
-import type { OidcContext } from '../../oidc/id-token.js';
+import type { OidcContext } from '../oidc/id-token.js';
 import type { AuthorizationRequest } from '../authorization-request.js';
 import type { Executor } from '../../db/executor.js';
 

@@ -1,10 +1,10 @@
 import { Type } from 'typebox';
-import { requireInstanceAdmin } from '../auth/instance-admin.js';
-import { audit } from '../audit/log.js';
-import type { OAuthDeps } from '../oauth/grants/types.js';
-import { actorOf, principalOf } from '../http/request.js';
-import { Timestamp } from '../http/shapes.js';
-import type { App } from '../http/types.js';
+import { requireInstanceAdmin } from '../../auth/instance-admin.js';
+import { audit } from '../../audit/log.js';
+import type { OAuthDeps } from '../grants/types.js';
+import { actorOf, principalOf } from '../../http/request.js';
+import { Timestamp } from '../../http/shapes.js';
+import type { App } from '../../http/types.js';
 import { publishedKeys } from './keys.js';
 
 const OrNull = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);

@@ -7,10 +7,10 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
-import type { Cache } from '../cache/index.js';
-import type { Config } from '../config/index.js';
-import type { Db } from '../db/connection.js';
-import type { Clock } from '../lib/clock.js';
+import type { Cache } from '../../cache/index.js';
+import type { Config } from '../../config/index.js';
+import type { Db } from '../../db/connection.js';
+import type { Clock } from '../../lib/clock.js';
 import {
   activeAlgs,
   CLOCK_SKEW_MS,

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { OAuthDeps } from '../oauth/grants/types.js';
+import type { OAuthDeps } from '../grants/types.js';
 import { personClaims } from './claims.js';
 import { rpRegistration } from './client-registration.js';
 import { SIGNED_TOKEN_MAX_TTL_MS, type SigningAlg } from './keys.js';
-import type { Executor } from '../db/executor.js';
+import type { Executor } from '../../db/executor.js';
 
 /** An ID token lives an hour (never longer than a signing key's grace covers). */
 export const ID_TOKEN_TTL_MS = SIGNED_TOKEN_MAX_TTL_MS;

@@ -1,5 +1,5 @@
-import type { OAuthDeps, TokenResponse } from '../oauth/grants/types.js';
-import { type IssuedTokens, tokenResponse } from '../oauth/store/tokens.js';
+import type { OAuthDeps, TokenResponse } from '../grants/types.js';
+import { type IssuedTokens, tokenResponse } from '../store/tokens.js';
 import { familyContext, issueIdToken, type OidcContext, parseOidcContext } from './id-token.js';
 import { formatAccessToken } from './jwt-access-token.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
-import { type Client, PUBLIC_URL, type TestServer } from '../helpers/harness.js';
-import { formFields } from '../oauth/helpers.js';
+import { type Client, PUBLIC_URL, type TestServer } from '../../helpers/harness.js';
+import { formFields } from '../helpers.js';
 
 export const RP_REDIRECT = 'https://rp.example.com/callback';
 export const RP_LOGOUT = 'https://rp.example.com/signed-out';

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import type { Cache } from '../cache/index.js';
-import type { Config } from '../config/index.js';
-import type { Db } from '../db/connection.js';
-import { type Clock, HOUR } from '../lib/clock.js';
+import type { Cache } from '../../cache/index.js';
+import type { Config } from '../../config/index.js';
+import type { Db } from '../../db/connection.js';
+import { type Clock, HOUR } from '../../lib/clock.js';
 import { KEYS_CHANNEL } from './key-store.js';
 import { type KeyTickResult, tickKeys } from './keys.js';
 

@@ -1,7 +1,7 @@
-import { audit } from '../audit/log.js';
-import type { Actor } from '../auth/principal.js';
-import { revokeSession } from '../accounts/sessions.js';
-import type { OAuthDeps } from '../oauth/grants/types.js';
+import { audit } from '../../audit/log.js';
+import type { Actor } from '../../auth/principal.js';
+import { revokeSession } from '../../accounts/sessions.js';
+import type { OAuthDeps } from '../grants/types.js';
 import { rpRegistration } from './client-registration.js';
 
 /**

@@ -1,10 +1,10 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
-import { isUniqueViolation } from '../db/errors.js';
-import type { Config } from '../config/index.js';
-import type { Db } from '../db/connection.js';
-import { addMs, type Clock, DAY, HOUR, MINUTE } from '../lib/clock.js';
-import { secretBoxOf } from '../lib/secret-box.js';
-import type { Executor } from '../db/executor.js';
+import { isUniqueViolation } from '../../db/errors.js';
+import type { Config } from '../../config/index.js';
+import type { Db } from '../../db/connection.js';
+import { addMs, type Clock, DAY, HOUR, MINUTE } from '../../lib/clock.js';
+import { secretBoxOf } from '../../lib/secret-box.js';
+import type { Executor } from '../../db/executor.js';
 
 /**
  * The instance's signing keys, stored in the database (the one source of truth every node reads).

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { type Client, PUBLIC_URL, type TestServer, testServer } from '../helpers/harness.js';
-import { form, MCP_ID, MCP_SECRET, MCP_URL, OAUTH_TOML, tokensFor } from '../oauth/helpers.js';
+import { type Client, PUBLIC_URL, type TestServer, testServer } from '../../helpers/harness.js';
+import { form, MCP_ID, MCP_SECRET, MCP_URL, OAUTH_TOML, tokensFor } from '../helpers.js';
 
 /** RFC 9068 access tokens for a resource configured with token_format = "jwt". */
 describe('JWT access tokens', () => {

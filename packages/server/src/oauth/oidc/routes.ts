@@ -1,17 +1,17 @@
 import formbody from '@fastify/formbody';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { SESSION_COOKIE } from '../auth/session-cookie.js';
-import { formToken, formTokenValid } from '../http/csrf.js';
-import { actorOf, clearSessionCookie } from '../http/request.js';
-import type { App } from '../http/types.js';
-import { sendOAuthError, toOAuthError } from '../oauth/error-routes.js';
-import type { OAuthDeps } from '../oauth/grants/types.js';
-import { withParams } from '../oauth/redirect-uri.js';
-import { escapeHtml } from '../mail/templates.js';
-import { PAGE_CSP, page, pageCsp, renderMessage } from '../http/html.js';
+import { SESSION_COOKIE } from '../../auth/session-cookie.js';
+import { formToken, formTokenValid } from '../../http/csrf.js';
+import { actorOf, clearSessionCookie } from '../../http/request.js';
+import type { App } from '../../http/types.js';
+import { sendOAuthError, toOAuthError } from '../error-routes.js';
+import type { OAuthDeps } from '../grants/types.js';
+import { withParams } from '../redirect-uri.js';
+import { escapeHtml } from '../../mail/templates.js';
+import { PAGE_CSP, page, pageCsp, renderMessage } from '../../http/html.js';
 import { checkEndSession, EndSessionError, endSession, type EndSessionRequest } from './end-session.js';
 import { userinfo } from './userinfo.js';
-import { Jwks, UserinfoAnswer } from '../http/schemas/oauth.js';
+import { Jwks, UserinfoAnswer } from '../../http/schemas/oauth.js';
 
 export const JWKS_PATH = '/.well-known/jwks.json';
 export const USERINFO_PATH = '/api/oauth/userinfo';

@@ -1,6 +1,6 @@
-import { OAuthError } from '../oauth/errors.js';
+import { OAuthError } from '../errors.js';
 import { SIGNING_ALGS, type SigningAlg } from './keys.js';
-import type { Executor } from '../db/executor.js';
+import type { Executor } from '../../db/executor.js';
 
 /** At most this many post-logout redirect URIs per client. */
 export const POST_LOGOUT_URIS_MAX = 10;

@@ -1,7 +1,7 @@
-import { bearerToken, type CredentialRequest } from '../auth/principal.js';
-import { OAuthError } from '../oauth/errors.js';
-import type { OAuthDeps } from '../oauth/grants/types.js';
-import { liveOAuthToken } from '../oauth/validate.js';
+import { bearerToken, type CredentialRequest } from '../../auth/principal.js';
+import { OAuthError } from '../errors.js';
+import type { OAuthDeps } from '../grants/types.js';
+import { liveOAuthToken } from '../validate.js';
 import { type PersonClaims, personClaims } from './claims.js';
 
 const invalidToken = () =>

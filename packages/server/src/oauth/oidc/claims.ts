@@ -1,4 +1,4 @@
-import type { Executor } from '../db/executor.js';
+import type { Executor } from '../../db/executor.js';
 
 /**
  * The claims OpenID Connect scopes release about a person (Core §5.4), plus Latchkey's org claim

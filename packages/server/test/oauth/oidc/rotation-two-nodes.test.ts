@@ -3,15 +3,15 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
-import { createVerifier, type Verifier, VerifyError } from '../../../sdk/src/index.js';
-import { openCache } from '../../src/cache/index.js';
-import { openStorage } from '../../src/db/connection.js';
-import { DAY, manualClock, MINUTE } from '../../src/lib/clock.js';
-import { NEXT_KEY_LEAD_MS, RETIRED_KEY_GRACE_MS, rotateKey } from '../../src/oidc/keys.js';
-import { runKeyTick } from '../../src/oidc/schedule.js';
-import { Client, PUBLIC_URL, type TestServer, testServer } from '../helpers/harness.js';
-import { BACKEND, openTestStorage, type TestStorage } from '../helpers/storage.js';
-import { form, MCP_ID, MCP_SECRET, MCP_URL, OAUTH_TOML, tokensFor } from '../oauth/helpers.js';
+import { createVerifier, type Verifier, VerifyError } from '../../../../sdk/src/index.js';
+import { openCache } from '../../../src/cache/index.js';
+import { openStorage } from '../../../src/db/connection.js';
+import { DAY, manualClock, MINUTE } from '../../../src/lib/clock.js';
+import { NEXT_KEY_LEAD_MS, RETIRED_KEY_GRACE_MS, rotateKey } from '../../../src/oauth/oidc/keys.js';
+import { runKeyTick } from '../../../src/oauth/oidc/schedule.js';
+import { Client, PUBLIC_URL, type TestServer, testServer } from '../../helpers/harness.js';
+import { BACKEND, openTestStorage, type TestStorage } from '../../helpers/storage.js';
+import { form, MCP_ID, MCP_SECRET, MCP_URL, OAUTH_TOML, tokensFor } from '../helpers.js';
 
 // Signing-key rotation on two nodes sharing PostgreSQL and Redis, on one controlled clock: ID
 // tokens and JWT access tokens signed before the next key is published, while it is published, and

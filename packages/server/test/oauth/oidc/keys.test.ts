@@ -4,15 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import { ConfigError, loadConfig } from '../../src/config/index.js';
-import { DEV_SECRET_FILE } from '../../src/config/files.js';
-import { DAY, HOUR, manualClock } from '../../src/lib/clock.js';
-import { createSecretBox, SecretBoxError } from '../../src/lib/secret-box.js';
-import { createKeyStore } from '../../src/oidc/key-store.js';
-import { NEXT_KEY_LEAD_MS, RETIRED_KEY_GRACE_MS, tickKeys } from '../../src/oidc/keys.js';
-import { runKeyTick } from '../../src/oidc/schedule.js';
-import { sealStoredClientSecrets } from '../../src/sso/secret-storage.js';
-import { type Client, type TestServer, testServer } from '../helpers/harness.js';
+import { ConfigError, loadConfig } from '../../../src/config/index.js';
+import { DEV_SECRET_FILE } from '../../../src/config/files.js';
+import { DAY, HOUR, manualClock } from '../../../src/lib/clock.js';
+import { createSecretBox, SecretBoxError } from '../../../src/lib/secret-box.js';
+import { createKeyStore } from '../../../src/oauth/oidc/key-store.js';
+import { NEXT_KEY_LEAD_MS, RETIRED_KEY_GRACE_MS, tickKeys } from '../../../src/oauth/oidc/keys.js';
+import { runKeyTick } from '../../../src/oauth/oidc/schedule.js';
+import { sealStoredClientSecrets } from '../../../src/sso/secret-storage.js';
+import { type Client, type TestServer, testServer } from '../../helpers/harness.js';
 
 describe('LATCHKEY_SECRET and the secret box', () => {
   it('seals and opens; a wrong context, a changed byte or another secret do not open', () => {
@@ -222,7 +222,7 @@ describe('signing keys', () => {
       .select('oidc_client_secret')
       .where('id', '=', id)
       .executeTakeFirstOrThrow();
-    const { openClientSecret } = await import('../../src/sso/connections.js');
+    const { openClientSecret } = await import('../../../src/sso/connections.js');
     assert.equal(openClientSecret(t.deps.config, after.oidc_client_secret!), 'legacy-plaintext');
   });
 });

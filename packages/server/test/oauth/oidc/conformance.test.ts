@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
-import { type Client, PUBLIC_URL, type TestServer, testServer } from '../helpers/harness.js';
+import { type Client, PUBLIC_URL, type TestServer, testServer } from '../../helpers/harness.js';
 import { browse, RP_LOGOUT, RP_REDIRECT, relyingParty, signInRequest } from './helpers.js';
 
 /**
@@ -168,7 +168,7 @@ describe('OpenID Provider: Basic OP negative cases', () => {
       .req({ url: '/api/oauth/userinfo', headers: { authorization: 'Bearer lk_at_nope' } });
     assert.equal(bad.statusCode, 401);
     assert.match(String(bad.headers['www-authenticate']), /invalid_token/);
-    const { tokensFor } = await import('../oauth/helpers.js');
+    const { tokensFor } = await import('../helpers.js');
     const plain = await tokensFor(t, ada, { resource: `${PUBLIC_URL}/api`, scope: 'org:read' });
     const res = await t.client().req({
       url: '/api/oauth/userinfo',
@@ -213,7 +213,7 @@ describe('OpenID Provider: Basic OP negative cases', () => {
     });
     const kid = JSON.parse(Buffer.from(tokens.id_token!.split('.')[0]!, 'base64url').toString()).kid;
     // Rotate, then let the retired key's grace run out.
-    const { rotateKey } = await import('../../src/oidc/keys.js');
+    const { rotateKey } = await import('../../../src/oauth/oidc/keys.js');
     await rotateKey(t.deps.db, t.deps.clock, t.deps.config, 'ES256');
     await t.deps.db
       .updateTable('signing_keys')

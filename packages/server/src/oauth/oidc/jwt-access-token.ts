@@ -1,6 +1,6 @@
-import type { OAuthDeps } from '../oauth/grants/types.js';
-import type { IssuedTokens } from '../oauth/store/tokens.js';
-import { hashToken } from '../tokens/format.js';
+import type { OAuthDeps } from '../grants/types.js';
+import type { IssuedTokens } from '../store/tokens.js';
+import { hashToken } from '../../tokens/format.js';
 
 /**
  * JWT access tokens (RFC 9068) for resources configured with `token_format = "jwt"`.

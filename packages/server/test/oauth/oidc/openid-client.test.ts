@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
-import { type Client, type TestServer, testServer } from '../helpers/harness.js';
+import { type Client, type TestServer, testServer } from '../../helpers/harness.js';
 import { browse, RP_LOGOUT, relyingParty, signInRequest } from './helpers.js';
 
 /**

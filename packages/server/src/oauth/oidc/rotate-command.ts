@@ -1,9 +1,9 @@
-import { liveServerPid } from '../db/data-dir.js';
-import { openCache } from '../cache/index.js';
-import type { Config } from '../config/index.js';
-import { openStorage } from '../db/connection.js';
-import { migrate } from '../db/migrate.js';
-import { systemClock } from '../lib/clock.js';
+import { liveServerPid } from '../../db/data-dir.js';
+import { openCache } from '../../cache/index.js';
+import type { Config } from '../../config/index.js';
+import { openStorage } from '../../db/connection.js';
+import { migrate } from '../../db/migrate.js';
+import { systemClock } from '../../lib/clock.js';
 import { createKeyStore } from './key-store.js';
 import type { RotationResult } from './keys.js';
 

@@ -1,9 +1,9 @@
-import { sessionAuthInfo } from '../accounts/sessions.js';
-import type { Catalogue, Resource } from '../tokens/catalogue.js';
-import type { Client } from '../oauth/store/clients.js';
-import { OAuthError } from '../oauth/errors.js';
-import type { OAuthDeps } from '../oauth/grants/types.js';
-import { parseScope, requestedScopes, splitScopes } from '../oauth/scope.js';
+import { sessionAuthInfo } from '../../accounts/sessions.js';
+import type { Catalogue, Resource } from '../../tokens/catalogue.js';
+import type { Client } from '../store/clients.js';
+import { OAuthError } from '../errors.js';
+import type { OAuthDeps } from '../grants/types.js';
+import { parseScope, requestedScopes, splitScopes } from '../scope.js';
 import type { OidcContext } from './id-token.js';
 
 /**

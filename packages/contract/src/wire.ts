@@ -174,3 +174,37 @@ export interface AgentStatus {
   };
   entitlements?: { plan?: string; mcp_install_ready?: boolean };
 }
+
+/** A webhook endpoint (`/api/v1/org/webhooks`, or the instance's: `/api/v1/admin/webhooks`). */
+export interface WebhookEndpoint {
+  id: string;
+  url: string;
+  description: string;
+  /** Event types (`member.added`), families (`member.*`) or `*`. */
+  events: string[];
+  enabled: boolean;
+  /** `failing`: disabled after failing for the whole retry window. */
+  disabled_reason: string | null;
+  failing_since: string | null;
+  created_at: string;
+  updated_at: string;
+  /** The signing secret (`whsec_…`): only in the answer to a create or a secret rotation, once. */
+  secret?: string;
+}
+
+/** One event's delivery to a webhook endpoint (`GET …/webhooks/:id/deliveries`). */
+export interface WebhookDelivery {
+  id: string;
+  endpoint_id: string;
+  event_id: string;
+  event_type: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  next_attempt_at: string | null;
+  last_attempt_at: string | null;
+  /** The receiver's HTTP status at the last attempt, if it answered. */
+  response_status: number | null;
+  /** Why the last attempt failed: `http_<status>`, `timeout`, `network`, `forbidden_address`… */
+  error: string | null;
+  created_at: string;
+}

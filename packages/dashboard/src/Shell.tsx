@@ -20,7 +20,7 @@ import { OrgSettings } from './pages/OrgSettings';
 import { Scim } from './pages/Scim';
 import { Sso } from './pages/Sso';
 import { Tokens } from './pages/Tokens';
-import { Webhooks } from './pages/Webhooks';
+import { INSTANCE_WEBHOOKS, ORG_WEBHOOKS, Webhooks } from './pages/Webhooks';
 import { Link, navigate, useLocation } from './router';
 import { useAction } from './hooks';
 import { type SessionState, useSession } from './session';
@@ -55,7 +55,7 @@ const ROUTES: Route[] = [
     label: 'Webhooks',
     group: 'org',
     visible: (s) => !!s.org && s.can('org:update') && s.can('audit:read'),
-    render: () => <Webhooks />,
+    render: () => <Webhooks family={ORG_WEBHOOKS} />,
   },
   {
     path: '/oauth-apps',
@@ -127,6 +127,13 @@ const ROUTES: Route[] = [
     group: 'instance',
     visible: (s) => s.features.has('/api/v1/admin/users') && s.instanceAdmin,
     render: () => <AdminUsers />,
+  },
+  {
+    path: '/admin/webhooks',
+    label: 'Webhooks',
+    group: 'instance',
+    visible: (s) => s.features.has('/api/v1/admin/webhooks') && s.instanceAdmin,
+    render: () => <Webhooks family={INSTANCE_WEBHOOKS} />,
   },
 ];
 

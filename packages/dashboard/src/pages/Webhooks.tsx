@@ -1,7 +1,9 @@
 import { type FormEvent, useState } from 'react';
+import type { WebhookDelivery, WebhookEndpoint } from '@latchkey/contract';
 import { errorMessage, get, type Page, patch, path, post } from '../api';
 import { ErrorAlert, Notice } from '../components/Alert';
 import { Button } from '../components/Button';
+import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Dialog } from '../components/Dialog';
 import { TextField } from '../components/Field';
 import { PageHeader } from '../components/PageHeader';
@@ -12,42 +14,52 @@ import { useToast } from '../components/Toast';
 import { useLoad, usePaged } from '../hooks';
 import { useSession } from '../session';
 
-interface Endpoint {
-  id: string;
-  url: string;
-  description: string;
-  events: string[];
-  enabled: boolean;
-  disabled_reason: string | null;
-  created_at: string;
+/** Whose endpoints a Webhooks page manages: the selected org's, or the instance's. */
+export interface WebhookFamily {
+  /** `/api/v1/org/webhooks` or `/api/v1/admin/webhooks`: the same routes under each. */
+  base: string;
+  /** The instance's endpoints belong to no org: their requests send none. */
+  instance: boolean;
+  intro: string;
 }
 
-interface Delivery {
-  id: string;
-  event_type: string;
-  status: 'pending' | 'delivered' | 'failed';
-  attempts: number;
-  next_attempt_at: string | null;
-  last_attempt_at: string | null;
-  response_status: number | null;
-  error: string | null;
-  created_at: string;
-}
+export const ORG_WEBHOOKS: WebhookFamily = {
+  base: '/api/v1/org/webhooks',
+  instance: false,
+  intro: 'Endpoints that receive this organisation’s audit events, signed with the Standard Webhooks scheme.',
+};
 
-const BASE = '/api/v1/org/webhooks';
+export const INSTANCE_WEBHOOKS: WebhookFamily = {
+  base: '/api/v1/admin/webhooks',
+  instance: true,
+  intro:
+    'Endpoints that receive the audit events of every organisation and of the instance itself, signed with the Standard Webhooks scheme.',
+};
 
-/** Organisation → Webhooks: endpoints that receive the org's audit events, and their delivery logs. */
-export function Webhooks() {
+const optionsOf = (f: WebhookFamily) => (f.instance ? { org: null } : {});
+
+/**
+ * Organisation → Webhooks and Instance → Webhooks: endpoints that receive audit events, their
+ * delivery logs, and their signing secrets (shown once, at creation and at each rotation).
+ */
+export function Webhooks({ family }: { family: WebhookFamily }) {
   const { org } = useSession();
-  const list = useLoad(() => get<{ data: Endpoint[] }>(BASE), [org?.id]);
+  const opts = optionsOf(family);
+  const list = useLoad(
+    () => get<{ data: WebhookEndpoint[] }>(family.base, opts),
+    [family.base, family.instance ? null : org?.id],
+  );
   const [creating, setCreating] = useState(false);
   const [open, setOpen] = useState<string | null>(null);
+  const [rotating, setRotating] = useState<WebhookEndpoint | null>(null);
+  const [rotated, setRotated] = useState<string | null>(null);
   const toast = useToast();
   const endpoints = list.data?.data ?? [];
-  const enable = async (e: Endpoint) => {
+  const replace = (updated: WebhookEndpoint) =>
+    list.set((prev) => prev && { data: prev.data.map((x) => (x.id === updated.id ? updated : x)) });
+  const enable = async (e: WebhookEndpoint) => {
     try {
-      const updated = await patch<Endpoint>(path`/api/v1/org/webhooks/${e.id}`, { enabled: true });
-      list.set((prev) => prev && { data: prev.data.map((x) => (x.id === e.id ? updated : x)) });
+      replace(await patch<WebhookEndpoint>(family.base + path`/${e.id}`, { enabled: true }, opts));
       toast('The endpoint is enabled again.');
     } catch (err) {
       toast(errorMessage(err));
@@ -55,9 +67,7 @@ export function Webhooks() {
   };
   return (
     <>
-      <PageHeader title="Webhooks">
-        Endpoints that receive this organisation’s audit events, signed with the Standard Webhooks scheme.
-      </PageHeader>
+      <PageHeader title="Webhooks">{family.intro}</PageHeader>
       <section className="section" aria-labelledby="webhook-list-heading">
         <div className="section-header">
           <h2 id="webhook-list-heading">Endpoints</h2>
@@ -109,6 +119,9 @@ export function Webhooks() {
                       >
                         Deliveries
                       </Button>
+                      <Button small onClick={() => setRotating(e)} aria-label={`Rotate secret of ${e.url}`}>
+                        Rotate secret
+                      </Button>
                     </td>
                   </tr>
                 ))}
@@ -117,27 +130,62 @@ export function Webhooks() {
           )}
         </Loadable>
       </section>
-      {open && <Deliveries key={open} endpoint={endpoints.find((e) => e.id === open)!} />}
+      {open && <Deliveries key={open} family={family} endpoint={endpoints.find((e) => e.id === open)!} />}
       {creating && (
         <CreateDialog
+          family={family}
           onClose={() => setCreating(false)}
           onCreated={(e) => list.set((prev) => ({ data: [...(prev?.data ?? []), e] }))}
         />
+      )}
+      {rotating && (
+        <ConfirmDialog
+          title="Rotate the signing secret?"
+          confirmLabel="Rotate"
+          busyLabel="Rotating…"
+          onClose={() => setRotating(null)}
+          onConfirm={async () => {
+            const { secret, ...endpoint } = await post<WebhookEndpoint & { secret: string }>(
+              family.base + path`/${rotating.id}/rotate-secret`,
+              undefined,
+              opts,
+            );
+            replace(endpoint);
+            setRotated(secret);
+          }}
+        >
+          <p>
+            A new signing secret replaces the one for <code>{rotating.url}</code>. The old secret stops
+            verifying at once: every delivery from now on, retries and resends included, is signed with the
+            new one, so a receiver that still checks the old secret rejects them until it is updated.
+          </p>
+        </ConfirmDialog>
+      )}
+      {rotated && (
+        <SecretShownOnce title="Signing secret rotated" secret={rotated} onClose={() => setRotated(null)} />
       )}
     </>
   );
 }
 
-function Deliveries({ endpoint }: { endpoint: Endpoint }) {
+function Deliveries({ family, endpoint }: { family: WebhookFamily; endpoint: WebhookEndpoint }) {
+  const opts = optionsOf(family);
   const log = usePaged(
     (cursor) =>
-      get<Page<Delivery>>(path`/api/v1/org/webhooks/${endpoint.id}/deliveries`, { query: { cursor } }),
-    [endpoint.id],
+      get<Page<WebhookDelivery>>(family.base + path`/${endpoint.id}/deliveries`, {
+        ...opts,
+        query: { cursor },
+      }),
+    [family.base, endpoint.id],
   );
   const toast = useToast();
-  const resend = async (d: Delivery) => {
+  const resend = async (d: WebhookDelivery) => {
     try {
-      const again = await post<Delivery>(path`/api/v1/org/webhooks/${endpoint.id}/deliveries/${d.id}/resend`);
+      const again = await post<WebhookDelivery>(
+        family.base + path`/${endpoint.id}/deliveries/${d.id}/resend`,
+        undefined,
+        opts,
+      );
       log.prepend(again);
       toast(`${d.event_type} will be sent again.`);
     } catch (err) {
@@ -205,7 +253,27 @@ function Deliveries({ endpoint }: { endpoint: Endpoint }) {
   );
 }
 
-function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (e: Endpoint) => void }) {
+/** A signing secret the server shows once (after a create or a rotation), with the notice to copy it now. */
+function SecretShownOnce({ title, secret, onClose }: { title: string; secret: string; onClose: () => void }) {
+  return (
+    <Dialog title={title} onClose={onClose} footer={<Button onClick={onClose}>Done</Button>}>
+      <Notice tone="warning" title="Copy the signing secret now: it is shown only once">
+        <p>Verify each request with it and any Standard Webhooks library.</p>
+      </Notice>
+      <CopyField label="Signing secret" value={secret} secret />
+    </Dialog>
+  );
+}
+
+function CreateDialog({
+  family,
+  onClose,
+  onCreated,
+}: {
+  family: WebhookFamily;
+  onClose: () => void;
+  onCreated: (e: WebhookEndpoint) => void;
+}) {
   const [url, setUrl] = useState('');
   const [events, setEvents] = useState('*');
   const [busy, setBusy] = useState(false);
@@ -217,7 +285,11 @@ function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCreated: 
     setError(null);
     try {
       const list = events.split(/[\s,]+/).filter((x) => x !== '');
-      const created = await post<Endpoint & { secret: string }>(BASE, { url, events: list });
+      const created = await post<WebhookEndpoint & { secret: string }>(
+        family.base,
+        { url, events: list },
+        optionsOf(family),
+      );
       const { secret: s, ...endpoint } = created;
       onCreated(endpoint);
       setSecret(s);
@@ -227,15 +299,7 @@ function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCreated: 
       setBusy(false);
     }
   };
-  if (secret)
-    return (
-      <Dialog title="Endpoint added" onClose={onClose} footer={<Button onClick={onClose}>Done</Button>}>
-        <Notice tone="warning" title="Copy the signing secret now: it is shown only once">
-          <p>Verify each request with it and any Standard Webhooks library.</p>
-        </Notice>
-        <CopyField label="Signing secret" value={secret} secret />
-      </Dialog>
-    );
+  if (secret) return <SecretShownOnce title="Endpoint added" secret={secret} onClose={onClose} />;
   return (
     <Dialog title="New webhook endpoint" onClose={onClose}>
       <form onSubmit={(e) => void submit(e)}>

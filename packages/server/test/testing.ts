@@ -1,4 +1,4 @@
-/// <reference path="./social/stand-ins/oidc-provider.d.ts" />
+/// <reference path="./helpers/stand-ins/oidc-provider.d.ts" />
 /**
  * `@latchkey/server/testing`: what the other packages' tests (SDK, CLI, dashboard, examples) may use
  * of the server — the harness that starts a real Latchkey over fresh storage, the stand-ins it
@@ -33,7 +33,7 @@ export {
   pkce,
   tokensFor,
 } from './oauth/helpers.js';
-export { type GoogleStandIn, startGoogle } from './social/stand-ins/google.js';
+export { type GoogleStandIn, startGoogle } from './helpers/stand-ins/google.js';
 export { mintPat, orgWithRoles } from './tokens/helpers.js';
 export { type Receiver, startReceiver, verified } from './webhooks/helpers.js';
 

@@ -7,7 +7,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { clear, setA } from '../helpers/dns.js';
 import { type TestServer, testServer, uniqueEmail } from '../helpers/harness.js';
 import { authorizeUrl, OAUTH_TOML } from '../oauth/helpers.js';
-import { Browser, loginError } from '../social/browser.js';
+import { Browser, loginError } from '../helpers/browser.js';
 import { pageCode } from '../sso/helpers.js';
 
 /**

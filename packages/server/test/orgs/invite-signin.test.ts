@@ -14,8 +14,8 @@ import {
   tokenFrom,
   uniqueEmail,
 } from '../helpers/harness.js';
-import { Browser } from '../social/browser.js';
-import { googleAccount, type GoogleStandIn, startGoogle } from '../social/stand-ins/google.js';
+import { Browser } from '../helpers/browser.js';
+import { googleAccount, type GoogleStandIn, startGoogle } from '../helpers/stand-ins/google.js';
 import { auditActions, enabledConnection, orgWithDomain, pageCode, type SsoOrg } from '../sso/helpers.js';
 
 // Accepting an invitation never stands in for signing in.

@@ -10,8 +10,8 @@ import {
   testServer,
   tokenFrom,
 } from '../helpers/harness.js';
-import { Browser } from '../social/browser.js';
-import { type GoogleStandIn, startGoogle } from '../social/stand-ins/google.js';
+import { Browser } from '../helpers/browser.js';
+import { type GoogleStandIn, startGoogle } from '../helpers/stand-ins/google.js';
 import { auditActions, enabledConnection, orgWithDomain, pageCode, type SsoOrg } from './helpers.js';
 
 // When the IdP cannot be reached: orgs that do not enforce SSO get a magic link instead, orgs that

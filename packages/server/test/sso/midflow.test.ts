@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { lastMailTo, PUBLIC_URL, type TestServer, testServer } from '../helpers/harness.js';
-import { Browser } from '../social/browser.js';
-import { googleAccount, type GoogleStandIn, startGoogle } from '../social/stand-ins/google.js';
+import { Browser } from '../helpers/browser.js';
+import { googleAccount, type GoogleStandIn, startGoogle } from '../helpers/stand-ins/google.js';
 import { enabledConnection, orgWithDomain, pageCode, type SsoOrg } from './helpers.js';
 
 // The IdP goes down between the browser leaving for it and coming back: the code exchange cannot

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PUBLIC_URL, readOutbox, type TestServer, testServer } from '../helpers/harness.js';
-import { Browser } from '../social/browser.js';
-import { googleAccount, type GoogleStandIn, startGoogle } from '../social/stand-ins/google.js';
+import { Browser } from '../helpers/browser.js';
+import { googleAccount, type GoogleStandIn, startGoogle } from '../helpers/stand-ins/google.js';
 import { enabledConnection, orgWithDomain } from './helpers.js';
 
 // An OIDC SSO sign-in from a browser the account does not know is audited and mailed, like any other.

@@ -9,8 +9,8 @@ import {
   testServer,
 } from '../helpers/harness.js';
 import { fingerprint } from '../http/state.js';
-import { Browser } from '../social/browser.js';
-import { googleAccount, type GoogleStandIn, startGoogle } from '../social/stand-ins/google.js';
+import { Browser } from '../helpers/browser.js';
+import { googleAccount, type GoogleStandIn, startGoogle } from '../helpers/stand-ins/google.js';
 import { auditActions, enabledConnection, orgWithDomain, pageCode, uniqueDomain } from './helpers.js';
 
 // SSO through an OIDC connection, end to end against node-oidc-provider on 127.0.0.1: discovery,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { PUBLIC_URL, type TestServer, testServer } from '../helpers/harness.js';
-import { Browser } from '../social/browser.js';
+import { Browser } from '../helpers/browser.js';
 import { auditActions, enabledConnection, orgWithDomain, pageCode, type SsoOrg } from './helpers.js';
 import {
   ATTACKER_CERT,

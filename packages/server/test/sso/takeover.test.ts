@@ -12,7 +12,7 @@ import {
 } from '../helpers/harness.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { plantToken } from '../helpers/planted-token.js';
-import { Browser } from '../social/browser.js';
+import { Browser } from '../helpers/browser.js';
 import { enabledConnection, orgWithDomain, pageCode, type SsoOrg, uniqueDomain } from './helpers.js';
 import {
   ATTACKER_CERT,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { issueSetupLink } from '../../src/accounts/setup.js';
+import { issueSetupLink } from '../../../src/accounts/setup.js';
 import {
   type Client,
   DEFAULT_PASSWORD,
@@ -7,7 +7,7 @@ import {
   type TestServer,
   tokenFrom,
   uniqueEmail,
-} from '../helpers/harness.js';
+} from '../../helpers/harness.js';
 
 export const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 

@@ -1,5 +1,5 @@
 import type { LightMyRequestResponse } from 'fastify';
-import { PUBLIC_URL, type TestServer } from '../helpers/harness.js';
+import { PUBLIC_URL, type TestServer } from './harness.js';
 
 /**
  * A browser for social sign-in tests: talks to Latchkey in-process (inject) and to the

@@ -12,7 +12,7 @@ import {
   uniqueEmail,
 } from '../helpers/harness.js';
 import { assertProblem } from '../orgs/helpers.js';
-import { firstOwner, postForm, setPolicy } from './helpers.js';
+import { firstOwner, postForm, setPolicy } from '../accounts/signup-policy/helpers.js';
 
 // Operators: the first owner /setup makes is an instance admin; only instance admins read and
 // change the sign-up policy and decide the waitlist.

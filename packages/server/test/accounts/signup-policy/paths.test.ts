@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createAccount } from '../../src/accounts/users.js';
-import { sha256Hex } from '../../src/lib/secrets.js';
+import { createAccount } from '../../../src/accounts/users.js';
+import { sha256Hex } from '../../../src/lib/secrets.js';
 import {
   type Client,
   DEFAULT_PASSWORD,
@@ -13,11 +13,11 @@ import {
   testServer,
   tokenFrom,
   uniqueEmail,
-} from '../helpers/harness.js';
-import { Browser, loginError } from '../social/browser.js';
+} from '../../helpers/harness.js';
+import { Browser, loginError } from '../../helpers/browser.js';
 import { state } from '../social/helpers.js';
-import { type GithubStandIn, githubUser, startGithub } from '../social/stand-ins/github.js';
-import { googleAccount, type GoogleStandIn, startGoogle } from '../social/stand-ins/google.js';
+import { type GithubStandIn, githubUser, startGithub } from '../../helpers/stand-ins/github.js';
+import { googleAccount, type GoogleStandIn, startGoogle } from '../../helpers/stand-ins/google.js';
 import { firstOwner, postForm, setPolicy, auditText } from './helpers.js';
 
 // Every way an account can be created, under each sign-up policy: password, magic link, GitHub,

@@ -9,10 +9,10 @@ import {
   type TestServer,
   testServer,
   uniqueEmail,
-} from '../helpers/harness.js';
-import { Browser, loginError } from './browser.js';
+} from '../../helpers/harness.js';
+import { Browser, loginError } from '../../helpers/browser.js';
 import { actionsFor, identitiesOf, state, userByEmail } from './helpers.js';
-import { type GithubStandIn, githubUser, startGithub } from './stand-ins/github.js';
+import { type GithubStandIn, githubUser, startGithub } from '../../helpers/stand-ins/github.js';
 
 // GitHub sign-in end to end, against a local server speaking GitHub's OAuth and REST API.
 

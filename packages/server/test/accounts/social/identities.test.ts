@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { PUBLIC_URL, type TestServer, testServer, uniqueEmail } from '../helpers/harness.js';
-import { sha256Hex } from '../../src/lib/secrets.js';
-import { Browser, loginError } from './browser.js';
+import { PUBLIC_URL, type TestServer, testServer, uniqueEmail } from '../../helpers/harness.js';
+import { sha256Hex } from '../../../src/lib/secrets.js';
+import { Browser, loginError } from '../../helpers/browser.js';
 import { actionsFor, identitiesOf, state, userByEmail } from './helpers.js';
-import { type GithubStandIn, githubUser, startGithub } from './stand-ins/github.js';
-import { googleAccount, type GoogleStandIn, startGoogle } from './stand-ins/google.js';
+import { type GithubStandIn, githubUser, startGithub } from '../../helpers/stand-ins/github.js';
+import { googleAccount, type GoogleStandIn, startGoogle } from '../../helpers/stand-ins/google.js';
 
 // Linking and unlinking providers from account settings, and the ID token checks.
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { readOutbox, type TestServer, testServer, uniqueEmail } from '../helpers/harness.js';
-import { Browser } from './browser.js';
+import { readOutbox, type TestServer, testServer, uniqueEmail } from '../../helpers/harness.js';
+import { Browser } from '../../helpers/browser.js';
 import { userByEmail } from './helpers.js';
-import { type GithubStandIn, githubUser, startGithub } from './stand-ins/github.js';
+import { type GithubStandIn, githubUser, startGithub } from '../../helpers/stand-ins/github.js';
 
 // A GitHub sign-in from a browser the account does not know is audited and mailed, like any other.
 

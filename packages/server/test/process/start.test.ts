@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/http/logging.js';
-import { ensureBuilt, freePort, killAll, removeDir, spawnServer, tempDir } from '../process/proc.js';
+import { ensureBuilt, freePort, killAll, removeDir, spawnServer, tempDir } from './proc.js';
 
 const TOML = `
 [[resources]]

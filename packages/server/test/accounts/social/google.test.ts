@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { PUBLIC_URL, type TestServer, testServer, uniqueEmail } from '../helpers/harness.js';
-import { Browser, loginError } from './browser.js';
+import { PUBLIC_URL, type TestServer, testServer, uniqueEmail } from '../../helpers/harness.js';
+import { Browser, loginError } from '../../helpers/browser.js';
 import { actionsFor, identitiesOf, state, userByEmail } from './helpers.js';
-import { googleAccount, type GoogleStandIn, startGoogle } from './stand-ins/google.js';
+import { googleAccount, type GoogleStandIn, startGoogle } from '../../helpers/stand-ins/google.js';
 
 // Google sign-in end to end, against node-oidc-provider standing in for Google on 127.0.0.1:
 // discovery, authorization code + PKCE + state + nonce, ID token checked, accounts made and joined

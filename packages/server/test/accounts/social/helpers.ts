@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
-import type { TestServer } from '../helpers/harness.js';
-import { fingerprint, type StateFingerprint } from '../http/state.js';
+import type { TestServer } from '../../helpers/harness.js';
+import { fingerprint, type StateFingerprint } from '../../http/state.js';
 
 /** The account tables' fingerprint plus identities and waitlist: "nothing half-created" compares these. */
 export async function state(

@@ -63,6 +63,7 @@ const LAYERS = [
     'agents',
     'audit',
     'federation',
+    'joining',
     'oauth',
     'orgs',
     'pages',

@@ -31,6 +31,7 @@ import { oauthAuthenticator } from './oauth/validate.js';
 import { createKeyStore } from './oauth/oidc/key-store.js';
 import { keyRoutes } from './oauth/oidc/key-routes.js';
 import { oidcRoutes } from './oauth/oidc/routes.js';
+import { joiningRoutes } from './joining/routes.js';
 import { orgRoutes } from './orgs/routes.js';
 import { dashboardRoutes } from './pages/dashboard-routes.js';
 import { pageRoutes } from './pages/routes.js';
@@ -325,6 +326,7 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
   adminRoutes(app, deps);
   adminAgentRoutes(app, deps);
   orgRoutes(app, deps);
+  joiningRoutes(app, deps);
   auditRoutes(app, deps);
   webhookRoutes(app, deps);
   tokenRoutes(app, deps);

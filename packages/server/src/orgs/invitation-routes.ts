@@ -5,21 +5,19 @@ import { isValidEmail, normalizeEmail } from '../lib/email.js';
 import type { Deps } from '../deps.js';
 import { ApiError, rateLimited } from '../errors.js';
 import { decodeCursor, PageOf, PageQuery, page } from '../http/pagination.js';
-import { actorOf, orgOf, principalOf, userOf } from '../http/request.js';
-import { Email, IdParams, OrgShape, RoleShape, Timestamp } from '../http/shapes.js';
+import { actorOf, orgOf, principalOf } from '../http/request.js';
+import { Email, IdParams, RoleShape, Timestamp } from '../http/shapes.js';
 import type { App } from '../http/types.js';
 import { invitationEmail } from '../mail/templates.js';
 import type { Mailer } from '../mail/mailer.js';
 import type { FastifyBaseLogger } from 'fastify';
 import {
-  acceptInvitation,
   createInvitation,
   findOpenInvitationByEmail,
   INVITATION_TTL_MS,
   listOpenInvitations,
   revokeInvitation,
   rotateInvitation,
-  ssoOrgOfCaller,
 } from './invitations.js';
 import { invitationRole, memberByEmail } from './queries.js';
 import { mayGrant } from './roles.js';
@@ -77,7 +75,7 @@ async function sendInvitation(
   }
 }
 
-/** `/api/v1/org/invitations` and `/api/v1/invitations/accept`. */
+/** `/api/v1/org/invitations`: an org's invitations (accepting one is joining/routes.ts). */
 export function invitationRoutes(app: App, deps: Deps): void {
   const { db, clock, config, mailer } = deps;
   const perOrg = deps.cache.limiter({
@@ -227,44 +225,6 @@ export function invitationRoutes(app: App, deps: Deps): void {
         link: invitationLink(config.publicUrl, rotated.token),
       });
       return { ...shape(rotated.row), email_sent: sent };
-    },
-  );
-
-  app.post(
-    '/api/v1/invitations/accept',
-    {
-      config: { auth: 'user', scope: 'account:write' },
-      schema: {
-        tags: ['invitations'],
-        body: Type.Object(
-          { token: Type.String({ minLength: 1, maxLength: 200 }) },
-          { additionalProperties: false },
-        ),
-        response: { 200: Type.Object({ org: OrgShape }) },
-      },
-    },
-    async (req) => {
-      const user = userOf(req);
-      const ssoOrgId = await ssoOrgOfCaller(db, clock, principalOf(req));
-      // Throws `sso_required` (with `org` and `sso_url`) when the org enforces SSO over this person
-      // and the caller is not a session its IdP opened; nothing is written then.
-      const out = await db
-        .transaction()
-        .execute((trx) =>
-          acceptInvitation(trx, clock, actorOf(req), { token: req.body.token, user, ssoOrgId }),
-        );
-      if (out.ok) {
-        await deps.auth.changed({ user: user.id });
-        return { org: out.org };
-      }
-      switch (out.reason) {
-        case 'invalid':
-          throw new ApiError('invalid_token', 'The invitation is invalid, expired or already used.');
-        case 'wrong_email':
-          throw new ApiError('forbidden', 'This invitation was sent to another email address.');
-        case 'already_member':
-          throw new ApiError('conflict', 'You are already a member of this organisation.');
-      }
     },
   );
 }

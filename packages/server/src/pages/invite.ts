@@ -14,7 +14,8 @@ import { ApiError } from '../errors.js';
 import { actorOf, setSessionCookie } from '../http/request.js';
 import type { App } from '../http/types.js';
 import { escapeHtml } from '../mail/templates.js';
-import { acceptInvitation, findInvitationByToken, ssoOrgOfCaller } from '../orgs/invitations.js';
+import { acceptInvitation, ssoOrgOfCaller } from '../joining/accept.js';
+import { findInvitationByToken } from '../orgs/invitations.js';
 import { page, renderMessage } from '../http/html.js';
 
 const INVALID = 'This invitation is invalid, expired or already used. Ask for a new one.';

@@ -22,7 +22,7 @@ export interface Resource {
   readonly secret: string | null;
   /** Introspection answers for Latchkey API tokens too (`accept_api_tokens`). */
   readonly acceptApiTokens: boolean;
-  /** `jwt`: access tokens for this resource are RFC 9068 JWTs (oidc/jwt-access-token.ts). */
+  /** `jwt`: access tokens for this resource are RFC 9068 JWTs (oauth/oidc/jwt-access-token.ts). */
   readonly tokenFormat: 'opaque' | 'jwt';
   /** Latchkey's own API. */
   readonly builtin: boolean;

@@ -6,3 +6,4 @@
 export * from './errors.js';
 export * from './vocabulary.js';
 export type * from './wire.js';
+export type * from './wire-admin.js';

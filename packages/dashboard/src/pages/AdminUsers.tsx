@@ -11,28 +11,8 @@ import { Time } from '../components/Time';
 import { useToast } from '../components/Toast';
 import { useAction, useLoad, usePaged } from '../hooks';
 import { useSession } from '../session';
-import type { Role } from '@latchkey/contract';
+import type { AdminPasswordReset, AdminUserDetail, AdminUserSummary } from '@latchkey/contract';
 import '../styles/admin-users.css';
-
-interface UserSummary {
-  id: string;
-  email: string;
-  name: string;
-  created_at: string;
-  email_verified: boolean;
-  disabled_at: string | null;
-  instance_admin: boolean;
-  has_password: boolean;
-  last_sign_in_at: string | null;
-}
-
-interface UserDetail extends UserSummary {
-  orgs: { id: string; slug: string; name: string; role: Role; joined_at: string }[];
-  sessions: { id: string; ip: string | null; user_agent: string | null; last_seen_at: string }[];
-  identities: { provider: string; created_at: string }[];
-  factors: { totp: boolean; passkeys: number; recovery_codes: number };
-  passkeys: { id: string; name: string; created_at: string; last_used_at: string | null }[];
-}
 
 /** A second factor of the account shown, as the drawer lists it. */
 interface FactorRow {
@@ -43,7 +23,7 @@ interface FactorRow {
   url: string;
 }
 
-function factorRows(u: UserDetail): FactorRow[] {
+function factorRows(u: AdminUserDetail): FactorRow[] {
   const base = path`/api/v1/admin/users/${u.id}/factors`;
   const rows: FactorRow[] = [];
   if (u.factors.totp)
@@ -76,7 +56,7 @@ export function AdminUsers() {
   const [q, setQ] = useState('');
   const [open, setOpen] = useState<string | null>(null);
   const list = usePaged(
-    (cursor) => get<Page<UserSummary>>('/api/v1/admin/users', { org: null, query: { q, cursor } }),
+    (cursor) => get<Page<AdminUserSummary>>('/api/v1/admin/users', { org: null, query: { q, cursor } }),
     [q],
   );
   const search = (e: FormEvent) => {
@@ -177,16 +157,16 @@ function UserDrawer({
 }: {
   id: string;
   onClose: () => void;
-  onChanged: (u: UserDetail) => void;
+  onChanged: (u: AdminUserDetail) => void;
   onDeleted: (id: string) => void;
 }) {
   const { me } = useSession();
   const toast = useToast();
-  const user = useLoad(() => get<UserDetail>(path`/api/v1/admin/users/${id}`, { org: null }), [id]);
+  const user = useLoad(() => get<AdminUserDetail>(path`/api/v1/admin/users/${id}`, { org: null }), [id]);
   const [confirm, setConfirm] = useState<'delete' | 'reset' | null>(null);
   const [removing, setRemoving] = useState<FactorRow | null>(null);
   const toggle = useAction(async (to: 'disable' | 'enable') => {
-    const next = await post<UserDetail>(path`/api/v1/admin/users/${id}/${to}`, undefined, { org: null });
+    const next = await post<AdminUserDetail>(path`/api/v1/admin/users/${id}/${to}`, undefined, { org: null });
     user.set(() => next);
     onChanged(next);
     toast(
@@ -309,7 +289,7 @@ function UserDrawer({
           busyLabel="Resetting…"
           danger={false}
           onConfirm={async () => {
-            const out = await post<{ email_sent: boolean }>(
+            const out = await post<AdminPasswordReset>(
               path`/api/v1/admin/users/${u.id}/password-reset`,
               undefined,
               { org: null },
@@ -335,7 +315,7 @@ function UserDrawer({
           confirmLabel="Remove"
           busyLabel="Removing…"
           onConfirm={async () => {
-            const next = await del<UserDetail>(removing.url, { org: null });
+            const next = await del<AdminUserDetail>(removing.url, { org: null });
             user.set(() => next);
             onChanged(next);
             toast(`${removing.label} removed from ${u.email}; they were mailed a notice.`);

@@ -10,38 +10,16 @@ import { useToast } from '../components/Toast';
 import { useAction, usePaged } from '../hooks';
 import { Link } from '../router';
 import { useSession } from '../session';
+import type { Agent, AgentClaimStatus, AgentRestrictions } from '@latchkey/contract';
 
-export interface Agent {
-  id: string;
-  org_id: string;
-  /** In the list across orgs. */
-  org_name?: string;
-  display_name: string;
-  note_to_human: string | null;
-  harness: string | null;
-  human_email: string;
-  status: 'unclaimed' | 'claimed' | 'denied' | 'revoked';
-  key_prefix: string;
-  created_at: string;
-  claimed_at: string | null;
-  claimed_by: string | null;
-  restrictions: {
-    allowed_scopes: string[];
-    blocked_scopes: string[];
-    mcp_calls_per_day: number;
-    guard_runs_per_month: number;
-    limits?: Record<string, { limit: number; period: 'day' | 'month' }>;
-  };
-}
-
-const STATUS: Record<Agent['status'], { label: string; badge: string }> = {
+const STATUS: Record<AgentClaimStatus, { label: string; badge: string }> = {
   unclaimed: { label: 'Waiting for approval', badge: 'badge-warning' },
   claimed: { label: 'Approved', badge: 'badge-success' },
   denied: { label: 'Denied', badge: 'badge-danger' },
   revoked: { label: 'Revoked', badge: 'badge-danger' },
 };
 
-const GROUPS: { title: string; statuses: Agent['status'][]; empty: string }[] = [
+const GROUPS: { title: string; statuses: AgentClaimStatus[]; empty: string }[] = [
   {
     title: 'Waiting for approval',
     statuses: ['unclaimed'],
@@ -59,12 +37,8 @@ function limit(n: number): string {
 const limitLabel = (name: string) => name.replace(/_per_(day|month)$/, '').replace(/_/g, ' ');
 
 /** Every limit of the agent's plan, in words: "200 mcp calls a day, 50 guard runs a month". */
-function limitsText(r: Agent['restrictions']): string {
-  const all = r.limits ?? {
-    mcp_calls_per_day: { limit: r.mcp_calls_per_day, period: 'day' as const },
-    guard_runs_per_month: { limit: r.guard_runs_per_month, period: 'month' as const },
-  };
-  return Object.entries(all)
+function limitsText(r: AgentRestrictions): string {
+  return Object.entries(r.limits)
     .map(([name, l]) => `${limit(l.limit)} ${limitLabel(name)} a ${l.period}`)
     .join(', ');
 }

@@ -11,30 +11,12 @@ import { Time } from '../components/Time';
 import { useToast } from '../components/Toast';
 import { useAction, useLoad, usePaged } from '../hooks';
 import { useSession } from '../session';
-
-interface Connection {
-  endpoint_url: string;
-  token_exists: boolean;
-  token_prefix: string | null;
-  token_created_at: string | null;
-  last_sync_at: string | null;
-  last_sync_result: 'success' | 'failure' | null;
-  last_sync_status: number | null;
-}
-type MappedRole = 'admin' | 'member' | 'billing' | null;
-interface Group {
-  id: string;
-  display_name: string;
-  external_id: string | null;
-  role: MappedRole;
-  members: number;
-  created_at: string;
-}
+import type { ProvisionedRole, ScimConnection, ScimGroup, ScimSecret } from '@latchkey/contract';
 
 /** SCIM 2.0 provisioning: the endpoint and secret an identity provider uses, and group → role mapping. */
 export function Scim() {
   const { org } = useSession();
-  const conn = useLoad(() => get<Connection>('/api/v1/org/scim'), [org?.id]);
+  const conn = useLoad(() => get<ScimConnection>('/api/v1/org/scim'), [org?.id]);
   const [confirm, setConfirm] = useState<'issue' | 'remove' | null>(null);
   const [secret, setSecret] = useState<string | null>(null);
   const toast = useToast();
@@ -136,7 +118,7 @@ export function Scim() {
   );
 
   async function issue() {
-    const out = await post<{ token: string }>('/api/v1/org/scim/token');
+    const out = await post<ScimSecret>('/api/v1/org/scim/token');
     setSecret(out.token);
     conn.reload();
   }
@@ -145,7 +127,7 @@ export function Scim() {
 function Groups() {
   const { org } = useSession();
   const list = usePaged(
-    (cursor) => get<Page<Group>>('/api/v1/org/scim/groups', { query: { cursor } }),
+    (cursor) => get<Page<ScimGroup>>('/api/v1/org/scim/groups', { query: { cursor } }),
     [org?.id],
   );
   return (
@@ -197,10 +179,10 @@ function Groups() {
   );
 }
 
-function GroupRole({ group, onSaved }: { group: Group; onSaved: (g: Group) => void }) {
+function GroupRole({ group, onSaved }: { group: ScimGroup; onSaved: (g: ScimGroup) => void }) {
   const toast = useToast();
-  const action = useAction(async (role: MappedRole) => {
-    onSaved(await patch<Group>(path`/api/v1/org/scim/groups/${group.id}`, { role }));
+  const action = useAction(async (role: ProvisionedRole | null) => {
+    onSaved(await patch<ScimGroup>(path`/api/v1/org/scim/groups/${group.id}`, { role }));
     toast(`${group.display_name} now maps to ${role ?? 'no role'}.`);
   });
   const id = `group-${group.id}`;
@@ -213,7 +195,7 @@ function GroupRole({ group, onSaved }: { group: Group; onSaved: (g: Group) => vo
         id={id}
         value={group.role ?? ''}
         disabled={action.busy}
-        onChange={(e) => void action.run((e.target.value || null) as MappedRole)}
+        onChange={(e) => void action.run((e.target.value || null) as ProvisionedRole | null)}
       >
         <option value="">No role</option>
         <option value="admin">admin</option>

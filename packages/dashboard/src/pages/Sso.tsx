@@ -12,17 +12,17 @@ import { AddConnectionDialog } from './sso/AddConnectionDialog';
 import { ConnectionRow, ServiceProviderUrls } from './sso/ConnectionRow';
 import { Domains } from './sso/Domains';
 import { Enforcement } from './sso/Enforcement';
-import type { Connection } from './sso/types';
+import type { SsoConnection } from '@latchkey/contract';
 
 /** Single sign-on: connections to the org's identity providers, its verified domains and enforcement. */
 export function Sso() {
   const { org } = useSession();
-  const conns = useLoad(() => get<{ data: Connection[] }>('/api/v1/org/sso/connections'), [org?.id]);
+  const conns = useLoad(() => get<{ data: SsoConnection[] }>('/api/v1/org/sso/connections'), [org?.id]);
   const [adding, setAdding] = useState(false);
-  const [created, setCreated] = useState<Connection | null>(null);
-  const [deleting, setDeleting] = useState<Connection | null>(null);
+  const [created, setCreated] = useState<SsoConnection | null>(null);
+  const [deleting, setDeleting] = useState<SsoConnection | null>(null);
   const toast = useToast();
-  const replace = (next: Connection) =>
+  const replace = (next: SsoConnection) =>
     conns.set((prev) => prev && { data: prev.data.map((c) => (c.id === next.id ? next : c)) });
   return (
     <>

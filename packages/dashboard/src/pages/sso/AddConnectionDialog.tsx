@@ -6,7 +6,8 @@ import { Dialog } from '../../components/Dialog';
 import { SelectField, TextArea, TextField } from '../../components/Field';
 import { CopyField } from '../../components/Secret';
 import { useAction } from '../../hooks';
-import { type Connection, type JitRole, type Kind, KIND_LABEL } from './types';
+import type { ProvisionedRole, SsoConnection, SsoKind } from '@latchkey/contract';
+import { KIND_LABEL } from './labels';
 
 /** Adds an OIDC or SAML connection: disabled until a test passes. */
 export function AddConnectionDialog({
@@ -14,11 +15,11 @@ export function AddConnectionDialog({
   onCreated,
 }: {
   onClose: () => void;
-  onCreated: (c: Connection) => void;
+  onCreated: (c: SsoConnection) => void;
 }) {
-  const [kind, setKind] = useState<Kind>('oidc');
+  const [kind, setKind] = useState<SsoKind>('oidc');
   const [name, setName] = useState('');
-  const [role, setRole] = useState<JitRole>('member');
+  const [role, setRole] = useState<ProvisionedRole>('member');
   const [issuer, setIssuer] = useState('');
   const [clientId, setClientId] = useState('');
   const [clientSecret, setClientSecret] = useState('');
@@ -40,7 +41,7 @@ export function AddConnectionDialog({
           ? { saml_metadata_url: metadataUrl.trim() }
           : { saml_metadata_xml: metadataXml };
     onCreated(
-      await post<Connection>('/api/v1/org/sso/connections', {
+      await post<SsoConnection>('/api/v1/org/sso/connections', {
         kind,
         name: name.trim(),
         default_role: role,
@@ -93,7 +94,7 @@ export function AddConnectionDialog({
         <SelectField
           label="Role for new members"
           value={role}
-          onChange={(e) => setRole(e.target.value as JitRole)}
+          onChange={(e) => setRole(e.target.value as ProvisionedRole)}
           hint="People this connection signs in for the first time join with this role."
         >
           <option value="member">member</option>

@@ -6,10 +6,11 @@ import { CopyField } from '../../components/Secret';
 import { Time } from '../../components/Time';
 import { useToast } from '../../components/Toast';
 import { useAction } from '../../hooks';
-import { type Connection, KIND_LABEL } from './types';
+import type { SsoConnection } from '@latchkey/contract';
+import { KIND_LABEL } from './labels';
 
 /** What the identity provider needs to know about Latchkey for this connection. */
-export function ServiceProviderUrls({ conn, copy = false }: { conn: Connection; copy?: boolean }) {
+export function ServiceProviderUrls({ conn, copy = false }: { conn: SsoConnection; copy?: boolean }) {
   const items: [string, string][] = conn.oidc
     ? [['Redirect URI', conn.oidc.redirect_uri]]
     : conn.saml
@@ -32,7 +33,7 @@ export function ServiceProviderUrls({ conn, copy = false }: { conn: Connection; 
   );
 }
 
-function TestResult({ test }: { test: Connection['test'] }) {
+function TestResult({ test }: { test: SsoConnection['test'] }) {
   if (!test.result) return <span className="muted">Not tested yet</span>;
   const pass = test.result === 'pass';
   return (
@@ -50,13 +51,13 @@ export function ConnectionRow({
   onChanged,
   onDelete,
 }: {
-  conn: Connection;
-  onChanged: (c: Connection) => void;
-  onDelete: (c: Connection) => void;
+  conn: SsoConnection;
+  onChanged: (c: SsoConnection) => void;
+  onDelete: (c: SsoConnection) => void;
 }) {
   const toast = useToast();
   const test = useAction(async () => {
-    const next = await post<Connection>(path`/api/v1/org/sso/connections/${c.id}/test`);
+    const next = await post<SsoConnection>(path`/api/v1/org/sso/connections/${c.id}/test`);
     onChanged(next);
     toast(
       next.test.result === 'pass'
@@ -65,7 +66,7 @@ export function ConnectionRow({
     );
   });
   const toggle = useAction(async (enabled: boolean) => {
-    const next = await patch<Connection>(path`/api/v1/org/sso/connections/${c.id}`, { enabled });
+    const next = await patch<SsoConnection>(path`/api/v1/org/sso/connections/${c.id}`, { enabled });
     onChanged(next);
     toast(enabled ? `${c.name} is enabled: members can sign in with it.` : `${c.name} is disabled.`);
   });

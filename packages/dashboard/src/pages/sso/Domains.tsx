@@ -10,23 +10,23 @@ import { Time } from '../../components/Time';
 import { useToast } from '../../components/Toast';
 import { useAction, useLoad } from '../../hooks';
 import { useSession } from '../../session';
-import type { Domain } from './types';
+import type { SsoDomain } from '@latchkey/contract';
 
 /** The org's email domains: added, proven by a DNS TXT record, re-checked by the server. */
 export function Domains() {
   const { org } = useSession();
-  const list = useLoad(() => get<{ data: Domain[] }>('/api/v1/org/sso/domains'), [org?.id]);
+  const list = useLoad(() => get<{ data: SsoDomain[] }>('/api/v1/org/sso/domains'), [org?.id]);
   const [domain, setDomain] = useState('');
-  const [removing, setRemoving] = useState<Domain | null>(null);
+  const [removing, setRemoving] = useState<SsoDomain | null>(null);
   const toast = useToast();
   const add = useAction(async () => {
-    const d = await post<Domain>('/api/v1/org/sso/domains', { domain: domain.trim() });
+    const d = await post<SsoDomain>('/api/v1/org/sso/domains', { domain: domain.trim() });
     setDomain('');
     list.set((prev) => prev && { data: [...prev.data, d] });
     toast(`Added ${d.domain}. Publish its DNS record, then check DNS to verify it.`);
   });
-  const verify = useAction(async (d: Domain) => {
-    const next = await post<Domain>(path`/api/v1/org/sso/domains/${d.domain}/verify`);
+  const verify = useAction(async (d: SsoDomain) => {
+    const next = await post<SsoDomain>(path`/api/v1/org/sso/domains/${d.domain}/verify`);
     list.set((prev) => prev && { data: prev.data.map((x) => (x.domain === d.domain ? next : x)) });
     toast(`${d.domain} is verified.`);
   });

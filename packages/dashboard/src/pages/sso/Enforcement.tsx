@@ -7,12 +7,12 @@ import { Loadable } from '../../components/States';
 import { useToast } from '../../components/Toast';
 import { useAction, useLoad } from '../../hooks';
 import { useSession } from '../../session';
-import type { Settings } from './types';
+import type { SsoSettings } from '@latchkey/contract';
 
 /** Whether members must sign in through SSO, and where to send them when it is down. */
 export function Enforcement() {
   const { org } = useSession();
-  const current = useLoad(() => get<Settings>('/api/v1/org/sso'), [org?.id]);
+  const current = useLoad(() => get<SsoSettings>('/api/v1/org/sso'), [org?.id]);
   const [enforced, setEnforced] = useState(false);
   const [statusUrl, setStatusUrl] = useState('');
   const toast = useToast();
@@ -23,7 +23,7 @@ export function Enforcement() {
     setStatusUrl(s.status_page_url ?? '');
   }, [s]);
   const action = useAction(async () => {
-    const next = await patch<Settings>('/api/v1/org/sso', {
+    const next = await patch<SsoSettings>('/api/v1/org/sso', {
       sso_enforced: enforced,
       status_page_url: statusUrl.trim() || null,
     });

@@ -134,7 +134,9 @@ export async function compare(url, target, baseline) {
   const t = await measure(url, target.path, target.headers);
   const b2 = await measure(url, baseline.path, baseline.headers);
   const base = { rps: (b1.rps + b2.rps) / 2, p99: (b1.p99 + b2.p99) / 2 };
-  return { target: t, baseline: base, rpsRatio: t.rps / base.rps, p99Ratio: t.p99 / Math.max(base.p99, 1) };
+  // autocannon's latencies are whole milliseconds: below 1 ms both count as 1 (equal at that resolution).
+  const p99Ratio = Math.max(t.p99, 1) / Math.max(base.p99, 1);
+  return { target: t, baseline: base, rpsRatio: t.rps / base.rps, p99Ratio };
 }
 
 export function row(label, m) {

@@ -1,4 +1,4 @@
-import { assertOrgOption, check, orgOfRequest, type ProtectOptions } from './http.js';
+import { assertOrgOption, check, checkCached, orgOfRequest, type ProtectOptions } from './http.js';
 import type { Principal } from './principal.js';
 import type { Verifier } from './verifier.js';
 
@@ -62,6 +62,12 @@ export function expressMiddleware(verifier: Verifier, options: ProtectOptions<Ex
       org = orgOfRequest(req, options.org, (name) => req.headers[name]);
     } catch (err) {
       next(err);
+      return;
+    }
+    const known = checkCached(verifier, Array.isArray(h) ? h[0] : h, options, org);
+    if (known) {
+      req.latchkey = known;
+      next();
       return;
     }
     check(verifier, Array.isArray(h) ? h[0] : h, options, org).then(

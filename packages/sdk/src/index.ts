@@ -12,6 +12,7 @@ export { type Principal, VerifyError, type VerifyErrorCode } from './principal.j
 export {
   bearerFrom,
   check,
+  checkCached,
   fastifyHook,
   metadataUrl,
   ORG_HEADER,

@@ -1,10 +1,4 @@
-import {
-  createHash,
-  createPublicKey,
-  type JsonWebKey,
-  type KeyObject,
-  verify as verifySignature,
-} from 'node:crypto';
+import { createPublicKey, type JsonWebKey, type KeyObject, verify as verifySignature } from 'node:crypto';
 import { TtlCache } from './cache.js';
 import type { RevocationEvent } from './revocations.js';
 
@@ -27,7 +21,13 @@ export const JWKS_MIN_REFETCH_MS = 1_000;
 export const CLOCK_SKEW_S = 30;
 /** How long a revocation is remembered: longer than any JWT access token lives (1 h). */
 export const REVOKED_TTL_MS = 2 * 60 * 60_000;
-/** A verified signature is remembered this long (keyed by the token's SHA-256), never past `exp`. */
+/**
+ * A verified signature is remembered this long, never past `exp`, keyed by the token itself: a
+ * hash per request would cost as much as the rest of the check (the SDK-protected route bench).
+ * The token is a short-lived credential this process was just handed; it stays in memory, as it
+ * does in Envoy's JWT cache, and nowhere else. Opaque tokens are cached by hash (revocation events
+ * name their hash).
+ */
 export const VERIFIED_TTL_MS = 60_000;
 const JWT_RE = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/;
 
@@ -49,6 +49,11 @@ export type JwtOutcome = { ok: true; claims: JwtClaims } | { ok: false; reason: 
 
 export interface JwtVerifier {
   verify(token: string): Promise<JwtOutcome>;
+  /**
+   * The claims of a token this verifier has verified before and that still passes the per-call
+   * checks (expiry, revocations), at once; null when `verify` must decide.
+   */
+  cached(token: string): JwtClaims | null;
   /** Applies a revocation-stream event (a token's hash is a JWT's `jti`). */
   revoked(e: RevocationEvent): void;
 }
@@ -118,28 +123,37 @@ export function createJwtVerifier(o: {
     return keys.get(kid) ?? null;
   };
 
+  /** Checked on every call, cached or not: expiry and the revocation stream. */
+  const stillGood = (claims: JwtClaims): boolean => {
+    if (claims.exp + CLOCK_SKEW_S <= o.now() / 1000) return false;
+    if (revokedTokens.get(claims.jti)) return false;
+    const bySub = revokedSubjects.get(claims.sub);
+    if (bySub !== undefined && claims.iat * 1000 <= bySub) return false;
+    const byOrg = claims.org_id ? revokedSubjects.get(claims.org_id) : undefined;
+    return byOrg === undefined || claims.iat * 1000 > byOrg;
+  };
+
   return {
     async verify(token) {
-      const key = createHash('sha256').update(token, 'utf8').digest('hex');
-      let claims = verified.get(key);
+      let claims = verified.get(token);
       if (!claims) {
         const out = await checkSignature(token);
         if (!out.ok) return out;
         claims = out.claims;
-        verified.set(key, claims, Math.min(VERIFIED_TTL_MS, claims.exp * 1000 - o.now()));
+        verified.set(token, claims, Math.min(VERIFIED_TTL_MS, claims.exp * 1000 - o.now()));
       }
-      // Checked on every call, cached or not: expiry and the revocation stream.
-      if (claims.exp + CLOCK_SKEW_S <= o.now() / 1000) return { ok: false, reason: 'invalid' };
-      if (revokedTokens.get(claims.jti)) return { ok: false, reason: 'invalid' };
-      for (const who of [claims.sub, claims.org_id]) {
-        const at = who ? revokedSubjects.get(who) : undefined;
-        if (at !== undefined && claims.iat * 1000 <= at) return { ok: false, reason: 'invalid' };
-      }
-      return { ok: true, claims };
+      return stillGood(claims) ? { ok: true, claims } : { ok: false, reason: 'invalid' };
+    },
+    cached(token) {
+      const claims = verified.get(token);
+      return claims && stillGood(claims) ? claims : null;
     },
     revoked(e) {
       if (e.kind === 'token') revokedTokens.set(e.value, true, REVOKED_TTL_MS);
       else revokedSubjects.set(e.value, o.now(), REVOKED_TTL_MS);
+      // A revoked token is not kept in memory either.
+      const field = e.kind === 'token' ? 'jti' : e.kind === 'user' ? 'sub' : 'org_id';
+      verified.deleteWhere((c) => c[field] === e.value);
     },
   };
 

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
+import { sha256 } from './sha256.js';
 import { TtlCache } from './cache.js';
 import { malformed, type Result, resultOf } from './introspection.js';
-import { createJwtVerifier, looksLikeJwt } from './jwt.js';
+import { createJwtVerifier, type JwtClaims, looksLikeJwt } from './jwt.js';
 import { type Principal, VerifyError } from './principal.js';
 import { type RevocationEvent, type RevocationSubscriber, subscribeRevocations } from './revocations.js';
 
@@ -65,6 +65,13 @@ export interface Verifier {
    * adapters do.
    */
   verify(token: string, opts?: { scopes?: readonly string[]; org?: string | null }): Promise<Principal>;
+  /**
+   * `verify` answered at once from what this verifier already holds: the principal when the token
+   * was verified before (a cached introspection answer, a JWT whose signature was checked) and
+   * still passes every check `verify` makes — expiry, revocations, audience, scopes, org. Null
+   * when it cannot say so without waiting: then call `verify`, which also gives the refusal.
+   */
+  verifyCached(token: string, opts?: { scopes?: readonly string[]; org?: string | null }): Principal | null;
   /** Forgets a token at once (e.g. on a revocation event). */
   forget(tokenHash: string): void;
   health(): VerifierHealth;
@@ -83,7 +90,7 @@ interface Inflight {
   stale: boolean;
 }
 
-export const tokenHash = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
+export const tokenHash = (token: string) => sha256(token, 'hex');
 
 const invalid = () => new VerifyError('invalid_token', 'The access token is not valid.');
 const orgForbidden = () =>
@@ -288,7 +295,11 @@ export function createVerifier(o: VerifierOptions): Verifier {
         throw new VerifyError('unavailable', "Latchkey's keys could not be fetched.");
       return { active: false };
     }
-    const c = out.claims;
+    return jwtResult(out.claims);
+  };
+
+  /** The result of verified claims, built once per verified token. */
+  const jwtResult = (c: JwtClaims): Result => {
     const known = jwtResults.get(c);
     if (known) return known;
     const principal: Principal = Object.freeze({
@@ -310,13 +321,20 @@ export function createVerifier(o: VerifierOptions): Verifier {
 
   /** The principal of an active result this resource takes; `invalid_token` for anything else. */
   const accepted = (r: Result): Principal => {
-    if (!r.active) throw invalid();
+    const p = takes(r);
+    if (!p) throw invalid();
+    return p;
+  };
+
+  /** `accepted` without the throw: the principal, or null. */
+  const takes = (r: Result): Principal | null => {
+    if (!r.active) return null;
     // Defence in depth: API tokens only where this resource asked for them.
-    if (r.principal.token_kind !== 'oauth' && o.acceptApiTokens !== true) throw invalid();
+    if (r.principal.token_kind !== 'oauth' && o.acceptApiTokens !== true) return null;
     const exp = r.principal.expires_at;
-    if (exp !== null && exp * 1000 <= now()) throw invalid();
+    if (exp !== null && exp * 1000 <= now()) return null;
     // The confused-deputy defence: a token for another resource is refused even if it is live.
-    if (!r.aud.includes(o.resource)) throw invalid();
+    if (!r.aud.includes(o.resource)) return null;
     return r.principal;
   };
 
@@ -374,6 +392,24 @@ export function createVerifier(o: VerifierOptions): Verifier {
         );
       }
       return principal;
+    },
+    verifyCached(token, opts = {}) {
+      startStream();
+      const named = opts.org?.trim() || null;
+      if (named !== null && named.length > MAX_ORG_LENGTH) return null;
+      let p: Principal | null = null;
+      if (looksLikeJwt(token)) {
+        const c = jwt.cached(token);
+        p = c ? takes(jwtResult(c)) : null;
+        if (p && named !== null && (p.org_id === null || p.org_id !== named.toLowerCase())) return null;
+      } else if (token && token.length <= MAX_TOKEN_LENGTH) {
+        const r = cache.get(keyOf(tokenHash(token), named));
+        p = r ? takes(r) : null;
+        if (p && named !== null && !names(p, named)) return null;
+      }
+      if (!p) return null;
+      for (const s of opts.scopes ?? []) if (!p.scopes.includes(s)) return null;
+      return p;
     },
     forget(hash) {
       cache.deleteWhere((_r, key) => keyIsOf(key, hash));

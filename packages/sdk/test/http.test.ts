@@ -111,6 +111,13 @@ describe('HTTP adapters against a real Latchkey', () => {
     // Who the person is, to greet them: from introspection, for this resource only.
     assert.match(res.json().email, /^sdk-http-\d+@example\.com$/);
     assert.equal(res.json().name, 'SDK');
+    // Known now, the token is answered without a round trip: the same principal, and the route that
+    // needs a scope it lacks still refuses it.
+    const again = await api.inject({ url: '/read', headers: { authorization: `bearer  ${token} ` } });
+    assert.equal(again.statusCode, 200, again.body);
+    assert.deepEqual(again.json(), res.json());
+    const act = await api.inject({ url: '/act', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(act.statusCode, 403, act.body);
   });
 
   it('401 with the scope the route needs and resource_metadata (SEP-835); 401 invalid_token for a bad one', async () => {

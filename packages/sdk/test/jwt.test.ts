@@ -92,7 +92,13 @@ describe('JWT access tokens verified by the SDK from the JWKS', () => {
     const jwt = tokens.access_token as string;
     const f = countingFetch();
     const v = verifier(f);
+    assert.equal(v.verifyCached(jwt), null, 'nothing to answer from before the first verify');
     const p = await v.verify(jwt, { scopes: ['mcp:read'] });
+    // Verified once, it is answered at once — under the same checks.
+    assert.equal(v.verifyCached(jwt, { scopes: ['mcp:read'] }), p);
+    assert.equal(v.verifyCached(jwt, { scopes: ['mcp:act'] }), null, 'a scope it lacks');
+    assert.equal(v.verifyCached(jwt, { org: crypto.randomUUID() }), null, 'an org it is not for');
+    assert.equal(v.verifyCached(`${jwt.slice(0, -4)}AAAA`), null, 'another signature');
     assert.equal(p.token_kind, 'oauth');
     assert.deepEqual(p.scopes, ['mcp:read']);
     assert.equal(p.client_id, client.client_id);
@@ -125,6 +131,7 @@ describe('JWT access tokens verified by the SDK from the JWKS', () => {
         ),
       'the revocation to reach the verifier',
     );
+    assert.equal(v.verifyCached(jwt), null, 'a revoked token is not answered from memory');
     assert.equal(f.introspections, 0);
   });
 

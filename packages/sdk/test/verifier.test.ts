@@ -143,14 +143,20 @@ describe('createVerifier against a real Latchkey', () => {
     await assert.rejects(v.verify('lk_at_warm_up'));
     await until(() => v.health().revocations === 'connected', 'the revocation stream');
     assert.equal(f.calls, 1);
+    assert.equal(v.verifyCached(token), null, 'not asked yet: nothing to answer at once');
     await Promise.all(Array.from({ length: 5 }, () => v.verify(token)));
     assert.equal(f.calls, 2);
+    // The cached answer, at once, under the same checks as verify.
+    assert.equal(v.verifyCached(token, { scopes: ['mcp:read'] })?.sub, (await v.verify(token)).sub);
+    assert.equal(v.verifyCached(token, { scopes: ['mcp:act'] }), null);
     now += 29_000;
     await v.verify(token);
     assert.equal(f.calls, 2);
     now += 2_000;
+    assert.equal(v.verifyCached(token), null, 'expired from the cache');
     await v.verify(token);
     assert.equal(f.calls, 3);
+    assert.equal(v.verifyCached('lk_at_unknown'), null);
     await assert.rejects(v.verify('lk_at_unknown'));
     await assert.rejects(v.verify('lk_at_unknown'));
     assert.equal(f.calls, 4);

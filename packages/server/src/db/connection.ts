@@ -4,6 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { enableGroupCommit } from './group-commit.js';
 import { PGliteDialect } from './pglite-dialect.js';
+import { withPreparedStatements } from './pglite-prepared.js';
 import { startPGliteThread } from './pglite-thread.js';
 import type { Database } from './schema.js';
 
@@ -67,7 +68,8 @@ async function openPGlite(opts: StorageOptions): Promise<Storage> {
   };
   const pglite =
     (opts.thread ?? dataDir !== undefined) ? await startPGliteThread(start) : await PGlite.create(start);
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  const statements = pglite instanceof PGlite ? withPreparedStatements(pglite) : pglite;
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(statements) });
   enableGroupCommit(db);
   return {
     db,

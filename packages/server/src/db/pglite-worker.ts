@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
-import type { WorkerReply, WorkerRequest, WorkerStart } from './pglite-thread.js';
+import { withPreparedStatements } from './pglite-prepared.js';
+import type { PGliteLike, WorkerReply, WorkerRequest, WorkerStart } from './pglite-thread.js';
 
 /**
  * The embedded database's own thread: it owns the PGlite instance, runs one statement per message
@@ -27,11 +28,13 @@ function errorFields(err: unknown): Record<string, unknown> {
 const reply = (m: WorkerReply) => port.postMessage(m);
 
 let pglite: PGlite;
+let statements: PGliteLike;
 try {
   pglite = await PGlite.create({
     ...(start.dataDir ? { dataDir: start.dataDir } : {}),
     ...(start.loadDataDir ? { loadDataDir: start.loadDataDir } : {}),
   });
+  statements = withPreparedStatements(pglite);
   reply({ id: 0, ok: true });
 } catch (err) {
   reply({ id: 0, ok: false, error: errorFields(err) });
@@ -49,7 +52,7 @@ async function handle(m: WorkerRequest): Promise<void> {
   try {
     switch (m.op) {
       case 'query': {
-        const res = await pglite.query(m.sql, m.params);
+        const res = await statements!.query(m.sql, m.params);
         reply({ id: m.id, ok: true, rows: res.rows, affectedRows: res.affectedRows });
         return;
       }

@@ -91,6 +91,8 @@ async function rotateOnce(db: Db, clock: Clock, who: Actor, r: Rotation): Promis
     tokenPrefix: r.tokenPrefix,
     event: { action: 'oauth.token_refreshed' },
   });
+  // The narrowing part of the rule is in the statement only when the request names scopes: most
+  // refreshes name none, and the scope subquery would cost on every one of them.
   const named = r.named ? JSON.stringify(r.named) : null;
   const { rows } = await executeGrouped(
     db,
@@ -98,24 +100,28 @@ async function rotateOnce(db: Db, clock: Clock, who: Actor, r: Rotation): Promis
     with cur as (
       select * from oauth_tokens where token_hash = ${r.tokenHash}::text
     ), chk as (
-      select cur.*, case when jsonb_array_length(k.kept) = 0 then cur.scopes else k.kept end as access_scopes,
+      select cur.*, ${named === null ? sql`cur.scopes` : sql`case when jsonb_array_length(k.kept) = 0 then cur.scopes else k.kept end`} as access_scopes,
         case
           when cur.kind <> 'rt' or cur.client_id <> ${r.clientId}::text or cur.revoked_at is not null then 'unknown'
           when cur.rotated_at is not null then 'reused'
           when cur.expires_at <= ${now}::timestamptz then 'expired'
           when ${r.resource ?? null}::text is not null and cur.resource <> ${r.resource ?? null}::text
             then 'resource_mismatch'
-          when not (cur.scopes @> k.kept) then 'scope_widened'
+          ${named === null ? sql`` : sql`when not (cur.scopes @> k.kept) then 'scope_widened'`}
           when cur.user_id is not null and not exists (
             select 1 from memberships m where m.org_id = cur.org_id and m.user_id = cur.user_id) then 'not_member'
           when cur.user_id is not null and not exists (
             select 1 from users u where u.id = cur.user_id and u.disabled_at is null) then 'account_disabled'
         end as refusal
-      from cur cross join lateral (
+      from cur ${
+        named === null
+          ? sql``
+          : sql`cross join lateral (
         select coalesce(jsonb_agg(n.scope order by n.i), '[]'::jsonb) as kept
-        from jsonb_array_elements_text(coalesce(${named}::jsonb, '[]'::jsonb)) with ordinality as n(scope, i)
+        from jsonb_array_elements_text(${named}::jsonb) with ordinality as n(scope, i)
         where cur.scopes @> jsonb_build_array(n.scope) or not (${PROTOCOL}::jsonb @> jsonb_build_array(n.scope))
-      ) k
+      ) k`
+      }
     ), s as (
       update oauth_tokens set rotated_at = ${now}::timestamptz
       from chk where oauth_tokens.id = chk.id and chk.refusal is null

@@ -1,0 +1,81 @@
+// test-backend: embedded — the subject is the embedded database's statement cache
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { openStorage, type Storage } from '../../src/db/connection.js';
+import { isUniqueViolation } from '../../src/db/errors.js';
+import { MAX_STATEMENTS } from '../../src/db/pglite-prepared.js';
+
+// The embedded database keeps each query prepared (parsed and planned once). What it must not
+// change: results, parameter types, errors, transactions, and a schema change under a prepared
+// statement. What it must bound: how many statements it keeps.
+
+let s: Storage;
+before(async () => {
+  s = await openStorage({ databaseUrl: null });
+  await sql`create table notes (id int primary key, body text, meta jsonb, at timestamptz)`.execute(s.db);
+});
+after(() => s.close());
+
+const prepared = async () =>
+  (await sql<{ n: number }>`select count(*)::int as n from pg_prepared_statements`.execute(s.db)).rows[0]!.n;
+
+describe('the embedded database prepares each query once', () => {
+  it('answers a repeated query from one prepared statement, with every value type intact', async () => {
+    const at = new Date('2026-01-02T03:04:05.678Z');
+    for (let i = 1; i <= 5; i++)
+      await sql`insert into notes (id, body, meta, at) values (${i}, ${`note ${i}`}, ${JSON.stringify({ i })}, ${at})`.execute(
+        s.db,
+      );
+    const before = await prepared();
+    for (let i = 1; i <= 5; i++) {
+      const r = await sql<{ id: number; body: string; meta: { i: number }; at: Date }>`
+        select id, body, meta, at from notes where id = ${i}`.execute(s.db);
+      assert.deepEqual(r.rows, [{ id: i, body: `note ${i}`, meta: { i }, at }]);
+    }
+    // One new statement for the five selects (and the count itself, prepared on first use).
+    const added = (await prepared()) - before;
+    assert.ok(added >= 1 && added <= 2, `${added} new statements`);
+    const none = await sql`select id from notes where body = ${null}`.execute(s.db);
+    assert.deepEqual(none.rows, []);
+  });
+
+  it('keeps errors as they were, and the database usable after them', async () => {
+    await assert.rejects(
+      sql`insert into notes (id, body) values (${1}, ${'again'})`.execute(s.db),
+      (e: unknown) => isUniqueViolation(e),
+    );
+    await assert.rejects(sql`select nonsense from notes where id = ${1}`.execute(s.db), /nonsense/);
+    const r = await sql<{ n: number }>`select count(*)::int as n from notes where id > ${0}`.execute(s.db);
+    assert.equal(r.rows[0]!.n, 5);
+  });
+
+  it('rolls a transaction back with its prepared statements in it', async () => {
+    await assert.rejects(
+      s.db.transaction().execute(async (trx) => {
+        await sql`update notes set body = ${'changed'} where id = ${2}`.execute(trx);
+        throw new Error('stop');
+      }),
+      /stop/,
+    );
+    const r = await sql<{ body: string }>`select body from notes where id = ${2}`.execute(s.db);
+    assert.equal(r.rows[0]!.body, 'note 2');
+  });
+
+  it('a schema change under a prepared statement: the next call sees the new shape', async () => {
+    const star = () => sql<Record<string, unknown>>`select * from notes where id = ${3}`.execute(s.db);
+    assert.deepEqual(Object.keys((await star()).rows[0]!).sort(), ['at', 'body', 'id', 'meta']);
+    await sql`alter table notes add column tag text`.execute(s.db);
+    assert.deepEqual(Object.keys((await star()).rows[0]!).sort(), ['at', 'body', 'id', 'meta', 'tag']);
+  });
+
+  it(`keeps at most ${MAX_STATEMENTS} statements, closing the least recently used`, async () => {
+    for (let i = 0; i < MAX_STATEMENTS + 50; i++)
+      await sql`select ${i}::int + ${sql.raw(String(i))} as n`.execute(s.db);
+    // The count itself is one more, closed with the next statement.
+    const n = await prepared();
+    assert.ok(n <= MAX_STATEMENTS + 1 && n >= MAX_STATEMENTS - 1, `${n} prepared`);
+    const r = await sql<{ n: number }>`select ${2}::int + 2 as n`.execute(s.db);
+    assert.equal(r.rows[0]!.n, 4);
+  });
+});

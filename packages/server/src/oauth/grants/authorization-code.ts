@@ -111,10 +111,10 @@ async function exchangeOnce(db: Db, clock: Clock, who: Actor, e: Exchange): Prom
       from oauth_codes where code_hash = ${e.codeHash}::text
     ), s as (
       update oauth_codes set consumed_at = ${now}::timestamptz, family_id = ${family}::uuid
-      from cur where oauth_codes.code_hash = cur.code_hash and cur.refusal is null
-        and oauth_codes.consumed_at is null
-      returning ${family}::uuid as family_id, oauth_codes.grant_id, oauth_codes.user_id, oauth_codes.org_id,
-        oauth_codes.resource, oauth_codes.scopes, oauth_codes.scopes as held, null::text as previous
+      where code_hash = ${e.codeHash}::text and consumed_at is null
+        and exists (select 1 from cur where cur.refusal is null)
+      returning ${family}::uuid as family_id, grant_id, user_id, org_id, resource, scopes, scopes as held,
+        null::text as previous
     ), ${tail.ctes}
     select cur.refusal, cur.client_id, cur.org_id, coalesce(s.family_id, cur.family_id) as family_id, cur.user_id,
       cur.resource, cur.scopes, cur.oidc, (select count(*) from s) as consumed,

@@ -17,7 +17,11 @@ export type BootstrapResult =
 export async function bootstrapLink(config: Config): Promise<BootstrapResult> {
   const pid = liveServerPid(config);
   if (pid !== null) return { ok: false, reason: 'embedded_in_use', pid };
-  const storage = await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const storage = await openStorage({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    preparedStatements: config.databasePreparedStatements,
+  });
   try {
     await migrate(storage.db as never, storage.kind);
     const link = await issueSetupLink(storage.db, systemClock, config.publicUrl);

@@ -35,7 +35,11 @@ async function main(argv: string[]): Promise<number> {
   const log = createLogger(config.logLevel, undefined, config.logFormat);
 
   if (command === 'migrate') {
-    const storage = await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    const storage = await openStorage({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      preparedStatements: config.databasePreparedStatements,
+    });
     try {
       const { applied } = await migrate(storage.db as never, storage.kind);
       log.info({ applied }, applied.length ? 'migrations applied' : 'database is up to date');

@@ -39,7 +39,11 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
   );
   // Opening the embedded database is the slowest step of a start; load the HTTP layer meanwhile.
   const [storage, { buildApp }] = await Promise.all([
-    openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }),
+    openStorage({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      preparedStatements: config.databasePreparedStatements,
+    }),
     import('./app.js'),
   ]);
   if (config.databaseUrl) await reaching('PostgreSQL', config.databaseUrl, storage.ping);

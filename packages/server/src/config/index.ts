@@ -40,6 +40,8 @@ export interface Config {
   readonly dataDir: string;
   /** null → embedded PGlite in dataDir. */
   readonly databaseUrl: string | null;
+  /** PostgreSQL: queries as named prepared statements (off behind a pooler that cannot carry them). */
+  readonly databasePreparedStatements: boolean;
   /** null → in-process cache. */
   readonly redisUrl: string | null;
   /** null → dev outbox (.eml files under dataDir/outbox). */
@@ -169,6 +171,10 @@ export function loadConfig(opts: LoadOptions = {}): Config {
 
   const databaseUrl = optionalUrl('DATABASE_URL', raw('DATABASE_URL'), ['postgres:', 'postgresql:']);
   if (!databaseUrl) devDefaults.push(`embedded database in ${dataDir}`);
+  const databasePreparedStatements = parseBool(
+    'DATABASE_PREPARED_STATEMENTS',
+    raw('DATABASE_PREPARED_STATEMENTS') ?? 'true',
+  );
   const redisUrl = optionalUrl('REDIS_URL', raw('REDIS_URL'), ['redis:', 'rediss:']);
   if (!redisUrl) devDefaults.push('in-process cache (single node only)');
   const smtpUrl = optionalUrl('SMTP_URL', raw('SMTP_URL'), ['smtp:', 'smtps:']);
@@ -292,6 +298,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     secureCookies: publicUrl.protocol === 'https:',
     dataDir,
     databaseUrl,
+    databasePreparedStatements,
     redisUrl,
     smtpUrl,
     mailFrom,

@@ -7,6 +7,7 @@ export const SETTINGS = {
   PUBLIC_URL: 'public_url',
   LATCHKEY_DATA_DIR: 'data_dir',
   DATABASE_URL: 'database_url',
+  DATABASE_PREPARED_STATEMENTS: 'database_prepared_statements',
   REDIS_URL: 'redis_url',
   SMTP_URL: 'smtp_url',
   MAIL_FROM: 'mail_from',

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { enableGroupCommit } from './group-commit.js';
+import { withNamedStatements } from './pg-prepared.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import { withPreparedStatements } from './pglite-prepared.js';
 import { startPGliteThread } from './pglite-thread.js';
@@ -27,6 +28,8 @@ export interface StorageOptions {
   /** Embedded: start from this snapshot instead of an empty database. */
   loadDataDir?: Blob;
   poolSize?: number;
+  /** PostgreSQL: run queries as named prepared statements (default true; see `pg-prepared.ts`). */
+  preparedStatements?: boolean;
   /**
    * Embedded: run PGlite on its own worker thread, so that its WASM never takes the HTTP thread's
    * time. Default: on for a database in a data folder (the server), off in memory (tests, tools).
@@ -35,17 +38,20 @@ export interface StorageOptions {
 }
 
 export async function openStorage(opts: StorageOptions): Promise<Storage> {
-  if (opts.databaseUrl) return openPostgres(opts.databaseUrl, opts.poolSize ?? 10);
+  if (opts.databaseUrl)
+    return openPostgres(opts.databaseUrl, opts.poolSize ?? 10, opts.preparedStatements ?? true);
   return openPGlite(opts);
 }
 
-async function openPostgres(url: string, max: number): Promise<Storage> {
+async function openPostgres(url: string, max: number, prepared: boolean): Promise<Storage> {
   // Loaded only when used: the embedded shape never pays for the PostgreSQL driver.
   const { default: pg } = await import('pg');
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000 });
   // An idle client that errors (server restart) must not crash the process; the pool replaces it.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: prepared ? withNamedStatements(pool) : pool }),
+  });
   return {
     db,
     kind: 'postgres',

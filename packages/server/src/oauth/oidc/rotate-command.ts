@@ -25,7 +25,11 @@ export class EmbeddedInUseError extends Error {
 export async function rotateKeysNow(config: Config): Promise<RotationResult[]> {
   const pid = liveServerPid(config);
   if (pid !== null) throw new EmbeddedInUseError(pid);
-  const storage = await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const storage = await openStorage({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    preparedStatements: config.databasePreparedStatements,
+  });
   try {
     await migrate(storage.db as never, storage.kind);
     const cache = await openCache({ redisUrl: config.redisUrl });

@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import type { PostgresPool, PostgresPoolClient } from 'kysely';
+import type pg from 'pg';
+
+/**
+ * A PostgreSQL pool whose queries run as named prepared statements: each connection parses and
+ * plans a statement text once and then only binds and executes it. The token endpoint's
+ * statements are long (check, rotate, issue and audit in one), so planning is a real share of
+ * their cost.
+ *
+ * Only queries are named (select, insert, update, delete, with); at most `MAX_NAMED` distinct
+ * texts per connection, after which new texts run unnamed. A statement PostgreSQL says was made
+ * stale by a schema change (`0A000`) is run again unnamed. Connection poolers in transaction mode
+ * that do not carry prepared statements (PgBouncer before 1.21) need them off:
+ * `DATABASE_PREPARED_STATEMENTS=false`.
+ */
+export const MAX_NAMED = 300;
+
+const PREPARABLE = /^\s*(select|insert|update|delete|with)\b/i;
+
+const nameOf = (text: string) => `lk_${createHash('sha256').update(text).digest('base64url').slice(0, 24)}`;
+
+export function withNamedStatements(pool: pg.Pool): PostgresPool {
+  const namedBy = new WeakMap<pg.PoolClient, Set<string>>();
+  return {
+    async connect(): Promise<PostgresPoolClient> {
+      const client = await pool.connect();
+      let named = namedBy.get(client);
+      if (!named) namedBy.set(client, (named = new Set()));
+      const seen = named;
+      const query = async (text: string, values: readonly unknown[]) => {
+        if (!PREPARABLE.test(text)) return client.query(text, values as unknown[]);
+        const name = nameOf(text);
+        if (!seen.has(name)) {
+          if (seen.size >= MAX_NAMED) return client.query(text, values as unknown[]);
+          seen.add(name);
+        }
+        try {
+          return await client.query({ name, text, values: values as unknown[] });
+        } catch (err) {
+          if ((err as { code?: string }).code !== '0A000') throw err;
+          return client.query(text, values as unknown[]);
+        }
+      };
+      return {
+        query: ((textOrCursor: unknown, values?: readonly unknown[]) =>
+          typeof textOrCursor === 'string'
+            ? query(textOrCursor, values ?? [])
+            : client.query(textOrCursor as pg.Submittable)) as unknown as PostgresPoolClient['query'],
+        release: () => client.release(),
+      };
+    },
+    end: () => pool.end(),
+  };
+}

@@ -1,6 +1,6 @@
 import { issueSetupLink } from './accounts/setup.js';
 import type { Config } from './config/index.js';
-import { openStorage } from './db/connection.js';
+import { openConfiguredStorage } from './db/connection.js';
 import { liveServerPid } from './db/data-dir.js';
 import { migrate } from './db/migrate.js';
 import { systemClock } from './lib/clock.js';
@@ -17,11 +17,7 @@ export type BootstrapResult =
 export async function bootstrapLink(config: Config): Promise<BootstrapResult> {
   const pid = liveServerPid(config);
   if (pid !== null) return { ok: false, reason: 'embedded_in_use', pid };
-  const storage = await openStorage({
-    databaseUrl: config.databaseUrl,
-    dataDir: config.dataDir,
-    preparedStatements: config.databasePreparedStatements,
-  });
+  const storage = await openConfiguredStorage(config);
   try {
     await migrate(storage.db as never, storage.kind);
     const link = await issueSetupLink(storage.db, systemClock, config.publicUrl);

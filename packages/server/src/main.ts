@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { bootstrapLink } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config/index.js';
-import { openStorage } from './db/connection.js';
+import { openConfiguredStorage } from './db/connection.js';
 import { migrate } from './db/migrate.js';
 import { createLogger } from './http/logging.js';
 import { startServer } from './server.js';
@@ -35,11 +35,7 @@ async function main(argv: string[]): Promise<number> {
   const log = createLogger(config.logLevel, undefined, config.logFormat);
 
   if (command === 'migrate') {
-    const storage = await openStorage({
-      databaseUrl: config.databaseUrl,
-      dataDir: config.dataDir,
-      preparedStatements: config.databasePreparedStatements,
-    });
+    const storage = await openConfiguredStorage(config);
     try {
       const { applied } = await migrate(storage.db as never, storage.kind);
       log.info({ applied }, applied.length ? 'migrations applied' : 'database is up to date');

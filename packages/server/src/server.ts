@@ -4,7 +4,7 @@ import { issueSetupLink } from './accounts/setup.js';
 import { markDataDirInUse } from './db/data-dir.js';
 import { openCache } from './cache/index.js';
 import type { Config } from './config/index.js';
-import { openStorage } from './db/connection.js';
+import { openConfiguredStorage } from './db/connection.js';
 import { migrate } from './db/migrate.js';
 import type { Deps } from './deps.js';
 import { AuthCache } from './auth/credential-cache.js';
@@ -38,14 +38,7 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
       : 'opening the embedded database (a first start creates it and applies the migrations: up to a minute)',
   );
   // Opening the embedded database is the slowest step of a start; load the HTTP layer meanwhile.
-  const [storage, { buildApp }] = await Promise.all([
-    openStorage({
-      databaseUrl: config.databaseUrl,
-      dataDir: config.dataDir,
-      preparedStatements: config.databasePreparedStatements,
-    }),
-    import('./app.js'),
-  ]);
+  const [storage, { buildApp }] = await Promise.all([openConfiguredStorage(config), import('./app.js')]);
   if (config.databaseUrl) await reaching('PostgreSQL', config.databaseUrl, storage.ping);
   const releaseDataDir = markDataDirInUse(config);
   const { applied } = await migrate(storage.db as never, storage.kind);

@@ -37,6 +37,19 @@ export interface StorageOptions {
   thread?: boolean;
 }
 
+/** The storage a server's settings name: PostgreSQL at `databaseUrl`, else PGlite in `dataDir`. */
+export function openConfiguredStorage(c: {
+  databaseUrl: string | null;
+  dataDir: string;
+  databasePreparedStatements: boolean;
+}): Promise<Storage> {
+  return openStorage({
+    databaseUrl: c.databaseUrl,
+    dataDir: c.dataDir,
+    preparedStatements: c.databasePreparedStatements,
+  });
+}
+
 export async function openStorage(opts: StorageOptions): Promise<Storage> {
   if (opts.databaseUrl)
     return openPostgres(opts.databaseUrl, opts.poolSize ?? 10, opts.preparedStatements ?? true);

@@ -1,7 +1,7 @@
 import { liveServerPid } from '../../db/data-dir.js';
 import { openCache } from '../../cache/index.js';
 import type { Config } from '../../config/index.js';
-import { openStorage } from '../../db/connection.js';
+import { openConfiguredStorage } from '../../db/connection.js';
 import { migrate } from '../../db/migrate.js';
 import { systemClock } from '../../lib/clock.js';
 import { createKeyStore } from './key-store.js';
@@ -25,11 +25,7 @@ export class EmbeddedInUseError extends Error {
 export async function rotateKeysNow(config: Config): Promise<RotationResult[]> {
   const pid = liveServerPid(config);
   if (pid !== null) throw new EmbeddedInUseError(pid);
-  const storage = await openStorage({
-    databaseUrl: config.databaseUrl,
-    dataDir: config.dataDir,
-    preparedStatements: config.databasePreparedStatements,
-  });
+  const storage = await openConfiguredStorage(config);
   try {
     await migrate(storage.db as never, storage.kind);
     const cache = await openCache({ redisUrl: config.redisUrl });

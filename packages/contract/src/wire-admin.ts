@@ -1,7 +1,8 @@
 /**
  * The shapes of Latchkey's management API answers that the dashboard reads: the agents a person
- * oversees, an org's SCIM and SSO settings, and the instance's people (`/api/v1/admin/users`), as
- * the server's route schemas declare them. Timestamps are ISO 8601 strings.
+ * oversees, an org's SCIM, SSO and two-factor settings, and the instance's people, sign-up policy
+ * and waitlist (`/api/v1/admin/*`), as the server's route schemas declare them. Timestamps are
+ * ISO 8601 strings.
  */
 import type { Role } from './vocabulary.js';
 
@@ -118,6 +119,43 @@ export interface SsoDomain {
   /** The TXT record that proves control; null once verified. */
   challenge: { name: string; type: 'TXT'; value: string } | null;
   created_at: string;
+}
+
+/** `/api/v1/org/mfa`: whether the org requires a second factor of its members, after a grace period. */
+export interface OrgMfa {
+  mfa_required: boolean;
+  /** Days a member without a factor may still sign in after the requirement starts. */
+  grace_days: number;
+  required_at: string | null;
+  grace_ends_at: string | null;
+}
+
+/** Who may create an account on the instance. */
+export type SignupPolicy = 'open' | 'invite-only' | 'waitlist';
+
+/** `/api/v1/admin/signup-policy`: the instance's sign-up policy and its last change. */
+export interface SignupPolicySetting {
+  policy: SignupPolicy;
+  updated_at: string | null;
+  updated_by: string | null;
+}
+
+export type WaitlistStatus = 'pending' | 'approved' | 'denied';
+
+/** A request to join the instance under the waitlist policy (`/api/v1/admin/waitlist`). */
+export interface WaitlistEntry {
+  id: string;
+  email: string;
+  name: string | null;
+  /** The way the person tried to sign up: `password`, `magic_link`, `github`, `google`… */
+  via: string;
+  status: WaitlistStatus;
+  created_at: string;
+  decided_at: string | null;
+  /** When the person created their account with the approval. */
+  joined_at: string | null;
+  /** In the answer to an approve: whether the mail with the link to create the account went out. */
+  email_sent?: boolean;
 }
 
 /** A person as the instance's user list shows them (`GET /api/v1/admin/users`). */

@@ -98,6 +98,39 @@ export interface AuditEvent {
   data: Record<string, unknown>;
 }
 
+/** Who did something in a person's own activity log: themselves, another person, a credential… */
+export type ActivityActorKind = 'you' | 'person' | 'credential' | 'anonymous' | 'system';
+
+/** One event of a person's own activity log (`GET /api/v1/me/activity`), newest first. */
+export interface ActivityEvent {
+  id: string;
+  /** `user.signin`, `session.revoked`, `token.created`… */
+  action: string;
+  created_at: string;
+  /** The org the event happened in, if any (its name is null once the org is gone). */
+  org: { id: string; name: string | null } | null;
+  actor: { kind: ActivityActorKind; name: string | null };
+  ip: string | null;
+  /** The browser or client, from the user agent. */
+  device: string | null;
+  details: Record<string, unknown>;
+}
+
+/** A GitHub or Google account that signs a person in (`GET /api/v1/me/identities`). */
+export interface Identity {
+  id: string;
+  provider: 'github' | 'google';
+  email: string | null;
+  email_verified: boolean;
+  created_at: string;
+}
+
+/** `GET /api/v1/me/identities`: every linked account at once, and whether a password is set too. */
+export interface IdentityList extends Page<Identity> {
+  next_cursor: null;
+  has_password: boolean;
+}
+
 /** A browser session of the signed-in person (`GET /api/auth/sessions`). */
 export interface Session {
   id: string;

@@ -3,22 +3,19 @@
  * and out, the selected org sent as `x-org-id`, and RFC 9457 problems turned into `ApiProblem`s
  * whose message a person can act on.
  */
-import type { ErrorCode } from '@latchkey/contract';
+import type { ErrorCode, Problem as WireProblem } from '@latchkey/contract';
 
 /** Codes the dashboard gives answers that are not problems: no answer at all, or one it cannot read. */
 type LocalCode = 'network' | 'unknown';
 
 /**
- * A problem as the dashboard holds it: the server's (`Problem` in `@latchkey/contract`), or one it
- * made up for an answer that was not a problem. `code` stays a string: a newer server may send a
- * code this build does not know.
+ * A problem as the dashboard holds it: the server's (`WireProblem`, the body every route answers
+ * an error with), or one it made up for an answer that was not a problem, which has no `type`.
+ * `code` stays a string: a newer server may send a code this build does not know.
  */
-export interface Problem {
-  type?: string;
-  title?: string;
-  status: number;
-  code: string;
-  detail?: string;
+export interface Problem extends Partial<Pick<WireProblem, 'type' | 'title' | 'detail'>> {
+  status: WireProblem['status'];
+  code: ErrorCode | LocalCode | (string & {});
   /** From `Retry-After`, on 429s. */
   retryAfterSeconds?: number;
   [extension: string]: unknown;

@@ -3,18 +3,7 @@ import { PageHeader } from '../components/PageHeader';
 import { Empty, Loadable, LoadMore } from '../components/States';
 import { Time } from '../components/Time';
 import { usePaged } from '../hooks';
-
-/** One event of `GET /api/v1/me/activity`. */
-export interface ActivityEvent {
-  id: string;
-  action: string;
-  created_at: string;
-  org: { id: string; name: string | null } | null;
-  actor: { kind: 'you' | 'person' | 'credential' | 'anonymous' | 'system'; name: string | null };
-  ip: string | null;
-  device: string | null;
-  details: Record<string, unknown>;
-}
+import type { ActivityEvent } from '@latchkey/contract';
 
 const METHODS: Record<string, string> = {
   password: 'password',

@@ -9,26 +9,9 @@ import { Time } from '../components/Time';
 import { useToast } from '../components/Toast';
 import { useAction, useLoad, usePaged } from '../hooks';
 import { useSession } from '../session';
+import type { SignupPolicy, SignupPolicySetting, WaitlistEntry, WaitlistStatus } from '@latchkey/contract';
 
-type Policy = 'open' | 'invite-only' | 'waitlist';
-interface PolicySetting {
-  policy: Policy;
-  updated_at: string | null;
-  updated_by: string | null;
-}
-interface Entry {
-  id: string;
-  email: string;
-  name: string | null;
-  via: string;
-  status: 'pending' | 'approved' | 'denied';
-  created_at: string;
-  decided_at: string | null;
-  joined_at: string | null;
-  email_sent?: boolean;
-}
-
-const POLICIES: { id: Policy; label: string; about: string }[] = [
+const POLICIES: { id: SignupPolicy; label: string; about: string }[] = [
   { id: 'open', label: 'Open', about: 'Anyone may create an account.' },
   {
     id: 'waitlist',
@@ -61,13 +44,17 @@ function PolicyForm() {
       : actor === 'config'
         ? 'the configuration (SIGNUP_POLICY)'
         : actor;
-  const current = useLoad(() => get<PolicySetting>('/api/v1/admin/signup-policy', { org: null }), []);
-  const [choice, setChoice] = useState<Policy | null>(null);
+  const current = useLoad(() => get<SignupPolicySetting>('/api/v1/admin/signup-policy', { org: null }), []);
+  const [choice, setChoice] = useState<SignupPolicy | null>(null);
   const name = useId();
   const toast = useToast();
   const selected = choice ?? current.data?.policy ?? 'open';
   const action = useAction(async () => {
-    const next = await put<PolicySetting>('/api/v1/admin/signup-policy', { policy: selected }, { org: null });
+    const next = await put<SignupPolicySetting>(
+      '/api/v1/admin/signup-policy',
+      { policy: selected },
+      { org: null },
+    );
     current.set(() => next);
     setChoice(null);
     toast(`Sign-ups are now: ${POLICIES.find((p) => p.id === next.policy)?.label ?? next.policy}.`);
@@ -126,9 +113,9 @@ const STATUSES = [
 ] as const;
 
 function Waitlist() {
-  const [status, setStatus] = useState<Entry['status']>('pending');
+  const [status, setStatus] = useState<WaitlistStatus>('pending');
   const list = usePaged(
-    (cursor) => get<Page<Entry>>('/api/v1/admin/waitlist', { org: null, query: { status, cursor } }),
+    (cursor) => get<Page<WaitlistEntry>>('/api/v1/admin/waitlist', { org: null, query: { status, cursor } }),
     [status],
   );
   return (
@@ -137,7 +124,7 @@ function Waitlist() {
       <Tabs
         tabs={STATUSES}
         current={status}
-        onSelect={(id) => setStatus(id as Entry['status'])}
+        onSelect={(id) => setStatus(id as WaitlistStatus)}
         label="Requests by status"
         idBase="waitlist"
       />
@@ -183,10 +170,16 @@ function Waitlist() {
   );
 }
 
-function WaitlistRow({ entry: e, onDecided }: { entry: Entry; onDecided: (e: Entry) => void }) {
+function WaitlistRow({
+  entry: e,
+  onDecided,
+}: {
+  entry: WaitlistEntry;
+  onDecided: (e: WaitlistEntry) => void;
+}) {
   const toast = useToast();
   const decide = useAction(async (decision: 'approve' | 'deny') => {
-    const next = await post<Entry>(path`/api/v1/admin/waitlist/${e.id}/${decision}`, undefined, {
+    const next = await post<WaitlistEntry>(path`/api/v1/admin/waitlist/${e.id}/${decision}`, undefined, {
       org: null,
     });
     onDecided(next);

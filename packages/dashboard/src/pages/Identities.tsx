@@ -6,14 +6,7 @@ import { Empty, Loadable } from '../components/States';
 import { Time } from '../components/Time';
 import { useToast } from '../components/Toast';
 import { useLoad } from '../hooks';
-
-interface Identity {
-  id: string;
-  provider: 'github' | 'google';
-  email: string | null;
-  email_verified: boolean;
-  created_at: string;
-}
+import type { Identity, IdentityList } from '@latchkey/contract';
 
 const NAMES: Record<string, string> = { github: 'GitHub', google: 'Google' };
 
@@ -23,7 +16,7 @@ const NAMES: Record<string, string> = { github: 'GitHub', google: 'Google' };
  * set up, so no button is offered that might lead nowhere.)
  */
 export function Identities() {
-  const list = useLoad(() => get<{ data: Identity[] }>('/api/v1/me/identities', { org: null }), []);
+  const list = useLoad(() => get<IdentityList>('/api/v1/me/identities', { org: null }), []);
   const [unlinking, setUnlinking] = useState<Identity | null>(null);
   const toast = useToast();
   return (

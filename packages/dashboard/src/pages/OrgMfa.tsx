@@ -9,13 +9,7 @@ import { formatDateTime } from '../format';
 import { useAction, useLoad } from '../hooks';
 import { Link } from '../router';
 import { useSession } from '../session';
-
-interface OrgMfa {
-  mfa_required: boolean;
-  grace_days: number;
-  required_at: string | null;
-  grace_ends_at: string | null;
-}
+import type { OrgMfa } from '@latchkey/contract';
 
 /** Organisation settings → "Require two-factor": members without a factor enrol at their next sign-in. */
 export function OrgMfaSettings() {

@@ -40,6 +40,30 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
+/** An invitation as `GET /api/v1/org/invitations` lists it. */
+export interface Invitation {
+  id: string;
+  email: string;
+  role: string;
+  status: string;
+  invited_by: string | null;
+  created_at: string;
+  expires_at: string;
+  email_sent?: boolean;
+}
+
+/** The org's pending invitations, newest first, as `c` sees them. */
+export async function pendingInvitations(c: Client, org: string): Promise<Invitation[]> {
+  const res = await c.get('/api/v1/org/invitations?limit=500', org);
+  assert.equal(res.statusCode, 200, res.body);
+  return (res.json() as Page<Invitation>).data;
+}
+
+/** `c` accepts the invitation with this token through the API. */
+export function acceptInvitation(c: Client, token: string): Promise<LightMyRequestResponse> {
+  return c.post('/api/v1/invitations/accept', { token });
+}
+
 /** Asserts an RFC 9457 problem with this status and stable code. */
 export function assertProblem(res: LightMyRequestResponse, status: number, code: string, what = ''): void {
   assert.equal(res.statusCode, status, `${what} ${res.body}`);

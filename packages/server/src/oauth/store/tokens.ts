@@ -130,19 +130,30 @@ export function tokenResponse(t: IssuedTokens) {
 }
 
 /** Revokes every live token matching `where`; returns their hashes (to drop from caches) and prefixes. */
+/** Passes of a revocation at most (each one past the first needs a rotation racing it). */
+const MAX_REVOKE_PASSES = 10;
+
 async function revokeWhere(
   trx: Executor,
   clock: Clock,
   column: 'family_id' | 'grant_id' | 'client_id' | 'id',
   value: string,
 ): Promise<{ hashes: string[]; prefixes: string[] }> {
-  const rows = await trx
-    .updateTable('oauth_tokens')
-    .set({ revoked_at: clock.now() })
-    .where(column, '=', value)
-    .where('revoked_at', 'is', null)
-    .returning(['id', 'token_hash', 'prefix'])
-    .execute();
+  // A rotation or exchange that commits while this runs issues rows its snapshot cannot see (it
+  // waited on the row the rotation locked, then went on with the snapshot it started with): go
+  // round again until a pass finds nothing alive, so nothing issued in the race outlives the rest.
+  const rows: { id: string; token_hash: string; prefix: string }[] = [];
+  for (let pass = 0; pass < MAX_REVOKE_PASSES; pass++) {
+    const revoked = await trx
+      .updateTable('oauth_tokens')
+      .set({ revoked_at: clock.now() })
+      .where(column, '=', value)
+      .where('revoked_at', 'is', null)
+      .returning(['id', 'token_hash', 'prefix'])
+      .execute();
+    if (revoked.length === 0) break;
+    rows.push(...revoked);
+  }
   // API tokens these tokens minted (an app's org keys) die with them.
   const children = await revokeOAuthChildren(
     trx,

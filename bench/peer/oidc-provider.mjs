@@ -1,10 +1,11 @@
 // The benchmark peer: node-oidc-provider configured like Latchkey's OAuth server — opaque access
 // tokens bound to one resource (RFC 8707), PKCE S256 required, rotating refresh tokens,
-// introspection for the resource server — with in-memory storage (an unbounded Map), or with
-// PostgreSQL when PEER_DATABASE_URL is set (the production comparison). Runs in its own
+// introspection for the resource server, and with CC_SECRET a confidential client `bench-cc` that
+// may use client_credentials (client_secret_basic) — with in-memory storage (an unbounded Map), or
+// with PostgreSQL when PEER_DATABASE_URL is set (the production comparison). Runs in its own
 // process. `/__codes?n=` mints authorization codes through its own models (the consent step is
 // not what is measured), answering [{code, verifier}].
-// Usage: node oidc-provider.mjs <port>; env RESOURCE, RS_SECRET.
+// Usage: node oidc-provider.mjs <port>; env RESOURCE, RS_SECRET, optionally CC_SECRET.
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import Provider from 'oidc-provider';
@@ -152,10 +153,25 @@ const provider = new Provider(issuer, {
       grant_types: [],
       response_types: [],
     },
+    // Like a Latchkey org app allowed client_credentials: confidential, the resource's scopes.
+    ...(process.env.CC_SECRET
+      ? [
+          {
+            client_id: 'bench-cc',
+            client_secret: process.env.CC_SECRET,
+            token_endpoint_auth_method: 'client_secret_basic',
+            redirect_uris: [],
+            grant_types: ['client_credentials'],
+            response_types: [],
+            scope: SCOPE,
+          },
+        ]
+      : []),
   ],
   scopes: ['mcp:read', 'mcp:run'],
   features: {
     devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
     introspection: { enabled: true },
     revocation: { enabled: true },
     resourceIndicators: {

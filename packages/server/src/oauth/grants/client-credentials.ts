@@ -1,8 +1,9 @@
+import { executeGrouped } from '../../db/group-commit.js';
 import { newId } from '../../lib/secrets.js';
 import { OAuthError } from '../errors.js';
 import { requestedResource, requestedScopes } from '../scope.js';
 import { formatAccessToken } from '../oidc/jwt-access-token.js';
-import { issueAndAudit, tokenResponse } from '../store/tokens.js';
+import { issueStatement, tokenResponse } from '../store/tokens.js';
 import type { Grant, GrantRequest } from './types.js';
 
 /**
@@ -26,16 +27,15 @@ export const clientCredentialsGrant: Grant = {
     const resource = requestedResource(deps.catalogue, params.resource);
     const scopes = requestedScopes(deps.catalogue, resource, client, params.scope);
     const orgId = client.orgId;
-    const issued = await deps.db.transaction().execute(async (trx) => {
-      const t = await issueAndAudit(trx, deps.clock, actor, {
-        grantType: 'client_credentials',
-        familyId: newId(),
-        subject: { clientId: client.id, grantId: null, userId: null, orgId, resource: resource.url, scopes },
-        refresh: false,
-        tokenPrefix: deps.config.tokenPrefix,
-      });
-      return t;
+    // One statement (the token and its audit event), committed with concurrent grants.
+    const { query, issued } = issueStatement(deps.clock, actor, {
+      grantType: 'client_credentials',
+      familyId: newId(),
+      subject: { clientId: client.id, grantId: null, userId: null, orgId, resource: resource.url, scopes },
+      refresh: false,
+      tokenPrefix: deps.config.tokenPrefix,
     });
+    await executeGrouped(deps.db, query);
     return tokenResponse(
       await formatAccessToken(deps, issued, {
         resource: resource.url,

@@ -99,8 +99,26 @@ export async function issueAndAudit(
   db: Executor,
   clock: Clock,
   who: Actor,
-  o: { grantType: string; familyId: string; subject: TokenSubject; refresh: boolean; tokenPrefix: string },
+  o: IssueFor,
 ): Promise<IssuedTokens> {
+  const s = issueStatement(clock, who, o);
+  await s.query.execute(db);
+  return s.issued;
+}
+
+interface IssueFor {
+  grantType: string;
+  familyId: string;
+  subject: TokenSubject;
+  refresh: boolean;
+  tokenPrefix: string;
+}
+
+/**
+ * `issueAndAudit` as one statement to run: for a grant that changes nothing else, so the
+ * statement needs no transaction of its own and can commit with others (`executeGrouped`).
+ */
+export function issueStatement(clock: Clock, who: Actor, o: IssueFor) {
   const s = o.subject;
   const scopes = JSON.stringify(s.scopes);
   const tail = issuing(clock, who, {
@@ -109,13 +127,13 @@ export async function issueAndAudit(
     tokenPrefix: o.tokenPrefix,
     event: { action: 'oauth.token_issued', grantType: o.grantType },
   });
-  await sql`with s as (
+  const query = sql`with s as (
       select ${o.familyId}::uuid as family_id, ${s.grantId}::uuid as grant_id, ${s.userId}::uuid as user_id,
         ${s.orgId}::uuid as org_id, ${s.resource}::text as resource, ${scopes}::jsonb as scopes,
         ${scopes}::jsonb as held, null::text as previous
     ), ${tail.ctes}
-    select (select count(*) from t) as tokens, (select count(*) from a) as audited`.execute(db);
-  return tail.issued(s.scopes);
+    select (select count(*) from t) as tokens, (select count(*) from a) as audited`;
+  return { query, issued: tail.issued(s.scopes) };
 }
 
 /** The token endpoint's success body (RFC 6749 §5.1). */
@@ -129,10 +147,10 @@ export function tokenResponse(t: IssuedTokens) {
   };
 }
 
-/** Revokes every live token matching `where`; returns their hashes (to drop from caches) and prefixes. */
 /** Passes of a revocation at most (each one past the first needs a rotation racing it). */
 const MAX_REVOKE_PASSES = 10;
 
+/** Revokes every live token matching `where`; returns their hashes (to drop from caches) and prefixes. */
 async function revokeWhere(
   trx: Executor,
   clock: Clock,

@@ -6,7 +6,7 @@ import { enableGroupCommit } from './group-commit.js';
 import { withNamedStatements } from './pg-prepared.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import { withPreparedStatements } from './pglite-prepared.js';
-import { startPGliteThread } from './pglite-thread.js';
+import { PGLITE_SETTINGS, startPGliteThread } from './pglite-thread.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -86,7 +86,9 @@ async function openPGlite(opts: StorageOptions): Promise<Storage> {
     ...(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {}),
   };
   const pglite =
-    (opts.thread ?? dataDir !== undefined) ? await startPGliteThread(start) : await PGlite.create(start);
+    (opts.thread ?? dataDir !== undefined)
+      ? await startPGliteThread(start)
+      : await PGlite.create({ ...start, postgresqlconf: PGLITE_SETTINGS });
   const statements = pglite instanceof PGlite ? withPreparedStatements(pglite) : pglite;
   const db = new Kysely<Database>({ dialect: new PGliteDialect(statements) });
   enableGroupCommit(db);

@@ -1,7 +1,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import { withPreparedStatements } from './pglite-prepared.js';
-import type { PGliteLike, WorkerReply, WorkerRequest, WorkerStart } from './pglite-thread.js';
+import {
+  PGLITE_SETTINGS,
+  type PGliteLike,
+  type WorkerReply,
+  type WorkerRequest,
+  type WorkerStart,
+} from './pglite-thread.js';
 
 /**
  * The embedded database's own thread: it owns the PGlite instance, runs one statement per message
@@ -31,6 +37,7 @@ let pglite: PGlite;
 let statements: PGliteLike;
 try {
   pglite = await PGlite.create({
+    postgresqlconf: PGLITE_SETTINGS,
     ...(start.dataDir ? { dataDir: start.dataDir } : {}),
     ...(start.loadDataDir ? { loadDataDir: start.loadDataDir } : {}),
   });

@@ -124,10 +124,10 @@ async function rotateOnce(db: Db, clock: Clock, who: Actor, r: Rotation): Promis
       }
     ), s as (
       update oauth_tokens set rotated_at = ${now}::timestamptz
-      from chk where oauth_tokens.id = chk.id and chk.refusal is null
-        and oauth_tokens.rotated_at is null and oauth_tokens.revoked_at is null
-      returning chk.family_id, chk.grant_id, chk.user_id, chk.org_id, chk.resource, chk.access_scopes as scopes,
-        chk.scopes as held, chk.prefix as previous
+      where token_hash = ${r.tokenHash}::text and rotated_at is null and revoked_at is null
+        and exists (select 1 from chk where chk.refusal is null)
+      returning family_id, grant_id, user_id, org_id, resource,
+        ${named === null ? sql`scopes` : sql`(select access_scopes from chk)`} as scopes, scopes as held, prefix as previous
     ), ${tail.ctes}
     select chk.refusal, chk.client_id, chk.family_id, chk.user_id, chk.org_id, chk.resource, chk.prefix,
       chk.access_scopes as scopes, (select count(*) from s) as rotated,

@@ -18,10 +18,20 @@ export const MAX_NAMED = 300;
 
 const PREPARABLE = /^\s*(select|insert|update|delete|with)\b/i;
 
-const nameOf = (text: string) => `lk_${createHash('sha256').update(text).digest('base64url').slice(0, 24)}`;
+const hashName = (text: string) => `lk_${createHash('sha256').update(text).digest('base64url').slice(0, 24)}`;
 
 export function withNamedStatements(pool: pg.Pool): PostgresPool {
   const namedBy = new WeakMap<pg.PoolClient, Set<string>>();
+  // Each text's name, hashed once: the same texts come back on every request.
+  const names = new Map<string, string>();
+  const nameOf = (text: string) => {
+    let name = names.get(text);
+    if (name === undefined) {
+      name = hashName(text);
+      if (names.size < MAX_NAMED) names.set(text, name);
+    }
+    return name;
+  };
   return {
     async connect(): Promise<PostgresPoolClient> {
       const client = await pool.connect();

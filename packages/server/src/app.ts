@@ -56,7 +56,7 @@ import { capConnectionsPerAddress } from './http/connections.js';
 import { checkSameOrigin, isUnsafe } from './http/csrf.js';
 import { ApiError, rateLimited } from './errors.js';
 import { sendFrameworkError, sendProblem, toApiError } from './http/errors.js';
-import { logCredential, redactUrl } from './http/logging.js';
+import { logCredential, redactUrl, requestLoggerFactory } from './http/logging.js';
 import { installMetrics } from './http/metrics.js';
 import { opsRoutes } from './http/ops-routes.js';
 import {
@@ -76,7 +76,6 @@ export const MAX_HEADER_BYTES = 16 * 1024;
 export const HEADERS_TIMEOUT_MS = 10_000;
 /** Response header of a request whose credential change is not yet in force on every node. */
 export const PROPAGATION_HEADER = 'latchkey-revocation';
-const PROPAGATION = new WeakMap<FastifyRequest, RequestPropagation>();
 
 /** One row of the authorization table: a route and what it declared it needs. */
 export interface DeclaredRoute extends RouteNeeds {
@@ -129,6 +128,8 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
       maxHeaderSize: MAX_HEADER_BYTES,
     },
     trustProxy: deps.config.trustProxy,
+    // Each request's logger is made when it first logs a line (most log none).
+    childLoggerFactory: requestLoggerFactory,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 200 },
@@ -144,6 +145,7 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
   );
   app.decorateRequest('principal', null);
   app.decorateRequest('org', null);
+  app.decorateRequest('propagation', null);
 
   // Every /api route must say how it is authenticated, and every authenticated route what it
   // needs (a permission, an account scope or the credential kinds it takes): forgetting fails the
@@ -236,10 +238,9 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
     // it arrived: one read of the shared change log, sent in the limiter's round trip.
     const mayAuthenticate =
       req.headers.authorization !== undefined || req.headers.cookie !== undefined || req.method === 'POST';
-    const [limit] = await Promise.all([
-      general && req.url.startsWith('/api/') ? general.consume(req.ip) : null,
-      mayAuthenticate ? deps.auth.sync() : null,
-    ]);
+    const consuming = general && req.url.startsWith('/api/') ? general.consume(req.ip) : null;
+    const syncing = mayAuthenticate && deps.auth.syncs ? deps.auth.sync() : null;
+    const limit = syncing ? (await Promise.all([consuming, syncing]))[0] : await consuming;
     if (limit && !limit.allowed) throw rateLimited(limit.retryAfterSeconds);
     const cfg = req.routeOptions.config;
     // A request that a cookie could authenticate, or that carries no credential at all (sign-in
@@ -296,20 +297,22 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
 
   // A change this request committed but could not announce to the other nodes is said so in its
   // response: it reaches them through the revocation log within a second, not before the answer.
-  app.addHook('preHandler', async (req) => {
+  app.addHook('preHandler', (req, _reply, done) => {
     const propagation: RequestPropagation = { pending: false };
-    PROPAGATION.set(req, propagation);
+    req.propagation = propagation;
     requestPropagation.enterWith(propagation);
+    done();
   });
   app.addHook('onRequest', logCredential);
 
-  app.addHook('onSend', async (req, reply) => {
-    if (PROPAGATION.get(req)?.pending) reply.header(PROPAGATION_HEADER, 'pending');
+  app.addHook('onSend', (req, reply, payload, done) => {
+    if (req.propagation?.pending) reply.header(PROPAGATION_HEADER, 'pending');
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
     reply.header('x-frame-options', 'DENY');
     if (req.url.startsWith('/api/') && !reply.hasHeader('cache-control'))
       reply.header('cache-control', 'no-store');
+    done(null, payload);
   });
 
   app.setErrorHandler((err, req, reply) => sendProblem(reply, toApiError(err, req)));

@@ -121,6 +121,11 @@ export class AuthCache {
     return this.maxEntries > 0;
   }
 
+  /** Whether `sync()` has anything to do: a shared change log, and a cache to keep current. */
+  get syncs(): boolean {
+    return this.#log !== null && this.enabled;
+  }
+
   /**
    * Subscribes to changes and, with a shared cache, takes this node's positions in the shared
    * log and in the database's revocation log (`replay`), then replays that log every second.

@@ -1,5 +1,5 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import pino, { type DestinationStream, type Logger } from 'pino';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import pino, { type ChildLoggerOptions, type DestinationStream, type Logger } from 'pino';
 import type { LogFormat, LogLevel } from '../config/index.js';
 
 /** Keys whose values never reach a log line, wherever they appear. */
@@ -88,15 +88,111 @@ export function redactUrl(url: string): string {
   return `${url.slice(0, q)}?${keys.join('&')}`;
 }
 
+type LevelName = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+type Bindings = Record<string, unknown>;
+
+/**
+ * A request's logger, made only when the request logs a line at an enabled level: most requests
+ * log nothing below the configured level, and a pino child (its bindings serialised and redacted)
+ * costs more than the rest of a cached-credential request. The lines it writes are those of
+ * `parent.child(bindings)`: the same fields, the same redaction.
+ */
+export class RequestLogger {
+  readonly #parent: Logger;
+  #bindings: Bindings;
+  #real: Logger | null = null;
+
+  constructor(parent: Logger, bindings: Bindings) {
+    this.#parent = parent;
+    this.#bindings = bindings;
+  }
+
+  #logger(): Logger {
+    this.#real ??= this.#parent.child(this.#bindings);
+    return this.#real;
+  }
+
+  #write(level: LevelName, args: unknown[]): void {
+    const target = this.#real ?? this.#parent;
+    if (!target.isLevelEnabled(level)) return;
+    (this.#logger()[level] as (...a: unknown[]) => void)(...args);
+  }
+
+  get level(): string {
+    return (this.#real ?? this.#parent).level;
+  }
+
+  set level(level: string) {
+    this.#logger().level = level;
+  }
+
+  /** Adds fields to every later line of the request. */
+  bind(bindings: Bindings): void {
+    if (this.#real) this.#real = this.#real.child(bindings);
+    else this.#bindings = { ...this.#bindings, ...bindings };
+  }
+
+  fatal(...args: unknown[]): void {
+    this.#write('fatal', args);
+  }
+  error(...args: unknown[]): void {
+    this.#write('error', args);
+  }
+  warn(...args: unknown[]): void {
+    this.#write('warn', args);
+  }
+  info(...args: unknown[]): void {
+    this.#write('info', args);
+  }
+  debug(...args: unknown[]): void {
+    this.#write('debug', args);
+  }
+  trace(...args: unknown[]): void {
+    this.#write('trace', args);
+  }
+  silent(): void {}
+
+  child(bindings: Bindings, options?: ChildLoggerOptions): Logger {
+    return this.#logger().child(bindings, options);
+  }
+}
+
+/**
+ * Fastify's `childLoggerFactory`: a `RequestLogger` for each request. Routes that set their own
+ * log level or serializers get pino's child at once.
+ */
+export function requestLoggerFactory(
+  logger: FastifyBaseLogger,
+  bindings: Bindings,
+  opts: ChildLoggerOptions,
+): FastifyBaseLogger {
+  const pinoLogger = logger as unknown as Logger;
+  if (
+    opts.level !== undefined ||
+    opts.serializers !== undefined ||
+    typeof pinoLogger.isLevelEnabled !== 'function'
+  )
+    return logger.child(bindings, opts);
+  return new RequestLogger(pinoLogger, bindings) as unknown as FastifyBaseLogger;
+}
+
 /**
  * After authentication: every later log line of the request, "request completed" among them,
  * names the credential's kind and, for a token, its display prefix (never the secret), so an
  * operator can trace one key's traffic.
  */
-export async function logCredential(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+export function logCredential(req: FastifyRequest, reply: FastifyReply, done: () => void): void {
   const p = req.principal;
-  if (!p) return;
-  const log = req.log.child({ credential: { kind: p.kind, ...(p.prefix ? { prefix: p.prefix } : {}) } });
-  req.log = log;
-  reply.log = log;
+  if (p) {
+    const credential = { credential: { kind: p.kind, ...(p.prefix ? { prefix: p.prefix } : {}) } };
+    if (req.log instanceof RequestLogger) {
+      // reply.log is the same object.
+      req.log.bind(credential);
+    } else {
+      const log = req.log.child(credential);
+      req.log = log;
+      reply.log = log;
+    }
+  }
+  done();
 }

@@ -18,7 +18,7 @@ export function installMetrics(app: FastifyInstance): Registry {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     const labels = {
       method: req.method,
       // The route pattern, never the raw URL: bounded label values and no tokens in metrics.
@@ -27,6 +27,7 @@ export function installMetrics(app: FastifyInstance): Registry {
     };
     requests.inc(labels);
     latency.observe(labels, reply.elapsedTime / 1000);
+    done();
   });
   return registry;
 }

@@ -55,8 +55,8 @@ export function cookieName(config: Pick<Config, 'secureCookies'>, base: HostCook
  * under its base name, so the rest of the server reads `req.cookies[SESSION_COOKIE]` either way.
  */
 export function secureTransport(config: Pick<Config, 'secureCookies'>) {
-  return async function secureTransportHook(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    if (!config.secureCookies) return;
+  return function secureTransportHook(req: FastifyRequest, reply: FastifyReply, done: () => void): void {
+    if (!config.secureCookies) return done();
     reply.header('strict-transport-security', `max-age=${HSTS_MAX_AGE_SECONDS}; includeSubDomains`);
     const cookies = req.cookies as Record<string, string | undefined>;
     for (const base of HOST_COOKIES) {
@@ -64,6 +64,7 @@ export function secureTransport(config: Pick<Config, 'secureCookies'>) {
       delete cookies[base];
       if (value !== undefined) cookies[base] = value;
     }
+    done();
   };
 }
 

@@ -37,7 +37,7 @@ export function tokenAuthenticator(): Authenticator {
     const parsed = parseToken(bearer, prefix);
     if (!parsed) throw invalidCredential();
     if (!KINDS.has(parsed.kind)) return null;
-    const cred = await liveApiToken(deps, bearer);
+    const cred = await liveParsedToken(deps, bearer);
     if (!cred) throw invalidCredential();
     touch(deps, cred.id, req);
     return cred.principal;
@@ -52,6 +52,11 @@ export function tokenAuthenticator(): Authenticator {
 export async function liveApiToken(deps: TierDeps, token: string): Promise<CachedCredential | null> {
   const parsed = parseToken(token, deps.config.tokenPrefix);
   if (!parsed || !KINDS.has(parsed.kind)) return null;
+  return liveParsedToken(deps, token);
+}
+
+/** `liveApiToken` of a token whose shape, checksum and kind were checked already. */
+async function liveParsedToken(deps: TierDeps, token: string): Promise<CachedCredential | null> {
   const hash = hashToken(token);
   let cred = deps.auth.credential(hash);
   if (cred === undefined) {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
 /**
@@ -54,7 +54,8 @@ export function mintToken(kind: TokenKind, prefix = DEFAULT_TOKEN_PREFIX) {
 }
 
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  // One-shot: no Hash object per call (this runs on every request a token authenticates).
+  return hash('sha256', token, 'hex');
 }
 
 const patterns = new Map<string, RegExp>();

@@ -35,9 +35,10 @@ export function usageRoutes(app: App, deps: Deps): void {
   const { db, clock } = deps;
   const counter = usageCounter({ db, clock, log: app.log });
   COUNTERS.set(app, counter);
-  app.addHook('onResponse', async (req) => {
+  app.addHook('onResponse', (req, _reply, done) => {
     const p = req.principal;
     if (p?.tokenId && COUNTED.has(p.kind)) counter.count(p.tokenId);
+    done();
   });
   app.addHook('onClose', async () => counter.stop());
 

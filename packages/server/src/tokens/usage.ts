@@ -32,6 +32,12 @@ export interface UsageDeps {
 
 const dayOf = (d: Date) => d.toISOString().slice(0, 10);
 
+/** The UTC day holding `ms`, with its bounds. */
+function dayAround(ms: number): { day: string; from: number; until: number } {
+  const from = ms - (((ms % DAY) + DAY) % DAY);
+  return { day: dayOf(new Date(from)), from, until: from + DAY };
+}
+
 export function usageCounter(deps: UsageDeps, flushMs = USAGE_FLUSH_MS): UsageCounter {
   let pending = new Map<string, number>();
   let writing: Promise<void> = Promise.resolve();
@@ -63,12 +69,17 @@ export function usageCounter(deps: UsageDeps, flushMs = USAGE_FLUSH_MS): UsageCo
     return writing;
   };
 
+  // Today's UTC day, kept rather than formatted on every request.
+  let today = dayAround(deps.clock.now().getTime());
+
   const timer = setInterval(() => void flush(), flushMs);
   timer.unref();
 
   return {
     count(tokenId) {
-      const key = `${tokenId}|${dayOf(deps.clock.now())}`;
+      const now = deps.clock.now().getTime();
+      if (now < today.from || now >= today.until) today = dayAround(now);
+      const key = `${tokenId}|${today.day}`;
       pending.set(key, (pending.get(key) ?? 0) + 1);
       if (pending.size >= USAGE_MAX_KEYS) void flush();
     },

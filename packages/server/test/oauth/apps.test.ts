@@ -119,6 +119,43 @@ describe('org OAuth apps', () => {
     assert.equal(info.active, true);
     assert.equal(info.org_id, org.id);
     assert.equal(info.sub, app.client_id);
+    // One access token row acting as the app (no grant, no person), and one audit event naming it.
+    const rows = await t.deps.db
+      .selectFrom('oauth_tokens')
+      .selectAll()
+      .where('client_id', '=', app.client_id)
+      .execute();
+    assert.equal(rows.length, 1);
+    const row = rows[0]!;
+    assert.equal(row.kind, 'at');
+    assert.equal(row.grant_id, null);
+    assert.equal(row.user_id, null);
+    assert.equal(row.org_id, org.id);
+    assert.equal(row.resource, MCP_URL);
+    assert.deepEqual(row.scopes, ['mcp:read', 'mcp:run']);
+    assert.ok(body.access_token.startsWith(row.prefix));
+    assert.equal(row.expires_at.getTime() - row.created_at.getTime(), body.expires_in * 1000);
+    const issuedEvents = await t.deps.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('org_id', '=', org.id)
+      .where('action', '=', 'oauth.token_issued')
+      .execute();
+    assert.equal(issuedEvents.length, 1);
+    const event = issuedEvents[0]!;
+    assert.equal(event.actor, `client:${app.client_id}`);
+    assert.equal(event.target, `client:${app.client_id}`);
+    assert.equal(event.subject_user_id, null);
+    assert.equal(event.created_at.getTime(), row.created_at.getTime());
+    assert.deepEqual(event.data, {
+      client_id: app.client_id,
+      grant_type: 'client_credentials',
+      user_id: null,
+      resource: MCP_URL,
+      scopes: ['mcp:read', 'mcp:run'],
+      access_token: row.prefix,
+      refresh_token: null,
+    });
 
     const del = await owner.delete(`/api/v1/oauth/clients/${app.id}`, org.id);
     assert.equal(del.statusCode, 204);

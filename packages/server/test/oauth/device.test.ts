@@ -141,6 +141,42 @@ describe('device authorization (RFC 8628)', () => {
     assert.equal(info.client_id, d.client.client_id);
     assert.equal(info.aud, MCP_URL);
     assert.equal(info.org_id, me.org.id);
+    // An access and a refresh token of one new family, and one audit event naming both.
+    const rows = await t.deps.db
+      .selectFrom('oauth_tokens')
+      .selectAll()
+      .where('client_id', '=', d.client.client_id)
+      .orderBy('kind')
+      .execute();
+    assert.deepEqual(
+      rows.map((r) => [r.kind, r.user_id, r.org_id, r.resource, r.scopes, r.family_id]),
+      [
+        ['at', me.user.id, me.org.id, MCP_URL, ['mcp:read', 'mcp:run'], rows[0]!.family_id],
+        ['rt', me.user.id, me.org.id, MCP_URL, ['mcp:read', 'mcp:run'], rows[0]!.family_id],
+      ],
+    );
+    assert.ok(rows[0]!.grant_id);
+    assert.equal(rows[1]!.grant_id, rows[0]!.grant_id);
+    const events = await t.deps.db
+      .selectFrom('audit_events')
+      .select('data')
+      .where('action', '=', 'oauth.token_issued')
+      .where('target', '=', `client:${d.client.client_id}`)
+      .execute();
+    assert.deepEqual(
+      events.map((e) => e.data),
+      [
+        {
+          client_id: d.client.client_id,
+          grant_type: 'device_code',
+          user_id: me.user.id,
+          resource: MCP_URL,
+          scopes: ['mcp:read', 'mcp:run'],
+          access_token: rows[0]!.prefix,
+          refresh_token: rows[1]!.prefix,
+        },
+      ],
+    );
 
     clock.advance(16_000);
     assert.equal((await poll(d.client, d.device_code)).json().error, 'invalid_grant');

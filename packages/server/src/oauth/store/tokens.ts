@@ -36,8 +36,9 @@ export type IssueEvent =
   | { action: 'oauth.token_refreshed' };
 
 /**
- * The one place OAuth tokens are written and their issuance audited: the tail of a grant's single
- * SQL statement. The statement ends in a CTE `s` of at most one row — the family to issue:
+ * Where OAuth tokens issued from a checked row (a code, a refresh token) are written and audited:
+ * the tail of a grant's single SQL statement (`issueStatement` is the same for a subject known up
+ * front). The statement ends in a CTE `s` of at most one row — the family to issue:
  * `family_id, grant_id, user_id, org_id, resource`, `scopes` (the access token's), `held` (the
  * refresh token's: a narrowing refresh narrows the access token only, RFC 6749 §6) and `previous`
  * (the rotated refresh token's prefix, or null). `ctes` appends `t`, which inserts the access token
@@ -117,23 +118,46 @@ interface IssueFor {
 /**
  * `issueAndAudit` as one statement to run: for a grant that changes nothing else, so the
  * statement needs no transaction of its own and can commit with others (`executeGrouped`).
+ *
+ * The subject is known up front, so the statement inserts the token rows as plain values and the
+ * audit event from the access token's row, the same rows and event as `issuing` writes.
+ * Without `issuing`'s CTE of one row cross-joined to the tokens and the counts it returns, the
+ * embedded database spends about a quarter less on it, and its text is shorter to build.
  */
 export function issueStatement(clock: Clock, who: Actor, o: IssueFor) {
   const s = o.subject;
+  const now = clock.now();
+  const at = mintToken('at', o.tokenPrefix);
+  const rt = o.refresh ? mintToken('rt', o.tokenPrefix) : null;
   const scopes = JSON.stringify(s.scopes);
-  const tail = issuing(clock, who, {
-    clientId: s.clientId,
-    refresh: o.refresh,
-    tokenPrefix: o.tokenPrefix,
-    event: { action: 'oauth.token_issued', grantType: o.grantType },
-  });
-  const query = sql`with s as (
-      select ${o.familyId}::uuid as family_id, ${s.grantId}::uuid as grant_id, ${s.userId}::uuid as user_id,
-        ${s.orgId}::uuid as org_id, ${s.resource}::text as resource, ${scopes}::jsonb as scopes,
-        ${scopes}::jsonb as held, null::text as previous
-    ), ${tail.ctes}
-    select (select count(*) from t) as tokens, (select count(*) from a) as audited`;
-  return { query, issued: tail.issued(s.scopes) };
+  const row = (kind: 'at' | 'rt', t: ReturnType<typeof mintToken>, ttl: number) =>
+    sql`(${newId()}::uuid, ${kind}::text, ${t.hash}::text, ${t.display}::text, ${o.familyId}::uuid,
+      ${s.clientId}::text, ${s.grantId}::uuid, ${s.userId}::uuid, ${s.orgId}::uuid, ${s.resource}::text,
+      ${scopes}::jsonb, ${now}::timestamptz, ${addMs(now, ttl)}::timestamptz)`;
+  const rows = [row('at', at, ACCESS_TOKEN_TTL_MS), ...(rt ? [row('rt', rt, REFRESH_TOKEN_TTL_MS)] : [])];
+  const query = sql`with t as (
+      insert into oauth_tokens (id, kind, token_hash, prefix, family_id, client_id, grant_id, user_id, org_id, resource, scopes, created_at, expires_at)
+      values ${sql.join(rows)}
+      returning kind, user_id, org_id, resource, scopes
+    )
+    ${auditFrom(who, now, {
+      orgId: sql`a.org_id`,
+      action: 'oauth.token_issued',
+      target: `client:${s.clientId}`,
+      data: sql`jsonb_build_object('client_id', ${s.clientId}::text, 'grant_type', ${o.grantType}::text,
+        'user_id', a.user_id, 'resource', a.resource, 'scopes', a.scopes,
+        'access_token', ${at.display}::text, 'refresh_token', ${rt?.display ?? null}::text)`,
+      from: sql`(select * from t where kind = 'at') as a`,
+    })}`;
+  const issued: IssuedTokens = {
+    accessToken: at.token,
+    accessPrefix: at.display,
+    refreshToken: rt?.token ?? null,
+    refreshPrefix: rt?.display ?? null,
+    expiresIn: ACCESS_TOKEN_TTL_MS / 1000,
+    scopes: s.scopes,
+  };
+  return { query, issued };
 }
 
 /** The token endpoint's success body (RFC 6749 §5.1). */

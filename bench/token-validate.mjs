@@ -1,6 +1,14 @@
 // GET /api/v1/me with a personal access token: cache warm (default) and cache disabled
 // (AUTH_CACHE_ENTRIES=0: every request validates against the database), each against GET /healthz
-// on the same server, same run. Target: warm ≥ 0.8 × the trivial route.
+// on the same server, same run. Targets: warm ≥ 0.8 ×, disabled ≥ 0.25 × the trivial route.
+//
+// Why /api/v1/me: it is the cheapest authenticated route there is. Besides validating the token it
+// lists the person's orgs and what the token may do in each (the memberships: cached beside the
+// credential when warm, one more indexed read when the cache is disabled); every other
+// authenticated GET reads a table of its own or enforces an org's policy. With the cache disabled a
+// request costs two database statements: the token by hash (one indexed read, joined to its
+// holder) and the memberships; `last_used_at` is written at most once a minute per token, and usage
+// counts in batches, both off the request path.
 import { compare, row, signup, startServer, verifyEmail } from './lib.mjs';
 
 async function run(label, env) {
@@ -34,6 +42,9 @@ const warm = await run('cache warm', {});
 const cold = await run('cache disabled', { AUTH_CACHE_ENTRIES: '0' });
 console.log(
   `target warm ≥ 0.80 × baseline: ${warm.rpsRatio >= 0.8 ? 'met' : 'NOT met'} (${warm.rpsRatio.toFixed(2)})`,
+);
+console.log(
+  `target disabled ≥ 0.25 × baseline: ${cold.rpsRatio >= 0.25 ? 'met' : 'NOT met'} (${cold.rpsRatio.toFixed(2)})`,
 );
 console.log(
   JSON.stringify({

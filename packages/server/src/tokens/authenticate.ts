@@ -3,7 +3,7 @@ import type { Authenticator, CredentialRequest, Principal, TierDeps } from '../a
 import { bearerToken, invalidCredential } from '../auth/principal.js';
 import type { CachedCredential } from '../auth/credential-cache.js';
 import { MINUTE } from '../lib/clock.js';
-import { hashToken, parseToken } from './format.js';
+import { hashToken, MAX_TOKEN_LENGTH, parseToken } from './format.js';
 import { findLiveToken, touchLastUsed } from './queries.js';
 
 /** last_used_at is written at most this often per token, off the request path. */
@@ -34,10 +34,20 @@ export function tokenAuthenticator(): Authenticator {
     const bearer = bearerToken(req);
     const prefix = deps.config.tokenPrefix;
     if (!bearer?.startsWith(`${prefix}_`)) return null;
+    // Longer than any token: refused unhashed, as parseToken would.
+    if (bearer.length > MAX_TOKEN_LENGTH) throw invalidCredential();
+    // A token this tier validated before is found by its hash: the cached entry was stored only
+    // after this same string (SHA-256 names it) passed the shape, checksum and kind checks below.
+    const hash = hashToken(bearer);
+    const known = cachedApiToken(deps, hash);
+    if (known) {
+      touch(deps, known.id, req);
+      return known.principal;
+    }
     const parsed = parseToken(bearer, prefix);
     if (!parsed) throw invalidCredential();
     if (!KINDS.has(parsed.kind)) return null;
-    const cred = await liveParsedToken(deps, bearer);
+    const cred = await liveParsedToken(deps, hash);
     if (!cred) throw invalidCredential();
     touch(deps, cred.id, req);
     return cred.principal;
@@ -52,12 +62,11 @@ export function tokenAuthenticator(): Authenticator {
 export async function liveApiToken(deps: TierDeps, token: string): Promise<CachedCredential | null> {
   const parsed = parseToken(token, deps.config.tokenPrefix);
   if (!parsed || !KINDS.has(parsed.kind)) return null;
-  return liveParsedToken(deps, token);
+  return liveParsedToken(deps, hashToken(token));
 }
 
-/** `liveApiToken` of a token whose shape, checksum and kind were checked already. */
-async function liveParsedToken(deps: TierDeps, token: string): Promise<CachedCredential | null> {
-  const hash = hashToken(token);
+/** `liveApiToken` of a token (by its hash) whose shape, checksum and kind were checked already. */
+async function liveParsedToken(deps: TierDeps, hash: string): Promise<CachedCredential | null> {
   let cred = deps.auth.credential(hash);
   if (cred === undefined) {
     const generation = deps.auth.generation();
@@ -66,6 +75,14 @@ async function liveParsedToken(deps: TierDeps, token: string): Promise<CachedCre
   }
   if (!cred || cred.oauth || (cred.expiresAt !== null && cred.expiresAt <= deps.clock.now().getTime()))
     return null;
+  return cred;
+}
+
+/** A live API token from this node's cache alone (undefined when not cached there as live). */
+function cachedApiToken(deps: TierDeps, hash: string): CachedCredential | undefined {
+  const cred = deps.auth.credential(hash);
+  if (!cred || cred.oauth || !KINDS.has(cred.principal.kind)) return undefined;
+  if (cred.expiresAt !== null && cred.expiresAt <= deps.clock.now().getTime()) return undefined;
   return cred;
 }
 

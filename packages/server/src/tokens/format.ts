@@ -20,6 +20,9 @@ export const CHECKSUM_CHARS = 6; // ceil(32 / log2(62))
 /** Display prefix: kind + this many secret characters (e.g. `lk_pat_AbCd1234`). */
 export const DISPLAY_SECRET_CHARS = 8;
 
+/** No token is longer than this (whatever the configured prefix); longer strings are refused unread. */
+export const MAX_TOKEN_LENGTH = 120;
+
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 function base62(n: bigint, width: number): string {
@@ -31,8 +34,18 @@ function base62(n: bigint, width: number): string {
   return out.padStart(width, '0');
 }
 
+/** `base62` of a number below 2^53, without BigInt arithmetic (every token not yet cached has its CRC32 checked). */
+function base62Small(n: number, width: number): string {
+  let out = '';
+  while (n > 0) {
+    out = ALPHABET[n % 62] + out;
+    n = Math.floor(n / 62);
+  }
+  return out.padStart(width, '0');
+}
+
 function checksum(body: string): string {
-  return base62(BigInt(crc32(body)), CHECKSUM_CHARS);
+  return base62Small(crc32(body), CHECKSUM_CHARS);
 }
 
 export interface ParsedToken {
@@ -75,7 +88,7 @@ function patternFor(prefix: string): RegExp {
  * not a well-formed Latchkey token. It does NOT say whether the token is live.
  */
 export function parseToken(value: string, prefix = DEFAULT_TOKEN_PREFIX): ParsedToken | null {
-  if (value.length > 120) return null;
+  if (value.length > MAX_TOKEN_LENGTH) return null;
   const m = patternFor(prefix).exec(value);
   if (!m) return null;
   const [, kind, secret, sum] = m as unknown as [string, TokenKind, string, string];

@@ -22,6 +22,7 @@ import {
   spawnServer,
   tempDir,
 } from '../process/proc.js';
+import { bearer, mintPat } from '../tokens/helpers.js';
 
 // Nothing secret reaches a log line: not a password (right, wrong or new), not a session cookie,
 // not a magic-link, invitation or setup token, not a bearer token, whatever the request did.
@@ -157,6 +158,27 @@ describe('logs of the in-process server', () => {
       'query values are redacted, keys kept',
     );
     assertNoSecrets(t.logs, secrets);
+  });
+
+  it('name the credential (kind and display prefix) and the request on the lines of a token request', async () => {
+    const c = t.client();
+    await c.signup();
+    const pat = await mintPat(c, { name: 'logged', scopes: ['account:read'] });
+    const from = t.logs.length;
+    // Validated in the database, then answered from the credential cache: both are logged alike.
+    for (let i = 0; i < 2; i++)
+      assert.equal((await bearer(t, pat.token, { url: '/api/v1/me' })).statusCode, 200);
+    const completed = t.logs
+      .slice(from)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === 'request completed');
+    assert.equal(completed.length, 2);
+    for (const line of completed) {
+      assert.deepEqual(line.credential, { kind: 'pat', prefix: pat.prefix });
+      assert.equal(typeof line.reqId, 'string');
+      assert.equal((line.res as { statusCode: number }).statusCode, 200);
+    }
+    assertNoSecrets(t.logs.slice(from), new Map([['bearer token', pat.token]]));
   });
 });
 

@@ -119,10 +119,10 @@ interface IssueFor {
  * `issueAndAudit` as one statement to run: for a grant that changes nothing else, so the
  * statement needs no transaction of its own and can commit with others (`executeGrouped`).
  *
- * The subject is known up front, so the statement inserts the token rows as plain values and the
- * audit event from the access token's row, the same rows and event as `issuing` writes.
- * Without `issuing`'s CTE of one row cross-joined to the tokens and the counts it returns, the
- * embedded database spends about a quarter less on it, and its text is shorter to build.
+ * The subject is known up front, so the statement inserts the token rows and the audit event as
+ * plain values, the same rows and event as `issuing` writes (one statement: both or neither).
+ * Without `issuing`'s CTE of one row cross-joined to the tokens, the counts it returns and the
+ * event's detail built in SQL, the embedded database spends about a quarter less on it.
  */
 export function issueStatement(clock: Clock, who: Actor, o: IssueFor) {
   const s = o.subject;
@@ -135,19 +135,26 @@ export function issueStatement(clock: Clock, who: Actor, o: IssueFor) {
       ${s.clientId}::text, ${s.grantId}::uuid, ${s.userId}::uuid, ${s.orgId}::uuid, ${s.resource}::text,
       ${scopes}::jsonb, ${now}::timestamptz, ${addMs(now, ttl)}::timestamptz)`;
   const rows = [row('at', at, ACCESS_TOKEN_TTL_MS), ...(rt ? [row('rt', rt, REFRESH_TOKEN_TTL_MS)] : [])];
+  // The event's detail, as `issuing` builds it in SQL from the same values.
+  const data = JSON.stringify({
+    client_id: s.clientId,
+    grant_type: o.grantType,
+    user_id: s.userId,
+    resource: s.resource,
+    scopes: s.scopes,
+    access_token: at.display,
+    refresh_token: rt?.display ?? null,
+  });
   const query = sql`with t as (
       insert into oauth_tokens (id, kind, token_hash, prefix, family_id, client_id, grant_id, user_id, org_id, resource, scopes, created_at, expires_at)
       values ${sql.join(rows)}
-      returning kind, user_id, org_id, resource, scopes
     )
     ${auditFrom(who, now, {
-      orgId: sql`a.org_id`,
+      orgId: sql`${s.orgId}::uuid`,
       action: 'oauth.token_issued',
       target: `client:${s.clientId}`,
-      data: sql`jsonb_build_object('client_id', ${s.clientId}::text, 'grant_type', ${o.grantType}::text,
-        'user_id', a.user_id, 'resource', a.resource, 'scopes', a.scopes,
-        'access_token', ${at.display}::text, 'refresh_token', ${rt?.display ?? null}::text)`,
-      from: sql`(select * from t where kind = 'at') as a`,
+      data: sql`${data}::jsonb`,
+      from: sql`(values (1)) as one (n)`,
     })}`;
   const issued: IssuedTokens = {
     accessToken: at.token,

@@ -90,8 +90,9 @@ async function openPGlite(opts: StorageOptions): Promise<Storage> {
       ? await startPGliteThread(start)
       : await PGlite.create({ ...start, postgresqlconf: PGLITE_SETTINGS });
   const statements = pglite instanceof PGlite ? withPreparedStatements(pglite) : pglite;
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(statements) });
-  enableGroupCommit(db);
+  const dialect = new PGliteDialect(statements);
+  const db = new Kysely<Database>({ dialect });
+  enableGroupCommit(db, (queries) => dialect.group(queries));
   return {
     db,
     kind: 'pglite',

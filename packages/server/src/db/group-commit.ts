@@ -24,16 +24,23 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+/** Runs queries as one transaction: all commit, or none does (one result per query). */
+export type RunTogether = (queries: CompiledQuery[]) => Promise<QueryResult<unknown>[]>;
+
 interface Group {
   queue: Pending[];
   running: boolean;
+  together: RunTogether;
 }
 
 const groups = new WeakMap<Db, Group>();
 
-/** Marks `db` (an embedded database) as one whose single-statement writes commit in groups. */
-export function enableGroupCommit(db: Db): void {
-  groups.set(db, { queue: [], running: false });
+/**
+ * Marks `db` (an embedded database) as one whose single-statement writes commit in groups, each
+ * group run by `together` (the embedded database sends a group to its thread in one message).
+ */
+export function enableGroupCommit(db: Db, together: RunTogether): void {
+  groups.set(db, { queue: [], running: false, together });
 }
 
 /** Runs one self-contained statement, committed alone or with others that arrive meanwhile. */
@@ -52,18 +59,14 @@ async function drain(db: Db, group: Group): Promise<void> {
   try {
     while (group.queue.length > 0) {
       const batch = group.queue.splice(0, group.queue.length);
-      await runBatch(db, batch);
+      await runBatch(db, group.together, batch);
     }
   } finally {
     group.running = false;
   }
 }
 
-const BEGIN = CompiledQuery.raw('begin');
-const COMMIT = CompiledQuery.raw('commit');
-const ROLLBACK = CompiledQuery.raw('rollback');
-
-async function runBatch(db: Db, batch: Pending[]): Promise<void> {
+async function runBatch(db: Db, together: RunTogether, batch: Pending[]): Promise<void> {
   if (batch.length === 1) {
     const [only] = batch as [Pending];
     await db.executeQuery(only.query).then(only.resolve, only.reject);
@@ -71,18 +74,7 @@ async function runBatch(db: Db, batch: Pending[]): Promise<void> {
   }
   let results: QueryResult<unknown>[] | null = null;
   try {
-    results = await db.connection().execute(async (conn) => {
-      await conn.executeQuery(BEGIN);
-      const out: QueryResult<unknown>[] = [];
-      try {
-        for (const p of batch) out.push(await conn.executeQuery(p.query));
-        await conn.executeQuery(COMMIT);
-      } catch (err) {
-        await conn.executeQuery(ROLLBACK).catch(() => {});
-        throw err;
-      }
-      return out;
-    });
+    results = await together(batch.map((p) => p.query));
   } catch {
     results = null;
   }

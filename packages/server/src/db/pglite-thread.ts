@@ -1,8 +1,21 @@
 import { Worker } from 'node:worker_threads';
 
-/** What the Kysely dialect needs from an embedded database: one statement at a time. */
+export interface QueryItem {
+  sql: string;
+  params: unknown[];
+}
+
+export interface QueryResultLike<R = unknown> {
+  rows: R[];
+  affectedRows?: number;
+}
+
+/** What the Kysely dialect needs from an embedded database. */
 export interface PGliteLike {
-  query<R>(sql: string, params?: unknown[]): Promise<{ rows: R[]; affectedRows?: number }>;
+  /** One statement; outside a transaction it commits on its own. */
+  query<R>(sql: string, params?: unknown[]): Promise<QueryResultLike<R>>;
+  /** Queries that commit together or not at all, in one call: one result per statement. */
+  group(items: QueryItem[]): Promise<QueryResultLike[]>;
 }
 
 /**
@@ -20,13 +33,21 @@ export interface WorkerStart {
 
 export type WorkerRequest =
   | { id: number; op: 'query'; sql: string; params: unknown[] }
+  | { id: number; op: 'group'; items: QueryItem[] }
   | { id: number; op: 'dump' }
   | { id: number; op: 'close' };
 
 type Unnumbered = WorkerRequest extends infer U ? (U extends WorkerRequest ? Omit<U, 'id'> : never) : never;
 
 export type WorkerReply =
-  | { id: number; ok: true; rows?: unknown[]; affectedRows?: number | undefined; blob?: Blob }
+  | {
+      id: number;
+      ok: true;
+      rows?: unknown[];
+      affectedRows?: number | undefined;
+      results?: QueryResultLike[];
+      blob?: Blob;
+    }
   | { id: number; ok: false; error: Record<string, unknown> };
 
 /** A statement that failed on the database thread, with PostgreSQL's fields (`code`, `constraint`…). */
@@ -106,6 +127,11 @@ export async function startPGliteThread(start: WorkerStart): Promise<PGliteThrea
         rows: (r.rows ?? []) as R[],
         ...(r.affectedRows !== undefined ? { affectedRows: r.affectedRows } : {}),
       };
+    },
+    async group(items: QueryItem[]) {
+      const r = await call({ op: 'group', items });
+      if (!r.results) throw new Error('the database thread sent no results');
+      return r.results;
     },
     async dumpDataDir() {
       const r = await call({ op: 'dump' });

@@ -10,9 +10,9 @@ import {
 } from './pglite-thread.js';
 
 /**
- * The embedded database's own thread: it owns the PGlite instance, runs one statement per message
- * in arrival order and answers only once PGlite has returned, which for a statement outside a
- * transaction means once its commit is written to the data folder. The HTTP thread keeps serving
+ * The embedded database's own thread: it owns the PGlite instance, runs one statement (or one
+ * group of statements) per message in arrival order and answers only once PGlite has returned,
+ * which for a statement outside a transaction means once its commit is written to the data folder. The HTTP thread keeps serving
  * while PostgreSQL's WASM runs here, on the machine's other core.
  */
 const port = parentPort;
@@ -48,8 +48,9 @@ try {
   process.exit(1);
 }
 
-// Statements run strictly one after another: PGlite is one connection, and the caller's mutex
-// decides which transaction owns it; this queue only keeps arrival order.
+// Statements run strictly one after another, in the order they were sent: PGlite is one
+// connection, and the sender (the dialect's driver) decides what may be sent while a transaction
+// is open.
 let chain: Promise<void> = Promise.resolve();
 port.on('message', (m: WorkerRequest) => {
   chain = chain.then(() => handle(m));
@@ -61,6 +62,10 @@ async function handle(m: WorkerRequest): Promise<void> {
       case 'query': {
         const res = await statements!.query(m.sql, m.params);
         reply({ id: m.id, ok: true, rows: res.rows, affectedRows: res.affectedRows });
+        return;
+      }
+      case 'group': {
+        reply({ id: m.id, ok: true, results: await statements!.group(m.items) });
         return;
       }
       case 'dump': {

@@ -4,7 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { openStorage, type Storage } from '../../src/db/connection.js';
 import { isUniqueViolation } from '../../src/db/errors.js';
-import { MAX_STATEMENTS } from '../../src/db/pglite-prepared.js';
+import { MAX_STATEMENTS, withPreparedStatements } from '../../src/db/pglite-prepared.js';
+import { PGlite } from '@electric-sql/pglite';
 
 // The embedded database keeps each query prepared (parsed and planned once). What it must not
 // change: results, parameter types, errors, transactions, and a schema change under a prepared
@@ -77,5 +78,56 @@ describe('the embedded database prepares each query once', () => {
     assert.ok(n <= MAX_STATEMENTS + 1 && n >= MAX_STATEMENTS - 1, `${n} prepared`);
     const r = await sql<{ n: number }>`select ${2}::int + 2 as n`.execute(s.db);
     assert.equal(r.rows[0]!.n, 4);
+  });
+
+  it('runs a group as one transaction: every statement commits, or none does', async () => {
+    const pglite = await PGlite.create();
+    try {
+      const db = withPreparedStatements(pglite);
+      await db.query('create table g (id int primary key, v text)');
+      const insert = 'insert into g (id, v) values ($1, $2) returning id';
+      const results = await db.group([
+        { sql: insert, params: [1, 'a'] },
+        { sql: 'update g set v = $1 where id = $2 returning v', params: ['b', 1] },
+        { sql: 'select count(*)::int as n from g where id > $1', params: [0] },
+      ]);
+      assert.deepEqual(
+        results.map((r) => r.rows),
+        [[{ id: 1 }], [{ v: 'b' }], [{ n: 1 }]],
+      );
+      assert.deepEqual(
+        results.map((r) => r.affectedRows),
+        [1, 1, 0],
+      );
+      // The second statement fails: the first one's row is not committed either.
+      await assert.rejects(
+        db.group([
+          { sql: insert, params: [2, 'c'] },
+          { sql: insert, params: [1, 'duplicate'] },
+        ]),
+        (e: unknown) => isUniqueViolation(e),
+      );
+      // A statement PostgreSQL cannot parse fails the group before anything runs.
+      await assert.rejects(
+        db.group([
+          { sql: insert, params: [3, 'd'] },
+          { sql: 'select nonsense from g where id = $1', params: [1] },
+        ]),
+        /nonsense/,
+      );
+      const left = await db.query<{ id: number; v: string }>(
+        'select id, v from g where id > $1 order by id',
+        [0],
+      );
+      assert.deepEqual(left.rows, [{ id: 1, v: 'b' }]);
+      // And the connection is usable, outside any transaction, after both failures.
+      await db.query(insert, [4, 'e']);
+      assert.equal(
+        (await db.query<{ n: number }>('select count(*)::int as n from g where id > $1', [0])).rows[0]!.n,
+        2,
+      );
+    } finally {
+      await pglite.close();
+    }
   });
 });

@@ -283,12 +283,7 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
       if (cfg.scope) requireAccountScope(principal, cfg.scope);
       if (cfg.permission && mode === 'user') requireScope(principal, cfg.permission);
       const header = req.headers['x-org-id'];
-      // Naming no org, a credential bound to none and with no default org acts in none:
-      // resolveOrg would read the person's memberships only to find that.
-      req.org =
-        header === undefined && !principal.boundOrg && !principal.superuser && !principal.defaultOrgId
-          ? null
-          : await resolveOrg(deps, principal, Array.isArray(header) ? header[0] : header);
+      req.org = await resolveOrg(deps, principal, Array.isArray(header) ? header[0] : header);
     } finally {
       if (principal.kind === 'admin-token') await auditBreakGlass(req);
     }

@@ -50,6 +50,8 @@ export async function resolveOrg(
     if (named !== null) throw new ApiError('org_forbidden', ORG_FORBIDDEN);
     return null;
   }
+  // Naming no org and with no current org, the request acts in none: nothing to read.
+  if (named === null && !principal.defaultOrgId) return null;
   const orgs = await membershipsOf(deps, principal.user.id);
   if (named !== null) {
     const org = orgs.find((o) => matches(o, named));

@@ -22,6 +22,7 @@ import * as auditIndexes from './migrations/2026-12-05T1100-F-audit-indexes.js';
 import * as auditFilterIndexes from './migrations/2026-12-05T1200-K-audit-filter-indexes.js';
 import * as webhooks from './migrations/2026-12-05T1330-C-webhooks.js';
 import * as sessionSsoOrg from './migrations/2026-12-05T1400-A-session-sso-org.js';
+import * as webhookEnqueueCheap from './migrations/2026-12-05T1500-webhook-enqueue-cheap.js';
 
 /** Every migration, in order. Names are date-prefixed and never change once shipped. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -48,6 +49,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-12-05T1200-K-audit-filter-indexes': auditFilterIndexes,
   '2026-12-05T1330-C-webhooks': webhooks,
   '2026-12-05T1400-A-session-sso-org': sessionSsoOrg,
+  '2026-12-05T1500-webhook-enqueue-cheap': webhookEnqueueCheap,
 };
 
 /**

@@ -31,7 +31,16 @@ function errorFields(err: unknown): Record<string, unknown> {
   return out;
 }
 
-const reply = (m: WorkerReply) => port.postMessage(m);
+// Replies made in the same turn of the event loop travel together, as one message.
+let outbox: WorkerReply[] = [];
+const flush = () => {
+  const batch = outbox;
+  outbox = [];
+  port.postMessage(batch);
+};
+const reply = (m: WorkerReply) => {
+  if (outbox.push(m) === 1) setImmediate(flush);
+};
 
 let pglite: PGlite;
 let statements: PGliteLike;
@@ -45,6 +54,7 @@ try {
   reply({ id: 0, ok: true });
 } catch (err) {
   reply({ id: 0, ok: false, error: errorFields(err) });
+  flush();
   process.exit(1);
 }
 
@@ -52,8 +62,8 @@ try {
 // connection, and the sender (the dialect's driver) decides what may be sent while a transaction
 // is open.
 let chain: Promise<void> = Promise.resolve();
-port.on('message', (m: WorkerRequest) => {
-  chain = chain.then(() => handle(m));
+port.on('message', (batch: WorkerRequest[]) => {
+  for (const m of batch) chain = chain.then(() => handle(m));
 });
 
 async function handle(m: WorkerRequest): Promise<void> {
@@ -75,6 +85,7 @@ async function handle(m: WorkerRequest): Promise<void> {
       case 'close': {
         await pglite.close();
         reply({ id: m.id, ok: true });
+        flush();
         port!.close();
         return;
       }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { signup, startServer } from './lib.mjs';
+import { createDatabase, signup, startServer } from './lib.mjs';
 
 const ROWS = Number(process.env.BENCH_AUDIT_ROWS ?? 1_000_000);
 const admin = process.env.BENCH_DATABASE_URL;
@@ -39,19 +39,12 @@ let cleanup = async () => {};
 let cookie;
 let org;
 if (admin) {
-  const name = `latchkey_bench_audit_${process.pid}`;
-  const root = new pg.Client({ connectionString: admin });
-  await root.connect();
-  await root.query(`create database ${name}`);
-  cleanup = async () => {
-    await root.query(`drop database if exists ${name} with (force)`);
-    await root.end();
-  };
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
-  server = await startServer({ DATABASE_URL: url.toString(), BENCH_DATABASE_URL: '' });
+  const created = await createDatabase(admin, `latchkey_bench_audit_${process.pid}`);
+  cleanup = created.cleanup;
+  const url = created.url;
+  server = await startServer({ DATABASE_URL: url, BENCH_DATABASE_URL: '' });
   cookie = await signup(server.url);
-  const db = new pg.Client({ connectionString: url.toString() });
+  const db = new pg.Client({ connectionString: url });
   await db.connect();
   org = await fill(async (s, p) => (await db.query(s, p)).rows);
   await db.end();

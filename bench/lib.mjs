@@ -213,3 +213,23 @@ export async function pool(items, n, fn) {
   );
   return out;
 }
+
+/**
+ * A fresh PostgreSQL database named `name` on the server `admin` points at: its URL, and a cleanup
+ * that drops it (and closes the admin connection).
+ */
+export async function createDatabase(admin, name) {
+  const { default: pg } = await import('pg');
+  const root = new pg.Client({ connectionString: admin });
+  await root.connect();
+  await root.query(`create database ${name}`);
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    cleanup: async () => {
+      await root.query(`drop database if exists ${name} with (force)`);
+      await root.end();
+    },
+  };
+}

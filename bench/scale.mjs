@@ -18,7 +18,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { CONNECTIONS, DURATION_S, measure, signup, startServer, verifyEmail } from './lib.mjs';
+import {
+  CONNECTIONS,
+  createDatabase,
+  DURATION_S,
+  measure,
+  signup,
+  startServer,
+  verifyEmail,
+} from './lib.mjs';
 
 const ROUNDS = Number(process.env.BENCH_SCALE_ROUNDS ?? 5);
 const WARM_S = 2;
@@ -104,17 +112,9 @@ async function prepare(size) {
   let env;
   let cleanup;
   if (admin) {
-    const name = `latchkey_bench_scale_${size.label}_${process.pid}`;
-    const root = new pg.Client({ connectionString: admin });
-    await root.connect();
-    await root.query(`create database ${name}`);
-    cleanup = async () => {
-      await root.query(`drop database if exists ${name} with (force)`);
-      await root.end();
-    };
-    const url = new URL(admin);
-    url.pathname = `/${name}`;
-    env = { DATABASE_URL: url.toString(), BENCH_DATABASE_URL: '' };
+    const created = await createDatabase(admin, `latchkey_bench_scale_${size.label}_${process.pid}`);
+    cleanup = created.cleanup;
+    env = { DATABASE_URL: created.url, BENCH_DATABASE_URL: '' };
   } else {
     const dir = mkdtempSync(join(tmpdir(), `latchkey-bench-scale-${size.label}-`));
     cleanup = async () => rmSync(dir, { recursive: true, force: true });

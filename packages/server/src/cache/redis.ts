@@ -28,6 +28,10 @@ export async function createRedisCache(opts: RedisCacheOptions): Promise<Cache> 
     commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
     connectTimeout: 2_000,
     retryStrategy: (times) => Math.min(times * 100, 1_000),
+    // Commands issued in the same turn of the event loop go out in one write and come back in one
+    // read: a request's limiter and change-log read, and those of the requests beside it. Each
+    // command is still sent and answered as itself (a pipeline, not a transaction).
+    enableAutoPipelining: true,
   });
   // Errors surface on commands (and /readyz); the client reconnects by itself.
   client.on('error', () => {});
@@ -47,6 +51,7 @@ export async function createRedisCache(opts: RedisCacheOptions): Promise<Cache> 
       // A subscriber connection has no commands to fail fast: it queues its (re)subscriptions.
       const s = client.duplicate({
         enableOfflineQueue: true,
+        enableAutoPipelining: false,
         maxRetriesPerRequest: null,
         // ioredis times out any numeric value, 0 included: none at all here.
         commandTimeout: undefined,

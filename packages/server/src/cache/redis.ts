@@ -28,10 +28,6 @@ export async function createRedisCache(opts: RedisCacheOptions): Promise<Cache> 
     commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
     connectTimeout: 2_000,
     retryStrategy: (times) => Math.min(times * 100, 1_000),
-    // Commands issued in the same turn of the event loop go out in one write and come back in one
-    // read: a request's limiter and change-log read, and those of the requests beside it. Each
-    // command is still sent and answered as itself (a pipeline, not a transaction).
-    enableAutoPipelining: true,
   });
   // Errors surface on commands (and /readyz); the client reconnects by itself.
   client.on('error', () => {});
@@ -51,7 +47,6 @@ export async function createRedisCache(opts: RedisCacheOptions): Promise<Cache> 
       // A subscriber connection has no commands to fail fast: it queues its (re)subscriptions.
       const s = client.duplicate({
         enableOfflineQueue: true,
-        enableAutoPipelining: false,
         maxRetriesPerRequest: null,
         // ioredis times out any numeric value, 0 included: none at all here.
         commandTimeout: undefined,
@@ -68,6 +63,22 @@ export async function createRedisCache(opts: RedisCacheOptions): Promise<Cache> 
     return connecting;
   };
 
+  // A request's rate-limit count and its change-log read (and those of the requests that arrive
+  // with it) leave in one write: the socket is corked at the first of them and uncorked once the
+  // event loop's turn has run its I/O callbacks. Each command is still sent, timed and answered on
+  // its own: nothing waits for another command's answer, as ioredis's auto-pipelining would.
+  let corked: Redis['stream'] | null = null;
+  const coalesce = () => {
+    const s = client.stream;
+    if (!s || corked === s || client.status !== 'ready') return;
+    s.cork();
+    corked = s;
+    setImmediate(() => {
+      corked = null;
+      s.uncork();
+    });
+  };
+
   const streamKey = `${prefix}changes`;
   const changeLog: ChangeLog = {
     async append(channel, message) {
@@ -81,6 +92,7 @@ export async function createRedisCache(opts: RedisCacheOptions): Promise<Cache> 
       if (!out || failed) throw failed?.[0] ?? new Error('the change log append was discarded');
     },
     async read(after, count) {
+      coalesce();
       const rows = await client.xrange(streamKey, `(${after}`, '+', 'COUNT', count);
       return rows.map(([id, fields]) => ({ id, message: fields[1] ?? '' }));
     },
@@ -144,7 +156,7 @@ export async function createRedisCache(opts: RedisCacheOptions): Promise<Cache> 
         points: fallbackPoints,
         duration: windowSeconds,
       });
-      return wrapLimiter(
+      const limiter = wrapLimiter(
         new RateLimiterRedis({
           storeClient: client,
           keyPrefix: `${prefix}rl:${name}`,
@@ -155,6 +167,14 @@ export async function createRedisCache(opts: RedisCacheOptions): Promise<Cache> 
         }),
         points,
       );
+      return {
+        consume(key) {
+          coalesce();
+          return limiter.consume(key);
+        },
+        check: (key) => limiter.check(key),
+        reset: (key) => limiter.reset(key),
+      };
     },
     async ping() {
       await client.ping();

@@ -42,9 +42,21 @@ export interface TestServerOptions {
 /** Counts the queries the app sends to the database (a Kysely plugin on the app's handle). */
 export class QueryCounter {
   count = 0;
+  readonly #nodes: unknown[] = [];
   transformQuery<T extends { node: unknown }>(args: T): T['node'] {
     this.count++;
+    this.#nodes.push(args.node);
     return args.node;
+  }
+  /**
+   * How many queries since the `count` was `since` name one of `tables`. Background work (a
+   * webhook poll, a usage flush) may query meanwhile; this asks only about the tables named.
+   */
+  touching(since: number, tables: string[]): number {
+    return this.#nodes.slice(since).filter((n) => {
+      const text = JSON.stringify(n);
+      return tables.some((t) => new RegExp(`\\b${t}\\b`).test(text));
+    }).length;
   }
   async transformResult<T extends { result: unknown }>(args: T): Promise<T['result']> {
     return args.result;

@@ -1,6 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import nodemailer from 'nodemailer';
 import type { Logger } from 'pino';
 import { newSecret } from '../lib/secrets.js';
 import { linksIn, outboxEml } from './outbox.js';
@@ -38,13 +37,25 @@ export interface MailerOptions {
  */
 export function createMailer(opts: MailerOptions): Mailer {
   if (opts.smtpUrl) {
-    const transport = nodemailer.createTransport(opts.smtpUrl);
+    const smtpUrl = opts.smtpUrl;
+    // nodemailer is loaded only when SMTP is configured (here, at once): without SMTP_URL, the dev
+    // outbox below never pays for it.
+    const transport = import('nodemailer').then(({ default: nodemailer }) =>
+      nodemailer.createTransport(smtpUrl),
+    );
+    // A failure to load or configure surfaces on every send; it is not an unhandled rejection.
+    transport.catch(() => {});
     return {
       kind: 'smtp',
       async send(msg) {
-        await transport.sendMail({ from: opts.from, ...msg });
+        await (await transport).sendMail({ from: opts.from, ...msg });
       },
-      close: () => transport.close(),
+      close: () => {
+        void transport.then(
+          (t) => t.close(),
+          () => {},
+        );
+      },
     };
   }
   let written = 0;

@@ -310,7 +310,7 @@ export async function ssoBrowserRoutes(app: App, deps: Deps): Promise<void> {
       const c = UUID_RE.test(req.params.id) ? await getConnection(db, req.params.id) : undefined;
       if (!c || c.kind !== 'saml') return fail(reply, 'no_connection');
       // The SP side does not depend on the IdP: before its metadata is in, stand-ins fill the gaps.
-      const xml = spMetadata(
+      const xml = await spMetadata(
         {
           connectionId: c.id,
           idpEntityId: c.saml_idp_entity_id ?? 'urn:latchkey:unset',

@@ -80,7 +80,7 @@ export async function testConnection(c: ConnectionRow, config: SsoNetConfig): Pr
       c.saml_metadata_xml ??
       (c.saml_metadata_url ? await fetchText(c.saml_metadata_url, ssoOutbound(config)) : null);
     if (!xml) return { result: 'fail', detail: 'no metadata XML nor URL', code: 'idp_error' };
-    const metadata = parseIdpMetadata(xml);
+    const metadata = await parseIdpMetadata(xml);
     return { result: 'pass', detail: `metadata for ${metadata.entityId}`, metadata };
   } catch (err) {
     const e = toSsoError(err);

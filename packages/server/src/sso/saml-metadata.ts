@@ -1,4 +1,4 @@
-import { DOMParser } from '@xmldom/xmldom';
+import type { DOMParser } from '@xmldom/xmldom';
 import { SsoError } from './errors.js';
 
 const MD = 'urn:oasis:names:tc:SAML:2.0:metadata';
@@ -20,7 +20,9 @@ export interface IdpMetadata {
  *
  * Does NOT check a signature on the metadata itself: it comes from the admin (or a URL they named).
  */
-export function parseIdpMetadata(xml: string): IdpMetadata {
+export async function parseIdpMetadata(xml: string): Promise<IdpMetadata> {
+  // Loaded when first needed (SAML connections are rare), not at start.
+  const { DOMParser } = await import('@xmldom/xmldom');
   let doc: ReturnType<DOMParser['parseFromString']>;
   try {
     doc = new DOMParser({

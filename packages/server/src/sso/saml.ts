@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { DOMParser } from '@xmldom/xmldom';
-import { type CacheProvider, SAML, ValidateInResponseTo } from '@node-saml/node-saml';
+import type { CacheProvider, SAML } from '@node-saml/node-saml';
 import { isValidEmail, normalizeEmail } from '../lib/email.js';
 import type { Cache } from '../cache/index.js';
 import { safeEqual, sha256Hex } from '../lib/secrets.js';
@@ -49,11 +48,30 @@ function requestIdCache(cache: Cache, connectionId: string): CacheProvider {
 }
 
 /**
+ * node-saml and the XML libraries it loads (xml-crypto, xml-encryption, xmldom, xpath) are loaded
+ * when a SAML connection is first used, not at start: most instances have none.
+ */
+let loading: Promise<
+  typeof import('@node-saml/node-saml') & Pick<typeof import('@xmldom/xmldom'), 'DOMParser'>
+> | null = null;
+function samlLibraries() {
+  loading ??= Promise.all([import('@node-saml/node-saml'), import('@xmldom/xmldom')]).then(
+    ([saml, xmldom]) => ({ ...saml, DOMParser: xmldom.DOMParser }),
+    (err: unknown) => {
+      loading = null; // a failed load is retried by the next use
+      throw err;
+    },
+  );
+  return loading;
+}
+
+/**
  * The service-provider side of one connection: signed responses AND signed assertions required,
  * audience = our entity id, the IdP's issuer checked, InResponseTo required, a bounded clock skew
  * and assertion age. `requestId` fixes the ID of the AuthnRequest it builds (see `samlAuthorizeUrl`).
  */
-export function samlFor(s: SamlSettings, cache: Cache, requestId?: string): SAML {
+export async function samlFor(s: SamlSettings, cache: Cache, requestId?: string): Promise<SAML> {
+  const { SAML, ValidateInResponseTo } = await samlLibraries();
   return new SAML({
     ...(requestId ? { generateUniqueId: () => requestId } : {}),
     issuer: s.spEntityId,
@@ -80,17 +98,17 @@ export function newSamlRequestId(): string {
 }
 
 /** Where to send the browser: the IdP's SSO URL with an AuthnRequest of ID `requestId`. */
-export function samlAuthorizeUrl(
+export async function samlAuthorizeUrl(
   s: SamlSettings,
   cache: Cache,
   f: { requestId: string; relayState: string },
 ): Promise<string> {
-  return samlFor(s, cache, f.requestId).getAuthorizeUrlAsync(f.relayState, undefined, {});
+  return (await samlFor(s, cache, f.requestId)).getAuthorizeUrlAsync(f.relayState, undefined, {});
 }
 
 /** Latchkey's SP metadata for a connection (no signing keys: Latchkey does not sign requests). */
-export function spMetadata(s: SamlSettings, cache: Cache): string {
-  return samlFor(s, cache).generateServiceProviderMetadata(null, null);
+export async function spMetadata(s: SamlSettings, cache: Cache): Promise<string> {
+  return (await samlFor(s, cache)).generateServiceProviderMetadata(null, null);
 }
 
 /**
@@ -113,7 +131,7 @@ export async function validateSamlResponse(
   }
   let profile;
   try {
-    ({ profile } = await samlFor(s, cache).validatePostResponseAsync({ SAMLResponse: samlResponse }));
+    ({ profile } = await (await samlFor(s, cache)).validatePostResponseAsync({ SAMLResponse: samlResponse }));
   } catch (err) {
     throw new SsoError('assertion_invalid', (err as Error).message?.slice(0, 200));
   }
@@ -122,6 +140,8 @@ export async function validateSamlResponse(
   if (typeof profile.inResponseTo !== 'string' || !safeEqual(profile.inResponseTo, f.expectedRequestId)) {
     throw new SsoError('bad_state', 'InResponseTo is not this browser’s request');
   }
+  const { DOMParser } = await samlLibraries();
+  const parse = (xml: string) => parseXml(DOMParser, xml);
   const response = parse(Buffer.from(samlResponse, 'base64').toString('utf8'));
   const root = response.getElementsByTagNameNS(PROTOCOL, 'Response')[0];
   const destination = root?.getAttribute('Destination');
@@ -169,7 +189,7 @@ export async function validateSamlResponse(
   return { subject: profile.nameID, email: email && isValidEmail(email) ? email : null, name };
 }
 
-type XmlElement = NonNullable<ReturnType<ReturnType<typeof parse>['getElementsByTagNameNS']>[number]>;
+type XmlElement = NonNullable<ReturnType<ReturnType<typeof parseXml>['getElementsByTagNameNS']>[number]>;
 
 /** The text of a direct child element, or null when there is none. */
 function childText(parent: XmlElement | undefined, ns: string, name: string): string | null {
@@ -182,7 +202,7 @@ function childText(parent: XmlElement | undefined, ns: string, name: string): st
   return null;
 }
 
-function parse(xml: string) {
+function parseXml(DOMParser: typeof import('@xmldom/xmldom').DOMParser, xml: string) {
   return new DOMParser({
     errorHandler: { warning: () => {}, error: () => {}, fatalError: () => {} },
   }).parseFromString(xml, 'text/xml');

@@ -11,18 +11,30 @@
  *
  * Does not check: whether the caller may act on the account (routes do), step-up (routes do).
  */
-import { isoBase64URL } from '@simplewebauthn/server/helpers';
-import {
-  type AuthenticationResponseJSON,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type RegistrationResponseJSON,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-} from '@simplewebauthn/server';
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Deps } from '../../deps.js';
 import { MINUTE } from '../../lib/clock.js';
 import { newId, sha256Hex } from '../../lib/secrets.js';
+
+/**
+ * @simplewebauthn/server and what it loads (CBOR, COSE, X.509 and ASN.1 parsers) are loaded on the
+ * first passkey ceremony, not at start: most instances never see one, and loaded they hold some
+ * 4 MB of heap and compiled code in every server process.
+ */
+let loading: Promise<
+  typeof import('@simplewebauthn/server') &
+    Pick<typeof import('@simplewebauthn/server/helpers'), 'isoBase64URL'>
+> | null = null;
+function webauthn() {
+  loading ??= Promise.all([import('@simplewebauthn/server'), import('@simplewebauthn/server/helpers')]).then(
+    ([server, helpers]) => ({ ...server, isoBase64URL: helpers.isoBase64URL }),
+    (err: unknown) => {
+      loading = null; // a failed load is retried by the next ceremony
+      throw err;
+    },
+  );
+  return loading;
+}
 
 export type PasskeyPurpose = 'register' | 'signin' | 'second_factor' | 'step_up';
 /** The account and session a challenge was issued to (none for a passwordless sign-in). */
@@ -60,6 +72,7 @@ async function consumeChallenge(
   binding: Binding,
 ): Promise<string | null> {
   if (typeof clientDataJSON !== 'string' || clientDataJSON.length > 4096) return null;
+  const { isoBase64URL } = await webauthn();
   let challenge: unknown;
   try {
     challenge = (JSON.parse(isoBase64URL.toUTF8String(clientDataJSON)) as { challenge?: unknown }).challenge;
@@ -98,6 +111,7 @@ export async function passkeyRegistrationOptions(
     .execute();
   if (existing.length >= PASSKEYS_PER_ACCOUNT_MAX) return null;
   const r = rp(deps.config);
+  const { generateRegistrationOptions } = await webauthn();
   const options = await generateRegistrationOptions({
     rpName: r.name,
     rpID: r.id,
@@ -128,6 +142,7 @@ export async function registerPasskey(
   });
   if (!challenge) return null;
   const r = rp(deps.config);
+  const { verifyRegistrationResponse, isoBase64URL } = await webauthn();
   let out: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
   try {
     out = await verifyRegistrationResponse({
@@ -175,6 +190,7 @@ export async function passkeyAuthenticationOptions(
         .where('user_id', '=', b.userId)
         .execute()
     : [];
+  const { generateAuthenticationOptions } = await webauthn();
   const options = await generateAuthenticationOptions({
     rpID: rp(deps.config).id,
     timeout: TIMEOUT_MS,
@@ -212,6 +228,7 @@ export async function verifyPasskeyAssertion(
     .executeTakeFirst();
   if (!key) return null;
   if (b.userId !== null && key.user_id !== b.userId) return null;
+  const { verifyAuthenticationResponse, isoBase64URL } = await webauthn();
   // A discoverable credential names its account: it must be the passkey's.
   const handle = response.response.userHandle;
   if (handle !== undefined && handle !== isoBase64URL.fromBuffer(userHandle(key.user_id))) return null;

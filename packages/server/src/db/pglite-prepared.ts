@@ -1,4 +1,5 @@
 import { type PGlite, parse, protocol } from '@electric-sql/pglite';
+import { type Columns, columnsOf, readResults } from './pglite-results.js';
 import type { PGliteLike, QueryItem, QueryResultLike } from './pglite-thread.js';
 
 /**
@@ -11,7 +12,10 @@ import type { PGliteLike, QueryItem, QueryResultLike } from './pglite-thread.js'
  * control, DDL — runs as before, and DDL forgets every prepared statement, since it may change
  * what they return. At most `MAX_STATEMENTS` are kept; the least recently used is closed.
  *
- * Each execution is one call into PostgreSQL: Bind, Describe, Execute and Sync in one buffer.
+ * Each execution is one call into PostgreSQL: Bind, Execute and Sync in one buffer. The columns a
+ * statement returns are described once, when it is prepared, and that description is reused for
+ * every execution: PostgreSQL does not send it again. The answer is read from its bytes
+ * (`pglite-results.ts`).
  * `group` runs several statements in one buffer with a single Sync at the end, which makes them
  * one implicit transaction: all commit together, or none does.
  */
@@ -22,12 +26,13 @@ const TRANSACTION_CONTROL = /^\s*(begin|start|commit|end|rollback|savepoint|rele
 /** `cached plan must not change result type`; `prepared statement … does not exist`. */
 const STALE = new Set(['0A000', '26000']);
 const noSync = { syncToFs: false };
-type BackendMessage = Parameters<typeof parse.parseResults>[0][number];
 
 interface Statement {
   name: string;
   /** Parameter type OIDs, as PostgreSQL inferred them when it parsed the statement. */
   types: number[];
+  /** The columns it returns (text format), or null when it returns none. */
+  columns: Columns | null;
 }
 
 export function withPreparedStatements(pglite: PGlite): PGliteLike {
@@ -52,7 +57,11 @@ export function withPreparedStatements(pglite: PGlite): PGliteLike {
     const name = `lk_${++counter}`;
     await send(protocol.serialize.parse({ name, text }));
     const described = await send(protocol.serialize.describe({ type: 'S', name }));
-    const statement = { name, types: parse.parseDescribeStatementResults(described) };
+    const statement = {
+      name,
+      types: parse.parseDescribeStatementResults(described),
+      columns: columnsOf(described, pglite.parsers),
+    };
     statements.set(text, statement);
     if (statements.size > MAX_STATEMENTS) {
       const [oldest, old] = statements.entries().next().value as [string, Statement];
@@ -62,40 +71,53 @@ export function withPreparedStatements(pglite: PGlite): PGliteLike {
     return statement;
   }
 
-  /** Bind, Describe and Execute of one prepared statement (no Sync). */
-  async function execution(text: string, params: unknown[]): Promise<Uint8Array[]> {
+  /** Bind and Execute of one prepared statement (no Sync). */
+  async function execution(
+    text: string,
+    params: unknown[],
+  ): Promise<{ parts: Uint8Array[]; statement: Statement }> {
     const statement = await prepare(text);
     const values = params.map((v, i) => {
       if (v === null || v === undefined) return null;
       const serialize = pglite.serializers[statement.types[i]!];
       return serialize ? serialize(v) : String(v);
     });
-    return [
-      protocol.serialize.bind({ statement: statement.name, values }),
-      protocol.serialize.describe({ type: 'P' }),
-      protocol.serialize.execute({}),
-    ];
+    return {
+      parts: [protocol.serialize.bind({ statement: statement.name, values }), protocol.serialize.execute({})],
+      statement,
+    };
   }
 
   /** Runs `items` in one buffer ending in one Sync: one transaction. One result per statement. */
   async function run(items: QueryItem[]): Promise<QueryResultLike[]> {
     for (const name of toClose.splice(0)) await send(protocol.serialize.close({ type: 'S', name }));
     const parts: Uint8Array[] = [];
+    const columns: (Columns | null)[] = [];
     try {
-      for (const item of items) parts.push(...(await execution(item.sql, item.params)));
+      for (const item of items) {
+        const e = await execution(item.sql, item.params);
+        parts.push(...e.parts);
+        columns.push(e.statement.columns);
+      }
     } catch (err) {
       // Preparing failed (a statement PostgreSQL cannot parse): end the exchange it left open.
       await send(protocol.serialize.sync()).catch(() => {});
       throw err;
     }
     parts.push(protocol.serialize.sync());
-    // A database error is thrown once the whole buffer has run, Sync included.
-    const messages = await send(concat(parts));
-    await pglite.syncToFs();
-    return splitResults(messages, items.length).map((m) => {
-      const r = parse.parseResults(m, pglite.parsers)[0]!;
-      return { rows: r.rows, ...(r.affectedRows !== undefined ? { affectedRows: r.affectedRows } : {}) };
+    // The output as bytes, unparsed (PGlite would decode every message into objects first); the
+    // chunks point into PostgreSQL's memory and are copied as they come. A database error is
+    // thrown once the whole buffer has run, Sync included.
+    const chunks: Uint8Array[] = [];
+    await pglite.execProtocolRawStream(concat(parts), {
+      ...noSync,
+      onRawData: (c) => chunks.push(c.slice()),
     });
+    await pglite.syncToFs();
+    const results = readResults(chunks.length === 1 ? chunks[0]! : concat(chunks), columns);
+    if (results.length !== items.length)
+      throw new Error(`expected ${items.length} results from the database, got ${results.length}`);
+    return results;
   }
 
   async function exclusive(items: QueryItem[]): Promise<QueryResultLike[]> {
@@ -140,20 +162,5 @@ function concat(parts: Uint8Array[]): Uint8Array {
     out.set(p, at);
     at += p.length;
   }
-  return out;
-}
-
-/** The backend messages of each statement: everything up to and including its CommandComplete. */
-function splitResults(messages: BackendMessage[], count: number): BackendMessage[][] {
-  const out: BackendMessage[][] = [];
-  let current: BackendMessage[] = [];
-  for (const m of messages) {
-    current.push(m);
-    if (m.name === 'commandComplete') {
-      out.push(current);
-      current = [];
-    }
-  }
-  if (out.length !== count) throw new Error(`expected ${count} results from the database, got ${out.length}`);
   return out;
 }

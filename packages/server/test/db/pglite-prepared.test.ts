@@ -80,6 +80,55 @@ describe('the embedded database prepares each query once', () => {
     assert.equal(r.rows[0]!.n, 4);
   });
 
+  it("reads every value and error exactly as PGlite's own reader does, across output chunks", async () => {
+    const pglite = await PGlite.create();
+    try {
+      const db = withPreparedStatements(pglite);
+      await db.query(`create table v (id int primary key, big bigint, num numeric, ok boolean, body text,
+        doc jsonb, plain json, at timestamptz, day date, uid uuid, tags text[], raw bytea, constraint v_body_key unique (body))`);
+      const values = [
+        [
+          1,
+          '9007199254740993',
+          '12.50',
+          true,
+          'plain',
+          '{"a":[1,"é"]}',
+          '[1]',
+          new Date('2026-01-02T03:04:05.678Z'),
+          '2026-01-02',
+          '6f1c0e0a-7d2b-4c54-9a53-8f0e2f2b9d11',
+          ['x', 'y z'],
+          new Uint8Array([0, 1, 255]),
+        ],
+        [2, null, null, false, 'é 中 🙂 \\ "quoted"', null, null, null, null, null, [], null],
+        [3, '-1', '0', null, '', '{}', 'null', null, null, null, null, new Uint8Array(0)],
+      ];
+      for (const row of values)
+        await db.query('insert into v values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)', row);
+      const select = 'select *, id as again, body as again from v where id > $1 order by id';
+      assert.deepEqual((await db.query(select, [0])).rows, (await pglite.query(select, [0])).rows);
+      // Thousands of rows: PostgreSQL hands its output over in several chunks.
+      const many = 'select g as n, repeat($1, 50) as pad from generate_series(1, 5000) g';
+      const ours = await db.query<{ n: number; pad: string }>(many, ['é']);
+      assert.deepEqual(ours.rows, (await pglite.query(many, ['é'])).rows);
+      assert.equal(ours.rows.length, 5000);
+      // An error keeps its fields (code, constraint, detail), as PGlite reports them.
+      const duplicate = 'insert into v (id, body) values ($1, $2)';
+      const theirs = await pglite.query(duplicate, [4, 'plain']).catch((e: unknown) => e);
+      const mine = await db.query(duplicate, [4, 'plain']).catch((e: unknown) => e);
+      const fields = (e: unknown) => {
+        const { code, constraint, detail, table, message } = e as Record<string, unknown>;
+        return { code, constraint, detail, table, message, isError: e instanceof Error };
+      };
+      assert.equal(fields(mine).code, '23505');
+      assert.equal(fields(mine).constraint, 'v_body_key');
+      assert.deepEqual(fields(mine), fields(theirs));
+    } finally {
+      await pglite.close();
+    }
+  });
+
   it('runs a group as one transaction: every statement commits, or none does', async () => {
     const pglite = await PGlite.create();
     try {

@@ -31,15 +31,23 @@ function errorFields(err: unknown): Record<string, unknown> {
   return out;
 }
 
-// Replies made in the same turn of the event loop travel together, as one message.
+// Replies made in the same turn of the event loop travel together, as one message. A turn that
+// runs longer than SLICE_MS (a batch of many statements) sends what it has so far: the HTTP thread
+// goes on with the first answers while the rest still run, instead of idling through the whole turn.
+const SLICE_MS = 0.25;
 let outbox: WorkerReply[] = [];
+let openedAt = 0;
 const flush = () => {
+  if (outbox.length === 0) return;
   const batch = outbox;
   outbox = [];
   port.postMessage(batch);
 };
 const reply = (m: WorkerReply) => {
-  if (outbox.push(m) === 1) setImmediate(flush);
+  if (outbox.push(m) === 1) {
+    openedAt = performance.now();
+    setImmediate(flush);
+  } else if (performance.now() - openedAt >= SLICE_MS) flush();
 };
 
 let pglite: PGlite;

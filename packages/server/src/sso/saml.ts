@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { CacheProvider, SAML } from '@node-saml/node-saml';
 import { isValidEmail, normalizeEmail } from '../lib/email.js';
 import type { Cache } from '../cache/index.js';
+import { loadOnce } from '../lib/load-once.js';
 import { safeEqual, sha256Hex } from '../lib/secrets.js';
 import { SsoError } from './errors.js';
 import { SSO_LIMITS } from './limits.js';
@@ -51,19 +52,10 @@ function requestIdCache(cache: Cache, connectionId: string): CacheProvider {
  * node-saml and the XML libraries it loads (xml-crypto, xml-encryption, xmldom, xpath) are loaded
  * when a SAML connection is first used, not at start: most instances have none.
  */
-let loading: Promise<
-  typeof import('@node-saml/node-saml') & Pick<typeof import('@xmldom/xmldom'), 'DOMParser'>
-> | null = null;
-function samlLibraries() {
-  loading ??= Promise.all([import('@node-saml/node-saml'), import('@xmldom/xmldom')]).then(
-    ([saml, xmldom]) => ({ ...saml, DOMParser: xmldom.DOMParser }),
-    (err: unknown) => {
-      loading = null; // a failed load is retried by the next use
-      throw err;
-    },
-  );
-  return loading;
-}
+const samlLibraries = loadOnce(async () => {
+  const [saml, xmldom] = await Promise.all([import('@node-saml/node-saml'), import('@xmldom/xmldom')]);
+  return { ...saml, DOMParser: xmldom.DOMParser };
+});
 
 /**
  * The service-provider side of one connection: signed responses AND signed assertions required,

@@ -14,6 +14,7 @@
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Deps } from '../../deps.js';
 import { MINUTE } from '../../lib/clock.js';
+import { loadOnce } from '../../lib/load-once.js';
 import { newId, sha256Hex } from '../../lib/secrets.js';
 
 /**
@@ -21,20 +22,13 @@ import { newId, sha256Hex } from '../../lib/secrets.js';
  * first passkey ceremony, not at start: most instances never see one, and loaded they hold some
  * 4 MB of heap and compiled code in every server process.
  */
-let loading: Promise<
-  typeof import('@simplewebauthn/server') &
-    Pick<typeof import('@simplewebauthn/server/helpers'), 'isoBase64URL'>
-> | null = null;
-function webauthn() {
-  loading ??= Promise.all([import('@simplewebauthn/server'), import('@simplewebauthn/server/helpers')]).then(
-    ([server, helpers]) => ({ ...server, isoBase64URL: helpers.isoBase64URL }),
-    (err: unknown) => {
-      loading = null; // a failed load is retried by the next ceremony
-      throw err;
-    },
-  );
-  return loading;
-}
+const webauthn = loadOnce(async () => {
+  const [server, helpers] = await Promise.all([
+    import('@simplewebauthn/server'),
+    import('@simplewebauthn/server/helpers'),
+  ]);
+  return { ...server, isoBase64URL: helpers.isoBase64URL };
+});
 
 export type PasskeyPurpose = 'register' | 'signin' | 'second_factor' | 'step_up';
 /** The account and session a challenge was issued to (none for a passwordless sign-in). */

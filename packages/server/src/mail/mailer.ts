@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { loadOnce } from '../lib/load-once.js';
 import { newSecret } from '../lib/secrets.js';
 import { linksIn, outboxEml } from './outbox.js';
 
@@ -38,24 +39,17 @@ export interface MailerOptions {
 export function createMailer(opts: MailerOptions): Mailer {
   if (opts.smtpUrl) {
     const smtpUrl = opts.smtpUrl;
-    // nodemailer is loaded only when SMTP is configured (here, at once): without SMTP_URL, the dev
-    // outbox below never pays for it.
-    const transport = import('nodemailer').then(({ default: nodemailer }) =>
-      nodemailer.createTransport(smtpUrl),
-    );
-    // A failure to load or configure surfaces on every send; it is not an unhandled rejection.
-    transport.catch(() => {});
+    // nodemailer is loaded on the first message: without SMTP_URL the dev outbox below never pays
+    // for it. A failed load or transport setup fails that send and is tried again by the next.
+    const transport = loadOnce(async () => (await import('nodemailer')).default.createTransport(smtpUrl));
+    let opened: Awaited<ReturnType<typeof transport>> | null = null;
     return {
       kind: 'smtp',
       async send(msg) {
-        await (await transport).sendMail({ from: opts.from, ...msg });
+        opened = await transport();
+        await opened.sendMail({ from: opts.from, ...msg });
       },
-      close: () => {
-        void transport.then(
-          (t) => t.close(),
-          () => {},
-        );
-      },
+      close: () => opened?.close(),
     };
   }
   let written = 0;

@@ -56,24 +56,42 @@ export async function audit(db: Executor, clock: Clock, who: Actor, e: AuditEntr
 /** The user agent as stored: at most 512 characters. */
 const userAgentOf = (who: Actor) => who.userAgent?.slice(0, 512) ?? null;
 
+/** The values of an event that `auditFrom` writes, besides its org and detail. */
+export interface AuditRowValues {
+  auditId: string;
+  actor: string;
+  ip: string | null;
+  userAgent: string | null;
+  now: Date;
+  action: string;
+  target: string;
+}
+
+/** The values `auditFrom` binds for an event `who` caused at `now`. */
+export function auditRowValues(who: Actor, now: Date, e: { action: string; target: string }): AuditRowValues {
+  return {
+    auditId: orderedId(now.getTime()),
+    actor: who.actor,
+    ip: who.ip,
+    userAgent: userAgentOf(who),
+    now,
+    action: e.action,
+    target: e.target,
+  };
+}
+
 /**
  * `audit` inside a single SQL statement that writes its own event: an `insert … select` of one
  * event from `from`, a CTE of at most one row, whose columns `orgId` and `data` read. For org
  * events only (they belong to no person's activity log), which is what the token endpoint writes.
+ * `v` holds the event's values (`auditRowValues`), or a built-once statement's placeholders for them.
  */
 export function auditFrom(
-  who: Actor,
-  now: Date,
-  e: {
-    orgId: RawBuilder<unknown>;
-    action: string;
-    target: string;
-    data: RawBuilder<unknown>;
-    from: RawBuilder<unknown>;
-  },
+  v: AuditRowValues,
+  e: { orgId: RawBuilder<unknown>; data: RawBuilder<unknown>; from: RawBuilder<unknown> },
 ): RawBuilder<unknown> {
   return sql`insert into audit_events (id, org_id, actor, action, target, ip, user_agent, created_at, data)
-    select ${orderedId(now.getTime())}::uuid, ${e.orgId}, ${who.actor}::text, ${e.action}::text, ${e.target}::text,
-      ${who.ip}::text, ${userAgentOf(who)}::text, ${now}::timestamptz, ${e.data}
+    select ${v.auditId}::uuid, ${e.orgId}, ${v.actor}::text, ${v.action}::text, ${v.target}::text,
+      ${v.ip}::text, ${v.userAgent}::text, ${v.now}::timestamptz, ${e.data}
     from ${e.from}`;
 }

@@ -1,4 +1,4 @@
-import { CompiledQuery, type QueryResult, type RawBuilder } from 'kysely';
+import type { CompiledQuery, QueryResult, RawBuilder } from 'kysely';
 import type { Db } from './connection.js';
 
 /**
@@ -43,9 +43,15 @@ export function enableGroupCommit(db: Db, together: RunTogether): void {
   groups.set(db, { queue: [], running: false, together });
 }
 
-/** Runs one self-contained statement, committed alone or with others that arrive meanwhile. */
-export async function executeGrouped<R>(db: Db, query: RawBuilder<R>): Promise<QueryResult<R>> {
-  const compiled = query.compile(db);
+/**
+ * Runs one self-contained statement (a `sql` template, or a built-once statement's `bind`),
+ * committed alone or with others that arrive meanwhile.
+ */
+export async function executeGrouped<R>(
+  db: Db,
+  query: RawBuilder<R> | CompiledQuery<R>,
+): Promise<QueryResult<R>> {
+  const compiled = 'compile' in query ? query.compile(db) : query;
   const group = groups.get(db);
   if (!group) return db.executeQuery<R>(compiled);
   return new Promise<QueryResult<R>>((resolve, reject) => {

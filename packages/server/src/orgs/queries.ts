@@ -6,6 +6,7 @@ import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';
 import { isValidSlug, slugify, suffixed } from './slug.js';
 import type { Executor } from '../db/executor.js';
+import { builtOnce } from '../db/built-once.js';
 
 export interface OrgRow {
   id: string;
@@ -44,16 +45,19 @@ export async function insertOrg(
   return org;
 }
 
-export async function listUserOrgs(db: Executor, userId: string) {
-  return db
+const userOrgs = builtOnce((db, p: { userId: string }) =>
+  db
     .selectFrom('memberships')
     .innerJoin('orgs', 'orgs.id', 'memberships.org_id')
     .select(['orgs.id', 'orgs.slug', 'orgs.name', 'memberships.role', 'memberships.created_at'])
-    .where('memberships.user_id', '=', userId)
+    .where('memberships.user_id', '=', p.userId)
     .orderBy('memberships.created_at', 'asc')
     .orderBy('orgs.id', 'asc')
-    .limit(500)
-    .execute();
+    .limit(500),
+);
+
+export function listUserOrgs(db: Executor, userId: string) {
+  return userOrgs.rows(db, { userId });
 }
 
 export async function getMembership(db: Executor, orgId: string, userId: string) {

@@ -6,6 +6,7 @@ import type { Role } from '../db/schema/orgs.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';
 import type { Executor } from '../db/executor.js';
+import { builtOnce } from '../db/built-once.js';
 
 /** Columns a token list may show: never the hash. */
 const LISTED = [
@@ -61,39 +62,38 @@ export async function insertToken(db: Executor, clock: Clock, t: NewToken) {
 }
 
 /** The one validation lookup: a live (not revoked, not expired) token by hash, with its holder. */
-export async function findLiveToken(db: Db, clock: Clock, hash: string) {
-  return (
-    db
-      .selectFrom('api_tokens')
-      .leftJoin('users', 'users.id', 'api_tokens.user_id')
-      .leftJoin('orgs', 'orgs.id', 'api_tokens.org_id')
-      .select([
-        'api_tokens.id',
-        'api_tokens.kind',
-        'api_tokens.prefix',
-        'api_tokens.scopes',
-        'api_tokens.role',
-        'api_tokens.expires_at',
-        'api_tokens.created_by',
-        'api_tokens.parent_token_id',
-        'api_tokens.parent_oauth_token_id',
-        'users.id as user_id',
-        'users.email as user_email',
-        'users.name as user_name',
-        'users.email_verified_at as user_email_verified_at',
-        'orgs.id as org_id',
-        'orgs.slug as org_slug',
-        'orgs.name as org_name',
-      ])
-      .where('api_tokens.token_hash', '=', hash)
-      .where('api_tokens.revoked_at', 'is', null)
-      .where((eb) =>
-        eb.or([eb('api_tokens.expires_at', 'is', null), eb('api_tokens.expires_at', '>', clock.now())]),
-      )
-      // A personal token of a disabled account is no credential while it stays disabled.
-      .where('users.disabled_at', 'is', null)
-      .executeTakeFirst()
-  );
+const liveToken = builtOnce((db, p: { hash: string; now: Date }) =>
+  db
+    .selectFrom('api_tokens')
+    .leftJoin('users', 'users.id', 'api_tokens.user_id')
+    .leftJoin('orgs', 'orgs.id', 'api_tokens.org_id')
+    .select([
+      'api_tokens.id',
+      'api_tokens.kind',
+      'api_tokens.prefix',
+      'api_tokens.scopes',
+      'api_tokens.role',
+      'api_tokens.expires_at',
+      'api_tokens.created_by',
+      'api_tokens.parent_token_id',
+      'api_tokens.parent_oauth_token_id',
+      'users.id as user_id',
+      'users.email as user_email',
+      'users.name as user_name',
+      'users.email_verified_at as user_email_verified_at',
+      'orgs.id as org_id',
+      'orgs.slug as org_slug',
+      'orgs.name as org_name',
+    ])
+    .where('api_tokens.token_hash', '=', p.hash)
+    .where('api_tokens.revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('api_tokens.expires_at', 'is', null), eb('api_tokens.expires_at', '>', p.now)]))
+    // A personal token of a disabled account is no credential while it stays disabled.
+    .where('users.disabled_at', 'is', null),
+);
+
+export function findLiveToken(db: Db, clock: Clock, hash: string) {
+  return liveToken.first(db, { hash, now: clock.now() });
 }
 
 export interface ListFilter {

@@ -2,13 +2,21 @@ import { sql } from 'kysely';
 import type { Actor } from '../../auth/principal.js';
 import { audit } from '../../audit/log.js';
 import type { Db } from '../../db/connection.js';
+import { builtOnce } from '../../db/built-once.js';
 import { executeGrouped } from '../../db/group-commit.js';
 import type { Clock } from '../../lib/clock.js';
 import { newId, sha256Hex } from '../../lib/secrets.js';
 import { personTokenResponse } from '../oidc/token-response.js';
 import { OAuthError } from '../errors.js';
 import { s256 } from '../pkce.js';
-import { type IssuedTokens, issuing, revokeFamily, scopesOf } from '../store/tokens.js';
+import {
+  type IssuedTokens,
+  type IssueValues,
+  issueValues,
+  issuingTail,
+  revokeFamily,
+  scopesOf,
+} from '../store/tokens.js';
 import type { Grant, GrantRequest } from './types.js';
 
 /** Why a code was not exchanged. `code_used`: a second use, which revokes what the first issued. */
@@ -84,48 +92,73 @@ async function exchange(db: Db, clock: Clock, who: Actor, e: Exchange): Promise<
   return { refusal: 'unknown' };
 }
 
-async function exchangeOnce(db: Db, clock: Clock, who: Actor, e: Exchange): Promise<Outcome | 'raced'> {
-  const now = clock.now();
-  const family = newId();
-  const tail = issuing(clock, who, {
-    clientId: e.clientId,
-    refresh: e.refresh,
-    tokenPrefix: e.tokenPrefix,
-    event: { action: 'oauth.token_issued', grantType: 'authorization_code' },
-  });
-  const { rows } = await executeGrouped(
-    db,
-    sql<CodeRow & { refusal: Refusal | null; consumed: string | number }>`
+type ExchangeValues = IssueValues & {
+  codeHash: string;
+  redirectUri: string;
+  resource: string;
+  challenge: string | null;
+  family: string;
+};
+
+const exchangeSql = (refresh: boolean) =>
+  builtOnce(
+    (_db, v: ExchangeValues) => sql<CodeRow & { refusal: Refusal | null; consumed: string | number }>`
     with cur as (
       select code_hash, client_id, org_id, family_id, user_id, resource, scopes, oidc,
         case
           when consumed_at is not null then 'code_used'
-          when expires_at <= ${now}::timestamptz then 'expired'
-          when client_id <> ${e.clientId}::text then 'wrong_client'
-          when redirect_uri <> ${e.redirectUri}::text then 'redirect_uri_mismatch'
-          when resource <> ${e.resource}::text then 'resource_mismatch'
-          when ${e.challenge}::text is null or code_challenge <> ${e.challenge}::text then 'pkce_mismatch'
+          when expires_at <= ${v.now}::timestamptz then 'expired'
+          when client_id <> ${v.clientId}::text then 'wrong_client'
+          when redirect_uri <> ${v.redirectUri}::text then 'redirect_uri_mismatch'
+          when resource <> ${v.resource}::text then 'resource_mismatch'
+          when ${v.challenge}::text is null or code_challenge <> ${v.challenge}::text then 'pkce_mismatch'
           when not exists (select 1 from oauth_grants g where g.id = oauth_codes.grant_id and g.revoked_at is null)
             then 'grant_revoked'
         end as refusal
-      from oauth_codes where code_hash = ${e.codeHash}::text
+      from oauth_codes where code_hash = ${v.codeHash}::text
     ), s as (
-      update oauth_codes set consumed_at = ${now}::timestamptz, family_id = ${family}::uuid
-      where code_hash = ${e.codeHash}::text and consumed_at is null
+      update oauth_codes set consumed_at = ${v.now}::timestamptz, family_id = ${v.family}::uuid
+      where code_hash = ${v.codeHash}::text and consumed_at is null
         and exists (select 1 from cur where cur.refusal is null)
-      returning ${family}::uuid as family_id, grant_id, user_id, org_id, resource, scopes, scopes as held,
+      returning ${v.family}::uuid as family_id, grant_id, user_id, org_id, resource, scopes, scopes as held,
         null::text as previous
-    ), ${tail.ctes}
+    ), ${issuingTail(v, { refresh, event: 'issued' })}
     select cur.refusal, cur.client_id, cur.org_id, coalesce(s.family_id, cur.family_id) as family_id, cur.user_id,
       cur.resource, cur.scopes, cur.oidc, (select count(*) from s) as consumed,
       (select count(*) from t) as tokens, (select count(*) from a) as audited
     from cur left join s on true`,
   );
+const EXCHANGE = { access: exchangeSql(false), withRefresh: exchangeSql(true) };
+
+async function exchangeOnce(db: Db, clock: Clock, who: Actor, e: Exchange): Promise<Outcome | 'raced'> {
+  const family = newId();
+  const { values, issued } = issueValues(clock, who, {
+    clientId: e.clientId,
+    refresh: e.refresh,
+    tokenPrefix: e.tokenPrefix,
+    event: 'issued',
+    grantType: 'authorization_code',
+  });
+  const statement = e.refresh ? EXCHANGE.withRefresh : EXCHANGE.access;
+  const { rows } = await executeGrouped(
+    db,
+    statement.bind(
+      {
+        ...values,
+        codeHash: e.codeHash,
+        redirectUri: e.redirectUri,
+        resource: e.resource,
+        challenge: e.challenge,
+        family,
+      },
+      db,
+    ),
+  );
   const row = rows[0];
   if (!row) return { refusal: 'unknown' };
   if (row.refusal) return { refusal: row.refusal, row };
   if (Number(row.consumed) === 0) return 'raced';
-  return { refusal: null, row: { ...row, family_id: family }, issued: tail.issued(scopesOf(row.scopes)) };
+  return { refusal: null, row: { ...row, family_id: family }, issued: issued(scopesOf(row.scopes)) };
 }
 
 /**

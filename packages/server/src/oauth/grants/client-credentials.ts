@@ -28,7 +28,7 @@ export const clientCredentialsGrant: Grant = {
     const scopes = requestedScopes(deps.catalogue, resource, client, params.scope);
     const orgId = client.orgId;
     // One statement (the token and its audit event), committed with concurrent grants.
-    const { query, issued } = issueStatement(deps.clock, actor, {
+    const { query, issued } = issueStatement(deps.db, deps.clock, actor, {
       grantType: 'client_credentials',
       familyId: newId(),
       subject: { clientId: client.id, grantId: null, userId: null, orgId, resource: resource.url, scopes },

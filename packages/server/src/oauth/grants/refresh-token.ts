@@ -2,13 +2,21 @@ import { sql } from 'kysely';
 import { type Actor } from '../../auth/principal.js';
 import { audit } from '../../audit/log.js';
 import type { Db } from '../../db/connection.js';
+import { builtOnce } from '../../db/built-once.js';
 import { executeGrouped } from '../../db/group-commit.js';
 import type { Clock } from '../../lib/clock.js';
 import { personTokenResponse } from '../oidc/token-response.js';
 import { hashToken, parseToken } from '../../tokens/format.js';
 import { OAuthError } from '../errors.js';
 import { parseScope, PROTOCOL_SCOPES } from '../scope.js';
-import { type IssuedTokens, issuing, revokeFamily, scopesOf } from '../store/tokens.js';
+import {
+  type IssuedTokens,
+  type IssueValues,
+  issueValues,
+  issuingTail,
+  revokeFamily,
+  scopesOf,
+} from '../store/tokens.js';
 import type { Grant, GrantRequest } from './types.js';
 
 /** Why a refresh token was not rotated. `reused`: it was rotated before, which revokes its family. */
@@ -83,62 +91,85 @@ async function rotate(db: Db, clock: Clock, who: Actor, r: Rotation): Promise<Ou
   return { refusal: 'unknown' };
 }
 
-async function rotateOnce(db: Db, clock: Clock, who: Actor, r: Rotation): Promise<Outcome | 'raced'> {
-  const now = clock.now();
-  const tail = issuing(clock, who, {
-    clientId: r.clientId,
-    refresh: true,
-    tokenPrefix: r.tokenPrefix,
-    event: { action: 'oauth.token_refreshed' },
-  });
-  // The narrowing part of the rule is in the statement only when the request names scopes: most
-  // refreshes name none, and the scope subquery would cost on every one of them.
-  const named = r.named ? JSON.stringify(r.named) : null;
-  const { rows } = await executeGrouped(
-    db,
-    sql<TokenRow & { refusal: Refusal | null; rotated: string | number }>`
+type RotationValues = IssueValues & {
+  tokenHash: string;
+  resource: string | null;
+  named: string | null;
+  protocol: string;
+};
+
+/**
+ * The rotation statement. `narrowing`: the request names scopes. Most refreshes name none, and the
+ * scope subquery would cost on every one of them, so that part is in the statement only when named.
+ */
+const rotationSql = (narrowing: boolean) =>
+  builtOnce(
+    (_db, v: RotationValues) => sql<TokenRow & { refusal: Refusal | null; rotated: string | number }>`
     with cur as (
-      select * from oauth_tokens where token_hash = ${r.tokenHash}::text
+      select * from oauth_tokens where token_hash = ${v.tokenHash}::text
     ), chk as (
-      select cur.*, ${named === null ? sql`cur.scopes` : sql`case when jsonb_array_length(k.kept) = 0 then cur.scopes else k.kept end`} as access_scopes,
+      select cur.*, ${narrowing ? sql`case when jsonb_array_length(k.kept) = 0 then cur.scopes else k.kept end` : sql`cur.scopes`} as access_scopes,
         case
-          when cur.kind <> 'rt' or cur.client_id <> ${r.clientId}::text or cur.revoked_at is not null then 'unknown'
+          when cur.kind <> 'rt' or cur.client_id <> ${v.clientId}::text or cur.revoked_at is not null then 'unknown'
           when cur.rotated_at is not null then 'reused'
-          when cur.expires_at <= ${now}::timestamptz then 'expired'
-          when ${r.resource ?? null}::text is not null and cur.resource <> ${r.resource ?? null}::text
+          when cur.expires_at <= ${v.now}::timestamptz then 'expired'
+          when ${v.resource}::text is not null and cur.resource <> ${v.resource}::text
             then 'resource_mismatch'
-          ${named === null ? sql`` : sql`when not (cur.scopes @> k.kept) then 'scope_widened'`}
+          ${narrowing ? sql`when not (cur.scopes @> k.kept) then 'scope_widened'` : sql``}
           when cur.user_id is not null and not exists (
             select 1 from memberships m where m.org_id = cur.org_id and m.user_id = cur.user_id) then 'not_member'
           when cur.user_id is not null and not exists (
             select 1 from users u where u.id = cur.user_id and u.disabled_at is null) then 'account_disabled'
         end as refusal
       from cur ${
-        named === null
-          ? sql``
-          : sql`cross join lateral (
+        narrowing
+          ? sql`cross join lateral (
         select coalesce(jsonb_agg(n.scope order by n.i), '[]'::jsonb) as kept
-        from jsonb_array_elements_text(${named}::jsonb) with ordinality as n(scope, i)
-        where cur.scopes @> jsonb_build_array(n.scope) or not (${PROTOCOL}::jsonb @> jsonb_build_array(n.scope))
+        from jsonb_array_elements_text(${v.named}::jsonb) with ordinality as n(scope, i)
+        where cur.scopes @> jsonb_build_array(n.scope) or not (${v.protocol}::jsonb @> jsonb_build_array(n.scope))
       ) k`
+          : sql``
       }
     ), s as (
-      update oauth_tokens set rotated_at = ${now}::timestamptz
-      where token_hash = ${r.tokenHash}::text and rotated_at is null and revoked_at is null
+      update oauth_tokens set rotated_at = ${v.now}::timestamptz
+      where token_hash = ${v.tokenHash}::text and rotated_at is null and revoked_at is null
         and exists (select 1 from chk where chk.refusal is null)
       returning family_id, grant_id, user_id, org_id, resource,
-        ${named === null ? sql`scopes` : sql`(select access_scopes from chk)`} as scopes, scopes as held, prefix as previous
-    ), ${tail.ctes}
+        ${narrowing ? sql`(select access_scopes from chk)` : sql`scopes`} as scopes, scopes as held, prefix as previous
+    ), ${issuingTail(v, { refresh: true, event: 'refreshed' })}
     select chk.refusal, chk.client_id, chk.family_id, chk.user_id, chk.org_id, chk.resource, chk.prefix,
       chk.access_scopes as scopes, (select count(*) from s) as rotated,
       (select count(*) from t) as tokens, (select count(*) from a) as audited
     from chk`,
   );
+const ROTATION = { all: rotationSql(false), narrowing: rotationSql(true) };
+
+async function rotateOnce(db: Db, clock: Clock, who: Actor, r: Rotation): Promise<Outcome | 'raced'> {
+  const { values, issued } = issueValues(clock, who, {
+    clientId: r.clientId,
+    refresh: true,
+    tokenPrefix: r.tokenPrefix,
+    event: 'refreshed',
+  });
+  const statement = r.named ? ROTATION.narrowing : ROTATION.all;
+  const { rows } = await executeGrouped(
+    db,
+    statement.bind(
+      {
+        ...values,
+        tokenHash: r.tokenHash,
+        resource: r.resource ?? null,
+        named: r.named ? JSON.stringify(r.named) : null,
+        protocol: PROTOCOL,
+      },
+      db,
+    ),
+  );
   const row = rows[0];
   if (!row) return { refusal: 'unknown' };
   if (row.refusal) return { refusal: row.refusal, row };
   if (Number(row.rotated) === 0) return 'raced';
-  return { refusal: null, row, issued: tail.issued(scopesOf(row.scopes)) };
+  return { refusal: null, row, issued: issued(scopesOf(row.scopes)) };
 }
 
 /**

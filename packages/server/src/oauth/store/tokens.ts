@@ -1,6 +1,7 @@
-import { sql } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import { type Actor } from '../../auth/principal.js';
-import { auditFrom } from '../../audit/log.js';
+import { auditFrom, type AuditRowValues, auditRowValues } from '../../audit/log.js';
+import { builtOnce } from '../../db/built-once.js';
 import { addMs, type Clock, DAY, HOUR } from '../../lib/clock.js';
 import { newId } from '../../lib/secrets.js';
 import { hashToken, mintToken } from '../../tokens/format.js';
@@ -29,57 +30,53 @@ export interface IssuedTokens {
   scopes: readonly string[];
 }
 
-/** What a grant's statement issues a family as, and how the event is recorded. */
-export type IssueEvent =
-  | { action: 'oauth.token_issued'; grantType: string }
-  /** A rotation: the event names the refresh token it replaced (`s.previous`). */
-  | { action: 'oauth.token_refreshed' };
+/** How a grant's statement records the family it issues. */
+export type IssueEvent = 'issued' | 'refreshed';
+
+/** The values an issuing statement binds: the new tokens (hashes only) and the audit event's. */
+export interface IssueValues extends AuditRowValues {
+  clientId: string;
+  atId: string;
+  atHash: string;
+  atPrefix: string;
+  atExpiresAt: Date;
+  /** Only when the statement issues a refresh token too. */
+  rtId: string | null;
+  rtHash: string | null;
+  rtPrefix: string | null;
+  rtExpiresAt: Date | null;
+  /** `issued` events: the grant type they name. */
+  grantType: string | null;
+}
 
 /**
- * Where OAuth tokens issued from a checked row (a code, a refresh token) are written and audited:
- * the tail of a grant's single SQL statement (`issueStatement` is the same for a subject known up
- * front). The statement ends in a CTE `s` of at most one row — the family to issue:
- * `family_id, grant_id, user_id, org_id, resource`, `scopes` (the access token's), `held` (the
- * refresh token's: a narrowing refresh narrows the access token only, RFC 6749 §6) and `previous`
- * (the rotated refresh token's prefix, or null). `ctes` appends `t`, which inserts the access token
- * (and a refresh token when `refresh`), and `a`, the audit event; when `s` is empty, neither writes.
- * Only hashes are stored; `issued` gives the plaintexts to answer with.
+ * Mints the tokens a grant issues (an access token, and a refresh token when `refresh`) and the
+ * values its statement binds; `issued` gives the plaintexts to answer with.
  */
-export function issuing(
+export function issueValues(
   clock: Clock,
   who: Actor,
-  o: { clientId: string; refresh: boolean; tokenPrefix: string; event: IssueEvent },
+  o: { clientId: string; refresh: boolean; tokenPrefix: string; event: IssueEvent; grantType?: string },
 ) {
   const now = clock.now();
   const at = mintToken('at', o.tokenPrefix);
   const rt = o.refresh ? mintToken('rt', o.tokenPrefix) : null;
-  const row = (kind: 'at' | 'rt', t: ReturnType<typeof mintToken>, ttl: number) =>
-    sql`(${newId()}::uuid, ${kind}::text, ${t.hash}::text, ${t.display}::text, ${addMs(now, ttl)}::timestamptz)`;
-  const rows = [row('at', at, ACCESS_TOKEN_TTL_MS), ...(rt ? [row('rt', rt, REFRESH_TOKEN_TTL_MS)] : [])];
-  const data =
-    o.event.action === 'oauth.token_issued'
-      ? sql`jsonb_build_object('client_id', ${o.clientId}::text, 'grant_type', ${o.event.grantType}::text,
-          'user_id', s.user_id, 'resource', s.resource, 'scopes', s.scopes,
-          'access_token', ${at.display}::text, 'refresh_token', ${rt?.display ?? null}::text)`
-      : sql`jsonb_build_object('client_id', ${o.clientId}::text, 'user_id', s.user_id, 'resource', s.resource,
-          'scopes', s.scopes, 'previous', s.previous,
-          'access_token', ${at.display}::text, 'refresh_token', ${rt?.display ?? null}::text)`;
-  const ctes = sql`t as (
-      insert into oauth_tokens (id, kind, token_hash, prefix, family_id, client_id, grant_id, user_id, org_id, resource, scopes, created_at, expires_at)
-      select v.id, v.kind, v.token_hash, v.prefix, s.family_id, ${o.clientId}::text, s.grant_id, s.user_id, s.org_id, s.resource,
-        case when v.kind = 'rt' then s.held else s.scopes end, ${now}::timestamptz, v.expires_at
-      from s cross join (values ${sql.join(rows)}) as v(id, kind, token_hash, prefix, expires_at)
-      returning id
-    ), a as (
-      ${auditFrom(who, now, {
-        orgId: sql`s.org_id`,
-        action: o.event.action,
-        target: `client:${o.clientId}`,
-        data,
-        from: sql`s`,
-      })}
-      returning id
-    )`;
+  const values: IssueValues = {
+    ...auditRowValues(who, now, {
+      action: o.event === 'issued' ? 'oauth.token_issued' : 'oauth.token_refreshed',
+      target: `client:${o.clientId}`,
+    }),
+    clientId: o.clientId,
+    atId: newId(),
+    atHash: at.hash,
+    atPrefix: at.display,
+    atExpiresAt: addMs(now, ACCESS_TOKEN_TTL_MS),
+    rtId: rt ? newId() : null,
+    rtHash: rt?.hash ?? null,
+    rtPrefix: rt?.display ?? null,
+    rtExpiresAt: rt ? addMs(now, REFRESH_TOKEN_TTL_MS) : null,
+    grantType: o.grantType ?? null,
+  };
   const issued = (scopes: readonly string[]): IssuedTokens => ({
     accessToken: at.token,
     accessPrefix: at.display,
@@ -88,7 +85,49 @@ export function issuing(
     expiresIn: ACCESS_TOKEN_TTL_MS / 1000,
     scopes,
   });
-  return { ctes, issued };
+  return { values, issued };
+}
+
+/**
+ * The token rows an issuing statement inserts, as SQL `values` rows over `v`'s placeholders:
+ * `id, kind, token_hash, prefix, expires_at`, then `rest` (columns every row shares).
+ */
+function tokenRows(v: IssueValues, refresh: boolean, rest: RawBuilder<unknown> = sql``) {
+  const at = sql`(${v.atId}::uuid, 'at'::text, ${v.atHash}::text, ${v.atPrefix}::text, ${v.atExpiresAt}::timestamptz${rest})`;
+  if (!refresh) return at;
+  const rt = sql`(${v.rtId}::uuid, 'rt'::text, ${v.rtHash}::text, ${v.rtPrefix}::text, ${v.rtExpiresAt}::timestamptz${rest})`;
+  return sql.join([at, rt]);
+}
+
+/**
+ * Where OAuth tokens issued from a checked row (a code, a refresh token) are written and audited:
+ * the tail of a grant's single SQL statement, over the placeholders of `IssueValues` (the grant's
+ * statement is built once: `db/built-once.ts`). The statement ends in a CTE `s` of at most one row
+ * — the family to issue: `family_id, grant_id, user_id, org_id, resource`, `scopes` (the access
+ * token's), `held` (the refresh token's: a narrowing refresh narrows the access token only, RFC
+ * 6749 §6) and `previous` (the rotated refresh token's prefix, or null). This appends `t`, which
+ * inserts the access token (and a refresh token when `refresh`), and `a`, the audit event; when `s`
+ * is empty, neither writes. Only hashes are stored.
+ */
+export function issuingTail(v: IssueValues, shape: { refresh: boolean; event: IssueEvent }) {
+  const data =
+    shape.event === 'issued'
+      ? sql`jsonb_build_object('client_id', ${v.clientId}::text, 'grant_type', ${v.grantType}::text,
+          'user_id', s.user_id, 'resource', s.resource, 'scopes', s.scopes,
+          'access_token', ${v.atPrefix}::text, 'refresh_token', ${v.rtPrefix}::text)`
+      : sql`jsonb_build_object('client_id', ${v.clientId}::text, 'user_id', s.user_id, 'resource', s.resource,
+          'scopes', s.scopes, 'previous', s.previous,
+          'access_token', ${v.atPrefix}::text, 'refresh_token', ${v.rtPrefix}::text)`;
+  return sql`t as (
+      insert into oauth_tokens (id, kind, token_hash, prefix, family_id, client_id, grant_id, user_id, org_id, resource, scopes, created_at, expires_at)
+      select v.id, v.kind, v.token_hash, v.prefix, s.family_id, ${v.clientId}::text, s.grant_id, s.user_id, s.org_id, s.resource,
+        case when v.kind = 'rt' then s.held else s.scopes end, ${v.now}::timestamptz, v.expires_at
+      from s cross join (values ${tokenRows(v, shape.refresh)}) as v(id, kind, token_hash, prefix, expires_at)
+      returning id
+    ), a as (
+      ${auditFrom(v, { orgId: sql`s.org_id`, data, from: sql`s` })}
+      returning id
+    )`;
 }
 
 /**
@@ -102,8 +141,8 @@ export async function issueAndAudit(
   who: Actor,
   o: IssueFor,
 ): Promise<IssuedTokens> {
-  const s = issueStatement(clock, who, o);
-  await s.query.execute(db);
+  const s = issueStatement(db, clock, who, o);
+  await db.executeQuery(s.query);
   return s.issued;
 }
 
@@ -115,56 +154,71 @@ interface IssueFor {
   tokenPrefix: string;
 }
 
+type IssueStatementValues = IssueValues & {
+  familyId: string;
+  grantId: string | null;
+  userId: string | null;
+  orgId: string;
+  resource: string;
+  scopes: string;
+  data: string;
+};
+
+/**
+ * The statement that issues a family for a subject known up front: the token rows and the audit
+ * event as plain values, the same rows and event as `issuingTail` writes (one statement: both or
+ * neither). Without the tail's CTE of one row cross-joined to the tokens and the event's detail
+ * built in SQL, the embedded database spends about a quarter less on it.
+ */
+const issueSql = (refresh: boolean) =>
+  builtOnce((_db, v: IssueStatementValues) => {
+    const subject = sql`, ${v.familyId}::uuid, ${v.clientId}::text, ${v.grantId}::uuid, ${v.userId}::uuid,
+      ${v.orgId}::uuid, ${v.resource}::text, ${v.scopes}::jsonb, ${v.now}::timestamptz`;
+    return sql`with t as (
+      insert into oauth_tokens (id, kind, token_hash, prefix, expires_at, family_id, client_id, grant_id, user_id, org_id, resource, scopes, created_at)
+      values ${tokenRows(v, refresh, subject)}
+    )
+    ${auditFrom(v, { orgId: sql`${v.orgId}::uuid`, data: sql`${v.data}::jsonb`, from: sql`(values (1)) as one (n)` })}`;
+  });
+const ISSUE = { access: issueSql(false), withRefresh: issueSql(true) };
+
 /**
  * `issueAndAudit` as one statement to run: for a grant that changes nothing else, so the
  * statement needs no transaction of its own and can commit with others (`executeGrouped`).
- *
- * The subject is known up front, so the statement inserts the token rows and the audit event as
- * plain values, the same rows and event as `issuing` writes (one statement: both or neither).
- * Without `issuing`'s CTE of one row cross-joined to the tokens, the counts it returns and the
- * event's detail built in SQL, the embedded database spends about a quarter less on it.
  */
-export function issueStatement(clock: Clock, who: Actor, o: IssueFor) {
+export function issueStatement(db: Executor, clock: Clock, who: Actor, o: IssueFor) {
   const s = o.subject;
-  const now = clock.now();
-  const at = mintToken('at', o.tokenPrefix);
-  const rt = o.refresh ? mintToken('rt', o.tokenPrefix) : null;
-  const scopes = JSON.stringify(s.scopes);
-  const row = (kind: 'at' | 'rt', t: ReturnType<typeof mintToken>, ttl: number) =>
-    sql`(${newId()}::uuid, ${kind}::text, ${t.hash}::text, ${t.display}::text, ${o.familyId}::uuid,
-      ${s.clientId}::text, ${s.grantId}::uuid, ${s.userId}::uuid, ${s.orgId}::uuid, ${s.resource}::text,
-      ${scopes}::jsonb, ${now}::timestamptz, ${addMs(now, ttl)}::timestamptz)`;
-  const rows = [row('at', at, ACCESS_TOKEN_TTL_MS), ...(rt ? [row('rt', rt, REFRESH_TOKEN_TTL_MS)] : [])];
-  // The event's detail, as `issuing` builds it in SQL from the same values.
+  const { values, issued } = issueValues(clock, who, {
+    clientId: s.clientId,
+    refresh: o.refresh,
+    tokenPrefix: o.tokenPrefix,
+    event: 'issued',
+    grantType: o.grantType,
+  });
+  // The event's detail, as `issuingTail` builds it in SQL from the same values.
   const data = JSON.stringify({
     client_id: s.clientId,
     grant_type: o.grantType,
     user_id: s.userId,
     resource: s.resource,
     scopes: s.scopes,
-    access_token: at.display,
-    refresh_token: rt?.display ?? null,
+    access_token: values.atPrefix,
+    refresh_token: values.rtPrefix,
   });
-  const query = sql`with t as (
-      insert into oauth_tokens (id, kind, token_hash, prefix, family_id, client_id, grant_id, user_id, org_id, resource, scopes, created_at, expires_at)
-      values ${sql.join(rows)}
-    )
-    ${auditFrom(who, now, {
-      orgId: sql`${s.orgId}::uuid`,
-      action: 'oauth.token_issued',
-      target: `client:${s.clientId}`,
-      data: sql`${data}::jsonb`,
-      from: sql`(values (1)) as one (n)`,
-    })}`;
-  const issued: IssuedTokens = {
-    accessToken: at.token,
-    accessPrefix: at.display,
-    refreshToken: rt?.token ?? null,
-    refreshPrefix: rt?.display ?? null,
-    expiresIn: ACCESS_TOKEN_TTL_MS / 1000,
-    scopes: s.scopes,
-  };
-  return { query, issued };
+  const query = (o.refresh ? ISSUE.withRefresh : ISSUE.access).bind(
+    {
+      ...values,
+      familyId: o.familyId,
+      grantId: s.grantId,
+      userId: s.userId,
+      orgId: s.orgId,
+      resource: s.resource,
+      scopes: JSON.stringify(s.scopes),
+      data,
+    },
+    db,
+  );
+  return { query, issued: issued(s.scopes) };
 }
 
 /** The token endpoint's success body (RFC 6749 §5.1). */
@@ -246,39 +300,40 @@ export const scopesOf = (v: unknown): string[] =>
  * A live token by hash with the holder's current membership role in the token's org (null when
  * the person has left it, for tokens that act as a person). Undefined when no live token has it.
  */
-export async function findLiveTokenByHash(db: Executor, clock: Clock, hash: string) {
-  return (
-    db
-      .selectFrom('oauth_tokens as t')
-      .innerJoin('orgs as o', 'o.id', 't.org_id')
-      .leftJoin('memberships as m', (j) =>
-        j.onRef('m.org_id', '=', 't.org_id').onRef('m.user_id', '=', 't.user_id'),
-      )
-      .leftJoin('users as u', 'u.id', 't.user_id')
-      .select([
-        't.id',
-        't.kind',
-        't.prefix',
-        't.client_id',
-        't.user_id',
-        't.org_id',
-        't.resource',
-        't.scopes',
-        't.created_at',
-        't.expires_at',
-        'o.slug as org_slug',
-        'o.name as org_name',
-        'm.role as role',
-        'u.email as user_email',
-        'u.name as user_name',
-        'u.email_verified_at as user_email_verified_at',
-      ])
-      .where('t.token_hash', '=', hash)
-      .where('t.revoked_at', 'is', null)
-      .where('t.rotated_at', 'is', null)
-      .where('t.expires_at', '>', clock.now())
-      // A token acting for a disabled account is no credential while it stays disabled.
-      .where('u.disabled_at', 'is', null)
-      .executeTakeFirst()
-  );
+export function findLiveTokenByHash(db: Executor, clock: Clock, hash: string) {
+  return liveTokenByHash.first(db, { hash, now: clock.now() });
 }
+
+const liveTokenByHash = builtOnce((db, p: { hash: string; now: Date }) =>
+  db
+    .selectFrom('oauth_tokens as t')
+    .innerJoin('orgs as o', 'o.id', 't.org_id')
+    .leftJoin('memberships as m', (j) =>
+      j.onRef('m.org_id', '=', 't.org_id').onRef('m.user_id', '=', 't.user_id'),
+    )
+    .leftJoin('users as u', 'u.id', 't.user_id')
+    .select([
+      't.id',
+      't.kind',
+      't.prefix',
+      't.client_id',
+      't.user_id',
+      't.org_id',
+      't.resource',
+      't.scopes',
+      't.created_at',
+      't.expires_at',
+      'o.slug as org_slug',
+      'o.name as org_name',
+      'm.role as role',
+      'u.email as user_email',
+      'u.name as user_name',
+      'u.email_verified_at as user_email_verified_at',
+    ])
+    .where('t.token_hash', '=', p.hash)
+    .where('t.revoked_at', 'is', null)
+    .where('t.rotated_at', 'is', null)
+    .where('t.expires_at', '>', p.now)
+    // A token acting for a disabled account is no credential while it stays disabled.
+    .where('u.disabled_at', 'is', null),
+);

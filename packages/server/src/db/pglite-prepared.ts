@@ -80,12 +80,11 @@ export function withPreparedStatements(pglite: PGlite): PGliteLike {
     const values = params.map((v, i) => {
       if (v === null || v === undefined) return null;
       const serialize = pglite.serializers[statement.types[i]!];
-      return serialize ? serialize(v) : String(v);
+      const text: unknown = serialize ? serialize(v) : String(v);
+      if (typeof text !== 'string') throw new Error(`parameter ${i + 1} did not serialize to text`);
+      return text;
     });
-    return {
-      parts: [protocol.serialize.bind({ statement: statement.name, values }), protocol.serialize.execute({})],
-      statement,
-    };
+    return { parts: [bindExecute(statement.name, values)], statement };
   }
 
   /** Runs `items` in one buffer ending in one Sync: one transaction. One result per statement. */
@@ -151,6 +150,41 @@ export function withPreparedStatements(pglite: PGlite): PGliteLike {
       return exclusive(items);
     },
   };
+}
+
+/**
+ * Bind (the unnamed portal of statement `name`, every value as text) and Execute (all rows), as one
+ * buffer: the bytes PGlite's protocol serializer writes for the two messages, written straight
+ * into a buffer of the right size instead of through its growing writer (which cost more than
+ * running a small indexed read).
+ */
+export function bindExecute(name: string, values: (string | null)[]): Uint8Array {
+  const nameBytes = Buffer.byteLength(name);
+  const lengths = values.map((v) => (v === null ? -1 : Buffer.byteLength(v)));
+  // Bind: portal "" \0, name \0, a format per value (0: text), the values (length, bytes), 0 result formats.
+  let bindLength = 4 + 1 + nameBytes + 1 + 2 + 2 * values.length + 2 + 2;
+  for (const n of lengths) bindLength += 4 + Math.max(n, 0);
+  const out = Buffer.allocUnsafe(1 + bindLength + 1 + 4 + 1 + 4);
+  let at = 0;
+  out[at++] = 0x42; // 'B'
+  at = out.writeInt32BE(bindLength, at);
+  out[at++] = 0;
+  at += out.write(name, at, 'utf8');
+  out[at++] = 0;
+  at = out.writeInt16BE(values.length, at);
+  for (let i = 0; i < values.length; i++) at = out.writeInt16BE(0, at);
+  at = out.writeInt16BE(values.length, at);
+  values.forEach((v, i) => {
+    at = out.writeInt32BE(lengths[i]!, at);
+    if (v !== null) at += out.write(v, at, 'utf8');
+  });
+  at = out.writeInt16BE(0, at);
+  // Execute: portal "" \0, no row limit.
+  out[at++] = 0x45; // 'E'
+  at = out.writeInt32BE(4 + 1 + 4, at);
+  out[at++] = 0;
+  out.writeInt32BE(0, at);
+  return out;
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

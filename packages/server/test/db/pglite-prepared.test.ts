@@ -4,8 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { openStorage, type Storage } from '../../src/db/connection.js';
 import { isUniqueViolation } from '../../src/db/errors.js';
-import { MAX_STATEMENTS, withPreparedStatements } from '../../src/db/pglite-prepared.js';
-import { PGlite } from '@electric-sql/pglite';
+import { bindExecute, MAX_STATEMENTS, withPreparedStatements } from '../../src/db/pglite-prepared.js';
+import { PGlite, protocol } from '@electric-sql/pglite';
 
 // The embedded database keeps each query prepared (parsed and planned once). What it must not
 // change: results, parameter types, errors, transactions, and a schema change under a prepared
@@ -177,6 +177,27 @@ describe('the embedded database prepares each query once', () => {
       );
     } finally {
       await pglite.close();
+    }
+  });
+});
+
+describe('the Bind and Execute messages', () => {
+  it("are the bytes PGlite's protocol serializer writes, for every kind of text value", () => {
+    const cases: (string | null)[][] = [
+      [],
+      [null],
+      [''],
+      ['abc', null, 'zürich — 東京 🚀', '{"a":[1,2]}', '2026-01-02T03:04:05.678Z'],
+      ['x'.repeat(70_000), null, ''],
+    ];
+    for (const name of ['lk_1', 'lk_123456']) {
+      for (const values of cases) {
+        const expected = Buffer.concat([
+          protocol.serialize.bind({ statement: name, values }),
+          protocol.serialize.execute({}),
+        ]);
+        assert.deepEqual(Buffer.from(bindExecute(name, values)), expected, `${name} ${values.length} values`);
+      }
     }
   });
 });

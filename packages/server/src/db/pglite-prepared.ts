@@ -39,6 +39,10 @@ export function withPreparedStatements(pglite: PGlite): PGliteLike {
   const statements = new Map<string, Statement>();
   const toClose: string[] = [];
   let counter = 0;
+  // PGlite's `syncToFs` copies the database to the browser's IndexedDB or OPFS; a data folder on
+  // disk (its NodeFS) and memory have nothing to copy: PostgreSQL writes the folder's files through
+  // Node's fs as it goes. Asking anyway cost a twentieth of the database thread (a lock per call).
+  const syncs = /^(idb|opfs-ahp):\/\//.test(pglite.dataDir ?? '');
   const send = (message: Uint8Array) => pglite.execProtocolStream(message, noSync);
 
   const forgetAll = () => {
@@ -112,7 +116,7 @@ export function withPreparedStatements(pglite: PGlite): PGliteLike {
       ...noSync,
       onRawData: (c) => chunks.push(c.slice()),
     });
-    await pglite.syncToFs();
+    if (syncs) await pglite.syncToFs();
     const results = readResults(chunks.length === 1 ? chunks[0]! : concat(chunks), columns);
     if (results.length !== items.length)
       throw new Error(`expected ${items.length} results from the database, got ${results.length}`);

@@ -283,7 +283,7 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
       if (cfg.scope) requireAccountScope(principal, cfg.scope);
       if (cfg.permission && mode === 'user') requireScope(principal, cfg.permission);
       const header = req.headers['x-org-id'];
-      req.org = await resolveOrg(deps, principal, Array.isArray(header) ? header[0] : header);
+      req.org = await resolveOrg(deps, principal, Array.isArray(header) ? header[0] : header, req);
     } finally {
       if (principal.kind === 'admin-token') await auditBreakGlass(req);
     }

@@ -11,8 +11,25 @@ import { ROLE_PERMISSIONS, roleAllows } from './roles.js';
 
 const ORG_FORBIDDEN = 'You cannot act in this organisation.';
 
-/** A person's orgs and roles: from the node's cache, else the database. */
-export async function membershipsOf(deps: Deps, userId: string): Promise<OrgContext[]> {
+/**
+ * Memberships read in the same statement as a request's credential (a personal token looked up in
+ * the database): that request uses them instead of reading them again. Keyed by the request, so
+ * they live as long as it does and no other request ever sees them.
+ */
+const readWithCredential = new WeakMap<object, { userId: string; orgs: OrgContext[] }>();
+
+/** Keeps the memberships `userId`'s credential was read with, for the rest of `req`. */
+export function membershipsReadWith(req: object, userId: string, orgs: OrgContext[]): void {
+  readWithCredential.set(req, { userId, orgs });
+}
+
+/**
+ * A person's orgs and roles: as read with the request's credential, else from the node's cache,
+ * else the database.
+ */
+export async function membershipsOf(deps: Deps, userId: string, req?: object): Promise<OrgContext[]> {
+  const read = req ? readWithCredential.get(req) : undefined;
+  if (read?.userId === userId) return read.orgs;
   const cached = deps.auth.memberships(userId);
   if (cached) return cached;
   const generation = deps.auth.generation();
@@ -33,6 +50,7 @@ export async function resolveOrg(
   deps: Deps,
   principal: Principal,
   header: string | undefined,
+  req?: object,
 ): Promise<OrgContext | null> {
   const named = header?.trim() || null;
   if (principal.boundOrg) {
@@ -52,7 +70,7 @@ export async function resolveOrg(
   }
   // Naming no org and with no current org, the request acts in none: nothing to read.
   if (named === null && !principal.defaultOrgId) return null;
-  const orgs = await membershipsOf(deps, principal.user.id);
+  const orgs = await membershipsOf(deps, principal.user.id, req);
   if (named !== null) {
     const org = orgs.find((o) => matches(o, named));
     if (!org) throw new ApiError('org_forbidden', ORG_FORBIDDEN);

@@ -83,7 +83,7 @@ export function orgRoutes(app: App, deps: Deps): void {
     },
     async (req) => {
       const p = principalOf(req);
-      const orgs = p.user ? await membershipsOf(deps, p.user.id) : [];
+      const orgs = p.user ? await membershipsOf(deps, p.user.id, req) : [];
       const withPermissions = (o: OrgContext) => ({
         id: o.id,
         slug: o.slug,

@@ -1,5 +1,6 @@
 import type { Deps } from '../deps.js';
-import type { Authenticator, CredentialRequest, Principal, TierDeps } from '../auth/principal.js';
+import type { Authenticator, CredentialRequest, OrgContext, Principal, TierDeps } from '../auth/principal.js';
+import { membershipsReadWith } from '../orgs/context.js';
 import { bearerToken, invalidCredential } from '../auth/principal.js';
 import type { CachedCredential } from '../auth/credential-cache.js';
 import { MINUTE } from '../lib/clock.js';
@@ -47,7 +48,12 @@ export function tokenAuthenticator(): Authenticator {
     const parsed = parseToken(bearer, prefix);
     if (!parsed) throw invalidCredential();
     if (!KINDS.has(parsed.kind)) return null;
-    const cred = await liveParsedToken(deps, hash);
+    // Read from the database, a personal token comes with its person's orgs: kept for this request
+    // (and in the node's cache, as `membershipsOf` would keep them).
+    const cred = await liveParsedToken(deps, hash, (userId, orgs, generation) => {
+      deps.auth.putMemberships(userId, orgs, generation);
+      membershipsReadWith(req, userId, orgs);
+    });
     if (!cred) throw invalidCredential();
     touch(deps, cred.id, req);
     return cred.principal;
@@ -65,13 +71,26 @@ export async function liveApiToken(deps: TierDeps, token: string): Promise<Cache
   return liveParsedToken(deps, hashToken(token));
 }
 
-/** `liveApiToken` of a token (by its hash) whose shape, checksum and kind were checked already. */
-async function liveParsedToken(deps: TierDeps, hash: string): Promise<CachedCredential | null> {
+/** What a lookup in the database read besides the credential: its person's orgs. */
+type OnMemberships = (userId: string, orgs: OrgContext[], generation: number) => void;
+
+/**
+ * `liveApiToken` of a token (by its hash) whose shape, checksum and kind were checked already.
+ * `onMemberships` gets the person's orgs when the token was read from the database.
+ */
+async function liveParsedToken(
+  deps: TierDeps,
+  hash: string,
+  onMemberships?: OnMemberships,
+): Promise<CachedCredential | null> {
   let cred = deps.auth.credential(hash);
   if (cred === undefined) {
     const generation = deps.auth.generation();
-    cred = await load(deps, hash);
+    const loaded = await load(deps, hash);
+    cred = loaded?.cred ?? null;
     deps.auth.putCredential(hash, cred, generation);
+    if (loaded?.orgs && cred?.principal.user)
+      onMemberships?.(cred.principal.user.id, loaded.orgs, generation);
   }
   if (!cred || cred.oauth || (cred.expiresAt !== null && cred.expiresAt <= deps.clock.now().getTime()))
     return null;
@@ -86,7 +105,10 @@ function cachedApiToken(deps: TierDeps, hash: string): CachedCredential | undefi
   return cred;
 }
 
-async function load(deps: Pick<Deps, 'db' | 'clock'>, hash: string): Promise<CachedCredential | null> {
+async function load(
+  deps: Pick<Deps, 'db' | 'clock'>,
+  hash: string,
+): Promise<{ cred: CachedCredential; orgs: OrgContext[] | null } | null> {
   const row = await findLiveToken(deps.db, deps.clock, hash);
   if (!row) return null;
   const scopes = row.scopes
@@ -123,5 +145,9 @@ async function load(deps: Pick<Deps, 'db' | 'clock'>, hash: string): Promise<Cac
     emailVerified: row.kind === 'pat' ? row.user_email_verified_at !== null : true,
     signedInAt: null,
   };
-  return { principal, expiresAt: row.expires_at ? row.expires_at.getTime() : null, id: row.id, boundOrg };
+  const memberships = typeof row.memberships === 'string' ? JSON.parse(row.memberships) : row.memberships;
+  return {
+    cred: { principal, expiresAt: row.expires_at ? row.expires_at.getTime() : null, id: row.id, boundOrg },
+    orgs: principal.user && memberships ? (memberships as OrgContext[]) : null,
+  };
 }

@@ -62,6 +62,14 @@ export async function insertToken(db: Executor, clock: Clock, t: NewToken) {
 }
 
 /** The one validation lookup: a live (not revoked, not expired) token by hash, with its holder. */
+/** One of a person's orgs as the token lookup returns it. */
+interface MembershipJson {
+  id: string;
+  slug: string;
+  name: string;
+  role: Role;
+}
+
 const liveToken = builtOnce((db, p: { hash: string; now: Date }) =>
   db
     .selectFrom('api_tokens')
@@ -85,6 +93,18 @@ const liveToken = builtOnce((db, p: { hash: string; now: Date }) =>
       'orgs.slug as org_slug',
       'orgs.name as org_name',
     ])
+    // A personal token's person's orgs, as `listUserOrgs` lists them: a request that validates the
+    // token in the database needs no second statement for them.
+    .select(
+      sql<MembershipJson[] | null>`case when api_tokens.kind = 'pat' then (
+        select coalesce(json_agg(json_build_object('id', m.id, 'slug', m.slug, 'name', m.name, 'role', m.role)
+          order by m.created_at, m.id), '[]'::json)
+        from (select orgs.id, orgs.slug, orgs.name, memberships.role, memberships.created_at
+          from memberships inner join orgs on orgs.id = memberships.org_id
+          where memberships.user_id = api_tokens.user_id
+          order by memberships.created_at asc, orgs.id asc limit 500) m
+      ) end`.as('memberships'),
+    )
     .where('api_tokens.token_hash', '=', p.hash)
     .where('api_tokens.revoked_at', 'is', null)
     .where((eb) => eb.or([eb('api_tokens.expires_at', 'is', null), eb('api_tokens.expires_at', '>', p.now)]))

@@ -39,6 +39,11 @@ export interface MintRequest {
   expiresIn: number | undefined;
   /** Asked for explicitly: no expiry (refused when the minter itself expires). */
   neverExpires?: boolean;
+  /**
+   * An exact expiry instead of a lifetime (null: none), as a rotation keeps its token's. Refused
+   * like an explicit lifetime when it outlives the minter.
+   */
+  expiresAt?: Date | null;
   /** Every scope this kind of token may carry. */
   allowed: readonly string[];
   userId: string | null;
@@ -70,6 +75,13 @@ function parentOf(p: Principal): { parentTokenId: string | null; parentOAuthToke
  */
 function expiryOf(now: Date, r: MintRequest): Date | null {
   const parentEnd = r.minter.kind === 'session' ? null : r.minter.expiresAt;
+  if (r.expiresAt !== undefined) {
+    if (r.expiresIn !== undefined || r.neverExpires)
+      throw new Error('mint: an exact expiry excludes expires_in and never_expires');
+    if (r.expiresAt === null) return expiryOf(now, { ...r, expiresAt: undefined, neverExpires: true });
+    if (parentEnd !== null && r.expiresAt.getTime() > parentEnd) throw outlives(parentEnd);
+    return r.expiresAt;
+  }
   if (r.neverExpires) {
     if (r.expiresIn !== undefined)
       throw new ApiError('invalid_request', 'Send either expires_in or never_expires, not both.');
@@ -83,13 +95,15 @@ function expiryOf(now: Date, r: MintRequest): Date | null {
   const asked = r.expiresIn !== undefined;
   const at = addMs(now, (r.expiresIn ?? TOKEN_DEFAULT_LIFETIME_S) * 1000);
   if (parentEnd === null || at.getTime() <= parentEnd) return at;
-  if (asked)
-    throw new ApiError(
-      'invalid_request',
-      `A token cannot outlive the credential minting it (it expires ${new Date(parentEnd).toISOString()}).`,
-      { extra: { max_expires_at: new Date(parentEnd).toISOString() } },
-    );
+  if (asked) throw outlives(parentEnd);
   return new Date(parentEnd);
+}
+
+function outlives(parentEnd: number): ApiError {
+  const at = new Date(parentEnd).toISOString();
+  return new ApiError('invalid_request', `A token cannot outlive the credential minting it (it expires ${at}).`, {
+    extra: { max_expires_at: at },
+  });
 }
 
 /**

@@ -104,8 +104,9 @@ export function tokenRoutes(app: App, deps: Deps): void {
         name: t.name,
         // A token stored without scopes holds every scope of its kind: its successor lists them.
         scopes: scopes ?? [...target.allowed],
-        expiresIn: left ?? undefined,
-        neverExpires: left === null,
+        // The same instant, not the seconds left: those, counted again at mint, would drift past it.
+        expiresIn: undefined,
+        expiresAt: t.expires_at,
         minter: p,
         tokenPrefix: config.tokenPrefix,
         replaces: {

@@ -12,7 +12,16 @@ import { bearer, mintPat, orgWithRoles } from './helpers.js';
  * scopes and expiry; the old secret, and everything minted from it, dies in the same transaction.
  * Who may not rotate, and what a refused rotation leaves alive.
  */
-const clock = manualClock(new Date());
+const manual = manualClock(new Date());
+/** While `tick` is set, every read of the clock moves it on by that much, as a real clock would. */
+let tick = 0;
+const clock = {
+  ...manual,
+  now: () => {
+    if (tick) manual.advance(tick);
+    return manual.now();
+  },
+};
 let t: TestServer;
 before(async () => {
   t = await testServer({ clock });
@@ -192,6 +201,41 @@ describe('token rotation', () => {
     assert.equal(res.statusCode, 403, res.body);
     assert.equal(res.json().code, 'session_required');
     assert.equal((await call(pat.token, { url: '/api/v1/me' })).statusCode, 200);
+  });
+
+  it('a key that expires with the OAuth token minting it keeps that expiry when the token rotates it, however long the request takes', async () => {
+    const { owner, org } = await orgWithRoles(t);
+    const scope = 'org:read tokens:manage';
+    const { tokens } = await tokensFor(t, owner, {
+      resource: `${PUBLIC_URL}/api`,
+      scope,
+      tick: scope.split(' '),
+      org: org.id,
+    });
+    const minted = await call(tokens.access_token, {
+      method: 'POST',
+      url: '/api/v1/org/tokens',
+      body: { name: 'capped' },
+      org: org.id,
+    });
+    assert.equal(minted.statusCode, 201, minted.body);
+    const old = minted.json() as Minted;
+    const cap = Date.parse(old.expires_at!);
+    assert.ok(cap - manual.now().getTime() <= 3600_000, 'capped at the access token’s expiry');
+
+    clock.advance(60_000);
+    tick = 1000;
+    try {
+      const res = await call(tokens.access_token, {
+        method: 'POST',
+        url: `/api/v1/org/tokens/${old.id}/rotate`,
+        org: org.id,
+      });
+      assert.equal(res.statusCode, 201, res.body);
+      assert.equal((res.json() as Minted).expires_at, old.expires_at);
+    } finally {
+      tick = 0;
+    }
   });
 
   it('a key stored without scopes (it holds every scope of its kind) rotates to a key that lists them all', async () => {

@@ -51,7 +51,6 @@ import { requireAccountScope, requireCredentialKind, requireScope } from './auth
 import { requirePermission, resolveOrg } from './orgs/context.js';
 import { sessionAuthenticator } from './accounts/session-tier.js';
 import { declarationProblem } from './http/declarations.js';
-import { type RequestPropagation, requestPropagation } from './auth/credential-cache.js';
 import { capConnectionsPerAddress } from './http/connections.js';
 import { checkSameOrigin, isUnsafe } from './http/csrf.js';
 import { ApiError, rateLimited } from './errors.js';
@@ -145,7 +144,7 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
   );
   app.decorateRequest('principal', null);
   app.decorateRequest('org', null);
-  app.decorateRequest('propagation', null);
+  app.decorateRequest('unannouncedAtStart', 0);
 
   // Every /api route must say how it is authenticated, and every authenticated route what it
   // needs (a permission, an account scope or the credential kinds it takes): forgetting fails the
@@ -233,6 +232,7 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
       ? deps.cache.limiter({ name: 'api:general', points: deps.config.apiRateLimit, windowSeconds: 60 })
       : null;
   app.addHook('onRequest', async (req) => {
+    req.unannouncedAtStart = deps.auth.unannounced;
     // A request that may present a credential (a header, a cookie, or a form or JSON body) first
     // brings this node's credential cache up to date with every change answered anywhere before
     // it arrived: one read of the shared change log, sent in the limiter's round trip.
@@ -295,18 +295,14 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
     }
   });
 
-  // A change this request committed but could not announce to the other nodes is said so in its
-  // response: it reaches them through the revocation log within a second, not before the answer.
-  app.addHook('preHandler', (req, _reply, done) => {
-    const propagation: RequestPropagation = { pending: false };
-    req.propagation = propagation;
-    requestPropagation.enterWith(propagation);
-    done();
-  });
   app.addHook('onRequest', logCredential);
 
+  // A change committed while this request ran that could not be announced to the other nodes is
+  // said so in the response: it reaches them through the revocation log within a second, not before
+  // the answer. (A request running beside another's failed announcement says so too: it cannot
+  // tell, and the header only ever errs towards caution.)
   app.addHook('onSend', (req, reply, payload, done) => {
-    if (req.propagation?.pending) reply.header(PROPAGATION_HEADER, 'pending');
+    if (deps.auth.unannounced !== req.unannouncedAtStart) reply.header(PROPAGATION_HEADER, 'pending');
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
     reply.header('x-frame-options', 'DENY');

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Cache } from '../cache/index.js';
 import type { ChangeLog } from '../cache/types.js';
 import type { OrgContext, Principal } from './principal.js';
@@ -47,18 +46,6 @@ export interface OAuthTokenInfo {
   readonly iat: number;
   readonly exp: number;
 }
-
-/** Whether the change a request made reached every node before its response. */
-export interface RequestPropagation {
-  /** Set when a change was committed and applied here but could not be announced to other nodes. */
-  pending: boolean;
-}
-
-/**
- * The request being served, for `changed()` to say its change is not yet in force everywhere
- * (the HTTP layer enters it before the handler runs and reads it when it answers).
- */
-export const requestPropagation = new AsyncLocalStorage<RequestPropagation>();
 
 interface Entry<T> {
   value: T;
@@ -301,12 +288,23 @@ export class AuthCache {
   /** Called after every change this node makes (e.g. to append it to the revocation log). */
   onChange: ((change: AuthChange) => Promise<void>) | null = null;
 
+  #unannounced = 0;
+  /**
+   * How many changes this node committed but could not announce to the others since it started.
+   * A request that sees it grow while it runs says, in its response, that a change may not yet be
+   * in force everywhere (the HTTP layer compares it before and after; no per-request context is
+   * carried through the code that makes changes).
+   */
+  get unannounced(): number {
+    return this.#unannounced;
+  }
+
   /**
    * Drops what `change` affects on this node and tells every other node, after the change was
    * committed. Returns once the change is in the shared log, so every node's next request sees
    * it. It never fails the request that made the change: when the announcement cannot be made,
    * the other nodes learn it from the database's revocation log within a second, and the
-   * request's response says so (`requestPropagation`).
+   * request's response says so (`unannounced`).
    */
   async changed(change: AuthChange): Promise<void> {
     this.apply(change);
@@ -318,8 +316,7 @@ export class AuthCache {
       else await this.bus.publish(CHANNEL, message);
     } catch (err) {
       this.#onError?.('a credential change could not be announced to the other nodes', err);
-      const p = requestPropagation.getStore();
-      if (p) p.pending = true;
+      this.#unannounced++;
     }
   }
 

@@ -9,7 +9,6 @@ import type {
 import type { Permission } from '../auth/permissions.js';
 import type { AccountScope } from '../auth/permissions.js';
 import type { CredentialKind, OrgContext, Principal } from '../auth/principal.js';
-import type { RequestPropagation } from '../auth/credential-cache.js';
 
 /** The Fastify instance route modules register on: typed by TypeBox schemas. */
 export type App = FastifyInstance<
@@ -57,7 +56,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
     org: OrgContext | null;
-    /** Set before the handler runs: whether a change it made is not yet announced to every node. */
-    propagation: RequestPropagation | null;
+    /** The node's count of unannounced changes when the request arrived (`AuthCache.unannounced`). */
+    unannouncedAtStart: number;
   }
 }

@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import type { Expression, Kysely, Transaction } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { Role } from '../db/schema/orgs.js';
 import type { Cursor } from '../http/pagination.js';
@@ -45,16 +45,22 @@ export async function insertOrg(
   return org;
 }
 
-const userOrgs = builtOnce((db, p: { userId: string }) =>
-  db
+/**
+ * A person's orgs as every reader lists them: oldest membership first, at most 500. The one rule,
+ * read on its own (`listUserOrgs`) and inside the personal-token lookup (`findLiveToken`).
+ */
+export function orgsOfUser(db: Kysely<Database>, userId: string | Expression<string>) {
+  return db
     .selectFrom('memberships')
     .innerJoin('orgs', 'orgs.id', 'memberships.org_id')
     .select(['orgs.id', 'orgs.slug', 'orgs.name', 'memberships.role', 'memberships.created_at'])
-    .where('memberships.user_id', '=', p.userId)
+    .where('memberships.user_id', '=', userId)
     .orderBy('memberships.created_at', 'asc')
     .orderBy('orgs.id', 'asc')
-    .limit(500),
-);
+    .limit(500);
+}
+
+const userOrgs = builtOnce((db, p: { userId: string }) => orgsOfUser(db, p.userId));
 
 export function listUserOrgs(db: Executor, userId: string) {
   return userOrgs.rows(db, { userId });

@@ -7,6 +7,7 @@ import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';
 import type { Executor } from '../db/executor.js';
 import { builtOnce } from '../db/built-once.js';
+import { orgsOfUser } from '../orgs/queries.js';
 
 /** Columns a token list may show: never the hash. */
 const LISTED = [
@@ -99,10 +100,7 @@ const liveToken = builtOnce((db, p: { hash: string; now: Date }) =>
       sql<MembershipJson[] | null>`case when api_tokens.kind = 'pat' then (
         select coalesce(json_agg(json_build_object('id', m.id, 'slug', m.slug, 'name', m.name, 'role', m.role)
           order by m.created_at, m.id), '[]'::json)
-        from (select orgs.id, orgs.slug, orgs.name, memberships.role, memberships.created_at
-          from memberships inner join orgs on orgs.id = memberships.org_id
-          where memberships.user_id = api_tokens.user_id
-          order by memberships.created_at asc, orgs.id asc limit 500) m
+        from ${orgsOfUser(db, sql.ref<string>('api_tokens.user_id'))} m
       ) end`.as('memberships'),
     )
     .where('api_tokens.token_hash', '=', p.hash)

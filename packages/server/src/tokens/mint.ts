@@ -101,9 +101,13 @@ function expiryOf(now: Date, r: MintRequest): Date | null {
 
 function outlives(parentEnd: number): ApiError {
   const at = new Date(parentEnd).toISOString();
-  return new ApiError('invalid_request', `A token cannot outlive the credential minting it (it expires ${at}).`, {
-    extra: { max_expires_at: at },
-  });
+  return new ApiError(
+    'invalid_request',
+    `A token cannot outlive the credential minting it (it expires ${at}).`,
+    {
+      extra: { max_expires_at: at },
+    },
+  );
 }
 
 /**

@@ -2,12 +2,14 @@
 // node-oidc-provider configured equivalently (bench/peer/oidc-provider.mjs), in the same run.
 // Codes and refresh tokens are single use, so each run posts a fixed number of fresh ones: codes
 // minted beforehand (untimed), then each refresh token the measured exchanges handed out, once.
-// BENCH_OAUTH_N sets how many. Target: Latchkey ≥ 1.5 × the peer's throughput at equal or better p99
+// BENCH_OAUTH_N sets how many per server, measured in BENCH_OAUTH_ROUNDS chunks that alternate
+// between the two servers (ABBA order) so that both see the same load on a shared machine. Target: Latchkey ≥ 1.5 × the peer's throughput at equal or better p99
 // with both on the same PostgreSQL; ≥ 1.0 × with Latchkey embedded (durable) and the peer in memory.
 import { measureForms, startPeer, startServer, writeConfig } from './lib.mjs';
 import { latchkeyClient, peerCodes, REDIRECT, RESOURCE, RS_SECRET, TOML } from './oauth-lib.mjs';
 
-const N = Number(process.env.BENCH_OAUTH_N ?? 2000);
+const N = Number(process.env.BENCH_OAUTH_N ?? 4000);
+const ROUNDS = Number(process.env.BENCH_OAUTH_ROUNDS ?? 4);
 const WARM = Number(process.env.BENCH_OAUTH_WARM ?? 200);
 
 const exchangeBody = (clientId, c) =>
@@ -43,19 +45,44 @@ async function exchangeThenRefresh(tokenUrl, clientId, codes) {
   return { exchange, refresh };
 }
 
-/** Measures both operations on one server given its token endpoint, client id and a code source. */
-async function measureServer(label, tokenUrl, clientId, mintCodes) {
-  // Warm-up (JIT, caches) of both operations, then the measured runs. The refresh tokens rotated
-  // in the measured refresh run are those the measured exchange run handed out (each used once).
-  await exchangeThenRefresh(tokenUrl, clientId, await mintCodes(WARM));
-  const { exchange, refresh } = await exchangeThenRefresh(tokenUrl, clientId, await mintCodes(N));
-  console.log(
-    `${label.padEnd(16)} code exchange ${exchange.rps.toFixed(0).padStart(6)} req/s p99 ${exchange.p99.toFixed(1).padStart(6)} ms   refresh ${refresh.rps.toFixed(0).padStart(6)} req/s p99 ${refresh.p99.toFixed(1).padStart(6)} ms`,
-  );
-  return { exchange, refresh };
+/** Throughput over all of a server's chunks (requests ÷ time), p99 the mean of the chunks' p99. */
+function combine(chunks) {
+  const n = chunks.reduce((a, c) => a + c.n, 0);
+  const seconds = chunks.reduce((a, c) => a + c.n / c.rps, 0);
+  return { rps: n / seconds, p99: chunks.reduce((a, c) => a + c.p99, 0) / chunks.length };
 }
 
-console.log(`bench/oauth-token (${N} fresh codes and refresh tokens per measured run)`);
+/**
+ * Both operations on both servers, in ROUNDS chunks of N / ROUNDS each, alternating (ABBA): the
+ * refresh tokens rotated in a chunk are those its exchanges handed out (each used once). Codes are
+ * minted before each chunk, untimed.
+ */
+async function measureBoth(servers) {
+  const per = Math.ceil(N / ROUNDS);
+  const chunks = servers.map(() => ({ exchange: [], refresh: [] }));
+  // Warm-up (JIT, caches) of both operations on both.
+  for (const s of servers) await exchangeThenRefresh(s.tokenUrl, s.clientId, await s.mintCodes(WARM));
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = r % 2 === 0 ? [0, 1] : [1, 0];
+    for (const i of order) {
+      const s = servers[i];
+      const { exchange, refresh } = await exchangeThenRefresh(s.tokenUrl, s.clientId, await s.mintCodes(per));
+      chunks[i].exchange.push({ ...exchange, n: per });
+      chunks[i].refresh.push({ ...refresh, n: per });
+    }
+  }
+  return servers.map((s, i) => {
+    const out = { exchange: combine(chunks[i].exchange), refresh: combine(chunks[i].refresh) };
+    console.log(
+      `${s.label.padEnd(16)} code exchange ${out.exchange.rps.toFixed(0).padStart(6)} req/s p99 ${out.exchange.p99.toFixed(1).padStart(6)} ms   refresh ${out.refresh.rps.toFixed(0).padStart(6)} req/s p99 ${out.refresh.p99.toFixed(1).padStart(6)} ms`,
+    );
+    return out;
+  });
+}
+
+console.log(
+  `bench/oauth-token (${N} fresh codes and refresh tokens per server, in ${ROUNDS} alternating chunks)`,
+);
 const config = writeConfig(TOML);
 // Storage on both sides: embedded Latchkey vs the peer in memory by default; with BENCH_DATABASE_URL,
 // Latchkey on PostgreSQL + Redis vs the peer on the same PostgreSQL (both durable).
@@ -70,10 +97,20 @@ console.log(
 );
 try {
   const lk = await latchkeyClient(latchkey.url);
-  const ours = await measureServer('latchkey', `${latchkey.url}/api/oauth/token`, lk.clientId, lk.codes);
-  const theirs = await measureServer('oidc-provider', `${peer.url}/token`, 'bench', (n) =>
-    peerCodes(peer.url, n),
-  );
+  const [ours, theirs] = await measureBoth([
+    {
+      label: 'latchkey',
+      tokenUrl: `${latchkey.url}/api/oauth/token`,
+      clientId: lk.clientId,
+      mintCodes: lk.codes,
+    },
+    {
+      label: 'oidc-provider',
+      tokenUrl: `${peer.url}/token`,
+      clientId: 'bench',
+      mintCodes: (n) => peerCodes(peer.url, n),
+    },
+  ]);
   const ratio = (op) => ({
     rps: ours[op].rps / theirs[op].rps,
     p99: ours[op].p99 / Math.max(theirs[op].p99, 0.1),

@@ -144,7 +144,7 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
   );
   app.decorateRequest('principal', null);
   app.decorateRequest('org', null);
-  app.decorateRequest('unannouncedAtStart', 0);
+  app.decorateRequest('unannouncedAtStart', null);
 
   // Every /api route must say how it is authenticated, and every authenticated route what it
   // needs (a permission, an account scope or the credential kinds it takes): forgetting fails the
@@ -302,7 +302,8 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
   // the answer. (A request running beside another's failed announcement says so too: it cannot
   // tell, and the header only ever errs towards caution.)
   app.addHook('onSend', (req, reply, payload, done) => {
-    if (deps.auth.unannounced !== req.unannouncedAtStart) reply.header(PROPAGATION_HEADER, 'pending');
+    const from = req.unannouncedAtStart;
+    if (from !== null && deps.auth.unannounced !== from) reply.header(PROPAGATION_HEADER, 'pending');
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
     reply.header('x-frame-options', 'DENY');

@@ -56,7 +56,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
     org: OrgContext | null;
-    /** The node's count of unannounced changes when the request arrived (`AuthCache.unannounced`). */
-    unannouncedAtStart: number;
+    /**
+     * The node's count of unannounced changes when the request reached authentication
+     * (`AuthCache.unannounced`); null for a request answered before it (those change nothing).
+     */
+    unannouncedAtStart: number | null;
   }
 }

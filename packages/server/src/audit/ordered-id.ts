@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../lib/secrets.js';
 
 const COUNTER_BITS = 74n;
 const RAND_B_BITS = 62n;

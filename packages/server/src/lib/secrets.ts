@@ -1,4 +1,25 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomFillSync, randomUUID, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Random bytes from the system's CSPRNG, drawn from a pool filled 4 KiB at a time, as Node does for
+ * `randomUUID`: one call into the generator per hundred-odd tokens instead of one each (a call
+ * costs about 5 µs, a draw from the pool 0.2 µs). Every byte is handed out once, as a copy, and its
+ * place in the pool zeroed as it leaves.
+ */
+const POOL_BYTES = 4096;
+let pool = Buffer.alloc(0);
+let drawn = 0;
+export function randomBytes(n: number): Buffer {
+  if (n > POOL_BYTES / 8) return randomFillSync(Buffer.alloc(n));
+  if (drawn + n > pool.length) {
+    pool = randomFillSync(Buffer.alloc(POOL_BYTES));
+    drawn = 0;
+  }
+  const out = Buffer.from(pool.subarray(drawn, drawn + n));
+  pool.fill(0, drawn, drawn + n);
+  drawn += n;
+  return out;
+}
 
 /** A high-entropy opaque secret (256 bits), URL-safe. Used for sessions, magic links, invitations. */
 export function newSecret(bytes = 32): string {

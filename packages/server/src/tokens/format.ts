@@ -1,4 +1,5 @@
-import { hash, randomBytes } from 'node:crypto';
+import { hash } from 'node:crypto';
+import { randomBytes } from '../lib/secrets.js';
 import { crc32 } from 'node:zlib';
 
 /**

@@ -40,10 +40,10 @@ export interface MintRequest {
   /** Asked for explicitly: no expiry (refused when the minter itself expires). */
   neverExpires?: boolean;
   /**
-   * An exact expiry instead of a lifetime (null: none), as a rotation keeps its token's. Refused
-   * like an explicit lifetime when it outlives the minter.
+   * An exact expiry instead of a lifetime, as a rotation keeps its token's. Refused like an
+   * explicit lifetime when it outlives the minter.
    */
-  expiresAt?: Date | null;
+  expiresAt?: Date;
   /** Every scope this kind of token may carry. */
   allowed: readonly string[];
   userId: string | null;
@@ -75,10 +75,7 @@ function parentOf(p: Principal): { parentTokenId: string | null; parentOAuthToke
  */
 function expiryOf(now: Date, r: MintRequest): Date | null {
   const parentEnd = r.minter.kind === 'session' ? null : r.minter.expiresAt;
-  if (r.expiresAt !== undefined) {
-    if (r.expiresIn !== undefined || r.neverExpires)
-      throw new Error('mint: an exact expiry excludes expires_in and never_expires');
-    if (r.expiresAt === null) return expiryOf(now, { ...r, expiresAt: undefined, neverExpires: true });
+  if (r.expiresAt) {
     if (parentEnd !== null && r.expiresAt.getTime() > parentEnd) throw outlives(parentEnd);
     return r.expiresAt;
   }

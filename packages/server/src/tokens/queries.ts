@@ -62,7 +62,6 @@ export async function insertToken(db: Executor, clock: Clock, t: NewToken) {
   return row;
 }
 
-/** The one validation lookup: a live (not revoked, not expired) token by hash, with its holder. */
 /** One of a person's orgs as the token lookup returns it. */
 interface MembershipJson {
   id: string;
@@ -71,6 +70,7 @@ interface MembershipJson {
   role: Role;
 }
 
+/** The one validation lookup: a live (not revoked, not expired) token by hash, with its holder. */
 const liveToken = builtOnce((db, p: { hash: string; now: Date }) =>
   db
     .selectFrom('api_tokens')

@@ -106,7 +106,7 @@ export function tokenRoutes(app: App, deps: Deps): void {
         scopes: scopes ?? [...target.allowed],
         // The same instant, not the seconds left: those, counted again at mint, would drift past it.
         expiresIn: undefined,
-        expiresAt: t.expires_at,
+        ...(t.expires_at ? { expiresAt: t.expires_at } : { neverExpires: true }),
         minter: p,
         tokenPrefix: config.tokenPrefix,
         replaces: {

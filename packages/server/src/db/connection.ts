@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { enableGroupCommit } from './group-commit.js';
-import { withNamedStatements } from './pg-prepared.js';
+import { statementNamer, withNamedStatements } from './pg-prepared.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import { withPreparedStatements } from './pglite-prepared.js';
 import { PGLITE_SETTINGS, startPGliteThread } from './pglite-thread.js';
@@ -59,11 +59,19 @@ export async function openStorage(opts: StorageOptions): Promise<Storage> {
 async function openPostgres(url: string, max: number, prepared: boolean): Promise<Storage> {
   // Loaded only when used: the embedded shape never pays for the PostgreSQL driver.
   const { default: pg } = await import('pg');
+  const { runPipeline } = await import('./pg-pipeline.js');
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000 });
   // An idle client that errors (server restart) must not crash the process; the pool replaces it.
   pool.on('error', () => {});
+  const nameOn = prepared ? statementNamer() : () => null;
   const db = new Kysely<Database>({
-    dialect: new PostgresDialect({ pool: prepared ? withNamedStatements(pool) : pool }),
+    dialect: new PostgresDialect({ pool: prepared ? withNamedStatements(pool, nameOn) : pool }),
+  });
+  // A group is one pipeline on one connection. An error PostgreSQL answered means its implicit
+  // transaction rolled back, so each statement may run again alone; any other failure (the
+  // connection lost mid-way: the group may have committed) is every caller's to see.
+  enableGroupCommit(db, (queries) => runPipeline(pool, queries, nameOn), {
+    retryAlone: (err) => err instanceof pg.DatabaseError,
   });
   return {
     db,

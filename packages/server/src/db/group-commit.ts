@@ -2,20 +2,21 @@ import type { CompiledQuery, QueryResult, RawBuilder } from 'kysely';
 import type { Db } from './connection.js';
 
 /**
- * Group commit for the embedded database. PGlite is one connection, so concurrent single-statement
- * writes (the token endpoint's code exchanges and rotations) would otherwise each pay a commit, one
- * after another. Here they queue while the connection is busy and then commit together, in one
- * transaction: no timer, no added wait when the server is idle (a lone statement runs at once), and
- * larger groups the busier it gets. Each caller is answered only after the commit that contains its
- * statement, so what was acknowledged is as durable as before.
+ * Group commit. Concurrent single-statement writes (the token endpoint's code exchanges, rotations
+ * and client-credentials grants) would otherwise each pay a commit — on PGlite, its one connection,
+ * one after another; on PostgreSQL, a write to a backend, its wake-up and a WAL flush each. Here
+ * they queue while a group is running and then commit together, in one transaction: no timer, no
+ * added wait when the server is idle (a lone statement runs at once), and larger groups the busier
+ * it gets. Each caller is answered only after the commit that contains its statement, so what was
+ * acknowledged is as durable as before.
  *
  * Statements must be independent and each complete on its own (one atomic statement per request):
  * a later statement in a group sees the earlier ones' effects, exactly as if they had run one after
  * another. If any statement of a group fails, the group is rolled back and each statement runs
  * again on its own, so one caller's error never becomes another's.
  *
- * PostgreSQL already groups the WAL flushes of concurrent commits, and its pool runs statements in
- * parallel: there, statements go straight to the pool.
+ * A group is one message to the embedded database's thread, or one pipeline to PostgreSQL
+ * (`pg-pipeline.ts`).
  */
 
 interface Pending {
@@ -31,16 +32,22 @@ interface Group {
   queue: Pending[];
   running: boolean;
   together: RunTogether;
+  retryAlone: (err: unknown) => boolean;
 }
 
 const groups = new WeakMap<Db, Group>();
 
 /**
- * Marks `db` (an embedded database) as one whose single-statement writes commit in groups, each
- * group run by `together` (the embedded database sends a group to its thread in one message).
+ * Marks `db` as one whose single-statement writes commit in groups, each group run by `together`.
+ * `retryAlone` says whether a failed group committed nothing, so that each statement may run again
+ * on its own (default: always); when it says no, every caller of the group gets the failure.
  */
-export function enableGroupCommit(db: Db, together: RunTogether): void {
-  groups.set(db, { queue: [], running: false, together });
+export function enableGroupCommit(
+  db: Db,
+  together: RunTogether,
+  o: { retryAlone?: (err: unknown) => boolean } = {},
+): void {
+  groups.set(db, { queue: [], running: false, together, retryAlone: o.retryAlone ?? (() => true) });
 }
 
 /**
@@ -60,19 +67,21 @@ export async function executeGrouped<R>(
   });
 }
 
+// One group at a time: while it runs, the next one gathers. (Two at a time on PostgreSQL measured
+// worse: smaller groups, and the two contend for the same two cores.)
 async function drain(db: Db, group: Group): Promise<void> {
   group.running = true;
   try {
     while (group.queue.length > 0) {
       const batch = group.queue.splice(0, group.queue.length);
-      await runBatch(db, group.together, batch);
+      await runBatch(db, group, batch);
     }
   } finally {
     group.running = false;
   }
 }
 
-async function runBatch(db: Db, together: RunTogether, batch: Pending[]): Promise<void> {
+async function runBatch(db: Db, group: Group, batch: Pending[]): Promise<void> {
   if (batch.length === 1) {
     const [only] = batch as [Pending];
     await db.executeQuery(only.query).then(only.resolve, only.reject);
@@ -80,8 +89,12 @@ async function runBatch(db: Db, together: RunTogether, batch: Pending[]): Promis
   }
   let results: QueryResult<unknown>[] | null = null;
   try {
-    results = await together(batch.map((p) => p.query));
-  } catch {
+    results = await group.together(batch.map((p) => p.query));
+  } catch (err) {
+    if (!group.retryAlone(err)) {
+      for (const p of batch) p.reject(err);
+      return;
+    }
     results = null;
   }
   if (results) {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { PostgresPool, PostgresPoolClient } from 'kysely';
 import type pg from 'pg';
+import type { StatementNamer } from './pg-pipeline.js';
 
 /**
  * A PostgreSQL pool whose queries run as named prepared statements: each connection parses and
@@ -20,7 +21,11 @@ const PREPARABLE = /^\s*(select|insert|update|delete|with)\b/i;
 
 const hashName = (text: string) => `lk_${createHash('sha256').update(text).digest('base64url').slice(0, 24)}`;
 
-export function withNamedStatements(pool: pg.Pool): PostgresPool {
+/**
+ * Names statement texts per connection: a preparable text gets its name (the connection parses it
+ * the first time), until the connection holds `MAX_NAMED`; then new texts run unnamed (null).
+ */
+export function statementNamer(): StatementNamer {
   const namedBy = new WeakMap<pg.PoolClient, Set<string>>();
   // Each text's name, hashed once: the same texts come back on every request.
   const names = new Map<string, string>();
@@ -32,19 +37,27 @@ export function withNamedStatements(pool: pg.Pool): PostgresPool {
     }
     return name;
   };
+  return (client, text) => {
+    if (!PREPARABLE.test(text)) return null;
+    let seen = namedBy.get(client);
+    if (!seen) namedBy.set(client, (seen = new Set()));
+    const name = nameOf(text);
+    if (!seen.has(name)) {
+      if (seen.size >= MAX_NAMED) return null;
+      seen.add(name);
+    }
+    return name;
+  };
+}
+
+/** `pool` for Kysely, its queries run as named statements as `nameOn` names them. */
+export function withNamedStatements(pool: pg.Pool, nameOn: StatementNamer): PostgresPool {
   return {
     async connect(): Promise<PostgresPoolClient> {
       const client = await pool.connect();
-      let named = namedBy.get(client);
-      if (!named) namedBy.set(client, (named = new Set()));
-      const seen = named;
       const query = async (text: string, values: readonly unknown[]) => {
-        if (!PREPARABLE.test(text)) return client.query(text, values as unknown[]);
-        const name = nameOf(text);
-        if (!seen.has(name)) {
-          if (seen.size >= MAX_NAMED) return client.query(text, values as unknown[]);
-          seen.add(name);
-        }
+        const name = nameOn(client, text);
+        if (name === null) return client.query(text, values as unknown[]);
         try {
           return await client.query({ name, text, values: values as unknown[] });
         } catch (err) {

@@ -131,6 +131,7 @@ export async function startPGliteThread(start: WorkerStart): Promise<PGliteThrea
   let outbox: WorkerRequest[] = [];
   const flush = () => {
     const batch = outbox;
+    if (batch.length === 0) return;
     outbox = [];
     if (!failed) worker.postMessage(batch);
   };
@@ -140,7 +141,11 @@ export async function startPGliteThread(start: WorkerStart): Promise<PGliteThrea
     return new Promise((resolve, reject) => {
       if (pending.size === 0) worker.ref();
       pending.set(id, { resolve, reject });
-      if (outbox.push({ ...req, id } as WorkerRequest) === 1) setImmediate(flush);
+      const first = outbox.push({ ...req, id } as WorkerRequest) === 1;
+      // A group (of statements that commit together) is already a batch: it leaves at once, so
+      // that the database starts on it while this thread writes the responses of the last one.
+      if (req.op === 'group') flush();
+      else if (first) setImmediate(flush);
     });
   };
 

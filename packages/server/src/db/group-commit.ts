@@ -78,6 +78,7 @@ async function drain(db: Db, group: Group): Promise<void> {
     while (group.queue.length > 0) {
       const running = runBatch(db, group, group.queue.splice(0, group.queue.length));
       answer?.();
+      answer = null;
       answer = await running;
     }
   } finally {

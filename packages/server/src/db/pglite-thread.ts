@@ -141,7 +141,7 @@ export async function startPGliteThread(start: WorkerStart): Promise<PGliteThrea
     return new Promise((resolve, reject) => {
       if (pending.size === 0) worker.ref();
       pending.set(id, { resolve, reject });
-      const first = outbox.push({ ...req, id } as WorkerRequest) === 1;
+      const first = outbox.push(Object.assign(req, { id }) as WorkerRequest) === 1;
       // A group (of statements that commit together) is already a batch: it leaves at once, so
       // that the database starts on it while this thread writes the responses of the last one.
       if (req.op === 'group') flush();

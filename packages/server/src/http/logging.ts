@@ -129,7 +129,8 @@ export class RequestLogger {
   /** Adds fields to every later line of the request. */
   bind(bindings: Bindings): void {
     if (this.#real) this.#real = this.#real.child(bindings);
-    else this.#bindings = { ...this.#bindings, ...bindings };
+    // Object.assign: on Node 20 a spread followed by more properties takes V8's slow path.
+    else this.#bindings = Object.assign({}, this.#bindings, bindings);
   }
 
   fatal(...args: unknown[]): void {

@@ -34,7 +34,7 @@ export function tokenEndpoint(app: App, deps: OAuthDeps): void {
       deps,
       client,
       params,
-      actor: { ...actorOf(req), actor: `client:${client.id}` },
+      actor: Object.assign(actorOf(req), { actor: `client:${client.id}` }),
     });
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
     return body;

@@ -143,14 +143,13 @@ async function exchangeOnce(db: Db, clock: Clock, who: Actor, e: Exchange): Prom
   const { rows } = await executeGrouped(
     db,
     statement.bind(
-      {
-        ...values,
+      Object.assign(values, {
         codeHash: e.codeHash,
         redirectUri: e.redirectUri,
         resource: e.resource,
         challenge: e.challenge,
         family,
-      },
+      }),
       db,
     ),
   );
@@ -158,7 +157,11 @@ async function exchangeOnce(db: Db, clock: Clock, who: Actor, e: Exchange): Prom
   if (!row) return { refusal: 'unknown' };
   if (row.refusal) return { refusal: row.refusal, row };
   if (Number(row.consumed) === 0) return 'raced';
-  return { refusal: null, row: { ...row, family_id: family }, issued: issued(scopesOf(row.scopes)) };
+  return {
+    refusal: null,
+    row: Object.assign(row, { family_id: family }),
+    issued: issued(scopesOf(row.scopes)),
+  };
 }
 
 /**

@@ -155,13 +155,12 @@ async function rotateOnce(db: Db, clock: Clock, who: Actor, r: Rotation): Promis
   const { rows } = await executeGrouped(
     db,
     statement.bind(
-      {
-        ...values,
+      Object.assign(values, {
         tokenHash: r.tokenHash,
         resource: r.resource ?? null,
         named: r.named ? JSON.stringify(r.named) : null,
         protocol: PROTOCOL,
-      },
+      }),
       db,
     ),
   );

@@ -59,8 +59,11 @@ export interface PipelinedStatement {
 
 /** The submittable node-postgres runs: writes the group, reads each statement's answer in turn. */
 class Pipeline {
-  /** Named statements this pipeline parses on its connection (the first time the connection sees them). */
-  readonly parsed: string[] = [];
+  /**
+   * Whether a failure leaves the connection unfit to reuse: the group parsed named statements on
+   * it (whether they exist once it failed cannot be told), or writing the group broke off half-way.
+   */
+  closeOnFailure = false;
   private readonly readers: (StatementReader & { result: PgResult | null })[];
   private current = 0;
   private settled = false;
@@ -89,13 +92,15 @@ class Pipeline {
     }
     c.stream.cork?.();
     try {
+      this.closeOnFailure = true;
+      let parsed = false;
       this.statements.forEach((s, i) => {
         const name = s.name ?? '';
         if (s.name === null || !(s.name in c.parsedStatements || s.name in c.submittedNamedStatements)) {
           c.parse({ text: s.text, name });
           if (s.name !== null) {
             c.submittedNamedStatements[s.name] = s.text;
-            this.parsed.push(s.name);
+            parsed = true;
           }
         }
         c.bind({ portal: '', statement: name, values: values[i]! });
@@ -103,6 +108,7 @@ class Pipeline {
         c.execute({ portal: '' });
       });
       c.sync();
+      this.closeOnFailure = parsed;
     } finally {
       c.stream.uncork?.();
     }
@@ -162,8 +168,9 @@ const toQueryResult = (r: PgResult): QueryResult<unknown> => ({
 /**
  * Runs `statements` as one pipeline on a connection of `pool`: every result, in order, once all
  * have committed; or the first error, and then nothing was committed. A connection whose pipeline
- * failed after parsing statements on it is closed (whether the failure came before or after its
- * Parse is unknown, so the connection's record of what it has prepared can no longer be trusted).
+ * failed after parsing statements on it is closed (whether the failure came before or after a
+ * Parse is unknown, so the connection's record of what it has prepared can no longer be trusted),
+ * and so is one whose pipeline could not be written whole.
  */
 export async function runPipeline(
   pool: pg.Pool,
@@ -171,9 +178,13 @@ export async function runPipeline(
   nameOn: StatementNamer,
 ): Promise<QueryResult<unknown>[]> {
   const client = await pool.connect();
-  const statements = queries.map((q) => ({ text: q.sql, values: q.parameters, name: nameOn(client, q.sql) }));
   let pipeline: Pipeline | null = null;
   try {
+    const statements = queries.map((q) => ({
+      text: q.sql,
+      values: q.parameters,
+      name: nameOn(client, q.sql),
+    }));
     const results = await new Promise<PgResult[]>((resolve, reject) => {
       pipeline = new Pipeline(statements, (err, results) => (err ? reject(err) : resolve(results!)));
       client.query(pipeline as unknown as pg.Submittable);
@@ -181,7 +192,7 @@ export async function runPipeline(
     client.release();
     return results.map(toQueryResult);
   } catch (err) {
-    client.release((pipeline as Pipeline | null)?.parsed.length ? (err as Error) : undefined);
+    client.release((pipeline as Pipeline | null)?.closeOnFailure ? (err as Error) : undefined);
     throw err;
   }
 }

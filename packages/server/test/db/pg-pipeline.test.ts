@@ -1,6 +1,5 @@
 // test-backend: external — the subject is the PostgreSQL driver's pipelined groups
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { type CompiledQuery, sql } from 'kysely';
 import pg from 'pg';
@@ -8,27 +7,22 @@ import { openStorage, type Storage } from '../../src/db/connection.js';
 import { enableGroupCommit, executeGrouped } from '../../src/db/group-commit.js';
 import { runPipeline } from '../../src/db/pg-pipeline.js';
 import { statementNamer } from '../../src/db/pg-prepared.js';
-import { dropSchema, withSearchPath } from '../helpers/storage.js';
+import { createTestSchema } from '../helpers/storage.js';
 
 // On PostgreSQL a group of single-statement writes is one pipeline on one connection: every
 // statement's Bind/Execute, one Sync, one implicit transaction. Each statement answers as it would
 // alone (types parsed the same), the group commits whole or not at all, and the connection's
 // record of what it has prepared stays true after a failure.
 
-const base = process.env.DATABASE_URL!;
-const schema = `t_${randomBytes(6).toString('hex')}`;
-const url = withSearchPath(base, schema);
+let schema: Awaited<ReturnType<typeof createTestSchema>>;
 let storage: Storage;
 let pool: pg.Pool;
 
 before(async () => {
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`create schema ${schema}`);
-  await admin.end();
-  storage = await openStorage({ databaseUrl: url, poolSize: 3 });
+  schema = await createTestSchema(process.env.DATABASE_URL!);
+  storage = await openStorage({ databaseUrl: schema.url, poolSize: 3 });
   // One connection: what a pipeline prepares, the next pipeline finds.
-  pool = new pg.Pool({ connectionString: url, max: 1 });
+  pool = new pg.Pool({ connectionString: schema.url, max: 1 });
   await sql`create table piped (id int primary key, body jsonb not null, at timestamptz, note text)`.execute(
     storage.db,
   );
@@ -36,10 +30,7 @@ before(async () => {
 after(async () => {
   await pool.end();
   await storage.close();
-  const c = new pg.Client({ connectionString: base });
-  await c.connect();
-  await dropSchema(c, schema);
-  await c.end();
+  await schema.drop();
 });
 
 const compile = (q: { compile(db: Storage['db']): CompiledQuery }) => q.compile(storage.db);

@@ -1,28 +1,22 @@
 // test-backend: external — the subject is the PostgreSQL driver's named statements
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { openStorage, type Storage } from '../../src/db/connection.js';
 import { isUniqueViolation } from '../../src/db/errors.js';
-import { dropSchema, withSearchPath } from '../helpers/storage.js';
+import { createTestSchema } from '../helpers/storage.js';
 
 // On PostgreSQL, queries run as named prepared statements (parsed and planned once per
 // connection), unless DATABASE_PREPARED_STATEMENTS is false. Results, errors and transactions are
 // unchanged, and a schema change under a prepared statement does not break it.
 
-const base = process.env.DATABASE_URL!;
-const schema = `t_${randomBytes(6).toString('hex')}`;
+let schema: Awaited<ReturnType<typeof createTestSchema>>;
 let prepared: Storage;
 let unprepared: Storage;
 
 before(async () => {
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`create schema ${schema}`);
-  await admin.end();
-  const url = withSearchPath(base, schema);
+  schema = await createTestSchema(process.env.DATABASE_URL!);
+  const url = schema.url;
   // One connection each, so that what one statement prepares the next one sees.
   prepared = await openStorage({ databaseUrl: url, poolSize: 1 });
   unprepared = await openStorage({ databaseUrl: url, poolSize: 1, preparedStatements: false });
@@ -31,10 +25,7 @@ before(async () => {
 after(async () => {
   await prepared.close();
   await unprepared.close();
-  const c = new pg.Client({ connectionString: base });
-  await c.connect();
-  await dropSchema(c, schema);
-  await c.end();
+  await schema.drop();
 });
 
 const statements = async (s: Storage) =>

@@ -47,18 +47,32 @@ export async function dropSchema(c: pg.Client, schema: string): Promise<void> {
   }
 }
 
+/** A new, empty PostgreSQL schema in `base`'s database: the URL that works in it, and its removal. */
+export async function createTestSchema(base: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const schema = `t_${rand()}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`create schema ${schema}`);
+  await admin.end();
+  return {
+    url: withSearchPath(base, schema),
+    async drop() {
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      await dropSchema(c, schema);
+      await c.end();
+    },
+  };
+}
+
 /** Fresh, migrated storage for one test file: its own PostgreSQL schema / PGlite instance and Redis prefix. */
 export async function openTestStorage(): Promise<TestStorage> {
   if (BACKEND === 'external') {
     const base = process.env.DATABASE_URL;
     const redisUrl = process.env.REDIS_URL;
     if (!base || !redisUrl) throw new Error('the external test backend needs DATABASE_URL and REDIS_URL');
-    const schema = `t_${rand()}`;
-    const admin = new pg.Client({ connectionString: base });
-    await admin.connect();
-    await admin.query(`create schema ${schema}`);
-    await admin.end();
-    const databaseUrl = withSearchPath(base, schema);
+    const schema = await createTestSchema(base);
+    const databaseUrl = schema.url;
     const storage = await openStorage({ databaseUrl, poolSize: 5 });
     await migrate(storage.db as never, storage.kind);
     const redisPrefix = `lkt:${rand()}:`;
@@ -72,10 +86,7 @@ export async function openTestStorage(): Promise<TestStorage> {
       async close() {
         await cache.close();
         await storage.close();
-        const c = new pg.Client({ connectionString: base });
-        await c.connect();
-        await dropSchema(c, schema);
-        await c.end();
+        await schema.drop();
         await deleteRedisPrefix(redisUrl, redisPrefix);
       },
     };

@@ -101,6 +101,20 @@ describe('PostgreSQL pipelined groups', () => {
     assert.equal(await count(sql`id in (12, 13)`), 2);
   });
 
+  it('with prepared statements off, runs every statement unnamed and prepares nothing', async () => {
+    const before = await prepared();
+    const results = await runPipeline(
+      pool,
+      [insert(30, null, 'unnamed'), insert(31, null, 'unnamed')],
+      () => null,
+    );
+    assert.deepEqual(
+      results.map((r) => (r.rows[0] as { id: number }).id),
+      [30, 31],
+    );
+    assert.equal(await prepared(), before);
+  });
+
   it('refuses a value it cannot send before writing anything', async () => {
     const circular: Record<string, unknown> = {};
     circular.self = circular;

@@ -43,11 +43,18 @@ describe('auth tiers', () => {
     const { owner, org } = await orgWithRoles(t);
     const pat = await mintPat(owner);
     await bearer(t, pat.token, { url: '/api/v1/me', org: org.id });
-    const before = t.queries.count;
-    const r = await bearer(t, pat.token, { url: '/api/v1/me', org: org.id });
-    assert.equal(r.statusCode, 200);
-    assert.equal(r.json().org.id, org.id);
-    assert.equal(t.queries.touching(before, ['api_tokens', 'memberships']), 0);
+    // With a shared cache, the echo of this test's own changes (pub/sub, the revocation log's
+    // replay) may land while a read is in flight, and that read is then rightly not kept: ask
+    // again until a request is answered from the cache, a few times at most.
+    let touched = -1;
+    for (let i = 0; i < 5 && touched !== 0; i++) {
+      const before = t.queries.count;
+      const r = await bearer(t, pat.token, { url: '/api/v1/me', org: org.id });
+      assert.equal(r.statusCode, 200);
+      assert.equal(r.json().org.id, org.id);
+      touched = t.queries.touching(before, ['api_tokens', 'memberships']);
+    }
+    assert.equal(touched, 0);
   });
 
   it('prefers the session cookie over a bearer token (tier order)', async () => {

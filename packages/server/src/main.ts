@@ -1,10 +1,8 @@
 #!/usr/bin/env node
-import { bootstrapLink } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config/index.js';
 import { openConfiguredStorage } from './db/connection.js';
-import { migrate } from './db/migrate.js';
 import { createLogger } from './http/logging.js';
-import { startServer } from './server.js';
+import { withoutPassword } from './start-errors.js';
 
 const USAGE = `usage: latchkey-server <command>
 
@@ -37,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'migrate') {
     const storage = await openConfiguredStorage(config);
     try {
+      const { migrate } = await import('./db/migrate.js');
       const { applied } = await migrate(storage.db as never, storage.kind);
       log.info({ applied }, applied.length ? 'migrations applied' : 'database is up to date');
       const { sealStoredClientSecrets } = await import('./sso/secret-storage.js');
@@ -52,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
       console.error(USAGE);
       return 64; // EX_USAGE
     }
+    const { bootstrapLink } = await import('./bootstrap.js');
     const out = await bootstrapLink(config);
     if (out.ok) {
       process.stdout.write(`  Make yourself an instance admin (one-time link): ${out.link}\n`);
@@ -86,7 +86,18 @@ async function main(argv: string[]): Promise<number> {
   }
 
   for (const d of config.devDefaults) log.warn(`development default: ${d}`);
-  const running = await startServer(config, log);
+  // Opening the database is the slowest step of a start (the embedded one on its own thread):
+  // it begins before the rest of the server is loaded, which then happens meanwhile.
+  log.info(
+    config.databaseUrl
+      ? `connecting to PostgreSQL at ${withoutPassword(config.databaseUrl)}`
+      : 'opening the embedded database (a first start creates it and applies the migrations: up to a minute)',
+  );
+  const storage = openConfiguredStorage(config);
+  // startServer awaits it; until then, an early failure must not count as unhandled.
+  storage.catch(() => {});
+  const { startServer } = await import('./server.js');
+  const running = await startServer(config, log, storage);
   // The two lines a person needs, printed plainly (not as JSON) so they are easy to click.
   process.stdout.write(`\n  Latchkey is running at ${running.url}\n`);
   if (running.setupLink)

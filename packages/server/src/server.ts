@@ -4,13 +4,13 @@ import { issueSetupLink } from './accounts/setup.js';
 import { markDataDirInUse } from './db/data-dir.js';
 import { openCache } from './cache/index.js';
 import type { Config } from './config/index.js';
-import { openConfiguredStorage } from './db/connection.js';
+import type { Storage } from './db/connection.js';
 import { migrate } from './db/migrate.js';
 import type { Deps } from './deps.js';
 import { AuthCache } from './auth/credential-cache.js';
 import type { App } from './http/types.js';
 import { systemClock } from './lib/clock.js';
-import { reaching, withoutPassword } from './start-errors.js';
+import { reaching } from './start-errors.js';
 import { createMailer } from './mail/mailer.js';
 import { scheduleUnusedRegistrationCleanup } from './oauth/store/unused-clients.js';
 import { scheduleKeyRotation } from './oauth/oidc/schedule.js';
@@ -29,16 +29,14 @@ export interface Running {
   close(): Promise<void>;
 }
 
-/** Opens storage and cache, migrates, builds the app and listens. */
-export async function startServer(config: Config, log: Logger): Promise<Running> {
+/**
+ * Given the storage being opened (`openConfiguredStorage`, started first by the caller), migrates,
+ * opens the cache, builds the app and listens.
+ */
+export async function startServer(config: Config, log: Logger, opening: Promise<Storage>): Promise<Running> {
   const started = performance.now();
-  log.info(
-    config.databaseUrl
-      ? `connecting to PostgreSQL at ${withoutPassword(config.databaseUrl)}`
-      : 'opening the embedded database (a first start creates it and applies the migrations: up to a minute)',
-  );
-  // Opening the embedded database is the slowest step of a start; load the HTTP layer meanwhile.
-  const [storage, { buildApp }] = await Promise.all([openConfiguredStorage(config), import('./app.js')]);
+  // The HTTP layer loads while the database opens.
+  const [storage, { buildApp }] = await Promise.all([opening, import('./app.js')]);
   if (config.databaseUrl) await reaching('PostgreSQL', config.databaseUrl, storage.ping);
   const releaseDataDir = markDataDirInUse(config);
   const { applied } = await migrate(storage.db as never, storage.kind);

@@ -1,12 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect, sql } from 'kysely';
-import { enableGroupCommit } from './group-commit.js';
-import { statementNamer, withNamedStatements } from './pg-prepared.js';
-import { PGliteDialect } from './pglite-dialect.js';
-import { withPreparedStatements } from './pglite-prepared.js';
-import { PGLITE_SETTINGS, startPGliteThread } from './pglite-thread.js';
+import type { PGlite } from '@electric-sql/pglite';
+import type { Kysely } from 'kysely';
+import {
+  PGLITE_SETTINGS,
+  type PGliteLike,
+  type PGliteThread,
+  startPGliteThread,
+  type WorkerStart,
+} from './pglite-thread.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -58,8 +60,19 @@ export async function openStorage(opts: StorageOptions): Promise<Storage> {
 
 async function openPostgres(url: string, max: number, prepared: boolean): Promise<Storage> {
   // Loaded only when used: the embedded shape never pays for the PostgreSQL driver.
-  const { default: pg } = await import('pg');
-  const { runPipeline } = await import('./pg-pipeline.js');
+  const [
+    { default: pg },
+    { Kysely, PostgresDialect, sql },
+    { runPipeline },
+    { statementNamer, withNamedStatements },
+    { enableGroupCommit },
+  ] = await Promise.all([
+    import('pg'),
+    import('kysely'),
+    import('./pg-pipeline.js'),
+    import('./pg-prepared.js'),
+    import('./group-commit.js'),
+  ]);
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000 });
   // An idle client that errors (server restart) must not crash the process; the pool replaces it.
   pool.on('error', () => {});
@@ -93,11 +106,17 @@ async function openPGlite(opts: StorageOptions): Promise<Storage> {
     ...(dataDir ? { dataDir } : {}),
     ...(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {}),
   };
-  const pglite =
-    (opts.thread ?? dataDir !== undefined)
-      ? await startPGliteThread(start)
-      : await PGlite.create({ ...start, postgresqlconf: PGLITE_SETTINGS });
-  const statements = pglite instanceof PGlite ? withPreparedStatements(pglite) : pglite;
+  // The database starts opening first (on its own thread, PGlite loads there); the query
+  // builder loads meanwhile.
+  const [{ pglite, statements }, { Kysely, sql }, { PGliteDialect }, { enableGroupCommit }] =
+    await Promise.all([
+      (opts.thread ?? dataDir !== undefined)
+        ? startPGliteThread(start).then((t) => ({ pglite: t, statements: t }))
+        : openInThisThread(start),
+      import('kysely'),
+      import('./pglite-dialect.js'),
+      import('./group-commit.js'),
+    ]);
   const dialect = new PGliteDialect(statements);
   const db = new Kysely<Database>({ dialect });
   enableGroupCommit(db, (queries) => dialect.group(queries));
@@ -113,4 +132,16 @@ async function openPGlite(opts: StorageOptions): Promise<Storage> {
     },
     dump: () => pglite.dumpDataDir('none') as Promise<Blob>,
   };
+}
+
+/** PGlite in this thread (tests and tools: an in-memory database, unless asked otherwise). */
+async function openInThisThread(
+  start: WorkerStart,
+): Promise<{ pglite: PGlite | PGliteThread; statements: PGliteLike }> {
+  const [{ PGlite }, { withPreparedStatements }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('./pglite-prepared.js'),
+  ]);
+  const pglite = await PGlite.create({ ...start, postgresqlconf: PGLITE_SETTINGS });
+  return { pglite, statements: withPreparedStatements(pglite) };
 }

@@ -21,18 +21,18 @@ export interface PGliteLike {
 /**
  * PostgreSQL settings for the embedded database. PGlite's defaults are a server's (128 MB of
  * shared buffers) and its WASM memory never shrinks; PostgreSQL's shared memory is zeroed when it
- * starts, so every megabyte of it is resident from the first moment. 64 MB of buffers takes a
- * restarted server from about 420 to 320 MB resident with the token endpoint as fast as before;
- * 32 MB saves 30 MB more but costs a tenth of its throughput (bench/memory-startup.mjs,
- * bench/oauth-token.mjs). PGlite is one backend: process and lock tables sized for 100
- * connections, 10 WAL senders and 10 replication slots are shared memory nothing uses. The lock
- * table is sized per backend slot, so with 8 slots (4 connections, autovacuum's 3 workers and
- * launcher) each gets 256 locks: 2 048 in all (7 296 before), room for a migration that locks
- * every table and index at once. `SHOW shared_memory_size` 77 -> 73 MB; WASM memory touched
- * after a restart and a read of every table 84 -> 80 MB.
+ * starts, so every megabyte of it is resident from the first moment. 32 MB of buffers takes a
+ * restarted server from about 420 MB resident (the defaults) to under 300 MB; the token endpoint
+ * measured as fast at 32 MB as at 64 MB, alternating builds (bench/oauth-token.mjs: code exchange
+ * 1 835 and 1 759 against 1 611 and 1 762 req/s); pages that do not fit are read from the data
+ * folder through the operating system's cache. PGlite is one backend: process and lock tables
+ * sized for 100 connections, 10 WAL senders and 10 replication slots are shared memory nothing
+ * uses. The lock table is sized per backend slot, so with 8 slots (4 connections, autovacuum's 3
+ * workers and launcher) each gets 256 locks: 2 048 in all (7 296 before), room for a migration
+ * that locks every table and index at once.
  */
 export const PGLITE_SETTINGS = [
-  'shared_buffers = 64MB',
+  'shared_buffers = 32MB',
   'max_connections = 4',
   'max_locks_per_transaction = 256',
   'max_wal_senders = 0',

@@ -32,7 +32,7 @@ export async function startServer(env = {}) {
     process.execPath,
     [
       ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-      join(root, 'packages/server/dist/main.js'),
+      join(root, 'packages/server/dist/bundle/main.js'),
       'start',
     ],
     {

@@ -63,7 +63,7 @@ async function latchkey(dataDir) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   return startAndTime(
-    [join(root, 'packages/server/dist/main.js'), 'start'],
+    [join(root, 'packages/server/dist/bundle/main.js'), 'start'],
     {
       PORT: String(port),
       PUBLIC_URL: url,

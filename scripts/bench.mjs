@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds the server, then runs every bench/*.mjs (or those named: npm run bench -- token-validate).
+// Builds and bundles the server, then runs every bench/*.mjs (or those named: npm run bench -- token-validate).
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +10,9 @@ const build = spawnSync('npx', ['tsc', '-b', 'packages/server', 'packages/sdk'],
   stdio: 'inherit',
 });
 if (build.status !== 0) process.exit(build.status ?? 1);
+// The benches run the server as `npm start` does: the bundle (scripts/bundle-server.mjs).
+const bundle = spawnSync(process.execPath, [join(root, 'scripts/bundle-server.mjs')], { stdio: 'inherit' });
+if (bundle.status !== 0) process.exit(bundle.status ?? 1);
 
 const wanted = process.argv.slice(2);
 const benches = readdirSync(join(root, 'bench'))

@@ -6,7 +6,9 @@ import { spawn, spawnSync } from 'node:child_process';
 const root = new URL('..', import.meta.url).pathname;
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
-process.stdout.write('Building Latchkey: server, SDK, CLI (TypeScript), then the dashboard (Vite)…\n');
+process.stdout.write(
+  'Building Latchkey: server, SDK, CLI (TypeScript), the server bundle, then the dashboard (Vite)…\n',
+);
 const started = performance.now();
 const build = spawnSync(npm, ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
 if (build.status !== 0) {
@@ -16,9 +18,13 @@ if (build.status !== 0) {
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
 process.stdout.write(`Built in ${seconds} s. Starting the server…\n`);
 
-const server = spawn(process.execPath, ['packages/server/dist/main.js', 'start', ...process.argv.slice(2)], {
-  cwd: root,
-  stdio: 'inherit',
-});
+const server = spawn(
+  process.execPath,
+  ['packages/server/dist/bundle/main.js', 'start', ...process.argv.slice(2)],
+  {
+    cwd: root,
+    stdio: 'inherit',
+  },
+);
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => server.kill(signal));
 server.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

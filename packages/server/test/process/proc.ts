@@ -6,15 +6,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Runs the real, built server (`node packages/server/dist/main.js`) as a child process.
- * The build is made here when dist is missing or older than the sources (`npx tsc -b
- * packages/server`, serialised across test files by a lock directory), so `npm test` needs no
- * separate build step.
+ * Runs the real, built server as `npm start` does (`node packages/server/dist/bundle/main.js`) as a
+ * child process. The build is made here when the bundle is missing or older than the sources
+ * (`npx tsc -b packages/server`, then `scripts/bundle-server.mjs`, serialised across test files by
+ * a lock directory), so `npm test` needs no separate build step.
  */
 
 export const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 export const SERVER_DIR = join(ROOT, 'packages/server');
-export const MAIN = join(SERVER_DIR, 'dist/main.js');
+export const MAIN = join(SERVER_DIR, 'dist/bundle/main.js');
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -30,11 +30,9 @@ function sleepSync(ms: number) {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** Builds the server unless dist is at least as new as every source file. */
+/** Builds and bundles the server unless the bundle is at least as new as every source file. */
 export function ensureBuilt(): void {
-  const stamp = join(SERVER_DIR, 'dist/.tsbuildinfo');
-  const fresh = () =>
-    existsSync(MAIN) && existsSync(stamp) && statSync(stamp).mtimeMs >= newestMtime(join(SERVER_DIR, 'src'));
+  const fresh = () => existsSync(MAIN) && statSync(MAIN).mtimeMs >= newestMtime(join(SERVER_DIR, 'src'));
   if (fresh()) return;
   const lock = join(tmpdir(), `latchkey-build-${Buffer.from(ROOT).toString('base64url').slice(-24)}.lock`);
   for (let waited = 0; ; waited += 200) {
@@ -50,8 +48,13 @@ export function ensureBuilt(): void {
     if (fresh()) return;
     // Type errors elsewhere in the tree still emit JavaScript (tsc -b emits on error since 5.6).
     const r = spawnSync('npx', ['tsc', '-b', 'packages/server'], { cwd: ROOT, encoding: 'utf8' });
-    if (!existsSync(MAIN)) throw new Error(`the server build failed:\n${r.stdout}\n${r.stderr}`);
     if (r.status !== 0) process.stderr.write(`# tsc -b reported errors; testing the JavaScript it emitted\n`);
+    const b = spawnSync(process.execPath, [join(ROOT, 'scripts/bundle-server.mjs')], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    if (b.status !== 0 || !fresh())
+      throw new Error(`the server build failed:\n${r.stdout}\n${r.stderr}\n${b.stdout}\n${b.stderr}`);
   } finally {
     rmdirSync(lock);
   }

@@ -213,12 +213,19 @@ describe('member list pagination', () => {
   it('costs the same number of queries for 4 members as for 9 (no query per row)', async () => {
     const { org, people } = await team(t);
     const c = people.owner.client;
+    // With a shared cache, the echo of this test's own changes (pub/sub, the revocation log's
+    // replay) may land between the warm-up and the measured request and rightly send it to the
+    // database again: the fewest queries of three tries is the route's cost.
     const cost = async (url: string) => {
-      await c.get(url, org.id); // warm the caches
-      const before = t.queries.count;
-      const res = await c.get(url, org.id);
-      assert.equal(res.statusCode, 200, res.body);
-      return t.queries.count - before;
+      let fewest = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < 3; i++) {
+        await c.get(url, org.id); // warm the caches
+        const before = t.queries.count;
+        const res = await c.get(url, org.id);
+        assert.equal(res.statusCode, 200, res.body);
+        fewest = Math.min(fewest, t.queries.count - before);
+      }
+      return fewest;
     };
     const urls = ['/api/v1/org/members', '/api/v1/org/invitations', '/api/v1/audit'];
     const small: number[] = [];

@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { SERVER_NODE_ARGS } from '../scripts/server-node-args.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 export const DURATION_S = Number(process.env.BENCH_SECONDS ?? 6);
@@ -31,6 +32,8 @@ export async function startServer(env = {}) {
   const child = spawn(
     process.execPath,
     [
+      // As `npm start` runs it; BENCH_NODE_ARGS come after, so they can override.
+      ...SERVER_NODE_ARGS,
       ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
       join(root, 'packages/server/dist/bundle/main.js'),
       'start',

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SERVER_NODE_ARGS } from '../scripts/server-node-args.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -63,7 +64,13 @@ async function latchkey(dataDir) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   return startAndTime(
-    [join(root, 'packages/server/dist/bundle/main.js'), 'start'],
+    [
+      // As `npm start` runs it; BENCH_NODE_ARGS come after, so they can override.
+      ...SERVER_NODE_ARGS,
+      ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      join(root, 'packages/server/dist/bundle/main.js'),
+      'start',
+    ],
     {
       PORT: String(port),
       PUBLIC_URL: url,

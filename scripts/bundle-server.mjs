@@ -47,6 +47,13 @@ const result = await build({
   banner: {
     js: "import { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);",
   },
+  // No comments or indentation: a chunk holding a single non-Latin-1 character in a comment is
+  // kept by V8 as a two-byte string, so the 2.8 MB of source it keeps for lazy compilation took
+  // 7 MB of the HTTP thread's heap (2.3 MB now). Function names stay, and a linked source map leads
+  // back to the TypeScript (`node --enable-source-maps`). Licences go to a .LEGAL.txt beside each chunk.
+  minifyWhitespace: true,
+  legalComments: 'external',
+  sourcemap: 'linked',
   logLevel: 'warning',
   metafile: true,
 });

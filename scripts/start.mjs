@@ -2,6 +2,7 @@
 // `npm start`: builds Latchkey (saying what it is doing, and how long it took), then starts the
 // server in this terminal. Ctrl-C stops it.
 import { spawn, spawnSync } from 'node:child_process';
+import { SERVER_NODE_ARGS } from './server-node-args.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -20,7 +21,7 @@ process.stdout.write(`Built in ${seconds} s. Starting the server…\n`);
 
 const server = spawn(
   process.execPath,
-  ['packages/server/dist/bundle/main.js', 'start', ...process.argv.slice(2)],
+  [...SERVER_NODE_ARGS, 'packages/server/dist/bundle/main.js', 'start', ...process.argv.slice(2)],
   {
     cwd: root,
     stdio: 'inherit',

@@ -21,18 +21,20 @@ export interface PGliteLike {
 /**
  * PostgreSQL settings for the embedded database. PGlite's defaults are a server's (128 MB of
  * shared buffers) and its WASM memory never shrinks; PostgreSQL's shared memory is zeroed when it
- * starts, so every megabyte of it is resident from the first moment. 32 MB of buffers takes a
- * restarted server from about 420 MB resident (the defaults) to under 300 MB; the token endpoint
- * measured as fast at 32 MB as at 64 MB, alternating builds (bench/oauth-token.mjs: code exchange
- * 1 835 and 1 759 against 1 611 and 1 762 req/s); pages that do not fit are read from the data
- * folder through the operating system's cache. PGlite is one backend: process and lock tables
+ * starts, so every megabyte of it is resident from the first moment. 16 MB of buffers takes a
+ * restarted server from about 420 MB resident (the defaults) to under 270 MB; the token endpoint
+ * measured as fast at 16 MB as at 32 MB, alternating builds (bench/oauth-token.mjs: code exchange
+ * 1 404 and 1 783 against 1 282 and 1 612 req/s), and with 100 000 tokens and a million audit
+ * events (bench/scale.mjs) a cold token and the audit page stay within a tenth of a small
+ * database's speed: pages that do not fit are read from the data folder through the operating
+ * system's cache. PGlite is one backend: process and lock tables
  * sized for 100 connections, 10 WAL senders and 10 replication slots are shared memory nothing
  * uses. The lock table is sized per backend slot, so with 8 slots (4 connections, autovacuum's 3
  * workers and launcher) each gets 256 locks: 2 048 in all (7 296 before), room for a migration
  * that locks every table and index at once.
  */
 export const PGLITE_SETTINGS = [
-  'shared_buffers = 32MB',
+  'shared_buffers = 16MB',
   'max_connections = 4',
   'max_locks_per_transaction = 256',
   'max_wal_senders = 0',
@@ -85,6 +87,15 @@ export interface PGliteThread extends PGliteLike {
  * keeps the process alive only while a call is pending, so a server that is shut down, or a
  * command that has finished, is never held open by an idle database.
  */
+/**
+ * The database thread keeps V8's default young generation (3 × a 16 MB semi-space) whatever the
+ * process's `--max-semi-space-size`: it turns every answer into short-lived rows, and with the
+ * 4 MB semi-spaces `npm start` gives the HTTP thread it answered a tenth fewer client-credentials
+ * grants (bench/client-credentials.mjs, embedded). Its young generation barely touches the
+ * resident size, which is the HTTP thread's.
+ */
+const DATABASE_THREAD_LIMITS = { maxYoungGenerationSizeMb: 48 };
+
 export async function startPGliteThread(start: WorkerStart): Promise<PGliteThread> {
   // Built: pglite-worker.js beside this file. From source (tests run under tsx): the .ts, loaded
   // through tsx, whose hooks a worker thread does not inherit.
@@ -95,7 +106,7 @@ export async function startPGliteThread(start: WorkerStart): Promise<PGliteThrea
         `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`,
         { eval: true, workerData: start },
       )
-    : new Worker(entry, { workerData: start });
+    : new Worker(entry, { workerData: start, resourceLimits: DATABASE_THREAD_LIMITS });
   const pending = new Map<
     number,
     { resolve: (r: WorkerReply & { ok: true }) => void; reject: (e: Error) => void }

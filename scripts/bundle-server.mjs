@@ -58,7 +58,9 @@ const result = await build({
   metafile: true,
 });
 // A bundled module that looks for files beside itself would look in the bundle's folder instead.
-const text = Object.keys(result.metafile.outputs).map((f) => readFileSync(`${root}${f}`, 'utf8'));
+const text = Object.keys(result.metafile.outputs)
+  .filter((f) => f.endsWith('.js'))
+  .map((f) => readFileSync(`${root}${f}`, 'utf8'));
 const strays = text.filter((t) => /\b__dirname\b|\b__filename\b/.test(t)).length;
 if (strays > 0) {
   console.error(

@@ -22,7 +22,7 @@ export interface PGliteLike {
  * PostgreSQL settings for the embedded database. PGlite's defaults are a server's (128 MB of
  * shared buffers) and its WASM memory never shrinks; PostgreSQL's shared memory is zeroed when it
  * starts, so every megabyte of it is resident from the first moment. 16 MB of buffers takes a
- * restarted server from about 420 MB resident (the defaults) to under 270 MB; the token endpoint
+ * restarted server from about 420 MB resident (the defaults) to about 270 MB; the token endpoint
  * measured as fast at 16 MB as at 32 MB, alternating builds (bench/oauth-token.mjs: code exchange
  * 1 404 and 1 783 against 1 282 and 1 612 req/s), and with 100 000 tokens and a million audit
  * events (bench/scale.mjs) a cold token and the audit page stay within a tenth of a small
@@ -81,21 +81,21 @@ export interface PGliteThread extends PGliteLike {
 }
 
 /**
+ * The database thread keeps V8's default young generation (3 × a 16 MB semi-space) whatever the
+ * process's `--max-semi-space-size`: it turns every answer into short-lived rows, and with the
+ * 4 MB semi-spaces `npm start` gives the HTTP thread it looked about a tenth slower on
+ * client-credentials grants (bench/client-credentials.mjs, embedded; a noisy measure). Its young
+ * generation barely moves the resident size; the HTTP thread's is what grows while the server loads.
+ */
+const DATABASE_THREAD_LIMITS = { maxYoungGenerationSizeMb: 48 };
+
+/**
  * Starts PGlite on a worker thread (`pglite-worker.ts`) and returns its handle. Calls made in the
  * same turn of the event loop travel together, as one message (an array), and so do the replies:
  * a message between threads costs tens of microseconds, more than a small statement. The thread
  * keeps the process alive only while a call is pending, so a server that is shut down, or a
  * command that has finished, is never held open by an idle database.
  */
-/**
- * The database thread keeps V8's default young generation (3 × a 16 MB semi-space) whatever the
- * process's `--max-semi-space-size`: it turns every answer into short-lived rows, and with the
- * 4 MB semi-spaces `npm start` gives the HTTP thread it answered a tenth fewer client-credentials
- * grants (bench/client-credentials.mjs, embedded). Its young generation barely touches the
- * resident size, which is the HTTP thread's.
- */
-const DATABASE_THREAD_LIMITS = { maxYoungGenerationSizeMb: 48 };
-
 export async function startPGliteThread(start: WorkerStart): Promise<PGliteThread> {
   // Built: pglite-worker.js beside this file. From source (tests run under tsx): the .ts, loaded
   // through tsx, whose hooks a worker thread does not inherit.
@@ -104,7 +104,7 @@ export async function startPGliteThread(start: WorkerStart): Promise<PGliteThrea
   const worker = fromSource
     ? new Worker(
         `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`,
-        { eval: true, workerData: start },
+        { eval: true, workerData: start, resourceLimits: DATABASE_THREAD_LIMITS },
       )
     : new Worker(entry, { workerData: start, resourceLimits: DATABASE_THREAD_LIMITS });
   const pending = new Map<

@@ -13,7 +13,7 @@ const root = new URL('..', import.meta.url).pathname;
 export const DURATION_S = Number(process.env.BENCH_SECONDS ?? 6);
 export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.listen(0, '127.0.0.1', () => {
@@ -24,37 +24,38 @@ function freePort() {
   });
 }
 
+/**
+ * The command line of the built server, as `npm start` runs it (`scripts/server-node-args.mjs`);
+ * BENCH_NODE_ARGS come after those flags, so they can override them.
+ */
+export const serverCommand = () => [
+  ...SERVER_NODE_ARGS,
+  ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+  join(root, 'packages/server/dist/bundle/main.js'),
+  'start',
+];
+
 /** Starts the built server with its own embedded database; `stop()` kills it and removes its data. */
 export async function startServer(env = {}) {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(
-    process.execPath,
-    [
-      // As `npm start` runs it; BENCH_NODE_ARGS come after, so they can override.
-      ...SERVER_NODE_ARGS,
-      ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-      join(root, 'packages/server/dist/bundle/main.js'),
-      'start',
-    ],
-    {
-      env: {
-        ...process.env,
-        // Embedded by default; BENCH_DATABASE_URL / BENCH_REDIS_URL measure the production shape.
-        DATABASE_URL: process.env.BENCH_DATABASE_URL ?? '',
-        REDIS_URL: process.env.BENCH_REDIS_URL ?? '',
-        PORT: String(port),
-        PUBLIC_URL: url,
-        LATCHKEY_DATA_DIR: dataDir,
-        LOG_LEVEL: 'warn',
-        // The general limiter stays on (its cost is part of every request) but cannot bind here.
-        API_RATE_LIMIT: '100000000',
-        ...env,
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
+  const child = spawn(process.execPath, serverCommand(), {
+    env: {
+      ...process.env,
+      // Embedded by default; BENCH_DATABASE_URL / BENCH_REDIS_URL measure the production shape.
+      DATABASE_URL: process.env.BENCH_DATABASE_URL ?? '',
+      REDIS_URL: process.env.BENCH_REDIS_URL ?? '',
+      PORT: String(port),
+      PUBLIC_URL: url,
+      LATCHKEY_DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+      // The general limiter stays on (its cost is part of every request) but cannot bind here.
+      API_RATE_LIMIT: '100000000',
+      ...env,
     },
-  );
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const stop = () => {
     // Profiling (BENCH_NODE_ARGS=--cpu-prof) needs a clean exit to write its profile.
     child.kill(process.env.BENCH_NODE_ARGS ? 'SIGTERM' : 'SIGKILL');

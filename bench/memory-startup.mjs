@@ -4,23 +4,11 @@
 // Goals (issue: token-endpoint performance): < 250 MB after restart, /healthz in < 2 s on restart.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SERVER_NODE_ARGS } from '../scripts/server-node-args.mjs';
+import { freePort, serverCommand } from './lib.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 /** Resident memory of a process and its threads, in MB (Linux). */
 function rssMb(pid) {
@@ -64,13 +52,7 @@ async function latchkey(dataDir) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   return startAndTime(
-    [
-      // As `npm start` runs it; BENCH_NODE_ARGS come after, so they can override.
-      ...SERVER_NODE_ARGS,
-      ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-      join(root, 'packages/server/dist/bundle/main.js'),
-      'start',
-    ],
+    serverCommand(),
     {
       PORT: String(port),
       PUBLIC_URL: url,

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import { wrapLimiter } from './limiter.js';
-import type { Cache, ChangeLog } from './types.js';
+import type { Cache, ChangeLog, ChangeLogEntry } from './types.js';
 
 /** How long the change log keeps entries; a node that has not read it for longer drops its cache. */
 export const CHANGE_LOG_RETAIN_MS = 10 * 60_000;
@@ -68,6 +68,12 @@ export async function createRedisCache(opts: RedisCacheOptions): Promise<Cache> 
   // event loop's turn has run its I/O callbacks. Each command is still sent, timed and answered on
   // its own: nothing waits for another command's answer, as ioredis's auto-pipelining would.
   let corked: Redis['stream'] | null = null;
+  /**
+   * The change-log read still held in the corked socket. Requests that arrive in the same turn ask
+   * for the same position, and that read leaves only after all of them arrived: they share it, so
+   * a turn costs Redis one XRANGE however many requests it brought.
+   */
+  let unsentRead: { after: string; count: number; rows: Promise<ChangeLogEntry[]> } | null = null;
   const coalesce = () => {
     const s = client.stream;
     if (!s || corked === s || client.status !== 'ready') return;
@@ -75,6 +81,7 @@ export async function createRedisCache(opts: RedisCacheOptions): Promise<Cache> 
     corked = s;
     setImmediate(() => {
       corked = null;
+      unsentRead = null;
       s.uncork();
     });
   };
@@ -91,10 +98,15 @@ export async function createRedisCache(opts: RedisCacheOptions): Promise<Cache> 
       const failed = out?.find(([err]) => err);
       if (!out || failed) throw failed?.[0] ?? new Error('the change log append was discarded');
     },
-    async read(after, count) {
+    read(after, count) {
       coalesce();
-      const rows = await client.xrange(streamKey, `(${after}`, '+', 'COUNT', count);
-      return rows.map(([id, fields]) => ({ id, message: fields[1] ?? '' }));
+      if (unsentRead?.after === after && unsentRead.count === count && corked === client.stream)
+        return unsentRead.rows;
+      const rows = client
+        .xrange(streamKey, `(${after}`, '+', 'COUNT', count)
+        .then((found) => found.map(([id, fields]) => ({ id, message: fields[1] ?? '' })));
+      unsentRead = corked === client.stream ? { after, count, rows } : null;
+      return rows;
     },
     async end() {
       const rows = await client.xrevrange(streamKey, '+', '-', 'COUNT', 1);

@@ -39,8 +39,11 @@ export interface ChangeLogEntry {
 export interface ChangeLog {
   /** Stores `message` at the end of the log and announces it on `channel`; resolves once stored. */
   append(channel: string, message: string): Promise<void>;
-  /** Up to `count` entries after position `after`, oldest first. */
-  read(after: string, count: number): Promise<ChangeLogEntry[]>;
+  /**
+   * Up to `count` entries after position `after`, oldest first. Callers in one turn that ask for
+   * the same position may share one answer (read after all of them asked), so do not change it.
+   */
+  read(after: string, count: number): Promise<readonly ChangeLogEntry[]>;
   /** The position of the last entry (`0-0` when the log is empty). */
   end(): Promise<string>;
   /** Calls `listener` whenever a connection to the shared store is lost (commands or subscription). */

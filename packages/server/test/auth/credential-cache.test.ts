@@ -95,6 +95,29 @@ describe('credential caches of two nodes', { skip: external ? false : 'needs Red
     }
   });
 
+  it('reads of the log asked in one turn share one answer; a later read sees later changes', async () => {
+    const log = second.changeLog!;
+    const a = await node(storage.cache);
+    try {
+      const from = await log.end();
+      // Requests arriving together ask for the same position before the read has left: one XRANGE.
+      const first = log.read(from, 10);
+      assert.equal(log.read(from, 10), first, 'the same read, shared');
+      assert.notEqual(log.read(from, 5), first, 'another page is another read');
+      assert.deepEqual(await first, []);
+      await a.changed({ token: 'after-the-shared-read' });
+      // The shared read has left and been answered: a request arriving now reads again.
+      const later = log.read(from, 10);
+      assert.notEqual(later, first);
+      assert.deepEqual(
+        (await later).map((e) => JSON.parse(e.message) as unknown),
+        [{ token: 'after-the-shared-read' }],
+      );
+    } finally {
+      await a.stop();
+    }
+  });
+
   it('a node that cannot read the log trusts no cached credential, and replays what it missed', async () => {
     const brokenA = breakable(storage.cache);
     const brokenB = breakable(second);

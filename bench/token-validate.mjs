@@ -4,11 +4,10 @@
 //
 // Why /api/v1/me: it is the cheapest authenticated route there is. Besides validating the token it
 // lists the person's orgs and what the token may do in each (the memberships: cached beside the
-// credential when warm, one more indexed read when the cache is disabled); every other
-// authenticated GET reads a table of its own or enforces an org's policy. With the cache disabled a
-// request costs two database statements: the token by hash (one indexed read, joined to its
-// holder) and the memberships; `last_used_at` is written at most once a minute per token, and usage
-// counts in batches, both off the request path.
+// credential when warm); every other authenticated GET reads a table of its own or enforces an
+// org's policy. With the cache disabled a request costs one database statement: the token by hash
+// (an indexed read, joined to its holder, returning the person's orgs beside it); `last_used_at` is
+// written at most once a minute per token, and usage counts in batches, both off the request path.
 import { compare, row, signup, startServer, verifyEmail } from './lib.mjs';
 
 async function run(label, env) {

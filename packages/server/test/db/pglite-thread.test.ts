@@ -98,6 +98,64 @@ describe('PGlite on its own thread', () => {
     assert.equal(again.email, 'thread-unique@example.com');
   });
 
+  it('runs statements sent in one turn together, and each still answers as it would alone', async () => {
+    // Two statements in one turn cross in one message and run in one implicit transaction.
+    const [x, y] = await Promise.all([
+      sql<{ id: string }>`select pg_current_xact_id()::text as id`.execute(s.db),
+      sql<{ id: string }>`select pg_current_xact_id()::text as id`.execute(s.db),
+    ]);
+    assert.equal(x.rows[0]!.id, y.rows[0]!.id, 'one transaction for both');
+    const z = await sql<{ id: string }>`select pg_current_xact_id()::text as id`.execute(s.db);
+    assert.notEqual(z.rows[0]!.id, x.rows[0]!.id, 'a statement sent later has its own');
+
+    // One of them fails: that one fails alone, and what was sent beside it commits.
+    const taken = user('thread-together-taken@example.com');
+    await s.db.insertInto('users').values(taken).execute();
+    const first = user('thread-together-1@example.com');
+    const second = user('thread-together-2@example.com');
+    const [a, b, c, d] = await Promise.allSettled([
+      s.db.insertInto('users').values(first).execute(),
+      s.db.insertInto('users').values(user('thread-together-taken@example.com')).execute(),
+      s.db.insertInto('users').values(second).execute(),
+      s.db.selectFrom('users').select('email').where('id', '=', taken.id).executeTakeFirstOrThrow(),
+    ]);
+    assert.equal(a.status, 'fulfilled');
+    assert.equal(b.status, 'rejected');
+    assert.ok(isUniqueViolation(b.reason), 'the unique violation reaches its own caller');
+    assert.equal(c.status, 'fulfilled');
+    assert.deepEqual(d.status === 'fulfilled' && d.value, { email: 'thread-together-taken@example.com' });
+    const stored = await s.db
+      .selectFrom('users')
+      .select('email')
+      .where('id', 'in', [first.id, second.id])
+      .orderBy('email')
+      .execute();
+    assert.deepEqual(
+      stored.map((r) => r.email),
+      ['thread-together-1@example.com', 'thread-together-2@example.com'],
+    );
+
+    // Inside a transaction block nothing is run together: a failure there is the transaction's.
+    await assert.rejects(
+      s.db.transaction().execute(async (trx) => {
+        await Promise.all([
+          trx.insertInto('users').values(user('thread-together-3@example.com')).execute(),
+          trx.insertInto('users').values(user('thread-together-taken@example.com')).execute(),
+        ]);
+      }),
+      (err: unknown) => isUniqueViolation(err),
+    );
+    assert.equal(
+      await s.db
+        .selectFrom('users')
+        .select('id')
+        .where('email', '=', 'thread-together-3@example.com')
+        .executeTakeFirst(),
+      undefined,
+      'the transaction rolled back as a whole',
+    );
+  });
+
   it('rolls a failed transaction back and keeps concurrent transactions apart', async () => {
     const a = user('thread-rollback@example.com');
     await assert.rejects(

@@ -71,7 +71,7 @@ try {
 // is open.
 let chain: Promise<void> = Promise.resolve();
 port.on('message', (batch: WorkerRequest[]) => {
-  for (let i = 0; i < batch.length; ) {
+  for (let i = 0; i < batch.length;) {
     const m = batch[i]!;
     const next = batch[i + 1];
     if (m.op === 'query' && next?.op === 'query') {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -233,9 +233,10 @@ async function takeMail(dir: string, pick: (m: Mail) => boolean): Promise<Mail |
   }
   for (const f of files) {
     const path = join(dir, f);
-    const m = await parseMail(readFileSync(path));
+    const m = await mailAt(path);
     if (pick(m)) {
       rmSync(path, { force: true });
+      parsed.delete(path);
       return m;
     }
   }
@@ -267,28 +268,32 @@ export async function readOutbox(dir: string): Promise<Mail[]> {
     return [];
   }
   const out: Mail[] = [];
-  for (const f of files) {
-    const m = await simpleParser(readFileSync(join(dir, f)));
-    const to = Array.isArray(m.to) ? m.to[0]?.text : m.to?.text;
-    out.push({
-      to: to ?? '',
-      subject: m.subject ?? '',
-      text: m.text ?? '',
-      html: typeof m.html === 'string' ? m.html : '',
-    });
-  }
+  for (const f of files) out.push(await mailAt(join(dir, f)));
   return out;
 }
 
-async function parseMail(raw: Buffer): Promise<Mail> {
-  const m = await simpleParser(raw);
+/**
+ * Parsed messages by file, so that a test reading its outbox again and again parses each message
+ * once. The outbox writes each message to a new file and never rewrites one: a path, with its
+ * size and modification time, names one message.
+ */
+const parsed = new Map<string, { stamp: string; mail: Mail }>();
+
+async function mailAt(path: string): Promise<Mail> {
+  const st = statSync(path);
+  const stamp = `${st.size}:${st.mtimeMs}`;
+  const known = parsed.get(path);
+  if (known?.stamp === stamp) return known.mail;
+  const m = await simpleParser(readFileSync(path));
   const to = Array.isArray(m.to) ? m.to[0]?.text : m.to?.text;
-  return {
+  const mail = {
     to: to ?? '',
     subject: m.subject ?? '',
     text: m.text ?? '',
     html: typeof m.html === 'string' ? m.html : '',
   };
+  parsed.set(path, { stamp, mail });
+  return mail;
 }
 
 /** The newest message to `to`, or throws. */

@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { accountRoutes } from './accounts/routes.js';
 import { secondFactorGate } from './accounts/mfa/gate-routes.js';
+import { LazySchemas } from './http/lazy-schemas.js';
 import { enforceOrgMfa } from './accounts/mfa/org-policy.js';
 import { mfaPageRoutes } from './accounts/mfa/page-routes.js';
 import { mfaRoutes } from './accounts/mfa/routes.js';
@@ -86,6 +87,15 @@ export interface DeclaredRoute extends RouteNeeds {
 }
 
 const ROUTE_TABLES = new WeakMap<object, DeclaredRoute[]>();
+const LAZY_SCHEMAS = new WeakMap<object, LazySchemas>();
+
+/**
+ * Compiles every route schema of an app built by `buildApp` that no request has compiled yet
+ * (`http/lazy-schemas.ts`); throws for the first that cannot compile. Returns how many it compiled.
+ */
+export function compileAllSchemas(app: App): number {
+  return LAZY_SCHEMAS.get(app)?.compileAll() ?? 0;
+}
 
 /** The authorization table of an app built by `buildApp`: every route with what it needs. */
 export function routeTable(app: App): readonly DeclaredRoute[] {
@@ -139,8 +149,17 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
         : sendFrameworkError(err, req, reply),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
   capConnectionsPerAddress(app.server, deps.config.maxConnectionsPerIp);
-  app.setValidatorCompiler(({ schema, httpPart }) =>
-    parsedByHandler(schema) ? acceptAll : (httpPart === 'body' ? body : text).compile(schema),
+  const schemas = new LazySchemas();
+  LAZY_SCHEMAS.set(app, schemas);
+  app.setValidatorCompiler(({ schema, httpPart, method, url }) =>
+    parsedByHandler(schema)
+      ? acceptAll
+      : schemas.validator(`${method} ${url} ${httpPart ?? ''}`, () =>
+          (httpPart === 'body' ? body : text).compile(schema as object),
+        ),
+  );
+  app.setSerializerCompiler(({ schema, method, url, httpStatus }) =>
+    schemas.serializer(`${method} ${url} ${httpStatus ?? ''}`, schema as object),
   );
   app.decorateRequest('principal', null);
   app.decorateRequest('org', null);

@@ -162,7 +162,7 @@ export type Settled = { ok: true; result: QueryResultLike } | { ok: false; error
 /**
  * Runs statements that were sent independently and arrived together. Outside a transaction block
  * they run as one implicit transaction (one Sync): PostgreSQL then starts and ends one transaction
- * and opens each table's files once for all of them, about a quarter of a small indexed read's
+ * and opens each table's files once for all of them, about a fifth of a small indexed read's
  * cost. Each must answer as it would have alone, so if any of them fails (and the transaction
  * rolls back, none having committed), each runs again on its own. Inside a transaction block, or
  * for a statement that is not a query, they run one by one.

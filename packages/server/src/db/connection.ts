@@ -76,6 +76,10 @@ async function openPostgres(url: string, max: number, prepared: boolean): Promis
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000 });
   // An idle client that errors (server restart) must not crash the process; the pool replaces it.
   pool.on('error', () => {});
+  // Nor may a checked-out one: the pool stops listening to a client while it is lent out, and a
+  // connection lost between two statements of a transaction then reaches nobody. Its statement in
+  // flight, or the next, fails instead, and the pool drops the client when it comes back.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const nameOn = prepared ? statementNamer() : () => null;
   const db = new Kysely<Database>({
     dialect: new PostgresDialect({ pool: prepared ? withNamedStatements(pool, nameOn) : pool }),

@@ -28,9 +28,9 @@ export interface PGliteLike {
  * events (bench/scale.mjs) a cold token and the audit page stay within a tenth of a small
  * database's speed: pages that do not fit are read from the data folder through the operating
  * system's cache. PGlite is one backend: process and lock tables sized for 100 connections, 10 WAL
- * senders and 10 replication slots are shared memory nothing uses. The lock table is sized per backend slot, so with 8 slots (4 connections, autovacuum's 3
- * workers and launcher) each gets 256 locks: 2 048 in all (7 296 before), room for a migration
- * that locks every table and index at once.
+ * senders and 10 replication slots are shared memory nothing uses. The lock table is sized per
+ * backend slot, so with 8 slots (4 connections, autovacuum's 3 workers and launcher) each gets 256
+ * locks: 2 048 in all (7 296 before), room for a migration that locks every table and index at once.
  */
 export const PGLITE_SETTINGS = [
   'shared_buffers = 16MB',

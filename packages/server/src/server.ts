@@ -16,6 +16,7 @@ import { scheduleUnusedRegistrationCleanup } from './oauth/store/unused-clients.
 import { scheduleKeyRotation } from './oauth/oidc/schedule.js';
 import { scheduleDomainRechecks } from './sso/domains.js';
 import { scheduleAgentSweep } from './agents/controls.js';
+import { scheduleEmbeddedMaintenance } from './db/embedded-maintenance.js';
 import { sealStoredClientSecrets } from './sso/secret-storage.js';
 
 /** How often a draining server closes connections that have just gone idle. */
@@ -73,6 +74,9 @@ export async function startServer(config: Config, log: Logger, opening: Promise<
     auth,
     log,
   });
+  // The embedded database has no autovacuum of its own: a minute's tick does its work.
+  const stopMaintenance =
+    storage.kind === 'pglite' ? scheduleEmbeddedMaintenance({ db: storage.db, log }) : () => {};
   // Signing keys: a current key from the first start, the next one published ahead, rotation on schedule.
   const stopKeyRotation = await scheduleKeyRotation({
     db: storage.db,
@@ -110,6 +114,7 @@ export async function startServer(config: Config, log: Logger, opening: Promise<
         stopRechecks();
         stopAgentSweep();
         stopClientCleanup();
+        stopMaintenance();
         stopKeyRotation();
         // app.close() stops listening, closes idle keep-alive connections and waits for in-flight
         // requests. A connection whose request finishes during the drain turns idle afterwards and

@@ -9,8 +9,8 @@ import type { PGliteLike, QueryItem, QueryResultLike } from './pglite-thread.js'
  * prepared statement, and later calls only bind and execute it: PostgreSQL keeps the plan.
  *
  * Only queries (select, insert, update, delete, with) are prepared; anything else — transaction
- * control, DDL — runs as before, and DDL forgets every prepared statement, since it may change
- * what they return. At most `MAX_STATEMENTS` are kept; the least recently used is closed.
+ * control, maintenance, DDL — runs as before, and DDL forgets every prepared statement, since it
+ * may change what they return. At most `MAX_STATEMENTS` are kept; the least recently used is closed.
  *
  * Each execution is one call into PostgreSQL: Bind, Execute and Sync in one buffer. The columns a
  * statement returns are described once, when it is prepared, and that description is reused for
@@ -22,7 +22,8 @@ import type { PGliteLike, QueryItem, QueryResultLike } from './pglite-thread.js'
 export const MAX_STATEMENTS = 200;
 
 const PREPARABLE = /^\s*(select|insert|update|delete|with)\b/i;
-const TRANSACTION_CONTROL = /^\s*(begin|start|commit|end|rollback|savepoint|release)\b/i;
+/** Statements that cannot change what a prepared statement returns: transaction control, maintenance. */
+const KEEPS_STATEMENTS = /^\s*(begin|start|commit|end|rollback|savepoint|release|vacuum|analyze)\b/i;
 /** `cached plan must not change result type`; `prepared statement … does not exist`. */
 const STALE = new Set(['0A000', '26000']);
 const noSync = { syncToFs: false };
@@ -143,7 +144,7 @@ export function withPreparedStatements(pglite: PGlite): PGliteLike {
   return {
     async query<R>(sql: string, params: unknown[] = []) {
       if (!PREPARABLE.test(sql)) {
-        if (!TRANSACTION_CONTROL.test(sql)) forgetAll();
+        if (!KEEPS_STATEMENTS.test(sql)) forgetAll();
         return pglite.query<R>(sql, params);
       }
       const [res] = await exclusive([{ sql, params }]);

@@ -70,6 +70,17 @@ describe('the embedded database prepares each query once', () => {
     assert.deepEqual(Object.keys((await star()).rows[0]!).sort(), ['at', 'body', 'id', 'meta', 'tag']);
   });
 
+  it('keeps its statements through VACUUM and ANALYZE, which change no statement’s shape', async () => {
+    await sql`select body from notes where id = ${4}`.execute(s.db);
+    const before = await prepared();
+    await sql`vacuum (analyze) notes`.execute(s.db);
+    await sql`analyze notes`.execute(s.db);
+    assert.equal(await prepared(), before);
+    const r = await sql<{ body: string }>`select body from notes where id = ${4}`.execute(s.db);
+    assert.equal(r.rows[0]!.body, 'note 4');
+    assert.equal(await prepared(), before);
+  });
+
   it(`keeps at most ${MAX_STATEMENTS} statements, closing the least recently used`, async () => {
     for (let i = 0; i < MAX_STATEMENTS + 50; i++)
       await sql`select ${i}::int + ${sql.raw(String(i))} as n`.execute(s.db);

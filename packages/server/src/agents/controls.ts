@@ -10,6 +10,7 @@ import type { AuthCache } from '../auth/credential-cache.js';
 import { DAY, type Clock } from '../lib/clock.js';
 import { pruneUsage } from '../tokens/usage.js';
 import { revokeTree } from '../tokens/queries.js';
+import { every } from '../lib/every.js';
 import { pruneBlockedAttempts } from './blocks.js';
 import { AGENT_SWEEP_TICK_MS, UNCLAIMED_SWEEP_BATCH } from './limits.js';
 
@@ -235,20 +236,13 @@ export async function sweepAgents(deps: SweepDeps): Promise<SweepResult> {
  * the function that stops it.
  */
 export function scheduleAgentSweep(deps: SweepDeps & { log: Pick<Logger, 'info' | 'error'> }): () => void {
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    sweepAgents(deps)
-      .then((r) => {
-        if (r.deletedOrgs.length > 0)
-          deps.log.info({ orgs: r.deletedOrgs.length }, 'deleted the orgs of agents never claimed');
-      })
-      .catch((err: unknown) => deps.log.error({ err }, 'agent sweep failed'))
-      .finally(() => {
-        running = false;
-      });
-  }, AGENT_SWEEP_TICK_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+  return every(
+    AGENT_SWEEP_TICK_MS,
+    async () => {
+      const r = await sweepAgents(deps);
+      if (r.deletedOrgs.length > 0)
+        deps.log.info({ orgs: r.deletedOrgs.length }, 'deleted the orgs of agents never claimed');
+    },
+    (err) => deps.log.error({ err }, 'agent sweep failed'),
+  );
 }

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
+import { every } from '../lib/every.js';
 import type { Db } from './connection.js';
 
 /**
@@ -97,19 +98,12 @@ export function scheduleEmbeddedMaintenance(deps: {
   db: Db;
   log: Pick<Logger, 'debug' | 'error'>;
 }): () => void {
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    maintain(deps.db)
-      .then((done) => {
-        if (done.length > 0) deps.log.debug({ tables: done }, 'embedded database maintained');
-      })
-      .catch((err: unknown) => deps.log.error({ err }, 'embedded database maintenance failed'))
-      .finally(() => {
-        running = false;
-      });
-  }, MAINTENANCE_TICK_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+  return every(
+    MAINTENANCE_TICK_MS,
+    async () => {
+      const done = await maintain(deps.db);
+      if (done.length > 0) deps.log.debug({ tables: done }, 'embedded database maintained');
+    },
+    (err) => deps.log.error({ err }, 'embedded database maintenance failed'),
+  );
 }

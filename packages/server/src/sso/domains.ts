@@ -9,6 +9,7 @@ import { newSecret } from '../lib/secrets.js';
 import type { Mailer } from '../mail/mailer.js';
 import { domainUnverifiedEmail } from '../mail/templates.js';
 import { SSO_LIMITS } from './limits.js';
+import { every } from '../lib/every.js';
 import { dueForRecheck, markChecked, orgOwnersEmails, unverifyDomain } from './queries.js';
 
 /**
@@ -154,16 +155,9 @@ export const RECHECK_TICK_MS = 3_600_000;
  * open), one run at a time; returns the function that stops it.
  */
 export function scheduleDomainRechecks(deps: RecheckDeps & { log: Pick<Logger, 'warn' | 'info' | 'error'> }) {
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    recheckDomains(deps)
-      .catch((err: unknown) => deps.log.error({ err }, 'sso domain re-check failed'))
-      .finally(() => {
-        running = false;
-      });
-  }, RECHECK_TICK_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+  return every(
+    RECHECK_TICK_MS,
+    () => recheckDomains(deps),
+    (err) => deps.log.error({ err }, 'sso domain re-check failed'),
+  );
 }

@@ -3,6 +3,7 @@ import type { Cache } from '../../cache/index.js';
 import type { Config } from '../../config/index.js';
 import type { Db } from '../../db/connection.js';
 import { type Clock, HOUR } from '../../lib/clock.js';
+import { every } from '../../lib/every.js';
 import { KEYS_CHANNEL } from './key-store.js';
 import { type KeyTickResult, tickKeys } from './keys.js';
 
@@ -38,16 +39,9 @@ export async function runKeyTick(deps: KeyScheduleDeps): Promise<KeyTickResult> 
 /** Runs a tick now (so a first start has a key before it serves), then every KEY_TICK_MS. */
 export async function scheduleKeyRotation(deps: KeyScheduleDeps): Promise<() => void> {
   await runKeyTick(deps);
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    runKeyTick(deps)
-      .catch((err: unknown) => deps.log.error({ err }, 'signing key tick failed'))
-      .finally(() => {
-        running = false;
-      });
-  }, KEY_TICK_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+  return every(
+    KEY_TICK_MS,
+    () => runKeyTick(deps),
+    (err) => deps.log.error({ err }, 'signing key tick failed'),
+  );
 }

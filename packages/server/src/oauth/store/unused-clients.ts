@@ -5,6 +5,7 @@ import { audit } from '../../audit/log.js';
 import type { Database } from '../../db/schema.js';
 import type { AuthCache } from '../../auth/credential-cache.js';
 import { addMs, type Clock } from '../../lib/clock.js';
+import { every } from '../../lib/every.js';
 
 /**
  * Dynamically registered clients that never completed an authorization — no person ever
@@ -104,20 +105,13 @@ export async function deleteUnusedRegistrations(deps: UnusedClientsDeps): Promis
 export function scheduleUnusedRegistrationCleanup(
   deps: UnusedClientsDeps & { log: Pick<Logger, 'info' | 'error'> },
 ): () => void {
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    deleteUnusedRegistrations(deps)
-      .then((ids) => {
-        if (ids.length > 0)
-          deps.log.info({ clients: ids.length }, 'deleted registered clients never authorized');
-      })
-      .catch((err: unknown) => deps.log.error({ err }, 'unused client cleanup failed'))
-      .finally(() => {
-        running = false;
-      });
-  }, UNUSED_REGISTRATION_TICK_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+  return every(
+    UNUSED_REGISTRATION_TICK_MS,
+    async () => {
+      const ids = await deleteUnusedRegistrations(deps);
+      if (ids.length > 0)
+        deps.log.info({ clients: ids.length }, 'deleted registered clients never authorized');
+    },
+    (err) => deps.log.error({ err }, 'unused client cleanup failed'),
+  );
 }

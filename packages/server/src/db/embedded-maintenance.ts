@@ -7,9 +7,10 @@ import type { Db } from './connection.js';
  * What autovacuum does for a PostgreSQL server, done for the embedded database. PGlite runs
  * PostgreSQL as one process: no autovacuum launcher or worker ever starts. Without this, the row
  * versions every rotation, consumed code, revocation and `last_used_at` write leaves behind are
- * never reclaimed (tables and indexes only grow), the planner never gathers statistics, and no
- * transaction id is ever frozen: after about two billion write transactions PostgreSQL's
- * transaction ids would wrap around.
+ * reclaimed only by pruning within a page, the planner never gathers statistics, and no
+ * transaction id is ever frozen: a standalone PostgreSQL does not stop at the wraparound limit as
+ * a server does (it only warns), so after about two billion write transactions old rows would
+ * turn invisible.
  *
  * Every minute (autovacuum's nap time) the statistics say which tables are due, by autovacuum's
  * default thresholds, and each due table gets one `VACUUM` or `ANALYZE`, in turn, on the
@@ -64,7 +65,7 @@ async function tableStats(db: Db): Promise<TableStats[]> {
 }
 
 /** What a table is due for, by autovacuum's rules; null when nothing. */
-export function dueFor(t: TableStats, o: Thresholds = AUTOVACUUM): Maintained['work'] | null {
+function dueFor(t: TableStats, o: Thresholds = AUTOVACUUM): Maintained['work'] | null {
   if (
     t.dead > o.vacuumThreshold + o.vacuumScaleFactor * t.rows ||
     t.inserted > o.insertThreshold + o.insertScaleFactor * t.rows ||

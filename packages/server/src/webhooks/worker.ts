@@ -121,8 +121,16 @@ async function record(deps: WorkerDeps, d: Claimed, o: Outcome): Promise<void> {
   const now = clock.now();
   const attempts = d.attempts + 1;
   const first = d.first_attempt_at ?? now;
+  // The endpoint's row before its delivery's, in every transaction here: deleting or disabling an
+  // endpoint locks the endpoint, then its deliveries, and the other order deadlocks with it.
   if (o.ok) {
     await db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('webhook_endpoints')
+        .set({ failing_since: null })
+        .where('id', '=', d.endpoint_id)
+        .where('failing_since', 'is not', null)
+        .execute();
       await trx
         .updateTable('webhook_deliveries')
         .set({
@@ -137,12 +145,6 @@ async function record(deps: WorkerDeps, d: Claimed, o: Outcome): Promise<void> {
         })
         .where('id', '=', d.id)
         .execute();
-      await trx
-        .updateTable('webhook_endpoints')
-        .set({ failing_since: null })
-        .where('id', '=', d.endpoint_id)
-        .where('failing_since', 'is not', null)
-        .execute();
     });
     return;
   }
@@ -150,6 +152,12 @@ async function record(deps: WorkerDeps, d: Claimed, o: Outcome): Promise<void> {
   const next = new Date(now.getTime() + retryDelay(config.webhooks.retryBaseMs, attempts));
   const giveUp = next.getTime() > d.created_at.getTime() + window;
   const disabled = await db.transaction().execute(async (trx) => {
+    const ep = await trx
+      .updateTable('webhook_endpoints')
+      .set((eb) => ({ failing_since: eb.fn.coalesce('failing_since', sql<Date>`${now}::timestamptz`) }))
+      .where('id', '=', d.endpoint_id)
+      .returning(['failing_since', 'enabled'])
+      .executeTakeFirst();
     await trx
       .updateTable('webhook_deliveries')
       .set({
@@ -164,12 +172,6 @@ async function record(deps: WorkerDeps, d: Claimed, o: Outcome): Promise<void> {
       })
       .where('id', '=', d.id)
       .execute();
-    const ep = await trx
-      .updateTable('webhook_endpoints')
-      .set((eb) => ({ failing_since: eb.fn.coalesce('failing_since', sql<Date>`${now}::timestamptz`) }))
-      .where('id', '=', d.endpoint_id)
-      .returning(['failing_since', 'enabled'])
-      .executeTakeFirst();
     if (!ep?.enabled || !ep.failing_since) return false;
     // Failing for the whole window, or a delivery retried to the end with no success since its first try.
     const sustained =

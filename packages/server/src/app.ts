@@ -254,7 +254,8 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
     req.unannouncedAtStart = deps.auth.unannounced;
     // A request that may present a credential (a header, a cookie, or a form or JSON body) first
     // brings this node's credential cache up to date with every change answered anywhere before
-    // it arrived: one read of the shared change log, sent in the limiter's round trip.
+    // it arrived: one read of the shared change log, sent beside the limiter's count when that
+    // needs the shared store too (a leased budget usually does not).
     const mayAuthenticate =
       req.headers.authorization !== undefined || req.headers.cookie !== undefined || req.method === 'POST';
     const consuming = general && req.url.startsWith('/api/') ? general.consume(req.ip) : null;

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
+import { LEASE_MIN_POINTS, leasedLimiter } from './lease.js';
 import { wrapLimiter } from './limiter.js';
 import type { Cache, ChangeLog, ChangeLogEntry } from './types.js';
 
@@ -168,17 +169,18 @@ export async function createRedisCache(opts: RedisCacheOptions): Promise<Cache> 
         points: fallbackPoints,
         duration: windowSeconds,
       });
-      const limiter = wrapLimiter(
-        new RateLimiterRedis({
-          storeClient: client,
-          keyPrefix: `${prefix}rl:${name}`,
-          points,
-          duration: windowSeconds,
-          rejectIfRedisNotReady: true,
-          insuranceLimiter: fallback,
-        }),
+      const shared = {
+        storeClient: client,
+        keyPrefix: `${prefix}rl:${name}`,
         points,
-      );
+        duration: windowSeconds,
+        rejectIfRedisNotReady: true,
+      };
+      // A large budget is taken in leases (`lease.ts`): most events are counted on this node.
+      const limiter =
+        points >= LEASE_MIN_POINTS
+          ? leasedLimiter(new RateLimiterRedis(shared), points, wrapLimiter(fallback, fallbackPoints))
+          : wrapLimiter(new RateLimiterRedis({ ...shared, insuranceLimiter: fallback }), points);
       return {
         consume(key) {
           coalesce();

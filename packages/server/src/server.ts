@@ -13,6 +13,7 @@ import { systemClock } from './lib/clock.js';
 import { reaching } from './start-errors.js';
 import { createMailer } from './mail/mailer.js';
 import { scheduleUnusedRegistrationCleanup } from './oauth/store/unused-clients.js';
+import { scheduleOAuthSweep } from './oauth/store/retention.js';
 import { scheduleKeyRotation } from './oauth/oidc/schedule.js';
 import { scheduleDomainRechecks } from './sso/domains.js';
 import { scheduleAgentSweep } from './agents/controls.js';
@@ -74,6 +75,8 @@ export async function startServer(config: Config, log: Logger, opening: Promise<
     auth,
     log,
   });
+  // Token families, codes and device authorizations a day past their expiry are deleted.
+  const stopOAuthSweep = scheduleOAuthSweep({ db: storage.db, clock: systemClock, log });
   // The embedded database has no autovacuum of its own: a minute's tick does its work.
   const stopMaintenance =
     storage.kind === 'pglite' ? scheduleEmbeddedMaintenance({ db: storage.db, log }) : () => {};
@@ -114,6 +117,7 @@ export async function startServer(config: Config, log: Logger, opening: Promise<
         stopRechecks();
         stopAgentSweep();
         stopClientCleanup();
+        stopOAuthSweep();
         stopMaintenance();
         stopKeyRotation();
         // app.close() stops listening, closes idle keep-alive connections and waits for in-flight

@@ -76,7 +76,12 @@ export async function startServer(config: Config, log: Logger, opening: Promise<
     log,
   });
   // Token families, codes and device authorizations a day past their expiry are deleted.
-  const stopOAuthSweep = scheduleOAuthSweep({ db: storage.db, clock: systemClock, log });
+  const stopOAuthSweep = scheduleOAuthSweep({
+    db: storage.db,
+    clock: systemClock,
+    log,
+    exclusive: storage.kind === 'postgres',
+  });
   // The embedded database has no autovacuum of its own: a minute's tick does its work.
   const stopMaintenance =
     storage.kind === 'pglite' ? scheduleEmbeddedMaintenance({ db: storage.db, log }) : () => {};

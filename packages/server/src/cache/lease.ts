@@ -56,7 +56,8 @@ export function leasedLimiter(
 
   /** Takes the key's next lease from the store into `l`; false when the store could not answer. */
   const take = async (key: string, l: Lease): Promise<boolean> => {
-    const size = l.until > now() ? Math.min(l.size * 2, ceiling) : 1;
+    const sent = now();
+    const size = l.until > sent ? Math.min(l.size * 2, ceiling) : 1;
     let res: RateLimiterRes;
     try {
       res = await store.consume(key, size);
@@ -66,7 +67,8 @@ export function leasedLimiter(
     }
     // The store's count after this lease: what it covers is the budget minus what it held before.
     const granted = Math.min(size, points - (res.consumedPoints - size));
-    l.until = now() + res.msBeforeNext;
+    // From when the request left: the store's window ends no later than that.
+    l.until = sent + res.msBeforeNext;
     l.size = size;
     l.left = Math.max(0, granted);
     l.spent = granted <= 0;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { LEASE_MAX, leasedLimiter } from '../../src/cache/lease.js';
 import { wrapLimiter } from '../../src/cache/limiter.js';
 import { createRedisCache } from '../../src/cache/redis.js';
@@ -116,6 +116,26 @@ describe('leased limiter', () => {
     assert.equal((await l.consume('first')).allowed, true);
     assert.equal(calls.consume, before + 1, 'the dropped lease is taken again from the store');
     assert.equal((await store.get('first'))!.consumedPoints, counted + 1, 'a new lease, of one event');
+  });
+
+  it('dates a lease from when it was asked for, not from when the answer came', async () => {
+    let clock = 0;
+    const { store, calls } = countingStore(1000);
+    const consume = store.consume.bind(store);
+    // The store's window has a second left whenever it is asked; each answer takes half a second.
+    store.consume = async (key: string | number, n = 1) => {
+      const r = await consume(key, n);
+      clock += 500;
+      return new RateLimiterRes(r.remainingPoints, 1000, r.consumedPoints);
+    };
+    const l = leasedLimiter(store, 1000, noFallback, () => clock);
+    assert.equal((await l.consume('k')).allowed, true);
+    assert.equal((await l.consume('k')).allowed, true);
+    // The second lease (two events, one left) was asked for at 500 ms: void from 1 500 ms.
+    const before = calls.consume;
+    clock = 1600;
+    assert.equal((await l.consume('k')).allowed, true);
+    assert.equal(calls.consume, before + 1, 'the lease outlived its window');
   });
 
   it('counts on the fallback when the store cannot answer', async () => {

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
 import { DAY, HOUR, manualClock } from '../../src/lib/clock.js';
 import { oauthSweep } from '../../src/oauth/store/retention.js';
 import { hashToken } from '../../src/tokens/format.js';
 import { type TestServer, testServer } from '../helpers/harness.js';
+import { BACKEND } from '../helpers/storage.js';
 import {
   authorizeUrl,
   consent,
@@ -54,47 +56,95 @@ describe('expired OAuth rows are deleted', () => {
         .executeTakeFirstOrThrow()
     ).n;
 
-  it('deletes a family a day after its last token expired, and keeps a living one whole', async () => {
+  it('deletes each token a day after it expired, and an exchanged code with the last of its family', async () => {
     const browser = t.client();
     await browser.signup();
     const a = await tokensFor(t, browser);
-    const b = await tokensFor(t, browser);
-    const familyA = await familyOf(a.tokens.access_token);
-    const familyB = await familyOf(b.tokens.access_token);
-    assert.equal((await refresh(a.client, a.tokens.refresh_token!)).statusCode, 200);
-    const b2 = await refresh(b.client, b.tokens.refresh_token!);
-    assert.equal(b2.statusCode, 200, b2.body);
-    // Family B rotates again on day 85: it lives on to day 175.
-    clock.advance(85 * DAY);
-    const b3 = await refresh(b.client, b2.json().refresh_token);
-    assert.equal(b3.statusCode, 200, b3.body);
+    const family = await familyOf(a.tokens.access_token);
+    const rotated = await refresh(a.client, a.tokens.refresh_token!);
+    assert.equal(rotated.statusCode, 200, rotated.body);
+    const codes = () =>
+      t.deps.db.selectFrom('oauth_codes').select('code_hash').where('family_id', '=', family).execute();
 
-    // A's last refresh token expired on day 90: kept for a day after.
-    clock.advance(5 * DAY + 23 * HOUR);
-    await sweep();
-    assert.equal(Number(await rowsOf(familyA)), 4);
-    clock.advance(2 * HOUR);
-    const swept = await sweep();
-    assert.ok(swept.tokens >= 4, JSON.stringify(swept));
-    assert.equal(Number(await rowsOf(familyA)), 0);
-    assert.equal(Number(await rowsOf(familyB)), 6, 'every token of a living family stays');
-    const code = await t.deps.db
-      .selectFrom('oauth_codes')
-      .select('code_hash')
-      .where('family_id', '=', familyA)
-      .executeTakeFirst();
-    assert.equal(code, undefined, "the family's code is gone too");
+    // The access tokens expired an hour in: gone a day later; the refresh tokens and the code stay.
+    clock.advance(DAY + 2 * HOUR);
+    const first = await sweep();
+    assert.equal(first.tokens, 2, JSON.stringify(first));
+    assert.equal(Number(await rowsOf(family)), 2);
+    assert.equal((await codes()).length, 1);
 
-    // A's refresh token is refused as before; B's first refresh token, rotated and expired, is
-    // still known as reused and revokes its family.
-    const gone = await refresh(a.client, a.tokens.refresh_token!);
+    // The refresh tokens expired on day 90: a day later they are gone, and the code with them.
+    clock.advance(90 * DAY);
+    const second = await sweep();
+    assert.ok(second.tokens >= 2 && second.codes >= 1, JSON.stringify(second));
+    assert.equal(Number(await rowsOf(family)), 0);
+    assert.equal((await codes()).length, 0);
+    const gone = await refresh(a.client, rotated.json().refresh_token);
     assert.equal(gone.statusCode, 400);
     assert.equal(gone.json().error, 'invalid_grant');
+  });
+
+  it('recognises a reused refresh token for a day after it expired, then only refuses it', async () => {
+    const browser = t.client();
+    await browser.signup();
+    const living = async () => {
+      const f = await tokensFor(t, browser);
+      const second = await refresh(f.client, f.tokens.refresh_token!);
+      assert.equal(second.statusCode, 200, second.body);
+      return { ...f, second: second.json().refresh_token as string };
+    };
+    const b = await living();
+    const c = await living();
+    // Both rotate again on day 85: they live on to day 175.
+    clock.advance(85 * DAY);
+    const b3 = await refresh(b.client, b.second);
+    const c3 = await refresh(c.client, c.second);
+    assert.equal(b3.statusCode, 200, b3.body);
+    assert.equal(c3.statusCode, 200, c3.body);
+
+    // Day 90 and 23 hours: the first refresh tokens expired 23 hours ago and are still kept.
+    clock.advance(5 * DAY + 23 * HOUR);
+    await sweep();
     const reused = await refresh(b.client, b.tokens.refresh_token!);
     assert.equal(reused.statusCode, 400);
-    assert.equal(reused.json().error, 'invalid_grant');
-    const revoked = await refresh(b.client, b3.json().refresh_token);
-    assert.equal(revoked.statusCode, 400, 'reuse detection revoked the living family');
+    assert.equal((await refresh(b.client, b3.json().refresh_token)).statusCode, 400, 'reuse revoked B');
+
+    // Two hours later C's first refresh token is gone: refused as unknown, C's session goes on.
+    clock.advance(2 * HOUR);
+    await sweep();
+    const old = await refresh(c.client, c.tokens.refresh_token!);
+    assert.equal(old.statusCode, 400);
+    assert.equal(old.json().error, 'invalid_grant');
+    assert.equal((await refresh(c.client, c3.json().refresh_token)).statusCode, 200);
+  });
+
+  it('keeps an exchanged code while its family lives: a replay still revokes the family', async () => {
+    const browser = t.client();
+    await browser.signup();
+    const client = await register(t);
+    const p = pkce();
+    const back = await consent(browser, authorizeUrl({ clientId: client.client_id, challenge: p.challenge }));
+    const exchange = () =>
+      form(t, '/api/oauth/token', {
+        grant_type: 'authorization_code',
+        code: back.searchParams.get('code')!,
+        redirect_uri: REDIRECT,
+        code_verifier: p.verifier,
+        client_id: client.client_id,
+        resource: MCP_URL,
+      });
+    const issued = await exchange();
+    assert.equal(issued.statusCode, 200, issued.body);
+    clock.advance(2 * DAY);
+    await sweep();
+    const replay = await exchange();
+    assert.equal(replay.statusCode, 400);
+    assert.equal(replay.json().error, 'invalid_grant');
+    assert.equal(
+      (await refresh(client, issued.json().refresh_token)).statusCode,
+      400,
+      'the replay revoked it',
+    );
   });
 
   it('deletes a code never exchanged and a device authorization a day after they expired', async () => {
@@ -180,5 +230,30 @@ describe('expired OAuth rows are deleted', () => {
     });
     assert.equal(again.statusCode, 200, again.body);
     assert.ok((again.json() as { id_token?: string }).id_token, 'an ID token, as before the sweep');
+  });
+
+  it('sweeps on one node at a time on PostgreSQL', { skip: BACKEND !== 'external' }, async () => {
+    const browser = t.client();
+    await browser.signup();
+    const a = await tokensFor(t, browser);
+    const family = await familyOf(a.tokens.access_token);
+    clock.advance(DAY + 2 * HOUR);
+    const exclusive = oauthSweep(t.deps, { exclusive: true });
+    // Another node holds the sweep: this one does nothing.
+    await t.deps.db.connection().execute(async (other) => {
+      await sql`select pg_advisory_lock(7402, hashtext(current_schema()))`.execute(other);
+      try {
+        assert.deepEqual(await exclusive.run(Number.POSITIVE_INFINITY), {
+          tokens: 0,
+          codes: 0,
+          deviceCodes: 0,
+        });
+        assert.equal(Number(await rowsOf(family)), 2);
+      } finally {
+        await sql`select pg_advisory_unlock(7402, hashtext(current_schema()))`.execute(other);
+      }
+    });
+    assert.ok((await exclusive.run(Number.POSITIVE_INFINITY)).tokens >= 1);
+    assert.equal(Number(await rowsOf(family)), 1, 'the access token went, the refresh token stays');
   });
 });

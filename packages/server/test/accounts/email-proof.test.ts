@@ -70,6 +70,21 @@ async function squat(email: string) {
     scopes: ['org:read'],
   });
   const client = await register(t);
+  // The consent its OAuth tokens were issued for.
+  const grantId = randomUUID();
+  await t.deps.db
+    .insertInto('oauth_grants')
+    .values({
+      id: grantId,
+      user_id: user.id,
+      org_id: org.id,
+      client_id: client.client_id,
+      resource: MCP_URL,
+      scopes: JSON.stringify(['mcp:read']),
+      created_at: clock.now(),
+      updated_at: clock.now(),
+    })
+    .execute();
   const oauth = await issueAndAudit(
     t.deps.db,
     clock,
@@ -79,7 +94,7 @@ async function squat(email: string) {
       familyId: randomUUID(),
       subject: {
         clientId: client.client_id,
-        grantId: null,
+        grantId,
         userId: user.id,
         orgId: org.id,
         resource: MCP_URL,
@@ -156,7 +171,7 @@ describe('an address proven on an account that never proved it ends its maker’
     assert.equal(data.by, 'magic_link');
     assert.equal(data.password_cleared, true);
     assert.equal(data.revoked_sessions, 1);
-    assert.equal(data.revoked_grants, 0);
+    assert.equal(data.revoked_grants, 1, "the squatter's consent, which its OAuth tokens came from");
   });
 
   it('the real owner confirms the verification link the squatter’s sign-up mailed them: same outcome, and nobody is signed in by it', async () => {

@@ -209,6 +209,20 @@ export async function tokensFor(
   };
 }
 
+/** A person's org with a confidential app allowed client_credentials (mcp:read): its credentials. */
+export async function workerApp(t: TestServer) {
+  const owner = t.client();
+  const { org } = await owner.signup();
+  const res = await owner.post(
+    '/api/v1/oauth/clients',
+    { name: 'Worker', type: 'confidential', grant_types: ['client_credentials'], scopes: ['mcp:read'] },
+    org.id,
+  );
+  assert.equal(res.statusCode, 201, res.body);
+  const app = res.json() as { client_id: string; client_secret: string };
+  return { owner, org, app, basic: [app.client_id, app.client_secret] as [string, string] };
+}
+
 export function introspect(t: TestServer, token: string, as: [string, string] = [MCP_ID, MCP_SECRET]) {
   return form(t, '/api/oauth/introspect', { token }, { basic: as });
 }

@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type TestServer, testServer } from '../helpers/harness.js';
-import { authorizeUrl, consent, form, MCP_URL, OAUTH_TOML, pkce, REDIRECT, tokensFor } from './helpers.js';
+import {
+  authorizeUrl,
+  consent,
+  form,
+  MCP_URL,
+  OAUTH_TOML,
+  pkce,
+  REDIRECT,
+  tokensFor,
+  workerApp,
+} from './helpers.js';
 
 /**
  * What the token endpoint asks of the database: a code exchange and a refresh rotation are each
@@ -71,21 +81,13 @@ describe('statements per grant', () => {
   });
 
   it('a client-credentials grant is one statement', async () => {
-    const owner = t.client();
-    const { org } = await owner.signup();
-    const res = await owner.post(
-      '/api/v1/oauth/clients',
-      { name: 'Worker', type: 'confidential', grant_types: ['client_credentials'], scopes: ['mcp:read'] },
-      org.id,
-    );
-    assert.equal(res.statusCode, 201, res.body);
-    const app = res.json() as { client_id: string; client_secret: string };
+    const { basic } = await workerApp(t);
     const grant = async () => {
       const r = await form(
         t,
         '/api/oauth/token',
         { grant_type: 'client_credentials', resource: MCP_URL, scope: 'mcp:read' },
-        { basic: [app.client_id, app.client_secret] },
+        { basic },
       );
       assert.equal(r.statusCode, 200, r.body);
     };

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { type TestServer, testServer } from '../helpers/harness.js';
 import { hashToken } from '../../src/tokens/format.js';
-import { form, MCP_URL, OAUTH_TOML, tokensFor } from './helpers.js';
+import { form, MCP_URL, OAUTH_TOML, tokensFor, workerApp } from './helpers.js';
 
 /**
  * What an OAuth token row may name, and what takes it away: a token issued for a person's consent
@@ -34,20 +34,12 @@ describe('OAuth token keys', () => {
   }
 
   async function appToken() {
-    const owner = t.client();
-    const { org } = await owner.signup();
-    const res = await owner.post(
-      '/api/v1/oauth/clients',
-      { name: 'Worker', type: 'confidential', grant_types: ['client_credentials'], scopes: ['mcp:read'] },
-      org.id,
-    );
-    assert.equal(res.statusCode, 201, res.body);
-    const app = res.json() as { client_id: string; client_secret: string };
+    const { org, app, basic } = await workerApp(t);
     const issued = await form(
       t,
       '/api/oauth/token',
       { grant_type: 'client_credentials', resource: MCP_URL, scope: 'mcp:read' },
-      { basic: [app.client_id, app.client_secret] },
+      { basic },
     );
     assert.equal(issued.statusCode, 200, issued.body);
     const row = (await rowOf(issued.json().access_token))!;

@@ -96,7 +96,8 @@ export async function proveEmail(
     .where('revoked_at', 'is', null)
     .returning('id')
     .execute();
-  // Every family the person holds, whether or not it hangs off a grant (device flow included).
+  // Every family the person holds (each came from one of the grants above, device flow included;
+  // revoked by person, so none is missed whatever state its grant is in).
   const oauthTokens = await trx
     .updateTable('oauth_tokens')
     .set({ revoked_at: now })

@@ -45,6 +45,7 @@ describe('OAuth token keys', () => {
     const row = (await rowOf(issued.json().access_token))!;
     assert.equal(row.grant_id, null);
     assert.equal(row.user_id, null);
+    assert.equal(row.org_id, org.id, "the app's org");
     return { org, app, row };
   }
 

@@ -1,4 +1,5 @@
 import { type RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
+import { wrapLimiter } from './limiter.js';
 import type { LimitResult, RateLimiter } from './types.js';
 
 /** Budgets at least this large are counted in leases; smaller ones count every event in the store. */
@@ -48,6 +49,8 @@ export function leasedLimiter(
 ): RateLimiter {
   const ceiling = Math.max(1, Math.min(LEASE_MAX, Math.floor(points / 100)));
   const leases = new Map<string, Lease>();
+  // The store's own count, read as any limiter reads it (`check` only).
+  const counted = wrapLimiter(store, points);
 
   const refused = (l: Lease, t: number): LimitResult => ({
     allowed: false,
@@ -117,10 +120,7 @@ export function leasedLimiter(
       if (l && l.until > t && l.left > 0) return { allowed: true, remaining: l.left };
       if (l && l.until > t && l.spent) return refused(l, t);
       try {
-        const res = await store.get(key);
-        if (res && res.remainingPoints <= 0)
-          return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)) };
-        return { allowed: true, remaining: res ? res.remainingPoints : points };
+        return await counted.check(key);
       } catch {
         return fallback.check(key);
       }

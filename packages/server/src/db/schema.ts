@@ -34,7 +34,7 @@ import type {
   OAuthTokensTable,
   SigningKeysTable,
 } from './schema/oauth.js';
-import type { InvitationsTable, MembershipsTable, OrgsTable } from './schema/orgs.js';
+import type { InvitationsTable, MembershipListsTable, MembershipsTable, OrgsTable } from './schema/orgs.js';
 import type {
   ScimConfigsTable,
   ScimGroupMembersTable,
@@ -54,6 +54,7 @@ export interface Database {
   users: UsersTable;
   orgs: OrgsTable;
   memberships: MembershipsTable;
+  membership_lists: MembershipListsTable;
   sessions: SessionsTable;
   totp_factors: TotpFactorsTable;
   recovery_codes: RecoveryCodesTable;

@@ -28,12 +28,16 @@ describe('a personal token validated in the database', () => {
     const roles = (res: { json(): { orgs: { id: string; role: string }[] } }) =>
       Object.fromEntries(res.json().orgs.map((o) => [o.id, o.role]));
     assert.equal(roles(r)[org.id], 'member');
-    assert.equal(t.queries.touching(before, ['api_tokens', 'memberships']), 1, 'one statement for both');
+    assert.equal(
+      t.queries.touching(before, ['api_tokens', 'memberships', 'membership_lists']),
+      1,
+      'one statement for both',
+    );
 
     // The next request reads them again: nothing is kept past the request that read them.
     const again = t.queries.count;
     assert.equal((await bearer(t, pat.token, { url: '/api/v1/me', org: org.id })).statusCode, 200);
-    assert.equal(t.queries.touching(again, ['api_tokens', 'memberships']), 1);
+    assert.equal(t.queries.touching(again, ['api_tokens', 'memberships', 'membership_lists']), 1);
 
     const removed = await owner.delete(`/api/v1/org/members/${ids.member}`, org.id);
     assert.equal(removed.statusCode, 204, removed.body);

@@ -22,6 +22,22 @@ export interface MembershipsTable {
   created_at: Timestamp;
 }
 
+/**
+ * A person's orgs as `/api/v1/me` lists them, kept by triggers on `memberships` and `orgs`
+ * (migration `2026-12-07T0600-membership-lists`); no row reads as an empty list.
+ */
+export interface MembershipListsTable {
+  user_id: string;
+  orgs: ColumnType<MembershipListEntry[], never, never>;
+}
+
+export interface MembershipListEntry {
+  id: string;
+  slug: string;
+  name: string;
+  role: Role;
+}
+
 export interface InvitationsTable {
   id: string;
   org_id: string;

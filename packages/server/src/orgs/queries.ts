@@ -1,4 +1,4 @@
-import type { Expression, Kysely, Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { Role } from '../db/schema/orgs.js';
 import type { Cursor } from '../http/pagination.js';
@@ -46,10 +46,12 @@ export async function insertOrg(
 }
 
 /**
- * A person's orgs as every reader lists them: oldest membership first, at most 500. The one rule,
- * read on its own (`listUserOrgs`) and inside the personal-token lookup (`findLiveToken`).
+ * A person's orgs as every reader lists them: oldest membership first, at most 500. The same rule
+ * computes the kept list the personal-token lookup reads (`membership_list_refresh`, migration
+ * `2026-12-07T0600-membership-lists`): a change to one is a change to the other, in a new
+ * migration (`test/orgs/membership-lists.test.ts` holds them equal).
  */
-export function orgsOfUser(db: Kysely<Database>, userId: string | Expression<string>) {
+export function orgsOfUser(db: Kysely<Database>, userId: string) {
   return db
     .selectFrom('memberships')
     .innerJoin('orgs', 'orgs.id', 'memberships.org_id')

@@ -5,16 +5,73 @@ import pg from 'pg';
 import { type TestServer, testServer } from '../helpers/harness.js';
 
 /**
- * Two transactions change one person's memberships at the same time: one removes them from an org,
- * the other adds them to another. Each trigger computes the person's list; had the second computed
- * it from what it saw before the first committed, the list would still hold the org the person was
- * removed from. It waits for the first and reads both changes.
+ * Transactions that change one person's memberships at the same time, on connections of their own
+ * (the server's requests run such statements; here each step is placed by hand):
+ * - one removes the person from an org while the other adds them to another. Each computes the
+ *   person's list when it commits; had the second computed it from what it saw before the first
+ *   committed, the list would still hold the org the person was removed from;
+ * - an account deletion (the personal org, then the person) against the deletion of another org
+ *   the person belongs to: neither may deadlock the other.
+ * And a change made from a session whose search path names another schema (several Latchkey
+ * schemas may share a database) keeps the list of the schema it changed.
  */
 let t: TestServer;
+let watcher: pg.Client;
 before(async () => {
   t = await testServer();
+  watcher = await connect();
 });
-after(() => t.close());
+after(async () => {
+  await watcher.end();
+  await t.close();
+});
+
+async function connect(): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: t.storage.databaseUrl! });
+  await c.connect();
+  return c;
+}
+
+async function pidOf(c: pg.Client): Promise<number> {
+  return Number((await c.query('select pg_backend_pid() as pid')).rows[0].pid);
+}
+
+/** Resolves once the connection with backend `pid` waits on a lock (another transaction's). */
+async function waitsOnLock(pid: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { rows } = await watcher.query('select wait_event_type from pg_stat_activity where pid = $1', [
+      pid,
+    ]);
+    if (rows[0]?.wait_event_type === 'Lock') return;
+    assert.ok(Date.now() < deadline, `backend ${pid} never waited on a lock`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** `p`, or a failure naming `what` if it has not settled within five seconds. */
+async function within<T>(p: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within 5 s`)), 5_000);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function listOf(userId: string): Promise<string[] | null> {
+  const row = await t.deps.db
+    .selectFrom('membership_lists')
+    .select('orgs')
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  if (!row) return null;
+  const orgs = typeof row.orgs === 'string' ? (JSON.parse(row.orgs) as { id: string }[]) : row.orgs;
+  return orgs.map((o) => o.id);
+}
 
 describe("a person's kept list under concurrent changes", () => {
   it('holds both changes of two transactions that overlap', async () => {
@@ -29,52 +86,89 @@ describe("a person's kept list under concurrent changes", () => {
       .values({ org_id: joined.id, user_id: user.id, role: 'member', created_at: new Date() })
       .execute();
 
-    const removing = new pg.Client({ connectionString: t.storage.databaseUrl! });
-    const adding = new pg.Client({ connectionString: t.storage.databaseUrl! });
-    const watcher = new pg.Client({ connectionString: t.storage.databaseUrl! });
-    await Promise.all([removing.connect(), adding.connect(), watcher.connect()]);
+    const [removing, adding] = await Promise.all([connect(), connect()]);
+    const addingPid = await pidOf(adding);
     try {
+      // The removal computes the person's list (its deferred trigger, fired now) and holds it open.
       await removing.query('begin');
       await removing.query('delete from memberships where org_id = $1 and user_id = $2', [
         joined.id,
         user.id,
       ]);
-
+      await removing.query('set constraints all immediate');
+      // The addition computes the same list meanwhile: it must wait for the removal to commit.
       await adding.query('begin');
-      const add = adding.query(
-        `insert into memberships (org_id, user_id, role, created_at) values ($1, $2, 'member', now())`,
-        [next.id, user.id],
+      // Its statement waits on nothing: the list is computed when its constraints fire.
+      await within(
+        adding.query(
+          `insert into memberships (org_id, user_id, role, created_at) values ($1, $2, 'member', now())`,
+          [next.id, user.id],
+        ),
+        'the addition',
       );
-      const waiting = async () =>
-        Number(
-          (
-            await watcher.query(
-              `select count(*) as n from pg_stat_activity
-               where wait_event_type = 'Lock' and query ilike 'insert into memberships%'`,
-            )
-          ).rows[0].n,
-        ) > 0;
-      const deadline = Date.now() + 10_000;
-      while (!(await waiting())) {
-        assert.ok(Date.now() < deadline, 'the second change never waited on the first');
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      const computing = adding.query('set constraints all immediate');
+      await waitsOnLock(addingPid);
       await removing.query('commit');
-      await add;
+      await within(computing, 'the addition, once the removal committed,');
       await adding.query('commit');
     } finally {
-      await Promise.all([removing.end(), adding.end(), watcher.end()]);
+      await Promise.all([removing.end(), adding.end()]);
     }
 
-    const kept = await t.deps.db
-      .selectFrom('membership_lists')
-      .select('orgs')
-      .where('user_id', '=', user.id)
-      .executeTakeFirstOrThrow();
-    const list = typeof kept.orgs === 'string' ? (JSON.parse(kept.orgs) as { id: string }[]) : kept.orgs;
-    assert.deepEqual(
-      list.map((o) => o.id),
-      [own.id, next.id],
-    );
+    assert.deepEqual(await listOf(user.id), [own.id, next.id]);
+  });
+
+  it('lets an account deletion and the deletion of another of its orgs both finish', async () => {
+    const person = t.client();
+    const { user, org: own } = await person.signup();
+    const owner = t.client();
+    const { user: ownerUser, org: shared } = await owner.signup();
+    await t.deps.db
+      .insertInto('memberships')
+      .values({ org_id: shared.id, user_id: user.id, role: 'member', created_at: new Date() })
+      .execute();
+    assert.deepEqual(await listOf(user.id), [own.id, shared.id]);
+
+    const [deletingAccount, deletingOrg] = await Promise.all([connect(), connect()]);
+    const deletingOrgPid = await pidOf(deletingOrg);
+    try {
+      // The account deletion removes the personal org first, then the person.
+      await deletingAccount.query('begin');
+      await deletingAccount.query('delete from orgs where id = $1', [own.id]);
+      // Meanwhile the owner deletes the shared org, which removes the person's membership in it.
+      await deletingOrg.query('begin');
+      const orgGone = deletingOrg.query('delete from orgs where id = $1', [shared.id]);
+      await Promise.race([orgGone, waitsOnLock(deletingOrgPid)]);
+      // Deleting the person waits on that membership, held by the org's deletion.
+      const personGone = deletingAccount.query('delete from users where id = $1', [user.id]);
+      await orgGone;
+      await deletingOrg.query('commit');
+      await personGone;
+      await deletingAccount.query('commit');
+    } finally {
+      await Promise.all([deletingAccount.end(), deletingOrg.end()]);
+    }
+    assert.equal(await listOf(user.id), null);
+    assert.deepEqual(await listOf(ownerUser.id), []);
+  });
+
+  it("keeps its own schema's list when the change comes from a session in another schema", async () => {
+    const person = t.client();
+    const { user, org: own } = await person.signup();
+    const schema = String((await watcher.query('select current_schema() as s')).rows[0].s);
+    const elsewhere = new pg.Client({
+      connectionString: t.storage.databaseUrl!.replace(/[?&]options=[^&]*/, ''),
+    });
+    await elsewhere.connect();
+    try {
+      assert.notEqual(String((await elsewhere.query('select current_schema() as s')).rows[0].s), schema);
+      await elsewhere.query(`delete from "${schema}".memberships where org_id = $1 and user_id = $2`, [
+        own.id,
+        user.id,
+      ]);
+    } finally {
+      await elsewhere.end();
+    }
+    assert.deepEqual(await listOf(user.id), []);
   });
 });

@@ -34,10 +34,15 @@ async function orgsOf(c: Client, pat: string): Promise<MeOrg[]> {
 async function assertEveryListTrue() {
   const { rows } = await sql<{ id: string; kept: string; truth: string }>`
     select u.id, coalesce(l.orgs, '[]'::json)::text as kept, coalesce((
-      select json_agg(json_build_object('id', o.id, 'slug', o.slug, 'name', o.name, 'role', m.role)
-        order by m.created_at, o.id)
-      from memberships m join orgs o on o.id = m.org_id
-      where m.user_id = u.id
+      select json_agg(json_build_object('id', m.id, 'slug', m.slug, 'name', m.name, 'role', m.role)
+        order by m.created_at, m.id)
+      from (
+        select o.id, o.slug, o.name, ms.role, ms.created_at
+        from memberships ms join orgs o on o.id = ms.org_id
+        where ms.user_id = u.id
+        order by ms.created_at, o.id
+        limit 500
+      ) m
     ), '[]'::json)::text as truth
     from users u left join membership_lists l on l.user_id = u.id`.execute(t.deps.db);
   assert.ok(rows.length > 0);
@@ -118,6 +123,12 @@ describe("a person's kept list of orgs", () => {
     await sql`delete from users where id = ${user.id}`.execute(t.deps.db);
     const after = await sql`select 1 from membership_lists where user_id = ${user.id}`.execute(t.deps.db);
     assert.equal(after.rows.length, 0);
+    await assertEveryListTrue();
+  });
+
+  it('is emptied with the memberships', async () => {
+    await t.client().signup();
+    await sql`truncate memberships`.execute(t.deps.db);
     await assertEveryListTrue();
   });
 });

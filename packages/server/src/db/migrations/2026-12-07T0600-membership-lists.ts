@@ -10,14 +10,25 @@ import { type Kysely, sql } from 'kysely';
  * aggregated): on the embedded database that subquery cost as much as the rest of the statement.
  * Reading the list is one more index probe.
  *
+ * When: at commit. The triggers are deferred constraint triggers, so a transaction takes a
+ * person's list row only once its own statements are done. Taken during the statement, it made
+ * new deadlocks between transactions that had none before: an account deletion (its personal org,
+ * then the person) against the deletion of another org the person belonged to, each holding what
+ * the other's next step waits for. A list is current once the change commits; nothing reads it
+ * inside the changing transaction.
+ *
  * Concurrency: the list row is locked (inserted if missing, then `for update`) before the list is
  * computed, and in READ COMMITTED each statement of the trigger sees what committed before it, so
  * two transactions changing one person's memberships at once cannot leave a list that misses
  * either change: the second waits for the first, then reads both. Computing the list in the
  * statement that writes it would not do: its snapshot predates the wait, and a list could keep an
  * org its person had just been removed from. (At REPEATABLE READ or above the second transaction
- * fails with a serialization error instead.) A person with no membership may have no row: read as
- * an empty list.
+ * fails with a serialization error instead.) An org renamed refreshes its members in person order.
+ *
+ * The functions run with the search path of the schema they were created in (several Latchkey
+ * schemas may share a database), and `truncate memberships` empties every list. Changes made with
+ * triggers off (`session_replication_role = replica`, `disable trigger`) bypass the lists: a
+ * person with no row reads as having no org, but a stale row would keep what it lists.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`create table membership_lists (
@@ -25,7 +36,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     orgs json not null
   )`.execute(db);
 
-  await sql`create function membership_list_refresh(uid uuid) returns void language plpgsql as $$
+  await sql`create function membership_list_refresh(uid uuid) returns void language plpgsql
+    set search_path from current as $$
     begin
       insert into membership_lists (user_id, orgs)
       select u.id, '[]'::json from users u where u.id = uid
@@ -46,7 +58,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     end
   $$`.execute(db);
 
-  await sql`create function memberships_list_sync() returns trigger language plpgsql as $$
+  await sql`create function memberships_list_sync() returns trigger language plpgsql
+    set search_path from current as $$
     begin
       if tg_op <> 'INSERT' then
         perform membership_list_refresh(old.user_id);
@@ -57,28 +70,43 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       return null;
     end
   $$`.execute(db);
-  await sql`create trigger memberships_list_sync after insert or update or delete on memberships
+  await sql`create constraint trigger memberships_list_sync after insert or update or delete on memberships
+    deferrable initially deferred
     for each row execute function memberships_list_sync()`.execute(db);
 
-  await sql`create function orgs_list_sync() returns trigger language plpgsql as $$
+  await sql`create function memberships_list_clear() returns trigger language plpgsql
+    set search_path from current as $$
     begin
-      perform membership_list_refresh(m.user_id) from memberships m where m.org_id = new.id;
+      delete from membership_lists;
       return null;
     end
   $$`.execute(db);
-  await sql`create trigger orgs_list_sync after update of slug, name on orgs
+  await sql`create trigger memberships_list_clear after truncate on memberships
+    for each statement execute function memberships_list_clear()`.execute(db);
+
+  await sql`create function orgs_list_sync() returns trigger language plpgsql
+    set search_path from current as $$
+    begin
+      perform membership_list_refresh(m.user_id) from memberships m where m.org_id = new.id order by m.user_id;
+      return null;
+    end
+  $$`.execute(db);
+  await sql`create constraint trigger orgs_list_sync after update of slug, name on orgs
+    deferrable initially deferred
     for each row when (old.slug is distinct from new.slug or old.name is distinct from new.name)
     execute function orgs_list_sync()`.execute(db);
 
-  await sql`select membership_list_refresh(u.user_id) from (select distinct user_id from memberships) u`.execute(
+  await sql`select membership_list_refresh(u.user_id) from (select distinct user_id from memberships) u order by u.user_id`.execute(
     db,
   );
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`drop trigger orgs_list_sync on orgs`.execute(db);
+  await sql`drop trigger memberships_list_clear on memberships`.execute(db);
   await sql`drop trigger memberships_list_sync on memberships`.execute(db);
   await sql`drop function orgs_list_sync()`.execute(db);
+  await sql`drop function memberships_list_clear()`.execute(db);
   await sql`drop function memberships_list_sync()`.execute(db);
   await sql`drop function membership_list_refresh(uuid)`.execute(db);
   await sql`drop table membership_lists`.execute(db);

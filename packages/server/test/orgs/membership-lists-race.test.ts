@@ -1,6 +1,7 @@
 // test-backend: external — two PostgreSQL connections change one person's memberships at once
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { type TestServer, testServer } from '../helpers/harness.js';
 
@@ -11,7 +12,9 @@ import { type TestServer, testServer } from '../helpers/harness.js';
  *   person's list when it commits; had the second computed it from what it saw before the first
  *   committed, the list would still hold the org the person was removed from;
  * - an account deletion (the personal org, then the person) against the deletion of another org
- *   the person belongs to: neither may deadlock the other.
+ *   the person belongs to: neither may deadlock the other;
+ * - two orgs changing the roles of the same people in opposite orders, committing together (two
+ *   directory syncs): both commit.
  * And a change made from a session whose search path names another schema (several Latchkey
  * schemas may share a database) keeps the list of the schema it changed.
  */
@@ -170,5 +173,52 @@ describe("a person's kept list under concurrent changes", () => {
       await elsewhere.end();
     }
     assert.deepEqual(await listOf(user.id), []);
+  });
+
+  it('lets two orgs that change the same people in opposite orders commit together', async () => {
+    const owners = [t.client(), t.client()];
+    const orgs = [(await owners[0]!.signup()).org.id, (await owners[1]!.signup()).org.id];
+    const people = (
+      await sql<{ id: string }>`
+        insert into users (id, email, name, created_at, updated_at)
+        select gen_random_uuid(), 'crowd-' || n || '-' || ${Date.now()} || '@example.com', 'Crowd', now(), now()
+        from generate_series(1, 200) n
+        returning id`.execute(t.deps.db)
+    ).rows
+      .map((r) => r.id)
+      .sort();
+    await sql`insert into memberships (org_id, user_id, role, created_at)
+      select o, p, 'member', now() from unnest(${orgs}::uuid[]) o, unnest(${people}::uuid[]) p`.execute(
+      t.deps.db,
+    );
+
+    const syncs = await Promise.all([connect(), connect()]);
+    try {
+      await Promise.all(
+        syncs.map(async (c, k) => {
+          await c.query('begin');
+          for (const id of k === 0 ? people : [...people].reverse())
+            await c.query(`update memberships set role = 'admin' where org_id = $1 and user_id = $2`, [
+              orgs[k],
+              id,
+            ]);
+        }),
+      );
+      await within(Promise.all(syncs.map((c) => c.query('commit'))), 'the two commits');
+    } finally {
+      await Promise.all(syncs.map((c) => c.end()));
+    }
+    for (const id of [people[0]!, people[199]!]) {
+      const row = await t.deps.db
+        .selectFrom('membership_lists')
+        .select('orgs')
+        .where('user_id', '=', id)
+        .executeTakeFirstOrThrow();
+      const list = typeof row.orgs === 'string' ? (JSON.parse(row.orgs) as { role: string }[]) : row.orgs;
+      assert.deepEqual(
+        list.map((o) => o.role),
+        ['admin', 'admin'],
+      );
+    }
   });
 });

@@ -16,7 +16,8 @@ import { type TestServer, testServer } from '../helpers/harness.js';
  * - two orgs changing the roles of the same people in opposite orders, committing together (two
  *   directory syncs): both commit.
  * And a change made from a session whose search path names another schema (several Latchkey
- * schemas may share a database) keeps the list of the schema it changed.
+ * schemas may share a database) keeps the list of the schema it changed; one transaction that
+ * changes two schemas keeps both.
  */
 let t: TestServer;
 let watcher: pg.Client;
@@ -219,6 +220,46 @@ describe("a person's kept list under concurrent changes", () => {
         list.map((o) => o.role),
         ['admin', 'admin'],
       );
+    }
+  });
+
+  it("keeps both schemas' lists when one transaction changes two", async () => {
+    const second = await testServer();
+    try {
+      const here = await t.client().signup();
+      const there = await second.client().signup();
+      const schemaOf = async (url: string) => {
+        const c = new pg.Client({ connectionString: url });
+        await c.connect();
+        try {
+          return String((await c.query('select current_schema() as s')).rows[0].s);
+        } finally {
+          await c.end();
+        }
+      };
+      const schemas = [await schemaOf(t.storage.databaseUrl!), await schemaOf(second.storage.databaseUrl!)];
+      assert.notEqual(schemas[0], schemas[1]);
+      const both = new pg.Client({
+        connectionString: t.storage.databaseUrl!.replace(/[?&]options=[^&]*/, ''),
+      });
+      await both.connect();
+      try {
+        await both.query('begin');
+        await both.query(`delete from "${schemas[0]}".memberships where user_id = $1`, [here.user.id]);
+        await both.query(`delete from "${schemas[1]}".memberships where user_id = $1`, [there.user.id]);
+        await both.query('commit');
+      } finally {
+        await both.end();
+      }
+      assert.deepEqual(await listOf(here.user.id), []);
+      const kept = await second.deps.db
+        .selectFrom('membership_lists')
+        .select('orgs')
+        .where('user_id', '=', there.user.id)
+        .executeTakeFirstOrThrow();
+      assert.deepEqual(typeof kept.orgs === 'string' ? JSON.parse(kept.orgs) : kept.orgs, []);
+    } finally {
+      await second.close();
     }
   });
 });

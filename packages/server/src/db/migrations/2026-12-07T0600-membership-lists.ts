@@ -29,7 +29,8 @@ import { type Kysely, sql } from 'kysely';
  * foreign key: its cascade would take the row during the statement, out of order).
  *
  * The functions run in the schema they were created in (several Latchkey schemas may share a
- * database), and `truncate memberships` empties every list. Changes made with triggers off
+ * database; one transaction may change several), and `truncate memberships` empties every list.
+ * Noting needs the database's TEMPORARY privilege (PostgreSQL grants it to every role by default). Changes made with triggers off
  * (`session_replication_role = replica`, `disable trigger`) bypass the lists: a person with no row
  * reads as having no org, but a stale row would keep what it lists.
  */
@@ -63,18 +64,26 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     end
   $$`.execute(db);
 
-  // Notes people whose lists are due, in a table of the session that commit empties.
+  // Notes people whose lists are due, in a table of the session that commit empties. One table
+  // serves every Latchkey schema a transaction touches: each row names its schema (the first on
+  // the functions' search path), and each schema's pass takes only its own.
   await sql`create function membership_lists_note(uids uuid[]) returns void language plpgsql as $$
     begin
       if to_regclass('pg_temp.membership_lists_due') is null then
-        create temporary table membership_lists_due (user_id uuid primary key) on commit delete rows;
+        create temporary table membership_lists_due (
+          schema_name text not null,
+          user_id uuid not null,
+          primary key (schema_name, user_id)
+        ) on commit delete rows;
       end if;
-      insert into pg_temp.membership_lists_due select distinct u from unnest(uids) u where u is not null
+      insert into pg_temp.membership_lists_due
+      select distinct current_schema(), u from unnest(uids) u where u is not null
       on conflict do nothing;
     end
   $$`.execute(db);
 
-  // Refreshes every due list, in person order; later firings in the same commit find none due.
+  // Refreshes every due list of this schema, in person order; later firings in the same commit
+  // find none due.
   await sql`create function membership_lists_refresh_due() returns trigger language plpgsql as $$
     declare
       uid uuid;
@@ -82,10 +91,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       if to_regclass('pg_temp.membership_lists_due') is null then
         return null;
       end if;
-      for uid in select user_id from pg_temp.membership_lists_due order by user_id loop
+      for uid in
+        select user_id from pg_temp.membership_lists_due where schema_name = current_schema() order by user_id
+      loop
         perform membership_list_refresh(uid);
       end loop;
-      delete from pg_temp.membership_lists_due;
+      delete from pg_temp.membership_lists_due where schema_name = current_schema();
       return null;
     end
   $$`.execute(db);

@@ -30,9 +30,9 @@ import { type Kysely, sql } from 'kysely';
  *
  * The functions run in the schema they were created in (several Latchkey schemas may share a
  * database; one transaction may change several), and `truncate memberships` empties every list.
- * Noting needs the database's TEMPORARY privilege (PostgreSQL grants it to every role by default). Changes made with triggers off
- * (`session_replication_role = replica`, `disable trigger`) bypass the lists: a person with no row
- * reads as having no org, but a stale row would keep what it lists.
+ * Noting needs the database's TEMPORARY privilege (PostgreSQL grants it to every role by default).
+ * Changes made with triggers off (`session_replication_role = replica`, `disable trigger`) bypass
+ * the lists: a person with no row reads as having no org, but a stale row would keep what it lists.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`create table membership_lists (

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import pg from 'pg';
+import type { MembershipListEntry } from '../../src/db/schema/orgs.js';
 import { type TestServer, testServer } from '../helpers/harness.js';
 
 /**
@@ -66,16 +67,24 @@ async function within<T>(p: Promise<T>, what: string): Promise<T> {
   }
 }
 
-async function listOf(userId: string): Promise<string[] | null> {
-  const row = await t.deps.db
+/** A person's kept list (null: no row), from this test's server or `db`. */
+async function entriesOf(userId: string, db = t.deps.db): Promise<MembershipListEntry[] | null> {
+  const row = await db
     .selectFrom('membership_lists')
     .select('orgs')
     .where('user_id', '=', userId)
     .executeTakeFirst();
   if (!row) return null;
-  const orgs = typeof row.orgs === 'string' ? (JSON.parse(row.orgs) as { id: string }[]) : row.orgs;
-  return orgs.map((o) => o.id);
+  return typeof row.orgs === 'string' ? (JSON.parse(row.orgs) as MembershipListEntry[]) : row.orgs;
 }
+
+/** The org ids of a person's kept list (null: no row). */
+async function listOf(userId: string): Promise<string[] | null> {
+  return (await entriesOf(userId))?.map((o) => o.id) ?? null;
+}
+
+/** The database URL without this test's schema: a session in the default search path. */
+const outsideSchema = () => t.storage.databaseUrl!.replace(/[?&]options=[^&]*/, '');
 
 describe("a person's kept list under concurrent changes", () => {
   it('holds both changes of two transactions that overlap', async () => {
@@ -161,7 +170,7 @@ describe("a person's kept list under concurrent changes", () => {
     const { user, org: own } = await person.signup();
     const schema = String((await watcher.query('select current_schema() as s')).rows[0].s);
     const elsewhere = new pg.Client({
-      connectionString: t.storage.databaseUrl!.replace(/[?&]options=[^&]*/, ''),
+      connectionString: outsideSchema(),
     });
     await elsewhere.connect();
     try {
@@ -210,14 +219,8 @@ describe("a person's kept list under concurrent changes", () => {
       await Promise.all(syncs.map((c) => c.end()));
     }
     for (const id of [people[0]!, people[199]!]) {
-      const row = await t.deps.db
-        .selectFrom('membership_lists')
-        .select('orgs')
-        .where('user_id', '=', id)
-        .executeTakeFirstOrThrow();
-      const list = typeof row.orgs === 'string' ? (JSON.parse(row.orgs) as { role: string }[]) : row.orgs;
       assert.deepEqual(
-        list.map((o) => o.role),
+        (await entriesOf(id))?.map((o) => o.role),
         ['admin', 'admin'],
       );
     }
@@ -240,7 +243,7 @@ describe("a person's kept list under concurrent changes", () => {
       const schemas = [await schemaOf(t.storage.databaseUrl!), await schemaOf(second.storage.databaseUrl!)];
       assert.notEqual(schemas[0], schemas[1]);
       const both = new pg.Client({
-        connectionString: t.storage.databaseUrl!.replace(/[?&]options=[^&]*/, ''),
+        connectionString: outsideSchema(),
       });
       await both.connect();
       try {
@@ -252,12 +255,7 @@ describe("a person's kept list under concurrent changes", () => {
         await both.end();
       }
       assert.deepEqual(await listOf(here.user.id), []);
-      const kept = await second.deps.db
-        .selectFrom('membership_lists')
-        .select('orgs')
-        .where('user_id', '=', there.user.id)
-        .executeTakeFirstOrThrow();
-      assert.deepEqual(typeof kept.orgs === 'string' ? JSON.parse(kept.orgs) : kept.orgs, []);
+      assert.deepEqual(await entriesOf(there.user.id, second.deps.db), []);
     } finally {
       await second.close();
     }

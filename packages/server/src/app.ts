@@ -256,13 +256,14 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
     // brings this node's credential cache up to date with every change answered anywhere before
     // it arrived: one read of the shared change log, sent beside the limiter's count when that
     // needs the shared store too (a leased budget usually does not).
+    const cfg = req.routeOptions.config;
     const mayAuthenticate =
       req.headers.authorization !== undefined || req.headers.cookie !== undefined || req.method === 'POST';
     const consuming = general && req.url.startsWith('/api/') ? general.consume(req.ip) : null;
-    const syncing = mayAuthenticate && deps.auth.syncs ? deps.auth.sync() : null;
+    const syncing =
+      mayAuthenticate && cfg.changeLog !== 'handler' && deps.auth.syncs ? deps.auth.sync() : null;
     const limit = syncing ? (await Promise.all([consuming, syncing]))[0] : await consuming;
     if (limit && !limit.allowed) throw rateLimited(limit.retryAfterSeconds);
-    const cfg = req.routeOptions.config;
     // A request that a cookie could authenticate, or that carries no credential at all (sign-in
     // forms), must come from our origin. Only bearer-only requests, which browsers cannot forge
     // cross-site, skip the check.

@@ -52,6 +52,12 @@ declare module 'fastify' {
     credentials?: RouteNeeds['credentials'];
     /** Origin check on unsafe cookie-borne requests; only OAuth's bearer/client-auth routes opt out. */
     csrf?: boolean;
+    /**
+     * `'handler'`: the request hook does not read the shared change log; the handler reads it
+     * itself before it trusts anything this node cached (the token endpoint, whose client
+     * credentials grant proves its cached client current in its own statement instead).
+     */
+    changeLog?: 'handler';
   }
   interface FastifyRequest {
     principal: Principal | null;

@@ -1,7 +1,10 @@
 // test-backend: external — needs a PostgreSQL and Redis shared by two nodes
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BACKEND, openTestStorage, type TestStorage } from '../helpers/storage.js';
+import { MCP_URL, OAUTH_TOML, REDIRECT } from '../oauth/helpers.js';
 import { type Child, ensureBuilt, killAll, randomIp, removeDir, spawnServer, tempDir } from './proc.js';
 
 // Revocation is instant on every node: two real server processes share PostgreSQL and Redis; a
@@ -19,7 +22,9 @@ before(async () => {
   ensureBuilt();
   storage = await openTestStorage();
   dir = tempDir('two-nodes');
+  writeFileSync(join(dir, 'latchkey.toml'), OAUTH_TOML);
   const env = {
+    LATCHKEY_CONFIG: join(dir, 'latchkey.toml'),
     DATABASE_URL: storage.databaseUrl!,
     REDIS_URL: process.env.REDIS_URL!,
     TRUST_PROXY: 'true',
@@ -165,6 +170,78 @@ describe(
       });
       assert.equal(removed.status, 204);
       assert.equal((await read(b)).status, 403);
+    });
+  },
+);
+
+describe(
+  "an org app's changes across two nodes sharing PostgreSQL and Redis",
+  { skip: external ? false : 'needs shared PostgreSQL and Redis' },
+  () => {
+    /** An org app on node A (confidential, mcp:read) with these grant types. */
+    async function orgApp(grantTypes: string[]) {
+      const { cookie, orgId } = await signedIn(a);
+      const res = await call(a, '/api/v1/oauth/clients', {
+        method: 'POST',
+        headers: { cookie, 'x-org-id': orgId },
+        body: {
+          name: 'Worker',
+          type: 'confidential',
+          grant_types: grantTypes,
+          scopes: ['mcp:read'],
+          ...(grantTypes.includes('authorization_code') ? { redirect_uris: [REDIRECT] } : {}),
+        },
+      });
+      assert.equal(res.status, 201);
+      const app = (await res.json()) as { id: string; client_id: string; client_secret: string };
+      const manage = (method: string, path = '', body?: unknown) =>
+        call(a, `/api/v1/oauth/clients/${app.id}${path}`, {
+          method,
+          headers: { cookie, 'x-org-id': orgId },
+          ...(body !== undefined ? { body } : {}),
+        });
+      return { app, manage };
+    }
+
+    const clientCredentials = (node: Child, clientId: string, secret: string) =>
+      fetch(`${node.url}/api/oauth/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+        },
+        body: new URLSearchParams({ grant_type: 'client_credentials', resource: MCP_URL }).toString(),
+      });
+
+    it("an app's secret rotated on A is refused by B at once, and the new one accepted", async () => {
+      const { app, manage } = await orgApp(['client_credentials']);
+      await revokedEverywhere(
+        (node) => clientCredentials(node, app.client_id, app.client_secret),
+        () => manage('POST', '/secret'),
+      );
+      // The rotation's answer carried the new secret; B takes it on its first request.
+      const rotated = (await (await manage('POST', '/secret')).json()) as { client_secret: string };
+      assert.equal((await clientCredentials(b, app.client_id, rotated.client_secret)).status, 200);
+    });
+
+    it('an app deleted on A is refused by B at once', async () => {
+      const { app, manage } = await orgApp(['client_credentials']);
+      await revokedEverywhere(
+        (node) => clientCredentials(node, app.client_id, app.client_secret),
+        () => manage('DELETE'),
+      );
+    });
+
+    it('client_credentials allowed to an app on A is usable on B at once', async () => {
+      const { app, manage } = await orgApp(['authorization_code']);
+      const refused = await clientCredentials(b, app.client_id, app.client_secret);
+      assert.equal(refused.status, 400);
+      assert.equal(((await refused.json()) as { error: string }).error, 'unauthorized_client');
+      const patched = await manage('PATCH', '', {
+        grant_types: ['authorization_code', 'client_credentials'],
+      });
+      assert.equal(patched.status, 200);
+      assert.equal((await clientCredentials(b, app.client_id, app.client_secret)).status, 200);
     });
   },
 );

@@ -4,7 +4,7 @@ import { OAuthError } from '../errors.js';
 import { requestedResource, requestedScopes } from '../scope.js';
 import { formatAccessToken } from '../oidc/jwt-access-token.js';
 import { issueStatement, tokenResponse } from '../store/tokens.js';
-import type { Grant, GrantRequest } from './types.js';
+import { ClientChanged, type Grant, type GrantRequest } from './types.js';
 
 /**
  * `client_credentials` (RFC 6749 §4.4) for confidential apps an org admin made: an access token
@@ -12,6 +12,7 @@ import type { Grant, GrantRequest } from './types.js';
  */
 export const clientCredentialsGrant: Grant = {
   type: 'client_credentials',
+  provesClientCurrent: true,
   async handle({ deps, client, params, actor }: GrantRequest) {
     if (
       client.kind !== 'app' ||
@@ -27,15 +28,18 @@ export const clientCredentialsGrant: Grant = {
     const resource = requestedResource(deps.catalogue, params.resource);
     const scopes = requestedScopes(deps.catalogue, resource, client, params.scope);
     const orgId = client.orgId;
-    // One statement (the token and its audit event), committed with concurrent grants.
+    // One statement (the token and its audit event), committed with concurrent grants, written
+    // only while the app's row is the one checked above.
     const { query, issued } = issueStatement(deps.db, deps.clock, actor, {
       grantType: 'client_credentials',
       familyId: newId(),
       subject: { clientId: client.id, grantId: null, userId: null, orgId, resource: resource.url, scopes },
       refresh: false,
       tokenPrefix: deps.config.tokenPrefix,
+      clientVersion: client.version,
     });
-    await executeGrouped(deps.db, query);
+    const { rows } = await executeGrouped(deps.db, query);
+    if (rows.length === 0) throw new ClientChanged(client.id);
     return tokenResponse(
       await formatAccessToken(deps, issued, {
         resource: resource.url,

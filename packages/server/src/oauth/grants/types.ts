@@ -24,5 +24,19 @@ export type TokenResponse = ReturnType<typeof tokenResponse>;
 /** A grant type: one file each under `grants/`, looked up by `grant_type` in `grants/index.ts`. */
 export interface Grant {
   readonly type: string;
+  /**
+   * The grant acts only on the client as it is stored now: its statement writes nothing and it
+   * throws `ClientChanged` when the client's row is no longer the version the request was
+   * authenticated against, and it refuses nothing after writing. The token endpoint then trusts
+   * this node's cached client without reading the shared change log first (`endpoints/token.ts`).
+   */
+  readonly provesClientCurrent?: boolean;
   handle(req: GrantRequest): Promise<TokenResponse>;
+}
+
+/** The client was changed or deleted since the request read it: nothing was written. */
+export class ClientChanged extends Error {
+  constructor(readonly clientId: string) {
+    super('The client changed while the request ran.');
+  }
 }

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { Config } from '../../config/index.js';
-import type { ClientAuthMethod, OAuthClientKind } from '../../db/schema/oauth.js';
+import type { ClientAuthMethod, OAuthClientKind, OAuthClientsTable } from '../../db/schema/oauth.js';
 import type { Database } from '../../db/schema.js';
 import type { AuthCache } from '../../auth/credential-cache.js';
 import type { Cursor } from '../../http/pagination.js';
@@ -26,16 +26,33 @@ export interface Client {
   readonly scopes: readonly string[] | null;
   readonly display: Record<string, string>;
   readonly createdAt: Date;
+  /**
+   * The version of the stored row this was read from (PostgreSQL's `xmin`: every update of the
+   * row writes a new one); null when not read from the table. A statement that must act only on
+   * the client as it is now compares it (`clientIsCurrent`).
+   */
+  readonly version: string | null;
 }
 
 const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
 
-type ClientRow = Awaited<ReturnType<typeof selectClient>>;
 function selectClient(db: Executor, id: string) {
-  return db.selectFrom('oauth_clients').selectAll().where('id', '=', id).executeTakeFirst();
+  return db
+    .selectFrom('oauth_clients')
+    .selectAll()
+    .select(sql<string>`xmin::text`.as('row_version'))
+    .where('id', '=', id)
+    .executeTakeFirst();
 }
 
-export function toClient(row: NonNullable<ClientRow>): Client {
+/**
+ * SQL that is true while the client's stored row is still the version `version` was read from:
+ * it has been neither changed nor deleted since.
+ */
+export const clientIsCurrent = (clientId: string, version: string | null) =>
+  sql<boolean>`exists (select 1 from oauth_clients where id = ${clientId}::text and xmin = ${version}::xid)`;
+
+export function toClient(row: Selectable<OAuthClientsTable> & { row_version?: string }): Client {
   return {
     id: row.id,
     kind: row.kind,
@@ -48,6 +65,7 @@ export function toClient(row: NonNullable<ClientRow>): Client {
     scopes: row.scopes === null ? null : json<string[]>(row.scopes),
     display: json<Record<string, string>>(row.metadata),
     createdAt: row.created_at,
+    version: row.row_version ?? null,
   };
 }
 
@@ -113,6 +131,7 @@ export async function insertClient(
     scopes: c.meta.scopes,
     display: c.meta.display as Record<string, string>,
     createdAt: now,
+    version: null,
   };
 }
 

@@ -7,6 +7,7 @@ import { newId } from '../../lib/secrets.js';
 import { hashToken, mintToken } from '../../tokens/format.js';
 import { revokeOAuthChildren } from '../../tokens/queries.js';
 import type { Executor } from '../../db/executor.js';
+import { clientIsCurrent } from './clients.js';
 
 export const ACCESS_TOKEN_TTL_MS = HOUR;
 export const REFRESH_TOKEN_TTL_MS = 90 * DAY;
@@ -156,6 +157,11 @@ interface IssueFor {
   subject: TokenSubject;
   refresh: boolean;
   tokenPrefix: string;
+  /**
+   * Issue only while the client's stored row is this version (`Client.version`; access tokens
+   * only): the statement then answers one row when it issued and none when the client changed.
+   */
+  clientVersion?: string | null;
 }
 
 type IssueStatementValues = IssueValues & {
@@ -187,6 +193,26 @@ const issueSql = (refresh: boolean) =>
 const ISSUE = { access: issueSql(false), withRefresh: issueSql(true) };
 
 /**
+ * `issueSql`'s access token and event, written only while the client's stored row is the version
+ * the request authenticated against (`clientIsCurrent`): one row back when issued, none when the
+ * client was changed or deleted since, and then nothing was written.
+ */
+const ISSUE_IF_CLIENT_CURRENT = builtOnce(
+  (_db, v: IssueStatementValues & { clientVersion: string | null }) => {
+    const subject = sql`, ${v.familyId}::uuid, ${v.clientId}::text, ${v.grantId}::uuid, ${v.userId}::uuid,
+      ${v.orgId}::uuid, ${v.resource}::text, ${v.scopes}::jsonb, ${v.now}::timestamptz`;
+    return sql<{ issued: number }>`with c as (
+      select 1 as current where ${clientIsCurrent(v.clientId, v.clientVersion)}
+    ), t as (
+      insert into oauth_tokens (id, kind, token_hash, prefix, expires_at, family_id, client_id, grant_id, user_id, org_id, resource, scopes, created_at)
+      select v.* from (values ${tokenRows(v, false, subject)}) as v cross join c
+    )
+    ${auditFrom(v, { orgId: sql`${v.orgId}::uuid`, data: sql`${v.data}::jsonb`, from: sql`c` })}
+    returning 1 as issued`;
+  },
+);
+
+/**
  * `issueAndAudit` as one statement to run: for a grant that changes nothing else, so the
  * statement needs no transaction of its own and can commit with others (`executeGrouped`).
  */
@@ -209,18 +235,21 @@ export function issueStatement(db: Executor, clock: Clock, who: Actor, o: IssueF
     access_token: values.atPrefix,
     refresh_token: values.rtPrefix,
   });
-  const query = (o.refresh ? ISSUE.withRefresh : ISSUE.access).bind(
-    Object.assign(values, {
-      familyId: o.familyId,
-      grantId: s.grantId,
-      userId: s.userId,
-      orgId: s.orgId,
-      resource: s.resource,
-      scopes: JSON.stringify(s.scopes),
-      data,
-    }),
-    db,
-  );
+  const bound = Object.assign(values, {
+    familyId: o.familyId,
+    grantId: s.grantId,
+    userId: s.userId,
+    orgId: s.orgId,
+    resource: s.resource,
+    scopes: JSON.stringify(s.scopes),
+    data,
+  });
+  if (o.clientVersion !== undefined) {
+    if (o.refresh) throw new Error('issueStatement: a client-version check issues access tokens only');
+    const query = ISSUE_IF_CLIENT_CURRENT.bind(Object.assign(bound, { clientVersion: o.clientVersion }), db);
+    return { query, issued: issued(s.scopes) };
+  }
+  const query = (o.refresh ? ISSUE.withRefresh : ISSUE.access).bind(bound, db);
   return { query, issued: issued(s.scopes) };
 }
 

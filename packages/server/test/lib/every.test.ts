@@ -7,7 +7,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until `done()` holds, for at most ten seconds. */
 async function until(done: () => boolean): Promise<void> {
-  for (const t0 = Date.now(); !done() && Date.now() - t0 < 10_000; ) await sleep(5);
+  for (const t0 = Date.now(); !done() && Date.now() - t0 < 10_000;) await sleep(5);
 }
 
 describe('every: a periodic job, one run at a time', () => {

@@ -1,3 +1,4 @@
+// test-backend: external — the shared change log (Redis) that the grant goes without
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
@@ -5,10 +6,11 @@ import { type TestServer, testServer } from '../helpers/harness.js';
 import { sha256Hex } from '../../src/lib/secrets.js';
 import { form, MCP_URL, OAUTH_TOML, workerApp } from './helpers.js';
 
-// A client_credentials grant issues only to the app as it is stored when the token is written. The
-// node's cached copy of the app is trusted for the request's checks, and the issuing statement
-// compares the stored row's version with the one those checks read: here the stored app is changed
-// behind the node's back (no announcement reaches its cache), and the next grant must already see it.
+// On nodes sharing a change log, a client_credentials grant trusts the node's cached app without
+// reading the log first, and issues only to the app as it is stored when the token is written: the
+// issuing statement compares the stored row's version with the one the request's checks read. Here
+// the stored app is changed behind the node's back (no announcement reaches its cache), and the
+// next grant must already see it.
 
 const CC = { grant_type: 'client_credentials', resource: MCP_URL };
 
@@ -76,9 +78,8 @@ describe('client_credentials against the app as stored now', () => {
     assert.equal(asked.json().error, 'invalid_scope');
   });
 
-  it('answers from the app as announced when the cached one refused (shared cache only)', async (ctx) => {
-    const log = t.deps.cache.changeLog;
-    if (!log) return ctx.skip('needs the shared change log (Redis)');
+  it('answers from the app as announced when the cached one refused', async () => {
+    const log = t.deps.cache.changeLog!;
     const { app, basic } = await workerApp(t);
     await behindTheCache(app.client_id, { grant_types: JSON.stringify(['authorization_code']) });
     // The node caches the app as it is now: without client_credentials.
@@ -90,6 +91,29 @@ describe('client_credentials against the app as stored now', () => {
     await log.append('elsewhere', JSON.stringify({ client: app.client_id }));
     const res = await form(t, '/api/oauth/token', CC, { basic });
     assert.equal(res.statusCode, 200, res.body);
+  });
+
+  it('grants that commit together each check the app, and each is refused once it changed', async () => {
+    const { app, basic } = await workerApp(t);
+    const many = (auth: [string, string]) =>
+      Promise.all(Array.from({ length: 20 }, () => form(t, '/api/oauth/token', CC, { basic: auth })));
+    assert.equal((await form(t, '/api/oauth/token', CC, { basic })).statusCode, 200);
+    assert.deepEqual(
+      (await many(basic)).map((r) => r.statusCode),
+      Array(20).fill(200),
+    );
+    assert.deepEqual(await issuedTo(app.client_id), { tokens: 21, events: 21 });
+    const secret = 'another-secret-set-behind-the-cache-0123456789';
+    await behindTheCache(app.client_id, { secret_hash: sha256Hex(secret) });
+    assert.deepEqual(
+      (await many(basic)).map((r) => r.statusCode),
+      Array(20).fill(401),
+    );
+    assert.deepEqual(await issuedTo(app.client_id), { tokens: 21, events: 21 }, 'nothing written');
+    assert.deepEqual(
+      (await many([app.client_id, secret])).map((r) => r.statusCode),
+      Array(20).fill(200),
+    );
   });
 
   it('refuses an app that was deleted', async () => {

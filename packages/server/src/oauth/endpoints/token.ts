@@ -2,15 +2,12 @@ import type { FastifyRequest } from 'fastify';
 import { TOKEN_ROUTE } from '../../http/schemas/oauth.js';
 import { actorOf } from '../../http/request.js';
 import type { App } from '../../http/types.js';
-import { authenticateClient, presentedClient } from '../client-auth.js';
+import { authenticateClient, type PresentedClient, presentedClient } from '../client-auth.js';
 import { OAuthError } from '../errors.js';
 import { CLIENT_AUTHENTICATED, formParams, requireForm } from '../form.js';
 import { GRANTS } from '../grants/index.js';
 import { ClientChanged } from '../grants/types.js';
-import type { OAuthDeps } from '../grants/types.js';
-
-/** How often a grant may find its client changed before the request is refused. */
-const MAX_CLIENT_CHANGES = 2;
+import type { OAuthDeps, TokenResponse } from '../grants/types.js';
 
 /**
  * The token endpoint (RFC 6749 §3.2): authenticates the client, then hands the request to its
@@ -18,11 +15,11 @@ const MAX_CLIENT_CHANGES = 2;
  *
  * Like every request that presents a credential, a token request reads the shared change log
  * before it trusts the client this node cached, so a client changed on another node is never used
- * as it was, except for a grant that proves the client current in its own statement
- * (`Grant.provesClientCurrent`). That grant first runs against the cached client without reading
- * the log; the log is read, and the request run again as any other, when it refuses (a stale
- * client may have been the reason) or when its statement finds the client changed (this node then
- * also forgets the client, in case the change is not announced yet).
+ * as it was. A grant that proves its client current in its own statement
+ * (`Grant.provesClientCurrent`) first runs without that read, against the cached client, when the
+ * node has one it trusts; if that refuses the request (the stale client may be why) or its
+ * statement finds the client changed (this node then forgets it, in case the change is not
+ * announced yet), the request reads the log and runs again as any other.
  */
 export function tokenEndpoint(app: App, deps: OAuthDeps): void {
   const { catalogue } = deps;
@@ -35,28 +32,38 @@ export function tokenEndpoint(app: App, deps: OAuthDeps): void {
       const r = catalogue.resource(params.resource);
       if (r) params.resource = r.url;
     }
+    const presented = presentedClient(req, params);
     const grant = params.grant_type === undefined ? undefined : GRANTS.get(params.grant_type);
-    let current = grant?.provesClientCurrent === true;
-    if (!current && deps.auth.syncs) await deps.auth.sync();
-    for (let changes = 0; ;) {
+    const optimistic =
+      grant?.provesClientCurrent === true &&
+      deps.auth.syncs &&
+      deps.auth.trusted &&
+      presented !== null &&
+      deps.auth.client(presented.clientId) !== undefined;
+    let body: TokenResponse | null = null;
+    if (optimistic) {
       try {
-        const body = await grantToken(req, params);
-        reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-        return body;
+        body = await grantToken(req, params, presented, true);
       } catch (err) {
-        const changed = err instanceof ClientChanged;
-        if (!changed && !(current && err instanceof OAuthError)) throw err;
-        if (changed && ++changes > MAX_CLIENT_CHANGES)
-          throw new OAuthError('invalid_client', 'Client authentication failed.');
-        if (deps.auth.syncs) await deps.auth.sync();
-        if (changed) deps.auth.apply({ client: err.clientId });
-        current = false;
+        if (err instanceof ClientChanged) deps.auth.apply({ client: err.clientId });
+        else if (!(err instanceof OAuthError)) throw err;
       }
     }
+    if (!body) {
+      if (deps.auth.syncs) await deps.auth.sync();
+      body = await grantToken(req, params, presented, false);
+    }
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+    return body;
   });
 
-  async function grantToken(req: FastifyRequest, params: Record<string, string | undefined>) {
-    const client = await authenticateClient(deps, presentedClient(req, params));
+  async function grantToken(
+    req: FastifyRequest,
+    params: Record<string, string | undefined>,
+    presented: PresentedClient | null,
+    clientUnsynced: boolean,
+  ) {
+    const client = await authenticateClient(deps, presented);
     const grantType = params.grant_type;
     if (!grantType) throw new OAuthError('invalid_request', 'grant_type is required.');
     const grant = GRANTS.get(grantType);
@@ -67,6 +74,7 @@ export function tokenEndpoint(app: App, deps: OAuthDeps): void {
     return grant.handle({
       deps,
       client,
+      clientUnsynced,
       params,
       actor: Object.assign(actorOf(req), { actor: `client:${client.id}` }),
     });

@@ -13,7 +13,7 @@ import { ClientChanged, type Grant, type GrantRequest } from './types.js';
 export const clientCredentialsGrant: Grant = {
   type: 'client_credentials',
   provesClientCurrent: true,
-  async handle({ deps, client, params, actor }: GrantRequest) {
+  async handle({ deps, client, clientUnsynced, params, actor }: GrantRequest) {
     if (
       client.kind !== 'app' ||
       !client.orgId ||
@@ -28,18 +28,18 @@ export const clientCredentialsGrant: Grant = {
     const resource = requestedResource(deps.catalogue, params.resource);
     const scopes = requestedScopes(deps.catalogue, resource, client, params.scope);
     const orgId = client.orgId;
-    // One statement (the token and its audit event), committed with concurrent grants, written
-    // only while the app's row is the one checked above.
+    // One statement (the token and its audit event), committed with concurrent grants; with a
+    // client not checked against the change log, written only while its row is the one checked above.
     const { query, issued } = issueStatement(deps.db, deps.clock, actor, {
       grantType: 'client_credentials',
       familyId: newId(),
       subject: { clientId: client.id, grantId: null, userId: null, orgId, resource: resource.url, scopes },
       refresh: false,
       tokenPrefix: deps.config.tokenPrefix,
-      clientVersion: client.version,
+      ...(clientUnsynced ? { clientVersion: client.version } : {}),
     });
     const { rows } = await executeGrouped(deps.db, query);
-    if (rows.length === 0) throw new ClientChanged(client.id);
+    if (clientUnsynced && rows.length === 0) throw new ClientChanged(client.id);
     return tokenResponse(
       await formatAccessToken(deps, issued, {
         resource: resource.url,

@@ -15,6 +15,11 @@ export interface OAuthDeps extends Deps {
 export interface GrantRequest {
   readonly deps: OAuthDeps;
   readonly client: Client;
+  /**
+   * The client is this node's cached copy, used without reading the shared change log first: a
+   * grant that `provesClientCurrent` must then check it against the stored row.
+   */
+  readonly clientUnsynced: boolean;
   readonly params: Readonly<Record<string, string | undefined>>;
   readonly actor: Actor;
 }
@@ -25,10 +30,11 @@ export type TokenResponse = ReturnType<typeof tokenResponse>;
 export interface Grant {
   readonly type: string;
   /**
-   * The grant acts only on the client as it is stored now: its statement writes nothing and it
-   * throws `ClientChanged` when the client's row is no longer the version the request was
-   * authenticated against, and it refuses nothing after writing. The token endpoint then trusts
-   * this node's cached client without reading the shared change log first (`endpoints/token.ts`).
+   * Given a client not checked against the shared change log (`clientUnsynced`), the grant acts
+   * only on the client as it is stored now: its statement writes nothing and it throws
+   * `ClientChanged` when the client's row is no longer the version the request was authenticated
+   * against; and it refuses nothing after writing. The token endpoint then tries it with this
+   * node's cached client before reading the change log (`endpoints/token.ts`).
    */
   readonly provesClientCurrent?: boolean;
   handle(req: GrantRequest): Promise<TokenResponse>;

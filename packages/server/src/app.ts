@@ -255,7 +255,8 @@ export async function buildApp(deps: Deps, logger: Logger): Promise<App> {
     // A request that may present a credential (a header, a cookie, or a form or JSON body) first
     // brings this node's credential cache up to date with every change answered anywhere before
     // it arrived: one read of the shared change log, sent beside the limiter's count when that
-    // needs the shared store too (a leased budget usually does not).
+    // needs the shared store too (a leased budget usually does not). A route marked
+    // `changeLog: 'handler'` (the token endpoint) reads it itself, when it needs it.
     const cfg = req.routeOptions.config;
     const mayAuthenticate =
       req.headers.authorization !== undefined || req.headers.cookie !== undefined || req.method === 'POST';

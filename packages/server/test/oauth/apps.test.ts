@@ -119,6 +119,18 @@ describe('org OAuth apps', () => {
     assert.equal(info.active, true);
     assert.equal(info.org_id, org.id);
     assert.equal(info.sub, app.client_id);
+    // The access token is no client credential: presented as one, it is refused, and nothing issued.
+    const asClient = await t.app.inject({
+      method: 'POST',
+      url: '/api/oauth/token',
+      headers: {
+        authorization: `Bearer ${body.access_token}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      payload: new URLSearchParams({ grant_type: 'client_credentials', resource: MCP_URL }).toString(),
+    });
+    assert.equal(asClient.statusCode, 401, asClient.body);
+    assert.equal(asClient.json().error, 'invalid_client');
     // One access token row acting as the app (no grant, no person), and one audit event naming it.
     const rows = await t.deps.db
       .selectFrom('oauth_tokens')

@@ -1,5 +1,6 @@
 import type { CompiledQuery, QueryResult, RawBuilder } from 'kysely';
 import type { Db } from './connection.js';
+import type { Executor } from './executor.js';
 
 /**
  * Group commit. Concurrent single-statement writes (the token endpoint's code exchanges, rotations
@@ -17,12 +18,27 @@ import type { Db } from './connection.js';
  *
  * A group is one message to the embedded database's thread, or one pipeline to PostgreSQL
  * (`pg-pipeline.ts`).
+ *
+ * Callers of the same rows statement (`executeRows`) in a group share one execution of it, over
+ * all their rows: the statement's fixed cost (binding, planning state, two inserts' executor
+ * start) is paid once per group instead of once per row.
  */
 
 interface Pending {
   query: CompiledQuery;
+  /** For `executeRows`: the statement, and this caller's rows as a JSON array. */
+  rows?: { statement: RowsStatement; json: string; count: number };
   resolve: (r: QueryResult<unknown>) => void;
   reject: (e: unknown) => void;
+}
+
+/**
+ * A statement (built once: `db/built-once.ts`) whose one value is a JSON array of rows and which
+ * answers, for each row it wrote, the row's 1-based position in that array as `n` (an int4). Rows
+ * must be independent: whether one is written may not depend on another in the same array.
+ */
+export interface RowsStatement {
+  bind(values: { rows: string }, db: Executor): CompiledQuery<{ n: number }>;
 }
 
 /** Runs queries as one transaction: all commit, or none does (one result per query). */
@@ -35,7 +51,7 @@ interface Group {
   retryAlone: (err: unknown) => boolean;
 }
 
-const groups = new WeakMap<Db, Group>();
+const groups = new WeakMap<Executor, Group>();
 
 /**
  * Marks `db` as one whose single-statement writes commit in groups, each group run by `together`.
@@ -58,12 +74,36 @@ export async function executeGrouped<R>(
   db: Db,
   query: RawBuilder<R> | CompiledQuery<R>,
 ): Promise<QueryResult<R>> {
-  const compiled = 'compile' in query ? query.compile(db) : query;
+  return submit(db, 'compile' in query ? query.compile(db) : query) as Promise<QueryResult<R>>;
+}
+
+/**
+ * Runs a rows statement over `rows` (committed alone or with others, as `executeGrouped`), sharing
+ * one execution with concurrent callers of the same statement; answers the positions (1-based, in
+ * `rows`) of the rows it wrote. In a transaction, it runs there, alone.
+ */
+export async function executeRows(
+  db: Executor,
+  statement: RowsStatement,
+  rows: readonly object[],
+): Promise<number[]> {
+  if (rows.length === 0) return [];
+  const json = JSON.stringify(rows);
+  const result = await submit(db, statement.bind({ rows: json }, db), {
+    statement,
+    json,
+    count: rows.length,
+  });
+  return (result.rows as { n: number }[]).map((r) => r.n);
+}
+
+/** Queues a statement in `db`'s group (running it at once when none is running); else runs it there. */
+function submit(db: Executor, query: CompiledQuery, rows?: Pending['rows']): Promise<QueryResult<unknown>> {
   const group = groups.get(db);
-  if (!group) return db.executeQuery<R>(compiled);
-  return new Promise<QueryResult<R>>((resolve, reject) => {
-    group.queue.push({ query: compiled, resolve: resolve as Pending['resolve'], reject });
-    if (!group.running) void drain(db, group);
+  if (!group) return db.executeQuery(query);
+  return new Promise((resolve, reject) => {
+    group.queue.push({ query, rows, resolve, reject });
+    if (!group.running) void drain(db as Db, group);
   });
 }
 
@@ -105,8 +145,13 @@ async function runBatch(db: Db, group: Group, batch: Pending[]): Promise<() => v
     });
   if (batch.length === 1) return answer([await outcomeOf(db.executeQuery(batch[0]!.query))]);
   try {
-    const results = await group.together(batch.map((p) => p.query));
-    return answer(results.map((result) => ({ ok: true, result })));
+    const units = merged(db, batch);
+    const results = await group.together(units.map((u) => u.query));
+    const outcomes: Outcome[] = [];
+    units.forEach((u, i) => {
+      for (const [at, result] of u.split(results[i]!)) outcomes[at] = { ok: true, result };
+    });
+    return answer(outcomes);
   } catch (error) {
     if (!group.retryAlone(error)) return answer(batch.map(() => ({ ok: false, error })));
   }
@@ -115,4 +160,48 @@ async function runBatch(db: Db, group: Group, batch: Pending[]): Promise<() => v
   const outcomes: Outcome[] = [];
   for (const p of batch) outcomes.push(await outcomeOf(db.executeQuery(p.query)));
   return answer(outcomes);
+}
+
+/** A query of the group and which callers' results it holds (by their place in the batch). */
+interface Unit {
+  query: CompiledQuery;
+  split: (r: QueryResult<unknown>) => [number, QueryResult<unknown>][];
+}
+
+/**
+ * The batch as the queries to run: each caller's own, except that callers of the same rows
+ * statement share one query over their rows, the others' positions shifted back on the way out.
+ */
+function merged(db: Db, batch: Pending[]): Unit[] {
+  const units: Unit[] = [];
+  const sharing = new Map<RowsStatement, number[]>();
+  batch.forEach((p, at) => {
+    if (!p.rows) units.push({ query: p.query, split: (r) => [[at, r]] });
+    else if (sharing.has(p.rows.statement)) sharing.get(p.rows.statement)!.push(at);
+    else sharing.set(p.rows.statement, [at]);
+  });
+  for (const [statement, ats] of sharing) {
+    if (ats.length === 1) {
+      const at = ats[0]!;
+      units.push({ query: batch[at]!.query, split: (r) => [[at, r]] });
+      continue;
+    }
+    // Each caller's JSON array without its brackets, joined: one array of every row, in order.
+    const json = `[${ats.map((at) => batch[at]!.rows!.json.slice(1, -1)).join(',')}]`;
+    units.push({
+      query: statement.bind({ rows: json }, db),
+      split: (r) => {
+        let from = 0;
+        return ats.map((at) => {
+          const count = batch[at]!.rows!.count;
+          const rows = (r.rows as { n: number }[])
+            .filter((row) => row.n > from && row.n <= from + count)
+            .map((row) => ({ n: row.n - from }));
+          from += count;
+          return [at, { rows }];
+        });
+      },
+    });
+  }
+  return units;
 }

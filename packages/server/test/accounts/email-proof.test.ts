@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { HOUR, manualClock } from '../../src/lib/clock.js';
-import { issueAndAudit } from '../../src/oauth/store/tokens.js';
+import { issueTokens } from '../../src/oauth/store/tokens.js';
 import {
   type Client,
   DEFAULT_PASSWORD,
@@ -85,13 +85,12 @@ async function squat(email: string) {
       updated_at: clock.now(),
     })
     .execute();
-  const oauth = await issueAndAudit(
+  const oauth = await issueTokens(
     t.deps.db,
     clock,
     { actor: 'system', ip: null, userAgent: null },
     {
       grantType: 'authorization_code',
-      familyId: randomUUID(),
       subject: {
         clientId: client.client_id,
         grantId,

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { executeGrouped } from '../../src/db/group-commit.js';
+import { builtOnce } from '../../src/db/built-once.js';
+import { executeGrouped, executeRows } from '../../src/db/group-commit.js';
 import { BACKEND, openTestStorage, type TestStorage } from '../helpers/storage.js';
 
 // Group commit (embedded) or straight to the pool (PostgreSQL): either way, every caller gets its
@@ -13,6 +14,8 @@ before(async () => {
   await sql`create table group_commit_probe (id int primary key, v text not null, used boolean not null default false)`.execute(
     s.storage.db,
   );
+  await sql`create table rows_probe (id int primary key, exec bigint not null)`.execute(s.storage.db);
+  await sql`create sequence rows_probe_exec`.execute(s.storage.db);
 });
 after(() => s.close());
 
@@ -21,6 +24,25 @@ const insert = (id: number, v: string) =>
     s.storage.db,
     sql<{ id: number }>`insert into group_commit_probe (id, v) values (${id}, ${v}) returning id`,
   );
+
+/**
+ * A rows statement: inserts each row's `id` unless it says `skip`, and stamps every row it writes
+ * with one number per execution (the sequence), so that a shared execution shows.
+ */
+const PROBE_ROWS = builtOnce(
+  (_db, p: { rows: string }) =>
+    sql<{ n: number }>`with x as (select nextval('rows_probe_exec') as exec),
+    v as (
+      select e.n::int4 as n, r.*
+      from jsonb_array_elements(${p.rows}::jsonb) with ordinality as e(row, n)
+      cross join lateral jsonb_to_record(e.row) as r(id int, skip boolean)
+    ),
+    w as (select * from v where not v.skip),
+    i as (insert into rows_probe (id, exec) select w.id, x.exec from w cross join x)
+    select n from w`,
+);
+
+const probeRows = (rows: { id: number; skip: boolean }[]) => executeRows(s.storage.db, PROBE_ROWS, rows);
 
 async function count(where = sql`true`): Promise<number> {
   const { rows } = await sql<{
@@ -91,5 +113,73 @@ describe(`group commit (${BACKEND === 'external' ? 'PostgreSQL' : 'PGlite'})`, (
     await grouped;
     assert.equal(await count(sql`id = 4000`), 0);
     assert.equal(await count(sql`id in (4001, 4002)`), 2);
+  });
+
+  it('runs concurrent callers of one rows statement together, and answers each its own rows', async () => {
+    // Caller i sends i % 3 + 1 rows; every row whose id ends in 7 asks not to be written.
+    const callers = Array.from({ length: 16 }, (_, i) =>
+      Array.from({ length: (i % 3) + 1 }, (_, j) => {
+        const id = 5000 + i * 10 + j;
+        return { id, skip: id % 10 === 7 };
+      }),
+    );
+    const answers = await Promise.all(callers.map(probeRows));
+    assert.deepEqual(
+      answers,
+      callers.map((rows) => rows.flatMap((r, j) => (r.skip ? [] : [j + 1]))),
+    );
+    const { rows } = await sql<{
+      id: number;
+      exec: string;
+    }>`select id, exec from rows_probe where id between 5000 and 5999 order by id`.execute(s.storage.db);
+    assert.deepEqual(
+      rows.map((r) => r.id),
+      callers
+        .flat()
+        .filter((r) => !r.skip)
+        .map((r) => r.id),
+    );
+    // Fewer executions than callers: the ones that queued behind the first ran as one.
+    assert.ok(new Set(rows.map((r) => r.exec)).size < callers.length);
+  });
+
+  it('fails only the caller whose row fails a shared execution; the others still commit', async () => {
+    await probeRows([{ id: 6000, skip: false }]);
+    const outcomes = await Promise.allSettled([
+      probeRows([{ id: 6001, skip: false }]),
+      probeRows([{ id: 6002, skip: false }]),
+      probeRows([
+        { id: 6003, skip: false },
+        { id: 6000, skip: false },
+      ]),
+      probeRows([{ id: 6004, skip: false }]),
+    ]);
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.equal(((outcomes[2] as PromiseRejectedResult).reason as { code?: string }).code, '23505');
+    const { rows } = await sql<{
+      id: number;
+    }>`select id from rows_probe where id between 6000 and 6999 order by id`.execute(s.storage.db);
+    assert.deepEqual(
+      rows.map((r) => r.id),
+      [6000, 6001, 6002, 6004],
+    );
+  });
+
+  it('runs a rows statement inside a transaction there, and rolls it back with it', async () => {
+    await assert.rejects(
+      s.storage.db.transaction().execute(async (trx) => {
+        assert.deepEqual(await executeRows(trx, PROBE_ROWS, [{ id: 7000, skip: false }]), [1]);
+        throw new Error('roll back');
+      }),
+      /roll back/,
+    );
+    assert.deepEqual(await executeRows(s.storage.db, PROBE_ROWS, []), []);
+    const { rows } = await sql<{ id: number }>`select id from rows_probe where id = 7000`.execute(
+      s.storage.db,
+    );
+    assert.deepEqual(rows, []);
   });
 });

@@ -1,9 +1,7 @@
-import { executeGrouped } from '../../db/group-commit.js';
-import { newId } from '../../lib/secrets.js';
 import { OAuthError } from '../errors.js';
 import { requestedResource, requestedScopes } from '../scope.js';
 import { formatAccessToken } from '../oidc/jwt-access-token.js';
-import { issueStatement, tokenResponse } from '../store/tokens.js';
+import { issueTokens, tokenResponse } from '../store/tokens.js';
 import { ClientChanged, type Grant, type GrantRequest } from './types.js';
 
 /**
@@ -28,18 +26,18 @@ export const clientCredentialsGrant: Grant = {
     const resource = requestedResource(deps.catalogue, params.resource);
     const scopes = requestedScopes(deps.catalogue, resource, client, params.scope);
     const orgId = client.orgId;
-    // One statement (the token and its audit event), committed with concurrent grants; with a
-    // client not checked against the change log, written only while its row is the one checked above.
-    const { query, issued } = issueStatement(deps.db, deps.clock, actor, {
+    // The token and its audit event, written with concurrent grants'; with a client not checked
+    // against the change log, only while its row is the one checked above.
+    const o = {
       grantType: 'client_credentials',
-      familyId: newId(),
       subject: { clientId: client.id, grantId: null, userId: null, orgId, resource: resource.url, scopes },
       refresh: false,
       tokenPrefix: deps.config.tokenPrefix,
-      ...(clientUnsynced ? { clientVersion: client.version } : {}),
-    });
-    const { rows } = await executeGrouped(deps.db, query);
-    if (clientUnsynced && rows.length === 0) throw new ClientChanged(client.id);
+    };
+    const issued = clientUnsynced
+      ? await issueTokens(deps.db, deps.clock, actor, { ...o, clientVersion: client.version })
+      : await issueTokens(deps.db, deps.clock, actor, o);
+    if (!issued) throw new ClientChanged(client.id);
     return tokenResponse(
       await formatAccessToken(deps, issued, {
         resource: resource.url,

@@ -4,7 +4,7 @@ import { DEVICE_CODE_GRANT } from '../client-metadata.js';
 import { SLOW_DOWN_STEP_MS } from '../store/device-codes.js';
 import { OAuthError } from '../errors.js';
 import { formatAccessToken } from '../oidc/jwt-access-token.js';
-import { issueAndAudit, scopesOf, tokenResponse } from '../store/tokens.js';
+import { issueTokens, scopesOf, tokenResponse } from '../store/tokens.js';
 import type { Grant, GrantRequest } from './types.js';
 
 /**
@@ -75,9 +75,8 @@ export const deviceCodeGrant: Grant = {
         .where('id', '=', row.id)
         .execute();
       const scopes = scopesOf(row.granted_scopes);
-      const issued = await issueAndAudit(trx, clock, actor, {
+      const issued = await issueTokens(trx, clock, actor, {
         grantType: 'device_code',
-        familyId: newId(),
         subject: {
           clientId: client.id,
           grantId: grant.id,

@@ -29,7 +29,7 @@ export interface Client {
   /**
    * The version of the stored row this was read from (PostgreSQL's `xmin`: every update of the
    * row writes a new one); null when not read from the table. A statement that must act only on
-   * the client as it is now compares it (`clientIsCurrent`).
+   * the client as it is now compares it (`issueTokens` in `oauth/store/tokens.ts`).
    */
   readonly version: string | null;
 }
@@ -44,13 +44,6 @@ function selectClient(db: Executor, id: string) {
     .where('id', '=', id)
     .executeTakeFirst();
 }
-
-/**
- * SQL that is true while the client's stored row is still the version `version` was read from:
- * it has been neither changed nor deleted since.
- */
-export const clientIsCurrent = (clientId: string, version: string | null) =>
-  sql<boolean>`exists (select 1 from oauth_clients where id = ${clientId}::text and xmin = ${version}::xid)`;
 
 export function toClient(row: Selectable<OAuthClientsTable> & { row_version?: string }): Client {
   return {

@@ -1,4 +1,4 @@
-import { type RawBuilder, sql } from 'kysely';
+import { sql } from 'kysely';
 import { type Actor } from '../../auth/principal.js';
 import { auditFrom, type AuditRowValues, auditRowValues } from '../../audit/log.js';
 import { builtOnce } from '../../db/built-once.js';
@@ -7,7 +7,7 @@ import { newId } from '../../lib/secrets.js';
 import { hashToken, mintToken } from '../../tokens/format.js';
 import { revokeOAuthChildren } from '../../tokens/queries.js';
 import type { Executor } from '../../db/executor.js';
-import { clientIsCurrent } from './clients.js';
+import { executeRows, type RowsStatement } from '../../db/group-commit.js';
 
 export const ACCESS_TOKEN_TTL_MS = HOUR;
 export const REFRESH_TOKEN_TTL_MS = 90 * DAY;
@@ -95,12 +95,12 @@ export function issueValues(
 
 /**
  * The token rows an issuing statement inserts, as SQL `values` rows over `v`'s placeholders:
- * `id, kind, token_hash, prefix, expires_at`, then `rest` (columns every row shares).
+ * `id, kind, token_hash, prefix, expires_at`.
  */
-function tokenRows(v: IssueValues, refresh: boolean, rest: RawBuilder<unknown> = sql``) {
-  const at = sql`(${v.atId}::uuid, 'at'::text, ${v.atHash}::text, ${v.atPrefix}::text, ${v.atExpiresAt}::timestamptz${rest})`;
+function tokenRows(v: IssueValues, refresh: boolean) {
+  const at = sql`(${v.atId}::uuid, 'at'::text, ${v.atHash}::text, ${v.atPrefix}::text, ${v.atExpiresAt}::timestamptz)`;
   if (!refresh) return at;
-  const rt = sql`(${v.rtId}::uuid, 'rt'::text, ${v.rtHash}::text, ${v.rtPrefix}::text, ${v.rtExpiresAt}::timestamptz${rest})`;
+  const rt = sql`(${v.rtId}::uuid, 'rt'::text, ${v.rtHash}::text, ${v.rtPrefix}::text, ${v.rtExpiresAt}::timestamptz)`;
   return sql.join([at, rt]);
 }
 
@@ -135,123 +135,153 @@ export function issuingTail(v: IssueValues, shape: { refresh: boolean; event: Is
     )`;
 }
 
+interface IssueFor {
+  grantType: string;
+  subject: TokenSubject;
+  /** Issue a refresh token beside the access token. */
+  refresh: boolean;
+  tokenPrefix: string;
+}
+
 /**
- * Issues a new token family for a subject known up front and audits it as `oauth.token_issued`,
- * in `db` (a transaction when the grant changes other rows with it): the device-code and
- * client-credentials grants, through the same statement tail as the others.
+ * Issues a new token family for a subject known up front (the client-credentials and device-code
+ * grants) and audits it as `oauth.token_issued`: one row of `ISSUE_ROWS`, in `db` (a transaction
+ * when the grant changes other rows with it). Outside a transaction it commits with concurrent
+ * grants, and is written in one execution with theirs (`executeRows`).
+ *
+ * With `clientVersion`, the tokens are written only while the client's stored row is still that
+ * version (`Client.version`): null when it is not, and then nothing was written.
  */
-export async function issueAndAudit(
+export function issueTokens(
   db: Executor,
   clock: Clock,
   who: Actor,
-  o: IssueFor,
-): Promise<IssuedTokens> {
-  const s = issueStatement(db, clock, who, o);
-  await db.executeQuery(s.query);
-  return s.issued;
-}
-
-interface IssueFor {
-  grantType: string;
-  familyId: string;
-  subject: TokenSubject;
-  refresh: boolean;
-  tokenPrefix: string;
-  /**
-   * Issue only while the client's stored row is this version (`Client.version`; access tokens
-   * only): the statement then answers one row when it issued and none when the client changed.
-   */
-  clientVersion?: string | null;
-}
-
-type IssueStatementValues = IssueValues & {
-  familyId: string;
-  grantId: string | null;
-  userId: string | null;
-  orgId: string;
-  resource: string;
-  scopes: string;
-  data: string;
-};
-
-/**
- * The statement that issues a family for a subject known up front: the token rows and the audit
- * event as plain values, the same rows and event as `issuingTail` writes (one statement: both or
- * neither). Without the tail's CTE of one row cross-joined to the tokens and the event's detail
- * built in SQL, the embedded database spends about a quarter less on it.
- */
-const issueSql = (refresh: boolean) =>
-  builtOnce((_db, v: IssueStatementValues) => {
-    const subject = sql`, ${v.familyId}::uuid, ${v.clientId}::text, ${v.grantId}::uuid, ${v.userId}::uuid,
-      ${v.orgId}::uuid, ${v.resource}::text, ${v.scopes}::jsonb, ${v.now}::timestamptz`;
-    return sql`with t as (
-      insert into oauth_tokens (id, kind, token_hash, prefix, expires_at, family_id, client_id, grant_id, user_id, org_id, resource, scopes, created_at)
-      values ${tokenRows(v, refresh, subject)}
-    )
-    ${auditFrom(v, { orgId: sql`${v.orgId}::uuid`, data: sql`${v.data}::jsonb`, from: sql`(values (1)) as one (n)` })}`;
-  });
-const ISSUE = { access: issueSql(false), withRefresh: issueSql(true) };
-
-/**
- * `issueSql`'s access token and event, written only while the client's stored row is the version
- * the request authenticated against (`clientIsCurrent`): one row back when issued, none when the
- * client was changed or deleted since, and then nothing was written.
- */
-const ISSUE_IF_CLIENT_CURRENT = builtOnce(
-  (_db, v: IssueStatementValues & { clientVersion: string | null }) => {
-    const subject = sql`, ${v.familyId}::uuid, ${v.clientId}::text, ${v.grantId}::uuid, ${v.userId}::uuid,
-      ${v.orgId}::uuid, ${v.resource}::text, ${v.scopes}::jsonb, ${v.now}::timestamptz`;
-    return sql<{ issued: number }>`with c as (
-      select 1 as current where ${clientIsCurrent(v.clientId, v.clientVersion)}
-    ), t as (
-      insert into oauth_tokens (id, kind, token_hash, prefix, expires_at, family_id, client_id, grant_id, user_id, org_id, resource, scopes, created_at)
-      select v.* from (values ${tokenRows(v, false, subject)}) as v cross join c
-    )
-    ${auditFrom(v, { orgId: sql`${v.orgId}::uuid`, data: sql`${v.data}::jsonb`, from: sql`c` })}
-    returning 1 as issued`;
-  },
-);
-
-/**
- * `issueAndAudit` as one statement to run: for a grant that changes nothing else, so the
- * statement needs no transaction of its own and can commit with others (`executeGrouped`).
- */
-export function issueStatement(db: Executor, clock: Clock, who: Actor, o: IssueFor) {
+  o: IssueFor & { clientVersion: string | null },
+): Promise<IssuedTokens | null>;
+export function issueTokens(db: Executor, clock: Clock, who: Actor, o: IssueFor): Promise<IssuedTokens>;
+export async function issueTokens(
+  db: Executor,
+  clock: Clock,
+  who: Actor,
+  o: IssueFor & { clientVersion?: string | null },
+): Promise<IssuedTokens | null> {
   const s = o.subject;
-  const { values, issued } = issueValues(clock, who, {
-    clientId: s.clientId,
-    refresh: o.refresh,
-    tokenPrefix: o.tokenPrefix,
-    event: 'issued',
-    grantType: o.grantType,
+  const event = auditRowValues(who, clock.now(), {
+    action: 'oauth.token_issued',
+    target: `client:${s.clientId}`,
   });
-  // The event's detail, as `issuingTail` builds it in SQL from the same values.
-  const data = JSON.stringify({
+  const at = mintToken('at', o.tokenPrefix);
+  const rt = o.refresh ? mintToken('rt', o.tokenPrefix) : null;
+  const row: IssueRow = {
+    at_id: newId(),
+    at_hash: at.hash,
+    at_prefix: at.display,
+    at_expires_at: addMs(event.now, ACCESS_TOKEN_TTL_MS),
+    rt_id: rt ? newId() : null,
+    rt_hash: rt?.hash ?? null,
+    rt_prefix: rt?.display ?? null,
+    rt_expires_at: rt ? addMs(event.now, REFRESH_TOKEN_TTL_MS) : null,
+    family_id: newId(),
     client_id: s.clientId,
-    grant_type: o.grantType,
+    grant_id: s.grantId,
     user_id: s.userId,
+    org_id: s.orgId,
     resource: s.resource,
     scopes: s.scopes,
-    access_token: values.atPrefix,
-    refresh_token: values.rtPrefix,
-  });
-  const bound = Object.assign(values, {
-    familyId: o.familyId,
-    grantId: s.grantId,
-    userId: s.userId,
-    orgId: s.orgId,
-    resource: s.resource,
-    scopes: JSON.stringify(s.scopes),
-    data,
-  });
-  if (o.clientVersion !== undefined) {
-    if (o.refresh) throw new Error('issueStatement: a client-version check issues access tokens only');
-    const query = ISSUE_IF_CLIENT_CURRENT.bind(Object.assign(bound, { clientVersion: o.clientVersion }), db);
-    return { query, issued: issued(s.scopes) };
-  }
-  const query = (o.refresh ? ISSUE.withRefresh : ISSUE.access).bind(bound, db);
-  return { query, issued: issued(s.scopes) };
+    created_at: event.now,
+    audit_id: event.auditId,
+    actor: event.actor,
+    ip: event.ip,
+    user_agent: event.userAgent,
+    // The event's detail, as `issuingTail` builds it in SQL for the other grants.
+    data: {
+      client_id: s.clientId,
+      grant_type: o.grantType,
+      user_id: s.userId,
+      resource: s.resource,
+      scopes: s.scopes,
+      access_token: at.display,
+      refresh_token: rt?.display ?? null,
+    },
+    checked: o.clientVersion !== undefined,
+    version: o.clientVersion ?? null,
+  };
+  const written = await executeRows(db, ISSUE_ROWS, [row]);
+  if (written.length === 0) return null;
+  return {
+    accessToken: at.token,
+    accessPrefix: at.display,
+    refreshToken: rt?.token ?? null,
+    refreshPrefix: rt?.display ?? null,
+    expiresIn: ACCESS_TOKEN_TTL_MS / 1000,
+    scopes: s.scopes,
+  };
 }
+
+/** A family's tokens and its event, as `ISSUE_ROWS` reads them (JSON: dates as ISO strings). */
+interface IssueRow {
+  at_id: string;
+  at_hash: string;
+  at_prefix: string;
+  at_expires_at: Date;
+  /** The refresh token's columns: all null when the family has none. */
+  rt_id: string | null;
+  rt_hash: string | null;
+  rt_prefix: string | null;
+  rt_expires_at: Date | null;
+  family_id: string;
+  client_id: string;
+  grant_id: string | null;
+  user_id: string | null;
+  org_id: string;
+  resource: string;
+  scopes: readonly string[];
+  created_at: Date;
+  audit_id: string;
+  actor: string;
+  ip: string | null;
+  user_agent: string | null;
+  data: Record<string, unknown>;
+  /** Whether the row is written only while the client's row is `version` (its `xmin`). */
+  checked: boolean;
+  version: string | null;
+}
+
+/**
+ * Writes token families and their `oauth.token_issued` events from a JSON array of `IssueRow`s:
+ * each family's tokens with its event, or none of them. A checked row is written only while its
+ * client's stored row is the version it names; a deleted client, or one changed since, matches
+ * none. Only hashes are stored. Answers the positions of the rows written (`RowsStatement`).
+ */
+const ISSUE_ROWS: RowsStatement = builtOnce(
+  (_db, p: { rows: string }) =>
+    sql<{ n: number }>`with v as (
+      select e.n::int4 as n, r.*
+      from jsonb_array_elements(${p.rows}::jsonb) with ordinality as e(row, n)
+      cross join lateral jsonb_to_record(e.row) as r(
+        at_id uuid, at_hash text, at_prefix text, at_expires_at timestamptz,
+        rt_id uuid, rt_hash text, rt_prefix text, rt_expires_at timestamptz,
+        family_id uuid, client_id text, grant_id uuid, user_id uuid, org_id uuid, resource text,
+        scopes jsonb, created_at timestamptz, audit_id uuid, actor text, ip text, user_agent text,
+        data jsonb, checked boolean, version xid)
+    ), w as (
+      select * from v
+      where not v.checked
+        or exists (select 1 from oauth_clients c where c.id = v.client_id and c.xmin = v.version)
+    ), t as (
+      insert into oauth_tokens (id, kind, token_hash, prefix, expires_at, family_id, client_id, grant_id, user_id, org_id, resource, scopes, created_at)
+      select at_id, 'at', at_hash, at_prefix, at_expires_at, family_id, client_id, grant_id, user_id, org_id, resource, scopes, created_at
+      from w
+      union all
+      select rt_id, 'rt', rt_hash, rt_prefix, rt_expires_at, family_id, client_id, grant_id, user_id, org_id, resource, scopes, created_at
+      from w where rt_id is not null
+    ), a as (
+      insert into audit_events (id, org_id, actor, action, target, ip, user_agent, created_at, data)
+      select audit_id, org_id, actor, 'oauth.token_issued', 'client:' || client_id, ip, user_agent, created_at, data
+      from w
+    )
+    select n from w`,
+);
 
 /** The token endpoint's success body (RFC 6749 §5.1). */
 export function tokenResponse(t: IssuedTokens) {

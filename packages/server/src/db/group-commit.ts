@@ -94,7 +94,7 @@ export async function executeRows(
     json,
     count: rows.length,
   });
-  return (result.rows as { n: number }[]).map((r) => r.n);
+  return (result.rows as { n: number }[]).map((r) => Number(r.n));
 }
 
 /** Queues a statement in `db`'s group (running it at once when none is running); else runs it there. */
@@ -144,8 +144,8 @@ async function runBatch(db: Db, group: Group, batch: Pending[]): Promise<() => v
       else p.reject(o.error);
     });
   if (batch.length === 1) return answer([await outcomeOf(db.executeQuery(batch[0]!.query))]);
+  const units = merged(db, batch);
   try {
-    const units = merged(db, batch);
     const results = await group.together(units.map((u) => u.query));
     const outcomes: Outcome[] = [];
     units.forEach((u, i) => {
@@ -169,39 +169,43 @@ interface Unit {
 }
 
 /**
- * The batch as the queries to run: each caller's own, except that callers of the same rows
- * statement share one query over their rows, the others' positions shifted back on the way out.
+ * The batch as the queries to run, in the callers' order: each caller's own, except that callers
+ * of the same rows statement share one query over their rows, run where the first of them stands,
+ * the others' positions shifted back on the way out.
  */
 function merged(db: Db, batch: Pending[]): Unit[] {
-  const units: Unit[] = [];
   const sharing = new Map<RowsStatement, number[]>();
   batch.forEach((p, at) => {
-    if (!p.rows) units.push({ query: p.query, split: (r) => [[at, r]] });
-    else if (sharing.has(p.rows.statement)) sharing.get(p.rows.statement)!.push(at);
+    if (!p.rows) return;
+    if (sharing.has(p.rows.statement)) sharing.get(p.rows.statement)!.push(at);
     else sharing.set(p.rows.statement, [at]);
   });
-  for (const [statement, ats] of sharing) {
-    if (ats.length === 1) {
-      const at = ats[0]!;
-      units.push({ query: batch[at]!.query, split: (r) => [[at, r]] });
-      continue;
-    }
-    // Each caller's JSON array without its brackets, joined: one array of every row, in order.
-    const json = `[${ats.map((at) => batch[at]!.rows!.json.slice(1, -1)).join(',')}]`;
-    units.push({
-      query: statement.bind({ rows: json }, db),
-      split: (r) => {
-        let from = 0;
-        return ats.map((at) => {
-          const count = batch[at]!.rows!.count;
-          const rows = (r.rows as { n: number }[])
-            .filter((row) => row.n > from && row.n <= from + count)
-            .map((row) => ({ n: row.n - from }));
-          from += count;
-          return [at, { rows }];
-        });
-      },
-    });
-  }
+  const units: Unit[] = [];
+  batch.forEach((p, at) => {
+    const ats = p.rows ? sharing.get(p.rows.statement)! : [at];
+    if (ats.length === 1) units.push({ query: p.query, split: (r) => [[at, r]] });
+    else if (ats[0] === at) units.push(shared(db, p.rows!.statement, batch, ats));
+  });
   return units;
+}
+
+/** One run of `statement` over the rows of the callers at `ats`, each answered its own positions. */
+function shared(db: Db, statement: RowsStatement, batch: Pending[], ats: number[]): Unit {
+  // Each caller's JSON array without its brackets, joined: one array of every row, in order.
+  const json = `[${ats.map((at) => batch[at]!.rows!.json.slice(1, -1)).join(',')}]`;
+  return {
+    query: statement.bind({ rows: json }, db),
+    split: (r) => {
+      let from = 0;
+      return ats.map((at) => {
+        const count = batch[at]!.rows!.count;
+        const rows = (r.rows as { n: number }[])
+          .map((row) => Number(row.n))
+          .filter((n) => n > from && n <= from + count)
+          .map((n) => ({ n: n - from }));
+        from += count;
+        return [at, { rows }];
+      });
+    },
+  };
 }

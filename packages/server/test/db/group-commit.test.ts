@@ -116,18 +116,16 @@ describe(`group commit (${BACKEND === 'external' ? 'PostgreSQL' : 'PGlite'})`, (
   });
 
   it('runs concurrent callers of one rows statement together, and answers each its own rows', async () => {
-    // Caller i sends i % 3 + 1 rows; every row whose id ends in 7 asks not to be written.
+    // Caller i sends i % 3 + 1 rows; some rows ask not to be written, so positions have gaps.
     const callers = Array.from({ length: 16 }, (_, i) =>
-      Array.from({ length: (i % 3) + 1 }, (_, j) => {
-        const id = 5000 + i * 10 + j;
-        return { id, skip: id % 10 === 7 };
-      }),
+      Array.from({ length: (i % 3) + 1 }, (_, j) => ({ id: 5000 + i * 10 + j, skip: (i + j) % 4 === 3 })),
     );
     const answers = await Promise.all(callers.map(probeRows));
     assert.deepEqual(
       answers,
       callers.map((rows) => rows.flatMap((r, j) => (r.skip ? [] : [j + 1]))),
     );
+    assert.ok(answers.some((a, i) => a.length < callers[i]!.length) && answers.some((a) => a.length === 0));
     const { rows } = await sql<{
       id: number;
       exec: string;
@@ -141,6 +139,47 @@ describe(`group commit (${BACKEND === 'external' ? 'PostgreSQL' : 'PGlite'})`, (
     );
     // Fewer executions than callers: the ones that queued behind the first ran as one.
     assert.ok(new Set(rows.map((r) => r.exec)).size < callers.length);
+  });
+
+  it('keeps callers of other statements, and of another rows statement, apart in a shared group', async () => {
+    const other = builtOnce(
+      (_db, p: { rows: string }) =>
+        sql<{ n: number }>`with v as (
+          select e.n::int4 as n, r.*
+          from jsonb_array_elements(${p.rows}::jsonb) with ordinality as e(row, n)
+          cross join lateral jsonb_to_record(e.row) as r(id int, skip boolean)
+        ),
+        w as (select * from v where v.skip),
+        i as (insert into rows_probe (id, exec) select w.id, -1 from w)
+        select n from w`,
+    );
+    const [a, b, c, d, e] = await Promise.all([
+      probeRows([{ id: 5500, skip: false }]),
+      executeRows(s.storage.db, other, [
+        { id: 5501, skip: false },
+        { id: 5502, skip: true },
+      ]),
+      insert(5503, 'plain'),
+      probeRows([
+        { id: 5504, skip: true },
+        { id: 5505, skip: false },
+      ]),
+      executeRows(s.storage.db, other, [{ id: 5506, skip: true }]),
+    ]);
+    assert.deepEqual([a, b, c.rows, d, e], [[1], [2], [{ id: 5503 }], [2], [1]]);
+    const { rows } = await sql<{
+      id: number;
+      exec: string;
+    }>`select id, exec from rows_probe where id between 5500 and 5506 order by id`.execute(s.storage.db);
+    assert.deepEqual(
+      rows.map((r) => [r.id, Number(r.exec) === -1]),
+      [
+        [5500, false],
+        [5502, true],
+        [5505, false],
+        [5506, true],
+      ],
+    );
   });
 
   it('fails only the caller whose row fails a shared execution; the others still commit', async () => {

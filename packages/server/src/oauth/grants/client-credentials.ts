@@ -37,7 +37,10 @@ export const clientCredentialsGrant: Grant = {
     const issued = clientUnsynced
       ? await issueTokens(deps.db, deps.clock, actor, { ...o, clientVersion: client.version })
       : await issueTokens(deps.db, deps.clock, actor, o);
-    if (!issued) throw new ClientChanged(client.id);
+    if (!issued) {
+      if (clientUnsynced) throw new ClientChanged(client.id);
+      throw new Error('client_credentials: the issuing statement wrote no row');
+    }
     return tokenResponse(
       await formatAccessToken(deps, issued, {
         resource: resource.url,

@@ -1,5 +1,5 @@
 import { addMs } from '../../lib/clock.js';
-import { newId, sha256Hex } from '../../lib/secrets.js';
+import { sha256Hex } from '../../lib/secrets.js';
 import { DEVICE_CODE_GRANT } from '../client-metadata.js';
 import { SLOW_DOWN_STEP_MS } from '../store/device-codes.js';
 import { OAuthError } from '../errors.js';

@@ -203,7 +203,8 @@ export async function issueTokens(
       access_token: at.display,
       refresh_token: rt?.display ?? null,
     },
-    checked: o.clientVersion !== undefined,
+    // Given a version key at all, checked: an absent version then matches no row.
+    checked: 'clientVersion' in o,
     version: o.clientVersion ?? null,
   };
   const written = await executeRows(db, ISSUE_ROWS, [row]);

@@ -67,6 +67,15 @@ export function enableGroupCommit(
 }
 
 /**
+ * Lets `derived` (the same database under another handle, such as one with Kysely plugins) commit
+ * in `db`'s groups: its statements then queue with `db`'s instead of each running alone.
+ */
+export function shareGroupCommit(db: Db, derived: Db): void {
+  const group = groups.get(db);
+  if (group) groups.set(derived, group);
+}
+
+/**
  * Runs one self-contained statement (a `sql` template, or a built-once statement's `bind`),
  * committed alone or with others that arrive meanwhile.
  */

@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/index.js';
 import type { Deps } from '../../src/deps.js';
 import { buildApp } from '../../src/app.js';
 import { AuthCache } from '../../src/auth/credential-cache.js';
+import { shareGroupCommit } from '../../src/db/group-commit.js';
 import { createLogger } from '../../src/http/logging.js';
 import type { App } from '../../src/http/types.js';
 import { type Clock, systemClock } from '../../src/lib/clock.js';
@@ -92,10 +93,13 @@ export async function testServer(opts: TestServerOptions = {}): Promise<TestServ
   const outboxDir = join(dir, 'outbox');
   const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outboxDir, log });
   const queries = new QueryCounter();
+  const db = storage.storage.db.withPlugin(queries as never);
+  // Grants commit in groups here as they do in a server.
+  shareGroupCommit(storage.storage.db, db);
   const deps: Deps = {
     config,
     storage: storage.storage,
-    db: storage.storage.db.withPlugin(queries as never),
+    db,
     cache: storage.cache,
     clock: opts.clock ?? systemClock,
     mailer,

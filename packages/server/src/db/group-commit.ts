@@ -20,8 +20,8 @@ import type { Executor } from './executor.js';
  * (`pg-pipeline.ts`).
  *
  * Callers of the same rows statement (`executeRows`) in a group share one execution of it, over
- * all their rows: the statement's fixed cost (binding, planning state, two inserts' executor
- * start) is paid once per group instead of once per row.
+ * all their rows: the statement's fixed cost (binding, the executor's start and end, the result)
+ * is paid once per group instead of once per row.
  */
 
 interface Pending {

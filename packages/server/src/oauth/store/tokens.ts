@@ -166,21 +166,22 @@ export async function issueTokens(
   o: IssueFor & { clientVersion?: string | null },
 ): Promise<IssuedTokens | null> {
   const s = o.subject;
-  const event = auditRowValues(who, clock.now(), {
-    action: 'oauth.token_issued',
-    target: `client:${s.clientId}`,
+  const { values: v, issued } = issueValues(clock, who, {
+    clientId: s.clientId,
+    refresh: o.refresh,
+    tokenPrefix: o.tokenPrefix,
+    event: 'issued',
+    grantType: o.grantType,
   });
-  const at = mintToken('at', o.tokenPrefix);
-  const rt = o.refresh ? mintToken('rt', o.tokenPrefix) : null;
   const row: IssueRow = {
-    at_id: newId(),
-    at_hash: at.hash,
-    at_prefix: at.display,
-    at_expires_at: addMs(event.now, ACCESS_TOKEN_TTL_MS),
-    rt_id: rt ? newId() : null,
-    rt_hash: rt?.hash ?? null,
-    rt_prefix: rt?.display ?? null,
-    rt_expires_at: rt ? addMs(event.now, REFRESH_TOKEN_TTL_MS) : null,
+    at_id: v.atId,
+    at_hash: v.atHash,
+    at_prefix: v.atPrefix,
+    at_expires_at: v.atExpiresAt,
+    rt_id: v.rtId,
+    rt_hash: v.rtHash,
+    rt_prefix: v.rtPrefix,
+    rt_expires_at: v.rtExpiresAt,
     family_id: newId(),
     client_id: s.clientId,
     grant_id: s.grantId,
@@ -188,11 +189,13 @@ export async function issueTokens(
     org_id: s.orgId,
     resource: s.resource,
     scopes: s.scopes,
-    created_at: event.now,
-    audit_id: event.auditId,
-    actor: event.actor,
-    ip: event.ip,
-    user_agent: event.userAgent,
+    created_at: v.now,
+    audit_id: v.auditId,
+    actor: v.actor,
+    action: v.action,
+    target: v.target,
+    ip: v.ip,
+    user_agent: v.userAgent,
     // The event's detail, as `issuingTail` builds it in SQL for the other grants.
     data: {
       client_id: s.clientId,
@@ -200,23 +203,15 @@ export async function issueTokens(
       user_id: s.userId,
       resource: s.resource,
       scopes: s.scopes,
-      access_token: at.display,
-      refresh_token: rt?.display ?? null,
+      access_token: v.atPrefix,
+      refresh_token: v.rtPrefix,
     },
     // Given a version key at all, checked: an absent version then matches no row.
     checked: 'clientVersion' in o,
     version: o.clientVersion ?? null,
   };
   const written = await executeRows(db, ISSUE_ROWS, [row]);
-  if (written.length === 0) return null;
-  return {
-    accessToken: at.token,
-    accessPrefix: at.display,
-    refreshToken: rt?.token ?? null,
-    refreshPrefix: rt?.display ?? null,
-    expiresIn: ACCESS_TOKEN_TTL_MS / 1000,
-    scopes: s.scopes,
-  };
+  return written.length === 0 ? null : issued(s.scopes);
 }
 
 /** A family's tokens and its event, as `ISSUE_ROWS` reads them (JSON: dates as ISO strings). */
@@ -240,6 +235,8 @@ interface IssueRow {
   created_at: Date;
   audit_id: string;
   actor: string;
+  action: string;
+  target: string;
   ip: string | null;
   user_agent: string | null;
   data: Record<string, unknown>;
@@ -249,7 +246,7 @@ interface IssueRow {
 }
 
 /**
- * Writes token families and their `oauth.token_issued` events from a JSON array of `IssueRow`s:
+ * Writes token families and their audit events from a JSON array of `IssueRow`s:
  * each family's tokens with its event, or none of them. A checked row is written only while its
  * client's stored row is the version it names; a deleted client, or one changed since, matches
  * none. Only hashes are stored. Answers the positions of the rows written (`RowsStatement`).
@@ -263,8 +260,8 @@ const ISSUE_ROWS: RowsStatement = builtOnce(
         at_id uuid, at_hash text, at_prefix text, at_expires_at timestamptz,
         rt_id uuid, rt_hash text, rt_prefix text, rt_expires_at timestamptz,
         family_id uuid, client_id text, grant_id uuid, user_id uuid, org_id uuid, resource text,
-        scopes jsonb, created_at timestamptz, audit_id uuid, actor text, ip text, user_agent text,
-        data jsonb, checked boolean, version xid)
+        scopes jsonb, created_at timestamptz, audit_id uuid, actor text, action text, target text,
+        ip text, user_agent text, data jsonb, checked boolean, version xid)
     ), w as (
       select * from v
       where not v.checked
@@ -278,7 +275,7 @@ const ISSUE_ROWS: RowsStatement = builtOnce(
       from w where rt_id is not null
     ), a as (
       insert into audit_events (id, org_id, actor, action, target, ip, user_agent, created_at, data)
-      select audit_id, org_id, actor, 'oauth.token_issued', 'client:' || client_id, ip, user_agent, created_at, data
+      select audit_id, org_id, actor, action, target, ip, user_agent, created_at, data
       from w
     )
     select n from w`,

@@ -122,7 +122,9 @@ class Cell {
         child.kill();
         reject(new Error(`the Inspector did not finish; its stderr:\n${result.stderr.slice(-4000)}`));
       }, 120_000);
-      child.on('exit', (code) => {
+      // 'close', not 'exit': the Inspector writes its error envelope just before it exits, and
+      // 'exit' can come before that last chunk of stderr has been read.
+      child.on('close', (code) => {
         clearTimeout(t);
         result.code = code;
         Promise.all(signIns).then(() => resolve(result), reject);

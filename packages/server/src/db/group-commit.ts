@@ -1,6 +1,7 @@
 import type { CompiledQuery, QueryResult, RawBuilder } from 'kysely';
 import type { Db } from './connection.js';
 import type { Executor } from './executor.js';
+import { joinRows, type RowsPart, type RowsStatement, splitRows } from './rows-statement.js';
 
 /**
  * Group commit. Concurrent single-statement writes (the token endpoint's code exchanges, rotations
@@ -27,18 +28,9 @@ import type { Executor } from './executor.js';
 interface Pending {
   query: CompiledQuery;
   /** For `executeRows`: the statement, and this caller's rows as a JSON array. */
-  rows?: { statement: RowsStatement; json: string; count: number };
+  rows?: RowsPart & { statement: RowsStatement };
   resolve: (r: QueryResult<unknown>) => void;
   reject: (e: unknown) => void;
-}
-
-/**
- * A statement (built once: `db/built-once.ts`) whose one value is a JSON array of rows and which
- * answers, for each row it wrote, the row's 1-based position in that array as `n` (an int4). Rows
- * must be independent: whether one is written may not depend on another in the same array.
- */
-export interface RowsStatement {
-  bind(values: { rows: string }, db: Executor): CompiledQuery<{ n: number }>;
 }
 
 /** Runs queries as one transaction: all commit, or none does (one result per query). */
@@ -104,6 +96,18 @@ export async function executeRows(
     count: rows.length,
   });
   return (result.rows as { n: number }[]).map((r) => Number(r.n));
+}
+
+/**
+ * Runs `query` now, as a group of its own beside the queue: one message to the embedded database's
+ * thread that leaves without waiting for the end of the turn, or one pipeline on PostgreSQL. For a
+ * statement that has gathered its callers already (`readRows`).
+ */
+export async function executeAtOnce<R>(db: Executor, query: CompiledQuery<R>): Promise<QueryResult<R>> {
+  const group = groups.get(db);
+  if (!group) return db.executeQuery(query);
+  const [result] = await group.together([query]);
+  return result as QueryResult<R>;
 }
 
 /** Queues a statement in `db`'s group (running it at once when none is running); else runs it there. */
@@ -200,21 +204,12 @@ function merged(db: Db, batch: Pending[]): Unit[] {
 
 /** One run of `statement` over the rows of the callers at `ats`, each answered its own positions. */
 function shared(db: Db, statement: RowsStatement, batch: Pending[], ats: number[]): Unit {
-  // Each caller's JSON array without its brackets, joined: one array of every row, in order.
-  const json = `[${ats.map((at) => batch[at]!.rows!.json.slice(1, -1)).join(',')}]`;
+  const parts = ats.map((at) => batch[at]!.rows!);
   return {
-    query: statement.bind({ rows: json }, db),
+    query: statement.bind({ rows: joinRows(parts) }, db),
     split: (r) => {
-      let from = 0;
-      return ats.map((at) => {
-        const count = batch[at]!.rows!.count;
-        const rows = (r.rows as { n: number }[])
-          .map((row) => Number(row.n))
-          .filter((n) => n > from && n <= from + count)
-          .map((n) => ({ n: n - from }));
-        from += count;
-        return [at, { rows }];
-      });
+      const split = splitRows(r.rows as { n: number }[], parts);
+      return ats.map((at, i) => [at, { rows: split[i]! }]);
     },
   };
 }

@@ -7,6 +7,8 @@ import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/secrets.js';
 import type { Executor } from '../db/executor.js';
 import { builtOnce } from '../db/built-once.js';
+import { readRows } from '../db/read-rows.js';
+import type { RowsStatement } from '../db/rows-statement.js';
 
 /** Columns a token list may show: never the hash. */
 const LISTED = [
@@ -61,49 +63,71 @@ export async function insertToken(db: Executor, clock: Clock, t: NewToken) {
   return row;
 }
 
-/** The one validation lookup: a live (not revoked, not expired) token by hash, with its holder. */
-const liveToken = builtOnce((db, p: { hash: string; now: Date }) =>
-  db
-    .selectFrom('api_tokens')
-    .leftJoin('users', 'users.id', 'api_tokens.user_id')
-    .leftJoin('orgs', 'orgs.id', 'api_tokens.org_id')
-    // A personal token's person's orgs, as `listUserOrgs` lists them (kept by triggers: one index
-    // probe): a request that validates the token in the database needs no second statement for them.
-    .leftJoin('membership_lists', 'membership_lists.user_id', 'api_tokens.user_id')
-    .select([
-      'api_tokens.id',
-      'api_tokens.kind',
-      'api_tokens.prefix',
-      'api_tokens.scopes',
-      'api_tokens.role',
-      'api_tokens.expires_at',
-      'api_tokens.created_by',
-      'api_tokens.parent_token_id',
-      'api_tokens.parent_oauth_token_id',
-      'users.id as user_id',
-      'users.email as user_email',
-      'users.name as user_name',
-      'users.email_verified_at as user_email_verified_at',
-      'orgs.id as org_id',
-      'orgs.slug as org_slug',
-      'orgs.name as org_name',
-    ])
-    .select(
-      sql<
-        MembershipListEntry[] | null
-      >`case when api_tokens.kind = 'pat' then coalesce(membership_lists.orgs, '[]'::json) end`.as(
-        'memberships',
-      ),
-    )
-    .where('api_tokens.token_hash', '=', p.hash)
-    .where('api_tokens.revoked_at', 'is', null)
-    .where((eb) => eb.or([eb('api_tokens.expires_at', 'is', null), eb('api_tokens.expires_at', '>', p.now)]))
-    // A personal token of a disabled account is no credential while it stays disabled.
-    .where('users.disabled_at', 'is', null),
+/** A live token as validation reads it, with its holder (and, for a personal token, the person's orgs). */
+export interface LiveTokenRow {
+  id: string;
+  kind: ApiTokenKind;
+  prefix: string;
+  scopes: string[] | string | null;
+  role: Role | null;
+  expires_at: Date | null;
+  created_by: string;
+  parent_token_id: string | null;
+  parent_oauth_token_id: string | null;
+  user_id: string | null;
+  user_email: string | null;
+  user_name: string | null;
+  user_email_verified_at: Date | null;
+  org_id: string | null;
+  org_slug: string | null;
+  org_name: string | null;
+  /** A personal token's person's orgs, as `listUserOrgs` lists them; null for other kinds. */
+  memberships: MembershipListEntry[] | string | null;
+}
+
+/**
+ * The one validation lookup: live (not revoked, not expired) tokens by hash, with their holders, one
+ * row per `{ hash, now }` found (`RowsStatement`: concurrent validations share one execution). A
+ * personal token's person's orgs come from `membership_lists` (kept by triggers: one index probe),
+ * so a request that validates its token in the database needs no second statement for them.
+ */
+const LIVE_TOKENS: RowsStatement<LiveTokenRow> = builtOnce(
+  (_db, p: { rows: string }) =>
+    sql<LiveTokenRow & { n: number }>`
+    select k.n::int4 as n, t.*
+    from jsonb_array_elements(${p.rows}::jsonb) with ordinality as k(row, n)
+    cross join lateral jsonb_to_record(k.row) as r(hash text, now timestamptz)
+    cross join lateral (
+      select api_tokens.id, api_tokens.kind, api_tokens.prefix, api_tokens.scopes, api_tokens.role,
+        api_tokens.expires_at, api_tokens.created_by, api_tokens.parent_token_id,
+        api_tokens.parent_oauth_token_id,
+        users.id as user_id, users.email as user_email, users.name as user_name,
+        users.email_verified_at as user_email_verified_at,
+        orgs.id as org_id, orgs.slug as org_slug, orgs.name as org_name,
+        case when api_tokens.kind = 'pat' then coalesce(membership_lists.orgs, '[]'::json) end as memberships
+      from api_tokens
+      left join users on users.id = api_tokens.user_id
+      left join orgs on orgs.id = api_tokens.org_id
+      left join membership_lists on membership_lists.user_id = api_tokens.user_id
+      where api_tokens.token_hash = r.hash
+        and api_tokens.revoked_at is null
+        and (api_tokens.expires_at is null or api_tokens.expires_at > r.now)
+        -- A personal token of a disabled account is no credential while it stays disabled.
+        and users.disabled_at is null
+      -- At most one live row per hash (a unique index); the limit also keeps the planner from
+      -- turning the lookups into one join over every token: each is an index probe.
+      limit 1
+    ) t`,
 );
 
-export function findLiveToken(db: Db, clock: Clock, hash: string) {
-  return liveToken.first(db, { hash, now: clock.now() });
+/** A live token by its hash, with its holder; undefined when none is live. */
+export async function findLiveToken(
+  db: Executor,
+  clock: Clock,
+  hash: string,
+): Promise<LiveTokenRow | undefined> {
+  const [row] = await readRows(db, LIVE_TOKENS, [{ hash, now: clock.now() }]);
+  return row;
 }
 
 export interface ListFilter {

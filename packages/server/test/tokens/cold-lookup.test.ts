@@ -49,4 +49,25 @@ describe('a personal token validated in the database', () => {
     assert.equal(inOrg.statusCode, 403);
     assert.equal(inOrg.json().code, 'org_forbidden');
   });
+
+  it('validates the tokens of requests that arrive together in one shared statement, each its own', async () => {
+    const { member, owner } = await orgWithRoles(t);
+    const pats = [await mintPat(member), await mintPat(owner), await mintPat(member), await mintPat(owner)];
+    await new Promise((r) => setTimeout(r, 50));
+    const before = t.queries.count;
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => bearer(t, pats[i % 4]!.token, { url: '/api/v1/me' })),
+    );
+    const mine = await member.get('/api/v1/me');
+    const theirs = await owner.get('/api/v1/me');
+    answers.forEach((r, i) => {
+      assert.equal(r.statusCode, 200, r.body);
+      assert.equal(r.json().user.id, (i % 2 === 0 ? mine : theirs).json().user.id);
+      assert.equal(r.json().credential.prefix, pats[i % 4]!.prefix);
+    });
+    // The lookup is the statement that reads `membership_lists` (recording each token's first use
+    // writes `api_tokens` too). The requests arrive in one or a few turns of the event loop.
+    const lookups = t.queries.touching(before, ['membership_lists']);
+    assert.ok(lookups <= 3, `${lookups} lookups for 12 validations`);
+  });
 });

@@ -7,7 +7,8 @@ import { newId } from '../../lib/secrets.js';
 import { hashToken, mintToken } from '../../tokens/format.js';
 import { revokeOAuthChildren } from '../../tokens/queries.js';
 import type { Executor } from '../../db/executor.js';
-import { executeRows, type RowsStatement } from '../../db/group-commit.js';
+import { executeRows } from '../../db/group-commit.js';
+import type { RowsStatement } from '../../db/rows-statement.js';
 
 export const ACCESS_TOKEN_TTL_MS = HOUR;
 export const REFRESH_TOKEN_TTL_MS = 90 * DAY;

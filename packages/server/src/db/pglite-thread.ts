@@ -31,6 +31,14 @@ export interface PGliteLike {
  * senders and 10 replication slots are shared memory nothing uses. The lock table is sized per
  * backend slot, so with 8 slots (4 connections, autovacuum's 3 workers and launcher) each gets 256
  * locks: 2 048 in all (7 296 before), room for a migration that locks every table and index at once.
+ *
+ * Every prepared statement runs on its generic plan, made once. By default PostgreSQL plans the
+ * first five executions for their values and then keeps planning per execution whenever the
+ * generic plan looks dearer than those: the audit log's first page of an org holding half of a
+ * million events (`limit $2`, whose generic estimate is a tenth of the rows) was planned anew on
+ * every request, and planning in PGlite's WASM costs more than the page's index scan. The
+ * statements Latchkey prepares name their rows by key, or read an index in order: their generic
+ * plans are the plans a value would get.
  */
 export const PGLITE_SETTINGS = [
   'shared_buffers = 16MB',
@@ -38,6 +46,7 @@ export const PGLITE_SETTINGS = [
   'max_locks_per_transaction = 256',
   'max_wal_senders = 0',
   'max_replication_slots = 0',
+  'plan_cache_mode = force_generic_plan',
 ];
 
 export interface WorkerStart {

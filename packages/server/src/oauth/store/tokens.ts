@@ -8,7 +8,9 @@ import { hashToken, mintToken } from '../../tokens/format.js';
 import { revokeOAuthChildren } from '../../tokens/queries.js';
 import type { Executor } from '../../db/executor.js';
 import { executeRows } from '../../db/group-commit.js';
+import { readRows } from '../../db/read-rows.js';
 import type { RowsStatement } from '../../db/rows-statement.js';
+import type { Role } from '../../db/schema/orgs.js';
 
 export const ACCESS_TOKEN_TTL_MS = HOUR;
 export const REFRESH_TOKEN_TTL_MS = 90 * DAY;
@@ -357,44 +359,63 @@ export type TokenRow = NonNullable<Awaited<ReturnType<typeof findTokenRow>>>;
 export const scopesOf = (v: unknown): string[] =>
   typeof v === 'string' ? (JSON.parse(v) as string[]) : (v as string[]);
 
+/** A live OAuth token as validation reads it, with its org and its person (when it acts as one). */
+export interface LiveOAuthTokenRow {
+  id: string;
+  kind: 'at' | 'rt';
+  prefix: string;
+  client_id: string;
+  user_id: string | null;
+  org_id: string;
+  resource: string;
+  scopes: string[] | string;
+  created_at: Date;
+  expires_at: Date;
+  org_slug: string;
+  org_name: string;
+  /** The person's current role in the token's org; null when they have left it. */
+  role: Role | null;
+  user_email: string | null;
+  user_name: string | null;
+  user_email_verified_at: Date | null;
+}
+
 /**
  * A live token by hash with the holder's current membership role in the token's org (null when
  * the person has left it, for tokens that act as a person). Undefined when no live token has it.
+ * Concurrent lookups share one execution (`readRows`).
  */
-export function findLiveTokenByHash(db: Executor, clock: Clock, hash: string) {
-  return liveTokenByHash.first(db, { hash, now: clock.now() });
+export async function findLiveTokenByHash(
+  db: Executor,
+  clock: Clock,
+  hash: string,
+): Promise<LiveOAuthTokenRow | undefined> {
+  const [row] = await readRows(db, LIVE_OAUTH_TOKENS, [{ hash, now: clock.now() }]);
+  return row;
 }
 
-const liveTokenByHash = builtOnce((db, p: { hash: string; now: Date }) =>
-  db
-    .selectFrom('oauth_tokens as t')
-    .innerJoin('orgs as o', 'o.id', 't.org_id')
-    .leftJoin('memberships as m', (j) =>
-      j.onRef('m.org_id', '=', 't.org_id').onRef('m.user_id', '=', 't.user_id'),
-    )
-    .leftJoin('users as u', 'u.id', 't.user_id')
-    .select([
-      't.id',
-      't.kind',
-      't.prefix',
-      't.client_id',
-      't.user_id',
-      't.org_id',
-      't.resource',
-      't.scopes',
-      't.created_at',
-      't.expires_at',
-      'o.slug as org_slug',
-      'o.name as org_name',
-      'm.role as role',
-      'u.email as user_email',
-      'u.name as user_name',
-      'u.email_verified_at as user_email_verified_at',
-    ])
-    .where('t.token_hash', '=', p.hash)
-    .where('t.revoked_at', 'is', null)
-    .where('t.rotated_at', 'is', null)
-    .where('t.expires_at', '>', p.now)
-    // A token acting for a disabled account is no credential while it stays disabled.
-    .where('u.disabled_at', 'is', null),
+/** Live tokens by hash, one row per `{ hash, now }` found (`RowsStatement`). */
+const LIVE_OAUTH_TOKENS: RowsStatement<LiveOAuthTokenRow> = builtOnce(
+  (_db, p: { rows: string }) =>
+    sql<LiveOAuthTokenRow & { n: number }>`
+    select k.n::int4 as n, found.*
+    from jsonb_array_elements(${p.rows}::jsonb) with ordinality as k(row, n)
+    cross join lateral jsonb_to_record(k.row) as r(hash text, now timestamptz)
+    cross join lateral (
+      select t.id, t.kind, t.prefix, t.client_id, t.user_id, t.org_id, t.resource, t.scopes,
+        t.created_at, t.expires_at, o.slug as org_slug, o.name as org_name, m.role,
+        u.email as user_email, u.name as user_name, u.email_verified_at as user_email_verified_at
+      from oauth_tokens t
+      join orgs o on o.id = t.org_id
+      left join memberships m on m.org_id = t.org_id and m.user_id = t.user_id
+      left join users u on u.id = t.user_id
+      where t.token_hash = r.hash
+        and t.revoked_at is null
+        and t.rotated_at is null
+        and t.expires_at > r.now
+        -- A token acting for a disabled account is no credential while it stays disabled.
+        and u.disabled_at is null
+      -- One row per hash (a unique index); the limit also keeps each lookup an index probe.
+      limit 1
+    ) found`,
 );

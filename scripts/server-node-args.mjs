@@ -1,8 +1,9 @@
-// The Node flags the server runs with under `npm start`; the benches start it the same way.
+// The Node flags the server runs with under `npm start`; the benches and the process tests start
+// it the same way. None today.
 //
-// --max-semi-space-size=4: the HTTP thread's young generation in semi-spaces of 4 MB. While the
-// server loads, nearly everything it allocates survives, and V8 grows the semi-spaces to their
-// ceiling (16 MB by default) and keeps them: some 20 MB resident that a serving thread, whose
-// garbage dies young, does not use. The database thread keeps the default (db/pglite-thread.ts).
-// Measured in bench/README.md ("Memory and start-up").
-export const SERVER_NODE_ARGS = ['--max-semi-space-size=4'];
+// The young generation keeps V8's default ceiling (two 16 MB semi-spaces). Capped at 4 MB, a
+// cold personal-token request and the token endpoint's HTTP thread cost about a third more CPU
+// (scavenges four times as often, each copying the objects a request keeps across its database
+// round trip), and a restarted server held no less memory. Measured in bench/README.md
+// ("Memory and start-up").
+export const SERVER_NODE_ARGS = [];

@@ -89,15 +89,6 @@ export interface PGliteThread extends PGliteLike {
 }
 
 /**
- * The database thread keeps V8's default young generation (3 × a 16 MB semi-space) whatever the
- * process's `--max-semi-space-size`: it turns every answer into short-lived rows, and with the
- * 4 MB semi-spaces `npm start` gives the HTTP thread it looked about a tenth slower on
- * client-credentials grants (bench/client-credentials.mjs, embedded; a noisy measure). Its young
- * generation barely moves the resident size; the HTTP thread's is what grows while the server loads.
- */
-const DATABASE_THREAD_LIMITS = { maxYoungGenerationSizeMb: 48 };
-
-/**
  * Starts PGlite on a worker thread (`pglite-worker.ts`) and returns its handle. Calls made in the
  * same turn of the event loop travel together, as one message (an array), and so do the replies:
  * a message between threads costs tens of microseconds, more than a small statement. The thread
@@ -112,9 +103,9 @@ export async function startPGliteThread(start: WorkerStart): Promise<PGliteThrea
   const worker = fromSource
     ? new Worker(
         `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`,
-        { eval: true, workerData: start, resourceLimits: DATABASE_THREAD_LIMITS },
+        { eval: true, workerData: start },
       )
-    : new Worker(entry, { workerData: start, resourceLimits: DATABASE_THREAD_LIMITS });
+    : new Worker(entry, { workerData: start });
   const pending = new Map<
     number,
     { resolve: (r: WorkerReply & { ok: true }) => void; reject: (e: Error) => void }

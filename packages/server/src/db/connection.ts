@@ -9,6 +9,7 @@ import {
   startPGliteThread,
   type WorkerStart,
 } from './pglite-thread.js';
+import { isPostgresError } from './database-error.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -123,7 +124,8 @@ async function openPGlite(opts: StorageOptions): Promise<Storage> {
     ]);
   const dialect = new PGliteDialect(statements);
   const db = new Kysely<Database>({ dialect });
-  enableGroupCommit(db, (queries) => dialect.group(queries));
+  // As on PostgreSQL: only an error PostgreSQL answered rolled the group back (`isPostgresError`).
+  enableGroupCommit(db, (queries) => dialect.group(queries), { retryAlone: isPostgresError });
   return {
     db,
     kind: 'pglite',

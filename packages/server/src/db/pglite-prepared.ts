@@ -1,4 +1,5 @@
 import { type PGlite, parse, protocol } from '@electric-sql/pglite';
+import { isPostgresError } from './database-error.js';
 import { type Columns, columnsOf, readResults } from './pglite-results.js';
 import type { PGliteLike, QueryItem, QueryResultLike } from './pglite-thread.js';
 
@@ -176,8 +177,10 @@ export async function runTogether(
   if (items.length > 1 && !pglite.isInTransaction() && items.every((i) => PREPARABLE.test(i.sql))) {
     try {
       return (await statements.group([...items])).map((result) => ({ ok: true, result }));
-    } catch {
-      // Rolled back: each runs alone below, and reports its own answer.
+    } catch (error) {
+      // Rolled back: each runs alone below, and reports its own answer. Any other failure may
+      // have come after the commit: each caller sees it, and nothing runs twice.
+      if (!isPostgresError(error)) return items.map((): Settled => ({ ok: false, error }));
     }
   }
   const out: Settled[] = [];

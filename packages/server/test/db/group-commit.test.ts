@@ -141,6 +141,37 @@ describe(`group commit (${BACKEND === 'external' ? 'PostgreSQL' : 'PGlite'})`, (
     assert.ok(new Set(rows.map((r) => r.exec)).size < callers.length);
   });
 
+  it('never runs a committed group again: a failure after the commit fails its callers instead', async () => {
+    await sql`create table rows_once (id int not null)`.execute(s.storage.db);
+    // A broken rows statement: it writes every row but answers positions past the end, so the
+    // answers of a shared execution cannot be split back, after its commit.
+    const broken = builtOnce(
+      (_db, p: { rows: string }) =>
+        sql<{ n: number }>`with v as (
+          select e.n::int4 as n, r.*
+          from jsonb_array_elements(${p.rows}::jsonb) with ordinality as e(row, n)
+          cross join lateral jsonb_to_record(e.row) as r(id int)
+        ), i as (insert into rows_once (id) select id from v)
+        select n + 1000 as n from v`,
+    );
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 12 }, (_, i) => executeRows(s.storage.db, broken, [{ id: i }])),
+    );
+    // The callers that shared an execution could not be answered: they fail, and none ran again.
+    assert.ok(
+      outcomes.some((o) => o.status === 'rejected'),
+      'some callers shared an execution',
+    );
+    const { rows } = await sql<{
+      id: number;
+      times: string;
+    }>`select id, count(*) as times from rows_once group by id order by id`.execute(s.storage.db);
+    assert.deepEqual(
+      rows.map((r) => [r.id, Number(r.times)]),
+      Array.from({ length: 12 }, (_, i) => [i, 1]),
+    );
+  });
+
   it('keeps callers of other statements, and of another rows statement, apart in a shared group', async () => {
     const other = builtOnce(
       (_db, p: { rows: string }) =>

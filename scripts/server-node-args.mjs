@@ -1,5 +1,5 @@
-// The Node flags the server runs with under `npm start`; the benches and the process tests start
-// it the same way. None today.
+// The Node flags the server runs with under `npm start`; the benches start it the same way. None
+// today.
 //
 // The young generation keeps V8's default ceiling (two 16 MB semi-spaces). Capped at 4 MB, a
 // cold personal-token request and the token endpoint's HTTP thread cost about a third more CPU

@@ -130,14 +130,31 @@ export async function measure(url, path, headers = {}, seconds = DURATION_S) {
   return { rps: result.requests.average, p99: result.latency.p99 };
 }
 
-/** Baseline, target, baseline again: the target is compared with the mean of the two baselines. */
+/** Rounds of `compare`: each is baseline, target, target, baseline (ABBA). */
+const COMPARE_ROUNDS = Number(process.env.BENCH_COMPARE_ROUNDS ?? 3);
+
+/**
+ * The target against the baseline on the same server, in `COMPARE_ROUNDS` rounds of ABBA chunks of
+ * half `DURATION_S` each: a burst of load from elsewhere on the machine then lands on both sides
+ * instead of on one long run of either. Each side's figures are the means of its chunks.
+ */
 export async function compare(url, target, baseline) {
   await measure(url, target.path, target.headers, 2);
   await measure(url, baseline.path, baseline.headers, 2);
-  const b1 = await measure(url, baseline.path, baseline.headers);
-  const t = await measure(url, target.path, target.headers);
-  const b2 = await measure(url, baseline.path, baseline.headers);
-  const base = { rps: (b1.rps + b2.rps) / 2, p99: (b1.p99 + b2.p99) / 2 };
+  const chunk = Math.max(1, DURATION_S / 2);
+  const runs = { target: [], baseline: [] };
+  for (let round = 0; round < COMPARE_ROUNDS; round++) {
+    for (const side of ['baseline', 'target', 'target', 'baseline']) {
+      const r = side === 'target' ? target : baseline;
+      runs[side].push(await measure(url, r.path, r.headers, chunk));
+    }
+  }
+  const mean = (ms) => ({
+    rps: ms.reduce((n, m) => n + m.rps, 0) / ms.length,
+    p99: ms.reduce((n, m) => n + m.p99, 0) / ms.length,
+  });
+  const t = mean(runs.target);
+  const base = mean(runs.baseline);
   // autocannon's latencies are whole milliseconds: below 1 ms both count as 1 (equal at that resolution).
   const p99Ratio = Math.max(t.p99, 1) / Math.max(base.p99, 1);
   return { target: t, baseline: base, rpsRatio: t.rps / base.rps, p99Ratio };

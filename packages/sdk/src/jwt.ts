@@ -22,11 +22,13 @@ export const CLOCK_SKEW_S = 30;
 /** How long a revocation is remembered: longer than any JWT access token lives (1 h). */
 export const REVOKED_TTL_MS = 2 * 60 * 60_000;
 /**
- * A verified signature is remembered this long, never past `exp`, keyed by the token itself: a
- * hash per request would cost as much as the rest of the check (the SDK-protected route bench).
- * The token is a short-lived credential this process was just handed; it stays in memory, as it
- * does in Envoy's JWT cache, and nowhere else. Opaque tokens are cached by hash (revocation events
- * name their hash).
+ * A verified signature is remembered this long, never past `exp`, with the token itself: a hash
+ * per request would cost as much as the rest of the check (the SDK-protected route bench). It is
+ * found by the token's signature segment, and taken only when the whole token is the one verified:
+ * a map keyed by the whole token hashes all of it (some 800 characters) on every lookup, which
+ * cost more than the rest of a cached check. The token is a short-lived credential this process
+ * was just handed; it stays in memory, as it does in Envoy's JWT cache, and nowhere else. Opaque
+ * tokens are cached by hash (revocation events name their hash).
  */
 export const VERIFIED_TTL_MS = 60_000;
 const JWT_RE = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/;
@@ -34,6 +36,9 @@ const JWT_RE = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/;
 export function looksLikeJwt(token: string): boolean {
   return token.length <= 4096 && JWT_RE.test(token);
 }
+
+/** The signature segment of a compact JWS, the key a verified token is found by. */
+const signatureOf = (token: string) => token.slice(token.lastIndexOf('.') + 1);
 
 export interface JwtClaims {
   sub: string;
@@ -51,7 +56,8 @@ export interface JwtVerifier {
   verify(token: string): Promise<JwtOutcome>;
   /**
    * The claims of a token this verifier has verified before and that still passes the per-call
-   * checks (expiry, revocations), at once; null when `verify` must decide.
+   * checks (expiry, revocations), at once; null when `verify` must decide. Any string may be
+   * asked: only the exact token verified is found.
    */
   cached(token: string): JwtClaims | null;
   /** Applies a revocation-stream event (a token's hash is a JWT's `jti`). */
@@ -77,7 +83,12 @@ export function createJwtVerifier(o: {
   let fetchedAt = 0;
   let loading: Promise<boolean> | null = null;
   const revokedTokens = new TtlCache<true>(100_000, o.now);
-  const verified = new TtlCache<JwtClaims>(10_000, o.now);
+  /** Verified tokens by signature segment (`VERIFIED_TTL_MS`), each with the whole token. */
+  const verified = new TtlCache<{ token: string; claims: JwtClaims }>(10_000, o.now);
+  const verifiedClaims = (token: string): JwtClaims | null => {
+    const e = verified.get(signatureOf(token));
+    return e !== undefined && e.token === token ? e.claims : null;
+  };
   /** Person or org id → when it was revoked (ms): tokens issued before then are refused. */
   const revokedSubjects = new TtlCache<number>(100_000, o.now);
 
@@ -135,17 +146,18 @@ export function createJwtVerifier(o: {
 
   return {
     async verify(token) {
-      let claims = verified.get(token);
+      let claims = verifiedClaims(token);
       if (!claims) {
         const out = await checkSignature(token);
         if (!out.ok) return out;
         claims = out.claims;
-        verified.set(token, claims, Math.min(VERIFIED_TTL_MS, claims.exp * 1000 - o.now()));
+        const ttl = Math.min(VERIFIED_TTL_MS, claims.exp * 1000 - o.now());
+        verified.set(signatureOf(token), { token, claims }, ttl);
       }
       return stillGood(claims) ? { ok: true, claims } : { ok: false, reason: 'invalid' };
     },
     cached(token) {
-      const claims = verified.get(token);
+      const claims = verifiedClaims(token);
       return claims && stillGood(claims) ? claims : null;
     },
     revoked(e) {
@@ -153,7 +165,7 @@ export function createJwtVerifier(o: {
       else revokedSubjects.set(e.value, o.now(), REVOKED_TTL_MS);
       // A revoked token is not kept in memory either.
       const field = e.kind === 'token' ? 'jti' : e.kind === 'user' ? 'sub' : 'org_id';
-      verified.deleteWhere((c) => c[field] === e.value);
+      verified.deleteWhere((v) => v.claims[field] === e.value);
     },
   };
 

@@ -398,10 +398,13 @@ export function createVerifier(o: VerifierOptions): Verifier {
       const named = opts.org?.trim() || null;
       if (named !== null && named.length > MAX_ORG_LENGTH) return null;
       let p: Principal | null = null;
-      if (looksLikeJwt(token)) {
-        const c = jwt.cached(token);
-        p = c ? takes(jwtResult(c)) : null;
+      // Only a JWT verified before is found, so no pattern check first (it reads the whole token).
+      const c = token.includes('.') ? jwt.cached(token) : null;
+      if (c) {
+        p = takes(jwtResult(c));
         if (p && named !== null && (p.org_id === null || p.org_id !== named.toLowerCase())) return null;
+      } else if (looksLikeJwt(token)) {
+        return null;
       } else if (token && token.length <= MAX_TOKEN_LENGTH) {
         const r = cache.get(keyOf(tokenHash(token), named));
         p = r ? takes(r) : null;

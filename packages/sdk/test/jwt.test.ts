@@ -99,6 +99,20 @@ describe('JWT access tokens verified by the SDK from the JWKS', () => {
     assert.equal(v.verifyCached(jwt, { scopes: ['mcp:act'] }), null, 'a scope it lacks');
     assert.equal(v.verifyCached(jwt, { org: crypto.randomUUID() }), null, 'an org it is not for');
     assert.equal(v.verifyCached(`${jwt.slice(0, -4)}AAAA`), null, 'another signature');
+    // The verified token's signature under other claims: found by its signature, taken only whole.
+    const [header, payload, signature] = jwt.split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+    const forged = [
+      header,
+      Buffer.from(JSON.stringify({ ...claims, scope: 'mcp:read mcp:act' })).toString('base64url'),
+      signature,
+    ].join('.');
+    assert.equal(v.verifyCached(forged), null, 'a verified signature under other claims');
+    await assert.rejects(
+      v.verify(forged),
+      (e: unknown) => e instanceof VerifyError && e.code === 'invalid_token',
+    );
+    assert.equal(v.verifyCached(jwt, { scopes: ['mcp:read'] }), p, 'the verified token is still known');
     assert.equal(p.token_kind, 'oauth');
     assert.deepEqual(p.scopes, ['mcp:read']);
     assert.equal(p.client_id, client.client_id);

@@ -25,6 +25,7 @@ import * as sessionSsoOrg from './migrations/2026-12-05T1400-A-session-sso-org.j
 import * as webhookEnqueueCheap from './migrations/2026-12-05T1500-webhook-enqueue-cheap.js';
 import * as tokenGrantKey from './migrations/2026-12-07T0100-token-grant-key.js';
 import * as membershipLists from './migrations/2026-12-07T0600-membership-lists.js';
+import * as webhookEnqueuePerStatement from './migrations/2026-12-07T2100-webhook-enqueue-per-statement.js';
 
 /** Every migration, in order. Names are date-prefixed and never change once shipped. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -54,6 +55,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-12-05T1500-webhook-enqueue-cheap': webhookEnqueueCheap,
   '2026-12-07T0100-token-grant-key': tokenGrantKey,
   '2026-12-07T0600-membership-lists': membershipLists,
+  '2026-12-07T2100-webhook-enqueue-per-statement': webhookEnqueuePerStatement,
 };
 
 /**

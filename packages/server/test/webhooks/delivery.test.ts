@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { audit } from '../../src/audit/log.js';
+import { orderedId } from '../../src/audit/ordered-id.js';
 import { EVENT_TYPES } from '../../src/webhooks/events.js';
 import { type Client, type TestServer, testServer, uniqueEmail } from '../helpers/harness.js';
 import { inviteToken } from '../orgs/helpers.js';
@@ -147,5 +148,79 @@ describe('webhook delivery: every audit event, signed with Standard Webhooks', (
       .where('payload', 'like', `%${otherOrg.id}%`)
       .execute();
     assert.deepEqual(leaked, []);
+  });
+
+  it('audit rows written by one statement each get their own deliveries, and only where they match', async () => {
+    const other = t.client();
+    const { org: otherOrg } = await other.signup({ name: 'Other again' });
+    const members = await owner.post(
+      '/api/v1/org/webhooks',
+      { url: `${receiver.url}/only-members`, events: ['member.added'] },
+      org.id,
+    );
+    assert.equal(members.statusCode, 201, members.body);
+    const membersId = members.json().id as string;
+    const actor = `system:${crypto.randomUUID()}`;
+    const now = t.deps.clock.now();
+    // One statement, as a group of grants writes its events: this org's, another org's, and an
+    // org-less event (which only instance endpoints could ask for).
+    const rows = [
+      { org_id: org.id, action: 'member.added' },
+      { org_id: org.id, action: 'oauth.token_issued' },
+      { org_id: otherOrg.id, action: 'member.added' },
+      { org_id: org.id, action: 'member.added' },
+      { org_id: null, action: 'member.added' },
+    ].map((r, i) => ({
+      ...r,
+      id: orderedId(now.getTime() + i),
+      actor,
+      target: null,
+      ip: null,
+      user_agent: null,
+      created_at: now,
+      data: JSON.stringify({ n: i }),
+      subject_user_id: null,
+    }));
+    await t.deps.db.insertInto('audit_events').values(rows).execute();
+    const queued = await t.deps.db
+      .selectFrom('webhook_deliveries')
+      .select(['endpoint_id', 'event_id', 'event_type', 'payload'])
+      .where(
+        'event_id',
+        'in',
+        rows.map((r) => r.id),
+      )
+      .execute();
+    // (The org's endpoints from the tests before match too; these two are this test's to check.)
+    const got = queued
+      .filter((d) => d.endpoint_id === endpointId || d.endpoint_id === membersId)
+      .map((d) => `${d.event_id} ${d.endpoint_id}`)
+      .sort();
+    const want = [
+      `${rows[0]!.id} ${endpointId}`,
+      `${rows[0]!.id} ${membersId}`,
+      `${rows[1]!.id} ${endpointId}`,
+      `${rows[3]!.id} ${endpointId}`,
+      `${rows[3]!.id} ${membersId}`,
+    ].sort();
+    assert.deepEqual(got, want);
+    // Nothing for the other org's event, or for the org-less one (no instance endpoint here).
+    assert.deepEqual(
+      queued.filter((d) => d.event_id === rows[2]!.id || d.event_id === rows[4]!.id),
+      [],
+    );
+    // Each payload is its own row's event.
+    for (const d of queued) {
+      const row = rows.find((r) => r.id === d.event_id)!;
+      const p = JSON.parse(d.payload) as EventPayload;
+      assert.equal(p.type, row.action);
+      assert.equal(p.data.id, row.id);
+      assert.equal(p.data.org_id, row.org_id);
+      assert.deepEqual(p.data.data, JSON.parse(row.data));
+      assert.equal(p.timestamp, now.toISOString());
+      assert.equal(d.event_type, row.action);
+    }
+    const ours = () => receiver.received.filter((r) => r.body.includes(actor));
+    await waitFor('every delivery sent', () => ours().length === queued.length);
   });
 });

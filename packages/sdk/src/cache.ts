@@ -1,7 +1,7 @@
 /**
  * A bounded map with per-entry expiry: at the cap the oldest entry goes first. Reads drop expired
  * entries. Used for verification results: introspection answers keyed by the SHA-256 of the token
- * and the org a request named, verified JWTs by the token (see `VERIFIED_TTL_MS`).
+ * and the org a request named, verified JWTs by their signature (see `VERIFIED_TTL_MS`).
  */
 export class TtlCache<V> {
   readonly #entries = new Map<string, { value: V; until: number }>();

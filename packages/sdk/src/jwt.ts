@@ -33,8 +33,11 @@ export const REVOKED_TTL_MS = 2 * 60 * 60_000;
 export const VERIFIED_TTL_MS = 60_000;
 const JWT_RE = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/;
 
+/** The longest JWT this verifier reads. */
+export const MAX_JWT_LENGTH = 4096;
+
 export function looksLikeJwt(token: string): boolean {
-  return token.length <= 4096 && JWT_RE.test(token);
+  return token.length <= MAX_JWT_LENGTH && JWT_RE.test(token);
 }
 
 /** The signature segment of a compact JWS, the key a verified token is found by. */

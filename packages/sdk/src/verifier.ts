@@ -1,7 +1,7 @@
 import { sha256 } from './sha256.js';
 import { TtlCache } from './cache.js';
 import { malformed, type Result, resultOf } from './introspection.js';
-import { createJwtVerifier, type JwtClaims, looksLikeJwt } from './jwt.js';
+import { createJwtVerifier, type JwtClaims, looksLikeJwt, MAX_JWT_LENGTH } from './jwt.js';
 import { type Principal, VerifyError } from './principal.js';
 import { type RevocationEvent, type RevocationSubscriber, subscribeRevocations } from './revocations.js';
 
@@ -399,7 +399,7 @@ export function createVerifier(o: VerifierOptions): Verifier {
       if (named !== null && named.length > MAX_ORG_LENGTH) return null;
       let p: Principal | null = null;
       // Only a JWT verified before is found, so no pattern check first (it reads the whole token).
-      const c = token.includes('.') ? jwt.cached(token) : null;
+      const c = token.length <= MAX_JWT_LENGTH && token.includes('.') ? jwt.cached(token) : null;
       if (c) {
         p = takes(jwtResult(c));
         if (p && named !== null && (p.org_id === null || p.org_id !== named.toLowerCase())) return null;

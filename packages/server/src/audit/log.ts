@@ -1,4 +1,3 @@
-import { type RawBuilder, sql } from 'kysely';
 import type { Executor } from '../db/executor.js';
 import type { Actor } from '../auth/principal.js';
 import type { Clock } from '../lib/clock.js';
@@ -56,42 +55,30 @@ export async function audit(db: Executor, clock: Clock, who: Actor, e: AuditEntr
 /** The user agent as stored: at most 512 characters. */
 const userAgentOf = (who: Actor) => who.userAgent?.slice(0, 512) ?? null;
 
-/** The values of an event that `auditFrom` writes, besides its org and detail. */
-export interface AuditRowValues {
-  auditId: string;
+/**
+ * An org event's columns besides its org and detail, as the token endpoint's rows statements read
+ * them from each row of their JSON array (`oauth/store/tokens.ts`). Org events only: they belong to
+ * no person's activity log.
+ */
+export interface AuditColumns {
+  audit_id: string;
   actor: string;
   ip: string | null;
-  userAgent: string | null;
+  user_agent: string | null;
   now: Date;
   action: string;
   target: string;
 }
 
-/** The values `auditFrom` binds for an event `who` caused at `now`. */
-export function auditRowValues(who: Actor, now: Date, e: { action: string; target: string }): AuditRowValues {
+/** The columns of an event `who` caused at `now`. */
+export function auditColumns(who: Actor, now: Date, e: { action: string; target: string }): AuditColumns {
   return {
-    auditId: orderedId(now.getTime()),
+    audit_id: orderedId(now.getTime()),
     actor: who.actor,
     ip: who.ip,
-    userAgent: userAgentOf(who),
+    user_agent: userAgentOf(who),
     now,
     action: e.action,
     target: e.target,
   };
-}
-
-/**
- * `audit` inside a single SQL statement that writes its own event: an `insert … select` of one
- * event from `from`, a CTE of at most one row, whose columns `orgId` and `data` read. For org
- * events only (they belong to no person's activity log), which is what the token endpoint writes.
- * `v` holds the event's values (`auditRowValues`), or a built-once statement's placeholders for them.
- */
-export function auditFrom(
-  v: AuditRowValues,
-  e: { orgId: RawBuilder<unknown>; data: RawBuilder<unknown>; from: RawBuilder<unknown> },
-): RawBuilder<unknown> {
-  return sql`insert into audit_events (id, org_id, actor, action, target, ip, user_agent, created_at, data)
-    select ${v.auditId}::uuid, ${e.orgId}, ${v.actor}::text, ${v.action}::text, ${v.target}::text,
-      ${v.ip}::text, ${v.userAgent}::text, ${v.now}::timestamptz, ${e.data}
-    from ${e.from}`;
 }

@@ -80,14 +80,14 @@ export async function executeGrouped<R>(
 
 /**
  * Runs a rows statement over `rows` (committed alone or with others, as `executeGrouped`), sharing
- * one execution with concurrent callers of the same statement; answers the positions (1-based, in
- * `rows`) of the rows it wrote. In a transaction, it runs there, alone.
+ * one execution with concurrent callers of the same statement; answers the statement's rows for
+ * `rows` (`n` counted in `rows`, 1-based). In a transaction, it runs there, alone.
  */
-export async function executeRows(
+export async function executeRows<R extends object>(
   db: Executor,
-  statement: RowsStatement,
+  statement: RowsStatement<R>,
   rows: readonly object[],
-): Promise<number[]> {
+): Promise<(R & { n: number })[]> {
   if (rows.length === 0) return [];
   const json = JSON.stringify(rows);
   const result = await submit(db, statement.bind({ rows: json }, db), {
@@ -95,7 +95,7 @@ export async function executeRows(
     json,
     count: rows.length,
   });
-  return (result.rows as { n: number }[]).map((r) => Number(r.n));
+  return result.rows as (R & { n: number })[];
 }
 
 /**

@@ -3,7 +3,8 @@ import type { Actor } from '../../auth/principal.js';
 import { audit } from '../../audit/log.js';
 import type { Db } from '../../db/connection.js';
 import { builtOnce } from '../../db/built-once.js';
-import { executeGrouped } from '../../db/group-commit.js';
+import { executeRows } from '../../db/group-commit.js';
+import type { RowsStatement } from '../../db/rows-statement.js';
 import type { Clock } from '../../lib/clock.js';
 import { newId, sha256Hex } from '../../lib/secrets.js';
 import { personTokenResponse } from '../oidc/token-response.js';
@@ -13,6 +14,7 @@ import {
   type IssuedTokens,
   type IssueValues,
   issueValues,
+  issuingRows,
   issuingTail,
   revokeFamily,
   scopesOf,
@@ -92,43 +94,52 @@ async function exchange(db: Db, clock: Clock, who: Actor, e: Exchange): Promise<
   return { refusal: 'unknown' };
 }
 
-type ExchangeValues = IssueValues & {
-  codeHash: string;
-  redirectUri: string;
+/** An exchange as a row of the exchange statement. */
+type ExchangeRow = IssueValues & {
+  code_hash: string;
+  redirect_uri: string;
   resource: string;
   challenge: string | null;
   family: string;
 };
 
-const exchangeSql = (refresh: boolean) =>
-  builtOnce(
-    (_db, v: ExchangeValues) => sql<CodeRow & { refusal: Refusal | null; consumed: string | number }>`
-    with cur as (
-      select code_hash, client_id, org_id, family_id, user_id, resource, scopes, oidc,
+/**
+ * The exchange statement, over a JSON array of `ExchangeRow`s: one row answered per code found,
+ * each on its own. Concurrent exchanges share one execution (`executeRows`). Two rows presenting
+ * the same code consume it once (an update touches a row once): the other is answered `consumed`
+ * false, as a concurrent exchange is, and asks again.
+ */
+const EXCHANGE: RowsStatement<CodeRow & { refusal: Refusal | null; consumed: boolean }> = builtOnce(
+  (_db, p: { rows: string }) => sql<CodeRow & { n: number; refusal: Refusal | null; consumed: boolean }>`
+    with ${issuingRows(p.rows, sql`code_hash text, redirect_uri text, resource text, challenge text, family uuid`)}, cur as (
+      select v.n, v.now, v.family, c.at, c.client_id, c.org_id, c.family_id, c.user_id, c.resource, c.scopes, c.oidc,
         case
-          when consumed_at is not null then 'code_used'
-          when expires_at <= ${v.now}::timestamptz then 'expired'
-          when client_id <> ${v.clientId}::text then 'wrong_client'
-          when redirect_uri <> ${v.redirectUri}::text then 'redirect_uri_mismatch'
-          when resource <> ${v.resource}::text then 'resource_mismatch'
-          when ${v.challenge}::text is null or code_challenge <> ${v.challenge}::text then 'pkce_mismatch'
-          when not exists (select 1 from oauth_grants g where g.id = oauth_codes.grant_id and g.revoked_at is null)
-            then 'grant_revoked'
+          when c.consumed_at is not null then 'code_used'
+          when c.expires_at <= v.now then 'expired'
+          when c.client_id <> v.client_id then 'wrong_client'
+          when c.redirect_uri <> v.redirect_uri then 'redirect_uri_mismatch'
+          when c.resource <> v.resource then 'resource_mismatch'
+          when v.challenge is null or c.code_challenge <> v.challenge then 'pkce_mismatch'
+          when live.ok is null then 'grant_revoked'
         end as refusal
-      from oauth_codes where code_hash = ${v.codeHash}::text
+      -- Each lookup a lateral subquery: an index probe per row, never a hash of the whole table.
+      from v cross join lateral (
+        select c.ctid as at, c.* from oauth_codes c where c.code_hash = v.code_hash limit 1
+      ) c
+      left join lateral (
+        select true as ok from oauth_grants g where g.id = c.grant_id and g.revoked_at is null limit 1
+      ) live on true
     ), s as (
-      update oauth_codes set consumed_at = ${v.now}::timestamptz, family_id = ${v.family}::uuid
-      where code_hash = ${v.codeHash}::text and consumed_at is null
-        and exists (select 1 from cur where cur.refusal is null)
-      returning ${v.family}::uuid as family_id, grant_id, user_id, org_id, resource, scopes, scopes as held,
-        null::text as previous
-    ), ${issuingTail(v, { refresh, event: 'issued' })}
-    select cur.refusal, cur.client_id, cur.org_id, coalesce(s.family_id, cur.family_id) as family_id, cur.user_id,
-      cur.resource, cur.scopes, cur.oidc, (select count(*) from s) as consumed,
-      (select count(*) from t) as tokens, (select count(*) from a) as audited
-    from cur left join s on true`,
-  );
-const EXCHANGE = { access: exchangeSql(false), withRefresh: exchangeSql(true) };
+      update oauth_codes c set consumed_at = cur.now, family_id = cur.family
+      from cur
+      where c.ctid = cur.at and cur.refusal is null and c.consumed_at is null
+      returning cur.n, cur.family as family_id, c.grant_id, c.user_id, c.org_id, c.resource, c.scopes,
+        c.scopes as held, null::text as previous
+    ), ${issuingTail('issued')}
+    select cur.n, cur.refusal, cur.client_id, cur.org_id, coalesce(s.family_id, cur.family_id) as family_id,
+      cur.user_id, cur.resource, cur.scopes, cur.oidc, s.n is not null as consumed
+    from cur left join s on s.n = cur.n`,
+);
 
 async function exchangeOnce(db: Db, clock: Clock, who: Actor, e: Exchange): Promise<Outcome | 'raced'> {
   const family = newId();
@@ -139,28 +150,21 @@ async function exchangeOnce(db: Db, clock: Clock, who: Actor, e: Exchange): Prom
     event: 'issued',
     grantType: 'authorization_code',
   });
-  const statement = e.refresh ? EXCHANGE.withRefresh : EXCHANGE.access;
-  const { rows } = await executeGrouped(
-    db,
-    statement.bind(
-      Object.assign(values, {
-        codeHash: e.codeHash,
-        redirectUri: e.redirectUri,
-        resource: e.resource,
-        challenge: e.challenge,
-        family,
-      }),
-      db,
-    ),
-  );
-  const row = rows[0];
-  if (!row) return { refusal: 'unknown' };
-  if (row.refusal) return { refusal: row.refusal, row };
-  if (Number(row.consumed) === 0) return 'raced';
+  const row: ExchangeRow = Object.assign(values, {
+    code_hash: e.codeHash,
+    redirect_uri: e.redirectUri,
+    resource: e.resource,
+    challenge: e.challenge,
+    family,
+  });
+  const [found] = await executeRows(db, EXCHANGE, [row]);
+  if (!found) return { refusal: 'unknown' };
+  if (found.refusal) return { refusal: found.refusal, row: found };
+  if (!found.consumed) return 'raced';
   return {
     refusal: null,
-    row: Object.assign(row, { family_id: family }),
-    issued: issued(scopesOf(row.scopes)),
+    row: Object.assign(found, { family_id: family }),
+    issued: issued(scopesOf(found.scopes)),
   };
 }
 

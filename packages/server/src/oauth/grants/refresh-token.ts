@@ -3,7 +3,8 @@ import { type Actor } from '../../auth/principal.js';
 import { audit } from '../../audit/log.js';
 import type { Db } from '../../db/connection.js';
 import { builtOnce } from '../../db/built-once.js';
-import { executeGrouped } from '../../db/group-commit.js';
+import { executeRows } from '../../db/group-commit.js';
+import type { RowsStatement } from '../../db/rows-statement.js';
 import type { Clock } from '../../lib/clock.js';
 import { personTokenResponse } from '../oidc/token-response.js';
 import { hashToken, parseToken } from '../../tokens/format.js';
@@ -13,6 +14,7 @@ import {
   type IssuedTokens,
   type IssueValues,
   issueValues,
+  issuingRows,
   issuingTail,
   revokeFamily,
   scopesOf,
@@ -91,55 +93,65 @@ async function rotate(db: Db, clock: Clock, who: Actor, r: Rotation): Promise<Ou
   return { refusal: 'unknown' };
 }
 
-type RotationValues = IssueValues & {
-  tokenHash: string;
+/** A rotation as a row of the rotation statement. */
+type RotationRow = IssueValues & {
+  token_hash: string;
   resource: string | null;
-  named: string | null;
-  protocol: string;
+  named: readonly string[] | null;
 };
 
 /**
- * The rotation statement. `narrowing`: the request names scopes. Most refreshes name none, and the
- * scope subquery would cost on every one of them, so that part is in the statement only when named.
+ * The rotation statement, over a JSON array of `RotationRow`s: one row answered per token found,
+ * each on its own. Concurrent refreshes share one execution (`executeRows`). Two rows presenting
+ * the same token rotate it once (an update touches a row once): the other is answered `rotated`
+ * false, as a concurrent refresh is, and asks again. `narrowing`: the requests name scopes. Most
+ * refreshes name none, and the scope subquery would cost on every one of them, so that part is in
+ * the statement only when named.
  */
-const rotationSql = (narrowing: boolean) =>
+const rotationSql = (
+  narrowing: boolean,
+): RowsStatement<TokenRow & { refusal: Refusal | null; rotated: boolean }> =>
   builtOnce(
-    (_db, v: RotationValues) => sql<TokenRow & { refusal: Refusal | null; rotated: string | number }>`
-    with cur as (
-      select * from oauth_tokens where token_hash = ${v.tokenHash}::text
-    ), chk as (
-      select cur.*, ${narrowing ? sql`case when jsonb_array_length(k.kept) = 0 then cur.scopes else k.kept end` : sql`cur.scopes`} as access_scopes,
+    (_db, p: { rows: string }) => sql<TokenRow & { n: number; refusal: Refusal | null; rotated: boolean }>`
+    with ${issuingRows(p.rows, sql`token_hash text, resource text, named jsonb`)}, chk as (
+      select v.n, v.now, cur.at, cur.client_id, cur.family_id, cur.user_id, cur.org_id, cur.resource, cur.prefix,
+        ${narrowing ? sql`case when jsonb_array_length(k.kept) = 0 then cur.scopes else k.kept end` : sql`cur.scopes`} as access_scopes,
         case
-          when cur.kind <> 'rt' or cur.client_id <> ${v.clientId}::text or cur.revoked_at is not null then 'unknown'
+          when cur.kind <> 'rt' or cur.client_id <> v.client_id or cur.revoked_at is not null then 'unknown'
           when cur.rotated_at is not null then 'reused'
-          when cur.expires_at <= ${v.now}::timestamptz then 'expired'
-          when ${v.resource}::text is not null and cur.resource <> ${v.resource}::text
-            then 'resource_mismatch'
+          when cur.expires_at <= v.now then 'expired'
+          when v.resource is not null and cur.resource <> v.resource then 'resource_mismatch'
           ${narrowing ? sql`when not (cur.scopes @> k.kept) then 'scope_widened'` : sql``}
-          when cur.user_id is not null and not exists (
-            select 1 from memberships m where m.org_id = cur.org_id and m.user_id = cur.user_id) then 'not_member'
-          when cur.user_id is not null and not exists (
-            select 1 from users u where u.id = cur.user_id and u.disabled_at is null) then 'account_disabled'
+          when cur.user_id is not null and mem.ok is null then 'not_member'
+          when cur.user_id is not null and act.ok is null then 'account_disabled'
         end as refusal
-      from cur ${
+      -- Each lookup a lateral subquery: an index probe per row, never a hash of the whole table.
+      from v cross join lateral (
+        select t.ctid as at, t.* from oauth_tokens t where t.token_hash = v.token_hash limit 1
+      ) cur
+      left join lateral (
+        select true as ok from memberships m where m.org_id = cur.org_id and m.user_id = cur.user_id limit 1
+      ) mem on true
+      left join lateral (
+        select true as ok from users u where u.id = cur.user_id and u.disabled_at is null limit 1
+      ) act on true ${
         narrowing
           ? sql`cross join lateral (
         select coalesce(jsonb_agg(n.scope order by n.i), '[]'::jsonb) as kept
-        from jsonb_array_elements_text(${v.named}::jsonb) with ordinality as n(scope, i)
-        where cur.scopes @> jsonb_build_array(n.scope) or not (${v.protocol}::jsonb @> jsonb_build_array(n.scope))
+        from jsonb_array_elements_text(v.named) with ordinality as n(scope, i)
+        where cur.scopes @> jsonb_build_array(n.scope) or not (${sql.lit(PROTOCOL)}::jsonb @> jsonb_build_array(n.scope))
       ) k`
           : sql``
       }
     ), s as (
-      update oauth_tokens set rotated_at = ${v.now}::timestamptz
-      where token_hash = ${v.tokenHash}::text and rotated_at is null and revoked_at is null
-        and exists (select 1 from chk where chk.refusal is null)
-      returning family_id, grant_id, user_id, org_id, resource,
-        ${narrowing ? sql`(select access_scopes from chk)` : sql`scopes`} as scopes, scopes as held, prefix as previous
-    ), ${issuingTail(v, { refresh: true, event: 'refreshed' })}
-    select chk.refusal, chk.client_id, chk.family_id, chk.user_id, chk.org_id, chk.resource, chk.prefix,
-      chk.access_scopes as scopes, (select count(*) from s) as rotated,
-      (select count(*) from t) as tokens, (select count(*) from a) as audited
+      update oauth_tokens t set rotated_at = chk.now
+      from chk
+      where t.ctid = chk.at and chk.refusal is null and t.rotated_at is null and t.revoked_at is null
+      returning chk.n, t.family_id, t.grant_id, t.user_id, t.org_id, t.resource, chk.access_scopes as scopes,
+        t.scopes as held, t.prefix as previous
+    ), ${issuingTail('refreshed')}
+    select chk.n, chk.refusal, chk.client_id, chk.family_id, chk.user_id, chk.org_id, chk.resource, chk.prefix,
+      chk.access_scopes as scopes, exists (select 1 from s where s.n = chk.n) as rotated
     from chk`,
   );
 const ROTATION = { all: rotationSql(false), narrowing: rotationSql(true) };
@@ -151,24 +163,16 @@ async function rotateOnce(db: Db, clock: Clock, who: Actor, r: Rotation): Promis
     tokenPrefix: r.tokenPrefix,
     event: 'refreshed',
   });
-  const statement = r.named ? ROTATION.narrowing : ROTATION.all;
-  const { rows } = await executeGrouped(
-    db,
-    statement.bind(
-      Object.assign(values, {
-        tokenHash: r.tokenHash,
-        resource: r.resource ?? null,
-        named: r.named ? JSON.stringify(r.named) : null,
-        protocol: PROTOCOL,
-      }),
-      db,
-    ),
-  );
-  const row = rows[0];
-  if (!row) return { refusal: 'unknown' };
-  if (row.refusal) return { refusal: row.refusal, row };
-  if (Number(row.rotated) === 0) return 'raced';
-  return { refusal: null, row, issued: issued(scopesOf(row.scopes)) };
+  const row: RotationRow = Object.assign(values, {
+    token_hash: r.tokenHash,
+    resource: r.resource ?? null,
+    named: r.named ?? null,
+  });
+  const [found] = await executeRows(db, r.named ? ROTATION.narrowing : ROTATION.all, [row]);
+  if (!found) return { refusal: 'unknown' };
+  if (found.refusal) return { refusal: found.refusal, row: found };
+  if (!found.rotated) return 'raced';
+  return { refusal: null, row: found, issued: issued(scopesOf(found.scopes)) };
 }
 
 /**

@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import { type Actor } from '../../auth/principal.js';
-import { auditFrom, type AuditRowValues, auditRowValues } from '../../audit/log.js';
+import { type AuditColumns, auditColumns } from '../../audit/log.js';
 import { builtOnce } from '../../db/built-once.js';
 import { addMs, type Clock, DAY, HOUR } from '../../lib/clock.js';
 import { newId } from '../../lib/secrets.js';
@@ -37,25 +37,34 @@ export interface IssuedTokens {
 /** How a grant's statement records the family it issues. */
 export type IssueEvent = 'issued' | 'refreshed';
 
-/** The values an issuing statement binds: the new tokens (hashes only) and the audit event's. */
-export interface IssueValues extends AuditRowValues {
-  clientId: string;
-  atId: string;
-  atHash: string;
-  atPrefix: string;
-  atExpiresAt: Date;
-  /** Only when the statement issues a refresh token too. */
-  rtId: string | null;
-  rtHash: string | null;
-  rtPrefix: string | null;
-  rtExpiresAt: Date | null;
+/**
+ * A row of an issuing rows statement, as its JSON array holds it (dates as ISO strings): the new
+ * tokens (hashes only; the refresh token's columns null when none is issued) and the audit event's
+ * columns. `ISSUE_COLUMNS` reads it back.
+ */
+export interface IssueValues extends AuditColumns {
+  client_id: string;
   /** `issued` events: the grant type they name. */
-  grantType: string | null;
+  grant_type: string | null;
+  at_id: string;
+  at_hash: string;
+  at_prefix: string;
+  at_expires_at: Date;
+  rt_id: string | null;
+  rt_hash: string | null;
+  rt_prefix: string | null;
+  rt_expires_at: Date | null;
 }
+
+/** `IssueValues` as `jsonb_to_record` column definitions. */
+const ISSUE_COLUMNS = sql`now timestamptz, client_id text, grant_type text,
+  at_id uuid, at_hash text, at_prefix text, at_expires_at timestamptz,
+  rt_id uuid, rt_hash text, rt_prefix text, rt_expires_at timestamptz,
+  audit_id uuid, actor text, action text, target text, ip text, user_agent text`;
 
 /**
  * Mints the tokens a grant issues (an access token, and a refresh token when `refresh`) and the
- * values its statement binds; `issued` gives the plaintexts to answer with.
+ * row its statement reads; `issued` gives the plaintexts to answer with.
  */
 export function issueValues(
   clock: Clock,
@@ -68,21 +77,21 @@ export function issueValues(
   // Object.assign, not a spread followed by properties: on Node 20 each property written after a
   // spread takes V8's slow path (about 0.6 µs each; this object was 9 µs to build).
   const values: IssueValues = Object.assign(
-    auditRowValues(who, now, {
+    auditColumns(who, now, {
       action: o.event === 'issued' ? 'oauth.token_issued' : 'oauth.token_refreshed',
       target: `client:${o.clientId}`,
     }),
     {
-      clientId: o.clientId,
-      atId: newId(),
-      atHash: at.hash,
-      atPrefix: at.display,
-      atExpiresAt: addMs(now, ACCESS_TOKEN_TTL_MS),
-      rtId: rt ? newId() : null,
-      rtHash: rt?.hash ?? null,
-      rtPrefix: rt?.display ?? null,
-      rtExpiresAt: rt ? addMs(now, REFRESH_TOKEN_TTL_MS) : null,
-      grantType: o.grantType ?? null,
+      client_id: o.clientId,
+      grant_type: o.grantType ?? null,
+      at_id: newId(),
+      at_hash: at.hash,
+      at_prefix: at.display,
+      at_expires_at: addMs(now, ACCESS_TOKEN_TTL_MS),
+      rt_id: rt ? newId() : null,
+      rt_hash: rt?.hash ?? null,
+      rt_prefix: rt?.display ?? null,
+      rt_expires_at: rt ? addMs(now, REFRESH_TOKEN_TTL_MS) : null,
     },
   );
   const issued = (scopes: readonly string[]): IssuedTokens => ({
@@ -97,44 +106,47 @@ export function issueValues(
 }
 
 /**
- * The token rows an issuing statement inserts, as SQL `values` rows over `v`'s placeholders:
- * `id, kind, token_hash, prefix, expires_at`.
+ * The head of an issuing rows statement: CTE `v`, each row of the JSON array `rows` (`IssueValues`
+ * with the grant's own fields, whose column definitions are `more`) with its 1-based position `n`.
  */
-function tokenRows(v: IssueValues, refresh: boolean) {
-  const at = sql`(${v.atId}::uuid, 'at'::text, ${v.atHash}::text, ${v.atPrefix}::text, ${v.atExpiresAt}::timestamptz)`;
-  if (!refresh) return at;
-  const rt = sql`(${v.rtId}::uuid, 'rt'::text, ${v.rtHash}::text, ${v.rtPrefix}::text, ${v.rtExpiresAt}::timestamptz)`;
-  return sql.join([at, rt]);
+export function issuingRows(rows: unknown, more: RawBuilder<unknown>) {
+  return sql`v as (
+      select e.n::int4 as n, r.*
+      from jsonb_array_elements(${rows}::jsonb) with ordinality as e(row, n)
+      cross join lateral jsonb_to_record(e.row) as r(${ISSUE_COLUMNS}, ${more})
+    )`;
 }
 
 /**
- * Where OAuth tokens issued from a checked row (a code, a refresh token) are written and audited:
- * the tail of a grant's single SQL statement, over the placeholders of `IssueValues` (the grant's
- * statement is built once: `db/built-once.ts`). The statement ends in a CTE `s` of at most one row
- * — the family to issue: `family_id, grant_id, user_id, org_id, resource`, `scopes` (the access
- * token's), `held` (the refresh token's: a narrowing refresh narrows the access token only, RFC
- * 6749 §6) and `previous` (the rotated refresh token's prefix, or null). This appends `t`, which
- * inserts the access token (and a refresh token when `refresh`), and `a`, the audit event; when `s`
- * is empty, neither writes. Only hashes are stored.
+ * The tail of an issuing rows statement (built once: `db/built-once.ts`), after `issuingRows`'s
+ * `v` and a CTE `s` of the families to issue, at most one per row of `v`: `n` (the row's),
+ * `family_id, grant_id, user_id, org_id, resource`, `scopes` (the access token's), `held` (the
+ * refresh token's: a narrowing refresh narrows the access token only, RFC 6749 §6) and `previous`
+ * (the rotated refresh token's prefix, or null). This appends `t`, which inserts each family's
+ * access token (and its refresh token, when the row has one), and `a`, its audit event; a row of
+ * `v` with none in `s` writes neither. Only hashes are stored.
  */
-export function issuingTail(v: IssueValues, shape: { refresh: boolean; event: IssueEvent }) {
+export function issuingTail(event: IssueEvent) {
   const data =
-    shape.event === 'issued'
-      ? sql`jsonb_build_object('client_id', ${v.clientId}::text, 'grant_type', ${v.grantType}::text,
+    event === 'issued'
+      ? sql`jsonb_build_object('client_id', v.client_id, 'grant_type', v.grant_type,
           'user_id', s.user_id, 'resource', s.resource, 'scopes', s.scopes,
-          'access_token', ${v.atPrefix}::text, 'refresh_token', ${v.rtPrefix}::text)`
-      : sql`jsonb_build_object('client_id', ${v.clientId}::text, 'user_id', s.user_id, 'resource', s.resource,
+          'access_token', v.at_prefix, 'refresh_token', v.rt_prefix)`
+      : sql`jsonb_build_object('client_id', v.client_id, 'user_id', s.user_id, 'resource', s.resource,
           'scopes', s.scopes, 'previous', s.previous,
-          'access_token', ${v.atPrefix}::text, 'refresh_token', ${v.rtPrefix}::text)`;
+          'access_token', v.at_prefix, 'refresh_token', v.rt_prefix)`;
   return sql`t as (
       insert into oauth_tokens (id, kind, token_hash, prefix, family_id, client_id, grant_id, user_id, org_id, resource, scopes, created_at, expires_at)
-      select v.id, v.kind, v.token_hash, v.prefix, s.family_id, ${v.clientId}::text, s.grant_id, s.user_id, s.org_id, s.resource,
-        case when v.kind = 'rt' then s.held else s.scopes end, ${v.now}::timestamptz, v.expires_at
-      from s cross join (values ${tokenRows(v, shape.refresh)}) as v(id, kind, token_hash, prefix, expires_at)
-      returning id
+      select x.id, x.kind, x.token_hash, x.prefix, s.family_id, v.client_id, s.grant_id, s.user_id, s.org_id, s.resource,
+        case when x.kind = 'rt' then s.held else s.scopes end, v.now, x.expires_at
+      from s join v on v.n = s.n
+      cross join lateral (values (v.at_id, 'at'::text, v.at_hash, v.at_prefix, v.at_expires_at),
+        (v.rt_id, 'rt'::text, v.rt_hash, v.rt_prefix, v.rt_expires_at)) as x(id, kind, token_hash, prefix, expires_at)
+      where x.id is not null
     ), a as (
-      ${auditFrom(v, { orgId: sql`s.org_id`, data, from: sql`s` })}
-      returning id
+      insert into audit_events (id, org_id, actor, action, target, ip, user_agent, created_at, data)
+      select v.audit_id, s.org_id, v.actor, v.action, v.target, v.ip, v.user_agent, v.now, ${data}
+      from s join v on v.n = s.n
     )`;
 }
 
@@ -169,80 +181,36 @@ export async function issueTokens(
   o: IssueFor & { clientVersion?: string | null },
 ): Promise<IssuedTokens | null> {
   const s = o.subject;
-  const { values: v, issued } = issueValues(clock, who, {
+  const { values, issued } = issueValues(clock, who, {
     clientId: s.clientId,
     refresh: o.refresh,
     tokenPrefix: o.tokenPrefix,
     event: 'issued',
     grantType: o.grantType,
   });
-  const row: IssueRow = {
-    at_id: v.atId,
-    at_hash: v.atHash,
-    at_prefix: v.atPrefix,
-    at_expires_at: v.atExpiresAt,
-    rt_id: v.rtId,
-    rt_hash: v.rtHash,
-    rt_prefix: v.rtPrefix,
-    rt_expires_at: v.rtExpiresAt,
+  const row: IssueRow = Object.assign(values, {
     family_id: newId(),
-    client_id: s.clientId,
     grant_id: s.grantId,
     user_id: s.userId,
     org_id: s.orgId,
     resource: s.resource,
     scopes: s.scopes,
-    created_at: v.now,
-    audit_id: v.auditId,
-    actor: v.actor,
-    action: v.action,
-    target: v.target,
-    ip: v.ip,
-    user_agent: v.userAgent,
-    // The event's detail, as `issuingTail` builds it in SQL for the other grants.
-    data: {
-      client_id: s.clientId,
-      grant_type: o.grantType,
-      user_id: s.userId,
-      resource: s.resource,
-      scopes: s.scopes,
-      access_token: v.atPrefix,
-      refresh_token: v.rtPrefix,
-    },
     // Given a version key at all, checked: an absent version then matches no row.
     checked: 'clientVersion' in o,
     version: o.clientVersion ?? null,
-  };
+  });
   const written = await executeRows(db, ISSUE_ROWS, [row]);
   return written.length === 0 ? null : issued(s.scopes);
 }
 
-/** A family's tokens and its event, as `ISSUE_ROWS` reads them (JSON: dates as ISO strings). */
-interface IssueRow {
-  at_id: string;
-  at_hash: string;
-  at_prefix: string;
-  at_expires_at: Date;
-  /** The refresh token's columns: all null when the family has none. */
-  rt_id: string | null;
-  rt_hash: string | null;
-  rt_prefix: string | null;
-  rt_expires_at: Date | null;
+/** A family issued for a subject known up front, as `ISSUE_ROWS` reads it. */
+interface IssueRow extends IssueValues {
   family_id: string;
-  client_id: string;
   grant_id: string | null;
   user_id: string | null;
   org_id: string;
   resource: string;
   scopes: readonly string[];
-  created_at: Date;
-  audit_id: string;
-  actor: string;
-  action: string;
-  target: string;
-  ip: string | null;
-  user_agent: string | null;
-  data: Record<string, unknown>;
   /** Whether the row is written only while the client's row is `version` (its `xmin`). */
   checked: boolean;
   version: string | null;
@@ -256,32 +224,17 @@ interface IssueRow {
  */
 const ISSUE_ROWS: RowsStatement = builtOnce(
   (_db, p: { rows: string }) =>
-    sql<{ n: number }>`with v as (
-      select e.n::int4 as n, r.*
-      from jsonb_array_elements(${p.rows}::jsonb) with ordinality as e(row, n)
-      cross join lateral jsonb_to_record(e.row) as r(
-        at_id uuid, at_hash text, at_prefix text, at_expires_at timestamptz,
-        rt_id uuid, rt_hash text, rt_prefix text, rt_expires_at timestamptz,
-        family_id uuid, client_id text, grant_id uuid, user_id uuid, org_id uuid, resource text,
-        scopes jsonb, created_at timestamptz, audit_id uuid, actor text, action text, target text,
-        ip text, user_agent text, data jsonb, checked boolean, version xid)
-    ), w as (
-      select * from v
+    sql<{ n: number }>`with ${issuingRows(
+      p.rows,
+      sql`family_id uuid, grant_id uuid, user_id uuid, org_id uuid, resource text, scopes jsonb,
+        checked boolean, version xid`,
+    )}, s as (
+      select n, family_id, grant_id, user_id, org_id, resource, scopes, scopes as held, null::text as previous
+      from v
       where not v.checked
         or exists (select 1 from oauth_clients c where c.id = v.client_id and c.xmin = v.version)
-    ), t as (
-      insert into oauth_tokens (id, kind, token_hash, prefix, expires_at, family_id, client_id, grant_id, user_id, org_id, resource, scopes, created_at)
-      select at_id, 'at', at_hash, at_prefix, at_expires_at, family_id, client_id, grant_id, user_id, org_id, resource, scopes, created_at
-      from w
-      union all
-      select rt_id, 'rt', rt_hash, rt_prefix, rt_expires_at, family_id, client_id, grant_id, user_id, org_id, resource, scopes, created_at
-      from w where rt_id is not null
-    ), a as (
-      insert into audit_events (id, org_id, actor, action, target, ip, user_agent, created_at, data)
-      select audit_id, org_id, actor, action, target, ip, user_agent, created_at, data
-      from w
-    )
-    select n from w`,
+    ), ${issuingTail('issued')}
+    select n from s`,
 );
 
 /** The token endpoint's success body (RFC 6749 §5.1). */

@@ -26,6 +26,7 @@ import * as webhookEnqueueCheap from './migrations/2026-12-05T1500-webhook-enque
 import * as tokenGrantKey from './migrations/2026-12-07T0100-token-grant-key.js';
 import * as membershipLists from './migrations/2026-12-07T0600-membership-lists.js';
 import * as webhookEnqueuePerStatement from './migrations/2026-12-07T2100-webhook-enqueue-per-statement.js';
+import * as tokenFillfactor from './migrations/2026-12-07T2300-token-fillfactor.js';
 
 /** Every migration, in order. Names are date-prefixed and never change once shipped. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -56,6 +57,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-12-07T0100-token-grant-key': tokenGrantKey,
   '2026-12-07T0600-membership-lists': membershipLists,
   '2026-12-07T2100-webhook-enqueue-per-statement': webhookEnqueuePerStatement,
+  '2026-12-07T2300-token-fillfactor': tokenFillfactor,
 };
 
 /**

@@ -59,6 +59,10 @@ export class QueryCounter {
       return tables.some((t) => new RegExp(`\\b${t}\\b`).test(text));
     }).length;
   }
+  /** The nodes of the queries since `since` that name `table` (to compile and inspect). */
+  nodesTouching(since: number, table: string): unknown[] {
+    return this.#nodes.slice(since).filter((n) => new RegExp(`\\b${table}\\b`).test(JSON.stringify(n)));
+  }
   async transformResult<T extends { result: unknown }>(args: T): Promise<T['result']> {
     return args.result;
   }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { type RootOperationNode, sql } from 'kysely';
 import { type TestServer, testServer } from '../helpers/harness.js';
 import {
   authorizeUrl,
@@ -93,5 +94,82 @@ describe('statements per grant', () => {
     };
     await grant();
     assert.equal(await statementsOf(grant), 1);
+  });
+});
+
+/**
+ * The plan a grant's statement gets when it is planned once for any value, as the embedded database
+ * plans every prepared statement (and PostgreSQL may): the rows of its JSON array are then
+ * estimated at a hundred, and a lookup written as a join or an `exists` can become a scan of the
+ * whole table, hashed, on every execution. On an empty database (the planner's default estimates)
+ * every table must still be read by index or by TID.
+ */
+async function genericPlan(node: unknown): Promise<string> {
+  const { sql: text } = t.deps.db.getExecutor().compileQuery(node as RootOperationNode, { queryId: 'plan' });
+  return t.deps.db.transaction().execute(async (trx) => {
+    await sql`set local plan_cache_mode = force_generic_plan`.execute(trx);
+    await sql.raw(`prepare lk_plan_check(text) as ${text}`).execute(trx);
+    const { rows } = await sql
+      .raw<Record<string, string>>(`explain execute lk_plan_check('[]')`)
+      .execute(trx);
+    await sql.raw('deallocate lk_plan_check').execute(trx);
+    return rows.map((r) => Object.values(r)[0]).join('\n');
+  });
+}
+
+/** How the plan reads each table: `[scan, table]` pairs. */
+const scans = (plan: string) =>
+  [
+    ...plan.matchAll(
+      /(Seq|Bitmap Heap|Tid Range|Tid|Index Only|Index|Sample) Scan(?: Backward)?(?: using \S+)? on (\w+)/g,
+    ),
+  ].map((m) => [m[1]!, m[2]!] as const);
+
+describe('the grants read every table by index, whatever the estimate', () => {
+  it('code exchange, rotation and client credentials', async () => {
+    const browser = t.client();
+    await browser.signup();
+    let since = t.queries.count;
+    const first = await tokensFor(t, browser);
+    const exchange = t.queries.nodesTouching(since, 'oauth_codes').at(-1);
+    since = t.queries.count;
+    const res = await form(t, '/api/oauth/token', {
+      grant_type: 'refresh_token',
+      refresh_token: first.tokens.refresh_token!,
+      client_id: first.client.client_id,
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    const rotation = t.queries.nodesTouching(since, 'oauth_tokens').at(-1);
+    const { basic } = await workerApp(t);
+    since = t.queries.count;
+    const cc = await form(
+      t,
+      '/api/oauth/token',
+      { grant_type: 'client_credentials', resource: MCP_URL, scope: 'mcp:read' },
+      { basic },
+    );
+    assert.equal(cc.statusCode, 200, cc.body);
+    const clientCredentials = t.queries.nodesTouching(since, 'oauth_tokens').at(-1);
+
+    for (const [name, node, tables] of [
+      ['exchange', exchange, ['oauth_codes', 'oauth_grants']],
+      ['rotation', rotation, ['oauth_tokens', 'memberships', 'users']],
+      ['client credentials', clientCredentials, ['oauth_clients']],
+    ] as const) {
+      assert.ok(node, `${name}: its statement was seen`);
+      const plan = await genericPlan(node);
+      const read = scans(plan);
+      for (const table of tables)
+        assert.ok(
+          read.some(([, t]) => t === table),
+          `${name} reads ${table}:\n${plan}`,
+        );
+      for (const [scan, table] of read)
+        assert.ok(
+          ['Index', 'Index Only', 'Tid'].includes(scan),
+          `${name}: ${scan} Scan on ${table}:\n${plan}`,
+        );
+      assert.doesNotMatch(plan, /hashed SubPlan/, `${name}:\n${plan}`);
+    }
   });
 });

@@ -229,10 +229,14 @@ const ISSUE_ROWS: RowsStatement = builtOnce(
       sql`family_id uuid, grant_id uuid, user_id uuid, org_id uuid, resource text, scopes jsonb,
         checked boolean, version xid`,
     )}, s as (
-      select n, family_id, grant_id, user_id, org_id, resource, scopes, scopes as held, null::text as previous
-      from v
-      where not v.checked
-        or exists (select 1 from oauth_clients c where c.id = v.client_id and c.xmin = v.version)
+      select v.n, v.family_id, v.grant_id, v.user_id, v.org_id, v.resource, v.scopes, v.scopes as held,
+        null::text as previous
+      -- A lateral subquery: an index probe per checked row, never a hash of every client.
+      from v left join lateral (
+        select true as ok from oauth_clients c
+        where v.checked and c.id = v.client_id and c.xmin = v.version limit 1
+      ) same on true
+      where not v.checked or same.ok
     ), ${issuingTail('issued')}
     select n from s`,
 );

@@ -144,6 +144,68 @@ describe('authorization code: each refusal answers and writes nothing', () => {
     });
 });
 
+/**
+ * A first use, then (a moment later, in the same group) a replay that would also fail another
+ * check: the replay is still a replay, and what the first use issued dies. On PostgreSQL both share
+ * one execution of the grant's statement, where the replay must not be answered by the other check
+ * alone.
+ */
+const firstThenReplay = <T>(first: () => Promise<T>, replay: () => Promise<T>) =>
+  inOneGroup(async () => {
+    const a = first();
+    await new Promise((r) => setTimeout(r, 50));
+    return Promise.all([a, replay()]);
+  });
+
+describe('a replay that fails another check too is still a replay', () => {
+  it("a code presented again with a wrong verifier, in the first use's group: the family dies", async () => {
+    const c = await register(t);
+    const p = pkce();
+    const code = await codeFor(c.client_id, p.challenge);
+    const [first, replay] = await firstThenReplay(
+      () => exchange(c.client_id, code, p.verifier),
+      () => exchange(c.client_id, code, pkce().verifier),
+    );
+    assert.equal(first.statusCode, 200, first.body);
+    refused(replay, 'invalid_grant');
+    const issued = first.json() as { access_token: string };
+    assert.deepEqual((await introspect(t, issued.access_token)).json(), { active: false });
+    const { events } = await written(c.client_id);
+    assert.deepEqual(
+      events.map((e) => e.action),
+      ['oauth.token_issued', 'oauth.code_replayed'],
+    );
+  });
+
+  it("a refresh token presented again for another resource, in its rotation's group: the family dies", async () => {
+    const b = t.client();
+    await b.signup();
+    const { client, tokens } = await tokensFor(t, b);
+    const refresh = (extra: Record<string, string> = {}) =>
+      form(t, '/api/oauth/token', {
+        grant_type: 'refresh_token',
+        refresh_token: tokens.refresh_token!,
+        client_id: client.client_id,
+        ...extra,
+      });
+    const [first, replay] = await firstThenReplay(
+      () => refresh(),
+      () => refresh({ resource: OTHER_URL }),
+    );
+    assert.equal(first.statusCode, 200, first.body);
+    refused(replay, 'invalid_grant');
+    const next = first.json() as { access_token: string };
+    assert.deepEqual((await introspect(t, next.access_token)).json(), { active: false });
+    const reuse = await t.deps.db
+      .selectFrom('audit_events')
+      .select('action')
+      .where('target', '=', `client:${client.client_id}`)
+      .where('action', '=', 'oauth.refresh_reuse_detected')
+      .execute();
+    assert.equal(reuse.length, 1);
+  });
+});
+
 describe('refresh: each refusal answers and rotates nothing', () => {
   it('a widening scope, another resource, another client: refused, and the token still rotates', async () => {
     const b = t.client();

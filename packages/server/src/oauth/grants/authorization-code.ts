@@ -105,9 +105,11 @@ type ExchangeRow = IssueValues & {
 
 /**
  * The exchange statement, over a JSON array of `ExchangeRow`s: one row answered per code found,
- * each on its own. Concurrent exchanges share one execution (`executeRows`). Two rows presenting
- * the same code consume it once (an update touches a row once): the other is answered `consumed`
- * false, as a concurrent exchange is, and asks again.
+ * each on its own. Concurrent exchanges share one execution (`executeRows`), all reading one
+ * snapshot. Two rows presenting the same code consume it once (an update touches a row once): any
+ * other row that presented it is answered as a concurrent exchange is, not consumed and with no
+ * refusal — even one that failed another check — so it asks again and finds a replay, as it would
+ * have had it run after the first.
  */
 const EXCHANGE: RowsStatement<CodeRow & { refusal: Refusal | null; consumed: boolean }> = builtOnce(
   (_db, p: { rows: string }) => sql<CodeRow & { n: number; refusal: Refusal | null; consumed: boolean }>`
@@ -136,7 +138,10 @@ const EXCHANGE: RowsStatement<CodeRow & { refusal: Refusal | null; consumed: boo
       returning cur.n, cur.family as family_id, c.grant_id, c.user_id, c.org_id, c.resource, c.scopes,
         c.scopes as held, null::text as previous
     ), ${issuingTail('issued')}
-    select cur.n, cur.refusal, cur.client_id, cur.org_id, coalesce(s.family_id, cur.family_id) as family_id,
+    select cur.n,
+      case when s.n is null and exists (select 1 from s s2 join cur c2 on c2.n = s2.n where c2.at = cur.at)
+        then null else cur.refusal end as refusal,
+      cur.client_id, cur.org_id, coalesce(s.family_id, cur.family_id) as family_id,
       cur.user_id, cur.resource, cur.scopes, cur.oidc, s.n is not null as consumed
     from cur left join s on s.n = cur.n`,
 );

@@ -102,9 +102,11 @@ type RotationRow = IssueValues & {
 
 /**
  * The rotation statement, over a JSON array of `RotationRow`s: one row answered per token found,
- * each on its own. Concurrent refreshes share one execution (`executeRows`). Two rows presenting
- * the same token rotate it once (an update touches a row once): the other is answered `rotated`
- * false, as a concurrent refresh is, and asks again. `narrowing`: the requests name scopes. Most
+ * each on its own. Concurrent refreshes share one execution (`executeRows`), all reading one
+ * snapshot. Two rows presenting the same token rotate it once (an update touches a row once): any
+ * other row that presented it is answered as a concurrent refresh is, not rotated and with no
+ * refusal — even one that failed another check — so it asks again and finds reuse, as it would
+ * have had it run after the first. `narrowing`: the requests name scopes. Most
  * refreshes name none, and the scope subquery would cost on every one of them, so that part is in
  * the statement only when named.
  */
@@ -150,7 +152,11 @@ const rotationSql = (
       returning chk.n, t.family_id, t.grant_id, t.user_id, t.org_id, t.resource, chk.access_scopes as scopes,
         t.scopes as held, t.prefix as previous
     ), ${issuingTail('refreshed')}
-    select chk.n, chk.refusal, chk.client_id, chk.family_id, chk.user_id, chk.org_id, chk.resource, chk.prefix,
+    select chk.n,
+      case when not exists (select 1 from s where s.n = chk.n)
+          and exists (select 1 from s join chk c2 on c2.n = s.n where c2.at = chk.at)
+        then null else chk.refusal end as refusal,
+      chk.client_id, chk.family_id, chk.user_id, chk.org_id, chk.resource, chk.prefix,
       chk.access_scopes as scopes, exists (select 1 from s where s.n = chk.n) as rotated
     from chk`,
   );

@@ -6,7 +6,7 @@ import type { Database } from '../db/schema.js';
 import { ApiError } from '../errors.js';
 import type { Clock } from '../lib/clock.js';
 import { lockOwners } from '../orgs/queries.js';
-import { revokeTree } from '../tokens/queries.js';
+import { revokeOAuthTokens, revokeTree } from '../tokens/queries.js';
 
 /** What stands in for an email or a name in the audit rows of a deleted account. */
 export const SCRUBBED = '[deleted]';
@@ -97,13 +97,7 @@ export async function deleteAccount(
     own.map((t) => t.id),
     'account_deleted',
   );
-  const oauth = await trx
-    .updateTable('oauth_tokens')
-    .set({ revoked_at: now })
-    .where('user_id', '=', userId)
-    .where('revoked_at', 'is', null)
-    .returning('token_hash')
-    .execute();
+  const oauth = await revokeOAuthTokens(trx, clock, { user_id: userId });
   await trx
     .updateTable('oauth_grants')
     .set({ revoked_at: now })
@@ -137,13 +131,13 @@ export async function deleteAccount(
       deleted_orgs: personal,
       revoked_sessions: sessions.length,
       revoked_tokens: [...tokens.map((t) => t.prefix)],
-      revoked_oauth_tokens: oauth.length,
+      revoked_oauth_tokens: oauth.count,
     },
   });
   await trx.deleteFrom('users').where('id', '=', userId).execute();
   return {
     userId,
-    hashes: [...sessions, ...tokens, ...oauth].map((r) => r.token_hash),
+    hashes: [...[...sessions, ...tokens].map((r) => r.token_hash), ...oauth.hashes],
     orgs: personal,
   };
 }

@@ -7,7 +7,7 @@ import { addMs, type Clock, MINUTE } from '../lib/clock.js';
 import { newSecret, sha256Hex } from '../lib/secrets.js';
 import type { Message } from '../mail/mailer.js';
 import { button, escapeHtml, layout } from '../mail/templates.js';
-import { revokeUserPats } from '../tokens/queries.js';
+import { revokeOAuthTokens, revokeUserPats } from '../tokens/queries.js';
 import { type EmailProof, proveEmail } from './email-proof.js';
 import { limit } from './input.js';
 import type { AccountLimiters } from './limits.js';
@@ -141,19 +141,12 @@ export async function endPasswordCredentials(
     .returning('token_hash')
     .execute();
   const pats = await revokeUserPats(trx, clock, userId, reason);
-  const refresh = await trx
-    .updateTable('oauth_tokens')
-    .set({ revoked_at: clock.now() })
-    .where('user_id', '=', userId)
-    .where('kind', '=', 'rt')
-    .where('revoked_at', 'is', null)
-    .returning(['token_hash'])
-    .execute();
+  const refresh = await revokeOAuthTokens(trx, clock, { user_id: userId, kind: 'rt' });
   return {
     sessions: sessionRows.length,
-    hashes: [...sessionRows, ...pats, ...refresh].map((r) => r.token_hash),
+    hashes: [...[...sessionRows, ...pats].map((r) => r.token_hash), ...refresh.hashes],
     prefixes: pats.map((p) => p.prefix),
-    refreshTokens: refresh.length,
+    refreshTokens: refresh.count,
   };
 }
 

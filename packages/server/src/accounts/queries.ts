@@ -34,18 +34,6 @@ export async function setPasswordHash(db: Executor, userId: string, hash: string
     .execute();
 }
 
-/** Revokes every live refresh token the account's sign-ins handed to apps; their hashes. */
-export async function revokeUserRefreshTokens(db: Executor, userId: string, now: Date) {
-  return db
-    .updateTable('oauth_tokens')
-    .set({ revoked_at: now })
-    .where('user_id', '=', userId)
-    .where('kind', '=', 'rt')
-    .where('revoked_at', 'is', null)
-    .returning(['token_hash'])
-    .execute();
-}
-
 /** Ends one live session; its token hash, or undefined when it had already ended. */
 export async function endSession(db: Executor, sessionId: string, now: Date) {
   return db

@@ -14,7 +14,7 @@ import {
 import { Email, IdParams, Name, OrgShape, Timestamp, UserShape } from '../http/shapes.js';
 import type { App } from '../http/types.js';
 import { listUserOrgs } from '../orgs/queries.js';
-import { revokeUserPats } from '../tokens/queries.js';
+import { revokeOAuthTokens, revokeUserPats } from '../tokens/queries.js';
 import { DEVICE_COOKIE, DEVICE_TTL_MS } from './devices.js';
 import { activityRoutes } from './activity-routes.js';
 import { identityRoutes } from './identity-routes.js';
@@ -33,7 +33,7 @@ import { signIn } from './signin.js';
 import { passwordSignIn } from './password-signin.js';
 import { passwordSignup } from './password-signup.js';
 import { passwordResetRoutes } from './password-reset-routes.js';
-import { revokeUserRefreshTokens, setPasswordHash } from './queries.js';
+import { setPasswordHash } from './queries.js';
 import { emailChangeRoutes } from './email-change-routes.js';
 import { lifecycleRoutes } from './lifecycle-routes.js';
 import { seedSignupPolicy } from './signup-policy.js';
@@ -331,7 +331,7 @@ export function accountRoutes(app: App, deps: Deps): void {
         // Personal access tokens act as the person: a new password ends them, and what they minted.
         const pats = await revokeUserPats(trx, clock, user.id, 'password_changed');
         // Refresh tokens the person's sign-ins handed to apps end too (their grants stay).
-        const refresh = await revokeUserRefreshTokens(trx, user.id, clock.now());
+        const refresh = await revokeOAuthTokens(trx, clock, { user_id: user.id, kind: 'rt' });
         const s = await signIn(trx, clock, who, {
           userId: user.id,
           orgId: req.principal?.defaultOrgId ?? null,
@@ -344,10 +344,10 @@ export function accountRoutes(app: App, deps: Deps): void {
           data: {
             revoked_sessions: revoked,
             revoked_tokens: pats.map((p) => p.prefix),
-            revoked_refresh_tokens: refresh.length,
+            revoked_refresh_tokens: refresh.count,
           },
         });
-        return { revoked, token: s.token, hashes: [...pats, ...refresh].map((r) => r.token_hash) };
+        return { revoked, token: s.token, hashes: [...pats.map((r) => r.token_hash), ...refresh.hashes] };
       });
       await deps.auth.changed({ user: user.id });
       for (const h of out.hashes) await deps.auth.changed({ token: h });

@@ -3,6 +3,7 @@ import type { Db } from '../db/connection.js';
 import type { Executor } from '../db/executor.js';
 import type { Database } from '../db/schema.js';
 import type { Role } from '../db/schema/orgs.js';
+import { revokeOAuthTokens } from '../tokens/queries.js';
 import type { Clock } from '../lib/clock.js';
 
 /**
@@ -103,15 +104,8 @@ export async function revokeOrgCredentials(
     .where('revoked_at', 'is', null)
     .returning('id')
     .execute();
-  const tokens = await trx
-    .updateTable('oauth_tokens')
-    .set({ revoked_at: now })
-    .where('org_id', '=', orgId)
-    .where('user_id', '=', userId)
-    .where('revoked_at', 'is', null)
-    .returning('id')
-    .execute();
-  return { grants: grants.length, tokens: tokens.length };
+  const tokens = await revokeOAuthTokens(trx, clock, { org_id: orgId, user_id: userId });
+  return { grants: grants.length, tokens: tokens.count };
 }
 
 /** Per user: their membership role now (null while inactive) and the roles their groups map to. */

@@ -282,3 +282,54 @@ export async function tokenLastUse(db: Executor, id: string) {
     .where('id', '=', id)
     .executeTakeFirstOrThrow();
 }
+
+/** Passes of a revocation at most (each one past the first needs a rotation racing it). */
+const MAX_REVOKE_PASSES = 10;
+
+/** Which live OAuth tokens a revocation ends: every condition given holds for each. */
+export interface TokenSelection {
+  id?: string;
+  family_id?: string;
+  grant_id?: string;
+  client_id?: string;
+  user_id?: string;
+  org_id?: string;
+  kind?: 'at' | 'rt';
+}
+
+/**
+ * Revokes every live OAuth token `which` selects, and the API tokens they minted; returns their
+ * hashes (to drop from caches) and prefixes. Call it in the transaction of the change that ends them.
+ */
+export async function revokeOAuthTokens(
+  trx: Executor,
+  clock: Clock,
+  which: TokenSelection,
+): Promise<{ count: number; hashes: string[]; prefixes: string[] }> {
+  // A rotation or exchange that commits while this runs issues rows its snapshot cannot see (it
+  // waited on the row the rotation locked, then went on with the snapshot it started with): go
+  // round again until a pass finds nothing alive, so nothing issued in the race outlives the rest.
+  const rows: { id: string; token_hash: string; prefix: string }[] = [];
+  for (let pass = 0; pass < MAX_REVOKE_PASSES; pass++) {
+    let revoke = trx
+      .updateTable('oauth_tokens')
+      .set({ revoked_at: clock.now() })
+      .where('revoked_at', 'is', null);
+    for (const [column, value] of Object.entries(which) as [keyof TokenSelection, string][])
+      revoke = revoke.where(column, '=', value);
+    const revoked = await revoke.returning(['id', 'token_hash', 'prefix']).execute();
+    if (revoked.length === 0) break;
+    rows.push(...revoked);
+  }
+  // API tokens these tokens minted (an app's org keys) die with them.
+  const children = await revokeOAuthChildren(
+    trx,
+    clock,
+    rows.map((r) => r.id),
+  );
+  return {
+    count: rows.length,
+    hashes: [...rows, ...children].map((r) => r.token_hash),
+    prefixes: [...rows, ...children].map((r) => r.prefix),
+  };
+}

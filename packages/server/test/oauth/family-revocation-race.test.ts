@@ -94,3 +94,60 @@ describe('family revocation racing a rotation', () => {
     assert.deepEqual(alive, []);
   });
 });
+
+/**
+ * A password change ends every refresh token the person's sign-ins handed to apps. A rotation of
+ * one of them that commits while the change revokes them issues a successor the revocation's first
+ * pass cannot see: it goes round again, and the successor ends too.
+ */
+describe('a password change racing a rotation', () => {
+  it('the refresh token the rotation issues during the change is revoked with the rest', async () => {
+    const b = t.client();
+    const { password } = await b.signup();
+    const { tokens } = await tokensFor(t, b);
+    const head = tokens.refresh_token!;
+
+    const other = new pg.Client({ connectionString: t.storage.databaseUrl! });
+    await other.connect();
+    const watcher = new pg.Client({ connectionString: t.storage.databaseUrl! });
+    await watcher.connect();
+    try {
+      // Another connection rotates the refresh token and issues its successor, and holds that open.
+      await other.query('begin');
+      await other.query(`update oauth_tokens set rotated_at = now() where token_hash = $1`, [hash(head)]);
+      await other.query(
+        `insert into oauth_tokens (id, kind, token_hash, prefix, family_id, client_id, grant_id, user_id, org_id,
+           resource, scopes, created_at, expires_at)
+         select gen_random_uuid(), kind, 'successor-issued-during-the-password-change', 'lk_rt_race2', family_id,
+           client_id, grant_id, user_id, org_id, resource, scopes, now(), expires_at
+         from oauth_tokens where token_hash = $1`,
+        [hash(head)],
+      );
+      const change = b.post('/api/auth/password', {
+        current_password: password,
+        new_password: 'another long passphrase',
+      });
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const { rows } = await watcher.query(
+          `select count(*) as n from pg_stat_activity
+           where wait_event_type = 'Lock' and query ilike 'update "oauth_tokens" set "revoked_at"%'`,
+        );
+        if (Number(rows[0].n) > 0) break;
+        assert.ok(Date.now() < deadline, 'the revocation never waited on the rotation');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await other.query('commit');
+      assert.equal((await change).statusCode, 200);
+    } finally {
+      await other.end();
+      await watcher.end();
+    }
+    const successor = await t.deps.db
+      .selectFrom('oauth_tokens')
+      .select(['revoked_at'])
+      .where('token_hash', '=', 'successor-issued-during-the-password-change')
+      .executeTakeFirstOrThrow();
+    assert.notEqual(successor.revoked_at, null, 'the successor issued during the change is still alive');
+  });
+});

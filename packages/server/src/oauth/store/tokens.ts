@@ -5,7 +5,7 @@ import { builtOnce } from '../../db/built-once.js';
 import { addMs, type Clock, DAY, HOUR } from '../../lib/clock.js';
 import { newId } from '../../lib/secrets.js';
 import { hashToken, mintToken } from '../../tokens/format.js';
-import { revokeOAuthChildren } from '../../tokens/queries.js';
+import { revokeOAuthTokens } from '../../tokens/queries.js';
 import type { Executor } from '../../db/executor.js';
 import { executeRows } from '../../db/group-commit.js';
 import { readRows } from '../../db/read-rows.js';
@@ -252,50 +252,13 @@ export function tokenResponse(t: IssuedTokens) {
   };
 }
 
-/** Passes of a revocation at most (each one past the first needs a rotation racing it). */
-const MAX_REVOKE_PASSES = 10;
-
-/** Revokes every live token matching `where`; returns their hashes (to drop from caches) and prefixes. */
-async function revokeWhere(
-  trx: Executor,
-  clock: Clock,
-  column: 'family_id' | 'grant_id' | 'client_id' | 'id',
-  value: string,
-): Promise<{ hashes: string[]; prefixes: string[] }> {
-  // A rotation or exchange that commits while this runs issues rows its snapshot cannot see (it
-  // waited on the row the rotation locked, then went on with the snapshot it started with): go
-  // round again until a pass finds nothing alive, so nothing issued in the race outlives the rest.
-  const rows: { id: string; token_hash: string; prefix: string }[] = [];
-  for (let pass = 0; pass < MAX_REVOKE_PASSES; pass++) {
-    const revoked = await trx
-      .updateTable('oauth_tokens')
-      .set({ revoked_at: clock.now() })
-      .where(column, '=', value)
-      .where('revoked_at', 'is', null)
-      .returning(['id', 'token_hash', 'prefix'])
-      .execute();
-    if (revoked.length === 0) break;
-    rows.push(...revoked);
-  }
-  // API tokens these tokens minted (an app's org keys) die with them.
-  const children = await revokeOAuthChildren(
-    trx,
-    clock,
-    rows.map((r) => r.id),
-  );
-  return {
-    hashes: [...rows, ...children].map((r) => r.token_hash),
-    prefixes: [...rows, ...children].map((r) => r.prefix),
-  };
-}
-
 export const revokeFamily = (trx: Executor, clock: Clock, familyId: string) =>
-  revokeWhere(trx, clock, 'family_id', familyId);
+  revokeOAuthTokens(trx, clock, { family_id: familyId });
 export const revokeGrantTokens = (trx: Executor, clock: Clock, grantId: string) =>
-  revokeWhere(trx, clock, 'grant_id', grantId);
+  revokeOAuthTokens(trx, clock, { grant_id: grantId });
 export const revokeClientTokens = (trx: Executor, clock: Clock, clientId: string) =>
-  revokeWhere(trx, clock, 'client_id', clientId);
-export const revokeToken = (trx: Executor, clock: Clock, id: string) => revokeWhere(trx, clock, 'id', id);
+  revokeOAuthTokens(trx, clock, { client_id: clientId });
+export const revokeToken = (trx: Executor, clock: Clock, id: string) => revokeOAuthTokens(trx, clock, { id });
 
 /** A stored token by its plaintext (any state), or undefined. */
 export function findTokenRow(db: Executor, token: string) {

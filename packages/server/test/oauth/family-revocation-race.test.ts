@@ -20,6 +20,57 @@ after(() => t.close());
 
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
 
+/**
+ * Runs `revoke` (a request whose revocation must wait on the refresh token `head`) while another
+ * connection has rotated `head` and issued its successor, with token hash `successor`, and holds
+ * that open; commits the rotation once the revocation waits on it, then answers `revoke`'s response.
+ */
+async function racingRotation<T>(head: string, successor: string, revoke: () => Promise<T>): Promise<T> {
+  const other = new pg.Client({ connectionString: t.storage.databaseUrl! });
+  await other.connect();
+  // A third connection watches: inside a transaction, pg_stat_activity does not change.
+  const watcher = new pg.Client({ connectionString: t.storage.databaseUrl! });
+  await watcher.connect();
+  try {
+    await other.query('begin');
+    await other.query(`update oauth_tokens set rotated_at = now() where token_hash = $1`, [hash(head)]);
+    await other.query(
+      `insert into oauth_tokens (id, kind, token_hash, prefix, family_id, client_id, grant_id, user_id, org_id,
+         resource, scopes, created_at, expires_at)
+       select gen_random_uuid(), kind, $2, 'lk_rt_race', family_id, client_id, grant_id,
+         user_id, org_id, resource, scopes, now(), expires_at
+       from oauth_tokens where token_hash = $1`,
+      [hash(head), successor],
+    );
+    const response = revoke();
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const { rows } = await watcher.query(
+        `select count(*) as n from pg_stat_activity
+         where wait_event_type = 'Lock' and query ilike 'update "oauth_tokens" set "revoked_at"%'`,
+      );
+      if (Number(rows[0].n) > 0) break;
+      assert.ok(Date.now() < deadline, 'the revocation never waited on the rotation');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await other.query('commit');
+    return await response;
+  } finally {
+    await other.end();
+    await watcher.end();
+  }
+}
+
+/** Whether the token with this hash is revoked. */
+const revoked = async (tokenHash: string) =>
+  (
+    await t.deps.db
+      .selectFrom('oauth_tokens')
+      .select(['revoked_at'])
+      .where('token_hash', '=', tokenHash)
+      .executeTakeFirstOrThrow()
+  ).revoked_at !== null;
+
 describe('family revocation racing a rotation', () => {
   it('a token issued by a rotation that commits during the revocation is revoked with the family', async () => {
     const b = t.client();
@@ -36,55 +87,15 @@ describe('family revocation racing a rotation', () => {
     assert.equal(second.statusCode, 200, second.body);
     const head = (second.json() as { refresh_token: string }).refresh_token;
 
-    // Another connection rotates the head and issues its successor, and holds that open.
-    const other = new pg.Client({ connectionString: t.storage.databaseUrl! });
-    await other.connect();
-    // A third connection watches: inside a transaction, pg_stat_activity does not change.
-    const watcher = new pg.Client({ connectionString: t.storage.databaseUrl! });
-    await watcher.connect();
-    try {
-      await other.query('begin');
-      await other.query(`update oauth_tokens set rotated_at = now() where token_hash = $1`, [hash(head)]);
-      await other.query(
-        `insert into oauth_tokens (id, kind, token_hash, prefix, family_id, client_id, grant_id, user_id, org_id,
-           resource, scopes, created_at, expires_at)
-         select gen_random_uuid(), kind, 'successor-issued-in-the-race', 'lk_rt_race', family_id, client_id, grant_id,
-           user_id, org_id, resource, scopes, now(), expires_at
-         from oauth_tokens where token_hash = $1`,
-        [hash(head)],
-      );
+    // The first refresh token presented again: reuse. The revocation waits on the head's lock.
+    const res = await racingRotation(head, 'successor-issued-in-the-race', () => refresh(first));
+    assert.equal(res.statusCode, 400, res.body);
+    assert.equal(res.json().error, 'invalid_grant');
 
-      // The first refresh token presented again: reuse. The revocation waits on the head's lock.
-      const reuse = refresh(first);
-      const waiting = async () =>
-        Number(
-          (
-            await watcher.query(
-              `select count(*) as n from pg_stat_activity
-               where wait_event_type = 'Lock' and query ilike 'update "oauth_tokens" set "revoked_at"%'`,
-            )
-          ).rows[0].n,
-        ) > 0;
-      const deadline = Date.now() + 10_000;
-      while (!(await waiting())) {
-        assert.ok(Date.now() < deadline, 'the revocation never waited on the rotation');
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      await other.query('commit');
-      const res = await reuse;
-      assert.equal(res.statusCode, 400, res.body);
-      assert.equal(res.json().error, 'invalid_grant');
-    } finally {
-      await other.end();
-      await watcher.end();
-    }
-
-    const survivor = await t.deps.db
-      .selectFrom('oauth_tokens')
-      .select(['revoked_at'])
-      .where('token_hash', '=', 'successor-issued-in-the-race')
-      .executeTakeFirstOrThrow();
-    assert.notEqual(survivor.revoked_at, null, 'the successor issued during the revocation is still alive');
+    assert.ok(
+      await revoked('successor-issued-in-the-race'),
+      'the successor issued during the revocation is still alive',
+    );
     const alive = await t.deps.db
       .selectFrom('oauth_tokens')
       .select('id')
@@ -105,49 +116,16 @@ describe('a password change racing a rotation', () => {
     const b = t.client();
     const { password } = await b.signup();
     const { tokens } = await tokensFor(t, b);
-    const head = tokens.refresh_token!;
-
-    const other = new pg.Client({ connectionString: t.storage.databaseUrl! });
-    await other.connect();
-    const watcher = new pg.Client({ connectionString: t.storage.databaseUrl! });
-    await watcher.connect();
-    try {
-      // Another connection rotates the refresh token and issues its successor, and holds that open.
-      await other.query('begin');
-      await other.query(`update oauth_tokens set rotated_at = now() where token_hash = $1`, [hash(head)]);
-      await other.query(
-        `insert into oauth_tokens (id, kind, token_hash, prefix, family_id, client_id, grant_id, user_id, org_id,
-           resource, scopes, created_at, expires_at)
-         select gen_random_uuid(), kind, 'successor-issued-during-the-password-change', 'lk_rt_race2', family_id,
-           client_id, grant_id, user_id, org_id, resource, scopes, now(), expires_at
-         from oauth_tokens where token_hash = $1`,
-        [hash(head)],
-      );
-      const change = b.post('/api/auth/password', {
-        current_password: password,
-        new_password: 'another long passphrase',
-      });
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const { rows } = await watcher.query(
-          `select count(*) as n from pg_stat_activity
-           where wait_event_type = 'Lock' and query ilike 'update "oauth_tokens" set "revoked_at"%'`,
-        );
-        if (Number(rows[0].n) > 0) break;
-        assert.ok(Date.now() < deadline, 'the revocation never waited on the rotation');
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      await other.query('commit');
-      assert.equal((await change).statusCode, 200);
-    } finally {
-      await other.end();
-      await watcher.end();
-    }
-    const successor = await t.deps.db
-      .selectFrom('oauth_tokens')
-      .select(['revoked_at'])
-      .where('token_hash', '=', 'successor-issued-during-the-password-change')
-      .executeTakeFirstOrThrow();
-    assert.notEqual(successor.revoked_at, null, 'the successor issued during the change is still alive');
+    const res = await racingRotation(
+      tokens.refresh_token!,
+      'successor-issued-during-the-password-change',
+      () =>
+        b.post('/api/auth/password', { current_password: password, new_password: 'another long passphrase' }),
+    );
+    assert.equal(res.statusCode, 200);
+    assert.ok(
+      await revoked('successor-issued-during-the-password-change'),
+      'the successor issued during the change is still alive',
+    );
   });
 });

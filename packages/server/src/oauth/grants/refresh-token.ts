@@ -106,9 +106,9 @@ type RotationRow = IssueValues & {
  * snapshot. Two rows presenting the same token rotate it once (an update touches a row once): any
  * other row that presented it is answered as a concurrent refresh is, not rotated and with no
  * refusal — even one that failed another check — so it asks again and finds reuse, as it would
- * have had it run after the first. `narrowing`: the requests name scopes. Most
- * refreshes name none, and the scope subquery would cost on every one of them, so that part is in
- * the statement only when named.
+ * have had it run after the first. `narrowing`: the requests name scopes. Most refreshes name
+ * none, and the scope subquery would cost on every one of them, so that part is in the statement
+ * only when named.
  */
 const rotationSql = (
   narrowing: boolean,
